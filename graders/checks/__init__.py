@@ -1,0 +1,136 @@
+"""The check registry and runner.
+
+A check is one function registered with ``@check("id")``. It takes a CheckContext and yields
+Hits; the runner turns them into Findings with the rubric's category, severity, title and fix.
+The registry is the only list of checks: the runner never names one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from graders.checks.context import CheckContext, Hit, Resource, SourceFile, parse_source
+from graders.models import Evidence, Finding, Lens
+
+CheckFn = Callable[[CheckContext], Iterable[Hit]]
+
+GRADER_ERROR = "grader-error"
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    id: str
+    fn: CheckFn
+    lenses: tuple[Lens, ...]
+    doc: str
+
+
+_REGISTRY: dict[str, CheckInfo] = {}
+_loaded = False
+
+
+def check(check_id: str, *, lenses: tuple[Lens, ...] = ("source",)) -> Callable[[CheckFn], CheckFn]:
+    """Register a check function under a stable id."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if check_id in _REGISTRY and _REGISTRY[check_id].fn is not fn:
+            raise ValueError(f"check id {check_id!r} registered twice")
+        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+def registry() -> dict[str, CheckInfo]:
+    """Every registered check by id (imports the check modules on first use)."""
+    global _loaded
+    if not _loaded:
+        for mod in pkgutil.iter_modules(__path__):
+            if not mod.name.startswith("_") and mod.name != "context":
+                importlib.import_module(f"{__name__}.{mod.name}")
+        _loaded = True
+    return dict(sorted(_REGISTRY.items()))
+
+
+def known_ids() -> set[str]:
+    """Ids a rubric may name: the registered checks plus the runner's own grader-error."""
+    return set(registry()) | {GRADER_ERROR}
+
+
+def run_checks(ctx: CheckContext) -> list[Finding]:
+    """Run every enabled check; a check that raises becomes a grader-error finding."""
+    findings: list[Finding] = []
+    for check_id, info in registry().items():
+        spec = ctx.rubric.checks.get(check_id)
+        if spec is None or not spec.enabled:
+            continue
+        try:
+            hits = list(info.fn(ctx))
+        except Exception as exc:  # a check bug must not sink the sample or the batch
+            findings.append(_grader_error(ctx, check_id, exc))
+            continue
+        findings.extend(_to_findings(ctx, check_id, hits))
+    return findings
+
+
+def _to_findings(ctx: CheckContext, check_id: str, hits: list[Hit]) -> list[Finding]:
+    spec = ctx.rubric.checks[check_id]
+    merged: dict[str, tuple[Hit, list[Evidence], list[Lens]]] = {}
+    order: list[str] = []
+    for n, hit in enumerate(hits):
+        key = hit.key if hit.key is not None else f"#{n}"
+        if key not in merged:
+            merged[key] = (hit, [], [])
+            order.append(key)
+        _, evidence, lenses = merged[key]
+        for ev in hit.evidence:
+            if ev not in evidence:
+                evidence.append(ev)
+        if hit.lens not in lenses:
+            lenses.append(hit.lens)
+    return [
+        Finding(
+            check=check_id,
+            category=spec.category,
+            severity=spec.severity,
+            title=spec.title,
+            message=merged[key][0].message,
+            evidence=merged[key][1],
+            fix=spec.fix,
+            lenses=sorted(merged[key][2]),
+        )
+        for key in order
+    ]
+
+
+def _grader_error(ctx: CheckContext, check_id: str, exc: BaseException) -> Finding:
+    spec = ctx.rubric.checks.get(GRADER_ERROR)
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+    return Finding(
+        check=GRADER_ERROR,
+        category=spec.category if spec else "best_practices",
+        severity=spec.severity if spec else "info",
+        title=spec.title if spec else "A check crashed on this answer",
+        message=f"check {check_id} raised {type(exc).__name__}: {exc}{where}",
+        fix=spec.fix if spec else "",
+        lenses=[],
+    )
+
+
+__all__ = [
+    "CheckContext",
+    "CheckInfo",
+    "Hit",
+    "Resource",
+    "SourceFile",
+    "check",
+    "known_ids",
+    "parse_source",
+    "registry",
+    "run_checks",
+]

@@ -1,0 +1,181 @@
+"""Data passed between the pipeline's stages.
+
+Every stage takes and returns these pydantic models; nothing travels as a loose dict.
+Fields that downstream tools read (see DESIGN.md, "Contracts") are only ever added to.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CATEGORIES: tuple[str, ...] = ("syntax", "deployment", "security", "performance", "best_practices")
+
+SampleStatus = Literal["graded", "error"]
+SynthStatus = Literal["ok", "failed", "timeout", "skipped"]
+Lens = Literal["source", "template", "synth"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sample(_Model):
+    """One answer to grade, as found on disk, with what the task folder around it tells."""
+
+    sample_id: str
+    source: str = Field(description="the path as given or found")
+    kind: Literal["model", "ideal", "other"] = "other"
+    task_id: str | None = None
+    task_root: str | None = Field(default=None, description="folder laid out like a corpus task")
+    scaffold_files: list[str] = Field(default_factory=list, description="paths relative to task_root")
+    entry_file: str | None = Field(default=None, description="scaffold entry named by cdk.json's app")
+    reference_id: str | None = Field(default=None, description="sample_id of the reference (IDEAL) answer")
+    reference_path: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    size_bytes: int = 0
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ExtractedFile(_Model):
+    """A code block written out as a file.
+
+    ``line`` is the markdown line of the block's opening fence, so line ``k`` of the file is
+    markdown line ``line + k``.
+    """
+
+    path: str
+    language: str
+    line: int
+    path_source: str = Field(description="how the path was found: heading, bold, sentence, comment, ...")
+    content: str = Field(default="", exclude=True)
+    end_line: int | None = None
+    overrides: list[int] = Field(default_factory=list, description="fence lines of earlier blocks it replaced")
+    moved_from: str | None = Field(default=None, description="the path the answer gave, when the workspace moved it")
+
+    def md_line(self, file_line: int) -> int:
+        """Markdown line of ``file_line`` (1-based) of this file."""
+        return self.line + file_line
+
+
+class SkippedBlock(_Model):
+    line: int
+    language: str
+    reason: str
+
+
+class Extraction(_Model):
+    files: list[ExtractedFile] = Field(default_factory=list)
+    skipped: list[SkippedBlock] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class FileMove(_Model):
+    src: str
+    dst: str
+    reason: str
+
+
+class Workspace(_Model):
+    """A folder with the scaffold laid first and the answer's files over it."""
+
+    root: str = Field(exclude=True)
+    files: list[str] = Field(default_factory=list, description="every file in it, relative, sorted")
+    answer_files: list[str] = Field(default_factory=list)
+    scaffold_files: list[str] = Field(default_factory=list)
+    moves: list[FileMove] = Field(default_factory=list)
+    context_source: Literal["answer", "scaffold", "none"] = "none"
+    context: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+
+class SynthResult(_Model):
+    status: SynthStatus = "skipped"
+    error_type: str | None = None
+    message: str | None = None
+    cause: str | None = Field(
+        default=None,
+        description="syntax | undefined-name | invalid-api | validation | missing-module | timeout | memory | exited | other",
+    )
+    file: str | None = None
+    line: int | None = None
+    seconds: float = 0.0
+    stacks: list[str] = Field(default_factory=list)
+    templates: dict[str, str] = Field(default_factory=dict, description="stack name -> template path in the output folder")
+    entry: str | None = None
+    entry_kind: Literal["answer", "scaffold", "driver", "none"] | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    attempts: list[dict[str, Any]] = Field(default_factory=list, description="failed attempts before a fallback")
+    dummy_env: bool = False
+    deprecations: list[str] = Field(default_factory=list)
+    lookups: list[str] = Field(default_factory=list)
+    docker_bundling: list[str] = Field(default_factory=list)
+    missing_assets: list[str] = Field(default_factory=list)
+    isolation: str | None = None
+    worker: dict[str, Any] = Field(default_factory=dict)
+
+
+class Evidence(_Model):
+    file: str | None = None
+    line: int | None = None
+    md_line: int | None = None
+    stack: str | None = None
+    resource: str | None = Field(default=None, description="logical id")
+    cdk_path: str | None = None
+    value: str | None = None
+
+
+class Finding(_Model):
+    check: str
+    category: str
+    severity: str
+    title: str
+    message: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    fix: str = ""
+    lenses: list[Lens] = Field(default_factory=list)
+
+
+class CategoryScore(_Model):
+    category: str
+    score: float | None = Field(description="None when the category could not be assessed")
+    assessed: bool
+    basis: Literal["source+template", "source", "none"]
+    findings: int = 0
+    note: str = ""
+
+
+class SampleResult(_Model):
+    sample_id: str
+    source: str
+    status: SampleStatus
+    error: str | None = None
+    task_id: str | None = None
+    kind: str = "other"
+    reference_id: str | None = None
+    files: list[ExtractedFile] = Field(default_factory=list)
+    skipped_blocks: list[SkippedBlock] = Field(default_factory=list)
+    moves: list[FileMove] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    synth: SynthResult = Field(default_factory=SynthResult)
+    findings: list[Finding] = Field(default_factory=list)
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    categories: list[CategoryScore] = Field(default_factory=list)
+    total: float | None = None
+    grader_version: str = ""
+    rubric_version: str = ""
+
+
+class RunManifest(_Model):
+    run_id: str
+    label: str | None = None
+    started: str
+    finished: str | None = None
+    grader_version: str
+    rubric_version: str
+    cdk_version: str | None = None
+    inputs: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)

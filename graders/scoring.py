@@ -1,0 +1,54 @@
+"""Turn findings into category scores and a weighted total.
+
+Formula (documented in README "Scoring"): a category starts at 100 and loses, for each
+finding in it, the penalty of the finding's severity times its check's weight; it never goes
+below 0. A category that could not be looked at is unscored (None), not 0. The total is the
+mean of the scored categories weighted by the rubric's category weights, renormalised over
+the categories that were scored.
+"""
+
+from __future__ import annotations
+
+from graders.models import CATEGORIES, CategoryScore, Finding
+from graders.rubric import Rubric
+
+
+def category_basis(*, has_source: bool, has_template: bool) -> str:
+    if has_template:
+        return "source+template"
+    if has_source:
+        return "source"
+    return "none"
+
+
+def score_findings(
+    findings: list[Finding], rubric: Rubric, *, has_source: bool, has_template: bool
+) -> tuple[list[CategoryScore], float | None]:
+    """Score each category from its findings; return the category scores and the total."""
+    basis = category_basis(has_source=has_source, has_template=has_template)
+    scores: list[CategoryScore] = []
+    for category in CATEGORIES:
+        mine = [f for f in findings if f.category == category]
+        # Deployment is always judged: an answer with no code at all has failed to deploy.
+        assessed = basis != "none" or (category == "deployment" and bool(mine))
+        if not assessed:
+            scores.append(CategoryScore(category=category, score=None, assessed=False, basis="none",
+                                        note="no Python code to look at"))
+            continue
+        penalty = sum(rubric.penalty(f.check) for f in mine if f.check in rubric.checks)
+        note = "judged from the source alone: no template was synthesized" if basis == "source" else ""
+        scores.append(
+            CategoryScore(
+                category=category,
+                score=round(max(0.0, 100.0 - penalty), 1),
+                assessed=True,
+                basis="source" if basis == "none" else basis,  # type: ignore[arg-type]
+                findings=len(mine),
+                note=note,
+            )
+        )
+    weights = rubric.normalized_weights()
+    scored = [(weights[s.category], s.score) for s in scores if s.score is not None]
+    weight_sum = sum(w for w, _ in scored)
+    total = round(sum(w * s for w, s in scored) / weight_sum, 1) if weight_sum > 0 else None
+    return scores, total
