@@ -1,0 +1,122 @@
+"""Small AST helpers shared by the source lens of the checks."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any
+
+_MISSING = object()
+
+
+def dotted(node: ast.AST) -> str:
+    """`a.b.c` for a Name/Attribute chain (calls in the chain shown as `()`), else ''."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            break
+        elif isinstance(node, ast.Call):
+            parts.append("()")
+            node = node.func
+        else:
+            return ".".join(reversed(parts)) if parts else ""
+    return ".".join(reversed(parts))
+
+
+def call_name(call: ast.Call) -> str:
+    """Last component of what is called: `Table` for `dynamodb.Table(...)`."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+def iter_calls(tree: ast.AST, *names: str) -> Iterator[ast.Call]:
+    """Every call in the tree, or those whose last name component is one of ``names``."""
+    wanted = set(names)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and (not wanted or call_name(node) in wanted):
+            yield node
+
+
+def kwarg(call: ast.Call, name: str) -> ast.expr | None:
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    return None
+
+
+def has_kwarg(call: ast.Call, name: str) -> bool:
+    return kwarg(call, name) is not None
+
+
+def literal(node: ast.AST | None, default: Any = _MISSING) -> Any:
+    """The Python value of a literal node, else ``default`` (or raise ValueError when none given)."""
+    if node is None:
+        if default is _MISSING:
+            raise ValueError("no node")
+        return default
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        if default is _MISSING:
+            raise ValueError(ast.dump(node)[:80]) from None
+        return default
+
+
+def str_literal(node: ast.AST | None) -> str | None:
+    """The string when ``node`` is a plain string constant."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def is_fully_literal_string(node: ast.AST | None) -> bool:
+    """True for a string constant, or an f-string / concatenation / format with no variable part."""
+    if node is None:
+        return False
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return all(isinstance(v, ast.Constant) for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return is_fully_literal_string(node.left) and is_fully_literal_string(node.right)
+    return False
+
+
+def construct_id(call: ast.Call) -> str | None:
+    """The construct id of `Construct(scope, "Id", ...)`: the second positional argument as a string."""
+    if len(call.args) >= 2:
+        node = call.args[1]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            # f"Table{suffix}" -> "Table{}" so it still names the construct recognisably
+            return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)  # type: ignore[misc]
+    kw = kwarg(call, "id") or kwarg(call, "construct_id")
+    return str_literal(kw)
+
+
+def segment(text: str, node: ast.AST, limit: int = 120) -> str:
+    """The source text of a node, on one line and cut to ``limit`` characters."""
+    try:
+        seg = ast.get_source_segment(text, node) or ""
+    except (IndexError, ValueError):
+        seg = ""
+    seg = " ".join(seg.split())
+    return seg if len(seg) <= limit else seg[: limit - 1] + "…"
+
+
+def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    """Map each node to its parent."""
+    out: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            out[child] = node
+    return out

@@ -1,0 +1,132 @@
+"""Test helpers for checks: build a CheckContext from source text and real synthesized templates.
+
+Fixtures live in ``tests/fixtures/checks/<check-id>/{bad,good}*.py``. Header comments say
+what the fixture must produce:
+
+    # expect: iam-wildcard-action lens=source,template construct=HandlerRole
+    # expect: none
+    # path: lib/tap_stack.py          (where the file sits in the answer; default lib/tap_stack.py)
+    # synth: {"deprecations": ["..."]}  (SynthResult fields, only for checks that read synth output)
+    # no-synth                          (source lens only: do not synthesize this fixture)
+
+Each ``expect`` line is one finding of that check; ``construct=`` names the construct id that
+must appear in the finding's evidence (as a resource's CDK path component or in the message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders.checks import CheckContext
+from graders.models import ExtractedFile, Sample, SynthResult
+from graders.rubric import Rubric, load_rubric
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "checks"
+_CACHE = ROOT / ".pytest_cache" / "iacgrade-fixture-templates"
+
+
+@dataclass
+class Expect:
+    check: str
+    lenses: set[str] = field(default_factory=set)
+    construct: str | None = None
+
+
+@dataclass
+class Fixture:
+    path: Path
+    check: str
+    expects: list[Expect]
+    answer_path: str
+    synth_fields: dict[str, Any]
+    synthesize: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}/{self.path.name}"
+
+
+def parse_fixture(path: Path) -> Fixture:
+    text = path.read_text()
+    expects: list[Expect] = []
+    answer_path = "lib/tap_stack.py"
+    synth_fields: dict[str, Any] = {}
+    synthesize = True
+    for line in text.splitlines()[:40]:
+        if line.startswith("# expect:"):
+            words = line.split(":", 1)[1].split()
+            if words == ["none"]:
+                continue
+            exp = Expect(words[0])
+            for word in words[1:]:
+                key, _, value = word.partition("=")
+                if key == "lens":
+                    exp.lenses = set(value.split(","))
+                elif key == "construct":
+                    exp.construct = value
+            expects.append(exp)
+        elif line.startswith("# path:"):
+            answer_path = line.split(":", 1)[1].strip()
+        elif line.startswith("# synth:"):
+            synth_fields = json.loads(line.split(":", 1)[1])
+        elif line.strip() == "# no-synth":
+            synthesize = False
+    return Fixture(path, path.parent.name, expects, answer_path, synth_fields, synthesize)
+
+
+def all_fixtures() -> list[Fixture]:
+    return [parse_fixture(p) for p in sorted(FIXTURES.glob("*/*.py"))]
+
+
+def synthesize_fixtures(fixtures: list[Fixture]) -> dict[str, dict[str, Any]]:
+    """Real synth of every fixture that wants it, in one subprocess; cached by content."""
+    wanted = [f.path for f in fixtures if f.synthesize]
+    digest = hashlib.sha256()
+    for p in wanted + [ROOT / "tests" / "synth_fixtures.py"]:
+        digest.update(str(p.relative_to(ROOT)).encode() + p.read_bytes())
+    cache = _CACHE / f"{digest.hexdigest()[:20]}.json"
+    if not cache.exists():
+        _CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "synth_fixtures.py"), str(tmp), *map(str, wanted)],
+            check=True, timeout=900, env=env, cwd=ROOT,
+        )
+        tmp.replace(cache)
+    return json.loads(cache.read_text())
+
+
+def make_context(
+    files: dict[str, str],
+    templates: dict[str, dict[str, Any]] | None = None,
+    *,
+    synth: SynthResult | None = None,
+    rubric: Rubric | None = None,
+    lint: dict[str, list[dict[str, Any]]] | None = None,
+) -> CheckContext:
+    """A CheckContext over the given files (path -> text) and templates (stack -> template)."""
+    extracted = [
+        ExtractedFile(path=p, language="python" if p.endswith(".py") else "text", line=10 * n + 1,
+                      path_source="heading", content=text)
+        for n, (p, text) in enumerate(files.items())
+    ]
+    if synth is None:
+        synth = SynthResult(status="ok" if templates else "skipped", stacks=sorted(templates or {}))
+    return CheckContext(
+        sample=Sample(sample_id="fixture", source="fixture.md"),
+        files=extracted,
+        workspace=None,
+        synth=synth,
+        rubric=rubric or load_rubric(),
+        templates=templates or {},
+        lint=lint or {},
+    )

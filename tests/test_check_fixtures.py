@@ -1,0 +1,62 @@
+"""Every check: its bad fixtures produce exactly the expected findings, its good ones none."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from graders.checks import registry, run_checks
+from graders.models import SynthResult
+from graders.rubric import load_rubric
+from tests.checkkit import Fixture, all_fixtures, make_context, synthesize_fixtures
+
+FIXTURES = all_fixtures()
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed to synthesize fixtures")
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> dict:
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is needed to synthesize fixtures")
+    return synthesize_fixtures(FIXTURES)
+
+
+def _only(check_id: str):
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    return rubric
+
+
+def test_every_check_has_a_bad_and_a_good_fixture() -> None:
+    have: dict[str, set[str]] = {}
+    for fx in FIXTURES:
+        have.setdefault(fx.check, set()).add("bad" if fx.expects else "good")
+    missing = [cid for cid in registry() if have.get(cid) != {"bad", "good"}]
+    assert not missing, f"checks without both a bad and a good fixture: {missing}"
+
+
+@needs_node
+@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_fixture(fx: Fixture, synthesized: dict) -> None:
+    assert fx.check in registry(), f"fixture folder {fx.check} names no registered check"
+    text = fx.path.read_text()
+    templates = {}
+    if fx.synthesize:
+        synth = synthesized[str(fx.path)]
+        assert synth["error"] is None, f"fixture does not synthesize: {synth['error']}"
+        templates = synth["templates"]
+    fields = {"status": "ok" if templates else "failed", "stacks": sorted(templates)} | fx.synth_fields
+    ctx = make_context({fx.answer_path: text}, templates, synth=SynthResult(**fields), rubric=_only(fx.check))
+    findings = [f for f in run_checks(ctx) if f.check != "grader-error" or pytest.fail(f.message)]
+    assert len(findings) == len(fx.expects), [f.message for f in findings]
+    for exp in fx.expects:
+        match = [
+            f for f in findings
+            if f.check == exp.check
+            and (not exp.lenses or set(f.lenses) == exp.lenses)
+            and (exp.construct is None or exp.construct in f.message
+                 or any(exp.construct in (e.cdk_path or "").split("/") for e in f.evidence))
+        ]
+        assert match, f"no finding matches {exp}: {[(f.check, f.lenses, f.message) for f in findings]}"
