@@ -1,0 +1,278 @@
+"""Grade a batch: ingest -> extract -> workspace -> synth -> checks -> score -> write.
+
+One sample's trouble never stops the batch: whatever goes wrong becomes that sample's status
+and message. Results are written as each sample finishes, atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from graders import __version__
+from graders.checks import CheckContext, known_ids, run_checks
+from graders.checks.context import load_templates
+from graders.extract import extract_files
+from graders.ingest import discover, read_answer
+from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult
+from graders.rubric import Rubric, load_rubric
+from graders.scoring import score_findings
+from graders.store import write_json_atomic, write_run_tables, write_text_atomic
+from graders.workspace import assemble
+from reports.markdown import render_report
+
+
+@dataclass
+class GradeOptions:
+    out: Path
+    workers: int = max(1, os.cpu_count() or 1)
+    timeout: float = 60.0
+    rubric: Path | None = None
+    scaffold: Path | None = None
+    pattern: str = "*RESPONSE*.md"
+    max_bytes: int = 5_000_000
+    isolation: str = "warm"
+    require_sandbox: bool = False
+    synth: bool = True
+    label: str | None = None
+    formats: list[str] = field(default_factory=list)
+    min_score: float = 60.0
+
+
+ProgressFn = Callable[[SampleResult], None]
+
+
+@dataclass
+class RunOutcome:
+    manifest: RunManifest
+    results: list[SampleResult]
+
+
+def grade(paths: list[Path], options: GradeOptions, *, on_result: ProgressFn | None = None,
+          on_start: Callable[[int], None] | None = None) -> RunOutcome:
+    """Grade every answer found under ``paths`` into ``options.out``."""
+    rubric = load_rubric(options.rubric, known_checks=known_ids())
+    samples = discover(paths, pattern=options.pattern)
+    if options.scaffold is not None:
+        _use_scaffold(samples, options.scaffold)
+    options.out.mkdir(parents=True, exist_ok=True)
+    manifest = RunManifest(
+        run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+        label=options.label,
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        grader_version=__version__,
+        rubric_version=f"{rubric.version}+{rubric.digest}",
+        cdk_version=_cdk_version(),
+        inputs=[str(p) for p in paths],
+        options={"workers": options.workers, "timeout": options.timeout, "isolation": options.isolation,
+                 "synth": options.synth, "pattern": options.pattern, "max_bytes": options.max_bytes,
+                 "rubric": str(options.rubric) if options.rubric else None,
+                 "scaffold": str(options.scaffold) if options.scaffold else None},
+    )
+    write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
+    if on_start:
+        on_start(len(samples))
+
+    reports = _ReportWriter(options.out, rubric, {s.sample_id for s in samples})
+    results: list[SampleResult] = []
+    pool = _open_pool(options)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as executor:
+            futures = {executor.submit(_grade_one, s, options, rubric, pool): s for s in samples}
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                reports.done(result)
+                if on_result:
+                    on_result(result)
+    finally:
+        if pool is not None:
+            pool.__exit__(None, None, None)
+    reports.flush()
+
+    results.sort(key=lambda r: r.sample_id)
+    write_run_tables(options.out, results)
+    manifest.finished = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest.counts = _counts(results)
+    write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
+    return RunOutcome(manifest, results)
+
+
+def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None) -> SampleResult:
+    """Grade one answer; never raises."""
+    return _grade_one(sample, options, rubric, pool)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _grade_one(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None) -> SampleResult:
+    out_dir = options.out / sample.sample_id
+    try:
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        result = _grade_into(sample, options, rubric, pool, out_dir)
+    except Exception as exc:  # the grader's own failure, reported on this sample only
+        result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
+        result.warnings.append(traceback.format_exc(limit=4))
+        out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
+    return result
+
+
+def _grade_into(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None,
+                out_dir: Path) -> SampleResult:
+    if sample.status == "error":
+        return _error_result(sample, rubric, sample.error or "could not read the answer")
+    text = read_answer(sample, max_bytes=options.max_bytes)
+    if text is None:
+        return _error_result(sample, rubric, sample.error or "could not read the answer")
+    extraction = extract_files(text)
+    python_files = [f for f in extraction.files if f.language == "python"]
+
+    workspace = None
+    synth = SynthResult(status="skipped", message="the answer has no Python code" if not python_files else
+                        "synthesis switched off (--no-synth)")
+    with tempfile.TemporaryDirectory(prefix="iacgrade-ws-") as tmp:
+        workspace = assemble(sample, extraction, Path(tmp) / "ws")
+        _save_files(extraction, out_dir / "files")
+        if python_files and options.synth and pool is not None:
+            synth = pool.synthesize(workspace, sample, out_dir)  # type: ignore[attr-defined]
+    templates = load_templates(synth.templates, out_dir)
+    ctx = CheckContext(sample=sample, files=extraction.files, workspace=workspace, synth=synth,
+                       rubric=rubric, templates=templates, lint=getattr(synth, "lint", {}) or {})
+    findings = run_checks(ctx)
+    findings.sort(key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check))
+    categories, total = score_findings(findings, rubric, has_source=bool(python_files), has_template=bool(templates))
+    return SampleResult(
+        sample_id=sample.sample_id,
+        source=sample.source,
+        status="graded",
+        task_id=sample.task_id,
+        kind=sample.kind,
+        reference_id=sample.reference_id,
+        files=extraction.files,
+        skipped_blocks=extraction.skipped,
+        moves=workspace.moves if workspace else [],
+        warnings=list(sample.warnings) + list(extraction.notes),
+        synth=synth,
+        findings=findings,
+        scores={c.category: c.score for c in categories},
+        categories=categories,
+        total=total,
+        grader_version=__version__,
+        rubric_version=f"{rubric.version}+{rubric.digest}",
+    )
+
+
+_CATEGORY_ORDER = {c: n for n, c in enumerate(("syntax", "deployment", "security", "performance", "best_practices"))}
+
+
+def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
+    return SampleResult(
+        sample_id=sample.sample_id,
+        source=sample.source,
+        status="error",
+        error=message,
+        task_id=sample.task_id,
+        kind=sample.kind,
+        reference_id=sample.reference_id,
+        warnings=list(sample.warnings),
+        scores={c: None for c in rubric.categories},
+        grader_version=__version__,
+        rubric_version=f"{rubric.version}+{rubric.digest}",
+    )
+
+
+def _save_files(extraction: Extraction, dest: Path) -> None:
+    """Keep the extracted files beside the result so a reader can open them."""
+    for f in extraction.files:
+        target = dest / f.path
+        if not target.resolve().is_relative_to(dest.resolve()):
+            continue  # extraction already makes paths safe; this is a second lock
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f.content, encoding="utf-8", errors="replace")
+
+
+def _use_scaffold(samples: list[Sample], scaffold: Path) -> None:
+    from graders.ingest import scaffold_of
+
+    files, entry = scaffold_of(scaffold)
+    for sample in samples:
+        if sample.task_root is None:
+            sample.task_root = str(scaffold.resolve())
+            sample.scaffold_files = files
+            sample.entry_file = entry
+
+
+def _open_pool(options: GradeOptions) -> object | None:
+    if not options.synth:
+        return None
+    from graders.sandbox import SandboxOptions, SynthPool
+
+    pool = SynthPool(SandboxOptions(workers=options.workers, timeout=options.timeout,
+                                    isolation=options.isolation, require_sandbox=options.require_sandbox))
+    return pool.__enter__()
+
+
+def _counts(results: list[SampleResult]) -> dict[str, int]:
+    counts = {"samples": len(results), "graded": 0, "error": 0, "synth_ok": 0, "synth_failed": 0,
+              "synth_timeout": 0, "synth_skipped": 0, "findings": 0}
+    for r in results:
+        counts[r.status] += 1
+        counts[f"synth_{r.synth.status}"] += 1
+        counts["findings"] += len(r.findings)
+    return counts
+
+
+def _cdk_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("aws-cdk-lib")
+    except Exception:
+        return None
+
+
+class _ReportWriter:
+    """Writes each report.md as soon as its reference answer (if in this run) is graded too."""
+
+    def __init__(self, out: Path, rubric: Rubric, sample_ids: set[str]) -> None:
+        self.out, self.rubric, self.in_run = out, rubric, sample_ids
+        self.done_results: dict[str, SampleResult] = {}
+        self.waiting: dict[str, list[SampleResult]] = {}
+        self.lock = threading.Lock()
+
+    def done(self, result: SampleResult) -> None:
+        with self.lock:
+            self.done_results[result.sample_id] = result
+            ref = result.reference_id
+            if ref and ref in self.in_run and ref not in self.done_results:
+                self.waiting.setdefault(ref, []).append(result)
+            else:
+                self._write(result)
+            for pending in self.waiting.pop(result.sample_id, []):
+                self._write(pending)
+
+    def flush(self) -> None:
+        with self.lock:
+            for pending in [r for rs in self.waiting.values() for r in rs]:
+                self._write(pending)
+            self.waiting.clear()
+
+    def _write(self, result: SampleResult) -> None:
+        reference = self.done_results.get(result.reference_id or "")
+        text = render_report(result, self.rubric, reference=reference,
+                             reference_in_run=bool(result.reference_id and result.reference_id in self.in_run))
+        write_text_atomic(self.out / result.sample_id / "report.md", text)
+

@@ -1,0 +1,92 @@
+"""Render one sample's failure report (markdown) from its SampleResult with jinja2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from graders.models import Evidence, Finding, SampleResult
+from graders.rubric import Rubric
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+    autoescape=False,  # markdown, not HTML
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+SECTION_TITLES = {
+    "syntax": "Syntax Issues",
+    "deployment": "Deployment Issues",
+    "security": "Security Concerns",
+    "performance": "Performance Optimizations",
+    "best_practices": "Best Practices",
+}
+
+
+@dataclass
+class Comparison:
+    fixed: list[Finding]      # in this answer, gone in the reference
+    shared: list[Finding]     # in both
+    only_reference: list[Finding]
+    reference_total: float | None
+    reference_synth: str
+
+
+def format_evidence(ev: Evidence) -> str:
+    """`lib/tap_stack.py:88` (md 140) · TapStack/UserTable (UserTable1234) = value."""
+    parts: list[str] = []
+    if ev.file:
+        loc = f"{ev.file}:{ev.line}" if ev.line else ev.file
+        parts.append(f"`{loc}`" + (f" (answer line {ev.md_line})" if ev.md_line else ""))
+    if ev.resource:
+        where = f"{ev.stack}/{ev.resource}" if ev.stack else ev.resource
+        parts.append(f"`{where}`" + (f" at `{ev.cdk_path}`" if ev.cdk_path else ""))
+    if ev.value:
+        value = ev.value if len(ev.value) <= 160 else ev.value[:159] + "…"
+        parts.append(f"`{value.replace('`', chr(39))}`")
+    return " · ".join(parts)
+
+
+def compare(result: SampleResult, reference: SampleResult) -> Comparison:
+    mine = {f.check for f in result.findings}
+    theirs = {f.check for f in reference.findings}
+    return Comparison(
+        fixed=_first_per_check(f for f in result.findings if f.check not in theirs),
+        shared=_first_per_check(f for f in result.findings if f.check in theirs),
+        only_reference=_first_per_check(f for f in reference.findings if f.check not in mine),
+        reference_total=reference.total,
+        reference_synth=reference.synth.status,
+    )
+
+
+def _first_per_check(findings) -> list[Finding]:  # type: ignore[no-untyped-def]
+    seen: dict[str, Finding] = {}
+    for f in findings:
+        seen.setdefault(f.check, f)
+    return list(seen.values())
+
+
+def render_report(result: SampleResult, rubric: Rubric, *, reference: SampleResult | None = None,
+                  reference_in_run: bool = False) -> str:
+    """The report.md text for one sample."""
+    sections = []
+    for n, (category, spec) in enumerate(rubric.categories.items(), start=1):
+        score = next((c for c in result.categories if c.category == category), None)
+        findings = [f for f in result.findings if f.category == category and f.check != "grader-error"]
+        fixes: list[str] = []
+        for f in findings:
+            if f.fix and f.fix not in fixes:
+                fixes.append(f.fix)
+        sections.append({"number": n, "key": category, "title": SECTION_TITLES.get(category, spec.title),
+                         "name": spec.title, "score": score, "findings": findings, "fixes": fixes})
+    grader_errors = [f for f in result.findings if f.check == "grader-error"]
+    comparison = compare(result, reference) if reference is not None and reference.status == "graded" else None
+    template = _ENV.get_template("report.md.j2")
+    return template.render(r=result, sections=sections, ev=format_evidence, comparison=comparison,
+                           reference_in_run=reference_in_run, grader_errors=grader_errors)
