@@ -1,0 +1,21 @@
+"""Check docs: every docstring has its headings, and docs/checks.md is up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graders.checks import registry
+from graders.rubric import load_rubric
+from reports.docs import checks_markdown, missing_headings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_check_docstring_has_the_headings() -> None:
+    bad = {cid: missing_headings(info) for cid, info in registry().items() if missing_headings(info)}
+    assert not bad, f"checks whose docstring lacks headings: {bad}"
+
+
+def test_docs_checks_md_is_current() -> None:
+    current = (ROOT / "docs" / "checks.md").read_text()
+    assert current == checks_markdown(load_rubric()), "docs/checks.md is stale: run `make docs`"

@@ -1,0 +1,50 @@
+"""Scoring: penalties by severity, unscored categories, weighted total."""
+
+from __future__ import annotations
+
+from graders.models import Finding
+from graders.rubric import load_rubric
+from graders.scoring import score_findings
+
+
+def _finding(check: str) -> Finding:
+    rubric = load_rubric()
+    spec = rubric.checks[check]
+    return Finding(check=check, category=spec.category, severity=spec.severity, title=spec.title, message="m")
+
+
+def test_no_findings_scores_100_everywhere() -> None:
+    cats, total = score_findings([], load_rubric(), has_source=True, has_template=True)
+    assert all(c.score == 100 for c in cats)
+    assert total == 100
+
+
+def test_penalties_subtract_and_floor_at_zero() -> None:
+    rubric = load_rubric()
+    findings = [_finding("iam-wildcard-action"), _finding("cors-allow-all")]
+    cats, _ = score_findings(findings, rubric, has_source=True, has_template=True)
+    security = next(c for c in cats if c.category == "security")
+    assert security.score == 100 - rubric.severities["high"] - rubric.severities["low"]
+    many = [_finding("hardcoded-secret")] * 5
+    cats, _ = score_findings(many, rubric, has_source=True, has_template=True)
+    assert next(c for c in cats if c.category == "security").score == 0
+
+
+def test_source_only_is_marked_and_nothing_is_unscored() -> None:
+    cats, total = score_findings([_finding("synth-failed")], load_rubric(), has_source=True, has_template=False)
+    assert all(c.basis == "source" and c.assessed for c in cats)
+    assert total is not None and total < 100
+
+
+def test_no_code_leaves_categories_unscored_but_judges_deployment() -> None:
+    rubric = load_rubric()
+    cats, total = score_findings([_finding("synth-failed")], rubric, has_source=False, has_template=False)
+    by = {c.category: c for c in cats}
+    assert by["security"].score is None and not by["security"].assessed
+    assert by["deployment"].score == 100 - rubric.severities["critical"]
+    assert total == by["deployment"].score  # the only scored category
+
+
+def test_grader_error_costs_nothing() -> None:
+    cats, total = score_findings([_finding("grader-error")], load_rubric(), has_source=True, has_template=True)
+    assert total == 100
