@@ -23,27 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Reviewer topic -> (pattern in MODEL_FAILURES.md, checks whose finding counts as covering it).
-TOPICS: dict[str, tuple[str, set[str]]] = {
-    "imports": (r"\bimports?\b", {"undefined-name", "unused-import", "parse-error", "inline-code-error"}),
-    "hard-coded names": (r"hard-?coded\s+(?:resource\s+)?(?:names?|values?)|naming conflicts|fixed (?:resource )?names?",
-                         {"hardcoded-name"}),
-    "removal policy": (r"removal\s*polic|RemovalPolicy|deletion polic", {"destroy-stateful"}),
-    "IAM least privilege": (r"least[- ]privilege|overly permissive|wildcard (?:permissions?|actions?|resources?)|"
-                            r"FullAccess|AdministratorAccess",
-                            {"iam-wildcard-action", "iam-wildcard-resource", "broad-managed-policy"}),
-    "throttling": (r"throttl", {"api-throttling-missing"}),
-    "tags": (r"\btag(?:s|ging)\b", {"tags-missing"}),
-    "CORS": (r"\bCORS\b", {"cors-allow-all"}),
-    "log retention": (r"log(?:s|\s+group)?\s+retention|retention (?:period|polic)", {"log-retention-missing"}),
-    "PITR": (r"point[- ]in[- ]time|\bPITR\b", {"pitr-disabled"}),
-    "public access": (r"public(?:ly)?[- ]access|public read|block_public_access|BlockPublicAccess",
-                      {"s3-public-access"}),
-    "encryption": (r"\bencrypt", {"encryption-missing"}),
-    "tracing": (r"\btracing\b|X-?Ray", {"tracing-disabled"}),
-    "DLQ": (r"dead[- ]letter|\bDLQ", {"dlq-missing"}),
-    "alarms": (r"\balarms?\b", {"alarms-missing"}),
-}
+from graders.reviewer import TOPICS  # noqa: E402
 
 
 def _results(run: Path) -> dict[str, dict]:
