@@ -24,6 +24,7 @@ from graders.checks.context import load_templates
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
 from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult
+from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import score_findings
 from graders.store import write_json_atomic, write_run_tables, write_text_atomic
@@ -82,7 +83,7 @@ def grade(paths: list[Path], options: GradeOptions, *, on_result: ProgressFn | N
     if on_start:
         on_start(len(samples))
 
-    reports = _ReportWriter(options.out, rubric, {s.sample_id for s in samples})
+    reports = _ReportWriter(options.out, rubric, samples)
     results: list[SampleResult] = []
     pool = _open_pool(options)
     try:
@@ -247,8 +248,10 @@ def _cdk_version() -> str | None:
 class _ReportWriter:
     """Writes each report.md as soon as its reference answer (if in this run) is graded too."""
 
-    def __init__(self, out: Path, rubric: Rubric, sample_ids: set[str]) -> None:
-        self.out, self.rubric, self.in_run = out, rubric, sample_ids
+    def __init__(self, out: Path, rubric: Rubric, samples: list[Sample]) -> None:
+        self.out, self.rubric = out, rubric
+        self.in_run = {s.sample_id for s in samples}
+        self.task_roots = {s.sample_id: s.task_root for s in samples}
         self.done_results: dict[str, SampleResult] = {}
         self.waiting: dict[str, list[SampleResult]] = {}
         self.lock = threading.Lock()
@@ -272,7 +275,8 @@ class _ReportWriter:
 
     def _write(self, result: SampleResult) -> None:
         reference = self.done_results.get(result.reference_id or "")
-        text = render_report(result, self.rubric, reference=reference,
+        reviewer = reviewer_report(self.task_roots.get(result.sample_id)) if result.kind == "model" else None
+        text = render_report(result, self.rubric, reference=reference, reviewer_text=reviewer,
                              reference_in_run=bool(result.reference_id and result.reference_id in self.in_run))
         write_text_atomic(self.out / result.sample_id / "report.md", text)
 

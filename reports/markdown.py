@@ -8,6 +8,7 @@ from pathlib import Path
 import jinja2
 
 from graders.models import Evidence, Finding, SampleResult
+from graders.reviewer import TOPICS, topics_in
 from graders.rubric import Rubric
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -72,8 +73,22 @@ def _first_per_check(findings) -> list[Finding]:  # type: ignore[no-untyped-def]
     return list(seen.values())
 
 
+def reviewer_claims(result: SampleResult, reviewer_text: str | None) -> list[dict[str, object]]:
+    """Each topic the task's reviewer raised, and whether a finding of ours confirms it."""
+    if not reviewer_text:
+        return []
+    found = {f.check: f for f in result.findings}
+    claims = []
+    for topic in topics_in(reviewer_text):
+        checks = sorted(TOPICS[topic][1])
+        hits = [found[c] for c in checks if c in found]
+        claims.append({"topic": topic, "confirmed": bool(hits), "checks": checks,
+                       "by": sorted({f.check for f in hits})})
+    return claims
+
+
 def render_report(result: SampleResult, rubric: Rubric, *, reference: SampleResult | None = None,
-                  reference_in_run: bool = False) -> str:
+                  reference_in_run: bool = False, reviewer_text: str | None = None) -> str:
     """The report.md text for one sample."""
     sections = []
     for n, (category, spec) in enumerate(rubric.categories.items(), start=1):
@@ -89,4 +104,5 @@ def render_report(result: SampleResult, rubric: Rubric, *, reference: SampleResu
     comparison = compare(result, reference) if reference is not None and reference.status == "graded" else None
     template = _ENV.get_template("report.md.j2")
     return template.render(r=result, sections=sections, ev=format_evidence, comparison=comparison,
-                           reference_in_run=reference_in_run, grader_errors=grader_errors)
+                           reference_in_run=reference_in_run, grader_errors=grader_errors,
+                           claims=reviewer_claims(result, reviewer_text) if result.status == "graded" else [])
