@@ -1,0 +1,781 @@
+"""Turn an answer's markdown into the files it describes.
+
+Blocks are found with a CommonMark parser (markdown-it-py), so backtick and tilde fences of
+any length, nested fences, fences in lists and blockquotes and unterminated fences behave as
+a markdown renderer shows them. Nothing here raises on garbage input.
+
+Naming rules, most reliable first (the first that yields a usable path wins):
+
+1. info string: ```` ```python:lib/x.py ```` or ``title="lib/x.py"`` ("info-string").
+2. a label since the previous block: an HTML comment ``<!-- app.py -->`` ("comment"),
+   a bold line (``**app.py**``, ``**File:** `x.py` ``) ("bold"), or the section heading
+   (``## File: lib/tap_stack.py``, ``## 1. Stack (`main.py`)``) ("heading"). Labels are what
+   a reader sees above the block, written to name it.
+3. a first-line comment in the block that is only a path (``# app.py``, ``# File: x.py``,
+   ``// cdk.json``) ("comment"): explicit, but sometimes a stale copy, so below labels.
+4. the paragraph just before the block, its last line (``Create `lambda/handler.py`:``)
+   ("sentence"): prose often mentions other files, so only a path whose type fits the
+   block counts, and a path followed by ``:24`` (a line reference) never does.
+5. a docstring that starts with a path (``\"\"\"tap_stack.py``) ("docstring"): often copied
+   from a template, so weakest. When a weaker source gives the same file with more folders
+   (heading ``tap_stack.py``, comment ``lib/tap_stack.py``) the longer path is kept.
+
+Only things that look like files count: a known extension (.py .json .txt .ts .js .yaml ...)
+or a known name (Dockerfile, Makefile, requirements.txt ...); after ``File:``/``Path:`` any
+name does. A path must also fit the block: a python block is not ``cdk.json``, a shell block
+is only a ``.sh`` file.
+
+Blocks that are not files are skipped and recorded: shell commands, directory trees,
+unnamed non-python blocks (except a JSON object with an ``app`` key, which is ``cdk.json``)
+and python fragments (no top-level import, def or class). Other unnamed python blocks are
+named by what they contain (never replacing a file the answer names):
+an ``App()`` that calls ``synth()`` is the entry (``tap.py`` when the answer mentions tap.py,
+else ``app.py``); a ``Stack``/``Construct`` subclass is ``lib/tap_stack.py`` for
+``TapStack``, else ``lib/<snake_case_class>.py``; a Lambda handler is ``lambda/index.py``
+(``def handler``) or ``lambda/lambda_function.py`` (``def lambda_handler``). Anything else
+is skipped as ``unnamed``.
+
+When two blocks give one path the later wins and lists the earlier fence lines in
+``overrides``; a fragment never replaces a fuller file. A python block that holds several
+files separated by lines naming them (``infrastructure/vpc_stack.py`` or
+``# lib/x.py`` on a line of its own, prose lines between them) is split there when the
+pieces parse better than the whole. A fence with no language that holds a heading and
+another opening fence is the trace of a mis-paired fence earlier on; its content is read
+again as markdown.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from graders.models import ExtractedFile, Extraction, SkippedBlock
+
+__all__ = ["extract_files", "safe_relpath"]
+
+# --- what a path looks like ----------------------------------------------------------------
+
+_EXT_LANG = {
+    "py": "python",
+    "pyi": "python",
+    "json": "json",
+    "yaml": "yaml",
+    "yml": "yaml",
+    "ts": "typescript",
+    "tsx": "typescript",
+    "js": "javascript",
+    "jsx": "javascript",
+    "mjs": "javascript",
+    "sh": "bash",
+    "bash": "bash",
+    "md": "markdown",
+    "txt": "text",
+    "toml": "toml",
+    "cfg": "ini",
+    "ini": "ini",
+    "sql": "sql",
+}
+_KNOWN_NAMES = {
+    "Dockerfile": "dockerfile",
+    "Makefile": "makefile",
+    "Pipfile": "toml",
+    "Procfile": "text",
+    ".gitignore": "text",
+    ".dockerignore": "text",
+    ".npmignore": "text",
+}
+# Product names that end like a file ("Node.js"), never files in these answers.
+_NOT_FILES = frozenset(
+    {"node.js", "next.js", "vue.js", "react.js", "express.js", "chart.js", "d3.js", "nuxt.js"}
+)
+_EXTS = "|".join(sorted(_EXT_LANG, key=len, reverse=True))
+_NAMES = "|".join(re.escape(n) for n in _KNOWN_NAMES)
+_PATH_RE = re.compile(
+    rf"(?<![\w./\\~-])((?:[A-Za-z]:)?[\w./\\~-]{{0,240}}?[\w-]\.(?:{_EXTS})|(?:[\w./\\~-]{{0,240}}[/\\])?(?:{_NAMES}))(?![\w/\\-])"
+)
+_LABELLED_RE = re.compile(
+    r"\b(?:file\s*name|filename|file|path)\s*[:=][\s`*'\"]*([^\s`*'\"<>]+)", re.IGNORECASE
+)
+_URL_RE = re.compile(r"\w+://\S+")
+_LINE_REF_RE = re.compile(r"`?(?::\d|#L\d|,?\s+(?:lines?|L)\s*\d)", re.IGNORECASE)
+_MAX_PATH = 255
+_MAX_PART = 120
+_MAX_PARTS = 24
+_MAX_LABEL = 600
+
+# --- languages -----------------------------------------------------------------------------
+
+_LANG_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "python": "python",
+    "py3": "python",
+    "sh": "bash",
+    "shell": "bash",
+    "bash": "bash",
+    "zsh": "bash",
+    "console": "bash",
+    "shell-session": "bash",
+    "shellsession": "bash",
+    "powershell": "bash",
+    "cmd": "bash",
+    "json": "json",
+    "jsonc": "json",
+    "json5": "json",
+    "yaml": "yaml",
+    "yml": "yaml",
+    "js": "javascript",
+    "javascript": "javascript",
+    "ts": "typescript",
+    "typescript": "typescript",
+    "txt": "text",
+    "text": "text",
+    "plaintext": "text",
+    "plain": "text",
+    "output": "text",
+    "md": "markdown",
+    "markdown": "markdown",
+    "toml": "toml",
+    "ini": "ini",
+    "cfg": "ini",
+    "dockerfile": "dockerfile",
+    "docker": "dockerfile",
+    "makefile": "makefile",
+    "sql": "sql",
+}
+_CODE_LANGS = frozenset({"python", "json", "yaml", "typescript", "javascript", "bash"})
+_SHELL_WORDS = frozenset(
+    "cdk pip pip3 npm npx aws python python3 export cd mkdir git source pipenv curl docker brew "
+    "sudo poetry yarn make chmod echo pytest cat ls rm cp mv touch virtualenv uv wget apt apt-get "
+    "set unset node tsc terraform sam".split()
+)
+_PY_SIGNAL = re.compile(
+    r"^(?:from\s+[\w.]+\s+import\b|import\s+[\w.]+|def\s+\w+\s*\(|class\s+\w+\s*[(:]|@\w+)", re.M
+)
+_TOP_IMPORT = re.compile(r"^(?:from\s+[\w.]+\s+import\b|import\s+\w)", re.M)
+_TOP_DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+\w+", re.M)
+_CLASS_RE = re.compile(r"^class\s+(\w+)\s*\(([^)]*)\)", re.M)
+_APP_RE = re.compile(r"\bApp\s*\(")
+_SYNTH_RE = re.compile(r"\.synth\s*\(")
+_TREE_RE = re.compile(r"[├└│]──|^\s*│", re.M)
+_PROSE_RE = re.compile(r"^(?:\d+[.)]\s+|[-*]\s+|#+\s+)?[A-Za-z][\w ,'’()/.:`&-]*$")
+_PY_KEYWORDS = frozenset(
+    "False None True and as assert async await break class continue def del elif else except finally "
+    "for from global if import in is lambda nonlocal not or pass raise return try while with yield".split()
+)
+
+_MD = MarkdownIt("commonmark")
+_MAX_REPARSE_DEPTH = 3
+# A heading far above a block (a long list between them) titles a section, not the block.
+_MAX_LABEL_AGE = 2
+
+
+def safe_relpath(raw: object) -> str | None:
+    """Return ``raw`` as a safe relative posix path, or None when it cannot be made one.
+
+    Quotes, backticks, ``./``, a leading ``/``, ``~/`` and a drive letter are removed and
+    backslashes become slashes; ``..`` parts, NUL or control characters, ``:*?<>|"``,
+    over-long names and paths that end up empty are refused.
+    """
+    return _clean_path(raw)[0]
+
+
+def extract_files(markdown: str) -> Extraction:
+    """Extract the files an answer's markdown describes (see the module docstring for rules)."""
+    result = Extraction()
+    if not isinstance(markdown, str):
+        result.notes.append("input is not text")
+        return result
+    blocks = _find_blocks(markdown, 0, 0, result) or _bare_python(markdown, result)
+    mentions_tap = "tap.py" in markdown
+    entries: list[_Entry] = []
+    for block in blocks:
+        entries.extend(_entries_for(block, result))
+    _name_defaults(entries, mentions_tap, result)
+    result.files = _resolve(entries, result)
+    return result
+
+
+# --- finding blocks --------------------------------------------------------------------------
+
+
+@dataclass
+class _Label:
+    kind: str  # heading | bold | comment | sentence
+    text: str
+    age: int = 0  # paragraphs between the label and the block
+
+
+@dataclass
+class _Block:
+    line: int  # 1-based markdown line of the opening fence
+    info: str
+    content: str
+    closed: bool
+    labels: list[_Label] = field(default_factory=list)
+    sentence: str = ""
+
+
+def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> list[_Block]:
+    """Fenced blocks with the labels above them; ``offset`` shifts lines of re-read content."""
+    try:
+        tokens = _MD.parse(markdown)
+    except (RecursionError, MemoryError, ValueError) as exc:
+        result.notes.append(f"markdown could not be parsed ({type(exc).__name__}); no files extracted")
+        return []
+    lines = markdown.split("\n")
+    blocks: list[_Block] = []
+    labels: list[_Label] = []
+    last: _Label | None = None
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open":
+            labels = [_Label("heading", _inline_text(tokens, i))]
+            last = None
+        elif tok.type == "paragraph_open":
+            for label in labels:
+                label.age += 1
+            last = _paragraph_label(tokens, i)
+            if last.kind == "bold":
+                labels.append(last)
+        elif tok.type == "html_block":
+            last = _Label("comment", tok.content) if tok.content.lstrip().startswith("<!--") else None
+            if last:
+                labels.append(last)
+        elif tok.type == "code_block" and tok.map:
+            result.skipped.append(
+                SkippedBlock(line=tok.map[0] + 1 + offset, language="text", reason="indented code block")
+            )
+        elif tok.type == "fence" and tok.map:
+            line = tok.map[0] + 1 + offset
+            near = [lb for lb in labels if lb.age <= _MAX_LABEL_AGE]
+            block = _Block(line, tok.info.strip(), tok.content, _is_closed(lines, tok), near, _sentence(last))
+            if depth < _MAX_REPARSE_DEPTH and _mispaired(block, tok):
+                result.notes.append(
+                    f"block at line {line} holds a heading and an opening fence: read as markdown (mis-paired fence)"
+                )
+                blocks.extend(_find_blocks(block.content, line, depth + 1, result))
+            else:
+                if not block.closed:
+                    result.notes.append(
+                        f"fence at line {line} is never closed; it runs to the end of the document"
+                    )
+                blocks.append(block)
+            labels, last = [], None
+    return blocks
+
+
+def _bare_python(markdown: str, result: Extraction) -> list[_Block]:
+    """An answer with no fences at all whose text starts with python imports is one block."""
+    head = markdown.lstrip()[:200]
+    if not _TOP_IMPORT.match(head):
+        return []
+    result.notes.append("no fenced blocks; the whole answer reads as python code")
+    return [_Block(line=0, info="python", content=markdown, closed=True)]
+
+
+def _inline_text(tokens: list[Token], i: int) -> str:
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    return nxt.content[:_MAX_LABEL] if nxt is not None and nxt.type == "inline" else ""
+
+
+def _paragraph_label(tokens: list[Token], i: int) -> _Label:
+    """A paragraph led by bold text naming a file is a label; any other is a sentence."""
+    inline = tokens[i + 1] if i + 1 < len(tokens) else None
+    if inline is None or inline.type != "inline":
+        return _Label("sentence", "")
+    children = inline.children or []
+    if children and children[0].type == "text" and not children[0].content.strip():
+        children = children[1:]
+    if children and children[0].type == "strong_open":
+        strong = []
+        for child in children[1:]:
+            if child.type == "strong_close":
+                break
+            strong.append(child.content)
+        strong_text = "".join(strong)
+        if _paths_in(strong_text) or re.fullmatch(
+            r"\s*(file\s*name|filename|file|path|location)\s*:?\s*", strong_text, re.I
+        ):
+            return _Label("bold", inline.content[:_MAX_LABEL])
+    return _Label("sentence", inline.content)
+
+
+def _sentence(last: _Label | None) -> str:
+    """The last line of the paragraph right before a block: where "Create `x.py`:" sits."""
+    if last is None or last.kind != "sentence":
+        return ""
+    return last.text.rstrip().rsplit("\n", 1)[-1][-_MAX_LABEL:]
+
+
+def _is_closed(lines: list[str], tok: Token) -> bool:
+    start, end = tok.map or (0, 0)
+    if end - start < 2 or end - 1 >= len(lines):
+        return False
+    last = lines[end - 1].lstrip(" \t>")
+    char = tok.markup[:1] or "`"
+    stripped = last.rstrip()
+    return len(stripped) >= len(tok.markup) and stripped == char * len(stripped)
+
+
+def _mispaired(block: _Block, tok: Token) -> bool:
+    """An info-less ``` block holding a heading line and an opening fence with a language."""
+    if block.info or tok.markup != "```":
+        return False
+    text = block.content
+    label = re.search(r"^ {0,3}(?:#{1,6}\s|\*\*|<!--)(.*)$", text, re.M)
+    if label is None:
+        return False
+    if re.search(r"^ {0,3}(?:```|~~~)[ \t]*[A-Za-z]", text, re.M):
+        return True
+    # a label naming a file, then a bare fence: "## File: .gitignore" + "```"
+    return bool(_paths_in(label.group(1))) and bool(
+        re.search(r"^ {0,3}(?:```|~~~)", text[label.end() :], re.M)
+    )
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+
+def _clean_path(raw: object) -> tuple[str | None, str | None]:
+    """(safe path or None, note when it was rewritten or refused)."""
+    if not isinstance(raw, str):
+        return None, None
+    text = raw.strip().strip("`'\"*").strip()
+    original = text
+    if not text or len(text) > 4 * _MAX_PATH:
+        return None, "path refused (empty or too long)" if text else None
+    if any(ord(c) < 32 or c == "\x7f" for c in text):
+        return None, f"path refused (control character): {text[:60]!r}"
+    text = text.replace("\\", "/")
+    if re.match(r"^[A-Za-z]:", text):
+        text = text[2:]
+    while text.startswith(("/", "~/", "./")):
+        text = text[1:] if text[0] == "/" else text[2:]
+    if re.search(r'[:*?<>|"]', text):
+        return None, f"path refused (reserved character): {original[:60]!r}"
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        return None, f"path refused (parent folder '..'): {original[:60]!r}"
+    if not parts or len(parts) > _MAX_PARTS or any(len(p.encode()) > _MAX_PART for p in parts):
+        return None, f"path refused (empty or too long): {original[:60]!r}"
+    clean = "/".join(parts)
+    if len(clean) > _MAX_PATH:
+        return None, f"path refused (too long): {original[:60]!r}"
+    note = None if clean == original else f"path {original[:60]!r} rewritten as {clean!r}"
+    return clean, note
+
+
+def _looks_like_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    if name.lower() in _NOT_FILES:
+        return False
+    return name in _KNOWN_NAMES or "." in name and name.rsplit(".", 1)[1].lower() in _EXT_LANG
+
+
+def _paths_in(text: str, *, labelled: bool = True) -> list[str]:
+    """Raw path-looking strings in prose, in order, without line references like ``x.py:24``.
+
+    With ``labelled``, a name after ``File:``/``Path:`` counts whatever its extension.
+    """
+    text = _URL_RE.sub(" ", text[: 4 * _MAX_LABEL])
+    found = [m.group(1) for m in _LABELLED_RE.finditer(text)] if labelled else []
+    for match in _PATH_RE.finditer(text):
+        if _LINE_REF_RE.match(text, match.end()):
+            continue  # "tap_stack.py:24-42" or "x.py lines 27-39" points into a file, it does not name a block
+        if _looks_like_file(match.group(1).replace("\\", "/")):
+            found.append(match.group(1))
+    return found
+
+
+def _path_language(path: str) -> str | None:
+    name = path.rsplit("/", 1)[-1]
+    if name in _KNOWN_NAMES:
+        return _KNOWN_NAMES[name]
+    if "." in name:
+        return _EXT_LANG.get(name.rsplit(".", 1)[1].lower())
+    return None
+
+
+def _fits(path: str, language: str) -> bool:
+    """Whether a block in ``language`` can be the file ``path``."""
+    path_lang = _path_language(path)
+    if language == "bash":
+        return path_lang == "bash"
+    if path_lang in _CODE_LANGS and language in _CODE_LANGS:
+        return path_lang == language or {path_lang, language} <= {"javascript", "typescript"}
+    return True
+
+
+# --- naming one block ------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    """A file candidate: a block, or a piece of a split block."""
+
+    file: ExtractedFile
+    named: bool
+    fragment: bool
+    content: str
+
+
+def _language(info: str, content: str) -> str:
+    word = re.split(r"[\s:{,]", info, maxsplit=1)[0].lower() if info else ""
+    return _LANG_ALIASES.get(word) or (word if word else _infer_language(content))
+
+
+def _infer_language(content: str) -> str:
+    stripped = content.strip()
+    if not stripped:
+        return "text"
+    if _TREE_RE.search(stripped):
+        return "text"
+    if stripped[0] in "{[" and _loads_json(stripped) is not None:
+        return "json"
+    if _PY_SIGNAL.search(stripped):
+        return "python"
+    if _looks_like_shell(stripped):
+        return "bash"
+    lines = [ln for ln in stripped.split("\n") if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(lines) >= 2 and all(re.match(r"^\s*(?:- )?[\w.\"'-]+:(?:\s|$)|^\s*- ", ln) for ln in lines):
+        return "yaml"
+    return "text"
+
+
+def _loads_json(text: str) -> object | None:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _is_cdk_json(text: str) -> bool:
+    data = _loads_json(text)
+    return isinstance(data, dict) and isinstance(data.get("app"), str)
+
+
+def _looks_like_shell(text: str) -> bool:
+    commands = [ln.strip() for ln in text.split("\n") if ln.strip() and not ln.strip().startswith("#")]
+    if not commands:
+        return False
+    hits = sum(1 for ln in commands if ln.startswith("$ ") or ln.split()[0] in _SHELL_WORDS)
+    return hits >= max(1, (len(commands) + 1) // 2)
+
+
+def _info_path(info: str) -> str | None:
+    """``python:lib/x.py``, ``python title="x.py"``, ``py file=x.py`` or ``python lib/x.py``."""
+    match = re.search(r"(?:title|file|filename|path|name)\s*=\s*[\"']?([^\"'\s]+)", info)
+    if match:
+        return match.group(1)
+    match = re.match(r"^[\w+-]*[:\s]+([^\s{}]+)", info)
+    if match and _looks_like_file(match.group(1).replace("\\", "/")):
+        return match.group(1)
+    return None
+
+
+_COMMENT_MARK = re.compile(
+    r"^\s*(?:#+|//|--|<!--)\s*(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`'\"]?([^\s`'\"]+?)[`'\"]?\s*:?\s*(?:-->)?\s*$",
+    re.IGNORECASE,
+)
+_CODING_RE = re.compile(r"^#.*coding[:=]")
+_DOC_MARK = re.compile(r"^\s*[rRuU]?(?:\"\"\"|''')\s*([^\s\"']+?)\s*(?:$|[-:—]\s|\"\"\"|''')")
+
+
+def _in_block_marks(content: str) -> tuple[str | None, str | None]:
+    """(path from a first-line comment, path from a leading docstring)."""
+    lines = [ln for ln in content.split("\n", 8)[:8] if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("#!") and not _CODING_RE.match(ln)][:3]
+    comment = doc = None
+    for i, ln in enumerate(lines):
+        match = _COMMENT_MARK.match(ln)
+        if match and comment is None and _looks_like_file(match.group(1)):
+            comment = match.group(1)
+        match = _DOC_MARK.match(ln)
+        if match and doc is None and _looks_like_file(match.group(1)):
+            doc = match.group(1)
+        elif re.fullmatch(r"\s*[rRuU]?(\"\"\"|''')\s*", ln) and i + 1 < len(lines) and doc is None:
+            nxt = lines[i + 1].strip().split(" ", 1)[0].rstrip(":")
+            doc = nxt if _looks_like_file(nxt) else None
+    return comment, doc
+
+
+def _choose_path(block: _Block, language: str, content: str, result: Extraction) -> tuple[str | None, str]:
+    """The block's path and how it was found, following the module's priority rules."""
+    ranked: list[tuple[str, str]] = []
+    raw_info = _info_path(block.info)
+    if raw_info:
+        ranked.append((raw_info, "info-string"))
+    for label in reversed(block.labels):  # the label nearest the block first
+        ranked.extend((p, label.kind) for p in _paths_in(label.text))
+    comment, doc = _in_block_marks(content)
+    if comment:
+        ranked.append((comment, "comment"))
+    ranked.extend((p, "sentence") for p in _paths_in(block.sentence, labelled=False))
+    if doc:
+        ranked.append((doc, "docstring"))
+    chosen: tuple[str, str] | None = None
+    for raw, source in ranked:
+        path, note = _clean_path(raw)
+        if path is None or not _fits(path, language):
+            if note:
+                result.notes.append(f"line {block.line}: {note}")
+            continue
+        if chosen is None:
+            if note:
+                result.notes.append(f"line {block.line}: {note}")
+            chosen = (path, source)
+        elif path != chosen[0] and path.endswith("/" + chosen[0]):
+            chosen = (path, chosen[1])  # same file, more folders: keep the fuller path
+    return chosen if chosen else (None, "default")
+
+
+def _only_marks(content: str) -> bool:
+    """A block whose only line names a file: the trace of a mis-paired fence."""
+    lines = [ln for ln in content.split("\n") if ln.strip()]
+    return len(lines) == 1 and _COMMENT_MARK.match(lines[0]) is not None and len(lines[0]) < 200
+
+
+def _skip_reason(content: str, language: str, path: str | None) -> str | None:
+    if not content.strip():
+        return "empty"
+    if _TREE_RE.search(content) and (path is None or _path_language(path) not in ("markdown", "text")):
+        return "directory tree"
+    if language == "bash" and (path is None or _path_language(path) != "bash"):
+        return "shell commands"
+    return None
+
+
+def _entries_for(block: _Block, result: Extraction) -> list[_Entry]:
+    language = _language(block.info, block.content)
+    path, source = _choose_path(block, language, block.content, result)
+    reason = _skip_reason(block.content, language, path)
+    if reason is None and _only_marks(block.content):
+        reason = "only a file name"
+    if reason:
+        result.skipped.append(SkippedBlock(line=block.line, language=language, reason=reason))
+        return []
+    if language == "python":
+        pieces = _split_python(block, path, source, result)
+        if pieces:
+            return pieces
+    if path is None and language == "json" and _is_cdk_json(block.content):
+        path, source = "cdk.json", "default"
+    if path is None and language != "python":
+        result.skipped.append(
+            SkippedBlock(line=block.line, language=language, reason=f"unnamed {language} block")
+        )
+        return []
+    return [_entry(block.line, block.content, path, source, language)]
+
+
+def _entry(line: int, content: str, path: str | None, source: str, language: str) -> _Entry:
+    n_lines = content.count("\n") if content.endswith("\n") else content.count("\n") + 1
+    file_lang = (_path_language(path) if path else None) or language
+    file = ExtractedFile(
+        path=path or "",
+        language=file_lang,
+        line=line,
+        path_source=source,
+        content=content,
+        end_line=line + max(n_lines, 0) if content else line,
+    )
+    fragment = file_lang == "python" and not (_TOP_IMPORT.search(content) or _TOP_DEF.search(content))
+    return _Entry(file=file, named=path is not None, fragment=fragment, content=content)
+
+
+# --- splitting a block that holds several files -----------------------------------------------
+
+_MARK_LINE = re.compile(
+    r"^(?:#\s*|<!--\s*|\*\*|`)?(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`*]*([\w./\\-]+?)[`*]*:?\s*(?:-->)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _split_python(block: _Block, path: str | None, source: str, result: Extraction) -> list[_Entry]:
+    """Split a python block at lines that only name a file, when the pieces parse better."""
+    lines = block.content.split("\n")
+    marks = _file_marks(lines)
+    if not marks:
+        return []
+    bounds = [(0, marks[0].index, path, source)]
+    for k, mark in enumerate(marks):
+        end = marks[k + 1].index if k + 1 < len(marks) else len(lines)
+        bounds.append((mark.start, end, mark.path, mark.source))
+    pieces = []
+    for start, end, piece_path, piece_source in bounds:
+        start, end = _trim_prose(lines, start, end)
+        if start < end:
+            pieces.append((start, end, piece_path, piece_source))
+    whole_ok = _parses(block.content)
+    parsed = [_parses("\n".join(lines[s:e])) for s, e, _, _ in pieces]
+    if (whole_ok and not all(parsed)) or (not whole_ok and not any(parsed)) or len(pieces) < 2:
+        return []
+    result.notes.append(
+        f"line {block.line}: one python block holds {len(pieces)} files; split at the names it gives"
+    )
+    entries = []
+    for start, end, piece_path, piece_source in pieces:
+        content = "\n".join(lines[start:end]) + "\n"
+        entries.append(
+            _entry(
+                block.line + start, content, piece_path, piece_source if piece_path else "default", "python"
+            )
+        )
+    return entries
+
+
+@dataclass
+class _Mark:
+    index: int  # line index where the previous piece ends
+    start: int  # line index where this file's content starts
+    path: str
+    source: str
+
+
+def _file_marks(lines: list[str]) -> list[_Mark]:
+    """Lines at column 0 that only name a file, or docstrings that hold only a file name.
+
+    A name with nothing but comments above it since the previous name (``# pylint: ...``
+    then ``# lib/x.py``) labels the same file, so it is not a split point.
+    """
+    marks: list[_Mark] = []
+    in_string = False
+    code_since = False  # code seen since the block start or the previous mark
+    for i, ln in enumerate(lines):
+        quotes = ln.count('"""') + ln.count("'''")
+        mark = None if in_string or ln[:1] in (" ", "\t", "") else _mark_at(lines, i)
+        if mark is not None and code_since:
+            marks.append(mark)
+            code_since = False
+        elif ln.strip() and not in_string and not ln.lstrip().startswith("#"):
+            code_since = True
+        if mark is not None and mark.start == i:  # a docstring mark: skip past its closing quotes
+            code_since = False
+        if quotes % 2:
+            in_string = not in_string
+    return marks
+
+
+def _mark_at(lines: list[str], i: int) -> _Mark | None:
+    line = lines[i].strip()
+    doc = re.fullmatch(r"[rRuU]?(\"\"\"|\'\'\')", line)
+    if doc and i + 2 < len(lines) and lines[i + 2].strip() == doc.group(1):
+        name = lines[i + 1].strip()  # '"""' / 'lib/x.py' / '"""': a file label written as a docstring
+        source, start = "docstring", i
+    else:
+        match = _MARK_LINE.match(line)
+        if match is None:
+            return None
+        name = match.group(1)
+        source, start = ("comment" if line.startswith(("#", "<!--")) else "sentence"), i + 1
+    if not _looks_like_file(name):
+        return None
+    path = safe_relpath(name)
+    if path is None or not _fits(path, "python"):
+        return None
+    return _Mark(index=i, start=start, path=path, source=source)
+
+
+def _trim_prose(lines: list[str], start: int, end: int) -> tuple[int, int]:
+    """Drop blank and prose lines (``2. VPC and Networking Stack``) around a piece."""
+    while start < end and (not lines[start].strip() or _is_prose(lines[start])):
+        start += 1
+    while end > start and (not lines[end - 1].strip() or _is_prose(lines[end - 1])):
+        end -= 1
+    return start, end
+
+
+def _is_prose(line: str) -> bool:
+    if line[:1] in (" ", "\t") or not _PROSE_RE.match(line.strip()):
+        return False
+    words = line.strip().split()
+    if (
+        len(words) < 2
+        or words[0].rstrip(":") in _PY_KEYWORDS
+        or line.rstrip().endswith(("(", "[", "{", ",", "\\"))
+    ):
+        return False
+    return not _parses(line.strip())
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False
+    return True
+
+
+# --- unnamed python blocks and clashes --------------------------------------------------------
+
+
+def _name_defaults(entries: list[_Entry], mentions_tap: bool, result: Extraction) -> None:
+    """Name unnamed python entries by what they contain; never over a path the answer gives."""
+    given = {e.file.path for e in entries if e.named}
+    for entry in entries:
+        if entry.named:
+            continue
+        path, reason = _default_path(entry, mentions_tap and "tap.py" not in given)
+        if path and path in given:
+            path, reason = None, f"unnamed; {path} is given by another block"
+        if path is None:
+            result.skipped.append(SkippedBlock(line=entry.file.line, language="python", reason=reason))
+            entry.file.path = ""
+            continue
+        entry.file.path = path
+
+
+def _default_path(entry: _Entry, tap_entry: bool) -> tuple[str | None, str]:
+    content = entry.content
+    if entry.fragment or not _TOP_IMPORT.search(content):
+        return None, "fragment"
+    if _APP_RE.search(content) and _SYNTH_RE.search(content):
+        return ("tap.py" if tap_entry else "app.py"), ""
+    classes = [
+        (name, bases)
+        for name, bases in _CLASS_RE.findall(content)
+        if re.search(r"(Stack|Construct|Stage)\b", bases)
+    ]
+    if classes:
+        names = [name for name, _ in classes]
+        return ("lib/tap_stack.py" if "TapStack" in names else f"lib/{_snake(names[0])}.py"), ""
+    if re.search(r"^def\s+lambda_handler\s*\(", content, re.M):
+        return "lambda/lambda_function.py", ""
+    if re.search(r"^def\s+handler\s*\(", content, re.M):
+        return "lambda/index.py", ""
+    return None, "unnamed"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+
+
+def _resolve(entries: list[_Entry], result: Extraction) -> list[ExtractedFile]:
+    """One file per path: the later block wins, except that a fragment never replaces code."""
+    winners: dict[str, _Entry] = {}
+    for entry in entries:
+        path = entry.file.path
+        if not path:
+            continue
+        earlier = winners.get(path)
+        if entry.fragment and entry.file.path_source in ("sentence", "docstring"):
+            reason = f"fragment (named only by a {entry.file.path_source})"
+            result.skipped.append(
+                SkippedBlock(line=entry.file.line, language=entry.file.language, reason=reason)
+            )
+            continue
+        if earlier is not None:
+            if entry.fragment and not earlier.fragment:
+                reason = f"fragment; would replace {path} from line {earlier.file.line}"
+                result.skipped.append(
+                    SkippedBlock(line=entry.file.line, language=entry.file.language, reason=reason)
+                )
+                continue
+            entry.file.overrides = [*earlier.file.overrides, earlier.file.line]
+        winners[path] = entry
+    return sorted((e.file for e in winners.values()), key=lambda f: f.line)
