@@ -34,6 +34,8 @@ def grade(
     label: Annotated[str | None, typer.Option(help="A label for the run, such as the model's name.")] = None,
     fmt: Annotated[list[str], typer.Option("--format", help="Extra outputs: sarif, junit.")] = [],  # noqa: B006
     min_score: Annotated[float, typer.Option(help="JUnit: answers below this total fail.")] = 60.0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Grade every answer afresh: no resume, no result cache.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help="Result cache folder (default: $XDG_CACHE_HOME/iacgrade or ~/.cache/iacgrade).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
@@ -57,7 +59,7 @@ def grade(
     options = GradeOptions(out=out, workers=workers or max(1, os.cpu_count() or 1), rubric=rubric,
                            scaffold=scaffold, timeout=timeout, pattern=pattern, max_bytes=max_bytes,
                            isolation=isolation, require_sandbox=require_sandbox, synth=synth, label=label,
-                           formats=fmt, min_score=min_score)
+                           formats=fmt, min_score=min_score, use_cache=not no_cache, cache_dir=cache_dir)
     progress = Progress(enabled=not quiet and not as_json, console=err)
     try:
         with progress:

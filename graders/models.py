@@ -166,6 +166,9 @@ class SampleResult(_Model):
     total: float | None = None
     grader_version: str = ""
     rubric_version: str = ""
+    content_hash: str | None = Field(
+        default=None, description="hash of everything that decides this result (graders/cache.py); keys the cache"
+    )
 
 
 class RunManifest(_Model):
@@ -179,3 +182,4 @@ class RunManifest(_Model):
     inputs: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
     counts: dict[str, int] = Field(default_factory=dict)
+    cache_dir: str | None = Field(default=None, description="the result cache used, None with --no-cache")

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from graders import __version__
+from graders.cache import ResultCache, Reuse, default_cache_dir
 from graders.checks import CheckContext, known_ids, run_checks
 from graders.checks.context import load_templates
 from graders.extract import extract_files
@@ -27,7 +29,7 @@ from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthR
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import score_findings
-from graders.store import write_json_atomic, write_run_tables, write_text_atomic
+from graders.store import RunJournal, read_json_object, write_json_atomic, write_run_tables, write_text_atomic
 from graders.workspace import assemble
 from reports.markdown import render_report
 
@@ -47,6 +49,8 @@ class GradeOptions:
     label: str | None = None
     formats: list[str] = field(default_factory=list)
     min_score: float = 60.0
+    use_cache: bool = True  # off (--no-cache): neither resume nor read or write the cache
+    cache_dir: Path | None = None  # default: graders.cache.default_cache_dir()
 
 
 ProgressFn = Callable[[SampleResult], None]
@@ -58,8 +62,13 @@ class RunOutcome:
     results: list[SampleResult]
 
 
-def grade(paths: list[Path], options: GradeOptions, *, on_result: ProgressFn | None = None,
-          on_start: Callable[[int], None] | None = None) -> RunOutcome:
+def grade(
+    paths: list[Path],
+    options: GradeOptions,
+    *,
+    on_result: ProgressFn | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> RunOutcome:
     """Grade every answer found under ``paths`` into ``options.out``."""
     rubric = load_rubric(options.rubric, known_checks=known_ids())
     samples = discover(paths, pattern=options.pattern)
@@ -67,18 +76,26 @@ def grade(paths: list[Path], options: GradeOptions, *, on_result: ProgressFn | N
         _use_scaffold(samples, options.scaffold)
     options.out.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
-        run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+        **_run_identity(options.out),
         label=options.label,
-        started=datetime.now(UTC).isoformat(timespec="seconds"),
         grader_version=__version__,
         rubric_version=f"{rubric.version}+{rubric.digest}",
         cdk_version=_cdk_version(),
         inputs=[str(p) for p in paths],
-        options={"workers": options.workers, "timeout": options.timeout, "isolation": options.isolation,
-                 "synth": options.synth, "pattern": options.pattern, "max_bytes": options.max_bytes,
-                 "rubric": str(options.rubric) if options.rubric else None,
-                 "scaffold": str(options.scaffold) if options.scaffold else None},
+        options={
+            "workers": options.workers,
+            "timeout": options.timeout,
+            "isolation": options.isolation,
+            "synth": options.synth,
+            "pattern": options.pattern,
+            "max_bytes": options.max_bytes,
+            "rubric": str(options.rubric) if options.rubric else None,
+            "scaffold": str(options.scaffold) if options.scaffold else None,
+        },
+        cache_dir=str(options.cache_dir or default_cache_dir()) if options.use_cache else None,
     )
+    reuse = _reuse(options, manifest)
+    journal = RunJournal(options.out)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
     if on_start:
         on_start(len(samples))
@@ -88,10 +105,15 @@ def grade(paths: list[Path], options: GradeOptions, *, on_result: ProgressFn | N
     pool = _open_pool(options)
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as executor:
-            futures = {executor.submit(_grade_one, s, options, rubric, pool): s for s in samples}
+            futures = {executor.submit(_grade_one, s, options, rubric, pool, reuse): s for s in samples}
+            tables_written = time.monotonic()
             for future in as_completed(futures):
                 result = future.result()
                 results.append(result)
+                journal.append(result, reuse.how.get(result.sample_id, "graded"))
+                if time.monotonic() - tables_written > _TABLES_EVERY_S:  # a killed run keeps recent tables
+                    write_run_tables(options.out, results)
+                    tables_written = time.monotonic()
                 reports.done(result)
                 if on_result:
                     on_result(result)
@@ -103,7 +125,12 @@ def grade(paths: list[Path], options: GradeOptions, *, on_result: ProgressFn | N
     results.sort(key=lambda r: r.sample_id)
     write_run_tables(options.out, results)
     manifest.finished = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest.counts = _counts(results)
+    manifest.counts = {
+        **_counts(results),
+        "cache_hits": reuse.count("cache"),
+        "resumed": reuse.count("resume"),
+    }
+    _write_formats(options, rubric, results)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
     return RunOutcome(manifest, results)
 
@@ -116,45 +143,86 @@ def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, pool: ob
 # ---------------------------------------------------------------------------------------------
 
 
-def _grade_one(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None) -> SampleResult:
+def _grade_one(
+    sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None, reuse: Reuse | None = None
+) -> SampleResult:
     out_dir = options.out / sample.sample_id
+    key: str | None = None
     try:
+        extraction = _read_and_extract(sample, options)
+        # The key needs the extraction (cheap); it decides before the costly assemble and synth.
+        key = reuse.key(sample, extraction) if reuse is not None and extraction is not None else None
+        if key is not None and extraction is not None and reuse is not None:
+            found = reuse.find(sample, extraction, key, out_dir)
+            if found is not None:
+                return found
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
-        result = _grade_into(sample, options, rubric, pool, out_dir)
+        result = _grade_into(sample, options, rubric, pool, out_dir, extraction)
+        result.content_hash = key
     except Exception as exc:  # the grader's own failure, reported on this sample only
+        if isinstance(pool, _LazyPool) and exc is pool.failure:
+            raise  # the sandbox could not start: the run fails, not this sample
+        key = None
         result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
         result.warnings.append(traceback.format_exc(limit=4))
         out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
+    if reuse is not None:
+        reuse.store(key, out_dir, result)
     return result
 
 
-def _grade_into(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None,
-                out_dir: Path) -> SampleResult:
+def _read_and_extract(sample: Sample, options: GradeOptions) -> Extraction | None:
+    """The answer's code blocks, or None when it cannot be read (``sample.error`` says why)."""
     if sample.status == "error":
-        return _error_result(sample, rubric, sample.error or "could not read the answer")
+        return None
     text = read_answer(sample, max_bytes=options.max_bytes)
-    if text is None:
+    return None if text is None else extract_files(text)
+
+
+def _grade_into(
+    sample: Sample,
+    options: GradeOptions,
+    rubric: Rubric,
+    pool: object | None,
+    out_dir: Path,
+    extraction: Extraction | None,
+) -> SampleResult:
+    if extraction is None:
         return _error_result(sample, rubric, sample.error or "could not read the answer")
-    extraction = extract_files(text)
     python_files = [f for f in extraction.files if f.language == "python"]
 
     workspace = None
-    synth = SynthResult(status="skipped", message="the answer has no Python code" if not python_files else
-                        "synthesis switched off (--no-synth)")
+    synth = SynthResult(
+        status="skipped",
+        message="the answer has no Python code"
+        if not python_files
+        else "synthesis switched off (--no-synth)",
+    )
     with tempfile.TemporaryDirectory(prefix="iacgrade-ws-") as tmp:
         workspace = assemble(sample, extraction, Path(tmp) / "ws")
         _save_files(extraction, out_dir / "files")
         if python_files and options.synth and pool is not None:
             synth = pool.synthesize(workspace, sample, out_dir)  # type: ignore[attr-defined]
     templates = load_templates(synth.templates, out_dir)
-    ctx = CheckContext(sample=sample, files=extraction.files, workspace=workspace, synth=synth,
-                       rubric=rubric, templates=templates, lint=getattr(synth, "lint", {}) or {})
+    ctx = CheckContext(
+        sample=sample,
+        files=extraction.files,
+        workspace=workspace,
+        synth=synth,
+        rubric=rubric,
+        templates=templates,
+        lint=getattr(synth, "lint", {}) or {},
+    )
     findings = run_checks(ctx)
-    findings.sort(key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check))
-    categories, total = score_findings(findings, rubric, has_source=bool(python_files), has_template=bool(templates))
+    findings.sort(
+        key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check)
+    )
+    categories, total = score_findings(
+        findings, rubric, has_source=bool(python_files), has_template=bool(templates)
+    )
     return SampleResult(
         sample_id=sample.sample_id,
         source=sample.source,
@@ -176,7 +244,9 @@ def _grade_into(sample: Sample, options: GradeOptions, rubric: Rubric, pool: obj
     )
 
 
-_CATEGORY_ORDER = {c: n for n, c in enumerate(("syntax", "deployment", "security", "performance", "best_practices"))}
+_CATEGORY_ORDER = {
+    c: n for n, c in enumerate(("syntax", "deployment", "security", "performance", "best_practices"))
+}
 
 
 def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
@@ -219,16 +289,98 @@ def _use_scaffold(samples: list[Sample], scaffold: Path) -> None:
 def _open_pool(options: GradeOptions) -> object | None:
     if not options.synth:
         return None
-    from graders.sandbox import SandboxOptions, SynthPool
+    return _LazyPool(options)
 
-    pool = SynthPool(SandboxOptions(workers=options.workers, timeout=options.timeout,
-                                    isolation=options.isolation, require_sandbox=options.require_sandbox))
-    return pool.__enter__()
+
+class _LazyPool:
+    """Starts the synth pool on the first answer that needs it: a run served from the cache never does."""
+
+    def __init__(self, options: GradeOptions) -> None:
+        self.options = options
+        self.pool: object | None = None
+        self.failure: Exception | None = None
+        self._lock = threading.Lock()
+
+    def synthesize(self, *args: object, **kwargs: object) -> SynthResult:
+        with self._lock:
+            if self.failure is not None:
+                raise self.failure
+            if self.pool is None:
+                try:
+                    self.pool = self._open()
+                except Exception as exc:
+                    self.failure = exc
+                    raise
+        return self.pool.synthesize(*args, **kwargs)  # type: ignore[attr-defined,no-any-return]
+
+    def _open(self) -> object:
+        from graders.sandbox import SandboxOptions, SynthPool
+
+        o = self.options
+        pool = SynthPool(
+            SandboxOptions(
+                workers=o.workers,
+                timeout=o.timeout,
+                isolation=o.isolation,  # type: ignore[arg-type]
+                require_sandbox=o.require_sandbox,
+            )
+        )
+        return pool.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+_TABLES_EVERY_S = 5.0
+
+
+def _run_identity(out: Path) -> dict[str, str]:
+    """Run id and start time: a new run's, or those of the unfinished run in ``out`` being resumed."""
+    previous = read_json_object(out / "run.json")
+    if previous and not previous.get("finished") and previous.get("run_id") and previous.get("started"):
+        return {"run_id": str(previous["run_id"]), "started": str(previous["started"])}
+    now = datetime.now(UTC)
+    return {
+        "run_id": now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+        "started": now.isoformat(timespec="seconds"),
+    }
+
+
+def _reuse(options: GradeOptions, manifest: RunManifest) -> Reuse:
+    cache = ResultCache(Path(manifest.cache_dir)) if manifest.cache_dir else None
+    return Reuse(
+        cache=cache,
+        settings={"synth": options.synth, "timeout": options.timeout},
+        rubric_version=manifest.rubric_version,
+        cdk_version=manifest.cdk_version,
+        enabled=options.use_cache,
+    )
+
+
+def _write_formats(options: GradeOptions, rubric: Rubric, results: list[SampleResult]) -> None:
+    """The CI outputs asked for with --format: results.sarif, junit.xml."""
+    if "sarif" in options.formats:
+        from reports.sarif import write_sarif
+
+        write_sarif(options.out / "results.sarif", results, rubric)
+    if "junit" in options.formats:
+        from reports.junit import write_junit
+
+        write_junit(options.out / "junit.xml", results, min_score=options.min_score)
 
 
 def _counts(results: list[SampleResult]) -> dict[str, int]:
-    counts = {"samples": len(results), "graded": 0, "error": 0, "synth_ok": 0, "synth_failed": 0,
-              "synth_timeout": 0, "synth_skipped": 0, "findings": 0}
+    counts = {
+        "samples": len(results),
+        "graded": 0,
+        "error": 0,
+        "synth_ok": 0,
+        "synth_failed": 0,
+        "synth_timeout": 0,
+        "synth_skipped": 0,
+        "findings": 0,
+    }
     for r in results:
         counts[r.status] += 1
         counts[f"synth_{r.synth.status}"] += 1
@@ -276,7 +428,11 @@ class _ReportWriter:
     def _write(self, result: SampleResult) -> None:
         reference = self.done_results.get(result.reference_id or "")
         reviewer = reviewer_report(self.task_roots.get(result.sample_id)) if result.kind == "model" else None
-        text = render_report(result, self.rubric, reference=reference, reviewer_text=reviewer,
-                             reference_in_run=bool(result.reference_id and result.reference_id in self.in_run))
+        text = render_report(
+            result,
+            self.rubric,
+            reference=reference,
+            reviewer_text=reviewer,
+            reference_in_run=bool(result.reference_id and result.reference_id in self.in_run),
+        )
         write_text_atomic(self.out / result.sample_id / "report.md", text)
-

@@ -1,35 +1,89 @@
-"""Writing results to disk: atomic files and the batch tables."""
+"""Writing results to disk: atomic files, the run journal and the batch tables.
+
+A run folder holds one ``<sample_id>/result.json`` per answer (the source of truth), a journal
+``.results.jsonl`` that gets one fsynced line per finished answer, and the tables
+``results.csv|parquet`` (one row per answer) and ``findings.csv|parquet`` (one row per finding).
+Every file is replaced atomically, so a reader, or a run killed half-way, never sees half a
+file; the tables are rebuilt from the result.json files whenever the run is resumed.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from graders.models import CATEGORIES, SampleResult
 
-RESULT_COLUMNS = ["sample_id", "source", "task_id", "kind", "status", "error", "synth_status", "synth_cause",
-                  "synth_error_type", "synth_seconds", "entry_kind", "files", "findings",
-                  *CATEGORIES, "total", "grader_version", "rubric_version"]
-FINDING_COLUMNS = ["sample_id", "check", "category", "severity", "title", "message", "file", "line", "md_line",
-                   "stack", "resource", "cdk_path", "lenses"]
+RESULT_COLUMNS = [
+    "sample_id",
+    "source",
+    "task_id",
+    "kind",
+    "status",
+    "error",
+    "synth_status",
+    "synth_cause",
+    "synth_error_type",
+    "synth_seconds",
+    "entry_kind",
+    "files",
+    "findings",
+    *CATEGORIES,
+    "total",
+    "grader_version",
+    "rubric_version",
+]
+FINDING_COLUMNS = [
+    "sample_id",
+    "check",
+    "category",
+    "severity",
+    "title",
+    "message",
+    "file",
+    "line",
+    "md_line",
+    "stack",
+    "resource",
+    "cdk_path",
+    "lenses",
+]
+JOURNAL = ".results.jsonl"
+TABLE_FILES = ("results.csv", "findings.csv", "results.parquet", "findings.parquet")
+_FLOAT_COLUMNS = ["synth_seconds", *CATEGORIES, "total"]
+_INT_COLUMNS = ["line", "md_line"]
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and rename, so readers never see half a file."""
+def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write through a temporary file in the same folder and rename it over ``path``.
+
+    The rename makes it safe against a killed process; no fsync, which would only add power-loss
+    safety at a cost paid once per file of every answer.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make results unreadable to a shared team
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder and rename, so readers never see half a file."""
+    data = text.encode("utf-8")
+    _write_atomic(path, lambda fh: fh.write(data))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -38,12 +92,23 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def result_row(r: SampleResult) -> dict[str, Any]:
     return {
-        "sample_id": r.sample_id, "source": r.source, "task_id": r.task_id, "kind": r.kind, "status": r.status,
-        "error": r.error, "synth_status": r.synth.status, "synth_cause": r.synth.cause,
-        "synth_error_type": r.synth.error_type, "synth_seconds": round(r.synth.seconds, 3),
-        "entry_kind": r.synth.entry_kind, "files": len(r.files), "findings": len(r.findings),
-        **{c: r.scores.get(c) for c in CATEGORIES}, "total": r.total,
-        "grader_version": r.grader_version, "rubric_version": r.rubric_version,
+        "sample_id": r.sample_id,
+        "source": r.source,
+        "task_id": r.task_id,
+        "kind": r.kind,
+        "status": r.status,
+        "error": r.error,
+        "synth_status": r.synth.status,
+        "synth_cause": r.synth.cause,
+        "synth_error_type": r.synth.error_type,
+        "synth_seconds": round(r.synth.seconds, 3),
+        "entry_kind": r.synth.entry_kind,
+        "files": len(r.files),
+        "findings": len(r.findings),
+        **{c: r.scores.get(c) for c in CATEGORIES},
+        "total": r.total,
+        "grader_version": r.grader_version,
+        "rubric_version": r.rubric_version,
     }
 
 
@@ -52,19 +117,138 @@ def finding_rows(r: SampleResult) -> list[dict[str, Any]]:
     for f in r.findings:
         src = next((e for e in f.evidence if e.file), None)
         res = next((e for e in f.evidence if e.resource), None)
-        rows.append({
-            "sample_id": r.sample_id, "check": f.check, "category": f.category, "severity": f.severity,
-            "title": f.title, "message": f.message, "file": src.file if src else None,
-            "line": src.line if src else None, "md_line": src.md_line if src else None,
-            "stack": res.stack if res else None, "resource": res.resource if res else None,
-            "cdk_path": res.cdk_path if res else None, "lenses": "+".join(f.lenses),
-        })
+        rows.append(
+            {
+                "sample_id": r.sample_id,
+                "check": f.check,
+                "category": f.category,
+                "severity": f.severity,
+                "title": f.title,
+                "message": f.message,
+                "file": src.file if src else None,
+                "line": src.line if src else None,
+                "md_line": src.md_line if src else None,
+                "stack": res.stack if res else None,
+                "resource": res.resource if res else None,
+                "cdk_path": res.cdk_path if res else None,
+                "lenses": "+".join(f.lenses),
+            }
+        )
     return rows
 
 
+def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The results table with stable dtypes (scores are floats, NaN when unscored)."""
+    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    for col in _FLOAT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    df["files"] = pd.to_numeric(df["files"]).astype("int64")
+    df["findings"] = pd.to_numeric(df["findings"]).astype("int64")
+    return df
+
+
+def findings_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The findings table with stable dtypes (line numbers are nullable integers)."""
+    df = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    for col in _INT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    return df
+
+
 def write_run_tables(out: Path, results: list[SampleResult]) -> None:
-    """results.csv (one row per sample) and findings.csv (one row per finding)."""
-    results_df = pd.DataFrame([result_row(r) for r in results], columns=RESULT_COLUMNS)
-    findings_df = pd.DataFrame([row for r in results for row in finding_rows(r)], columns=FINDING_COLUMNS)
+    """results.csv|parquet (one row per sample) and findings.csv|parquet (one row per finding)."""
+    ordered = sorted(results, key=lambda r: r.sample_id)
+    results_df = results_frame([result_row(r) for r in ordered])
+    findings_df = findings_frame([row for r in ordered for row in finding_rows(r)])
+    write_tables(out, results_df, findings_df)
+
+
+def write_tables(out: Path, results_df: pd.DataFrame, findings_df: pd.DataFrame) -> None:
+    """Write both tables as CSV and Parquet, each file atomically."""
     write_text_atomic(out / "results.csv", results_df.to_csv(index=False))
     write_text_atomic(out / "findings.csv", findings_df.to_csv(index=False))
+    _write_atomic(out / "results.parquet", lambda fh: results_df.to_parquet(fh, index=False))
+    _write_atomic(out / "findings.parquet", lambda fh: findings_df.to_parquet(fh, index=False))
+
+
+def read_result(path: Path) -> SampleResult | None:
+    """A result.json as a SampleResult, or None when it is missing or not a valid result."""
+    try:
+        return SampleResult.model_validate_json(path.read_bytes())
+    except (OSError, ValueError, ValidationError):
+        return None
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON file holding an object, or None when it is missing, unreadable or something else."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def iter_results(out: Path) -> Iterator[SampleResult]:
+    """Every valid ``result.json`` below a run folder, sorted by sample id."""
+    found = [r for p in sorted(out.rglob("result.json")) if (r := read_result(p)) is not None]
+    yield from sorted(found, key=lambda r: r.sample_id)
+
+
+class RunJournal:
+    """Appends one fsynced JSON line per finished answer to ``DIR/.results.jsonl``.
+
+    The line carries how the answer was obtained (graded, cache, resume), its table row and its
+    finding rows, so the tables of a killed run can be rebuilt without re-reading every result.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / JOURNAL
+        self._lock = threading.Lock()
+        out.mkdir(parents=True, exist_ok=True)
+
+    def append(self, result: SampleResult, how: str) -> None:
+        line = json.dumps(
+            {
+                "sample_id": result.sample_id,
+                "how": how,
+                "content_hash": result.content_hash,
+                "row": result_row(result),
+                "findings": finding_rows(result),
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def read_journal(out: Path) -> list[dict[str, Any]]:
+    """The journal's entries in order; a torn last line (killed mid-write) is skipped."""
+    path = out / JOURNAL
+    entries: list[dict[str, Any]] = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return entries
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "sample_id" in entry:
+            entries.append(entry)
+    return entries
+
+
+def tables_from_journal(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Results and findings tables from the journal, the last entry of each sample winning."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in read_journal(out):
+        latest[entry["sample_id"]] = entry
+    entries = [latest[k] for k in sorted(latest)]
+    return (
+        results_frame([e["row"] for e in entries]),
+        findings_frame([row for e in entries for row in e.get("findings", [])]),
+    )

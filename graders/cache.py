@@ -1,0 +1,237 @@
+"""Content-addressed result cache and resume: an unchanged answer is never synthesized twice.
+
+The key of an answer is a hash of everything that decides its result: the files extracted from
+it (paths, languages, fence lines, content, skipped blocks and notes), the scaffold's files, the
+task metadata the checks can read, the rubric's digest, the grader's version and source, the
+aws-cdk-lib version and the options that change a result (synth on/off, the timeout; not the
+isolation mode, which only changes how strongly it is separated).
+
+An entry is a copy of the answer's whole output folder (result.json, templates, logs, files)
+under ``<cache_dir>/v1/<key[:2]>/<key>/data`` plus an ``entry.json`` that lists its files. It is
+published with one rename, so a reader sees a whole entry or none; an entry that fails its check
+(bad JSON, a missing or truncated file, another key) is deleted and graded again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders import __version__
+from graders.models import Extraction, Sample, SampleResult
+from graders.store import read_result, write_json_atomic
+
+CACHE_FORMAT = 1
+# Rendered from the result after every run (it depends on the reference answer too), never cached.
+_NOT_CACHED = frozenset({"report.md"})
+
+__all__ = ["ResultCache", "Reuse", "code_digest", "content_hash", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/iacgrade``, else ``~/.cache/iacgrade``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "iacgrade"
+
+
+@functools.cache
+def code_digest() -> str:
+    """Digest of the grader's own source, so that a changed check invalidates cached results."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def content_hash(
+    sample: Sample,
+    extraction: Extraction,
+    *,
+    rubric_version: str,
+    cdk_version: str | None,
+    settings: dict[str, Any],
+) -> str:
+    """The cache key of one answer: sha256 of a canonical JSON of what decides its result."""
+    files = [{**f.model_dump(mode="json"), "content": f.content} for f in extraction.files]
+    payload = {
+        "format": CACHE_FORMAT,
+        "grader": [__version__, code_digest()],
+        "rubric": rubric_version,
+        "cdk": cdk_version,
+        "settings": settings,
+        "files": files,
+        "skipped": [b.model_dump(mode="json") for b in extraction.skipped],
+        "notes": extraction.notes,
+        "sample": {"kind": sample.kind, "entry_file": sample.entry_file, "metadata": sample.metadata},
+        "scaffold": _scaffold_digest(sample),
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _scaffold_digest(sample: Sample) -> dict[str, str]:
+    if not sample.task_root:
+        return {}
+    root = Path(sample.task_root)
+    digests: dict[str, str] = {}
+    for rel in sorted(sample.scaffold_files):
+        try:
+            digests[rel] = hashlib.sha256((root / rel).read_bytes()).hexdigest()
+        except OSError:
+            digests[rel] = "missing"
+    return digests
+
+
+def rebind(result: SampleResult, sample: Sample, extraction: Extraction) -> SampleResult:
+    """A reused result with this run's identity: sample id, source path, task, reference, warnings."""
+    return result.model_copy(
+        update={
+            "sample_id": sample.sample_id,
+            "source": sample.source,
+            "task_id": sample.task_id,
+            "kind": sample.kind,
+            "reference_id": sample.reference_id,
+            "warnings": list(sample.warnings) + list(extraction.notes),
+        }
+    )
+
+
+class ResultCache:
+    """Entries keyed by content hash under ``root``; every operation is best effort and never raises."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.base = self.root / f"v{CACHE_FORMAT}"
+
+    def entry_dir(self, key: str) -> Path:
+        return self.base / key[:2] / key
+
+    def get(self, key: str, dest: Path) -> SampleResult | None:
+        """Copy a valid entry's folder into ``dest`` (replacing it) and return its result, else None."""
+        entry = self.entry_dir(key)
+        if not entry.is_dir():
+            return None
+        result = self._validate(entry, key)
+        if result is None:
+            shutil.rmtree(entry, ignore_errors=True)  # corrupt: drop it so this run rebuilds it
+            return None
+        try:
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(entry / "data", dest)
+        except OSError:
+            return None
+        return result
+
+    def put(self, key: str, src: Path, result: SampleResult) -> bool:
+        """Store a copy of the output folder ``src``; False when it could not (the run goes on)."""
+        entry = self.entry_dir(key)
+        if entry.is_dir():
+            return True
+        staging = self.base / "tmp" / f"{key}-{uuid.uuid4().hex[:8]}"
+        try:
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(
+                src, staging / "data", ignore=lambda _d, names: [n for n in names if n in _NOT_CACHED]
+            )
+            files = {
+                p.relative_to(staging / "data").as_posix(): p.stat().st_size
+                for p in sorted((staging / "data").rglob("*"))
+                if p.is_file()
+            }
+            write_json_atomic(
+                staging / "entry.json",
+                {"format": CACHE_FORMAT, "key": key, "sample_id": result.sample_id, "files": files},
+            )
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, entry)  # atomic publish; fails if another worker won the race
+            return True
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            return entry.is_dir()
+
+    @staticmethod
+    def _validate(entry: Path, key: str) -> SampleResult | None:
+        try:
+            meta = json.loads((entry / "entry.json").read_text(encoding="utf-8"))
+            if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
+                return None
+            for rel, size in meta["files"].items():
+                if (entry / "data" / rel).stat().st_size != size:
+                    return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        result = read_result(entry / "data" / "result.json")
+        if result is None or result.content_hash != key:
+            return None
+        return result
+
+
+@dataclass
+class Reuse:
+    """Decides, for one answer, whether its result can be kept (resume) or copied (cache hit).
+
+    ``enabled=False`` (``--no-cache``) grades every answer afresh and leaves the cache alone.
+    ``how`` records, per sample id, whether it was ``graded``, taken from the ``cache`` or
+    kept by ``resume``.
+    """
+
+    cache: ResultCache | None
+    settings: dict[str, Any]
+    rubric_version: str
+    cdk_version: str | None
+    enabled: bool = True
+    how: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def key(self, sample: Sample, extraction: Extraction) -> str:
+        return content_hash(
+            sample,
+            extraction,
+            rubric_version=self.rubric_version,
+            cdk_version=self.cdk_version,
+            settings=self.settings,
+        )
+
+    def find(self, sample: Sample, extraction: Extraction, key: str, out_dir: Path) -> SampleResult | None:
+        """The answer's result without grading it, written into ``out_dir``; None when it must be graded."""
+        if not self.enabled:
+            return None
+        kept = read_result(out_dir / "result.json")
+        how = "resume"
+        if kept is None or kept.content_hash != key or kept.status != "graded":
+            kept = self.cache.get(key, out_dir) if self.cache is not None else None
+            how = "cache"
+        if kept is None:
+            return None
+        result = rebind(kept, sample, extraction)
+        write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
+        self._record(sample.sample_id, how)
+        return result
+
+    def store(self, key: str | None, out_dir: Path, result: SampleResult) -> None:
+        """Put a freshly graded answer into the cache (graded answers only; a timeout is retried)."""
+        self._record(result.sample_id, "graded")
+        if not self.enabled or self.cache is None or key is None:
+            return
+        if result.status != "graded" or result.synth.status == "timeout":
+            return
+        self.cache.put(key, out_dir, result)
+
+    def count(self, how: str) -> int:
+        with self._lock:
+            return sum(1 for h in self.how.values() if h == how)
+
+    def _record(self, sample_id: str, how: str) -> None:
+        with self._lock:
+            self.how[sample_id] = how
