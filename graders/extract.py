@@ -171,6 +171,8 @@ _PY_KEYWORDS = frozenset(
 
 _MD = MarkdownIt("commonmark")
 _MAX_REPARSE_DEPTH = 3
+# Each never-closed fence re-reads the rest of the answer one level deeper.
+_MAX_CUT_DEPTH = 64
 # A heading far above a block (a long list between them) titles a section, not the block.
 _MAX_LABEL_AGE = 2
 
@@ -254,11 +256,22 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
             line = tok.map[0] + 1 + offset
             near = [lb for lb in labels if lb.age <= _MAX_LABEL_AGE]
             block = _Block(line, tok.info.strip(), tok.content, _is_closed(lines, tok), near, _sentence(last))
-            if depth < _MAX_REPARSE_DEPTH and _mispaired(block, tok):
+            cut = _unclosed_cut(block) if depth < _MAX_CUT_DEPTH else None
+            if depth < _MAX_REPARSE_DEPTH and cut is None and _mispaired(block, tok):
                 result.notes.append(
                     f"block at line {line} holds a heading and an opening fence: read as markdown (mis-paired fence)"
                 )
                 blocks.extend(_find_blocks(block.content, line, depth + 1, result))
+            elif cut is not None:
+                result.notes.append(
+                    f"block at line {line} runs into the next file's label at line {line + cut + 1}"
+                    " (its fence was never closed): the rest is read as markdown"
+                )
+                rest = block.content.split("\n")
+                block.content = "\n".join(rest[:cut]) + "\n"
+                if block.content.strip():
+                    blocks.append(block)
+                blocks.extend(_find_blocks("\n".join(rest[cut:]), line + cut, depth + 1, result))
             else:
                 if not block.closed:
                     result.notes.append(
@@ -320,6 +333,29 @@ def _is_closed(lines: list[str], tok: Token) -> bool:
     char = tok.markup[:1] or "`"
     stripped = last.rstrip()
     return len(stripped) >= len(tok.markup) and stripped == char * len(stripped)
+
+
+_LABEL_LINE = re.compile(r"^ {0,3}(?:#{1,6}\s|\*\*|<!--)(.*)$")
+_OPEN_FENCE = re.compile(r"^ {0,3}(?:```|~~~)")
+
+
+def _unclosed_cut(block: _Block) -> int | None:
+    """Line index of a file label followed by an opening fence inside a block, if any.
+
+    An answer that never closes its fences puts the next ``## File: x.py`` and its opening
+    ```` ```python ```` inside the previous block; no code file holds such a pair.
+    """
+    lines = block.content.split("\n")
+    for i, ln in enumerate(lines):
+        match = _LABEL_LINE.match(ln)
+        if match is None or not _paths_in(match.group(1)):
+            continue
+        j = i + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j < len(lines) and _OPEN_FENCE.match(lines[j]):
+            return i
+    return None
 
 
 def _mispaired(block: _Block, tok: Token) -> bool:
