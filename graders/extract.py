@@ -555,7 +555,11 @@ def _choose_path(block: _Block, language: str, content: str, result: Extraction)
     if doc:
         ranked.append((doc, "docstring"))
     chosen: tuple[str, str] | None = None
+    seen: set[str] = set()
     for raw, source in ranked:
+        if raw in seen:
+            continue
+        seen.add(raw)
         path, note = _clean_path(raw)
         if path is None or not _fits(path, language):
             if note:

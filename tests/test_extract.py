@@ -1,0 +1,264 @@
+"""Tests for graders.extract: naming rules, fences, skipped blocks, unsafe paths, corpus quirks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graders.extract import extract_files, safe_relpath
+from graders.models import Extraction
+
+DATA = Path(__file__).parent / "data" / "markdown"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
+
+
+def _extract(name: str) -> Extraction:
+    return extract_files((DATA / name).read_text())
+
+
+def _paths(extraction: Extraction) -> dict[str, tuple[str, int]]:
+    return {f.path: (f.path_source, f.line) for f in extraction.files}
+
+
+def test_heading_styles() -> None:
+    files = _paths(_extract("headings.md"))
+    assert files == {
+        "lib/tap_stack.py": ("heading", 5),
+        "lib/vpc_stack.py": ("heading", 15),
+        "main.py": ("heading", 21),
+        "tap.py": ("heading", 27),
+        "cdk.json": ("heading", 35),
+    }
+
+
+def test_bold_sentence_info_comment_docstring_labels() -> None:
+    files = _paths(_extract("labels.md"))
+    assert files == {
+        "app.py": ("bold", 3),
+        "lib/bold_label.py": ("bold", 9),
+        "lambda/handler.py": ("sentence", 15),
+        "lib/info_colon.py": ("info-string", 23),
+        "lib/info_title.py": ("info-string", 27),
+        "lib/first_comment.py": ("comment", 31),
+        "first_docstring.py": ("docstring", 36),
+        "lib/html_comment.py": ("comment", 45),
+    }
+
+
+def test_file_lines_map_to_markdown_lines() -> None:
+    text = (DATA / "headings.md").read_text().split("\n")
+    stack = next(f for f in _extract("headings.md").files if f.path == "lib/tap_stack.py")
+    for k, line in enumerate(stack.content.split("\n")[:-1], start=1):
+        assert text[stack.md_line(k) - 1] == line
+    assert stack.end_line == 10
+    assert stack.language == "python"
+
+
+def test_nested_tilde_quoted_listed_and_unterminated_fences() -> None:
+    extraction = _extract("fences.md")
+    files = {f.path: f for f in extraction.files}
+    assert set(files) == {"docs/example.md", "lib/tilde.py", "lib/quoted.py", "lib/listed.py", "lib/unterminated.py"}
+    assert "```bash" in files["docs/example.md"].content  # the inner fence stays inside the outer one
+    assert files["lib/quoted.py"].content == "import os\n"
+    assert files["lib/unterminated.py"].content.rstrip().endswith('print("this fence is never closed")')
+    assert any("never closed" in note for note in extraction.notes)
+
+
+def test_duplicate_paths_later_wins_and_fragment_never_replaces() -> None:
+    extraction = _extract("duplicates.md")
+    assert len(extraction.files) == 1
+    final = extraction.files[0]
+    assert "VERSION = 3" in final.content
+    assert final.overrides == [3, 12]
+    assert [(s.line, s.reason) for s in extraction.skipped] == [(28, "fragment")]
+
+
+def test_traversal_paths_are_refused_or_sanitised() -> None:
+    extraction = _extract("traversal.md")
+    assert [f.path for f in extraction.files] == ["abs/path.py", "temp/win.py", "lib/dotted.py"]
+    assert any("refused" in n and "../../etc/x.py" in n for n in extraction.notes)
+    assert any("rewritten" in n and "abs/path.py" in n for n in extraction.notes)
+    assert all(".." not in f.path.split("/") for f in extraction.files)
+
+
+def test_shell_tree_output_and_fragments_are_skipped() -> None:
+    extraction = _extract("skipped.md")
+    reasons = {s.line: s.reason for s in extraction.skipped}
+    assert reasons == {
+        3: "directory tree",
+        12: "shell commands",
+        17: "shell commands",
+        21: "unnamed json block",
+        27: "fragment",
+    }
+    assert [f.path for f in extraction.files] == ["deploy.sh"]  # a named script is a file
+
+
+def test_one_block_holding_several_files_is_split() -> None:
+    extraction = _extract("multi_file_block.md")
+    files = {f.path: f for f in extraction.files}
+    assert list(files) == ["app.py", "infrastructure/vpc_stack.py", "infrastructure/security_stack.py"]
+    assert files["app.py"].content.rstrip().endswith("app.synth()")
+    assert "VPC and Networking" not in files["app.py"].content
+    assert files["infrastructure/vpc_stack.py"].content.startswith("from aws_cdk import Stack")
+    text = (DATA / "multi_file_block.md").read_text().split("\n")
+    vpc = files["infrastructure/vpc_stack.py"]
+    assert text[vpc.md_line(1) - 1] == "from aws_cdk import Stack"
+
+
+def test_unnamed_python_blocks_get_documented_defaults() -> None:
+    extraction = _extract("unnamed.md")
+    assert [(f.path, f.path_source) for f in extraction.files] == [
+        ("lib/tap_stack.py", "default"),
+        ("app.py", "default"),
+        ("lib/data_pipeline_construct.py", "default"),
+        ("lambda/lambda_function.py", "default"),
+    ]
+    assert extraction.skipped[-1].reason == "unnamed"
+
+
+def test_unnamed_entry_is_tap_py_when_the_answer_talks_about_tap_py() -> None:
+    md = "Save this as the entry point, tap.py style:\n\n```python\nimport aws_cdk as cdk\napp = cdk.App()\napp.synth()\n```\n"
+    assert [f.path for f in extract_files(md).files] == ["tap.py"]
+
+
+def test_default_never_replaces_a_named_file() -> None:
+    md = (
+        "## File: app.py\n\n```python\nimport aws_cdk as cdk\napp = cdk.App()\napp.synth()\n```\n\n"
+        "Again:\n\n```python\nimport aws_cdk as cdk\napp = cdk.App()\napp.synth()\n```\n"
+    )
+    extraction = extract_files(md)
+    assert [(f.path, f.line) for f in extraction.files] == [("app.py", 3)]
+    assert "given by another block" in extraction.skipped[0].reason
+
+
+def test_never_closed_fences_are_cut_at_the_next_file_label() -> None:
+    md = "## File: lib/a.py\n\n```python\nimport os\n\n## File: lib/b.py\n\n```python\nimport sys\n"
+    files = {f.path: f for f in extract_files(md).files}
+    assert files["lib/a.py"].content.strip() == "import os"
+    assert files["lib/b.py"].content == "import sys\n"
+    assert files["lib/b.py"].line == 8
+
+
+def test_mispaired_fence_is_read_again_as_markdown() -> None:
+    md = (
+        "```markdown\n# Readme\n```bash\nls\n```\n\nMore readme text.\n```\n\n"
+        "## File: lib/after.py\n\n```python\nimport os\n```\n"
+    )
+    files = {f.path: f for f in extract_files(md).files}
+    assert files["lib/after.py"].content == "import os\n"
+    assert files["lib/after.py"].line == 12
+
+
+def test_line_references_do_not_name_files() -> None:
+    md = "**Location**: `lib/tap_stack.py` lines 27-39\n\n```python\nimport os\nx = 1\n```\n"
+    extraction = extract_files(md)
+    assert all(f.path != "lib/tap_stack.py" for f in extraction.files)
+
+
+def test_answer_without_fences_that_is_python_code() -> None:
+    md = "from aws_cdk import App, Stack\n\nclass Foo(Stack):\n    pass\n\napp = App()\napp.synth()\n"
+    extraction = extract_files(md)
+    assert [(f.path, f.line) for f in extraction.files] == [("app.py", 0)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("lib/tap_stack.py", "lib/tap_stack.py"),
+        ("`./lib/x.py`", "lib/x.py"),
+        ("/abs/path.py", "abs/path.py"),
+        ("C:\\temp\\x.py", "temp/x.py"),
+        ("lib\\x.py", "lib/x.py"),
+        ("~/x.py", "x.py"),
+        ("lib//./x.py", "lib/x.py"),
+        ("../../etc/passwd", None),
+        ("lib/../../x.py", None),
+        ("..\\..\\x.py", None),
+        ("x\x00.py", None),
+        ("x\n.py", None),
+        ("a" * 300 + ".py", None),
+        ("/".join(["d"] * 40) + "/x.py", None),
+        ("", None),
+        ("/", None),
+        ("x.py:24", None),
+        (None, None),
+    ],
+)
+def test_safe_relpath(raw: object, expected: str | None) -> None:
+    assert safe_relpath(raw) == expected
+
+
+def _assert_safe(path: str) -> None:
+    assert path and not path.startswith("/") and "\\" not in path and "\x00" not in path
+    assert ".." not in path.split("/") and safe_relpath(path) == path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_extract_never_raises_and_paths_are_safe(text: str) -> None:
+    for file in extract_files(text).files:
+        _assert_safe(file.path)
+
+
+_FENCE_PARTS = st.sampled_from(
+    ["```", "```python", "~~~", "````", "## File: ", "../", "/", "\\", "x.py", "lib/", "# ", "**", "\n", " ", "`"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_FENCE_PARTS, st.text(max_size=5)), max_size=60).map("".join))
+def test_extract_never_raises_on_markdown_like_text(text: str) -> None:
+    for file in extract_files(text).files:
+        _assert_safe(file.path)
+
+
+def test_garbage_and_large_inputs() -> None:
+    import random
+
+    rng = random.Random(0)
+    garbage = bytes(rng.randrange(256) for _ in range(20000)).decode("latin-1")
+    assert isinstance(extract_files(garbage), Extraction)
+    many = "".join(f"## File: lib/m{i}.py\n\n```python\nimport os\n```\n\n" for i in range(10000))
+    assert len(extract_files(many).files) == 10000
+    huge_line = "```python\n" + "x = 1; " * 200000 + "\n```\n"
+    assert len(extract_files(huge_line).skipped) == 1  # unnamed, no import: a fragment
+    deep = ">" * 5000 + " ```python\nimport os\n"
+    assert isinstance(extract_files(deep), Extraction)
+    assert extract_files(123).files == []  # type: ignore[arg-type]
+
+
+@needs_corpus
+def test_corpus_pr4792_model_files() -> None:
+    extraction = extract_files((CORPUS / "Pr4792" / "lib" / "MODEL_RESPONSE.md").read_text())
+    assert [(f.path, f.line + 1, f.end_line) for f in extraction.files] == [
+        ("main.py", 53, 281),
+        ("lambda/handler.py", 287, 481),
+        ("tests/test_lambda.py", 487, 693),
+        ("requirements.txt", 699, 704),
+        ("cdk.json", 710, 736),
+    ]
+
+
+@needs_corpus
+def test_corpus_pr4348_split_matches_hand_labels() -> None:
+    extraction = extract_files((CORPUS / "Pr4348" / "lib" / "MODEL_RESPONSE.md").read_text())
+    assert [(f.path, f.line + 1, f.end_line) for f in extraction.files] == [
+        ("app.py", 43, 166),
+        ("infrastructure/vpc_stack.py", 170, 278),
+        ("infrastructure/security_stack.py", 282, 442),
+        ("infrastructure/ecr_stack.py", 446, 554),
+        ("infrastructure/rds_stack.py", 558, 730),
+        ("infrastructure/ecs_stack.py", 734, 801),
+    ]
+
+
+@needs_corpus
+def test_corpus_every_answer_extracts_without_error() -> None:
+    for path in sorted(CORPUS.glob("*/lib/*RESPONSE.md")):
+        for file in extract_files(path.read_text()).files:
+            _assert_safe(file.path)
