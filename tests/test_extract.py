@@ -61,7 +61,13 @@ def test_file_lines_map_to_markdown_lines() -> None:
 def test_nested_tilde_quoted_listed_and_unterminated_fences() -> None:
     extraction = _extract("fences.md")
     files = {f.path: f for f in extraction.files}
-    assert set(files) == {"docs/example.md", "lib/tilde.py", "lib/quoted.py", "lib/listed.py", "lib/unterminated.py"}
+    assert set(files) == {
+        "docs/example.md",
+        "lib/tilde.py",
+        "lib/quoted.py",
+        "lib/listed.py",
+        "lib/unterminated.py",
+    }
     assert "```bash" in files["docs/example.md"].content  # the inner fence stays inside the outer one
     assert files["lib/quoted.py"].content == "import os\n"
     assert files["lib/unterminated.py"].content.rstrip().endswith('print("this fence is never closed")')
@@ -206,7 +212,23 @@ def test_extract_never_raises_and_paths_are_safe(text: str) -> None:
 
 
 _FENCE_PARTS = st.sampled_from(
-    ["```", "```python", "~~~", "````", "## File: ", "../", "/", "\\", "x.py", "lib/", "# ", "**", "\n", " ", "`"]
+    [
+        "```",
+        "```python",
+        "~~~",
+        "````",
+        "## File: ",
+        "../",
+        "/",
+        "\\",
+        "x.py",
+        "lib/",
+        "# ",
+        "**",
+        "\n",
+        " ",
+        "`",
+    ]
 )
 
 
