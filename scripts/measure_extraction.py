@@ -21,6 +21,7 @@ from graders.ingest import discover, read_answer  # noqa: E402
 from graders.workspace import assemble  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
+_LINE_REF = re.compile(r"`?(?::\d|,?\s+lines?\s*\d)", re.I)
 _PY_FENCE = re.compile(r"^\s*(```+|~~~+)\s*(python3?|py)\b", re.M | re.I)
 
 
@@ -37,7 +38,7 @@ def main() -> int:
     with_py = with_py_file = 0
     py_misses: list[str] = []
     tap_named = tap_ok = 0
-    tap_misses: list[str] = []
+    tap_misses: list[tuple[str, bool]] = []
     errors: list[str] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,7 +61,7 @@ def main() -> int:
                 if "lib/tap_stack.py" in workspace.files:
                     tap_ok += 1
                 else:
-                    tap_misses.append(sample.sample_id)
+                    tap_misses.append((sample.sample_id, _only_line_refs(text)))
             if args.verbose:
                 print(f"{sample.sample_id}: {', '.join(f.path for f in extraction.files) or '-'}")
                 for move in workspace.moves:
@@ -76,10 +77,17 @@ def main() -> int:
         print(f"  miss: {sid}")
     print(f"answers naming lib/tap_stack.py: {tap_named}")
     print(f"  lib/tap_stack.py in workspace: {tap_ok} ({_pct(tap_ok, tap_named)})")
-    for sid in tap_misses:
-        print(f"  miss: {sid}")
+    for sid, only_refs in tap_misses:
+        why = " (mentions it only as a line reference, e.g. `lib/tap_stack.py:24-42`)" if only_refs else ""
+        print(f"  miss: {sid}{why}")
     print(f"time: {seconds:.2f}s ({1000 * seconds / max(len(samples), 1):.1f} ms per answer)")
     return 0
+
+
+def _only_line_refs(text: str) -> bool:
+    """Every mention of lib/tap_stack.py points at lines in it rather than naming a block."""
+    mentions = [m.end() for m in re.finditer(r"lib/tap_stack\.py", text)]
+    return all(_LINE_REF.match(text, end) for end in mentions)
 
 
 def _pct(part: int, whole: int) -> str:
