@@ -18,7 +18,7 @@ from typing import Any, Literal
 from graders.extract import safe_relpath
 from graders.models import Sample
 
-__all__ = ["discover", "read_answer"]
+__all__ = ["discover", "read_answer", "scaffold_of"]
 
 _SKIP_DIRS = frozenset({".venv", "venv", "node_modules", ".git", "__pycache__", "cdk.out"})
 _TASK_MARKERS = ("cdk.json", "tap.py", "metadata.json")
@@ -156,6 +156,12 @@ def _kind(name: str) -> Literal["model", "ideal", "other"]:
     if "IDEAL_RESPONSE" in upper:
         return "ideal"
     return "other"
+
+
+def scaffold_of(folder: Path) -> tuple[list[str], str | None]:
+    """The scaffold files of a folder given with ``--scaffold``, and the entry its cdk.json names."""
+    entry = _entry_from_cdk_json(folder / "cdk.json")
+    return _scaffold_files(folder, entry), entry
 
 
 def _task_root(path: Path) -> Path | None:
