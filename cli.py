@@ -117,6 +117,98 @@ def _sandbox_unavailable() -> type[Exception]:
         return RuntimeError
 
 
+@app.command()
+def runs(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Run folders, or folders searched for runs (default: .).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
+) -> None:
+    """List runs (folders with a run.json): id, label, when, versions, counts and mean total."""
+    from rich.table import Table
+
+    from graders.runs import RunError, find_runs, load_run, run_summary
+
+    summaries = []
+    for folder in find_runs(paths or [Path(".")]):
+        try:
+            summaries.append(run_summary(load_run(folder)))
+        except RunError as exc:
+            err.print(f"[yellow]skipped:[/] {exc}")
+    if as_json:
+        for summary in summaries:
+            typer.echo(json.dumps(summary))
+        return
+    if not summaries:
+        err.print("no runs found")
+        return
+    table = Table("run", "label", "started", "finished", "rubric", "answers", "graded", "synth ok", "mean total",
+                  "path")
+    for s in summaries:
+        table.add_row(s["run_id"], s["label"] or "", s["started"], s["finished"] or "(unfinished)",
+                      s["rubric_version"], str(s["samples"]), str(s["graded"]), str(s["synth_ok"]),
+                      "" if s["mean_total"] is None else f"{s['mean_total']:.1f}", s["path"])
+    Console(width=200).print(table)
+
+
+@app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="The BASE run folder.")],
+    new: Annotated[Path, typer.Argument(help="The NEW run folder.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the markdown report here (default: print it).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
+    fail_on_regression: Annotated[bool, typer.Option(help="Exit 3 when NEW is significantly worse (see --threshold).")] = False,
+    threshold: Annotated[float, typer.Option(help="Regression only when the total's mean drops by more than this many points.")] = 0.0,
+    top: Annotated[int, typer.Option(help="How many most-regressed answers to list.")] = 10,
+) -> None:
+    """Compare two runs: score deltas with 95% CIs, regressed answers, finding and synth changes.
+
+    Exit codes: 0 done; 2 a run could not be read; 3 with --fail-on-regression when the 95%
+    confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta
+    is below -THRESHOLD.
+    """
+    from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown
+    from graders.runs import RunError, load_run
+    from graders.store import write_text_atomic
+
+    try:
+        base_run, new_run = load_run(base), load_run(new)
+    except RunError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_RUN_FAILED) from exc
+    result = compare_runs(base_run, new_run, threshold=threshold, top=top)
+    text = comparison_markdown(result)
+    if out is not None:
+        write_text_atomic(out, text)
+        err.print(result.verdict)
+    else:
+        typer.echo(text)
+    if json_out is not None:
+        write_text_atomic(json_out, result.model_dump_json(indent=2) + "\n")
+    if fail_on_regression and result.regression:
+        raise typer.Exit(EXIT_REGRESSION)
+
+
+@app.command()
+def dashboard(
+    runs_: Annotated[list[Path], typer.Argument(metavar="RUN...", help="Run folders, oldest first (the trend follows this order).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("dashboard.html"),
+    worst: Annotated[int, typer.Option(help="How many worst answers of the last run to list with their reports.")] = 20,
+) -> None:
+    """Write one self-contained HTML dashboard (works offline) for one or more runs."""
+    from graders.runs import RunError, find_runs, load_run
+    from reports.dashboard import write_dashboard
+
+    try:
+        loaded = [load_run(folder) for folder in find_runs(runs_)]
+    except RunError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_RUN_FAILED) from exc
+    if not loaded:
+        err.print(f"[red]error:[/] no runs (folders with run.json) in {', '.join(map(str, runs_))}")
+        raise typer.Exit(EXIT_RUN_FAILED)
+    write_dashboard(loaded, out, worst=worst)
+    err.print(f"dashboard of {len(loaded)} run(s): {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 
