@@ -53,8 +53,12 @@ class ExtractedFile(_Model):
     path_source: str = Field(description="how the path was found: heading, bold, sentence, comment, ...")
     content: str = Field(default="", exclude=True)
     end_line: int | None = None
-    overrides: list[int] = Field(default_factory=list, description="fence lines of earlier blocks it replaced")
-    moved_from: str | None = Field(default=None, description="the path the answer gave, when the workspace moved it")
+    overrides: list[int] = Field(
+        default_factory=list, description="fence lines of earlier blocks it replaced"
+    )
+    moved_from: str | None = Field(
+        default=None, description="the path the answer gave, when the workspace moved it"
+    )
 
     def md_line(self, file_line: int) -> int:
         """Markdown line of ``file_line`` (1-based) of this file."""
@@ -103,11 +107,15 @@ class SynthResult(_Model):
     line: int | None = None
     seconds: float = 0.0
     stacks: list[str] = Field(default_factory=list)
-    templates: dict[str, str] = Field(default_factory=dict, description="stack name -> template path in the output folder")
+    templates: dict[str, str] = Field(
+        default_factory=dict, description="stack name -> template path in the output folder"
+    )
     entry: str | None = None
     entry_kind: Literal["answer", "scaffold", "driver", "none"] | None = None
     fallbacks: list[str] = Field(default_factory=list)
-    attempts: list[dict[str, Any]] = Field(default_factory=list, description="failed attempts before a fallback")
+    attempts: list[dict[str, Any]] = Field(
+        default_factory=list, description="failed attempts before a fallback"
+    )
     dummy_env: bool = False
     deprecations: list[str] = Field(default_factory=list)
     lookups: list[str] = Field(default_factory=list)
@@ -115,6 +123,9 @@ class SynthResult(_Model):
     missing_assets: list[str] = Field(default_factory=list)
     isolation: str | None = None
     worker: dict[str, Any] = Field(default_factory=dict)
+    lint: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, exclude=True, description="stack -> cfn-lint matches (rule, level, message, path, resource)"
+    )
 
 
 class Evidence(_Model):
@@ -167,7 +178,8 @@ class SampleResult(_Model):
     grader_version: str = ""
     rubric_version: str = ""
     content_hash: str | None = Field(
-        default=None, description="hash of everything that decides this result (graders/cache.py); keys the cache"
+        default=None,
+        description="hash of everything that decides this result (graders/cache.py); keys the cache",
     )
 
 

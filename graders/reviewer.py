@@ -12,7 +12,10 @@ from pathlib import Path
 
 # topic -> (pattern in the reviewer's text, checks whose finding confirms it)
 TOPICS: dict[str, tuple[str, frozenset[str]]] = {
-    "imports": (r"\bimports?\b", frozenset({"undefined-name", "unused-import", "parse-error", "inline-code-error"})),
+    "imports": (
+        r"\bimports?\b",
+        frozenset({"undefined-name", "unused-import", "parse-error", "inline-code-error"}),
+    ),
     "hard-coded names": (
         r"hard-?coded\s+(?:resource\s+)?(?:names?|values?)|naming conflicts|fixed (?:resource )?names?",
         frozenset({"hardcoded-name"}),
@@ -26,7 +29,10 @@ TOPICS: dict[str, tuple[str, frozenset[str]]] = {
     "throttling": (r"throttl", frozenset({"api-throttling-missing"})),
     "tags": (r"\btag(?:s|ging)\b", frozenset({"tags-missing"})),
     "CORS": (r"\bCORS\b", frozenset({"cors-allow-all"})),
-    "log retention": (r"log(?:s|\s+group)?\s+retention|retention (?:period|polic)", frozenset({"log-retention-missing"})),
+    "log retention": (
+        r"log(?:s|\s+group)?\s+retention|retention (?:period|polic)",
+        frozenset({"log-retention-missing"}),
+    ),
     "PITR": (r"point[- ]in[- ]time|\bPITR\b", frozenset({"pitr-disabled"})),
     "public access": (
         r"public(?:ly)?[- ]access|public read|block_public_access|BlockPublicAccess",
@@ -37,10 +43,14 @@ TOPICS: dict[str, tuple[str, frozenset[str]]] = {
     "DLQ": (r"dead[- ]letter|\bDLQ", frozenset({"dlq-missing"})),
     "alarms": (r"\balarms?\b", frozenset({"alarms-missing"})),
     "region": (r"\bregion\b", frozenset({"region-not-set"})),
-    "secrets": (r"secrets? manager|hard-?coded (?:secrets?|credentials?|passwords?)|sensitive data",
-                frozenset({"hardcoded-secret"})),
-    "Lambda sizing": (r"memory and timeout|memory size|same memory", frozenset({"lambda-uniform-config",
-                                                                              "lambda-default-config"})),
+    "secrets": (
+        r"secrets? manager|hard-?coded (?:secrets?|credentials?|passwords?)|sensitive data",
+        frozenset({"hardcoded-secret"}),
+    ),
+    "Lambda sizing": (
+        r"memory and timeout|memory size|same memory",
+        frozenset({"lambda-uniform-config", "lambda-default-config"}),
+    ),
 }
 
 

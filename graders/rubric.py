@@ -50,7 +50,9 @@ class Rubric(BaseModel):
         missing = [c for c in CATEGORIES if c not in value]
         unknown = [c for c in value if c not in CATEGORIES]
         if missing or unknown:
-            raise ValueError(f"categories must be exactly {list(CATEGORIES)} (missing {missing}, unknown {unknown})")
+            raise ValueError(
+                f"categories must be exactly {list(CATEGORIES)} (missing {missing}, unknown {unknown})"
+            )
         if sum(c.weight for c in value.values()) <= 0:
             raise ValueError("category weights must not all be 0")
         return value

@@ -32,8 +32,15 @@ def score_findings(
         # Deployment is always judged: an answer with no code at all has failed to deploy.
         assessed = basis != "none" or (category == "deployment" and bool(mine))
         if not assessed:
-            scores.append(CategoryScore(category=category, score=None, assessed=False, basis="none",
-                                        note="no Python code to look at"))
+            scores.append(
+                CategoryScore(
+                    category=category,
+                    score=None,
+                    assessed=False,
+                    basis="none",
+                    note="no Python code to look at",
+                )
+            )
             continue
         penalty = sum(rubric.penalty(f.check) for f in mine if f.check in rubric.checks)
         note = "judged from the source alone: no template was synthesized" if basis == "source" else ""

@@ -116,7 +116,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "cdk-py")
     parser.add_argument("--labels", type=Path, default=None)
-    parser.add_argument("--run", type=Path, default=None, help="an existing output folder of `iacgrade grade`")
+    parser.add_argument(
+        "--run", type=Path, default=None, help="an existing output folder of `iacgrade grade`"
+    )
     args = parser.parse_args()
     if not args.corpus.is_dir():
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
@@ -141,10 +143,18 @@ def main() -> int:
 
     per_kind: dict[str, list[int]] = defaultdict(list)
     for sid, r in results.items():
-        kind = "IDEAL" if sid.endswith("IDEAL_RESPONSE") else "MODEL" if sid.endswith("MODEL_RESPONSE") else "other"
+        kind = (
+            "IDEAL"
+            if sid.endswith("IDEAL_RESPONSE")
+            else "MODEL"
+            if sid.endswith("MODEL_RESPONSE")
+            else "other"
+        )
         per_kind[kind].append(len(r.get("findings", [])))
-    print("(c) findings per answer: " + ", ".join(
-        f"{k} {sum(v) / len(v):.1f} (n={len(v)})" for k, v in sorted(per_kind.items()) if v))
+    print(
+        "(c) findings per answer: "
+        + ", ".join(f"{k} {sum(v) / len(v):.1f} (n={len(v)})" for k, v in sorted(per_kind.items()) if v)
+    )
 
     if labels.is_dir():
         counts, notes = label_agreement(labels, results)
@@ -153,7 +163,9 @@ def main() -> int:
         fn = sum(c[2] for c in counts.values())
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
-        print(f"(d) against hand labels: precision {precision:.2f} ({tp}/{tp + fp}), recall {recall:.2f} ({tp}/{tp + fn})")
+        print(
+            f"(d) against hand labels: precision {precision:.2f} ({tp}/{tp + fp}), recall {recall:.2f} ({tp}/{tp + fn})"
+        )
         for check_id, (t, f, m) in sorted(counts.items()):
             if t or f or m:
                 p = t / (t + f) if t + f else float("nan")

@@ -5,8 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-INTRINSICS = ("Ref", "Fn::GetAtt", "Fn::Join", "Fn::Sub", "Fn::If", "Fn::Select", "Fn::ImportValue",
-              "Fn::FindInMap", "Fn::GetAZs", "Fn::Split", "Fn::Base64", "Fn::Cidr")
+INTRINSICS = (
+    "Ref",
+    "Fn::GetAtt",
+    "Fn::Join",
+    "Fn::Sub",
+    "Fn::If",
+    "Fn::Select",
+    "Fn::ImportValue",
+    "Fn::FindInMap",
+    "Fn::GetAZs",
+    "Fn::Split",
+    "Fn::Base64",
+    "Fn::Cidr",
+)
 
 
 def is_intrinsic(value: Any) -> bool:

@@ -100,7 +100,13 @@ def is_cdk_helper(logical_id: str, resource: dict[str, Any]) -> bool:
     if isinstance(path, str) and _HELPER_PATH.search(path):
         return True
     rtype = resource.get("Type", "")
-    return rtype.startswith("Custom::") and rtype in ("Custom::S3AutoDeleteObjects", "Custom::VpcRestrictDefaultSG", "Custom::CDKBucketDeployment", "Custom::LogRetention", "AWS::CDK::Metadata")
+    return rtype.startswith("Custom::") and rtype in (
+        "Custom::S3AutoDeleteObjects",
+        "Custom::VpcRestrictDefaultSG",
+        "Custom::CDKBucketDeployment",
+        "Custom::LogRetention",
+        "AWS::CDK::Metadata",
+    )
 
 
 @dataclass
@@ -175,7 +181,9 @@ class CheckContext:
                 if not include_helpers and is_cdk_helper(logical_id, raw):
                     continue
                 props = raw.get("Properties")
-                yield Resource(stack, logical_id, rtype, props if isinstance(props, dict) else {}, raw, template)
+                yield Resource(
+                    stack, logical_id, rtype, props if isinstance(props, dict) else {}, raw, template
+                )
 
     def option(self, check_id: str, key: str, default: Any = None) -> Any:
         return self.rubric.option(check_id, key, default)
