@@ -94,6 +94,8 @@ def substitute(node: ast.expr, layers: list[Layer]) -> ast.expr:
     for layer in layers:
         if layer:
             out = _Substitute(layer).visit(copy.deepcopy(out))
+    if layers:
+        out = _Fold().visit(out)
     return out
 
 
@@ -104,6 +106,24 @@ class _Substitute(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 - ast visitor API
         if isinstance(node.ctx, ast.Load) and node.id in self.layer:
             return copy.deepcopy(self.layer[node.id])
+        return node
+
+
+class _Fold(ast.NodeTransformer):
+    """`{"name": "ingest"}["name"]` -> `"ingest"`: loop items that are dict or tuple literals."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:  # noqa: N802 - ast visitor API
+        self.generic_visit(node)
+        key = node.slice
+        if not isinstance(key, ast.Constant):
+            return node
+        if isinstance(node.value, ast.Dict):
+            for k, v in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(k, ast.Constant) and k.value == key.value:
+                    return v
+        if isinstance(node.value, (ast.Tuple, ast.List)) and isinstance(key.value, int):
+            if -len(node.value.elts) <= key.value < len(node.value.elts):
+                return node.value.elts[key.value]
         return node
 
 
@@ -323,49 +343,63 @@ class SourceIndex:
 
     # ---- names ---------------------------------------------------------------------------
     def assigned_names(self, inst: Instance) -> set[str]:
-        """Names the construct is stored under (`fn`, `self.fn`), also through a helper's return."""
+        """Names the construct is stored under (`fn`, `self.fn`, `self.fns['a']`), also through a
+        helper that returns it (or returns the dict it was stored in)."""
         names: set[str] = set()
-        self._names_of(inst.src, inst.call, names, 0)
+        self._names_of(inst.src, inst.call, names, 0, "")
         return names
 
-    def _names_of(self, src: SourceFile, node: ast.AST, names: set[str], depth: int) -> None:
+    def _names_of(self, src: SourceFile, node: ast.AST, names: set[str], depth: int, suffix: str) -> None:
         par = self.parent(src, node)
         if isinstance(par, (ast.Assign, ast.AnnAssign)):
             targets = par.targets if isinstance(par, ast.Assign) else [par.target]
             for target in targets:
                 ref = ref_name(target)
-                if ref:
-                    names.add(ref)
-                    if depth < _MAX_DEPTH:
-                        self._returned(src, par, ref, names, depth)
+                if not ref:
+                    continue
+                names.add(ref + suffix)
+                if depth < _MAX_DEPTH:
+                    self._returned(src, par, ref, names, depth, suffix)
+                    if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):
+                        # functions["scan"] = Function(...); return functions
+                        base = ref_name(target.value)
+                        if base:
+                            self._returned(src, par, base, names, depth, f"[{target.slice.value!r}]" + suffix)
         elif isinstance(par, ast.Return) and depth < _MAX_DEPTH:
-            self._returned_by(src, par, names, depth)
+            self._returned_by(src, par, names, depth, suffix)
 
-    def _returned(self, src: SourceFile, assign: ast.AST, ref: str, names: set[str], depth: int) -> None:
-        fn = self.enclosing(src, assign, (ast.FunctionDef, ast.AsyncFunctionDef))
+    def _returned(
+        self, src: SourceFile, at: ast.AST, ref: str, names: set[str], depth: int, suffix: str
+    ) -> None:
+        fn = self.enclosing(src, at, (ast.FunctionDef, ast.AsyncFunctionDef))
         if fn is None:
             return
         for node in ast.walk(fn):
             if isinstance(node, ast.Return) and node.value is not None and ref_name(node.value) == ref:
-                self._returned_by(src, node, names, depth)
+                self._returned_by(src, node, names, depth, suffix)
                 return
 
-    def _returned_by(self, src: SourceFile, ret: ast.Return, names: set[str], depth: int) -> None:
+    def _returned_by(
+        self, src: SourceFile, ret: ast.Return, names: set[str], depth: int, suffix: str
+    ) -> None:
         fn = self.enclosing(src, ret, (ast.FunctionDef, ast.AsyncFunctionDef))
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return
         method = self._owner_class(fn) is not None
         for site_src, site in self.calls:
             if _calls_function(site, fn.name, method):
-                self._names_of(site_src, site, names, depth + 1)
+                self._names_of(site_src, site, names, depth + 1, suffix)
 
 
 def ref_name(node: ast.AST | None) -> str | None:
-    """`x` for a Name, `self.x` for an attribute of self, else None."""
+    """`x` for a Name, `self.x` for an attribute of self, `self.x[k]` for a constant key, else None."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
         return f"self.{node.attr}"
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        base = ref_name(node.value)
+        return f"{base}[{node.slice.value!r}]" if base else None
     return None
 
 

@@ -167,8 +167,9 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
         source_items = [_source_item(ctx, i, source_config(i)) for i in instances]
 
     def message(items: list[Item]) -> str:
+        every = "Both functions" if len(items) == 2 else f"All {len(items)} functions"
         return (
-            f"All {len(items)} functions ({names_list(i.text for i in items)}) use the same "
+            f"{every} ({names_list(i.text for i in items)}) use the same "
             f"{show(shared[0])}: nothing is sized for its own workload"
         )
 
