@@ -52,9 +52,9 @@ def junit_xml(results: list[SampleResult], *, min_score: float) -> str:
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", f"{seconds:.3f}")
-    root = ET.Element(
-        "testsuites", name="iacgrade", time=f"{seconds:.3f}", **{k: str(v) for k, v in counts.items()}
-    )
+    root = ET.Element("testsuites", {"name": "iacgrade", "time": f"{seconds:.3f}"})
+    for key, value in counts.items():
+        root.set(key, str(value))
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

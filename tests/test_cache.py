@@ -1,0 +1,198 @@
+"""The result cache and resume: keys, entries, corrupt entries, a cached rerun, a killed run resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from graders.cache import ResultCache, content_hash, default_cache_dir
+from graders.models import ExtractedFile, Extraction, Sample
+from graders.store import read_journal, write_json_atomic
+from tests.run_factory import ROOT, dev_rubric, make_result, rubric
+
+TIMING = {"seconds", "synth_seconds", "worker", "attempts"}
+
+
+def _extraction(content: str = "print(1)\n", path: str = "lib/a.py") -> Extraction:
+    f = ExtractedFile(path=path, language="python", line=3, path_source="heading", content=content)
+    return Extraction(files=[f])
+
+
+def _key(sample: Sample, extraction: Extraction, **kw: object) -> str:
+    args = {"rubric_version": "1+abc", "cdk_version": "2.200.0", "settings": {"synth": True, "timeout": 60.0}}
+    args.update(kw)
+    return content_hash(sample, extraction, **args)  # type: ignore[arg-type]
+
+
+def test_key_depends_on_what_decides_the_result(tmp_path: Path) -> None:
+    (tmp_path / "tap.py").write_text("app\n")
+    s = Sample(sample_id="a", source="x/a.md", task_root=str(tmp_path), scaffold_files=["tap.py"])
+    base = _key(s, _extraction())
+    assert base == _key(Sample(**{**s.model_dump(), "sample_id": "b", "source": "y/b.md"}), _extraction())
+    assert base != _key(s, _extraction("print(2)\n"))
+    assert base != _key(s, _extraction(path="lib/b.py"))
+    assert base != _key(s, _extraction(), rubric_version="1+def")
+    assert base != _key(s, _extraction(), cdk_version="2.201.0")
+    assert base != _key(s, _extraction(), settings={"synth": False, "timeout": 60.0})
+    (tmp_path / "tap.py").write_text("app2\n")
+    assert base != _key(s, _extraction())
+
+
+def test_default_cache_dir_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "iacgrade"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "iacgrade"
+
+
+def _sample_folder(folder: Path, key: str) -> None:
+    result = make_result("s", [("unused-import", None, 4)], rubric()).model_copy(update={"content_hash": key})
+    write_json_atomic(folder / "result.json", result.model_dump(mode="json"))
+    (folder / "templates").mkdir(parents=True)
+    (folder / "templates" / "TapStack.template.json").write_text('{"Resources": {}}')
+    (folder / "report.md").write_text("# not cached\n")
+
+
+def test_put_and_get_round_trip(tmp_path: Path) -> None:
+    cache, key = ResultCache(tmp_path / "cache"), "ab" * 32
+    _sample_folder(tmp_path / "src", key)
+    assert cache.put(key, tmp_path / "src", make_result("s", [], rubric()))
+    dest = tmp_path / "out" / "s"
+    got = cache.get(key, dest)
+    assert got is not None and got.content_hash == key and got.findings[0].check == "unused-import"
+    assert (dest / "templates" / "TapStack.template.json").read_text() == '{"Resources": {}}'
+    assert not (dest / "report.md").exists()
+    assert cache.get("cd" * 32, dest) is None
+
+
+@pytest.mark.parametrize("damage", ["bad-json", "missing-file", "truncated", "other-key", "no-entry-json"])
+def test_corrupt_entries_are_ignored_and_dropped(tmp_path: Path, damage: str) -> None:
+    cache, key = ResultCache(tmp_path / "cache"), "ef" * 32
+    _sample_folder(tmp_path / "src", key)
+    cache.put(key, tmp_path / "src", make_result("s", [], rubric()))
+    entry = cache.entry_dir(key)
+    if damage == "bad-json":
+        (entry / "data" / "result.json").write_text("{not json" + " " * 5000)
+    elif damage == "missing-file":
+        (entry / "data" / "templates" / "TapStack.template.json").unlink()
+    elif damage == "truncated":
+        (entry / "data" / "templates" / "TapStack.template.json").write_text("{")
+    elif damage == "other-key":
+        meta = json.loads((entry / "entry.json").read_text())
+        meta["key"] = "00" * 32
+        (entry / "entry.json").write_text(json.dumps(meta))
+    else:
+        (entry / "entry.json").unlink()
+    assert cache.get(key, tmp_path / "out") is None
+    assert not entry.exists()  # dropped, so the run rebuilds it
+
+
+# --- through the pipeline ----------------------------------------------------------------------
+
+
+def _grade(args: list[str]) -> dict:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["grade", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def _normalized(out: Path) -> dict[str, object]:
+    """Every result.json of a run with timing fields dropped."""
+
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in TIMING}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return {
+        p.parent.relative_to(out).as_posix(): strip(json.loads(p.read_text()))
+        for p in out.rglob("result.json")
+    }
+
+
+def test_second_run_is_served_from_the_cache_and_identical(tmp_path: Path) -> None:
+    rub = str(dev_rubric(tmp_path))
+    common = ["--no-synth", "--rubric", rub, "--cache-dir", str(tmp_path / "cache"), "--workers", "2"]
+    first = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "one"), *common])
+    second = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "two"), *common])
+    graded = first["graded"]
+    assert first["cache_hits"] == 0 and second["cache_hits"] == graded > 0
+    assert _normalized(tmp_path / "one") == _normalized(tmp_path / "two")
+    again = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "two"), *common])  # same folder: resume
+    assert again["resumed"] == graded and again["cache_hits"] == 0
+    forced = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "two"), *common, "--no-cache"])
+    assert forced["resumed"] == 0 and forced["cache_hits"] == 0
+    manifest = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert manifest["cache_dir"] is None and manifest["finished"]
+
+
+def test_killed_run_resumes_and_grades_every_answer_once(tmp_path: Path) -> None:
+    answers = tmp_path / "answers"
+    sample_files = sorted((ROOT / "samples").glob("*RESPONSE*.md"))
+    for i in range(240):
+        src = sample_files[i % len(sample_files)]
+        (answers / f"a{i:03d}").mkdir(parents=True)
+        (answers / f"a{i:03d}" / src.name).write_text(src.read_text() + f"\n<!-- copy {i} -->\n")
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "cli",
+        "grade",
+        str(answers),
+        "--out",
+        str(out),
+        "--no-synth",
+        "--quiet",
+        "--workers",
+        "1",
+        "--rubric",
+        str(dev_rubric(tmp_path)),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(read_journal(out)) < 30:
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be killed")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(read_journal(out))
+    assert 0 < done_before < 240
+    assert json.loads((out / "run.json").read_text())["finished"] is None
+
+    rerun = subprocess.run(cmd + ["--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert summary["samples"] == 240 and summary["resumed"] >= done_before - 1
+    # "Done" = graded, or copied from the cache (identical copies share a key); "resume" = kept as it was.
+    done: dict[str, int] = {}
+    for entry in read_journal(out):
+        if entry["how"] in ("graded", "cache"):
+            done[entry["sample_id"]] = done.get(entry["sample_id"], 0) + 1
+    assert max(done.values()) == 1, "an answer was graded twice"
+    # Every answer done once; only one killed between its result.json and its journal line shows as resumed.
+    assert len(done) >= 239
+    import pandas as pd
+
+    table = pd.read_parquet(out / "results.parquet")
+    assert len(table) == 240 and table["sample_id"].is_unique
+    assert json.loads((out / "run.json").read_text())["finished"]
+    shutil.rmtree(out)
