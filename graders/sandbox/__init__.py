@@ -1,0 +1,37 @@
+"""Sandboxed synthesis of answers: a warm pool of bubblewrap workers running aws-cdk-lib.
+
+Public API::
+
+    with SynthPool(SandboxOptions(workers=2)) as pool:
+        result = pool.synthesize(workspace, sample, out_dir)
+    doctor_report()
+
+Imports are lazy so that the worker (which runs inside the sandbox and imports
+``graders.sandbox.worker``) does not load the grader-side modules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graders.sandbox.doctor import doctor_report
+    from graders.sandbox.options import SandboxOptions, SandboxUnavailable
+    from graders.sandbox.pool import SynthPool
+
+__all__ = ["SynthPool", "SandboxOptions", "SandboxUnavailable", "doctor_report"]
+
+_WHERE = {
+    "SynthPool": "graders.sandbox.pool",
+    "SandboxOptions": "graders.sandbox.options",
+    "SandboxUnavailable": "graders.sandbox.options",
+    "doctor_report": "graders.sandbox.doctor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(name)

@@ -1,0 +1,64 @@
+"""Prepare the jsii package cache once, outside the sandbox, to mount read-only inside it.
+
+Extracting aws-cdk-lib takes seconds per process; doing it once makes cold starts cheaper and,
+mounted read-only, keeps any answer from rewriting the JavaScript later answers load.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from graders.sandbox.launcher import sandbox_env
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "iacgrade"
+
+
+def _version_tag() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"cdk{version('aws-cdk-lib')}-jsii{version('jsii')}"
+    except Exception:  # noqa: BLE001 - any tag is fine, it only separates caches
+        return "unknown"
+
+
+def prepare_jsii_cache(timeout: float = 300.0) -> Path | None:
+    """Return a populated, world-readable jsii package cache, or None when it cannot be made."""
+    root = _cache_root()
+    target = root / f"jsii-cache-{_version_tag()}"
+    done = target / ".iacgrade-complete"
+    if done.exists():
+        return target
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if done.exists():
+                return target
+            env = sandbox_env(str(target))
+            env["HOME"] = str(root)
+            proc = subprocess.run(
+                [sys.executable, "-c", "import aws_cdk"],
+                env=env,
+                capture_output=True,
+                timeout=timeout,
+            )
+            if proc.returncode != 0:
+                return None
+            for dirpath, _dirnames, filenames in os.walk(target):
+                os.chmod(dirpath, 0o755)
+                for name in filenames:
+                    path = os.path.join(dirpath, name)
+                    if not os.path.islink(path):
+                        os.chmod(path, 0o644 | (os.stat(path).st_mode & 0o111))
+            done.write_text("ok\n")
+            return target
+    except (OSError, subprocess.TimeoutExpired):
+        return None

@@ -1,0 +1,36 @@
+"""Options of the synth sandbox and the error raised when it cannot be had."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+class SandboxUnavailable(RuntimeError):
+    """Raised when ``require_sandbox`` is set and bubblewrap cannot be used."""
+
+
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How answers are synthesized.
+
+    ``isolation="warm"`` reuses long-lived workers (fast); ``"process"`` starts a fresh
+    sandboxed process per answer (cold, strongest separation).
+    """
+
+    workers: int = field(default_factory=_default_workers)
+    timeout: float = 60.0
+    isolation: Literal["warm", "process"] = "warm"
+    require_sandbox: bool = False
+    max_jobs_per_worker: int = 200
+    memory_mb: int = 2048
+    lint: bool = True
+    max_procs: int = 256
+    max_file_mb: int = 256
+    log_cap_bytes: int = 64 * 1024
+    max_attempts: int = 6

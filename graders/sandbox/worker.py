@@ -1,0 +1,536 @@
+"""The synth worker: runs inside the sandbox and synthesizes job after job.
+
+It imports aws_cdk once (which starts the jsii Node process), then for each job runs the entry
+file found in ``/job`` as ``__main__`` and leaves the cloud assembly in ``/out/cdk.out`` and
+the job's output in ``/out/synth.log``. The Node process's cwd (``/job``) and environment are
+fixed at start, so context and outdir reach the Node side as ``App(context=, outdir=)``
+arguments injected here, never through environment variables.
+
+Protocol: length-prefixed JSON frames on private copies of stdin/stdout; fds 0/1/2 themselves
+are pointed at /dev/null or the job's log, so nothing a job prints can corrupt the protocol.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import logging
+import os
+import re
+import resource
+import runpy
+import signal
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from graders.sandbox import integrity
+from graders.sandbox.protocol import read_frame, write_frame
+
+JOB = os.environ.get("IACGRADE_JOB_DIR", "/job")
+OUT = os.environ.get("IACGRADE_OUT_DIR", "/out")
+DUMMY_ACCOUNT = "123456789012"
+DUMMY_REGION = "us-east-1"
+# Submodules most answers use: importing them at warm-up makes them part of the clean baseline.
+_PRELOAD = (
+    "aws_s3",
+    "aws_lambda",
+    "aws_iam",
+    "aws_ec2",
+    "aws_dynamodb",
+    "aws_apigateway",
+    "aws_logs",
+    "aws_sqs",
+    "aws_sns",
+    "aws_sns_subscriptions",
+    "aws_cloudwatch",
+    "aws_cloudwatch_actions",
+    "aws_kms",
+    "aws_events",
+    "aws_events_targets",
+    "aws_lambda_event_sources",
+    "aws_rds",
+    "aws_ecs",
+    "aws_elasticloadbalancingv2",
+    "aws_secretsmanager",
+    "aws_ssm",
+    "aws_stepfunctions",
+    "aws_stepfunctions_tasks",
+    "aws_cloudfront",
+    "aws_cloudfront_origins",
+    "aws_route53",
+    "aws_certificatemanager",
+    "aws_wafv2",
+    "aws_cloudtrail",
+    "aws_kinesis",
+    "aws_autoscaling",
+    "aws_s3_notifications",
+    "aws_s3_deployment",
+    "aws_cognito",
+    "aws_backup",
+    "aws_config",
+    "aws_ecr",
+    "aws_efs",
+    "aws_elasticache",
+    "aws_glue",
+    "aws_codepipeline",
+    "aws_codebuild",
+    "aws_guardduty",
+)
+_WARMUP_APP = """
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3, aws_lambda as lambda_, aws_iam as iam, aws_dynamodb as ddb
+app = cdk.App()
+stack = cdk.Stack(app, "Warmup")
+bucket = s3.Bucket(stack, "B", versioned=True)
+fn = lambda_.Function(stack, "F", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+                      code=lambda_.Code.from_inline("def handler(e, c): return 1"))
+bucket.grant_read(fn)
+ddb.Table(stack, "T", partition_key=ddb.Attribute(name="pk", type=ddb.AttributeType.STRING))
+app.synth()
+"""
+
+
+class _Job:
+    """Per-job settings read by the aws_cdk hooks below."""
+
+    active = False
+    context: dict[str, Any] = {}
+    outdir = f"{OUT}/cdk.out"
+    dummy_env = False
+    apps: list[Any] = []
+    bundling: list[str] = []
+
+
+def _install_hooks() -> None:
+    import aws_cdk
+
+    app_init = aws_cdk.App.__init__
+    stack_init = aws_cdk.Stack.__init__
+    bundling_init = aws_cdk.BundlingOptions.__init__
+
+    @functools.wraps(app_init)
+    def _app_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _Job.active:
+            # Like the CLI: cdk.json context wins over App(context=...); outdir is ours.
+            kwargs["context"] = {**(kwargs.get("context") or {}), **_Job.context}
+            kwargs["outdir"] = _Job.outdir
+            _Job.apps.append(self)
+        app_init(self, *args, **kwargs)
+
+    @functools.wraps(stack_init)
+    def _stack_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _Job.active and _Job.dummy_env:
+            kwargs["env"] = _fill_env(kwargs.get("env"))
+        stack_init(self, *args, **kwargs)
+
+    @functools.wraps(bundling_init)
+    def _bundling_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _Job.active:
+            image = kwargs.get("image")
+            _Job.bundling.append(str(getattr(image, "image", None) or "docker bundling"))
+        bundling_init(self, *args, **kwargs)
+
+    aws_cdk.App.__init__ = _app_init  # type: ignore[method-assign]
+    aws_cdk.Stack.__init__ = _stack_init  # type: ignore[method-assign]
+    aws_cdk.BundlingOptions.__init__ = _bundling_init  # type: ignore[method-assign]
+
+
+def _fill_env(env: Any) -> Any:
+    """Dummy account/region only where the answer left them unset."""
+    import aws_cdk
+
+    if env is None:
+        return aws_cdk.Environment(account=DUMMY_ACCOUNT, region=DUMMY_REGION)
+    if isinstance(env, dict):
+        return {
+            **env,
+            "account": env.get("account") or DUMMY_ACCOUNT,
+            "region": env.get("region") or DUMMY_REGION,
+        }
+    account = getattr(env, "account", None) or DUMMY_ACCOUNT
+    region = getattr(env, "region", None) or DUMMY_REGION
+    return aws_cdk.Environment(account=account, region=region)
+
+
+class _Linter:
+    """cfn-lint, loaded once; rules are built once and reused for every template."""
+
+    def __init__(self) -> None:
+        import cfnlint.api as api
+        from cfnlint.runner import Runner
+
+        self._api = api
+        self._config = api.ConfigMixIn(regions=["us-east-1"])
+        self._rules = Runner(self._config).rules
+
+    def lint(self, text: str) -> list[dict[str, Any]]:
+        template, errors = self._api.decode_str(text)
+        matches = list(errors or [])
+        if template is not None and not errors:
+            matches = list(self._api.run_template_by_data(template, self._config, self._rules))
+        out = []
+        for m in matches:
+            path = [str(p) for p in (getattr(m, "path", None) or [])]
+            resource_id = path[1] if len(path) > 1 and path[0] == "Resources" else None
+            out.append(
+                {
+                    "rule": m.rule.id,
+                    "level": m.rule.severity,
+                    "message": m.message,
+                    "path": "/".join(path),
+                    "resource": resource_id,
+                }
+            )
+        return out
+
+
+class Worker:
+    """State of one sandboxed worker process."""
+
+    def __init__(self, proto_in: io.BufferedReader, proto_out: io.BufferedWriter) -> None:
+        self.proto_in = proto_in
+        self.proto_out = proto_out
+        self.jobs = 0
+        self.linter: _Linter | None = None
+
+    def warm_up(self, lint: bool) -> None:
+        import aws_cdk
+
+        for name in _PRELOAD:
+            try:
+                importlib.import_module(f"aws_cdk.{name}")
+            except ImportError:
+                pass
+        _Job.active = True
+        _Job.outdir = "/tmp/warmup.out"
+        try:
+            exec(compile(_WARMUP_APP, "<warmup>", "exec"), {"__name__": "__warmup__"})
+        finally:
+            _Job.active = False
+            _Job.apps = []
+        if lint:
+            self.linter = _Linter()
+        _install_hooks()
+        import graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
+
+        trusted = tuple(
+            {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), str(Path(__file__).parents[2])}
+        )
+        integrity.set_trusted_prefixes(trusted)
+        self.baseline_modules = set(sys.modules)
+        self.env = dict(os.environ)
+        self.path = list(sys.path)
+        self.signals = {s: signal.getsignal(s) for s in _catchable_signals()}
+        self.hooks = (sys.excepthook, sys.displayhook, sys.getrecursionlimit(), warnings.filters[:])
+        self.log_state = (logging.root.level, list(logging.root.handlers))
+        self.snapshot = integrity.Snapshot()
+        self.node_pids = _node_pids()
+        self.cdk_version = getattr(aws_cdk, "__version__", None)
+
+    # -- one job ---------------------------------------------------------------------------
+
+    def run(self, msg: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.monotonic()
+        entry = os.path.join(JOB, msg["entry"])
+        _Job.context = msg.get("context") or {}
+        _Job.dummy_env = bool(msg.get("dummy_env"))
+        _Job.apps = []
+        _Job.bundling = []
+        _Job.outdir = f"{OUT}/cdk.out"
+        os.chdir(JOB)
+        importlib.invalidate_caches()
+        for key in [k for k in sys.path_importer_cache if k.startswith(JOB)]:
+            del sys.path_importer_cache[key]
+        sys.path[:] = [os.path.dirname(entry), JOB] + [p for p in self.path if p not in ("", JOB)]
+        sys.argv[:] = [entry]
+        os.environ.clear()
+        os.environ.update(self.env)
+        os.environ.update(msg.get("env") or {})
+        cpu_used = int(
+            resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            + resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        )
+        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        cpu_soft = cpu_used + int(msg.get("timeout", 60)) + 5
+        if hard != resource.RLIM_INFINITY:
+            cpu_soft = min(cpu_soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, hard))
+
+        error: dict[str, Any] | None = None
+        exit_code: int | None = None
+        implicit = False
+        saved = _redirect_output(f"{OUT}/synth.log")
+        _Job.active = True
+        try:
+            try:
+                runpy.run_path(entry, run_name="__main__")
+            except SystemExit as exc:
+                exit_code = _exit_code(exc.code)
+                if exit_code:
+                    error = {
+                        "type": "SystemExit",
+                        "message": f"exit code {exit_code}",
+                        "frames": _frames(exc),
+                    }
+            if error is None and not os.path.exists(f"{_Job.outdir}/manifest.json") and _Job.apps:
+                # The app built stacks but never called synth(): synthesize it ourselves.
+                implicit = True
+                for app in _Job.apps:
+                    app.synth()
+        except BaseException as exc:  # noqa: BLE001 - everything the answer raises is data
+            error = _describe(exc)
+        finally:
+            _Job.active = False
+            apps = len(_Job.apps)
+            _Job.apps = []
+            _flush_jsii_output()
+            _restore_output(saved)
+        self.jobs += 1
+        tampered = self._reset()
+        result: dict[str, Any] = {
+            "op": "result",
+            "error": error,
+            "exit_code": exit_code,
+            "implicit_synth": implicit,
+            "apps": apps,
+            "bundling": sorted(set(_Job.bundling)),
+            "tampered": tampered,
+            "jobs": self.jobs,
+            "seconds": round(time.monotonic() - t0, 3),
+            "lint": {},
+        }
+        if self.linter is not None and msg.get("lint") and not tampered:
+            result["lint"] = self._lint_templates()
+        return result
+
+    def _lint_templates(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        assert self.linter is not None
+        for path in sorted(Path(f"{OUT}/cdk.out").glob("*.template.json")):
+            if path.is_symlink():
+                continue
+            try:
+                out[path.name[: -len(".template.json")]] = self.linter.lint(path.read_text())
+            except Exception as exc:  # noqa: BLE001 - a crashing linter is reported, not fatal
+                out[path.name[: -len(".template.json")]] = [
+                    {
+                        "rule": "E0002",
+                        "level": "error",
+                        "message": f"cfn-lint crashed: {exc}",
+                        "path": "",
+                        "resource": None,
+                    }
+                ]
+        return out
+
+    def _reset(self) -> list[str]:
+        """Undo what the job left behind; return what cannot be undone (worker must go)."""
+        problems: list[str] = []
+        for name in [n for n in sys.modules if n not in self.baseline_modules]:
+            mod = sys.modules.get(name)
+            file = getattr(mod, "__file__", None) or ""
+            # Library submodules (aws_cdk.aws_xxx) stay loaded: re-importing jsii types is slow.
+            if file.startswith(tuple(p + "/" for p in (sys.prefix, sys.base_prefix))) and not file.startswith(
+                JOB
+            ):
+                continue
+            del sys.modules[name]
+        missing = [n for n in self.baseline_modules if n not in sys.modules]
+        if missing:
+            problems.append(f"modules removed: {missing[:3]}")
+        self.baseline_modules = set(sys.modules)
+        os.chdir(JOB)
+        os.environ.clear()
+        os.environ.update(self.env)
+        sys.path[:] = self.path
+        sys.argv[:] = ["worker"]
+        signal.alarm(0)
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            signal.setitimer(timer, 0)
+        for sig, handler in self.signals.items():
+            if signal.getsignal(sig) is not handler:
+                try:
+                    signal.signal(sig, handler)
+                except (OSError, ValueError, TypeError):
+                    problems.append(f"signal {sig} handler")
+        sys.excepthook, sys.displayhook = self.hooks[0], self.hooks[1]
+        sys.setrecursionlimit(self.hooks[2])
+        warnings.filters[:] = self.hooks[3]
+        logging.root.setLevel(self.log_state[0])
+        logging.root.handlers[:] = self.log_state[1]
+        try:
+            self.snapshot.refresh()
+        except integrity.TamperedError as exc:
+            problems.append(f"planted functions: {exc.args[0]}")
+        problems += self.snapshot.compare()
+        problems += _extra_processes(self.node_pids)
+        return problems
+
+
+def _catchable_signals() -> list[int]:
+    skip = {signal.SIGKILL, signal.SIGSTOP}
+    return [s for s in signal.valid_signals() if s not in skip and s < signal.SIGRTMIN]
+
+
+def _node_pids() -> set[int]:
+    """Our children right after warm-up: the jsii Node process (a job may not add any)."""
+    me = os.getpid()
+    pids: set[int] = set()
+    # /proc lists in pid order, so a child's parent is seen before the child.
+    for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == me or ppid in pids:
+                pids.add(int(entry))
+    return pids
+
+
+def _extra_processes(node_pids: set[int]) -> list[str]:
+    """Processes a job left behind (a job may not leave any): our children besides Node."""
+    allowed = {1, os.getpid(), os.getppid(), *node_pids}
+    own_namespace = os.getpid() < 10  # under bwrap's pid namespace we are pid 2 or so
+    extra = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in allowed:
+            continue
+        try:
+            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        # Outside a pid namespace only our own children are ours to judge.
+        if own_namespace or ppid == os.getpid() or ppid in node_pids:
+            extra.append(entry)
+    names = []
+    for pid in extra[:5]:
+        try:
+            names.append(
+                f"{pid}:" + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+            )
+        except OSError:
+            names.append(pid)
+    return [f"processes left running: {names}"] if extra else []
+
+
+def _redirect_output(path: str) -> tuple[int, int]:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return saved
+
+
+def _restore_output(saved: tuple[int, int]) -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    os.close(saved[0])
+    os.close(saved[1])
+
+
+def _flush_jsii_output() -> None:
+    # Node's console output (deprecation warnings) reaches us through a pipe a thread reads;
+    # give it a moment to drain so warnings land in this job's log, not the next one's.
+    try:
+        size = os.fstat(2).st_size
+        for _ in range(10):
+            time.sleep(0.01)
+            now = os.fstat(2).st_size
+            if now == size:
+                break
+            size = now
+    except OSError:
+        pass
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1
+
+
+def _frames(exc: BaseException) -> list[list[Any]]:
+    frames = [[f.filename, f.lineno, f.name] for f in traceback.extract_tb(exc.__traceback__)]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames.append([exc.filename, exc.lineno, "<module>"])
+    return frames[-40:]
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    cause = exc.__cause__
+    js_name = None
+    if cause is not None:
+        found = re.search(r"«(\w+)»", str(cause))
+        js_name = found.group(1) if found else None
+    message = str(exc)
+    if isinstance(exc, SyntaxError):
+        message = exc.msg or message
+    return {
+        "type": type(exc).__name__,
+        "module": type(exc).__module__,
+        "message": message[:4000],
+        "js_name": js_name,
+        "frames": _frames(exc),
+        "errno": getattr(exc, "errno", None),
+        "name": getattr(exc, "name", None),
+    }
+
+
+def main() -> None:
+    """Entry point inside the sandbox: ``python -m graders.sandbox.worker``."""
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.makedirs(OUT, exist_ok=True)
+    boot_log = os.open(f"{OUT}/worker.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(boot_log, 1)
+    os.dup2(boot_log, 2)
+    # Endless output must fail a write (EFBIG), not kill the worker with SIGXFSZ.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    sys.dont_write_bytecode = True
+    hello = read_frame(proto_in)
+    worker = Worker(proto_in, proto_out)
+    try:
+        worker.warm_up(bool(hello.get("lint")))
+    except BaseException as exc:  # noqa: BLE001 - report why the worker could not start
+        write_frame(proto_out, {"op": "error", "error": _describe(exc)})
+        os._exit(3)
+    write_frame(
+        proto_out,
+        {"op": "ready", "pid": os.getpid(), "cdk": worker.cdk_version, "python": sys.version.split()[0]},
+    )
+    while True:
+        try:
+            msg = read_frame(proto_in)
+        except Exception:  # noqa: BLE001 - the grader went away
+            os._exit(0)
+        if msg.get("op") != "job":
+            os._exit(0)
+        result = worker.run(msg)
+        write_frame(proto_out, result)
+        if result["tampered"]:
+            # Never run another job in a process a job has changed.
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
