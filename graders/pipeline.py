@@ -121,6 +121,7 @@ def grade(
         if pool is not None:
             pool.__exit__(None, None, None)
     reports.flush()
+    journal.close()
 
     results.sort(key=lambda r: r.sample_id)
     write_run_tables(options.out, results)
