@@ -28,6 +28,7 @@ _CDK_IMPORT = re.compile(r"^\s*(?:from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
 _HASH_SUFFIX = re.compile(r"^(?P<stem>[A-Za-z0-9]+?)[0-9A-F]{8}$")
 _MAX_DEPTH = 4
 _MAX_COPIES = 64
+_SITE = "<site>"
 
 Layer = dict[str, ast.expr]
 
@@ -74,6 +75,11 @@ class Instance:
         """True when the keyword is given with a value other than ``None``."""
         node = self.kw(name)
         return node is not None and not (isinstance(node, ast.Constant) and node.value is None)
+
+    @property
+    def sites(self) -> list[ast.expr]:
+        """The helper calls (innermost first) that made this copy."""
+        return [layer[_SITE] for layer in self.layers if _SITE in layer]
 
     @property
     def opaque(self) -> bool:
@@ -167,6 +173,7 @@ class SourceIndex:
         self.parents: dict[int, dict[ast.AST, ast.AST]] = {
             id(s): parents(s.tree) for s in self.sources if s.tree
         }
+        self._sites: list[ast.expr] = []
         self.calls: list[tuple[SourceFile, ast.Call]] = [
             (s, n) for s in self.sources if s.tree for n in ast.walk(s.tree) if isinstance(n, ast.Call)
         ]
@@ -306,6 +313,7 @@ class SourceIndex:
         out: list[list[Layer]] = []
         for site_src, site in sites:
             binding = _bind_args(fn.args, site, skip_first)
+            binding[_SITE] = site  # which call made this copy (never a Python name, so never substituted)
             for outer in self.copies(site_src, site, depth + 1):
                 out.append([binding, *outer])
         return out
@@ -346,6 +354,7 @@ class SourceIndex:
         """Names the construct is stored under (`fn`, `self.fn`, `self.fns['a']`), also through a
         helper that returns it (or returns the dict it was stored in)."""
         names: set[str] = set()
+        self._sites = inst.sites
         self._names_of(inst.src, inst.call, names, 0, "")
         return names
 
@@ -387,8 +396,13 @@ class SourceIndex:
             return
         method = self._owner_class(fn) is not None
         for site_src, site in self.calls:
-            if _calls_function(site, fn.name, method):
-                self._names_of(site_src, site, names, depth + 1, suffix)
+            if not _calls_function(site, fn.name, method):
+                continue
+            # A helper called three times returns three constructs: follow only this copy's call.
+            if any(_calls_function(s, fn.name, method) for s in self._sites if isinstance(s, ast.Call)):
+                if not any(site is s for s in self._sites):
+                    continue
+            self._names_of(site_src, site, names, depth + 1, suffix)
 
 
 def ref_name(node: ast.AST | None) -> str | None:

@@ -315,11 +315,7 @@ def _tags_template(
         return []
     total = len(taggable)
     counts = {k: sum(k in absent for _, absent in lacking) for k in required}
-    parts = [
-        f"{k} on {'all ' + str(total) if n == total else f'{n} of {total}'} taggable resources"
-        for k, n in counts.items()
-        if n
-    ]
+    parts = [f"{k} on {_share(n, total)}" for k, n in counts.items() if n]
     missing = [k for k, n in counts.items() if n]
     message = (
         f"Required tags missing: {'; '.join(parts)} "
@@ -333,6 +329,15 @@ def _tags_template(
     if src_ev:
         hits.append(Hit(message, src_ev[:5], key="tags-missing", lens="source"))
     return hits
+
+
+def _share(n: int, total: int) -> str:
+    """`all 12 taggable resources`, `3 of 12 taggable resources`, `the only taggable resource`."""
+    if total == 1:
+        return "the only taggable resource"
+    if n == total:
+        return "both taggable resources" if total == 2 else f"all {total} taggable resources"
+    return f"{n} of {total} taggable resources"
 
 
 def _tags_source(
@@ -488,7 +493,7 @@ def _source_log_items(ctx: CheckContext, index: SourceIndex) -> list[Item]:
         items.append(
             Item(
                 inst.cid,
-                f"database {inst.label} exports {text_of(exports)} logs with no cloudwatch_logs_retention "
+                f"database {inst.label} exports {_list_text(exports)} logs with no cloudwatch_logs_retention "
                 "(RDS creates those groups with no expiry)",
                 inst.evidence(ctx, value=f"cloudwatch_logs_exports={text_of(exports)}", node=exports),
             )
@@ -509,6 +514,13 @@ def _source_log_items(ctx: CheckContext, index: SourceIndex) -> list[Item]:
                 )
             )
     return items
+
+
+def _list_text(node: ast.expr) -> str:
+    """`postgresql, upgrade` for a list of string literals, else the expression's text."""
+    if isinstance(node, (ast.List, ast.Tuple)) and all(str_literal(e) for e in node.elts):
+        return ", ".join(str(str_literal(e)) for e in node.elts)
+    return text_of(node)
 
 
 def _named_log_groups(index: SourceIndex, prefix: str) -> list[Instance]:
