@@ -1,0 +1,301 @@
+"""Edge cases of hardcoded-name, region-not-set and destroy-stateful the fixtures cannot express."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graders.checks import run_checks
+from graders.checks.context import CheckContext
+from graders.models import Finding, Sample, SynthResult
+from graders.rubric import load_rubric
+from tests.checkkit import make_context
+
+HEADER = """\
+import os
+import aws_cdk as cdk
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import aws_s3 as s3, aws_sqs as sqs
+"""
+
+
+def _run(check_id: str, ctx: CheckContext) -> list[Finding]:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    ctx.rubric = rubric
+    found = run_checks(ctx)
+    assert not [f for f in found if f.check == "grader-error"], [f.message for f in found]
+    return found
+
+
+def _source(check_id: str, body: str, path: str = "lib/stack.py", **kw: Any) -> list[Finding]:
+    return _run(check_id, make_context({path: HEADER + body}, **kw))
+
+
+def _resource(rtype: str, props: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"Type": rtype, "Properties": props, **extra}
+
+
+# ---- hardcoded-name ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'f"orders-{suffix}"',
+        'f"{self.stack_name}-orders"',
+        '"-".join(["orders", suffix])',
+        "props.table_name",
+        'self.node.try_get_context("tableName") or "orders"',
+        "f\"orders-{os.getenv('ENV', 'dev')}\"",
+    ],
+)
+def test_names_that_vary_are_not_reported(value: str) -> None:
+    body = f"""
+class S(Stack):
+    def __init__(self, scope, cid, props, suffix: str, **kw):
+        super().__init__(scope, cid, **kw)
+        dynamodb.Table(self, "T", table_name={value})
+"""
+    assert _source("hardcoded-name", body) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ('"orders"', '"orders"'),
+        ('f"orders"', 'f"orders"'),
+        ('"-".join(["shop", "orders"])', "shop-orders"),
+        ('APP.lower() + "-orders"', "shop-orders"),
+        ('f"{APP}-orders-{cdk.Aws.ACCOUNT_ID}"', "account/region"),
+        ("f\"orders-{os.environ['CDK_DEFAULT_REGION']}\"", "account/region"),
+    ],
+)
+def test_fixed_names_are_reported(value: str, shown: str) -> None:
+    body = f"""
+APP = "SHOP"
+class S(Stack):
+    def __init__(self, scope, cid, **kw):
+        super().__init__(scope, cid, **kw)
+        dynamodb.Table(self, "T", table_name={value})
+"""
+    if "APP" in value and "lower" not in value:
+        body = body.replace('APP = "SHOP"', 'APP = "shop"')
+    found = _source("hardcoded-name", body)
+    assert len(found) == 1
+    assert shown in found[0].message or shown in (found[0].evidence[0].value or "")
+
+
+def test_referring_keywords_and_non_unique_names_are_not_physical_names() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, fn, **kw):
+        super().__init__(scope, cid, **kw)
+        lambda_.Alias(self, "Live", alias_name="live", version=fn.current_version)
+        lambda_.CfnPermission(self, "P", function_name="existing-fn", action="lambda:InvokeFunction",
+                              principal="s3.amazonaws.com")
+        dynamodb.Table(self, "T", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING))
+        logs.LogGroup.from_log_group_name(self, "Imported", "/aws/lambda/existing")
+"""
+    assert _source("hardcoded-name", body) == []
+
+
+def test_the_answers_own_construct_class_is_left_to_the_template() -> None:
+    body = """
+class OrdersTable(Construct):
+    def __init__(self, scope, cid, *, table_name):
+        super().__init__(scope, cid)
+        dynamodb.Table(self, "Resource", table_name=f"{table_name}-{scope.node.try_get_context('env')}")
+
+class S(Stack):
+    def __init__(self, scope, cid, **kw):
+        super().__init__(scope, cid, **kw)
+        OrdersTable(self, "Orders", table_name="orders")
+"""
+    assert _source("hardcoded-name", body) == []
+
+
+def test_names_the_prompt_mandates_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "PROMPT.md").write_text(
+        "Create an S3 bucket with this name `cloudmigration-s3` and a table for orders.\n"
+    )
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, **kw):
+        super().__init__(scope, cid, **kw)
+        s3.Bucket(self, "B", bucket_name="cloudmigration-s3")
+        dynamodb.Table(self, "T", table_name="orders")
+"""
+    ctx = make_context({"lib/stack.py": HEADER + body})
+    ctx.sample = Sample(
+        sample_id="t", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"), task_root=str(tmp_path)
+    )
+    found = _run("hardcoded-name", ctx)
+    # "orders" appears in the prompt only as a plain word, not as a name: still reported
+    assert [f.message.split("`")[1] for f in found] == ['table_name="orders"']
+
+
+def test_template_evidence_joins_through_intrinsics_and_kms_alias_prefix() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, **kw):
+        super().__init__(scope, cid, **kw)
+        s3.Bucket(self, "Logs", bucket_name=f"logs-{self.account}")
+        kms.Key(self, "Key", alias="orders-key")
+"""
+    template = {
+        "Resources": {
+            "LogsBucket1234ABCD": _resource(
+                "AWS::S3::Bucket",
+                {"BucketName": {"Fn::Join": ["", ["logs-", {"Ref": "AWS::AccountId"}]]}},
+                Metadata={"aws:cdk:path": "S/Logs/Resource"},
+            ),
+            "KeyAlias5678ABCD": _resource("AWS::KMS::Alias", {"AliasName": "alias/orders-key"}),
+            "Weird": "not a resource",
+            "NoProps": {"Type": "AWS::SQS::Queue"},
+            "IfName": _resource("AWS::SNS::Topic", {"TopicName": {"Fn::If": ["C", "a", "b"]}}),
+        }
+    }
+    found = _run("hardcoded-name", make_context({"lib/stack.py": HEADER + body}, {"S": template}))
+    assert len(found) == 2
+    assert all(set(f.lenses) == {"source", "template"} for f in found)
+    assert {e.resource for f in found for e in f.evidence if e.resource} == {
+        "LogsBucket1234ABCD",
+        "KeyAlias5678ABCD",
+    }
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        'table = props.get("table_name", "orders-main")',
+        'table = self.node.try_get_context("table") or "orders-main"',
+        'CONFIG = {"dev": {"table": "orders-main"}, "prod": {"table": "orders-prod"}}',
+    ],
+)
+def test_template_only_ignores_defaults_and_per_environment_maps(assignment: str) -> None:
+    body = f"""
+class S(Stack):
+    def __init__(self, scope, cid, props, **kw):
+        super().__init__(scope, cid, **kw)
+        {assignment}
+"""
+    template = {
+        "Resources": {"Orders12345678": _resource("AWS::DynamoDB::Table", {"TableName": "orders-main"})}
+    }
+    assert _run("hardcoded-name", make_context({"lib/stack.py": HEADER + body}, {"S": template})) == []
+
+
+# ---- region-not-set ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app_code", "expected"),
+    [
+        ('MyStack(app, "A")', 1),
+        ('MyStack(app, "A", env=None)', 1),
+        ('MyStack(app, "A", env=cdk.Environment(account="111122223333", region=None))', 1),
+        ('MyStack(app, "A", env={"account": "111122223333"})', 1),
+        ('MyStack(app, "A", env=cdk.Environment(region="us-east-1"))', 0),
+        ('MyStack(app, "A", **settings)', 0),
+        ('MyStack(app, "A", env=make_env())', 0),
+        ('cdk.Stack(app, "Plain")', 1),
+        ('MyStack(stage, "InStage")', 0),
+    ],
+)
+def test_region_not_set_cases(app_code: str, expected: int) -> None:
+    body = f"""
+class MyStack(Stack):
+    pass
+
+app = cdk.App()
+stage = cdk.Stage(app, "Prod", env=cdk.Environment(region="us-east-1"))
+settings = {{"env": cdk.Environment(region="us-east-1")}}
+{app_code}
+app.synth()
+"""
+    assert len(_source("region-not-set", body, path="app.py")) == expected
+
+
+def test_region_not_set_ignores_nested_stacks_and_stacks_without_an_app() -> None:
+    body = """
+class Inner(cdk.NestedStack):
+    pass
+
+class Outer(Stack):
+    def __init__(self, scope, cid, **kw):
+        super().__init__(scope, cid, **kw)
+        Inner(self, "Inner")
+
+def build(scope):
+    Outer(scope, "Outer")
+"""
+    assert _source("region-not-set", body, path="app.py") == []
+
+
+def test_region_synth_evidence_only_for_the_answers_own_entry() -> None:
+    body = 'app = cdk.App()\nMyStack(app, "Svc")\napp.synth()\n'
+    scaffold = SynthResult(status="ok", stacks=["Svc"], entry_kind="scaffold")
+    found = _run("region-not-set", make_context({"app.py": HEADER + body}, synth=scaffold))
+    assert len(found) == 1 and found[0].lenses == ["source"]
+
+
+# ---- destroy-stateful --------------------------------------------------------------------
+
+
+def test_source_only_reports_gated_destroy_with_its_gate() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, stage, **kw):
+        super().__init__(scope, cid, **kw)
+        dynamodb.Table(self, "T", removal_policy=RemovalPolicy.RETAIN if stage == "prod" else RemovalPolicy.DESTROY)
+        sqs.Queue(self, "Q", removal_policy=RemovalPolicy.DESTROY)
+"""
+    found = _source("destroy-stateful", body)
+    assert len(found) == 1
+    assert 'not (stage == "prod")' in found[0].message
+
+
+def test_template_decides_when_there_is_one() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, stage, **kw):
+        super().__init__(scope, cid, **kw)
+        dynamodb.Table(self, "T", removal_policy=RemovalPolicy.DESTROY if stage != "prod" else RemovalPolicy.RETAIN)
+        b = s3.CfnBucket(self, "Raw")
+        b.cfn_options.deletion_policy = cdk.CfnDeletionPolicy.DELETE
+"""
+    template = {
+        "Resources": {
+            "T1234ABCD": _resource("AWS::DynamoDB::Table", {}, DeletionPolicy="Retain"),
+            "Raw": _resource("AWS::S3::Bucket", {}, DeletionPolicy="Delete"),
+            "ClusterWriterABCD1234": _resource(
+                "AWS::RDS::DBInstance", {"DBClusterIdentifier": {"Ref": "Cluster"}}, DeletionPolicy="Delete"
+            ),
+            "Queue12345678": _resource("AWS::SQS::Queue", {}, DeletionPolicy="Delete"),
+            "NoPolicy": _resource("AWS::DynamoDB::Table", {}),
+        }
+    }
+    found = _run("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, {"S": template}))
+    assert len(found) == 1
+    assert found[0].lenses == ["source", "template"]
+    assert "cfn_options.deletion_policy" in found[0].message
+
+
+def test_one_construct_in_two_stacks_is_one_finding() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, **kw):
+        super().__init__(scope, cid, **kw)
+        logs.LogGroup(self, "Audit", removal_policy=RemovalPolicy.DESTROY)
+"""
+    res = {"Audit1234ABCD": _resource("AWS::Logs::LogGroup", {}, DeletionPolicy="Delete")}
+    templates = {"S-dev": {"Resources": res}, "S-prod": {"Resources": res}}
+    found = _run("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, templates))
+    assert len(found) == 1 and len([e for e in found[0].evidence if e.stack]) == 2
+    assert "log data only" in found[0].message
