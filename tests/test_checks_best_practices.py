@@ -1,0 +1,335 @@
+"""Edge cases of the best-practice checks that fixtures cannot express.
+
+Hand-written templates stand in for synth output where the case is about CloudFormation shapes
+(intrinsics, helper resources, aliases); a Workspace stands in for the answer's cdk.json context
+and the scaffold entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from graders.checks import run_checks
+from graders.models import Finding, Workspace
+from graders.rubric import load_rubric
+from tests.checkkit import make_context
+
+MANAGED_FLAG = "@aws-cdk/aws-lambda:useCdkManagedLogGroup"
+
+
+def _res(rtype: str, path: str, **props: Any) -> dict[str, Any]:
+    return {"Type": rtype, "Properties": props, "Metadata": {"aws:cdk:path": f"Stack/{path}/Resource"}}
+
+
+def _run(
+    check_id: str,
+    files: dict[str, str],
+    resources: dict[str, Any] | None = None,
+    workspace: Workspace | None = None,
+) -> list[Finding]:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    templates = {"Stack": {"Resources": resources}} if resources is not None else None
+    ctx = make_context(files, templates, rubric=rubric)
+    ctx.workspace = workspace
+    findings = run_checks(ctx)
+    assert not [f for f in findings if f.check == "grader-error"], findings
+    return findings
+
+
+FN_ARN = {"Fn::GetAtt": ["WorkerA1B2C3D4", "Arn"]}
+WORKER = _res("AWS::Lambda::Function", "Worker", MemorySize=256, Timeout=30)
+
+# ---- tags-missing ---------------------------------------------------------------------------
+STACK_ONLY = """
+from aws_cdk import Stack
+from aws_cdk import aws_ssm as ssm
+
+
+class AppStack(Stack):
+    def __init__(self, scope, construct_id, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        ssm.StringParameter(self, "Param", string_value="x")
+"""
+
+
+def test_tags_read_map_style_tags_and_ignore_key_case() -> None:
+    resources = {
+        "ParamA1B2C3D4": _res(
+            "AWS::SSM::Parameter",
+            "Param",
+            Type="String",
+            Value="x",
+            Tags={"environment": "dev", "Owner": "a", "Project": "p"},
+        ),
+        "PolicyA1B2C3D4": _res("AWS::IAM::Policy", "Policy", PolicyName="p"),  # not taggable
+    }
+    assert _run("tags-missing", {}, resources) == []
+
+
+def test_tags_count_resources_and_keys() -> None:
+    tagged = [
+        {"Key": "Environment", "Value": "dev"},
+        {"Key": "Owner", "Value": "a"},
+        {"Key": "Project", "Value": "p"},
+    ]
+    resources = {
+        "QueueA1B2C3D4": _res("AWS::SQS::Queue", "Queue", Tags=tagged),
+        "TopicA1B2C3D4": _res("AWS::SNS::Topic", "Topic", Tags=tagged[:1]),
+    }
+    (finding,) = _run("tags-missing", {}, resources)
+    assert "Owner on 1 of 2 taggable resources" in finding.message and "Topic" in finding.message
+
+
+def test_tags_with_unreadable_stack_tags_stay_silent() -> None:
+    app = """
+from aws_cdk import App
+from lib.stack import AppStack
+
+app = App()
+AppStack(app, "App", tags=load_tags())
+app.synth()
+"""
+    resources = {"QueueA1B2C3D4": _res("AWS::SQS::Queue", "Queue")}
+    assert _run("tags-missing", {"app.py": app, "lib/stack.py": STACK_ONLY}, resources) == []
+
+
+def test_tags_source_lens_counts_the_scaffold_entry_tags(tmp_path: Path) -> None:
+    (tmp_path / "tap.py").write_text(
+        "from aws_cdk import App, Tags\napp = App()\nTags.of(app).add('Environment', 'dev')\n"
+        "Tags.of(app).add('Owner', 'me')\nTags.of(app).add('Project', 'tap')\napp.synth()\n"
+    )
+    ws = Workspace(root=str(tmp_path), scaffold_files=["tap.py"], context_source="scaffold")
+    files = {"lib/tap_stack.py": STACK_ONLY}
+    assert _run("tags-missing", files, workspace=None) != []  # scaffold unknown: the stack has no tags
+    # The answer has no entry of its own, so the scaffold's app tags apply.
+    assert _run_with_entry("tags-missing", files, ws) == []
+
+
+def _run_with_entry(check_id: str, files: dict[str, str], ws: Workspace) -> list[Finding]:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    ctx = make_context(files, rubric=rubric)
+    ctx.workspace = ws
+    ctx.sample.entry_file = "tap.py"
+    return run_checks(ctx)
+
+
+# ---- log-retention-missing --------------------------------------------------------------------
+FUNCTION_SRC = """
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_lambda as _lambda
+
+
+class AppStack(Stack):
+    def __init__(self, scope, construct_id, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        _lambda.Function(self, "Worker", runtime=_lambda.Runtime.PYTHON_3_12, handler="i.h",
+                         code=_lambda.Code.from_asset("src"), timeout=Duration.seconds(30))
+"""
+
+
+def test_function_logs_follow_the_managed_log_group_flag() -> None:
+    files = {"lib/tap_stack.py": FUNCTION_SRC}
+    assert _run("log-retention-missing", files, workspace=None) == []  # flag unknown: silent
+    on = Workspace(root="/nonexistent", context={MANAGED_FLAG: True}, context_source="scaffold")
+    assert _run("log-retention-missing", files, workspace=on) == []
+    off = Workspace(root="/nonexistent", context={}, context_source="answer")
+    (finding,) = _run("log-retention-missing", files, workspace=off)
+    assert "Worker" in finding.message and finding.lenses == ["source"]
+
+
+def test_template_function_covered_by_log_group_or_log_retention() -> None:
+    name = {"Fn::Join": ["", ["/aws/lambda/", {"Ref": "WorkerA1B2C3D4"}]]}
+    with_group = {
+        "WorkerA1B2C3D4": WORKER,
+        "WorkerLogGroupA1B2C3D4": _res(
+            "AWS::Logs::LogGroup", "Worker/LogGroup", LogGroupName=name, RetentionInDays=731
+        ),
+    }
+    assert _run("log-retention-missing", {}, with_group) == []
+    with_retention = {
+        "WorkerA1B2C3D4": WORKER,
+        "WorkerLogRetentionA1B2C3D4": _res(
+            "Custom::LogRetention", "Worker/LogRetention", LogGroupName=name, RetentionInDays=7
+        ),
+    }
+    assert _run("log-retention-missing", {}, with_retention) == []
+    (finding,) = _run("log-retention-missing", {}, {"WorkerA1B2C3D4": WORKER})
+    assert "/aws/lambda/<name> never expires" in finding.message
+
+
+def test_rds_exports_need_a_retention_for_their_groups() -> None:
+    db = _res("AWS::RDS::DBInstance", "Db", EnableCloudwatchLogsExports=["postgresql"])
+    (finding,) = _run("log-retention-missing", {}, {"DbA1B2C3D4": db})
+    assert "exports postgresql logs" in finding.message
+    retention = _res(
+        "Custom::LogRetention",
+        "Db/LogRetentionpostgresql",
+        RetentionInDays=30,
+        LogGroupName={"Fn::Join": ["", ["/aws/rds/instance/", {"Ref": "DbA1B2C3D4"}, "/postgresql"]]},
+    )
+    assert _run("log-retention-missing", {}, {"DbA1B2C3D4": db, "DbRetA1B2C3D4": retention}) == []
+
+
+# ---- tracing-disabled ---------------------------------------------------------------------------
+def test_tracing_ignores_helpers_and_reads_intrinsics() -> None:
+    resources = {
+        "WorkerA1B2C3D4": _res("AWS::Lambda::Function", "Worker", TracingConfig={"Mode": "Active"}),
+        "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8aFD4BFC8A": _res(
+            "AWS::Lambda::Function", "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
+        ),
+        "StageA1B2C3D4": _res(
+            "AWS::ApiGateway::Stage", "Api/DeploymentStage.prod", TracingEnabled={"Ref": "TraceParam"}
+        ),
+    }
+    assert _run("tracing-disabled", {}, resources) == []
+    resources["StageA1B2C3D4"]["Properties"]["TracingEnabled"] = False
+    (finding,) = _run("tracing-disabled", {}, resources)
+    assert "stage prod of Api" in finding.message
+
+
+# ---- pitr-disabled --------------------------------------------------------------------------------
+def test_pitr_global_table_replicas_and_conditions() -> None:
+    on = {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}
+    resources = {
+        "GlobalA1B2C3D4": _res(
+            "AWS::DynamoDB::GlobalTable", "Global", Replicas=[{"Region": "us-east-1", **on}]
+        ),
+        "CondA1B2C3D4": _res(
+            "AWS::DynamoDB::Table",
+            "Cond",
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": {"Fn::If": ["IsProd", True, False]}
+            },
+        ),
+    }
+    assert _run("pitr-disabled", {}, resources) == []
+    resources["GlobalA1B2C3D4"]["Properties"]["Replicas"] = [{"Region": "us-east-1"}]
+    (finding,) = _run("pitr-disabled", {}, resources)
+    assert "Global" in finding.message and "Cond" not in finding.message
+
+
+def test_pitr_source_leaves_unreadable_values_alone() -> None:
+    src = """
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+
+
+class AppStack(Stack):
+    def __init__(self, scope, construct_id, is_prod, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        dynamodb.Table(self, "Orders", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+                       point_in_time_recovery=is_prod)
+"""
+    assert _run("pitr-disabled", {"lib/tap_stack.py": src}) == []
+
+
+# ---- alarms-missing -------------------------------------------------------------------------------
+def test_step_scaling_alarms_count_as_alarms() -> None:
+    resources = {
+        "WorkerA1B2C3D4": WORKER,
+        "ScalingUpperAlarmA1B2C3D4": _res(
+            "AWS::CloudWatch::Alarm",
+            "Service/TaskCount/Target/Scaling/UpperAlarm",
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            EvaluationPeriods=1,
+        ),
+    }
+    assert _run("alarms-missing", {}, resources) == []
+    del resources["ScalingUpperAlarmA1B2C3D4"]
+    (finding,) = _run("alarms-missing", {}, resources)
+    assert "Lambda function Worker" in finding.message
+
+
+# ---- dlq-missing ---------------------------------------------------------------------------------
+def _rule(**props: Any) -> dict[str, Any]:
+    return _res("AWS::Events::Rule", "Rule", **props)
+
+
+def test_dlq_schedule_rules_are_not_event_streams() -> None:
+    resources = {
+        "WorkerA1B2C3D4": WORKER,
+        "RuleA1B2C3D4": _rule(ScheduleExpression="rate(1 hour)", Targets=[{"Arn": FN_ARN, "Id": "t"}]),
+    }
+    assert _run("dlq-missing", {}, resources) == []
+
+
+def test_dlq_rule_target_dead_letter_config_covers_the_rule() -> None:
+    pattern = {"source": ["shop"]}
+    target = {"Arn": FN_ARN, "Id": "t", "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["DlqA1B2C3D4", "Arn"]}}}
+    resources = {
+        "WorkerA1B2C3D4": WORKER,
+        "DlqA1B2C3D4": _res("AWS::SQS::Queue", "Dlq"),
+        "RuleA1B2C3D4": _rule(EventPattern=pattern, Targets=[target]),
+    }
+    assert _run("dlq-missing", {}, resources) == []  # and the target DLQ is not a queue lacking a DLQ
+    del target["DeadLetterConfig"]
+    del resources["DlqA1B2C3D4"]
+    (finding,) = _run("dlq-missing", {}, resources)
+    assert "EventBridge rule Rule" in finding.message
+
+
+def test_dlq_event_invoke_config_on_a_sync_function_is_not_counted() -> None:
+    resources = {
+        "WorkerA1B2C3D4": WORKER,
+        "WorkerEventInvokeConfigA1B2C3D4": _res(
+            "AWS::Lambda::EventInvokeConfig",
+            "Worker/EventInvokeConfig",
+            FunctionName={"Ref": "WorkerA1B2C3D4"},
+            Qualifier="$LATEST",
+            MaximumRetryAttempts=2,
+        ),
+    }
+    assert _run("dlq-missing", {}, resources) == []
+
+
+def test_dlq_sns_to_alias_resolves_the_function_and_on_failure_protects_it() -> None:
+    resources = {
+        "WorkerA1B2C3D4": WORKER,
+        "AliasA1B2C3D4": _res(
+            "AWS::Lambda::Alias", "Worker/Alias", FunctionName={"Ref": "WorkerA1B2C3D4"}, Name="live"
+        ),
+        "SubA1B2C3D4": _res(
+            "AWS::SNS::Subscription",
+            "Topic/Sub",
+            Protocol="lambda",
+            Endpoint={"Ref": "AliasA1B2C3D4"},
+            TopicArn={"Ref": "TopicA1B2C3D4"},
+        ),
+        "TopicA1B2C3D4": _res("AWS::SNS::Topic", "Topic"),
+    }
+    (finding,) = _run("dlq-missing", {}, resources)
+    assert "SNS topic Topic" in finding.message
+    resources["ConfigA1B2C3D4"] = _res(
+        "AWS::Lambda::EventInvokeConfig",
+        "Worker/EventInvokeConfig",
+        FunctionName={"Ref": "WorkerA1B2C3D4"},
+        Qualifier="$LATEST",
+        DestinationConfig={"OnFailure": {"Destination": {"Fn::GetAtt": ["FailA1B2C3D4", "Arn"]}}},
+    )
+    assert _run("dlq-missing", {}, resources) == []
+
+
+def test_dlq_stream_mapping_on_a_dynamodb_table_stream() -> None:
+    resources = {
+        "WorkerA1B2C3D4": WORKER,
+        "TableA1B2C3D4": _res("AWS::DynamoDB::Table", "Table"),
+        "MappingA1B2C3D4": _res(
+            "AWS::Lambda::EventSourceMapping",
+            "Worker/DynamoDBEventSource",
+            FunctionName={"Ref": "WorkerA1B2C3D4"},
+            StartingPosition="LATEST",
+            EventSourceArn={"Fn::GetAtt": ["TableA1B2C3D4", "StreamArn"]},
+        ),
+    }
+    (finding,) = _run("dlq-missing", {}, resources)
+    assert "consumes stream Table" in finding.message
+
+
+def test_dlq_queue_named_as_a_dlq_is_not_a_consumer_queue() -> None:
+    resources = {"OrdersDLQA1B2C3D4": _res("AWS::SQS::Queue", "OrdersDLQ")}
+    assert _run("dlq-missing", {}, resources) == []
