@@ -157,3 +157,13 @@ def test_key_matches_source_patterns_to_template_keys() -> None:
     assert key_matches("Handler", "ApiHandler")  # nested in a construct "Api"
     assert not key_matches("Handler", "HandlerRole")
     assert not key_matches(None, "Handler")
+
+
+def test_uniform_does_not_count_env_copies_of_one_stack() -> None:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "lambda-uniform-config"
+    dev = {"Resources": {"HandlerdevA1B2C3D4": _fn("Handler-dev", MemorySize=256, Timeout=30)}}
+    prod = {"Resources": {"HandlerprodA1B2C3D4": _fn("Handler-prod", MemorySize=256, Timeout=30)}}
+    ctx = make_context({}, {"AppDev": dev, "AppProd": prod}, rubric=rubric)
+    assert run_checks(ctx) == []

@@ -1468,7 +1468,7 @@ def _source_streams(ctx: CheckContext, index: SourceIndex, model: _SourceModel) 
 def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Asynchronous consumers without a dead-letter queue or on-failure destination.
 
-    What it finds, one finding per consumer: SQS queues that are not themselves dead-letter
+    What it finds: one finding per consumer. SQS queues that are not themselves dead-letter
     queues and have no redrive policy (their consumers, SQS-triggered functions included,
     retry a poison message forever); functions invoked asynchronously by S3 notifications, SNS
     subscriptions or EventBridge event rules with no dead_letter_queue, on_failure destination
@@ -1477,7 +1477,7 @@ def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     an EventInvokeConfig on such a function.
 
     Why it matters: events that fail their retries are silently dropped (async invokes), block
-    a shard until they expire (streams) or circle forever (queues): data is lost and nobody
+    a shard until they expire (streams) or circle until they expire (queues): data is lost and nobody
     can replay it.
 
     Bad example:

@@ -104,6 +104,25 @@ def workload_functions(ctx: CheckContext) -> list[Resource]:
     return list(ctx.resources("AWS::Lambda::Function"))
 
 
+def _distinct_stacks(fns: list[Resource]) -> list[Resource]:
+    """Functions of one stack per group of identical stacks (dev and prod copies of one class)."""
+    shapes: dict[str, tuple[str, ...]] = {}
+    for res in fns:
+        if res.stack not in shapes:
+            resources = res.template.get("Resources")
+            types = (
+                [r.get("Type", "") for r in resources.values() if isinstance(r, dict)]
+                if isinstance(resources, dict)
+                else []
+            )
+            shapes[res.stack] = tuple(sorted(types))
+    kept: dict[tuple[str, ...], str] = {}
+    for stack, shape in sorted(shapes.items()):
+        kept.setdefault(shape, stack)
+    keep = set(kept.values())
+    return [r for r in fns if r.stack in keep]
+
+
 def function_instances(ctx: CheckContext) -> list[Instance]:
     return list(SourceIndex(ctx).instances(*FUNCTION_CALLS))
 
@@ -141,7 +160,7 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
     Fix: size each function for its own work (measure, or use AWS Lambda Power Tuning), for
     example 1024 MB / 60 s for the scorer and 128 MB / 10 s for the notifier.
     """
-    fns = workload_functions(ctx)
+    fns = _distinct_stacks(workload_functions(ctx))
     instances = function_instances(ctx)
     template_items: list[Item] = []
     shared: list[Config] = []
