@@ -81,6 +81,7 @@ def grade(
         err.print(f"graded {counts.get('graded', 0)} of {counts.get('samples', 0)} answers "
                   f"({counts.get('error', 0)} could not be read); synth ok {counts.get('synth_ok', 0)}, "
                   f"failed {counts.get('synth_failed', 0)}, timeout {counts.get('synth_timeout', 0)}; "
+                  f"from cache {counts.get('cache_hits', 0)}, resumed {counts.get('resumed', 0)}; "
                   f"reports in {out}/<sample>/report.md, table {out}/results.csv")
 
 
