@@ -87,7 +87,9 @@ _HELPER_ID = re.compile(
 )
 _HELPER_PATH = re.compile(
     r"(/Custom::|/LogRetention[0-9a-f]{32}|/AWS679f53fac002430cb0da5b7982bd2287|/Provider/framework-|"
-    r"/CustomResourceProvider|/BucketNotificationsHandler|/SingletonLambda|/AwsCliLayer|/CDKMetadata)"
+    r"/CustomResourceProvider|/BucketNotificationsHandler|/SingletonLambda|/AwsCliLayer|/CDKMetadata|"
+    # CDK's own provider scopes and nested stacks: "@aws-cdk--aws-dynamodb.ReplicaProvider", "...eks.KubectlProvider"
+    r"/@aws-cdk--)"
 )
 
 
