@@ -152,8 +152,27 @@ class SourceIndex:
 
 
 def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
-    """An index per parsed, non-inline file (inline Lambda code is not infrastructure)."""
-    return [SourceIndex(src) for src in sources if src.tree is not None and src.inline_of is None]
+    """An index per parsed infrastructure file: inline Lambda code and unit tests are left out
+    (tests build stacks without an env and assert on policy-shaped dicts; neither is deployed)."""
+    return [
+        SourceIndex(src)
+        for src in sources
+        if src.tree is not None and src.inline_of is None and not is_test_file(src.path)
+    ]
+
+
+_TEST_DIRS = {"test", "tests", "unit", "integration"}
+
+
+def is_test_file(path: str) -> bool:
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (
+        any(p in _TEST_DIRS for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
 
 
 def imports_cdk(src: SourceFile) -> bool:

@@ -165,6 +165,7 @@ class _NameUse:
     parts: list[Part]
     construct: str | None
     cls: str
+    label: str | None = None
 
     @property
     def account_region(self) -> bool:
@@ -221,7 +222,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     claimed: set[int] = set()
     for use in uses:
         key = f"{use.src.path}:{use.construct or use.call.lineno}"
-        where = f" on {use.construct}" if use.construct else ""
+        where = f" on {use.label or use.construct}" if use.construct else ""
         if use.account_region:
             why = "varies only with the account/region, not per environment or stack"
         else:
@@ -256,18 +257,41 @@ def _name_uses(idx: SourceIndex, allowed: set[str], answer_classes: set[str]) ->
                 "alias/"
             ):
                 continue  # lambda_.Alias("live") names a version alias, not a KMS alias
-            yield _NameUse(idx.src, call, kw.arg, kw.value, parts, _construct_label(idx, call), cls)
+            owner = _construct_call(idx, call)
+            cid = construct_id(owner) if owner is not None else None
+            label = _id_text(idx, owner) if owner is not None else None
+            yield _NameUse(idx.src, call, kw.arg, kw.value, parts, cid, cls, label)
 
 
-def _construct_label(idx: SourceIndex, call: ast.Call) -> str | None:
-    """The construct id of the call, or of the construct a factory call sits in."""
-    cid = construct_id(call)
-    if cid is not None:
-        return cid
+def _construct_call(idx: SourceIndex, call: ast.Call) -> ast.Call | None:
+    """The call itself when it creates a construct, else the construct a factory call sits in."""
+    if construct_id(call) is not None:
+        return call
     for anc in idx.ancestors(call):
-        if isinstance(anc, ast.Call) and (cid := construct_id(anc)) is not None:
-            return cid
+        if isinstance(anc, ast.Call) and construct_id(anc) is not None:
+            return anc
     return None
+
+
+def _id_text(idx: SourceIndex, call: ast.Call) -> str | None:
+    """The construct id for a reader: f-string parts resolved when they are constants,
+    otherwise shown as ``{expression}``."""
+    node = call.args[1] if len(call.args) >= 2 else None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if not isinstance(node, ast.JoinedStr):
+        return construct_id(call)
+    pieces = []
+    for value in node.values:
+        if isinstance(value, ast.FormattedValue):
+            parts = _name_parts(idx, value.value)
+            if parts is not None and all(isinstance(p, str) for p in parts):
+                pieces.append("".join(p for p in parts if isinstance(p, str)))
+            else:
+                pieces.append("{" + segment(idx.src.text, value.value, 40) + "}")
+        elif isinstance(value, ast.Constant):
+            pieces.append(str(value.value))
+    return "".join(pieces)
 
 
 def _name_parts(idx: SourceIndex, expr: ast.expr, depth: int = 0) -> list[Part] | None:
@@ -731,6 +755,7 @@ class _Destroy:
     gate: str | None = None
     auto_delete: bool = False
     extra: list[tuple[SourceFile, ast.AST, str]] = field(default_factory=list)
+    shown: str | None = None  # the construct id as a reader sees it
 
 
 @check("destroy-stateful", lenses=("source", "template"))
@@ -808,7 +833,7 @@ def _auto_deleted_buckets(ctx: CheckContext) -> set[str]:
 
 def _source_only_destroys(ctx: CheckContext, destroys: list[_Destroy]) -> Iterator[Hit]:
     for d in destroys:
-        name = d.construct or f"line {getattr(d.node, 'lineno', '?')}"
+        name = d.shown or d.construct or f"line {getattr(d.node, 'lineno', '?')}"
         if d.gate:
             message = f"{d.label} {name} is deleted with the stack whenever `{d.gate}`: `{d.code}`"
         else:
@@ -842,7 +867,7 @@ def _source_destroys(idx: SourceIndex) -> list[_Destroy]:
             if not auto and gate is None:
                 d.gate = None  # an unconditional DESTROY wins over a gated one
             return
-        d = _Destroy(idx.src, node, construct_id(call), label, code, gate, auto)
+        d = _Destroy(idx.src, node, construct_id(call), label, code, gate, auto, shown=_id_text(idx, call))
         by_call[call] = d
         order.append(d)
 

@@ -59,168 +59,75 @@ _ADD_METHODS = (
     "add_statements",
     "add_to_principal_or_resource",
 )
-_WILDCARD_ACTION = re.compile(r"^(\*|[A-Za-z0-9-]+:\*)$")
+# "*" or "<service>:*"; service prefixes are lower case ("Update:*" is a stack-policy action).
+_WILDCARD_ACTION = re.compile(r"^(\*|[a-z0-9-]+:\*)$")
+_ENDPOINT = re.compile(r"V[Pp][Cc]Endpoint|add_(gateway|interface)_endpoint")
 
 # Actions that only accept ``"Resource": "*"``: in the AWS Service Authorization Reference their
 # "Resource types" column is empty, so "*" is the only possible resource. Lower-case patterns.
 # The Lambda-in-VPC network-interface actions are added on purpose: they take ENI/subnet ARNs in
 # theory, but AWS's own AWSLambdaVPCAccessExecutionRole grants them on "*" because the ENIs do
 # not exist before the function runs; a reviewer would not ask for more.
+# fmt: off
 UNSCOPED_ACTIONS: tuple[str, ...] = (
-    "xray:puttracesegments",
-    "xray:puttelemetryrecords",
-    "xray:getsamplingrules",
-    "xray:getsamplingtargets",
-    "xray:getsamplingstatisticsummaries",
-    "xray:getservicegraph",
-    "xray:gettracesummaries",
-    "xray:batchgettraces",
-    "xray:gettracegraph",
-    "xray:getgroups",
-    "cloudwatch:putmetricdata",
-    "cloudwatch:getmetricdata",
-    "cloudwatch:getmetricstatistics",
-    "cloudwatch:listmetrics",
-    "cloudwatch:getmetricwidgetimage",
-    "cloudwatch:listdashboards",
+    "xray:puttracesegments", "xray:puttelemetryrecords", "xray:getsamplingrules", "xray:getsamplingtargets",
+    "xray:getsamplingstatisticsummaries", "xray:getservicegraph", "xray:gettracesummaries",
+    "xray:batchgettraces", "xray:gettracegraph", "xray:getgroups",
+    "cloudwatch:putmetricdata", "cloudwatch:getmetricdata", "cloudwatch:getmetricstatistics",
+    "cloudwatch:listmetrics", "cloudwatch:getmetricwidgetimage", "cloudwatch:listdashboards",
     "cloudwatch:describealarmsformetric",
-    "ec2:describe*",
-    "ec2:createnetworkinterface",
-    "ec2:deletenetworkinterface",
-    "ec2:assignprivateipaddresses",
-    "ec2:unassignprivateipaddresses",
-    "autoscaling:describe*",
-    "elasticloadbalancing:describe*",
-    "application-autoscaling:describe*",
+    "ec2:describe*", "ec2:createnetworkinterface", "ec2:deletenetworkinterface",
+    "ec2:assignprivateipaddresses", "ec2:unassignprivateipaddresses",
+    "ec2:getinstancetypesfrominstancerequirements",
+    "autoscaling:describe*", "elasticloadbalancing:describe*", "application-autoscaling:describe*",
     "ecr:getauthorizationtoken",
-    "sts:getcalleridentity",
-    "sts:getsessiontoken",
+    "sts:getcalleridentity", "sts:getsessiontoken",
     "ssm:describeparameters",
-    "kms:listkeys",
-    "kms:listaliases",
-    "kms:createkey",
-    "kms:generaterandom",
-    "kms:describecustomkeystores",
-    "s3:listallmybuckets",
-    "s3:getaccountpublicaccessblock",
-    "s3:putaccountpublicaccessblock",
-    "s3:listaccesspoints",
-    "s3:listjobs",
-    "s3:createjob",
-    "logs:describeresourcepolicies",
-    "logs:putresourcepolicy",
-    "logs:deleteresourcepolicy",
-    "logs:describeexporttasks",
-    "logs:describequerydefinitions",
-    "logs:getqueryresults",
-    "logs:stopquery",
-    "logs:testmetricfilter",
-    "logs:createlogdelivery",
-    "logs:getlogdelivery",
-    "logs:updatelogdelivery",
-    "logs:deletelogdelivery",
-    "logs:listlogdeliveries",
-    "logs:describequeries",
-    "secretsmanager:getrandompassword",
-    "secretsmanager:listsecrets",
-    "secretsmanager:batchgetsecretvalue",
-    "lambda:listfunctions",
-    "lambda:getaccountsettings",
-    "lambda:listeventsourcemappings",
-    "lambda:createeventsourcemapping",
-    "lambda:listlayers",
-    "lambda:listlayerversions",
-    "dynamodb:listtables",
-    "dynamodb:describelimits",
-    "dynamodb:listglobaltables",
-    "dynamodb:describeendpoints",
-    "dynamodb:listbackups",
-    "dynamodb:listexports",
-    "dynamodb:listimports",
+    "kms:listkeys", "kms:listaliases", "kms:createkey", "kms:generaterandom", "kms:describecustomkeystores",
+    "s3:listallmybuckets", "s3:getaccountpublicaccessblock", "s3:putaccountpublicaccessblock",
+    "s3:listaccesspoints", "s3:listjobs", "s3:createjob",
+    "logs:describeresourcepolicies", "logs:putresourcepolicy", "logs:deleteresourcepolicy",
+    "logs:describeexporttasks", "logs:describequerydefinitions", "logs:getqueryresults", "logs:stopquery",
+    "logs:testmetricfilter", "logs:createlogdelivery", "logs:getlogdelivery", "logs:updatelogdelivery",
+    "logs:deletelogdelivery", "logs:listlogdeliveries", "logs:describequeries",
+    "secretsmanager:getrandompassword", "secretsmanager:listsecrets", "secretsmanager:batchgetsecretvalue",
+    "lambda:listfunctions", "lambda:getaccountsettings", "lambda:listeventsourcemappings",
+    "lambda:createeventsourcemapping", "lambda:listlayers", "lambda:listlayerversions",
+    "dynamodb:listtables", "dynamodb:describelimits", "dynamodb:listglobaltables", "dynamodb:describeendpoints",
+    "dynamodb:listbackups", "dynamodb:liststreams", "dynamodb:listexports", "dynamodb:listimports",
     "dynamodb:describereservedcapacity*",
-    "sns:listtopics",
-    "sns:listsubscriptions",
-    "sns:getsmsattributes",
-    "sns:setsmsattributes",
-    "sns:checkifphonenumberisoptedout",
-    "sns:listphonenumbersoptedout",
+    "sns:listtopics", "sns:listsubscriptions", "sns:getsmsattributes", "sns:setsmsattributes",
+    "sns:checkifphonenumberisoptedout", "sns:listphonenumbersoptedout",
     "sqs:listqueues",
-    "states:liststatemachines",
-    "states:listactivities",
-    "states:sendtasksuccess",
-    "states:sendtaskfailure",
+    "states:liststatemachines", "states:listactivities", "states:sendtasksuccess", "states:sendtaskfailure",
     "states:sendtaskheartbeat",
-    "events:putpartnerevents",
-    "events:listeventbuses",
-    "events:testeventpattern",
-    "cloudformation:liststacks",
-    "cloudformation:validatetemplate",
-    "cloudformation:listexports",
-    "iam:listroles",
-    "iam:listpolicies",
-    "iam:listusers",
-    "iam:getaccountsummary",
-    "iam:listaccountaliases",
-    "iam:getaccountpasswordpolicy",
-    "iam:generatecredentialreport",
-    "iam:getcredentialreport",
-    "tag:getresources",
-    "tag:tagresources",
-    "tag:untagresources",
-    "tag:gettagkeys",
-    "tag:gettagvalues",
-    "ecs:listclusters",
-    "ecs:describetaskdefinition",
-    "ecs:registertaskdefinition",
-    "ecs:deregistertaskdefinition",
-    "ecs:listtaskdefinitions",
-    "ecs:discoverpollendpoint",
-    "ecs:createcluster",
-    "ecs:listtaskdefinitionfamilies",
-    "kinesis:liststreams",
-    "kinesis:describelimits",
-    "rds:describedbengineversions",
-    "rds:describeorderabledbinstanceoptions",
-    "rds:describeenginedefaultparameters",
-    "rds:describeaccountattributes",
-    "rds:describecertificates",
+    "events:putpartnerevents", "events:listeventbuses", "events:testeventpattern",
+    "cloudformation:liststacks", "cloudformation:validatetemplate", "cloudformation:listexports",
+    "iam:listroles", "iam:listpolicies", "iam:listusers", "iam:getaccountsummary", "iam:listaccountaliases",
+    "iam:getaccountpasswordpolicy", "iam:generatecredentialreport", "iam:getcredentialreport",
+    "tag:getresources", "tag:tagresources", "tag:untagresources", "tag:gettagkeys", "tag:gettagvalues",
+    "ecs:listclusters", "ecs:describetaskdefinition", "ecs:registertaskdefinition",
+    "ecs:deregistertaskdefinition", "ecs:listtaskdefinitions", "ecs:discoverpollendpoint",
+    "ecs:createcluster", "ecs:listtaskdefinitionfamilies",
+    "kinesis:liststreams", "kinesis:describelimits",
+    "rds:describedbengineversions", "rds:describeorderabledbinstanceoptions",
+    "rds:describeenginedefaultparameters", "rds:describeaccountattributes", "rds:describecertificates",
     "cloudfront:listdistributions",
-    "route53:listhostedzones",
-    "route53:listhostedzonesbyname",
-    "route53:gethostedzonecount",
-    "acm:listcertificates",
-    "acm:requestcertificate",
-    "servicediscovery:discoverinstances",
-    "servicediscovery:listnamespaces",
-    "servicediscovery:listservices",
-    "codebuild:listprojects",
-    "codebuild:listbuilds",
-    "codebuild:listcuratedenvironmentimages",
+    "route53:listhostedzones", "route53:listhostedzonesbyname", "route53:gethostedzonecount",
+    "acm:listcertificates", "acm:requestcertificate",
+    "servicediscovery:discoverinstances", "servicediscovery:listnamespaces", "servicediscovery:listservices",
+    "codebuild:listprojects", "codebuild:listbuilds", "codebuild:listcuratedenvironmentimages",
     "cognito-idp:listuserpools",
-    "es:listdomainnames",
-    "es:createelasticsearchservicerole",
-    "translate:translatetext",
-    "comprehend:detect*",
-    "comprehend:batchdetect*",
-    "rekognition:detectlabels",
-    "rekognition:detectfaces",
-    "rekognition:detecttext",
-    "rekognition:detectmoderationlabels",
-    "rekognition:recognizecelebrities",
-    "rekognition:comparefaces",
-    "textract:detectdocumenttext",
-    "textract:analyzedocument",
-    "textract:startdocumenttextdetection",
-    "textract:getdocumenttextdetection",
-    "textract:startdocumentanalysis",
-    "textract:getdocumentanalysis",
-    "textract:analyzeexpense",
-    "textract:analyzeid",
-    "pricing:*",
-    "ce:*",
-    "health:describe*",
-    "support:*",
+    "es:listdomainnames", "es:createelasticsearchservicerole",
+    "translate:translatetext", "comprehend:detect*", "comprehend:batchdetect*",
+    "rekognition:detectlabels", "rekognition:detectfaces", "rekognition:detecttext",
+    "rekognition:detectmoderationlabels", "rekognition:recognizecelebrities", "rekognition:comparefaces",
+    "textract:detectdocumenttext", "textract:analyzedocument", "textract:startdocumenttextdetection",
+    "textract:getdocumenttextdetection", "textract:startdocumentanalysis", "textract:getdocumentanalysis",
+    "textract:analyzeexpense", "textract:analyzeid",
+    "pricing:*", "ce:*", "health:describe*", "support:*",
 )
+# fmt: on
 
 
 def is_unscoped_action(action: str) -> bool:
@@ -347,6 +254,7 @@ class _SrcStatement:
     star_resource: ast.AST | None = None
     principals: bool = False
     account_root: bool = False
+    conditions: bool = False
     owner: str | None = None
 
     @property
@@ -367,9 +275,17 @@ def _source_statements(ctx: CheckContext) -> list[_SrcStatement]:
         for node in ast.walk(idx.tree):
             if isinstance(node, ast.Dict) and _is_statement_dict(node):
                 out.append(_from_dict(idx, node))
+    kept = []
     for stmt in out:
-        stmt.owner = _owner(stmt.idx, stmt.node)
-    return out
+        if _is_dead(stmt.idx, stmt.node):
+            continue  # built but never attached to anything: it grants nothing
+        owner = _owner_call(stmt.idx, stmt.node)
+        if owner is not None and _ENDPOINT.search(call_name(owner)):
+            continue  # a VPC endpoint policy filters traffic; AWS's default one allows "*"
+        if stmt.owner is None:
+            stmt.owner = construct_id(owner) if owner is not None else None
+        kept.append(stmt)
+    return kept
 
 
 def _strings(idx: SourceIndex, node: ast.AST | None) -> list[tuple[str, ast.AST]]:
@@ -393,6 +309,7 @@ def _from_policy_statement(idx: SourceIndex, call: ast.Call) -> _SrcStatement:
     stmt.deny = effect is not None and dotted(idx.resolve(effect)).endswith("DENY")
     stmt.actions = _strings(idx, kwarg(call, "actions"))
     stmt.star_resource = next((n for s, n in _strings(idx, kwarg(call, "resources")) if s == "*"), None)
+    stmt.conditions = kwarg(call, "conditions") is not None
     principals = kwarg(call, "principals")
     stmt.principals = principals is not None
     stmt.account_root = principals is not None and _names_account_root(idx, principals)
@@ -415,6 +332,8 @@ def _from_policy_statement(idx: SourceIndex, call: ast.Call) -> _SrcStatement:
                 stmt.star_resource = stmt.star_resource or next(
                     (a for a in caller.args if isinstance(a, ast.Constant) and a.value == "*"), None
                 )
+            elif method.attr in ("add_condition", "add_conditions"):
+                stmt.conditions = True
             elif method.attr == "add_all_resources":
                 stmt.star_resource = stmt.star_resource or caller
             elif method.attr.startswith("add_") and "principal" in method.attr:
@@ -444,6 +363,7 @@ def _from_dict(idx: SourceIndex, node: ast.Dict) -> _SrcStatement:
     stmt.deny = bool(effect) and effect[0][0] == "Deny"
     stmt.actions = _strings(idx, items.get("Action"))
     stmt.star_resource = next((n for s, n in _strings(idx, items.get("Resource")) if s == "*"), None)
+    stmt.conditions = "Condition" in items
     principal = items.get("Principal")
     stmt.principals = principal is not None
     if principal is not None:
@@ -461,26 +381,68 @@ def _names_account_root(idx: SourceIndex, node: ast.AST) -> bool:
     return False
 
 
-def _owner(idx: SourceIndex, node: ast.AST, depth: int = 0) -> str | None:
+def _is_dead(idx: SourceIndex, node: ast.AST, depth: int = 0) -> bool:
+    """The value is stored in a variable or attribute nobody reads, or returned by a helper
+    whose results all are (or that nobody calls)."""
+    stmt = next((a for a in idx.ancestors(node) if isinstance(a, ast.stmt)), None)
+    if depth > 3 or stmt is None:
+        return False
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            return next(idx.usages(target.id, idx.scope_of(stmt)), None) is None
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "self"
+        ):
+            return not any(
+                isinstance(n, ast.Attribute) and n.attr == target.attr and isinstance(n.ctx, ast.Load)
+                for n in ast.walk(idx.tree)
+            )
+        return False
+    if isinstance(stmt, ast.Return):
+        func = idx.scope_of(stmt)
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            return all(_is_dead(idx, call, depth + 1) for call in iter_calls(idx.tree, func.name))
+    return False
+
+
+def _owner(idx: SourceIndex, node: ast.AST) -> str | None:
+    call = _owner_call(idx, node)
+    return construct_id(call) if call is not None else None
+
+
+def _owner_call(idx: SourceIndex, node: ast.AST, depth: int = 0) -> ast.Call | None:
     """The construct a statement ends up in: the role/function/bucket it is added to, or the
-    Role/Policy/ManagedPolicy it is passed to; followed through one variable when needed."""
+    Role/Policy/ManagedPolicy it is passed to; followed through a variable or a helper's return."""
     if depth > 3:
         return None
     for anc in idx.ancestors(node):
         if isinstance(anc, ast.Call):
             receiver = method_receiver(anc, *_ADD_METHODS)
             if receiver is not None:
-                return idx.construct_id_of(receiver)
-            cid = construct_id(anc)
-            if cid is not None:
-                return cid
+                return idx.construct_call(receiver)
+            if construct_id(anc) is not None:
+                return anc
         if isinstance(anc, ast.stmt):
-            if isinstance(anc, ast.Assign) and len(anc.targets) == 1 and isinstance(anc.targets[0], ast.Name):
-                for use in idx.usages(anc.targets[0].id, idx.scope_of(anc)):
-                    found = _owner(idx, use, depth + 1)
-                    if found:
-                        return found
-            return None
+            return _owner_through(idx, anc, depth)
+    return None
+
+
+def _owner_through(idx: SourceIndex, stmt: ast.stmt, depth: int) -> ast.Call | None:
+    """Follow ``x = <statement>`` to the uses of x, and ``return <statement>`` to the callers."""
+    uses: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        uses = list(idx.usages(stmt.targets[0].id, idx.scope_of(stmt)))
+    elif isinstance(stmt, ast.Return):
+        func = idx.scope_of(stmt)
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            uses = list(iter_calls(idx.tree, func.name))
+    for use in uses:
+        found = _owner_call(idx, use, depth + 1)
+        if found is not None:
+            return found
     return None
 
 
@@ -673,7 +635,7 @@ def iam_wildcard_resource(ctx: CheckContext) -> Iterator[Hit]:
     """
     cfn: dict[str, _Group] = {}
     for stmt in _template_statements(ctx):
-        if not stmt.identity or not stmt.allow or "*" not in stmt.resources:
+        if not stmt.identity or not stmt.allow or "*" not in stmt.resources or "Condition" in stmt.statement:
             continue
         scopable = [a for a in stmt.actions if not is_unscoped_action(a)]
         if not scopable:
@@ -689,7 +651,7 @@ def iam_wildcard_resource(ctx: CheckContext) -> Iterator[Hit]:
         group.message = f"{_quote(group.flagged)} allowed on `Resource: *` in {stmt.where()}"
     items = []
     for s in _source_statements(ctx):
-        if s.deny or s.principals or s.star_resource is None:
+        if s.deny or s.principals or s.conditions or s.star_resource is None:
             continue
         scopable = [a for a, _ in s.actions if not is_unscoped_action(a)]
         if scopable:
