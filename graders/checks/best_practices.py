@@ -1137,6 +1137,15 @@ def _async_sources(
                         f"SNS topic {template_key(r)}",
                         False,
                     )
+        elif r.type == "AWS::Lambda::EventInvokeConfig" and isinstance(p.get("DestinationConfig"), dict):
+            source = _function_of(p.get("FunctionName"), r.stack, by_id, fns)
+            for outcome in ("OnSuccess", "OnFailure"):
+                dest = p["DestinationConfig"].get(outcome)
+                if isinstance(dest, dict):
+                    label = (
+                        f"the {outcome[2:].lower()} destination of {template_key(source) if source else '?'}"
+                    )
+                    add(_function_of(dest.get("Destination"), r.stack, by_id, fns), label, False)
         elif r.type == "AWS::Events::Rule":
             if p.get("ScheduleExpression") is not None and p.get("EventPattern") is None:
                 continue  # a timer, not an event stream: a missed tick is not lost data
@@ -1290,10 +1299,10 @@ def _source_consumers(ctx: CheckContext, index: SourceIndex) -> list[_Consumer]:
 
 def _source_queues(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -> list[_Consumer]:
     consumers: dict[str, list[str]] = {}
-    for _, call in index.calls:
+    for src, call in index.calls:
         if call_name(call) == "SqsEventSource" and call.args:
             queue = _first_ref([call.args[0]])
-            fn = _receiver_fn(index, call, model)
+            fn = _receiver_fn(index, src, call, model)
             if queue and fn:
                 consumers.setdefault(queue, []).append(fn.label)
     out = []
@@ -1314,20 +1323,16 @@ def _source_queues(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -
     return out
 
 
-def _receiver_fn(index: SourceIndex, call: ast.Call, model: _SourceModel) -> Instance | None:
+def _receiver_fn(index: SourceIndex, src: SourceFile, call: ast.Call, model: _SourceModel) -> Instance | None:
     """The function of `fn.add_event_source(<call>)`."""
-    for src in index.sources:
-        par = index.parent(src, call)
-        if par is None:
-            continue
-        if (
-            isinstance(par, ast.Call)
-            and isinstance(par.func, ast.Attribute)
-            and par.func.attr == "add_event_source"
-        ):
-            ref = _receiver(par)
-            return model.fn_by_ref.get(ref) if ref else None
-        return None
+    par = index.parent(src, call)
+    if (
+        isinstance(par, ast.Call)
+        and isinstance(par.func, ast.Attribute)
+        and par.func.attr == "add_event_source"
+    ):
+        ref = _receiver(par)
+        return model.fn_by_ref.get(ref) if ref else None
     return None
 
 
@@ -1391,38 +1396,44 @@ def _rule_assigned(index: SourceIndex, src: SourceFile, var: str) -> ast.Call | 
     return None
 
 
+def _async_trigger(
+    index: SourceIndex, src: SourceFile, call: ast.Call, model: _SourceModel
+) -> tuple[Instance | None, str]:
+    """(function, what invokes it) when ``call`` wires a function to an asynchronous source."""
+    name = call_name(call)
+    first = model.fn_by_ref.get(_first_ref(call.args[:1]) or "") if call.args else None
+    if (
+        name == "LambdaDestination"
+    ):  # s3n.LambdaDestination (S3) or aws_lambda_destinations (another function)
+        where = "a Lambda destination" if "destinations" in dotted(call.func).lower() else "S3 notifications"
+        return first, where
+    if name == "LambdaSubscription" and kwarg(call, "dead_letter_queue") is None:
+        return first, "an SNS subscription"
+    if (
+        name == "LambdaFunction"
+        and kwarg(call, "dead_letter_queue") is None
+        and not _scheduled_rule(index, src, call)
+    ):
+        return first, "an EventBridge rule"
+    if name in ("S3EventSource", "S3EventSourceV2", "SnsEventSource"):
+        return _receiver_fn(index, src, call, model), "S3 notifications" if name.startswith(
+            "S3"
+        ) else "an SNS subscription"
+    return None, ""
+
+
 def _source_async(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -> list[_Consumer]:
     protected = _protected_fns(index, model)
-    sources: dict[int, tuple[Instance, list[str], list[Evidence]]] = {}
+    found: dict[int, tuple[Instance, list[str], list[Evidence]]] = {}
     for src, call in index.calls:
-        name = call_name(call)
-        fn: Instance | None = None
-        label = ""
-        if (
-            name == "LambdaDestination"
-            and call.args
-            and "s3n" in dotted(call.func)
-            or (name == "LambdaDestination" and "notification" in dotted(call.func).lower())
-        ):
-            fn, label = model.fn_by_ref.get(_first_ref(call.args[:1]) or ""), "S3 notifications"
-        elif name == "LambdaSubscription" and call.args and kwarg(call, "dead_letter_queue") is None:
-            fn, label = model.fn_by_ref.get(_first_ref(call.args[:1]) or ""), "an SNS subscription"
-        elif name == "LambdaFunction" and call.args and kwarg(call, "dead_letter_queue") is None:
-            if _scheduled_rule(index, src, call):
-                continue
-            fn, label = model.fn_by_ref.get(_first_ref(call.args[:1]) or ""), "an EventBridge rule"
-        elif name in ("S3EventSource", "SnsEventSource", "S3EventSourceV2"):
-            fn, label = (
-                _receiver_fn(index, call, model),
-                "S3 notifications" if name.startswith("S3") else "an SNS subscription",
-            )
+        fn, label = _async_trigger(index, src, call, model)
         if fn is None or id(fn) in protected:
             continue
-        entry = sources.setdefault(id(fn), (fn, [], []))
+        entry = found.setdefault(id(fn), (fn, [], []))
         entry[1].append(label)
         entry[2].append(ctx.at(src, call, value=text_of(call, 80)))
     out = []
-    for fn, labels, evidence in sources.values():
+    for fn, labels, evidence in found.values():
         text = (
             f"function {fn.label} is invoked asynchronously by {names_list(labels)} with no "
             "dead_letter_queue or on_failure destination: events that fail their retries are dropped"
@@ -1430,8 +1441,7 @@ def _source_async(ctx: CheckContext, index: SourceIndex, model: _SourceModel) ->
         out.append(
             _Consumer("async", fn.cid, text, fn.evidence(ctx, value="no dead_letter_queue / on_failure"))
         )
-        for ev in evidence:
-            out.append(_Consumer("async", fn.cid, text, ev))
+        out.extend(_Consumer("async", fn.cid, text, ev) for ev in evidence)
     return out
 
 
@@ -1443,7 +1453,7 @@ def _source_streams(ctx: CheckContext, index: SourceIndex, model: _SourceModel) 
             continue
         fn: Instance | None = None
         if name in ("KinesisEventSource", "DynamoEventSource"):
-            fn = _receiver_fn(index, call, model)
+            fn = _receiver_fn(index, src, call, model)
             what = f"{'Kinesis stream' if name.startswith('Kinesis') else 'table stream'} {text_of(call.args[0], 40) if call.args else ''}"
         elif name in ("EventSourceMapping", "CfnEventSourceMapping"):
             arn = kwarg(call, "event_source_arn")
