@@ -157,6 +157,7 @@ def test_key_matches_source_patterns_to_template_keys() -> None:
     assert key_matches("Handler", "ApiHandler")  # nested in a construct "Api"
     assert not key_matches("Handler", "HandlerRole")
     assert not key_matches(None, "Handler")
+    assert not key_matches("{}-{}", "Handler-dev")  # no literal part: names nothing
 
 
 def test_uniform_does_not_count_env_copies_of_one_stack() -> None:

@@ -518,6 +518,8 @@ def key_matches(pattern: str | None, key: str) -> bool:
     if pattern == key:
         return True
     parts = pattern.split("{}")
+    if len(re.sub(r"[^A-Za-z0-9]", "", "".join(parts))) < 2:
+        return False  # `{}` or `{}-{}` would name every resource
     if re.fullmatch(".*".join(re.escape(p) for p in parts), key):
         return True
     # Without path metadata the key is the logical id's stem: the path without non-alphanumerics,
