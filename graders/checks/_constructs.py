@@ -43,8 +43,13 @@ def template_key(res: Resource) -> str:
 
 
 def display_name(key: str) -> str:
-    """A key as shown in messages."""
+    """A template key as shown in messages."""
     return key.removeprefix(_FROM_LOGICAL_ID)
+
+
+def pretty(key: str) -> str:
+    """A source key as shown in messages: `Api{…}` for an f-string id."""
+    return key.replace("{}", "{…}")
 
 
 def keys_match(source_key: str | None, tkey: str) -> bool:
@@ -101,6 +106,20 @@ def construct_call_id(call: ast.Call) -> str | None:
     if not isinstance(call.args[0], (ast.Name, ast.Attribute)):
         return None
     return construct_id(call)
+
+
+def construct_label(call: ast.Call) -> str | None:
+    """The construct id as written, for messages: `OrdersApi-{environment_suffix}` for an f-string."""
+    node = call.args[1] if len(call.args) >= 2 else None
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+            elif isinstance(value, ast.FormattedValue):
+                parts.append("{" + ast.unparse(value.value) + "}")
+        return "".join(parts)
+    return construct_call_id(call)
 
 
 def is_cdk_file(tree: ast.Module) -> bool:

@@ -17,9 +17,11 @@ from graders.checks._cfn import as_list, is_intrinsic, policy_statements
 from graders.checks._constructs import (
     Bindings,
     construct_call_id,
+    construct_label,
     display_name,
     is_cdk_file,
     is_test_file,
+    pretty,
     reconcile,
     ref_target,
     template_key,
@@ -105,6 +107,7 @@ class _Api:
     """An API construct found in the source."""
 
     key: str
+    label: str  # the id as written (`Api-{env}`), for messages
     kind: str  # rest | http | ws
     src: SourceFile
     call: ast.Call
@@ -140,15 +143,15 @@ def _source_view(ctx: CheckContext) -> _SourceView:
             key = construct_call_id(call)
             if not key:
                 continue
-            name = call_name(call)
+            name, label = call_name(call), construct_label(call) or key
             if name in _REST_API_CLASSES:
-                view.apis.append(_Api(key, "rest", src, call, _auth_of(kwarg(call, "default_method_options")),
-                                      restricted_file))
+                auth = _auth_of(kwarg(call, "default_method_options"))
+                view.apis.append(_Api(key, label, "rest", src, call, auth, restricted_file))
             elif name in _HTTP_API_CLASSES:
                 auth = "no" if kwarg(call, "default_authorizer") is None else "yes"
-                view.apis.append(_Api(key, "http", src, call, auth, restricted_file))
+                view.apis.append(_Api(key, label, "http", src, call, auth, restricted_file))
             else:
-                view.apis.append(_Api(key, "ws", src, call, "unknown", restricted_file))
+                view.apis.append(_Api(key, label, "ws", src, call, "unknown", restricted_file))
     return view
 
 
@@ -324,7 +327,7 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
 
     def add(api: _Api, name: str, ev: Evidence) -> None:
         found.setdefault(api.key, []).append((name, ev))
-        labels[api.key] = "RestApi" if api.kind == "rest" else "API"
+        labels[api.key] = f"{'RestApi' if api.kind == 'rest' else 'API'} {api.label}"
 
     for api in view.apis:
         if api.kind == "rest" and call_name(api.call) == "LambdaRestApi" and api.default_auth == "no":
@@ -373,7 +376,7 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
     for key, methods in found.items():
         names = [name for name, _ in methods]
         yield Hit(
-            f"{labels[key]} {key}: {_count(names, 'method')} with no authorizer, IAM auth or API key: "
+            f"{labels[key]}: {_count(names, 'method')} with no authorizer, IAM auth or API key: "
             f"{', '.join(names)}",
             [ev for _, ev in methods],
             key=key,
@@ -397,7 +400,7 @@ def _function_url_source(ctx: CheckContext, src: SourceFile, bindings: Bindings)
         if not key:
             continue
         yield Hit(
-            f"Function URL of {key} has auth_type=FunctionUrlAuthType.NONE: anyone with the URL can invoke the function",
+            f"Function URL of {pretty(key)} has auth_type=FunctionUrlAuthType.NONE: anyone with the URL can invoke the function",
             [ctx.at(src, call, value="auth_type=FunctionUrlAuthType.NONE")],
             key=key,
         )
@@ -524,10 +527,15 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
             if not key:
                 continue
             owner_name = call_name(owner_call) if owner_call is not None else ""
+            label = pretty(key)
+            if owner_call is not None and construct_call_id(owner_call):
+                label = construct_label(owner_call) or label
             if owner_name in ("Bucket", "CfnBucket", "add_cors_rule"):
-                text = f"Bucket {key} has a CORS rule allowing every origin ({what})"
+                text = f"Bucket {label} has a CORS rule allowing every origin ({what})"
+            elif owner_name in _REST_API_CLASSES | _HTTP_API_CLASSES:
+                text = f"{'RestApi' if owner_name in _REST_API_CLASSES else 'API'} {label} allows CORS from every origin ({what})"
             else:
-                text = f"{key} allows CORS from every origin ({what})"
+                text = f"{label} allows CORS from every origin ({what})"
             hits.append(Hit(text, [ctx.at(src, value_node, value=what)], key=key))
     return hits, handler
 
@@ -717,10 +725,11 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             if "method_options" in opts and "throttling" in ast.dump(opts["method_options"]):
                 continue
-            stage = str_literal(opts.get("stage_name")) or ("prod" if "stage_name" not in opts else "?")
+            stage_node = opts.get("stage_name")
+            stage = "prod" if stage_node is None else (str_literal(stage_node) or ast.unparse(stage_node))
             where = "deploy_options without throttling" if options is not None else "no deploy_options"
             yield Hit(
-                f"RestApi {api.key}: stage {stage} without throttling ({where}, no usage plan with a throttle)",
+                f"RestApi {api.label}: stage {stage} without throttling ({where}, no usage plan with a throttle)",
                 [ctx.at(api.src, options if options is not None else api.call, value=where)],
                 key=api.key,
             )
@@ -730,7 +739,7 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
             if "throttle" in all_text or "default_route_settings" in all_text:
                 continue
             yield Hit(
-                f"API {api.key}: default stage without throttling (HttpApi sets no route throttling by default)",
+                f"API {api.label}: default stage without throttling (HttpApi sets no route throttling by default)",
                 [ctx.at(api.src, api.call, value="HttpApi default stage")],
                 key=api.key,
             )

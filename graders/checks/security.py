@@ -44,12 +44,51 @@ _TOKEN_PATTERNS = (
     ("API secret key", re.compile(r"\bsk_(?:live|test)_[A-Za-z0-9]{16,}|\bsk-[A-Za-z0-9_-]{20,}")),
 )
 # Suffixes that make a secret-sounding name the *name* (ARN, path, length, ...) of a secret.
-_NAME_SUFFIXES = frozenset({
-    "name", "names", "arn", "arns", "id", "ids", "path", "prefix", "param", "parameter", "env", "var",
-    "header", "field", "length", "len", "type", "policy", "rotation", "ttl", "validity", "units",
-    "template", "string", "key", "region", "version", "enabled", "required", "url", "uri", "location",
-    "count", "source", "config", "settings", "options", "props", "secret", "lambda", "function",
-})
+_NAME_SUFFIXES = frozenset(
+    {
+        "name",
+        "names",
+        "arn",
+        "arns",
+        "id",
+        "ids",
+        "path",
+        "prefix",
+        "param",
+        "parameter",
+        "env",
+        "var",
+        "header",
+        "field",
+        "length",
+        "len",
+        "type",
+        "policy",
+        "rotation",
+        "ttl",
+        "validity",
+        "units",
+        "template",
+        "string",
+        "key",
+        "region",
+        "version",
+        "enabled",
+        "required",
+        "url",
+        "uri",
+        "location",
+        "count",
+        "source",
+        "config",
+        "settings",
+        "options",
+        "props",
+        "secret",
+        "lambda",
+        "function",
+    }
+)
 _SECRET_VALUE_CALLS = frozenset({"unsafe_plain_text", "plain_text", "SecretValue"})
 _GETENV = frozenset({"getenv", "get"})
 
@@ -69,7 +108,11 @@ def _is_secret_name(name: str, secret_names: list[str]) -> bool:
         wt = _tokens(word)
         if not wt:
             continue
-        if tokens[-len(wt):] == wt or "".join(tokens[-len(wt):]) == "".join(wt) or tokens[-1] == "".join(wt):
+        if (
+            tokens[-len(wt) :] == wt
+            or "".join(tokens[-len(wt) :]) == "".join(wt)
+            or tokens[-1] == "".join(wt)
+        ):
             return True
     return False
 
@@ -77,6 +120,8 @@ def _is_secret_name(name: str, secret_names: list[str]) -> bool:
 def _looks_secret(value: str) -> bool:
     """A literal that could be a real credential: not a placeholder, reference, name or sentence."""
     v = value.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        v = v[1:-1]  # API Gateway header values are quoted: "'true'"
     if len(v) < 4 or len(v) > 4096 or any(c.isspace() for c in v):
         return False
     if _PLACEHOLDER.search(v):
@@ -177,9 +222,11 @@ def _secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                 where = f"on {construct}" if construct else f"in {src.path}"
             else:
                 where = f"in application code {src.path}"
-            yield Hit(_secret_message(secret, where),
-                      [ctx.at(src, node, value=f"{secret.name}={_mask(secret.value)}")],
-                      key="secret:" + secret.value)
+            yield Hit(
+                _secret_message(secret, where),
+                [ctx.at(src, node, value=f"{secret.name}={_mask(secret.value)}")],
+                key="secret:" + secret.value,
+            )
 
 
 def _source_secrets(tree: ast.Module, names: list[str]) -> Iterator[tuple[ast.AST, _Secret]]:
@@ -211,7 +258,9 @@ def _source_secrets(tree: ast.Module, names: list[str]) -> Iterator[tuple[ast.AS
                 yield node, _Secret("string", node.value, kind)
 
 
-def _call_secrets(call: ast.Call, parent: dict[ast.AST, ast.AST], names: list[str]) -> Iterator[tuple[ast.AST, _Secret]]:
+def _call_secrets(
+    call: ast.Call, parent: dict[ast.AST, ast.AST], names: list[str]
+) -> Iterator[tuple[ast.AST, _Secret]]:
     name = call_name(call)
     first = call.args[0] if call.args else None
     if name in _SECRET_VALUE_CALLS and (name != "plain_text" or "SecretValue" in dotted(call.func)):
@@ -227,11 +276,16 @@ def _call_secrets(call: ast.Call, parent: dict[ast.AST, ast.AST], names: list[st
             yield call.args[1], found
     elif name in ("CfnParameter", "CfnOutput", "StringParameter", "CfnApiKey", "ApiKey"):
         cid = construct_call_id(call) or ""
-        key = {"CfnParameter": "default", "CfnOutput": "value", "StringParameter": "string_value"}.get(name, "value")
+        key = {"CfnParameter": "default", "CfnOutput": "value", "StringParameter": "string_value"}.get(
+            name, "value"
+        )
         value_node = kwarg(call, key)
         label = str_literal(kwarg(call, "parameter_name")) or cid
-        named = name in ("CfnApiKey", "ApiKey") or _is_secret_name(cid, names) or _is_secret_name(
-            label.rsplit("/", 1)[-1], names)
+        named = (
+            name in ("CfnApiKey", "ApiKey")
+            or _is_secret_name(cid, names)
+            or _is_secret_name(label.rsplit("/", 1)[-1], names)
+        )
         found = _judge(f"{cid}.{key}" if cid else key, str_literal(value_node), names, named_secret=named)
         if found and value_node is not None:
             yield value_node, found
@@ -258,9 +312,12 @@ def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
     for res in ctx.resources():
         label = f"{display_name(template_key(res))} ({res.type})"
         for secret in _resource_secrets(res, names):
-            yield Hit(_secret_message(secret, f"in the template on {label}"),
-                      [res.evidence(value=f"{secret.name}={_mask(secret.value)}")],
-                      key="secret:" + secret.value, lens="template")
+            yield Hit(
+                _secret_message(secret, f"in the template on {label}"),
+                [res.evidence(value=f"{secret.name}={_mask(secret.value)}")],
+                key="secret:" + secret.value,
+                lens="template",
+            )
     for stack, template in sorted(ctx.templates.items()):
         for section, field_name in (("Parameters", "Default"), ("Outputs", "Value")):
             entries = template.get(section)
@@ -271,9 +328,14 @@ def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                     continue
                 found = _judge(lid, entry.get(field_name), names)
                 if found:
-                    yield Hit(_secret_message(found, f"as the {field_name.lower()} of {section[:-1].lower()} {lid}"),
-                              [_section_evidence(stack, lid, f"{field_name}={_mask(found.value)}")],
-                              key="secret:" + found.value, lens="template")
+                    yield Hit(
+                        _secret_message(
+                            found, f"as the {field_name.lower()} of {section[:-1].lower()} {lid}"
+                        ),
+                        [_section_evidence(stack, lid, f"{field_name}={_mask(found.value)}")],
+                        key="secret:" + found.value,
+                        lens="template",
+                    )
 
 
 def _section_evidence(stack: str, lid: str, value: str) -> Evidence:
@@ -287,7 +349,12 @@ def _resource_secrets(res: Resource, names: list[str]) -> Iterator[_Secret]:
     elif res.type == "AWS::SSM::Parameter":
         pname = props.get("Name")
         last = pname.rsplit("/", 1)[-1] if isinstance(pname, str) else ""
-        found = _judge(last or "Value", props.get("Value"), names, named_secret=bool(last) and _is_secret_name(last, names))
+        found = _judge(
+            last or "Value",
+            props.get("Value"),
+            names,
+            named_secret=bool(last) and _is_secret_name(last, names),
+        )
         if found:
             yield found
     elif res.type == "AWS::ApiGateway::ApiKey":
@@ -348,12 +415,25 @@ _BPA_KWARGS = ("block_public_acls", "block_public_policy", "ignore_public_acls",
 _PUBLIC_ACLS = {"PublicRead", "PublicReadWrite", "AuthenticatedRead"}
 _PUBLIC_ACL_ATTRS = {"PUBLIC_READ", "PUBLIC_READ_WRITE", "AUTHENTICATED_READ"}
 # Condition keys that pin a policy to known callers, so AWS does not treat it as public.
-_RESTRICTING_KEYS = frozenset({
-    "aws:sourcearn", "aws:sourceaccount", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceip",
-    "aws:sourceowner", "aws:principalorgid", "aws:principalorgpaths", "aws:principalaccount",
-    "aws:principalarn", "aws:userid", "aws:sourceorgid", "aws:sourceorgpaths",
-    "s3:dataaccesspointarn", "s3:dataaccesspointaccount",
-})
+_RESTRICTING_KEYS = frozenset(
+    {
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceip",
+        "aws:sourceowner",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:userid",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "s3:dataaccesspointarn",
+        "s3:dataaccesspointaccount",
+    }
+)
 
 
 @check("s3-public-access", lenses=("source", "template"))
@@ -425,7 +505,9 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
         if isinstance(pab, dict) and not is_intrinsic(pab):
             off = [f for f in _BPA_FIELDS if pab.get(f) is not True and not is_intrinsic(pab.get(f))]
             if off:
-                reasons.setdefault(ref, []).append(f"PublicAccessBlockConfiguration leaves {', '.join(off)} off")
+                reasons.setdefault(ref, []).append(
+                    f"PublicAccessBlockConfiguration leaves {', '.join(off)} off"
+                )
                 evidence.setdefault(ref, []).append(bucket.evidence(value=f"{', '.join(off)}: false"))
         acl = props.get("AccessControl")
         if acl in _PUBLIC_ACLS:
@@ -436,15 +518,23 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
         if not public:
             continue
         target = ref_target(policy.properties.get("Bucket"))
-        ref = (policy.stack, target) if target and (policy.stack, target) in buckets else (policy.stack, policy.logical_id)
+        ref = (
+            (policy.stack, target)
+            if target and (policy.stack, target) in buckets
+            else (policy.stack, policy.logical_id)
+        )
         reasons.setdefault(ref, []).append(f"bucket policy allows {'; '.join(public)} to Principal *")
         evidence.setdefault(ref, []).append(policy.evidence(value=f"Allow {'; '.join(public)} to *"))
         if ref not in buckets:
             buckets[ref] = policy
     for ref, why in reasons.items():
         key = template_key(buckets[ref])
-        yield Hit(f"Bucket {display_name(key)} is open to the public: {'; '.join(why)}", evidence[ref], key=key,
-                  lens="template")
+        yield Hit(
+            f"Bucket {display_name(key)} is open to the public: {'; '.join(why)}",
+            evidence[ref],
+            key=key,
+            lens="template",
+        )
 
 
 def _bpa_off(node: ast.AST | None) -> str | None:
@@ -492,7 +582,9 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
             if not key:
                 continue
             if call.func.attr == "grant_public_access":
-                found.setdefault(key, []).append(("grant_public_access()", ctx.at(src, call, value="grant_public_access()")))
+                found.setdefault(key, []).append(
+                    ("grant_public_access()", ctx.at(src, call, value="grant_public_access()"))
+                )
                 continue
             stmt = call.args[0] if call.args else kwarg(call, "permission")
             if isinstance(stmt, (ast.Name, ast.Attribute)):
@@ -501,8 +593,11 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
             if why:
                 found.setdefault(key, []).append((why, ctx.at(src, call, value=why)))
         for key, items in found.items():
-            yield Hit(f"Bucket {key} is open to the public: {'; '.join(w for w, _ in items)}",
-                      [ev for _, ev in items], key=key)
+            yield Hit(
+                f"Bucket {key} is open to the public: {'; '.join(w for w, _ in items)}",
+                [ev for _, ev in items],
+                key=key,
+            )
 
 
 def _bucket_reasons(call: ast.Call) -> Iterator[tuple[str, ast.AST]]:
@@ -530,8 +625,11 @@ def _public_statement_source(stmt: ast.AST | None) -> str | None:
         return None
     principals = kwarg(stmt, "principals")
     public = any(
-        isinstance(p, ast.Call) and (call_name(p) in ("AnyPrincipal", "StarPrincipal")
-                                     or (call_name(p) == "ArnPrincipal" and str_literal(p.args[0] if p.args else None) == "*"))
+        isinstance(p, ast.Call)
+        and (
+            call_name(p) in ("AnyPrincipal", "StarPrincipal")
+            or (call_name(p) == "ArnPrincipal" and str_literal(p.args[0] if p.args else None) == "*")
+        )
         for p in (principals.elts if isinstance(principals, (ast.List, ast.Tuple)) else [])
     )
     if not public:
@@ -541,7 +639,10 @@ def _public_statement_source(stmt: ast.AST | None) -> str | None:
         text = ast.dump(conditions).lower()
         if not isinstance(conditions, ast.Dict) or any(k in text for k in _RESTRICTING_KEYS):
             return None
-    actions = [str_literal(a) or "?" for a in (kwarg(stmt, "actions").elts if isinstance(kwarg(stmt, "actions"), ast.List) else [])]  # type: ignore[union-attr]
+    actions = [
+        str_literal(a) or "?"
+        for a in (kwarg(stmt, "actions").elts if isinstance(kwarg(stmt, "actions"), ast.List) else [])
+    ]  # type: ignore[union-attr]
     return f"bucket policy allows {', '.join(actions) or 'actions'} to AnyPrincipal"
 
 
@@ -581,8 +682,12 @@ def _requirements(ctx: CheckContext) -> tuple[set[str], bool]:
     sns = False
     for sentence in _sentences(_prompt(ctx)):
         if _CMK_WORDS.search(sentence):
-            cmk |= {store for store, words in _STORE_WORDS.items() if re.search(words, sentence, re.IGNORECASE)}
-        if re.search(_STORE_WORDS["SNS"], sentence, re.IGNORECASE) and re.search(r"encrypt|\bKMS\b", sentence, re.I):
+            cmk |= {
+                store for store, words in _STORE_WORDS.items() if re.search(words, sentence, re.IGNORECASE)
+            }
+        if re.search(_STORE_WORDS["SNS"], sentence, re.IGNORECASE) and re.search(
+            r"encrypt|\bKMS\b", sentence, re.I
+        ):
             sns = True
     return cmk, sns or "SNS" in cmk
 
@@ -629,8 +734,12 @@ def _encryption_template(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterato
         problems = _template_problems(res, cmk, sns)
         if problems:
             key = template_key(res)
-            yield Hit(f"{_kind(res.type)} {display_name(key)}: {'; '.join(problems)}",
-                      [res.evidence(value=p) for p in problems], key=key, lens="template")
+            yield Hit(
+                f"{_kind(res.type)} {display_name(key)}: {'; '.join(problems)}",
+                [res.evidence(value=p) for p in problems],
+                key=key,
+                lens="template",
+            )
 
 
 def _kind(rtype: str) -> str:
@@ -658,7 +767,11 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
         elif "RDS" in cmk and "KmsKeyId" not in p:
             out.append("encrypted with the AWS-managed key, not a customer-managed KMS key")
     elif t in ("AWS::RDS::DBCluster", "AWS::DocDB::DBCluster", "AWS::Neptune::DBCluster"):
-        if p.get("EngineMode") == "serverless" or "SnapshotIdentifier" in p or "SourceDBClusterIdentifier" in p:
+        if (
+            p.get("EngineMode") == "serverless"
+            or "SnapshotIdentifier" in p
+            or "SourceDBClusterIdentifier" in p
+        ):
             return []
         if _not_true(p, "StorageEncrypted") and "KmsKeyId" not in p:
             out.append("StorageEncrypted is not set (clusters are not encrypted by default)")
@@ -676,8 +789,10 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
             out.append("TransitEncryptionEnabled is not set")
     elif t == "AWS::ElastiCache::CacheCluster":
         if str(p.get("Engine", "")).lower() in ("redis", "valkey"):
-            out.append("a single-node Redis CacheCluster cannot encrypt at rest (use a ReplicationGroup with "
-                       "AtRestEncryptionEnabled/TransitEncryptionEnabled)")
+            out.append(
+                "a single-node Redis CacheCluster cannot encrypt at rest (use a ReplicationGroup with "
+                "AtRestEncryptionEnabled/TransitEncryptionEnabled)"
+            )
     elif t in ("AWS::OpenSearchService::Domain", "AWS::Elasticsearch::Domain"):
         if _not_true(p, "EncryptionAtRestOptions", "Enabled"):
             out.append("EncryptionAtRestOptions.Enabled is not true")
@@ -687,8 +802,12 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
         enc = p.get("StreamEncryption")
         if enc is None:
             out.append("no StreamEncryption")
-        elif "Kinesis" in cmk and isinstance(enc, dict) and not is_intrinsic(enc) and enc.get("KeyId") in (
-                None, "alias/aws/kinesis"):
+        elif (
+            "Kinesis" in cmk
+            and isinstance(enc, dict)
+            and not is_intrinsic(enc)
+            and enc.get("KeyId") in (None, "alias/aws/kinesis")
+        ):
             out.append("encrypted with the AWS-managed key, not a customer-managed KMS key")
     elif t == "AWS::DAX::Cluster":
         sse = p.get("SSESpecification")
@@ -703,7 +822,9 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
         out.extend(_block_device_problems(p))
     elif t == "AWS::SNS::Topic":
         if (sns or "SNS" in cmk) and "KmsMasterKeyId" not in p:
-            out.append("no KmsMasterKeyId (SNS does not encrypt topics at rest by default; the task asks for it)")
+            out.append(
+                "no KmsMasterKeyId (SNS does not encrypt topics at rest by default; the task asks for it)"
+            )
         elif "SNS" in cmk and p.get("KmsMasterKeyId") == "alias/aws/sns":
             out.append("encrypted with the AWS-managed key, not a customer-managed KMS key")
     elif t == "AWS::S3::Bucket" and "S3" in cmk and not _s3_cmk(p):
@@ -722,7 +843,12 @@ def _block_device_problems(props: dict[str, Any]) -> list[str]:
     out = []
     for bdm in as_list(data.get("BlockDeviceMappings")):
         ebs = bdm.get("Ebs") if isinstance(bdm, dict) else None
-        if isinstance(ebs, dict) and not is_intrinsic(ebs) and "SnapshotId" not in ebs and _not_true(ebs, "Encrypted"):
+        if (
+            isinstance(ebs, dict)
+            and not is_intrinsic(ebs)
+            and "SnapshotId" not in ebs
+            and _not_true(ebs, "Encrypted")
+        ):
             out.append(f"EBS volume {bdm.get('DeviceName', '?')} is not encrypted")
     return out
 
@@ -749,8 +875,11 @@ def _encryption_source(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[
                 continue
             problems = _source_problems(call, _module_of(call, modules), cmk, sns)
             if problems:
-                yield Hit(f"{call_name(call)} {key}: {'; '.join(problems)}",
-                          [ctx.at(src, call, value=p) for p in problems], key=key)
+                yield Hit(
+                    f"{call_name(call)} {key}: {'; '.join(problems)}",
+                    [ctx.at(src, call, value=p) for p in problems],
+                    key=key,
+                )
 
 
 def _cdk_modules(tree: ast.Module) -> dict[str, str]:
@@ -813,7 +942,11 @@ def _source_problems(call: ast.Call, module: str, cmk: set[str], sns: bool) -> l
             out.append("no storage_encrypted=True (RDS does not encrypt storage by default)")
         elif "RDS" in cmk and not _given(call, "storage_encryption_key"):
             out.append("no customer-managed storage_encryption_key (the task asks for one)")
-    elif name == "DatabaseCluster" and module in ("docdb", "neptune") and _kw_true(call, "storage_encrypted") is False:
+    elif (
+        name == "DatabaseCluster"
+        and module in ("docdb", "neptune")
+        and _kw_true(call, "storage_encrypted") is False
+    ):
         out.append("storage_encrypted=False")
     elif name == "CfnDBInstance" and module == "rds":
         if _given(call, "db_cluster_identifier", "source_db_instance_identifier", "db_snapshot_identifier"):
@@ -836,8 +969,10 @@ def _source_problems(call: ast.Call, module: str, cmk: set[str], sns: bool) -> l
             out.append("no transit_encryption_enabled=True")
     elif name == "CfnCacheCluster" and module == "elasticache":
         if (str_literal(kwarg(call, "engine")) or "").lower() in ("redis", "valkey"):
-            out.append("a single-node Redis CacheCluster cannot encrypt at rest (use a CfnReplicationGroup with "
-                       "at_rest_encryption_enabled/transit_encryption_enabled)")
+            out.append(
+                "a single-node Redis CacheCluster cannot encrypt at rest (use a CfnReplicationGroup with "
+                "at_rest_encryption_enabled/transit_encryption_enabled)"
+            )
     elif name in ("Domain", "CfnDomain") and module in ("opensearchservice", "elasticsearch"):
         out.extend(_domain_source(call))
     elif name == "Stream" and module == "kinesis" and _attr(call, "encryption") == "UNENCRYPTED":
@@ -873,8 +1008,11 @@ def _domain_source(call: ast.Call) -> list[str]:
         out.append("no encryption at rest (encryption_at_rest enabled=True)")
     n2n = kwarg(call, "node_to_node_encryption")
     n2n_opts = kwarg(call, "node_to_node_encryption_options")
-    if (n2n is None and n2n_opts is None) or (n2n is not None and literal(n2n, "?") is False) or (
-            n2n_opts is not None and _disabled(n2n_opts)):
+    if (
+        (n2n is None and n2n_opts is None)
+        or (n2n is not None and literal(n2n, "?") is False)
+        or (n2n_opts is not None and _disabled(n2n_opts))
+    ):
         out.append("no node_to_node_encryption=True")
     return out
 
@@ -900,8 +1038,10 @@ def _dax_source(call: ast.Call) -> list[str]:
         keys = [str_literal(k) for k in sse.keys]
         if "sse_enabled" not in keys:
             shown = ", ".join(repr(k) for k in keys if k)
-            return [f"sse_specification={{{shown}: ...}} uses a key CDK does not know (the Python field is "
-                    "sse_enabled), so it is dropped and SSE stays off"]
+            return [
+                f"sse_specification={{{shown}: ...}} uses a key CDK does not know (the Python field is "
+                "sse_enabled), so it is dropped and SSE stays off"
+            ]
         value = sse.values[keys.index("sse_enabled")]
         return ["sse_enabled=False"] if literal(value, "?") is False else []
     if isinstance(sse, ast.Call) and literal(kwarg(sse, "sse_enabled"), "?") in (False, None):
@@ -912,8 +1052,11 @@ def _dax_source(call: ast.Call) -> list[str]:
 def _ebs_source(call: ast.Call) -> list[str]:
     out = []
     for node in ast.walk(call):
-        if isinstance(node, ast.Call) and call_name(node) == "ebs" and "BlockDeviceVolume" in dotted(node.func):
+        if (
+            isinstance(node, ast.Call)
+            and call_name(node) == "ebs"
+            and "BlockDeviceVolume" in dotted(node.func)
+        ):
             if not _kw_true(node, "encrypted"):
                 out.append("BlockDeviceVolume.ebs(...) without encrypted=True")
     return out
-
