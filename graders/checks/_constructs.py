@@ -20,10 +20,20 @@ from graders.checks.context import CheckContext, Hit, Resource
 
 # Methods and attributes that return a part of the construct they are called on
 # (API resources of a RestApi, the default stage, ...): the part belongs to that construct.
-_PART_OF = frozenset({
-    "root", "add_resource", "resource_for_path", "add_proxy", "get_resource", "deployment_stage",
-    "latest_deployment", "default_stage", "node", "default_child",
-})
+_PART_OF = frozenset(
+    {
+        "root",
+        "add_resource",
+        "resource_for_path",
+        "add_proxy",
+        "get_resource",
+        "deployment_stage",
+        "latest_deployment",
+        "default_stage",
+        "node",
+        "default_child",
+    }
+)
 
 # CDK appends an 8-character hash to logical ids of constructs below the stack's top level.
 _LOGICAL_HASH = re.compile(r"[0-9A-F]{8}$")
@@ -65,8 +75,9 @@ def keys_match(source_key: str | None, tkey: str) -> bool:
     return re.fullmatch(pattern, tkey) is not None
 
 
-def reconcile(ctx: CheckContext, template_hits: list[Hit], source_hits: Iterable[Hit], *,
-              keep_unmatched: bool = False) -> list[Hit]:
+def reconcile(
+    ctx: CheckContext, template_hits: list[Hit], source_hits: Iterable[Hit], *, keep_unmatched: bool = False
+) -> list[Hit]:
     """Template hits first (the template is exact), then source hits re-keyed to match them.
 
     Without a template the source lens decides alone. With one, a source hit for a construct the
@@ -125,9 +136,14 @@ def construct_label(call: ast.Call) -> str | None:
 def is_cdk_file(tree: ast.Module) -> bool:
     """True for infrastructure code (imports aws_cdk or constructs), False for application code."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("aws_cdk", "constructs") for a in node.names):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] in ("aws_cdk", "constructs") for a in node.names
+        ):
             return True
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("aws_cdk", "constructs"):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+            "aws_cdk",
+            "constructs",
+        ):
             return True
     return False
 
@@ -135,8 +151,13 @@ def is_cdk_file(tree: ast.Module) -> bool:
 def is_test_file(path: str) -> bool:
     """Unit tests shipped with an answer are not application code."""
     name = path.rsplit("/", 1)[-1]
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or path.startswith(("tests/", "test/")) or "/tests/" in path)
+    return (
+        name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+        or path.startswith(("tests/", "test/"))
+        or "/tests/" in path
+    )
 
 
 class Bindings:

@@ -80,7 +80,9 @@ class _Template:
 
 
 def _api_label(api: Resource | None, key: str) -> str:
-    kind = {"AWS::ApiGateway::RestApi": "RestApi", "AWS::ApiGatewayV2::Api": "API"}.get(api.type if api else "", "API")
+    kind = {"AWS::ApiGateway::RestApi": "RestApi", "AWS::ApiGatewayV2::Api": "API"}.get(
+        api.type if api else "", "API"
+    )
     return f"{kind} {display_name(key)}"
 
 
@@ -88,8 +90,11 @@ def _network_restricted(api: Resource | None) -> bool:
     """A private endpoint or a resource policy that limits callers to IPs or VPC endpoints."""
     if api is None:
         return False
-    types = (api.properties.get("EndpointConfiguration") or {}).get("Types") if isinstance(
-        api.properties.get("EndpointConfiguration"), dict) else None
+    types = (
+        (api.properties.get("EndpointConfiguration") or {}).get("Types")
+        if isinstance(api.properties.get("EndpointConfiguration"), dict)
+        else None
+    )
     if isinstance(types, list) and "PRIVATE" in types:
         return True
     for stmt in policy_statements(api.properties.get("Policy")):
@@ -346,7 +351,9 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
                     continue
                 authorizer = kwarg(call, "authorizer")
                 if authorizer is not None:
-                    if not (isinstance(authorizer, ast.Call) and call_name(authorizer) == "HttpNoneAuthorizer"):
+                    if not (
+                        isinstance(authorizer, ast.Call) and call_name(authorizer) == "HttpNoneAuthorizer"
+                    ):
                         continue
                 elif api.default_auth != "no":
                     continue
@@ -443,8 +450,11 @@ def cors_allow_all(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit("", handler_evidence, key=key)
         return
     where = ", ".join(sorted({str(ev.file) for ev in handler_evidence}))
-    yield Hit(f"Handler code returns `Access-Control-Allow-Origin: *` ({where})", handler_evidence,
-              key="handler-cors")
+    yield Hit(
+        f"Handler code returns `Access-Control-Allow-Origin: *` ({where})",
+        handler_evidence,
+        key="handler-cors",
+    )
 
 
 def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
@@ -454,7 +464,9 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
     for method in ctx.resources("AWS::ApiGateway::Method"):
         integration = method.properties.get("Integration")
         responses = integration.get("IntegrationResponses") if isinstance(integration, dict) else None
-        if not any(_star_header(r.get("ResponseParameters")) for r in as_list(responses) if isinstance(r, dict)):
+        if not any(
+            _star_header(r.get("ResponseParameters")) for r in as_list(responses) if isinstance(r, dict)
+        ):
             continue
         key, api = tpl.api_key(method, "RestApiId")
         apis[key] = api
@@ -464,7 +476,9 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
         if _star_header(resp.properties.get("ResponseParameters")):
             key, api = tpl.api_key(resp, "RestApiId")
             apis[key] = api
-            per_api.setdefault(key, []).append((resp, f"gateway response {resp.properties.get('ResponseType', '?')}"))
+            per_api.setdefault(key, []).append(
+                (resp, f"gateway response {resp.properties.get('ResponseType', '?')}")
+            )
     for key, items in per_api.items():
         names = [name for _, name in items]
         yield Hit(
@@ -478,22 +492,34 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
         cors = api.properties.get("CorsConfiguration")
         if isinstance(cors, dict) and "*" in as_list(cors.get("AllowOrigins")):
             key = template_key(api)
-            yield Hit(f"{_api_label(api, key)} CORS configuration allows origin `*`",
-                      [api.evidence(value="CorsConfiguration.AllowOrigins: ['*']")], key=key, lens="template")
+            yield Hit(
+                f"{_api_label(api, key)} CORS configuration allows origin `*`",
+                [api.evidence(value="CorsConfiguration.AllowOrigins: ['*']")],
+                key=key,
+                lens="template",
+            )
     for url in ctx.resources("AWS::Lambda::Url"):
         cors = url.properties.get("Cors")
         if isinstance(cors, dict) and "*" in as_list(cors.get("AllowOrigins")):
             fn = tpl.target(url, url.properties.get("TargetFunctionArn"))
             key = template_key(fn) if fn is not None else template_key(url)
-            yield Hit(f"Function URL of {display_name(key)} allows CORS from origin `*`",
-                      [url.evidence(value="Cors.AllowOrigins: ['*']")], key=key, lens="template")
+            yield Hit(
+                f"Function URL of {display_name(key)} allows CORS from origin `*`",
+                [url.evidence(value="Cors.AllowOrigins: ['*']")],
+                key=key,
+                lens="template",
+            )
     for bucket in ctx.resources("AWS::S3::Bucket"):
         cors = bucket.properties.get("CorsConfiguration")
         rules = cors.get("CorsRules") if isinstance(cors, dict) else None
         if any(isinstance(r, dict) and "*" in as_list(r.get("AllowedOrigins")) for r in as_list(rules)):
             key = template_key(bucket)
-            yield Hit(f"Bucket {display_name(key)} has a CORS rule with AllowedOrigins `*`",
-                      [bucket.evidence(value="CorsRules[].AllowedOrigins: ['*']")], key=key, lens="template")
+            yield Hit(
+                f"Bucket {display_name(key)} has a CORS rule with AllowedOrigins `*`",
+                [bucket.evidence(value="CorsRules[].AllowedOrigins: ['*']")],
+                key=key,
+                lens="template",
+            )
 
 
 def _star_header(params: Any) -> bool:
@@ -579,8 +605,11 @@ def _owner_via_use(bindings: Bindings, tree: ast.Module, node: ast.AST) -> str |
     if not name:
         return None
     for use in ast.walk(tree):
-        if isinstance(use, (ast.Name, ast.Attribute)) and isinstance(getattr(use, "ctx", None), ast.Load) \
-                and dotted(use) == name:
+        if (
+            isinstance(use, (ast.Name, ast.Attribute))
+            and isinstance(getattr(use, "ctx", None), ast.Load)
+            and dotted(use) == name
+        ):
             key, _ = bindings.enclosing_construct(use)
             if key:
                 return key
@@ -626,7 +655,8 @@ def api_throttling_missing(ctx: CheckContext) -> Iterator[Hit]:
 
 def _throttled_settings(settings: Any) -> bool:
     return isinstance(settings, dict) and any(
-        settings.get(k) is not None for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+        settings.get(k) is not None for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit")
+    )
 
 
 def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
@@ -649,7 +679,9 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
         name = dep.properties.get("StageName")
         if not isinstance(name, str) or _throttled_settings(desc):
             continue
-        if isinstance(desc, dict) and any(_throttled_settings(m) for m in as_list(desc.get("MethodSettings"))):
+        if isinstance(desc, dict) and any(
+            _throttled_settings(m) for m in as_list(desc.get("MethodSettings"))
+        ):
             continue
         api_lid = ref_target(dep.properties.get("RestApiId"))
         if (dep.stack, api_lid, name) in plan_stages:
@@ -688,7 +720,9 @@ def _usage_plan_throttled_stages(ctx: CheckContext, tpl: _Template) -> set[tuple
             if not isinstance(entry, dict):
                 continue
             own = entry.get("Throttle")
-            if not plan_throttled and not (isinstance(own, dict) and any(_plan_throttle(v) for v in own.values())):
+            if not plan_throttled and not (
+                isinstance(own, dict) and any(_plan_throttle(v) for v in own.values())
+            ):
                 continue
             stage = entry.get("Stage")
             stage_lid = ref_target(stage)
@@ -700,7 +734,9 @@ def _usage_plan_throttled_stages(ctx: CheckContext, tpl: _Template) -> set[tuple
 
 
 def _plan_throttle(value: Any) -> bool:
-    return isinstance(value, dict) and (value.get("RateLimit") is not None or value.get("BurstLimit") is not None)
+    return isinstance(value, dict) and (
+        value.get("RateLimit") is not None or value.get("BurstLimit") is not None
+    )
 
 
 def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
@@ -710,7 +746,9 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
     all_text = "\n".join(src.text for src, _ in view.files)
     # A throttled usage plan anywhere may cover any API: the source cannot always tell which.
     plan_throttle = any(
-        kwarg(c, "throttle") is not None for src, _ in view.files if src.tree
+        kwarg(c, "throttle") is not None
+        for src, _ in view.files
+        if src.tree
         for c in iter_calls(src.tree, "UsagePlan", "add_usage_plan", "CfnUsagePlan")
     ) or ("UsagePlanPerApiStage" in all_text and "throttle" in all_text)
     for api in view.apis:

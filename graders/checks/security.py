@@ -16,9 +16,11 @@ from graders.checks._cfn import as_list, is_intrinsic, policy_statements
 from graders.checks._constructs import (
     Bindings,
     construct_call_id,
+    construct_label,
     display_name,
     is_cdk_file,
     is_test_file,
+    pretty,
     reconcile,
     ref_target,
     template_key,
@@ -219,7 +221,7 @@ def _secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
             seen.add(id(node))
             if infra:
                 construct, _ = bindings.enclosing_construct(node)
-                where = f"on {construct}" if construct else f"in {src.path}"
+                where = f"on {pretty(construct)}" if construct else f"in {src.path}"
             else:
                 where = f"in application code {src.path}"
             yield Hit(
@@ -569,10 +571,12 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
             continue
         bindings = Bindings(src.tree)
         found: dict[str, list[tuple[str, Any]]] = {}
+        labels: dict[str, str] = {}
         for call in iter_calls(src.tree, "Bucket", "CfnBucket"):
             key = construct_call_id(call)
             if not key:
                 continue
+            labels[key] = construct_label(call) or key
             for why, node in _bucket_reasons(call):
                 found.setdefault(key, []).append((why, ctx.at(src, node, value=why)))
         for call in iter_calls(src.tree, "grant_public_access", "add_to_resource_policy"):
@@ -594,7 +598,7 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
                 found.setdefault(key, []).append((why, ctx.at(src, call, value=why)))
         for key, items in found.items():
             yield Hit(
-                f"Bucket {key} is open to the public: {'; '.join(w for w, _ in items)}",
+                f"Bucket {labels.get(key, pretty(key))} is open to the public: {'; '.join(w for w, _ in items)}",
                 [ev for _, ev in items],
                 key=key,
             )
@@ -876,7 +880,7 @@ def _encryption_source(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[
             problems = _source_problems(call, _module_of(call, modules), cmk, sns)
             if problems:
                 yield Hit(
-                    f"{call_name(call)} {key}: {'; '.join(problems)}",
+                    f"{call_name(call)} {construct_label(call) or key}: {'; '.join(problems)}",
                     [ctx.at(src, call, value=p) for p in problems],
                     key=key,
                 )
