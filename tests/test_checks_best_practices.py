@@ -333,3 +333,14 @@ def test_dlq_stream_mapping_on_a_dynamodb_table_stream() -> None:
 def test_dlq_queue_named_as_a_dlq_is_not_a_consumer_queue() -> None:
     resources = {"OrdersDLQA1B2C3D4": _res("AWS::SQS::Queue", "OrdersDLQ")}
     assert _run("dlq-missing", {}, resources) == []
+
+
+def test_dlq_schedule_rules_count_when_the_rubric_says_so() -> None:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "dlq-missing"
+    rubric.checks["dlq-missing"].options["scheduled_rules"] = True
+    rule = _rule(ScheduleExpression="rate(1 hour)", Targets=[{"Arn": FN_ARN, "Id": "t"}])
+    ctx = make_context({}, {"Stack": {"Resources": {"WorkerA1B2C3D4": WORKER, "RuleA1B2C3D4": rule}}}, rubric=rubric)
+    (finding,) = run_checks(ctx)
+    assert "EventBridge rule Rule" in finding.message

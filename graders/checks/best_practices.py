@@ -1041,7 +1041,8 @@ def _template_consumers(ctx: CheckContext) -> list[_Consumer]:
     fns = {(f.stack, f.logical_id): f for f in workload_functions(ctx)}
     out: list[_Consumer] = []
     out.extend(_template_queues(ctx, by_id, dlqs))
-    out.extend(_template_async_functions(everything, by_id, fns))
+    schedules = bool(ctx.option("dlq-missing", "scheduled_rules", False))
+    out.extend(_template_async_functions(everything, by_id, fns, schedules))
     out.extend(_template_streams(everything, by_id, fns))
     return out
 
@@ -1094,7 +1095,7 @@ def _function_of(
 
 
 def _async_sources(
-    everything: list[Resource], by_id: dict, fns: dict
+    everything: list[Resource], by_id: dict, fns: dict, schedules: bool
 ) -> dict[tuple[str, str], list[tuple[str, bool]]]:
     """For each function: (what invokes it asynchronously, whether that source has its own DLQ)."""
     out: dict[tuple[str, str], list[tuple[str, bool]]] = {}
@@ -1147,7 +1148,7 @@ def _async_sources(
                     )
                     add(_function_of(dest.get("Destination"), r.stack, by_id, fns), label, False)
         elif r.type == "AWS::Events::Rule":
-            if p.get("ScheduleExpression") is not None and p.get("EventPattern") is None:
+            if not schedules and p.get("ScheduleExpression") is not None and p.get("EventPattern") is None:
                 continue  # a timer, not an event stream: a missed tick is not lost data
             for target in p.get("Targets") or []:
                 if isinstance(target, dict):
@@ -1159,7 +1160,9 @@ def _async_sources(
     return out
 
 
-def _template_async_functions(everything: list[Resource], by_id: dict, fns: dict) -> list[_Consumer]:
+def _template_async_functions(
+    everything: list[Resource], by_id: dict, fns: dict, schedules: bool
+) -> list[_Consumer]:
     protected: set[tuple[str, str]] = set()
     for key, fn in fns.items():
         if fn.properties.get("DeadLetterConfig") is not None:
@@ -1172,7 +1175,7 @@ def _template_async_functions(everything: list[Resource], by_id: dict, fns: dict
                 if fn is not None:
                     protected.add((fn.stack, fn.logical_id))
     out = []
-    for key, sources in sorted(_async_sources(everything, by_id, fns).items()):
+    for key, sources in sorted(_async_sources(everything, by_id, fns, schedules).items()):
         if key in protected:
             continue
         bare = [label for label, covered in sources if not covered]
@@ -1255,6 +1258,7 @@ class _SourceModel:
     index: SourceIndex
     fn_by_ref: dict[str, Instance]
     dlq_refs: set[str]
+    schedules: bool = False  # count schedule-only rules as async sources (rubric option)
 
 
 def _source_model(index: SourceIndex) -> _SourceModel:
@@ -1291,6 +1295,7 @@ def _first_ref(nodes: Iterable[ast.expr | None]) -> str | None:
 
 def _source_consumers(ctx: CheckContext, index: SourceIndex) -> list[_Consumer]:
     model = _source_model(index)
+    model.schedules = bool(ctx.option("dlq-missing", "scheduled_rules", False))
     out = _source_queues(ctx, index, model)
     out.extend(_source_async(ctx, index, model))
     out.extend(_source_streams(ctx, index, model))
@@ -1402,9 +1407,7 @@ def _async_trigger(
     """(function, what invokes it) when ``call`` wires a function to an asynchronous source."""
     name = call_name(call)
     first = model.fn_by_ref.get(_first_ref(call.args[:1]) or "") if call.args else None
-    if (
-        name == "LambdaDestination"
-    ):  # s3n.LambdaDestination (S3) or aws_lambda_destinations (another function)
+    if name == "LambdaDestination":  # s3n (S3 notifications) or aws_lambda_destinations (another function)
         where = "a Lambda destination" if "destinations" in dotted(call.func).lower() else "S3 notifications"
         return first, where
     if name == "LambdaSubscription" and kwarg(call, "dead_letter_queue") is None:
@@ -1412,7 +1415,7 @@ def _async_trigger(
     if (
         name == "LambdaFunction"
         and kwarg(call, "dead_letter_queue") is None
-        and not _scheduled_rule(index, src, call)
+        and (model.schedules or not _scheduled_rule(index, src, call))
     ):
         return first, "an EventBridge rule"
     if name in ("S3EventSource", "S3EventSourceV2", "SnsEventSource"):
