@@ -265,10 +265,11 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Resources without the tags the rubric requires (default Environment, Owner, Project).
 
     What it finds: on the template, taggable resources whose Tags lack a required key (tags
-    from `Tags.of(app|stack).add`, stack `tags=` and the scaffold entry's app tags all reach the
-    template, so it is exact); one finding names the missing keys, how many resources lack
-    each and a few of them. Without a template, the source lens reports only keys that no
-    `Tags.of(...).add`, `tags=` or scaffold app tag ever applies.
+    from `Tags.of(app|stack).add` and the scaffold entry's app tags reach the template; a
+    Stack's own `tags=` prop is applied by CloudFormation at deploy time, so it is read from the
+    source); one finding names the missing keys, how many resources lack each and a few of
+    them. Keys match case-insensitively. Without a template, the source lens reports only keys
+    that no `Tags.of(...).add`, `tags=` or scaffold app tag ever applies.
 
     Why it matters: without owner, project and environment tags nobody can allocate cost,
     find who to page or clean up a forgotten stack.
@@ -307,7 +308,7 @@ def _tags_template(
     lacking: list[tuple[Resource, list[str]]] = []
     for res in taggable:
         keys = _template_tag_keys(res.properties)
-        lowered = {k.lower() for k in keys}  # `project` is taken for Project: a reviewer would
+        lowered = {k.lower() for k in keys}  # case-insensitive: a `project` tag is taken for Project
         absent = [k for k in required if k.lower() not in lowered]
         if absent:
             lacking.append((res, absent))
@@ -343,18 +344,21 @@ def _share(n: int, total: int) -> str:
 def _tags_source(
     ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse]
 ) -> list[Hit]:
-    if not index.sources or any(u.key is None for u in uses):
-        return []  # no CDK code, or tags whose keys we cannot read: stay silent
-    applied = {(u.key or "").lower() for u in uses}
+    if not index.sources or any(u.key is None and u.wide for u in uses):
+        return []  # no CDK code, or app/stack tags whose keys we cannot read: stay silent
+    applied = {u.key.lower() for u in uses if u.key}
     never = [k for k in required if k.lower() not in applied]
     if not never:
-        return []
+        return []  # every key appears somewhere; coverage of construct-level tags is not judged
     partial = [
         k
         for k in required
         if k.lower() in applied and not any((u.key or "").lower() == k.lower() and u.wide for u in uses)
     ]
-    message = f"Required tags never applied: {', '.join(never)}"
+    if any(u.key is None for u in uses):  # construct-level tags with unreadable keys
+        message = f"Required tags not applied to the app or its stacks: {', '.join(never)}"
+    else:
+        message = f"Required tags never applied: {', '.join(never)}"
     if not uses:
         message += " (the answer applies no tags at all)"
     elif partial:
