@@ -1,0 +1,4 @@
+"""Hostile: never finishes."""
+
+while True:
+    pass

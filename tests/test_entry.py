@@ -1,0 +1,130 @@
+"""Entry planning: the answer's own app, the scaffold's tap.py, or a generated driver."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from graders.sandbox.entry import (
+    DRIVER_FILE,
+    find_answer_entry,
+    find_top_stacks,
+    plan_entry,
+    scaffold_mismatch,
+)
+
+SCAFFOLD_TAP = """\
+import aws_cdk as cdk
+from lib.tap_stack import TapStack, TapStackProps
+app = cdk.App()
+props = TapStackProps(environment_suffix="dev", env=cdk.Environment(account=None, region=None))
+TapStack(app, "TapStackdev", props=props)
+app.synth()
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> list[str]:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return sorted(files)
+
+
+def test_answer_entry_preferred_over_scaffold(tmp_path: Path) -> None:
+    _write(tmp_path, {"tap.py": SCAFFOLD_TAP})
+    answer = _write(
+        tmp_path,
+        {
+            "app.py": "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n",
+            "lib/stack.py": "class S: pass\n",
+            "tests/test_app.py": "import aws_cdk as cdk\ncdk.App().synth()\n",
+        },
+    )
+    plan = plan_entry(tmp_path, answer, "tap.py")
+    assert (plan.kind, plan.path) == ("answer", "app.py")
+
+
+def test_bin_entry_and_broken_entry_are_found(tmp_path: Path) -> None:
+    answer = _write(tmp_path, {"bin/deploy.py": "from aws_cdk import App\napp = App(\napp.synth()\n"})
+    assert find_answer_entry(tmp_path, answer) == "bin/deploy.py"
+
+
+def test_scaffold_used_when_it_fits(tmp_path: Path) -> None:
+    _write(tmp_path, {"tap.py": SCAFFOLD_TAP})
+    answer = _write(
+        tmp_path,
+        {
+            "lib/tap_stack.py": (
+                "from dataclasses import dataclass\nimport aws_cdk as cdk\n"
+                "class TapStackProps(cdk.StackProps):\n"
+                "    def __init__(self, environment_suffix=None, **kwargs):\n        super().__init__(**kwargs)\n"
+                "class TapStack(cdk.Stack):\n"
+                "    def __init__(self, scope, construct_id, props=None, **kwargs):\n"
+                "        super().__init__(scope, construct_id, **kwargs)\n"
+            )
+        },
+    )
+    plan = plan_entry(tmp_path, answer, "tap.py")
+    assert (plan.kind, plan.path) == ("scaffold", "tap.py")
+
+
+def test_scaffold_mismatch_gives_driver(tmp_path: Path) -> None:
+    _write(tmp_path, {"tap.py": SCAFFOLD_TAP})
+    answer = _write(
+        tmp_path,
+        {
+            "lib/tap_stack.py": (
+                "import aws_cdk as cdk\n"
+                "class TapStack(cdk.Stack):\n"
+                "    def __init__(self, scope, construct_id, environment_suffix: str, **kwargs):\n"
+                "        super().__init__(scope, construct_id, **kwargs)\n"
+            )
+        },
+    )
+    assert "TapStackProps" in (scaffold_mismatch(tmp_path, "tap.py") or "")
+    plan = plan_entry(tmp_path, answer, "tap.py")
+    assert plan.kind == "driver" and plan.path == DRIVER_FILE
+    assert plan.stacks == ["lib.tap_stack.TapStack"]
+    ast.parse(plan.driver_source or "")
+
+
+def test_scaffold_keyword_mismatch(tmp_path: Path) -> None:
+    _write(tmp_path, {"tap.py": SCAFFOLD_TAP})
+    _write(
+        tmp_path,
+        {
+            "lib/tap_stack.py": (
+                "import aws_cdk as cdk\nfrom dataclasses import dataclass\n"
+                "@dataclass\nclass TapStackProps:\n    environment_suffix: str = 'dev'\n"
+                "class TapStack(cdk.Stack):\n"
+                "    def __init__(self, scope, construct_id, environment_suffix='dev'):\n"
+                "        super().__init__(scope, construct_id)\n"
+            )
+        },
+    )
+    reason = scaffold_mismatch(tmp_path, "tap.py") or ""
+    assert "TapStackProps" in reason or "TapStack(" in reason
+
+
+def test_top_stacks_skip_nested_created_and_bases(tmp_path: Path) -> None:
+    answer = _write(
+        tmp_path,
+        {
+            "lib/base.py": "from aws_cdk import Stack\nclass BaseStack(Stack):\n    pass\n",
+            "lib/net.py": "from lib.base import BaseStack\nclass NetStack(BaseStack):\n    pass\n",
+            "lib/main.py": (
+                "import aws_cdk as cdk\nfrom lib.net import NetStack\n"
+                "class Inner(cdk.NestedStack):\n    pass\n"
+                "class MainStack(cdk.Stack):\n"
+                "    def __init__(self, scope, cid):\n        super().__init__(scope, cid)\n"
+                "        NetStack(scope, 'Net')\n        Inner(self, 'In')\n"
+            ),
+            "tests/test_x.py": "import aws_cdk as cdk\nclass TestStack(cdk.Stack):\n    pass\n",
+        },
+    )
+    assert find_top_stacks(tmp_path, answer) == [("lib.main", "MainStack")]
+
+
+def test_no_stack_no_entry_is_none(tmp_path: Path) -> None:
+    answer = _write(tmp_path, {"handler.py": "def handler(e, c):\n    return 1\n"})
+    assert plan_entry(tmp_path, answer, None).kind == "none"
