@@ -162,9 +162,7 @@ def compare(
 ) -> None:
     """Compare two runs: score deltas with 95% CIs, regressed answers, finding and synth changes.
 
-    Exit codes: 0 done; 2 a run could not be read; 3 with --fail-on-regression when the 95%
-    confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta
-    is below -THRESHOLD.
+    Exit codes: 0 done; 2 a run could not be read; 3 with --fail-on-regression when the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD.
     """
     from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown
     from graders.runs import RunError, load_run
