@@ -341,6 +341,8 @@ def test_dlq_schedule_rules_count_when_the_rubric_says_so() -> None:
         spec.enabled = cid == "dlq-missing"
     rubric.checks["dlq-missing"].options["scheduled_rules"] = True
     rule = _rule(ScheduleExpression="rate(1 hour)", Targets=[{"Arn": FN_ARN, "Id": "t"}])
-    ctx = make_context({}, {"Stack": {"Resources": {"WorkerA1B2C3D4": WORKER, "RuleA1B2C3D4": rule}}}, rubric=rubric)
+    ctx = make_context(
+        {}, {"Stack": {"Resources": {"WorkerA1B2C3D4": WORKER, "RuleA1B2C3D4": rule}}}, rubric=rubric
+    )
     (finding,) = run_checks(ctx)
     assert "EventBridge rule Rule" in finding.message
