@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_registry_matches_design_catalogue() -> None:
     for line in design.read_text().splitlines():
         if line.startswith("| ") and not line.startswith("| id") and line.count("|") >= 3:
             cell = line.split("|")[1].strip()
-            if cell and cell.replace("-", "").isalpha() and cell.islower():
+            if re.fullmatch(r"[a-z][a-z0-9-]+", cell) and cell != "id":
                 ids.add(cell)
     assert ids, "catalogue not found"
     assert ids == set(registry())
