@@ -64,8 +64,8 @@ def pretty(key: str) -> str:
 
 def keys_match(source_key: str | None, tkey: str) -> bool:
     """True when a source construct id (`Table{}` for f-strings) names the template construct."""
-    if not source_key:
-        return False
+    if not source_key or len(re.sub(r"[^A-Za-z0-9]", "", source_key.replace("{}", ""))) < 2:
+        return False  # `{}` or `{}-{}` would name every construct
     if tkey.startswith(_FROM_LOGICAL_ID):
         # Logical ids drop every non-alphanumeric character and concatenate the whole path.
         clean = re.sub(r"[^A-Za-z0-9{}]", "", source_key)

@@ -7,6 +7,7 @@ through both lenses and reports one finding per API, listing every method or sta
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from graders.checks._constructs import (
     ref_target,
     template_key,
 )
+from graders.checks._inline import source_inline_code
 from graders.checks.context import CheckContext, Hit, Resource, SourceFile
 from graders.models import Evidence
 
@@ -545,6 +547,7 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
         if src.inline_of is not None or not is_cdk_file(src.tree):
             handler.extend(_handler_star_origin(ctx, src))
             continue
+        handler.extend(_inline_star_origin(ctx, src))
         bindings = Bindings(src.tree)
         single_api = _single_api_id(src.tree)
         for node, value_node, what in _origin_settings(src.tree):
@@ -614,6 +617,21 @@ def _owner_via_use(bindings: Bindings, tree: ast.Module, node: ast.AST) -> str |
             if key:
                 return key
     return None
+
+
+_STAR_ORIGIN_LINE = re.compile(r"""['"]access-control-allow-origin['"]\s*:\s*['"]\*['"]""", re.IGNORECASE)
+
+
+def _inline_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidence]:
+    """`Access-Control-Allow-Origin: *` returned by inline Lambda code (Python or Node.js)."""
+    for inline in source_inline_code(src):
+        for n, line in enumerate(inline.code.splitlines(), start=1):
+            if _STAR_ORIGIN_LINE.search(line):
+                yield inline.evidence(
+                    ctx,
+                    code_line=n,
+                    value=f"inline code of {pretty(inline.label)}: 'Access-Control-Allow-Origin': '*'",
+                )
 
 
 def _handler_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidence]:

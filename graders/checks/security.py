@@ -25,7 +25,8 @@ from graders.checks._constructs import (
     ref_target,
     template_key,
 )
-from graders.checks.context import CheckContext, Hit, Resource
+from graders.checks._inline import source_inline_code
+from graders.checks.context import CheckContext, Hit, Resource, SourceFile
 from graders.models import Evidence
 
 # ==== hardcoded-secret ======================================================================
@@ -227,6 +228,25 @@ def _secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
             yield Hit(
                 _secret_message(secret, where),
                 [ctx.at(src, node, value=f"{secret.name}={_mask(secret.value)}")],
+                key="secret:" + secret.value,
+            )
+        if infra:
+            yield from _inline_secrets(ctx, src, names)
+
+
+def _inline_secrets(ctx: CheckContext, src: SourceFile, names: list[str]) -> Iterator[Hit]:
+    """Literal secrets inside inline Lambda code (`Code.from_inline`), read as Python."""
+    for inline in source_inline_code(src):
+        if inline.language != "python":
+            continue
+        code = inline.as_source()
+        if code.tree is None:
+            continue
+        for node, secret in _source_secrets(code.tree, names):
+            line = getattr(node, "lineno", None)
+            yield Hit(
+                _secret_message(secret, f"in the inline code of {pretty(inline.label)}"),
+                [inline.evidence(ctx, code_line=line, value=f"{secret.name}={_mask(secret.value)}")],
                 key="secret:" + secret.value,
             )
 
