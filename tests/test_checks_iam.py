@@ -120,7 +120,8 @@ def test_wildcard_action_in_a_resource_policy_names_the_principal() -> None:
             },
         }
     )
-    found = _run("iam-wildcard-action", make_context({"lib/s.py": HEADER}, templates))
+    source = HEADER + 'STATEMENT = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:*"}\n'
+    found = _run("iam-wildcard-action", make_context({"lib/s.py": source}, templates))
     assert len(found) == 1 and "`*` (anyone)" in found[0].message and "`sqs:*`" in found[0].message
 
 
@@ -150,7 +151,8 @@ def test_json_text_documents_and_intrinsic_actions_do_not_crash() -> None:
         ),
         Odd={"Type": "AWS::IAM::Role", "Properties": {"Policies": ["x", {"PolicyDocument": None}]}},
     )
-    found = _run("iam-wildcard-action", make_context({"lib/s.py": HEADER}, templates))
+    source = HEADER + 'ACTIONS = ["logs:*", "s3:*"]\n'
+    found = _run("iam-wildcard-action", make_context({"lib/s.py": source}, templates))
     assert [f.message.split(" ")[0] for f in found] == ["`logs:*`"]
 
 
@@ -237,7 +239,42 @@ class S(Stack):
 )
 def test_broad_managed_policy_arns(arn: Any, expected: int) -> None:
     templates = _template(Role1234ABCD={"Type": "AWS::IAM::Role", "Properties": {"ManagedPolicyArns": [arn]}})
-    assert len(_run("broad-managed-policy", make_context({"lib/s.py": HEADER}, templates))) == expected
+    source = (
+        HEADER
+        + 'NAMES = ["AdministratorAccess", "AWSLambda_FullAccess", "TeamFullAccess", "ViewOnlyAccess"]\n'
+    )
+    assert len(_run("broad-managed-policy", make_context({"lib/s.py": source}, templates))) == expected
+
+
+def test_statements_and_policies_cdk_writes_itself_are_not_the_answers() -> None:
+    # enable_execute_command=True: CDK gives the task role logs actions on "*" and, for some
+    # constructs, a managed policy of its own; the answer typed none of them.
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, cluster, task):
+        super().__init__(scope, cid)
+        ecs.FargateService(self, "Svc", cluster=cluster, task_definition=task, enable_execute_command=True)
+"""
+    templates = _template(
+        TaskRoleDefaultPolicy1234ABCD=_policy(
+            [
+                {
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "ssmmessages:OpenDataChannel"],
+                    "Effect": "Allow",
+                    "Resource": "*",
+                },
+                {"Action": "kms:*", "Effect": "Allow", "Resource": "*"},
+            ]
+        ),
+        ModelRole1234ABCD={
+            "Type": "AWS::IAM::Role",
+            "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]},
+        },
+    )
+    ctx = make_context({"lib/s.py": HEADER + body}, templates)
+    assert _run("iam-wildcard-resource", ctx) == []
+    assert _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}, templates)) == []
+    assert _run("broad-managed-policy", make_context({"lib/s.py": HEADER + body}, templates)) == []
 
 
 def test_broad_managed_policy_from_a_variable_owner() -> None:

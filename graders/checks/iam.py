@@ -83,10 +83,12 @@ UNSCOPED_ACTIONS: tuple[str, ...] = (
     "ecr:getauthorizationtoken",
     "sts:getcalleridentity", "sts:getsessiontoken",
     "ssm:describeparameters",
+    "ssmmessages:createcontrolchannel", "ssmmessages:createdatachannel", "ssmmessages:opencontrolchannel",
+    "ssmmessages:opendatachannel",
     "kms:listkeys", "kms:listaliases", "kms:createkey", "kms:generaterandom", "kms:describecustomkeystores",
     "s3:listallmybuckets", "s3:getaccountpublicaccessblock", "s3:putaccountpublicaccessblock",
     "s3:listaccesspoints", "s3:listjobs", "s3:createjob",
-    "logs:describeresourcepolicies", "logs:putresourcepolicy", "logs:deleteresourcepolicy",
+    "logs:describeloggroups", "logs:describeresourcepolicies", "logs:putresourcepolicy", "logs:deleteresourcepolicy",
     "logs:describeexporttasks", "logs:describequerydefinitions", "logs:getqueryresults", "logs:stopquery",
     "logs:testmetricfilter", "logs:createlogdelivery", "logs:getlogdelivery", "logs:updatelogdelivery",
     "logs:deletelogdelivery", "logs:listlogdeliveries", "logs:describequeries",
@@ -468,17 +470,18 @@ def _merge(
     src_items: list[tuple[_SrcStatement, list[str]]],
     describe_source: Callable[[str, list[tuple[_SrcStatement, list[str]]]], str],
     lens_check: str,
+    corroborated: Callable[[_Group], bool],
 ) -> Iterator[Hit]:
     """Template groups first (they decide when a template exists), then source evidence.
 
     A source statement joins the template group whose holder matches its owner construct and
     that flags one of the same actions; failing that, the only group that flags that action.
     With a template, a source statement that joins no group is dropped (the stack is not
-    instantiated, or the statement never reached the template); without one, source
-    statements are grouped by owner and reported on their own.
+    instantiated, or the statement never reached the template), and a template group no source
+    statement joins is kept only when ``corroborated`` says the answer asked for it: CDK writes
+    statements of its own (ECS Exec, tracing, VPC access) that are not the answer's choice.
+    Without a template, source statements are grouped by owner and reported on their own.
     """
-    for group in cfn_groups:
-        yield Hit(group.message, group.evidence, key=group.key, lens="template")
     by_key: dict[str, list[tuple[_SrcStatement, list[str]]]] = {}
     for stmt, flagged in src_items:
         if ctx.has_template:
@@ -490,6 +493,9 @@ def _merge(
             where = stmt.owner or f"{stmt.src.path}:{getattr(stmt.node, 'lineno', 0)}"
             key = f"{lens_check}:{where}"
         by_key.setdefault(key, []).append((stmt, flagged))
+    for group in cfn_groups:
+        if group.key in by_key or corroborated(group):
+            yield Hit(group.message, group.evidence, key=group.key, lens="template")
     cfn_messages = {g.key: g.message for g in cfn_groups}
     for key, items in by_key.items():
         message = cfn_messages.get(key) or describe_source(key, items)
@@ -497,6 +503,20 @@ def _merge(
         if not evidence:
             evidence = [ctx.at(s.src, s.node) for s, _ in items]
         yield Hit(message, evidence, key=key, lens="source")
+
+
+def _answer_strings(ctx: CheckContext) -> set[str]:
+    """Every string literal of the answer's infrastructure code, lower-cased."""
+    return {
+        node.value.lower()
+        for idx in index_sources(ctx.parsed())
+        for node in ast.walk(idx.tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def _answer_calls(ctx: CheckContext, *names: str) -> bool:
+    return any(True for idx in index_sources(ctx.parsed()) for _ in iter_calls(idx.tree, *names))
 
 
 def _join(stmt: _SrcStatement, flagged: list[str], groups: list[_Group]) -> _Group | None:
@@ -592,7 +612,14 @@ def iam_wildcard_action(ctx: CheckContext) -> Iterator[Hit]:
         actions = {a for _, w in group for a in w}
         return f"{_quote(actions)} allowed by {_source_where(key, group)}"
 
-    yield from _merge(ctx, list(cfn.values()), items, describe, "wildcard-action")
+    strings = _answer_strings(ctx)
+    full_access = _answer_calls(ctx, "grant_full_access")
+
+    def corroborated(group: _Group) -> bool:
+        # the answer typed the wildcard, or asked for it through grant_full_access
+        return full_access or any(a.lower() in strings for a in group.flagged)
+
+    yield from _merge(ctx, list(cfn.values()), items, describe, "wildcard-action", corroborated)
 
 
 def _principal(statement: dict[str, Any]) -> str:
@@ -661,7 +688,13 @@ def iam_wildcard_resource(ctx: CheckContext) -> Iterator[Hit]:
         actions = {a for _, flagged in group for a in flagged}
         return f'{_quote(actions)} allowed on `resources=["*"]` by {_source_where(key, group)}'
 
-    yield from _merge(ctx, list(cfn.values()), items, describe, "wildcard-resource")
+    strings = _answer_strings(ctx)
+
+    def corroborated(group: _Group) -> bool:
+        # "*" written by CDK itself (ECS Exec, VPC access) comes with actions the answer never typed
+        return any(a.lower() in strings for a in group.flagged)
+
+    yield from _merge(ctx, list(cfn.values()), items, describe, "wildcard-resource", corroborated)
 
 
 # =====================================================================================
@@ -783,8 +816,12 @@ def _managed_owner(idx: SourceIndex, call: ast.Call) -> str | None:
 def _merge_managed(
     ctx: CheckContext, cfn_groups: list[_Group], items: list[tuple[_SrcStatement, str]]
 ) -> Iterator[Hit]:
+    # Managed policies CDK attaches itself (a construct's default service role) are not the
+    # answer's choice: a template finding needs the policy name somewhere in the answer's code.
+    strings = " ".join(_answer_strings(ctx))
     for group in cfn_groups:
-        yield Hit(group.message, group.evidence, key=group.key, lens="template")
+        if any(name.lower() in strings for name in group.flagged):
+            yield Hit(group.message, group.evidence, key=group.key, lens="template")
     for record, name in items:
         base = name.rsplit("/", 1)[-1]
         if ctx.has_template:
