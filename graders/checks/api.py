@@ -212,10 +212,22 @@ def _auth_of_items(opts: dict[str, ast.expr]) -> str:
     return result
 
 
-def _http_method(call: ast.Call) -> str | None:
+def _http_methods(call: ast.Call, bindings: Bindings) -> list[str]:
+    """The verbs of an `add_method` call: a literal, or the literal list a loop variable runs over."""
     node = call.args[0] if call.args else kwarg(call, "http_method")
     value = str_literal(node)
-    return value.upper() if value else None
+    if value:
+        return [value.upper()]
+    if isinstance(node, ast.Name):
+        cur = bindings.parents.get(call)
+        while cur is not None and not isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+            if isinstance(cur, ast.For) and isinstance(cur.target, ast.Name) and cur.target.id == node.id:
+                verbs = [str_literal(e) for e in _elements(cur.iter)]
+                if verbs and all(verbs):
+                    return [v.upper() for v in verbs if v]
+                break
+            cur = bindings.parents.get(cur)
+    return ["{" + ast.unparse(node) + "}"] if node is not None else ["?"]
 
 
 def _source_path(bindings: Bindings, expr: ast.AST, depth: int = 0) -> str:
@@ -371,16 +383,17 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
                 if literal(kwarg(call, "any_method"), True) is False:
                     continue
                 own = _auth_of(kwarg(call, "default_method_options"))
-                verb, path = "ANY", (_source_path(bindings, call) or "/{proxy+}")
+                verbs, path = ["ANY"], (_source_path(bindings, call) or "/{proxy+}")
             else:
-                verb_or_none = _http_method(call)
-                if verb_or_none == "OPTIONS" or any(kw.arg is None for kw in call.keywords):
+                verbs = [v for v in _http_methods(call, bindings) if v != "OPTIONS"]
+                if not verbs or any(kw.arg is None for kw in call.keywords):
                     continue
                 own = _auth_of_items({kw.arg: kw.value for kw in call.keywords if kw.arg})
-                verb, path = verb_or_none or "?", (_source_path(bindings, receiver) or "?")
+                path = _source_path(bindings, receiver) or "?"
             if own != "no" or api.default_auth != "no":
                 continue
-            add(api, f"{verb} {path}", ctx.at(src, call, value=f"{verb} {path}"))
+            for verb in verbs:
+                add(api, f"{verb} {path}", ctx.at(src, call, value=f"{verb} {path}"))
         yield from _function_url_source(ctx, src, bindings)
     for key, methods in found.items():
         names = [name for name, _ in methods]

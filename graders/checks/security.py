@@ -133,8 +133,12 @@ def _looks_secret(value: str) -> bool:
         return False
     if re.fullmatch(r"[A-Z][A-Z0-9_]+", v):
         return False  # an environment variable name
-    # A resource name or path (`prod/db`, `orders-api-key`): lower-case words joined by separators.
-    return not re.fullmatch(r"[a-z0-9]+(?:[-_./:][a-z0-9]+)+", v)
+    # A resource name or path (`prod/db`, `orders-api-key-v2`): lower-case words joined by
+    # separators. Random-looking parts (`tok_9a8b7c6d5e4f`) make it a secret again.
+    if re.fullmatch(r"[a-z0-9]+(?:[-_./:][a-z0-9]+)+", v):
+        parts = re.split(r"[-_./:]", v)
+        return not all(p.isalpha() or len(p) <= 4 for p in parts)
+    return True
 
 
 def _token_kind(value: str) -> str | None:
@@ -521,6 +525,7 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
     buckets = {(b.stack, b.logical_id): b for b in ctx.resources("AWS::S3::Bucket")}
     reasons: dict[tuple[str, str], list[str]] = {}
     evidence: dict[tuple[str, str], list[Any]] = {}
+    opened: set[tuple[str, str]] = set()  # buckets with an actual public grant (or BPA fully off)
     for ref, bucket in buckets.items():
         props = bucket.properties
         pab = props.get("PublicAccessBlockConfiguration")
@@ -531,10 +536,13 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
                     f"PublicAccessBlockConfiguration leaves {', '.join(off)} off"
                 )
                 evidence.setdefault(ref, []).append(bucket.evidence(value=f"{', '.join(off)}: false"))
+                if len(off) == len(_BPA_FIELDS):
+                    opened.add(ref)
         acl = props.get("AccessControl")
         if acl in _PUBLIC_ACLS:
             reasons.setdefault(ref, []).append(f"AccessControl {acl}")
             evidence.setdefault(ref, []).append(bucket.evidence(value=f"AccessControl: {acl}"))
+            opened.add(ref)
     for policy in ctx.resources("AWS::S3::BucketPolicy"):
         public = _public_statements(policy.properties.get("PolicyDocument"))
         if not public:
@@ -547,9 +555,12 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
         )
         reasons.setdefault(ref, []).append(f"bucket policy allows {'; '.join(public)} to Principal *")
         evidence.setdefault(ref, []).append(policy.evidence(value=f"Allow {'; '.join(public)} to *"))
+        opened.add(ref)
         if ref not in buckets:
             buckets[ref] = policy
     for ref, why in reasons.items():
+        if ref not in opened:
+            continue  # relaxed Block Public Access alone (ACLs for log delivery, say) grants nobody access
         key = template_key(buckets[ref])
         yield Hit(
             f"Bucket {display_name(key)} is open to the public: {'; '.join(why)}",
@@ -559,15 +570,16 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
         )
 
 
-def _bpa_off(node: ast.AST | None) -> str | None:
-    """What a block_public_access / public_access_block_configuration value leaves off."""
+def _bpa_off(node: ast.AST | None) -> tuple[str, bool] | None:
+    """What a block_public_access / public_access_block_configuration value leaves off, and
+    whether that is all of it."""
     if node is None or (isinstance(node, ast.Constant) and node.value is None):
         return None
     name = dotted(node)
     if name.endswith("BLOCK_ALL"):
         return None
     if name.endswith(("BLOCK_ACLS", "BLOCK_ACLS_ONLY")):
-        return f"block_public_access={name.rsplit('.', 1)[-1]} (public bucket policies stay allowed)"
+        return f"block_public_access={name.rsplit('.', 1)[-1]} (public bucket policies stay allowed)", False
     items: dict[str, ast.expr] | None = None
     if isinstance(node, ast.Call):
         items = {kw.arg: kw.value for kw in node.keywords if kw.arg}
@@ -582,7 +594,9 @@ def _bpa_off(node: ast.AST | None) -> str | None:
             off.append(field_name)
         elif literal(value, "?") == "?":
             return None  # a variable: cannot tell
-    return f"block_public_access turns off {', '.join(off)}" if off else None
+    if not off:
+        return None
+    return f"block_public_access turns off {', '.join(off)}", len(off) == len(_BPA_KWARGS)
 
 
 def _public_source(ctx: CheckContext) -> Iterator[Hit]:
@@ -592,13 +606,16 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
         bindings = Bindings(src.tree)
         found: dict[str, list[tuple[str, Any]]] = {}
         labels: dict[str, str] = {}
+        opened: set[str] = set()
         for call in iter_calls(src.tree, "Bucket", "CfnBucket"):
             key = construct_call_id(call)
             if not key:
                 continue
             labels[key] = construct_label(call) or key
-            for why, node in _bucket_reasons(call):
+            for why, node, grant in _bucket_reasons(call):
                 found.setdefault(key, []).append((why, ctx.at(src, node, value=why)))
+                if grant:
+                    opened.add(key)
         for call in iter_calls(src.tree, "grant_public_access", "add_to_resource_policy"):
             if not isinstance(call.func, ast.Attribute):
                 continue
@@ -609,6 +626,7 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
                 found.setdefault(key, []).append(
                     ("grant_public_access()", ctx.at(src, call, value="grant_public_access()"))
                 )
+                opened.add(key)
                 continue
             stmt = call.args[0] if call.args else kwarg(call, "permission")
             if isinstance(stmt, (ast.Name, ast.Attribute)):
@@ -616,7 +634,10 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
             why = _public_statement_source(stmt)
             if why:
                 found.setdefault(key, []).append((why, ctx.at(src, call, value=why)))
+                opened.add(key)
         for key, items in found.items():
+            if key not in opened:
+                continue  # relaxed Block Public Access alone grants nobody access
             yield Hit(
                 f"Bucket {labels.get(key, pretty(key))} is open to the public: {'; '.join(w for w, _ in items)}",
                 [ev for _, ev in items],
@@ -624,21 +645,22 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
             )
 
 
-def _bucket_reasons(call: ast.Call) -> Iterator[tuple[str, ast.AST]]:
+def _bucket_reasons(call: ast.Call) -> Iterator[tuple[str, ast.AST, bool]]:
+    """(reason, node, whether it grants public access by itself) for one bucket constructor."""
     for name in ("block_public_access", "public_access_block_configuration"):
         node = kwarg(call, name)
         off = _bpa_off(node)
         if off and node is not None:
-            yield off, node
+            yield off[0], node, off[1]
     node = kwarg(call, "public_read_access")
     if node is not None and literal(node, None) is True:
-        yield "public_read_access=True", node
+        yield "public_read_access=True", node, True
     node = kwarg(call, "access_control")
     if node is not None:
         attr = dotted(node).rsplit(".", 1)[-1]
         value = str_literal(node)
         if attr in _PUBLIC_ACL_ATTRS or value in _PUBLIC_ACLS:
-            yield f"access_control={value or attr}", node
+            yield f"access_control={value or attr}", node, True
 
 
 def _public_statement_source(stmt: ast.AST | None) -> str | None:
@@ -695,7 +717,7 @@ def _prompt(ctx: CheckContext) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.;!?])\s+|\n+", text) if s.strip()]
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
 
 
 def _requirements(ctx: CheckContext) -> tuple[set[str], bool]:

@@ -1,0 +1,417 @@
+"""Edge cases of hardcoded-secret, s3-public-access and encryption-missing (hand-written templates)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graders.checks import run_checks
+from graders.checks._constructs import keys_match, template_key
+from graders.checks.context import Resource
+from graders.checks.security import _is_secret_name, _looks_secret
+from graders.models import Finding
+from graders.rubric import load_rubric
+from tests.checkkit import make_context
+
+SECRET_NAMES = load_rubric().option("hardcoded-secret", "secret_names")
+
+
+def _res(rtype: str, path: str | None = None, **props: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"Type": rtype, "Properties": props}
+    if path:
+        out["Metadata"] = {"aws:cdk:path": f"Stack/{path}/Resource"}
+    return out
+
+
+def _run(
+    check_id: str,
+    files: dict[str, str],
+    resources: dict[str, Any] | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    task_root: str | None = None,
+    template_extra: dict[str, Any] | None = None,
+) -> list[Finding]:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    rubric.checks[check_id].options.update(options or {})
+    templates = None
+    if resources is not None:
+        templates = {"Stack": {"Resources": resources, **(template_extra or {})}}
+    ctx = make_context(files, templates, rubric=rubric)
+    ctx.sample.task_root = task_root
+    findings = run_checks(ctx)
+    assert not [f for f in findings if f.check == "grader-error"], findings
+    return findings
+
+
+CDK_HEADER = "from aws_cdk import Stack, SecretValue\nfrom aws_cdk import aws_lambda as _lambda\n"
+
+
+# ---- hardcoded-secret ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("DB_PASSWORD", True),
+        ("apiKey", True),
+        ("client_secret", True),
+        ("x-api-key", True),
+        ("MasterUserPassword", True),
+        ("GITHUB_TOKEN", True),
+        ("SECRET_NAME", False),
+        ("DB_SECRET_ARN", False),
+        ("TOKEN_TTL", False),
+        ("password_length", False),
+        ("GenerateStringKey", False),
+        ("SecretStringTemplate", False),
+        ("api_key_name", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    assert _is_secret_name(name, SECRET_NAMES) is secret
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("password123", True),
+        ("Tr0ub4dor&3", True),
+        ("9f8e7d6c5b4a39281706", True),
+        ("CHANGE_ME_IN_CONSOLE", False),
+        ("<your-api-key>", False),
+        ("your-api-key", False),
+        ("prod/db", False),
+        ("orders-api-key", False),
+        ("DB_SECRET_ARN", False),
+        ("{{resolve:secretsmanager:db:SecretString:password}}", False),
+        ("'true'", False),
+        ("Bearer token", False),
+        ("default-key", False),
+        ("abc", False),
+    ],
+)
+def test_secret_values(value: str, secret: bool) -> None:
+    assert _looks_secret(value) is secret
+
+
+def test_secret_through_a_variable_is_one_finding_with_both_lenses() -> None:
+    code = CDK_HEADER + (
+        "class S(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        env = {'STRIPE_API_KEY': 'rk9ZtQ2wX81mVb7c'}\n"
+        "        _lambda.Function(self, 'Payments', environment=env)\n"
+    )
+    resources = {
+        "Payments0A1B2C3D": _res(
+            "AWS::Lambda::Function",
+            "Payments",
+            Environment={"Variables": {"STRIPE_API_KEY": "rk9ZtQ2wX81mVb7c"}},
+        )
+    }
+    (finding,) = _run("hardcoded-secret", {"lib/stack.py": code}, resources)
+    assert finding.lenses == ["source", "template"]
+    assert "STRIPE_API_KEY" in finding.message and "rk9ZtQ2wX81mVb7c" not in finding.message
+    assert {e.file for e in finding.evidence} == {"lib/stack.py", None}
+
+
+def test_intrinsics_and_references_are_not_secrets() -> None:
+    resolve = {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "DbSecret"}, ":SecretString:password::}}"]]
+    }
+    resources = {
+        "DbA1B2C3D4": _res("AWS::RDS::DBInstance", "Db", MasterUserPassword=resolve, StorageEncrypted=True),
+        "FnA1B2C3D4": _res(
+            "AWS::Lambda::Function",
+            "Fn",
+            Environment={"Variables": {"DB_PASSWORD": {"Ref": "Param"}, "API_TOKEN": "${Token[TOKEN.12]}"}},
+        ),
+        "SecretA1B2C3D4": _res(
+            "AWS::SecretsManager::Secret",
+            "Secret",
+            GenerateSecretString={
+                "GenerateStringKey": "password",
+                "SecretStringTemplate": '{"username":"app"}',
+            },
+        ),
+    }
+    assert _run("hardcoded-secret", {}, resources) == []
+
+
+def test_template_only_places_parameters_outputs_ssm_and_secret_strings() -> None:
+    resources = {
+        "ParamA1B2C3D4": _res(
+            "AWS::SSM::Parameter", "Param", Name="/shop/db-password", Value="pgPass2024x", Type="String"
+        ),
+        "SecretA1B2C3D4": _res(
+            "AWS::SecretsManager::Secret",
+            "Secret",
+            SecretString='{"username": "app", "password": "Zq8!mNp2"}',
+        ),
+        "KeyA1B2C3D4": _res(
+            "AWS::ApiGateway::ApiKey", "Key", Value="k3yV4lu3-0123456789abcdef", Enabled=True
+        ),
+    }
+    extra = {
+        "Parameters": {"AdminPassword": {"Type": "String", "Default": "Adm1nPass!", "NoEcho": True}},
+        "Outputs": {"ServiceToken": {"Value": "tok_9a8b7c6d5e4f"}, "TableName": {"Value": "orders"}},
+    }
+    findings = _run("hardcoded-secret", {}, resources, template_extra=extra)
+    text = " | ".join(f.message for f in findings)
+    assert len(findings) == 5, text
+    for name in ("db-password", "password", "Value", "AdminPassword", "ServiceToken"):
+        assert f"`{name}`" in text
+
+
+def test_application_code_and_getenv_fallbacks_count_tests_do_not() -> None:
+    handler = (
+        "import os\n"
+        "DB_PASSWORD = os.environ.get('DB_PASSWORD', 'localPass99')\n"
+        "def handler(event, context):\n"
+        "    return connect(password=os.getenv('DB_PASSWORD'))\n"
+    )
+    test = "def test_x():\n    connect(password='hunter2-test')\n"
+    (finding,) = _run("hardcoded-secret", {"lambda/app.py": handler, "tests/test_app.py": test})
+    assert "application code lambda/app.py" in finding.message and finding.evidence[0].line == 2
+
+
+def test_inline_lambda_code_is_read_for_secrets() -> None:
+    code = CDK_HEADER + (
+        "class S(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        _lambda.Function(self, 'Fn', runtime=_lambda.Runtime.PYTHON_3_12, handler='index.handler',\n"
+        "            code=_lambda.Code.from_inline('API_KEY = \"q7Wm2Kx9Lp4Zr8Tn\"\\ndef handler(e, c):\\n    return 1\\n'))\n"
+    )
+    (finding,) = _run("hardcoded-secret", {"lib/stack.py": code})
+    assert "inline code of Fn" in finding.message
+    assert finding.evidence[0].file == "lib/stack.py"
+
+
+def test_placeholder_secret_value_is_not_a_finding() -> None:
+    code = CDK_HEADER + (
+        "class S(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        Secret(self, 'S', secret_object_value={'api_key': SecretValue.unsafe_plain_text('REPLACE_ME')})\n"
+    )
+    assert _run("hardcoded-secret", {"lib/stack.py": code}) == []
+
+
+# ---- s3-public-access ------------------------------------------------------------------------
+
+
+def _policy(bucket: str, statement: dict[str, Any]) -> dict[str, Any]:
+    return _res(
+        "AWS::S3::BucketPolicy",
+        f"{bucket}/Policy",
+        Bucket={"Ref": f"{bucket}A1B2C3D4"},
+        PolicyDocument={"Statement": [statement], "Version": "2012-10-17"},
+    )
+
+
+def test_policy_pinned_by_condition_is_not_public_secure_transport_is_no_pin() -> None:
+    pinned = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:GetObject",
+        "Condition": {"StringEquals": {"AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"}},
+    }
+    tls_only = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+    }
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    resources = {
+        "SiteA1B2C3D4": _res("AWS::S3::Bucket", "Site"),
+        "SitePolicyA1B2C3D4": _policy("Site", pinned),
+        "DataA1B2C3D4": _res("AWS::S3::Bucket", "Data"),
+        "DataPolicyA1B2C3D4": _policy("Data", tls_only),
+        "LogsA1B2C3D4": _res("AWS::S3::Bucket", "Logs"),
+        "LogsPolicyA1B2C3D4": _policy("Logs", deny),
+    }
+    (finding,) = _run("s3-public-access", {}, resources)
+    assert "Data" in finding.message and "s3:GetObject" in finding.message
+
+
+def test_relaxed_block_public_access_alone_is_not_public_all_off_is() -> None:
+    acls_for_logs = {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    all_off = dict.fromkeys(acls_for_logs, False)
+    resources = {
+        "LogsA1B2C3D4": _res("AWS::S3::Bucket", "Logs", PublicAccessBlockConfiguration=acls_for_logs),
+        "OpenA1B2C3D4": _res("AWS::S3::Bucket", "Open", PublicAccessBlockConfiguration=all_off),
+        "CondA1B2C3D4": _res(
+            "AWS::S3::Bucket", "Cond", PublicAccessBlockConfiguration={"Fn::If": ["C", all_off, {}]}
+        ),
+    }
+    (finding,) = _run("s3-public-access", {}, resources)
+    assert "Open" in finding.message
+    code = (
+        "from aws_cdk import aws_s3 as s3\n"
+        "s3.Bucket(self, 'Logs', block_public_access=s3.BlockPublicAccess(block_public_acls=False,"
+        " ignore_public_acls=False, block_public_policy=True, restrict_public_buckets=True))\n"
+        "s3.Bucket(self, 'Site', block_public_access=s3.BlockPublicAccess.BLOCK_ACLS)\n"
+    )
+    assert _run("s3-public-access", {"lib/stack.py": code}) == []
+
+
+def test_source_keys_with_fstrings_merge_with_path_metadata() -> None:
+    code = (
+        "from aws_cdk import aws_s3 as s3\n"
+        "site = s3.Bucket(self, f'Site{suffix}', public_read_access=True,\n"
+        "                 block_public_access=s3.BlockPublicAccess.BLOCK_ACLS)\n"
+    )
+    resources = {
+        "SitedevA1B2C3D4": _res(
+            "AWS::S3::Bucket",
+            "Sitedev",
+            PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True},
+        ),
+        "SitedevPolicyA1B2C3D4": _policy(
+            "Sitedev", {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}
+        ),
+    }
+    (finding,) = _run("s3-public-access", {"lib/stack.py": code}, resources)
+    assert finding.lenses == ["source", "template"]
+    assert any(e.line == 2 for e in finding.evidence)
+
+
+# ---- encryption-missing ----------------------------------------------------------------------
+
+
+def test_require_cmk_flags_default_encrypted_stores_without_a_customer_key() -> None:
+    resources = {
+        "PlainA1B2C3D4": _res("AWS::S3::Bucket", "Plain"),
+        "KeyedA1B2C3D4": _res(
+            "AWS::S3::Bucket",
+            "Keyed",
+            BucketEncryption={
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": {"Fn::GetAtt": ["Key", "Arn"]},
+                        }
+                    }
+                ]
+            },
+        ),
+        "QueueA1B2C3D4": _res("AWS::SQS::Queue", "Queue", KmsMasterKeyId="alias/aws/sqs"),
+        "TableA1B2C3D4": _res("AWS::DynamoDB::Table", "Table", SSESpecification={"SSEEnabled": True}),
+    }
+    assert _run("encryption-missing", {}, resources) == []
+    findings = _run("encryption-missing", {}, resources, options={"require_cmk": True})
+    assert sorted(f.message.split(":")[0] for f in findings) == [
+        "DynamoDB Table Table",
+        "S3 Bucket Plain",
+        "SQS Queue Queue",
+    ]
+
+
+def test_prompt_asking_for_a_cmk_and_encrypted_topics(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "PROMPT.md").write_text(
+        "Build an orders service.\n- Database encryption at rest using customer-managed KMS keys.\n"
+        "- Alerts go to an SNS topic; encrypt it with KMS.\n"
+    )
+    resources = {
+        "DbA1B2C3D4": _res("AWS::RDS::DBInstance", "Db", StorageEncrypted=True),
+        "BucketA1B2C3D4": _res("AWS::S3::Bucket", "Bucket"),
+        "AlertsA1B2C3D4": _res("AWS::SNS::Topic", "Alerts"),
+    }
+    findings = _run("encryption-missing", {}, resources, task_root=str(tmp_path))
+    assert sorted(f.message.split(":")[0] for f in findings) == ["RDS DBInstance Db", "SNS Topic Alerts"]
+    assert _run("encryption-missing", {}, resources) == []  # no prompt: S3 and SNS defaults are fine
+
+
+def test_cluster_members_serverless_and_intrinsics_are_not_flagged() -> None:
+    resources = {
+        "ClA1B2C3D4": _res("AWS::RDS::DBCluster", "Cl", Engine="aurora-postgresql"),
+        "ClWriterA1B2C3D4": _res(
+            "AWS::RDS::DBInstance", "Cl/writer", DBClusterIdentifier={"Ref": "ClA1B2C3D4"}
+        ),
+        "SlA1B2C3D4": _res("AWS::RDS::DBCluster", "Sl", Engine="aurora-mysql", EngineMode="serverless"),
+        "StrA1B2C3D4": _res(
+            "AWS::Kinesis::Stream",
+            "Str",
+            StreamEncryption={
+                "Fn::If": [
+                    "Unsupported",
+                    {"Ref": "AWS::NoValue"},
+                    {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+                ]
+            },
+        ),
+        "CondDbA1B2C3D4": _res(
+            "AWS::RDS::DBInstance", "CondDb", StorageEncrypted={"Fn::If": ["Prod", True, False]}
+        ),
+    }
+    (finding,) = _run("encryption-missing", {}, resources)
+    assert finding.message.startswith("RDS DBCluster Cl:")
+
+
+def test_domain_ebs_and_redis_cache_cluster() -> None:
+    resources = {
+        "SearchA1B2C3D4": _res(
+            "AWS::OpenSearchService::Domain",
+            "Search",
+            EncryptionAtRestOptions={"Enabled": False},
+            NodeToNodeEncryptionOptions={"Enabled": True},
+        ),
+        "HostA1B2C3D4": _res(
+            "AWS::EC2::Instance",
+            "Host",
+            BlockDeviceMappings=[
+                {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 50}},
+                {"DeviceName": "/dev/xvdb", "Ebs": {"Encrypted": True}},
+            ],
+        ),
+        "MemcA1B2C3D4": _res("AWS::ElastiCache::CacheCluster", "Memc", Engine="memcached"),
+    }
+    findings = {f.message.split(":")[0]: f.message for f in _run("encryption-missing", {}, resources)}
+    assert set(findings) == {"OpenSearchService Domain Search", "EC2 Instance Host"}
+    assert "NodeToNode" not in findings["OpenSearchService Domain Search"]
+    assert "/dev/xvda" in findings["EC2 Instance Host"] and "/dev/xvdb" not in findings["EC2 Instance Host"]
+
+
+def test_source_lens_follows_module_aliases_and_docdb_defaults() -> None:
+    code = (
+        "from aws_cdk import aws_rds as database\n"
+        "from aws_cdk import aws_docdb as docdb\n"
+        "from aws_cdk.aws_elasticache import CfnCacheCluster\n"
+        "database.DatabaseInstance(self, 'Main', engine=engine, vpc=vpc)\n"
+        "docdb.DatabaseCluster(self, 'Docs', master_user=user, vpc=vpc)\n"
+        "CfnCacheCluster(self, 'Cache', engine='redis', cache_node_type='cache.t3.micro', num_cache_nodes=1)\n"
+        "database.DatabaseInstance(self, 'Enc', engine=engine, vpc=vpc, storage_encryption_key=key)\n"
+    )
+    findings = _run("encryption-missing", {"lib/stack.py": code})
+    assert sorted(f.message.split(":")[0] for f in findings) == [
+        "CfnCacheCluster Cache",
+        "DatabaseInstance Main",
+    ]
+
+
+def test_template_keys_without_path_metadata() -> None:
+    bare = Resource("Stack", "OrdersTable5D02A0A9", "AWS::DynamoDB::Table", {}, {}, {})
+    assert template_key(bare) == "~OrdersTable"
+    assert keys_match("OrdersTable", "~OrdersTable")
+    assert keys_match("Orders{}", "~Ordersdev") and keys_match("Orders{}", "Ordersdev")
+    assert not keys_match("Table", "OrdersTable")  # with metadata the id must match whole
+    assert not keys_match("{}-{}", "Orders-dev")  # no literal part names nothing
