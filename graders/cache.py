@@ -44,10 +44,10 @@ def default_cache_dir() -> Path:
 
 @functools.cache
 def code_digest() -> str:
-    """Digest of the grader's own source, so that a changed check invalidates cached results."""
+    """Digest of the grader's own files (checks, sandbox driver...), so a change invalidates cached results."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
