@@ -30,15 +30,65 @@ class SourceIndex:
     _parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
     _bindings: dict[ast.AST, dict[str, list[ast.expr]]] = field(default_factory=dict)
     _self_attrs: dict[ast.AST, dict[str, list[ast.expr]]] = field(default_factory=dict)
+    _calls: dict[str, list[ast.Call]] = field(default_factory=dict)
+    _attr_loads: set[str] = field(default_factory=set)
+    _strings: set[str] = field(default_factory=set)
+    _line_starts: list[int] = field(default_factory=list)
+    classes: list[ast.ClassDef] = field(default_factory=list)
+    imports_cdk: bool = False
 
     def __post_init__(self) -> None:
         assert self.src.tree is not None
         self._parents = parents(self.src.tree)
+        # one walk for what the checks look up again and again
+        for node in ast.walk(self.src.tree):
+            if isinstance(node, ast.Call):
+                self._calls.setdefault(call_name(node), []).append(node)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                self._attr_loads.add(node.attr)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self._strings.add(node.value)
+            elif isinstance(node, ast.ClassDef):
+                self.classes.append(node)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                self.imports_cdk = self.imports_cdk or _is_cdk_import(node)
 
     @property
     def tree(self) -> ast.Module:
         assert self.src.tree is not None
         return self.src.tree
+
+    # ---- lookups -----------------------------------------------------------------------
+    def calls(self, *names: str) -> list[ast.Call]:
+        """Calls whose last name component is one of ``names``, in source order."""
+        found = [c for n in names for c in self._calls.get(n, [])]
+        return sorted(found, key=lambda c: (c.lineno, c.col_offset)) if len(names) > 1 else found
+
+    def reads_attribute(self, attr: str) -> bool:
+        return attr in self._attr_loads
+
+    @property
+    def strings(self) -> set[str]:
+        """Every string literal of the file."""
+        return self._strings
+
+    def segment(self, node: ast.AST, limit: int = 120) -> str:
+        """Like ``_ast.segment`` but with the file's line offsets computed once (big answers)."""
+        if not self._line_starts:
+            starts, pos = [0], 0
+            for line in self.src.text.encode("utf-8").split(b"\n"):
+                pos += len(line) + 1
+                starts.append(pos)
+            self._line_starts = starts
+        try:
+            data = self.src.text.encode("utf-8")
+            start = self._line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+            end = self._line_starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
+            text = data[start:end].decode("utf-8", errors="replace")
+        except (AttributeError, IndexError, TypeError):
+            return ""
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     # ---- structure ---------------------------------------------------------------------
     def parent(self, node: ast.AST) -> ast.AST | None:
@@ -153,12 +203,26 @@ class SourceIndex:
 
 def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
     """An index per parsed infrastructure file: inline Lambda code and unit tests are left out
-    (tests build stacks without an env and assert on policy-shaped dicts; neither is deployed)."""
-    return [
-        SourceIndex(src)
-        for src in sources
-        if src.tree is not None and src.inline_of is None and not is_test_file(src.path)
-    ]
+    (tests build stacks without an env and assert on policy-shaped dicts; neither is deployed).
+
+    Indexes are cached for the few most recent files: six checks read the same answer.
+    """
+    out = []
+    for src in sources:
+        if src.tree is None or src.inline_of is not None or is_test_file(src.path):
+            continue
+        cached = _INDEXES.get(id(src))
+        if cached is None or cached.src is not src:
+            cached = SourceIndex(src)
+            _INDEXES[id(src)] = cached
+            while len(_INDEXES) > _CACHE_SIZE:
+                _INDEXES.pop(next(iter(_INDEXES)))
+        out.append(cached)
+    return out
+
+
+_INDEXES: dict[int, SourceIndex] = {}
+_CACHE_SIZE = 32
 
 
 _TEST_DIRS = {"test", "tests", "unit", "integration"}
@@ -175,17 +239,11 @@ def is_test_file(path: str) -> bool:
     )
 
 
-def imports_cdk(src: SourceFile) -> bool:
-    """True for files that import aws_cdk (or CDK v1 packages): the infrastructure code."""
-    tree = src.tree
-    if tree is None:
-        return False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in _CDK_ROOTS for a in node.names):
-            return True
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _CDK_ROOTS:
-            return True
-    return False
+def _is_cdk_import(node: ast.Import | ast.ImportFrom) -> bool:
+    """An import of aws_cdk (or constructs): the file is infrastructure code."""
+    if isinstance(node, ast.Import):
+        return any(a.name.split(".")[0] in _CDK_ROOTS for a in node.names)
+    return (node.module or "").split(".")[0] in _CDK_ROOTS
 
 
 _CDK_ROOTS = {"aws_cdk", "constructs"}

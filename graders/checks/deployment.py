@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, construct_id, dotted, iter_calls, kwarg, segment
+from graders.checks._ast import call_name, construct_id, dotted, iter_calls, kwarg
 from graders.checks._scope import (
     SourceIndex,
     best_matches,
     describe,
     id_regex,
-    imports_cdk,
     index_sources,
     method_receiver,
 )
@@ -158,7 +157,7 @@ Part = str | object
 class _NameUse:
     """A physical-name keyword the source sets to a value that does not vary per environment."""
 
-    src: SourceFile
+    idx: SourceIndex
     call: ast.Call
     keyword: str
     node: ast.expr
@@ -166,6 +165,10 @@ class _NameUse:
     construct: str | None
     cls: str
     label: str | None = None
+
+    @property
+    def src(self) -> SourceFile:
+        return self.idx.src
 
     @property
     def account_region(self) -> bool:
@@ -210,11 +213,11 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     indexes = index_sources(ctx.parsed())
     allowed = set(ctx.option("hardcoded-name", "name_properties", list(_NAME_KWARGS)))
     prompt = _prompt_text(ctx)
-    answer_classes = {n.name for idx in indexes for n in ast.walk(idx.tree) if isinstance(n, ast.ClassDef)}
+    answer_classes = {n.name for idx in indexes for n in idx.classes}
     uses = [
         use
         for idx in indexes
-        if imports_cdk(idx.src)
+        if idx.imports_cdk
         for use in _name_uses(idx, allowed, answer_classes)
         if not (not use.account_region and _prompt_mentions(prompt, use.text))
     ]
@@ -227,7 +230,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
             why = "varies only with the account/region, not per environment or stack"
         else:
             why = "has no environment, stack-name or parameter component"
-        shown = segment(use.src.text, use.node, 80)
+        shown = use.idx.segment(use.node, 80)
         if not isinstance(use.node, ast.Constant | ast.JoinedStr):
             shown += f'` (= "{use.text}")'  # reached through a variable: show what it holds
         else:
@@ -260,7 +263,7 @@ def _name_uses(idx: SourceIndex, allowed: set[str], answer_classes: set[str]) ->
             owner = _construct_call(idx, call)
             cid = construct_id(owner) if owner is not None else None
             label = _id_text(idx, owner) if owner is not None else None
-            yield _NameUse(idx.src, call, kw.arg, kw.value, parts, cid, cls, label)
+            yield _NameUse(idx, call, kw.arg, kw.value, parts, cid, cls, label)
 
 
 def _construct_call(idx: SourceIndex, call: ast.Call) -> ast.Call | None:
@@ -288,7 +291,7 @@ def _id_text(idx: SourceIndex, call: ast.Call) -> str | None:
             if parts is not None and all(isinstance(p, str) for p in parts):
                 pieces.append("".join(p for p in parts if isinstance(p, str)))
             else:
-                pieces.append("{" + segment(idx.src.text, value.value, 40) + "}")
+                pieces.append("{" + idx.segment(value.value, 40) + "}")
         elif isinstance(value, ast.Constant):
             pieces.append(str(value.value))
     return "".join(pieces)
@@ -554,10 +557,10 @@ def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
             problem = _missing_region(idx, call, stack_classes)
             if problem is None:
                 continue
-            label = segment(idx.src.text, call.args[1] if len(call.args) > 1 else call, 60)
+            label = idx.segment(call.args[1] if len(call.args) > 1 else call, 60)
             message = f"stack {call_name(call)}({label}) is created by the answer's app {problem}"
             key = f"{idx.src.path}:{call.lineno}"
-            yield Hit(message, [ctx.at(idx.src, call, value=segment(idx.src.text, call, 100))], key=key)
+            yield Hit(message, [ctx.at(idx.src, call, value=idx.segment(call, 100))], key=key)
             stack = _synthesized_stack(ctx, call)
             if stack:
                 yield Hit(
@@ -570,7 +573,7 @@ def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
 
 def _stack_classes(indexes: list[SourceIndex]) -> dict[str, ast.ClassDef]:
     """The answer's Stack (and Stage) subclasses, through its own class hierarchy."""
-    classes = {n.name: n for idx in indexes for n in ast.walk(idx.tree) if isinstance(n, ast.ClassDef)}
+    classes = {n.name: n for idx in indexes for n in idx.classes}
     found: dict[str, ast.ClassDef] = {}
     changed = True
     while changed:
@@ -877,12 +880,12 @@ def _source_destroys(idx: SourceIndex) -> list[_Destroy]:
             add(call, policy, f"removal_policy={_shown(idx, policy)}", kind[1])
         auto = kwarg(call, "auto_delete_objects")
         if auto is not None and _truthy(idx, auto):
-            add(call, auto, f"auto_delete_objects={segment(idx.src.text, auto, 60)}", None, auto=True)
+            add(call, auto, f"auto_delete_objects={idx.segment(auto, 60)}", None, auto=True)
         receiver = method_receiver(call, "apply_removal_policy")
         if receiver is not None and call.args and (kind := _destroy_kind(idx, call.args[0])) is not None:
             target = idx.construct_call(receiver)
             if target is not None:
-                add(target, call, segment(idx.src.text, call, 90), kind[1])
+                add(target, call, idx.segment(call, 90), kind[1])
     for node in ast.walk(idx.tree):
         if (
             isinstance(node, ast.Assign)
@@ -893,15 +896,15 @@ def _source_destroys(idx: SourceIndex) -> list[_Destroy]:
             base = node.targets[0].value.value  # type: ignore[attr-defined]
             target = idx.construct_call(base)
             if target is not None:
-                add(target, node, segment(idx.src.text, node, 90), None)
+                add(target, node, idx.segment(node, 90), None)
     return order
 
 
 def _shown(idx: SourceIndex, expr: ast.expr) -> str:
     """The expression as written, plus what a variable holds when it was reached through one."""
-    text = segment(idx.src.text, expr, 90)
+    text = idx.segment(expr, 90)
     value = idx.resolve(expr)
-    return text if value is expr else f"{text} (= {segment(idx.src.text, value, 90)})"
+    return text if value is expr else f"{text} (= {idx.segment(value, 90)})"
 
 
 def _stateful_label(call: ast.Call) -> str | None:
@@ -923,7 +926,7 @@ def _destroy_kind(idx: SourceIndex, expr: ast.expr) -> tuple[str, str | None] | 
         return "always", None
     if not (body or orelse):
         return None
-    test = segment(idx.src.text, value.test, 60)
+    test = idx.segment(value.test, 60)
     return "gated", test if body else f"not ({test})"
 
 

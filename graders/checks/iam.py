@@ -11,14 +11,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, construct_id, dotted, iter_calls, kwarg, segment
+from graders.checks._ast import call_name, construct_id, dotted, kwarg
 from graders.checks._cfn import as_list, is_intrinsic, plain_strings, policy_statements
 from graders.checks._scope import (
     SourceIndex,
     best_matches,
     describe,
     display_name,
-    imports_cdk,
     index_sources,
     method_receiver,
 )
@@ -267,11 +266,11 @@ class _SrcStatement:
 def _source_statements(ctx: CheckContext) -> list[_SrcStatement]:
     out: list[_SrcStatement] = []
     for idx in index_sources(ctx.parsed()):
-        if not imports_cdk(idx.src):
+        if not idx.imports_cdk:
             continue  # Lambda handlers build policy-shaped dicts (authorizer responses) too
-        for call in iter_calls(idx.tree, "PolicyStatement"):
+        for call in idx.calls("PolicyStatement"):
             out.append(_from_policy_statement(idx, call))
-        for call in iter_calls(idx.tree, "add_to_principal"):
+        for call in idx.calls("add_to_principal"):
             if dotted(call.func).endswith("Grant.add_to_principal"):
                 out.append(_from_grant(idx, call))
         for node in ast.walk(idx.tree):
@@ -398,15 +397,12 @@ def _is_dead(idx: SourceIndex, node: ast.AST, depth: int = 0) -> bool:
             and isinstance(target.value, ast.Name)
             and target.value.id == "self"
         ):
-            return not any(
-                isinstance(n, ast.Attribute) and n.attr == target.attr and isinstance(n.ctx, ast.Load)
-                for n in ast.walk(idx.tree)
-            )
+            return not idx.reads_attribute(target.attr)
         return False
     if isinstance(stmt, ast.Return):
         func = idx.scope_of(stmt)
         if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
-            return all(_is_dead(idx, call, depth + 1) for call in iter_calls(idx.tree, func.name))
+            return all(_is_dead(idx, call, depth + 1) for call in idx.calls(func.name))
     return False
 
 
@@ -440,7 +436,7 @@ def _owner_through(idx: SourceIndex, stmt: ast.stmt, depth: int) -> ast.Call | N
     elif isinstance(stmt, ast.Return):
         func = idx.scope_of(stmt)
         if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
-            uses = list(iter_calls(idx.tree, func.name))
+            uses = list(idx.calls(func.name))
     for use in uses:
         found = _owner_call(idx, use, depth + 1)
         if found is not None:
@@ -507,16 +503,11 @@ def _merge(
 
 def _answer_strings(ctx: CheckContext) -> set[str]:
     """Every string literal of the answer's infrastructure code, lower-cased."""
-    return {
-        node.value.lower()
-        for idx in index_sources(ctx.parsed())
-        for node in ast.walk(idx.tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-    }
+    return {text.lower() for idx in index_sources(ctx.parsed()) for text in idx.strings}
 
 
 def _answer_calls(ctx: CheckContext, *names: str) -> bool:
-    return any(True for idx in index_sources(ctx.parsed()) for _ in iter_calls(idx.tree, *names))
+    return any(idx.calls(*names) for idx in index_sources(ctx.parsed()))
 
 
 def _join(stmt: _SrcStatement, flagged: list[str], groups: list[_Group]) -> _Group | None:
@@ -770,7 +761,7 @@ def _managed_name(arn: Any) -> str | None:
 def _source_managed(ctx: CheckContext) -> Iterator[tuple[_SrcStatement, str]]:
     """(statement-like record, policy name) for each AWS managed policy the source names."""
     for idx in index_sources(ctx.parsed()):
-        for call in iter_calls(idx.tree, "from_aws_managed_policy_name", "from_managed_policy_arn"):
+        for call in idx.calls("from_aws_managed_policy_name", "from_managed_policy_arn"):
             args = list(call.args)
             arg = (
                 (args[0] if args else kwarg(call, "managed_policy_name"))
@@ -835,5 +826,5 @@ def _merge_managed(
                 f"{record.owner}" if record.owner else f"a role at {record.src.path}:{record.node.lineno}"
             )  # type: ignore[attr-defined]
             message = f"{holder} gets the AWS managed policy {name}"
-        value = segment(record.src.text, record.node, 100)
+        value = record.idx.segment(record.node, 100)
         yield Hit(message, [ctx.at(record.src, record.node, value=value)], key=key, lens="source")
