@@ -360,8 +360,8 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             receiver = call.func.value
             if call.func.attr == "add_routes":
-                api = view.api_for(bindings, receiver, ("http",))
-                if api is None or api.restricted:
+                http_api = view.api_for(bindings, receiver, ("http",))
+                if http_api is None or http_api.restricted:
                     continue
                 authorizer = kwarg(call, "authorizer")
                 if authorizer is not None:
@@ -369,15 +369,15 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
                         isinstance(authorizer, ast.Call) and call_name(authorizer) == "HttpNoneAuthorizer"
                     ):
                         continue
-                elif api.default_auth != "no":
+                elif http_api.default_auth != "no":
                     continue
-                path = str_literal(kwarg(call, "path")) or "?"
+                route = str_literal(kwarg(call, "path")) or "?"
                 methods = [dotted(m).rsplit(".", 1)[-1] for m in _elements(kwarg(call, "methods"))] or ["ANY"]
                 for verb in methods:
-                    add(api, f"{verb} {path}", ctx.at(src, call, value=f"{verb} {path}"))
+                    add(http_api, f"{verb} {route}", ctx.at(src, call, value=f"{verb} {route}"))
                 continue
-            api = view.api_for(bindings, receiver, ("rest",))
-            if api is None or api.restricted:
+            rest_api = view.api_for(bindings, receiver, ("rest",))
+            if rest_api is None or rest_api.restricted:
                 continue
             if call.func.attr == "add_proxy":
                 if literal(kwarg(call, "any_method"), True) is False:
@@ -390,17 +390,17 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
                     continue
                 own = _auth_of_items({kw.arg: kw.value for kw in call.keywords if kw.arg})
                 path = _source_path(bindings, receiver) or "?"
-            if own != "no" or api.default_auth != "no":
+            if own != "no" or rest_api.default_auth != "no":
                 continue
             for verb in verbs:
-                add(api, f"{verb} {path}", ctx.at(src, call, value=f"{verb} {path}"))
+                add(rest_api, f"{verb} {path}", ctx.at(src, call, value=f"{verb} {path}"))
         yield from _function_url_source(ctx, src, bindings)
-    for key, methods in found.items():
-        names = [name for name, _ in methods]
+    for key, items in found.items():
+        names = [name for name, _ in items]
         yield Hit(
             f"{labels[key]}: {_count(names, 'method')} with no authorizer, IAM auth or API key: "
             f"{', '.join(names)}",
-            [ev for _, ev in methods],
+            [ev for _, ev in items],
             key=key,
         )
 
@@ -612,7 +612,7 @@ def _short(node: ast.AST) -> str:
 
 def _owner_via_use(bindings: Bindings, tree: ast.Module, node: ast.AST) -> str | None:
     """For `opts = CorsOptions(...)` used later as `RestApi(..., x=opts)`: the construct using it."""
-    stmt = node
+    stmt: ast.AST | None = node
     while stmt is not None and not isinstance(stmt, ast.stmt):
         stmt = bindings.parents.get(stmt)
     if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:

@@ -619,22 +619,22 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
         for call in iter_calls(src.tree, "grant_public_access", "add_to_resource_policy"):
             if not isinstance(call.func, ast.Attribute):
                 continue
-            key = bindings.owner(call.func.value)
-            if not key:
+            owner = bindings.owner(call.func.value)
+            if not owner:
                 continue
             if call.func.attr == "grant_public_access":
-                found.setdefault(key, []).append(
+                found.setdefault(owner, []).append(
                     ("grant_public_access()", ctx.at(src, call, value="grant_public_access()"))
                 )
-                opened.add(key)
+                opened.add(owner)
                 continue
-            stmt = call.args[0] if call.args else kwarg(call, "permission")
+            stmt: ast.expr | None = call.args[0] if call.args else kwarg(call, "permission")
             if isinstance(stmt, (ast.Name, ast.Attribute)):
                 stmt = bindings.value_of(stmt)
-            why = _public_statement_source(stmt)
-            if why:
-                found.setdefault(key, []).append((why, ctx.at(src, call, value=why)))
-                opened.add(key)
+            public = _public_statement_source(stmt)
+            if public:
+                found.setdefault(owner, []).append((public, ctx.at(src, call, value=public)))
+                opened.add(owner)
         for key, items in found.items():
             if key not in opened:
                 continue  # relaxed Block Public Access alone grants nobody access
@@ -685,10 +685,8 @@ def _public_statement_source(stmt: ast.AST | None) -> str | None:
         text = ast.dump(conditions).lower()
         if not isinstance(conditions, ast.Dict) or any(k in text for k in _RESTRICTING_KEYS):
             return None
-    actions = [
-        str_literal(a) or "?"
-        for a in (kwarg(stmt, "actions").elts if isinstance(kwarg(stmt, "actions"), ast.List) else [])
-    ]  # type: ignore[union-attr]
+    listed = kwarg(stmt, "actions")
+    actions = [str_literal(a) or "?" for a in (listed.elts if isinstance(listed, ast.List) else [])]
     return f"bucket policy allows {', '.join(actions) or 'actions'} to AnyPrincipal"
 
 
@@ -885,7 +883,8 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
 
 
 def _block_device_problems(props: dict[str, Any]) -> list[str]:
-    data = props.get("LaunchTemplateData") if isinstance(props.get("LaunchTemplateData"), dict) else props
+    template_data = props.get("LaunchTemplateData")
+    data: dict[str, Any] = template_data if isinstance(template_data, dict) else props
     out = []
     for bdm in as_list(data.get("BlockDeviceMappings")):
         ebs = bdm.get("Ebs") if isinstance(bdm, dict) else None
