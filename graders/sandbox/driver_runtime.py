@@ -56,13 +56,13 @@ def build(cls: Any, depth: int = 0, skip: int = 0, given: dict[str, Any] | None 
     """Instantiate ``cls`` filling every required parameter after the first ``skip`` ones."""
     given = dict(given or {})
     try:
-        sig = inspect.signature(cls)
+        # jsii classes have a metaclass __call__(*args, **kwargs): read __init__ instead.
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     except (TypeError, ValueError):
-        return cls(**given)
-    hints = _hints(cls.__init__) if hasattr(cls, "__init__") else {}
+        return cls(*given.pop("__args__", []), **given)
+    hints = _hints(cls.__init__)
     args: list[Any] = list(given.pop("__args__", []))
     kwargs: dict[str, Any] = {}
-    params = list(sig.parameters.values())
     for i, p in enumerate(params):
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or i < skip:
             continue

@@ -18,7 +18,14 @@ from graders.models import Sample, SynthResult, Workspace
 from graders.sandbox import classify as cls_
 from graders.sandbox import launcher
 from graders.sandbox.collect import Outputs, collect, deprecations, write_outputs
-from graders.sandbox.entry import DRIVER_FILE, EntryPlan, make_driver_plan, plan_entry
+from graders.sandbox.entry import (
+    DRIVER_FILE,
+    EntryPlan,
+    make_driver_plan,
+    plan_entry,
+    scaffold_entry,
+    scaffold_mismatch,
+)
 from graders.sandbox.jsii_cache import prepare_jsii_cache
 from graders.sandbox.options import SandboxOptions, SandboxUnavailable
 from graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout
@@ -45,6 +52,7 @@ class _Plan:
     dummy_env: bool = False
     stubs: list[str] = field(default_factory=list)
     scaffold_context: bool = False
+    tried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -307,6 +315,19 @@ class SynthPool:
         if cls_.env_required(text) and not plan.dummy_env:
             plan.dummy_env = True
             return "dummy-env"
+        entry_mismatch = (
+            plan.entry.kind == "answer"
+            and failure.file == plan.entry.path
+            and failure.error_type in ("TypeError", "ImportError")
+        )
+        if entry_mismatch and "scaffold-entry" not in plan.tried:
+            # The answer's own app does not match its own stack (e.g. passes a keyword the stack
+            # does not take): the scaffold's entry may still build the stack.
+            plan.tried.append("scaffold-entry")
+            scaffold = scaffold_entry(root, sample.entry_file)
+            if scaffold and scaffold != plan.entry.path and scaffold_mismatch(root, scaffold) is None:
+                plan.entry = EntryPlan("scaffold", scaffold, f"answer entry failed: {failure.message}")
+                return "scaffold-entry"
         scaffold_broke = plan.entry.kind == "scaffold" and (
             failure.cause == "no-stacks"
             or (

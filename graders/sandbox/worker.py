@@ -235,6 +235,8 @@ class Worker:
     # -- one job ---------------------------------------------------------------------------
 
     def run(self, msg: dict[str, Any]) -> dict[str, Any]:
+        import aws_cdk
+
         t0 = time.monotonic()
         entry = os.path.join(JOB, msg["entry"])
         _Job.context = msg.get("context") or {}
@@ -264,6 +266,8 @@ class Worker:
         error: dict[str, Any] | None = None
         exit_code: int | None = None
         implicit = False
+        # The Node side caches asset hashes by source path; /job is the same path every job.
+        aws_cdk.AssetStaging.clear_asset_hash_cache()
         saved = _redirect_output(f"{OUT}/synth.log")
         _Job.active = True
         try:

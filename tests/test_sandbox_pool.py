@@ -1,0 +1,187 @@
+"""SynthPool end to end: context and assets on a warm worker, fallbacks, warm equals cold.
+
+Needs bubblewrap and Node; skips with a reason when either is absent. Slow-ish: one warm
+worker is shared by the module (~10 s to start), and the warm-equals-cold test starts fresh
+processes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from graders.models import Sample, Workspace
+from graders.sandbox import SandboxOptions, SynthPool, doctor_report
+from graders.sandbox.launcher import detect_isolation
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
+    pytest.mark.skipif(detect_isolation().kind != "bwrap", reason="bubblewrap is not usable here"),
+]
+
+APP_CONTEXT = """\
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+app = cdk.App()
+stack = cdk.Stack(app, "Ctx" + app.node.try_get_context("suffix"))
+s3.Bucket(stack, "B", versioned=bool(app.node.try_get_context("versioned")))
+app.synth()
+"""
+
+APP_ASSET = """\
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_, aws_dynamodb as ddb
+app = cdk.App()
+stack = cdk.Stack(app, "Assets")
+lambda_.Function(stack, "F", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+                 code=lambda_.Code.from_asset("lambda"))
+ddb.Table(stack, "T", partition_key=ddb.Attribute(name="pk", type=ddb.AttributeType.STRING),
+          point_in_time_recovery=True)
+app.synth()
+"""
+
+APP_LOOKUP = """\
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+app = cdk.App()
+stack = cdk.Stack(app, "Lookup")
+ec2.Vpc.from_lookup(stack, "Vpc", is_default=True)
+app.synth()
+"""
+
+APP_FLAG = APP_CONTEXT.replace('"Ctx" + app.node.try_get_context("suffix")', '"Flag"')
+
+STACK_ONLY = """\
+import aws_cdk as cdk
+from aws_cdk import aws_sqs as sqs
+
+
+class QueueStack(cdk.Stack):
+    def __init__(self, scope, construct_id, environment_suffix: str, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        sqs.Queue(self, "Q" + environment_suffix)
+"""
+
+
+def make_ws(
+    tmp: Path, files: dict[str, str], context: dict | None = None, source: str = "answer"
+) -> Workspace:
+    tmp.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_text(text)
+    return Workspace(
+        root=str(tmp),
+        files=sorted(files),
+        answer_files=sorted(files),
+        context=context or {},
+        context_source=source,  # type: ignore[arg-type]
+    )
+
+
+SAMPLE = Sample(sample_id="t", source="t")
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[SynthPool]:
+    with SynthPool(SandboxOptions(workers=1, timeout=60)) as p:
+        yield p
+
+
+def test_doctor_reports_versions() -> None:
+    rep = doctor_report()
+    assert rep["isolation"] == "bwrap" and rep["aws_cdk_lib"] and rep["node_version"]
+
+
+def test_context_changes_between_jobs_on_one_worker(pool: SynthPool, tmp_path: Path) -> None:
+    names = []
+    for i, suffix in enumerate(["One", "Two"]):
+        ws = make_ws(tmp_path / f"ws{i}", {"app.py": APP_CONTEXT}, {"suffix": suffix, "versioned": i == 1})
+        r = pool.synthesize(ws, SAMPLE, tmp_path / f"out{i}")
+        assert r.status == "ok", r.message
+        names += r.stacks
+        tpl = json.loads((tmp_path / f"out{i}" / r.templates[r.stacks[0]]).read_text())
+        bucket = next(v for v in tpl["Resources"].values() if v["Type"] == "AWS::S3::Bucket")
+        assert ("VersioningConfiguration" in bucket.get("Properties", {})) == (i == 1)
+        assert r.isolation == "bwrap" and r.entry_kind == "answer"
+    assert names == ["CtxOne", "CtxTwo"]
+    assert r.worker["warm"] is True
+
+
+def test_relative_asset_resolves_in_job_folder(pool: SynthPool, tmp_path: Path) -> None:
+    ws = make_ws(
+        tmp_path / "ws", {"app.py": APP_ASSET, "lambda/index.py": "def handler(e, c):\n    return 1\n"}
+    )
+    r = pool.synthesize(ws, SAMPLE, tmp_path / "out")
+    assert r.status == "ok", r.message
+    assert r.missing_assets == [] and r.fallbacks == []
+    assert r.deprecations == ["aws_dynamodb.TableOptions#pointInTimeRecovery is deprecated"]
+    assert (tmp_path / "out" / "manifest.json").is_file() and (tmp_path / "out" / "synth.log").is_file()
+    lint = json.loads((tmp_path / "out" / "lint.json").read_text())
+    assert set(lint) == {"Assets"}
+
+
+def test_missing_asset_is_stubbed_and_recorded(pool: SynthPool, tmp_path: Path) -> None:
+    ws = make_ws(tmp_path / "ws", {"app.py": APP_ASSET})
+    r = pool.synthesize(ws, SAMPLE, tmp_path / "out")
+    assert r.status == "ok", r.message
+    assert r.missing_assets == ["lambda"] and r.fallbacks == ["stub-asset:lambda"]
+    assert r.attempts[0]["cause"] == "missing-asset"
+    assert not (Path(ws.root) / "lambda").exists()  # the workspace itself is never changed
+
+
+def test_lookup_gets_dummy_env_and_is_recorded(pool: SynthPool, tmp_path: Path) -> None:
+    r = pool.synthesize(make_ws(tmp_path / "ws", {"app.py": APP_LOOKUP}), SAMPLE, tmp_path / "out")
+    assert r.status == "ok", r.message
+    assert r.dummy_env and "dummy-env" in r.fallbacks
+    assert any(lk.startswith("vpc-provider") for lk in r.lookups)
+
+
+def test_unsupported_flag_falls_back_to_scaffold_context(pool: SynthPool, tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "cdk.json").write_text(json.dumps({"app": "python3 tap.py", "context": {"versioned": True}}))
+    sample = Sample(sample_id="t", source="t", task_root=str(task))
+    ws = make_ws(tmp_path / "ws", {"app.py": APP_FLAG}, {"@aws-cdk/core:enableStackNameDuplicates": "true"})
+    r = pool.synthesize(ws, sample, tmp_path / "out")
+    assert r.status == "ok", r.message
+    assert r.fallbacks == ["scaffold-context"]
+    assert r.attempts[0]["cause"] == "unsupported-feature-flag"
+
+
+def test_driver_for_answer_without_entry(pool: SynthPool, tmp_path: Path) -> None:
+    r = pool.synthesize(
+        make_ws(tmp_path / "ws", {"lib/queue_stack.py": STACK_ONLY}), SAMPLE, tmp_path / "out"
+    )
+    assert r.status == "ok", r.message
+    assert r.entry_kind == "driver" and r.stacks == ["QueueStack"]
+
+
+def test_failure_points_at_answer_line(pool: SynthPool, tmp_path: Path) -> None:
+    bad = APP_CONTEXT.replace(
+        'versioned=bool(app.node.try_get_context("versioned"))', "versioned=True, colour=1"
+    )
+    r = pool.synthesize(make_ws(tmp_path / "ws", {"app.py": bad}, {"suffix": "x"}), SAMPLE, tmp_path / "out")
+    assert r.status == "failed" and r.cause == "invalid-api"
+    assert (r.file, r.line, r.error_type) == ("app.py", 5, "TypeError")
+    assert "colour" in (r.message or "")
+
+
+def test_warm_equals_cold(pool: SynthPool, tmp_path: Path) -> None:
+    apps = {"ctx": ({"app.py": APP_CONTEXT}, {"suffix": "Same"}), "asset": ({"app.py": APP_ASSET}, {})}
+    warm: dict[str, bytes] = {}
+    for name, (files, ctx) in apps.items():
+        r = pool.synthesize(make_ws(tmp_path / f"w{name}", files, ctx), SAMPLE, tmp_path / f"wo{name}")
+        assert r.status == "ok"
+        warm[name] = (tmp_path / f"wo{name}" / r.templates[r.stacks[0]]).read_bytes()
+    with SynthPool(SandboxOptions(workers=1, isolation="process", lint=False)) as cold_pool:
+        for name, (files, ctx) in apps.items():
+            r = cold_pool.synthesize(
+                make_ws(tmp_path / f"c{name}", files, ctx), SAMPLE, tmp_path / f"co{name}"
+            )
+            assert r.status == "ok" and r.worker["warm"] is False
+            assert (tmp_path / f"co{name}" / r.templates[r.stacks[0]]).read_bytes() == warm[name]
