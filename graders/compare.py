@@ -70,6 +70,12 @@ class SynthChange(BaseModel):
     samples: list[str]
 
 
+class SeverityChange(BaseModel):
+    check: str
+    base: str
+    new: str
+
+
 class Comparison(BaseModel):
     base: dict[str, Any]
     new: dict[str, Any]
@@ -83,6 +89,9 @@ class Comparison(BaseModel):
     check_changes: list[CheckChange]
     finding_changes: list[FindingChange]
     synth_changes: list[SynthChange]
+    severity_changes: list[SeverityChange] = Field(
+        default_factory=list, description="checks whose severity differs between the runs (a rubric change)"
+    )
     threshold: float = 0.0
     regression: bool = False
     verdict: str = ""
@@ -170,6 +179,7 @@ def compare_runs(
             (SynthChange(base=k[0], new=k[1], count=len(v), samples=sorted(v)) for k, v in synth.items()),
             key=lambda s: (-s.count, s.base, s.new),
         ),
+        severity_changes=_severity_changes(base.findings, new.findings),
         threshold=threshold,
         regression=regression,
     )
@@ -291,6 +301,17 @@ def _finding_keys(findings: pd.DataFrame) -> dict[str, Counter[tuple[str, str]]]
     return keys
 
 
+def _severity_changes(base: pd.DataFrame, new: pd.DataFrame) -> list[SeverityChange]:
+    """Checks found in both runs whose findings carry a different severity: the rubric changed."""
+    b = base.groupby("check")["severity"].first().to_dict() if len(base) else {}
+    n = new.groupby("check")["severity"].first().to_dict() if len(new) else {}
+    return [
+        SeverityChange(check=c, base=str(b[c]), new=str(n[c]))
+        for c in sorted(set(b) & set(n))
+        if b[c] != n[c]
+    ]
+
+
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value) != ""
 
@@ -362,6 +383,9 @@ def comparison_markdown(c: Comparison) -> str:
         base_mean = "–" if s.base_mean is None else f"{s.base_mean:.1f}"
         new_mean = "–" if s.new_mean is None else f"{s.new_mean:.1f}"
         lines.append(f"| {s.metric} | {s.n} | {base_mean} | {new_mean} | {_fmt(s.mean_delta)} | {ci} |")
+    if c.severity_changes:
+        lines += ["", "## Rubric severity changes", "", "| check | BASE | NEW |", "|---|---|---|"]
+        lines += [f"| {x.check} | {x.base} | {x.new} |" for x in c.severity_changes]
     if c.regressed_most:
         lines += [
             "",

@@ -54,6 +54,8 @@ def test_a_raised_severity_is_a_regression(tmp_path: Path) -> None:
     assert syntax.mean_delta == pytest.approx(-46.0) and syntax.ci_high is not None and syntax.ci_high < 0
     assert c.stat("security").mean_delta == 0
     assert c.regression and c.paired == 12
+    assert [(x.check, x.base, x.new) for x in c.severity_changes] == [("unused-import", "low", "critical")]
+    assert "## Rubric severity changes" in text
     # A drop smaller than the threshold does not fail the gate.
     lenient = runner.invoke(
         app, ["compare", str(base), str(new), "--fail-on-regression", "--threshold", "50"]
