@@ -46,6 +46,12 @@ def grade(
 
     if isolation not in ("warm", "process"):
         raise typer.BadParameter("must be warm or process", param_hint="--isolation")
+    if not 0 < timeout < float("inf"):  # also refuses nan
+        raise typer.BadParameter(f"must be a number of seconds > 0, not {timeout}", param_hint="--timeout")
+    if workers < 0:
+        raise typer.BadParameter(f"must be >= 0 (0: one per core), not {workers}", param_hint="--workers")
+    if max_bytes <= 0:
+        raise typer.BadParameter(f"must be > 0, not {max_bytes}", param_hint="--max-bytes")
     for p in paths:
         if not p.exists():
             err.print(f"[red]error:[/] {p}: no such file or folder")

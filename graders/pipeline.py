@@ -71,6 +71,8 @@ def grade(
 ) -> RunOutcome:
     """Grade every answer found under ``paths`` into ``options.out``."""
     rubric = load_rubric(options.rubric, known_checks=known_ids())
+    if options.scaffold is not None and not options.scaffold.is_dir():
+        raise ValueError(f"scaffold {options.scaffold}: not a folder")  # before any work starts
     samples = discover(paths, pattern=options.pattern)
     if options.scaffold is not None:
         _use_scaffold(samples, options.scaffold)

@@ -21,7 +21,7 @@ class RubricError(ValueError):
 class CategorySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
-    weight: float = Field(ge=0)
+    weight: float = Field(ge=0, allow_inf_nan=False)
 
 
 class CheckSpec(BaseModel):
@@ -30,7 +30,7 @@ class CheckSpec(BaseModel):
     severity: str
     title: str
     fix: str = ""
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -61,8 +61,8 @@ class Rubric(BaseModel):
     @classmethod
     def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
         for name, penalty in value.items():
-            if penalty < 0:
-                raise ValueError(f"severity {name!r} has a negative penalty {penalty}")
+            if not 0 <= penalty < float("inf"):  # also refuses NaN
+                raise ValueError(f"severity {name!r} needs a finite penalty >= 0, not {penalty}")
         return value
 
     @model_validator(mode="after")
