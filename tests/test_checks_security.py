@@ -415,3 +415,15 @@ def test_template_keys_without_path_metadata() -> None:
     assert keys_match("Orders{}", "~Ordersdev") and keys_match("Orders{}", "Ordersdev")
     assert not keys_match("Table", "OrdersTable")  # with metadata the id must match whole
     assert not keys_match("{}-{}", "Orders-dev")  # no literal part names nothing
+
+
+def test_codebuild_references_are_not_secrets_plaintext_values_are() -> None:
+    env = [
+        {"Name": "DB_PASSWORD", "Type": "SECRETS_MANAGER", "Value": "orders-db:password::"},
+        {"Name": "NPM_TOKEN", "Type": "PLAINTEXT", "Value": "npm_Xy12Ab34Cd56Ef78"},
+    ]
+    resources = {
+        "BuildA1B2C3D4": _res("AWS::CodeBuild::Project", "Build", Environment={"EnvironmentVariables": env})
+    }
+    (finding,) = _run("hardcoded-secret", {}, resources)
+    assert "NPM_TOKEN" in finding.message

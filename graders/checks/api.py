@@ -591,16 +591,20 @@ def _single_api_id(tree: ast.Module) -> str | None:
 def _origin_settings(tree: ast.Module) -> Iterator[tuple[ast.AST, ast.AST, str]]:
     """(node, value, description) for every origin setting that allows `*`."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg in ("allow_origins", "allowed_origins"):
-            if _is_all_origins(node.value):
-                yield node.value, node.value, f"{node.arg}={_short(node.value)}"
+        if isinstance(node, ast.Call):
+            options = {kw.arg: kw.value for kw in node.keywords if kw.arg}
         elif isinstance(node, ast.Dict):
-            for k, v in zip(node.keys, node.values, strict=False):
-                name = str_literal(k)
-                if name in ("allow_origins", "allowed_origins") and _is_all_origins(v):
-                    yield v, v, f"{name}: {_short(v)}"
-                elif name and name.lower().endswith(_ACAO) and "." in name and str_literal(v) == "'*'":
-                    yield v, v, f"{name}: \"'*'\""
+            options = {str_literal(k) or "": v for k, v in zip(node.keys, node.values, strict=False)}
+        else:
+            continue
+        for name, value in options.items():
+            if name in ("allow_origins", "allowed_origins") and _is_all_origins(value):
+                what = f"{name}={_short(value)}"
+                if literal(options.get("allow_credentials"), None) is True:
+                    what += " with allow_credentials=True, which browsers refuse to combine with `*`"
+                yield value, value, what
+            elif name.lower().endswith(_ACAO) and "." in name and str_literal(value) == "'*'":
+                yield value, value, f"{name}: \"'*'\""
 
 
 def _short(node: ast.AST) -> str:

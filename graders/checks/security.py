@@ -421,11 +421,13 @@ def _walk_secrets(name: str, value: Any, names: list[str], depth: int) -> Iterat
     elif isinstance(value, dict):
         if is_intrinsic(value):
             return
-        # ECS container environment entries: {"Name": "DB_PASSWORD", "Value": "..."}
+        # Environment entries of ECS containers / CodeBuild projects: {"Name": "DB_PASSWORD", "Value": ...}.
+        # A CodeBuild entry of type PARAMETER_STORE / SECRETS_MANAGER holds a reference, not the value.
         if isinstance(value.get("Name"), str) and "Value" in value and len(value) <= 3:
-            found = _judge(value["Name"], value.get("Value"), names)
-            if found:
-                yield found
+            if value.get("Type", "PLAINTEXT") == "PLAINTEXT":
+                found = _judge(value["Name"], value.get("Value"), names)
+                if found:
+                    yield found
             return
         for k, v in value.items():
             yield from _walk_secrets(str(k), v, names, depth + 1)
