@@ -726,7 +726,8 @@ def _requirements(ctx: CheckContext) -> tuple[set[str], bool]:
         return set(_STORE_WORDS), True
     cmk: set[str] = set()
     sns = False
-    for sentence in _sentences(_prompt(ctx)):
+    prompt = _prompt(ctx) if ctx.option("encryption-missing", "read_prompt", True) else ""
+    for sentence in _sentences(prompt):
         if _CMK_WORDS.search(sentence):
             cmk |= {
                 store for store, words in _STORE_WORDS.items() if re.search(words, sentence, re.IGNORECASE)
