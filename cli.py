@@ -16,6 +16,7 @@ app = typer.Typer(help="Grade LLM answers that contain AWS CDK (Python) code.", 
 err = Console(stderr=True)
 
 EXIT_RUN_FAILED = 2
+EXIT_INTERRUPTED = 130  # like a shell after Ctrl-C
 
 
 @app.command()
@@ -79,6 +80,10 @@ def grade(
     except OSError as exc:
         err.print(f"[red]error:[/] cannot write the results: {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
+    except KeyboardInterrupt as exc:
+        done = f"{exc.done} of {exc.total} answers graded and saved" if hasattr(exc, "done") else "stopped"
+        err.print(f"[yellow]interrupted:[/] {done} in {out}; run the same command again to grade the rest")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     summary = {"run_id": outcome.manifest.run_id, "out": str(out), **outcome.manifest.counts}
     if as_json:
         typer.echo(json.dumps(summary))

@@ -7,7 +7,9 @@ and message. Results are written as each sample finishes, atomically.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -105,20 +107,37 @@ def grade(
     reports = _ReportWriter(options.out, rubric, samples)
     results: list[SampleResult] = []
     pool = _open_pool(options)
+    stop = threading.Event()  # set on Ctrl-C: answers cut short are not written, a re-run grades them
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as executor:
-            futures = {executor.submit(_grade_one, s, options, rubric, pool, reuse): s for s in samples}
+            futures = {executor.submit(_grade_one, s, options, rubric, pool, reuse, stop): s for s in samples}
             tables_written = time.monotonic()
-            for future in as_completed(futures):
-                result = future.result()
-                results.append(result)
-                journal.append(result, reuse.how.get(result.sample_id, "graded"))
-                if time.monotonic() - tables_written > _TABLES_EVERY_S:  # a killed run keeps recent tables
-                    write_run_tables(options.out, results)
-                    tables_written = time.monotonic()
-                reports.done(result)
-                if on_result:
-                    on_result(result)
+            try:
+                for future in as_completed(futures):
+                    result = future.result()
+                    results.append(result)
+                    journal.append(result, reuse.how.get(result.sample_id, "graded"))
+                    if (
+                        time.monotonic() - tables_written > _TABLES_EVERY_S
+                    ):  # a killed run keeps recent tables
+                        write_run_tables(options.out, results)
+                        tables_written = time.monotonic()
+                    reports.done(result)
+                    if on_result:
+                        on_result(result)
+            except KeyboardInterrupt:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                if pool is not None:
+                    pool.__exit__(None, None, None)  # in-flight synths end now (their results are dropped)
+                raise
+    except KeyboardInterrupt:
+        # Keep what was graded: the journal, the tables and the reports; run.json stays unfinished.
+        reports.flush()
+        journal.close()
+        write_run_tables(options.out, results)
+        raise RunInterrupted(len(results), len(samples)) from None
     finally:
         if pool is not None:
             pool.__exit__(None, None, None)
@@ -138,6 +157,14 @@ def grade(
     return RunOutcome(manifest, results)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C: ``done`` of ``total`` answers were graded and saved; the same command finishes the run."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} answers")
+        self.done, self.total = done, total
+
+
 def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None) -> SampleResult:
     """Grade one answer; never raises."""
     return _grade_one(sample, options, rubric, pool)
@@ -147,7 +174,12 @@ def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, pool: ob
 
 
 def _grade_one(
-    sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None, reuse: Reuse | None = None
+    sample: Sample,
+    options: GradeOptions,
+    rubric: Rubric,
+    pool: object | None,
+    reuse: Reuse | None = None,
+    stop: threading.Event | None = None,
 ) -> SampleResult:
     out_dir = options.out / sample.sample_id
     key: str | None = None
@@ -171,10 +203,16 @@ def _grade_one(
         result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
         result.warnings.append(traceback.format_exc(limit=4))
         out_dir.mkdir(parents=True, exist_ok=True)
+    if stop is not None and stop.is_set():
+        raise _CutShort(sample.sample_id)  # interrupted mid-way: never keep a result it may have spoiled
     write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
     if reuse is not None:
         reuse.store(key, out_dir, result)
     return result
+
+
+class _CutShort(Exception):
+    """An answer whose grading the run's interruption cut short."""
 
 
 def _read_and_extract(sample: Sample, options: GradeOptions) -> Extraction | None:
@@ -302,12 +340,15 @@ class _LazyPool:
         self.options = options
         self.pool: object | None = None
         self.failure: Exception | None = None
+        self.closed = False
         self._lock = threading.Lock()
 
     def synthesize(self, *args: object, **kwargs: object) -> SynthResult:
         with self._lock:
             if self.failure is not None:
                 raise self.failure
+            if self.closed:
+                raise RuntimeError("the run was interrupted")
             if self.pool is None:
                 try:
                     self.pool = self._open()
@@ -319,6 +360,7 @@ class _LazyPool:
     def _open(self) -> object:
         from graders.sandbox import SandboxOptions, SynthPool
 
+        _check_node()
         o = self.options
         pool = SynthPool(
             SandboxOptions(
@@ -331,8 +373,34 @@ class _LazyPool:
         return pool.__enter__()
 
     def __exit__(self, *exc: object) -> None:
+        self.closed = True
         if self.pool is not None:
             self.pool.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+MIN_NODE_MAJOR = 18
+
+
+def _check_node() -> None:
+    """Node.js runs aws-cdk-lib's jsii runtime: say so plainly when it is missing or too old."""
+    from graders.sandbox import SandboxUnavailable
+    from graders.sandbox.launcher import sandbox_env
+
+    path = sandbox_env(None)["PATH"]  # where the sandboxed workers look for it
+    node = shutil.which("node", path=path)
+    hint = f"install Node.js >= {MIN_NODE_MAJOR}, or grade with --no-synth (source checks only)"
+    if node is None:
+        raise SandboxUnavailable(f"Node.js not found on {path}: aws-cdk-lib needs it to synthesize; {hint}")
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+        version = out.stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxUnavailable(f"Node.js at {node} does not run ({exc}); {hint}") from exc
+    found = re.fullmatch(r"v(\d+)\.\d+\.\d+", version)
+    if out.returncode != 0 or found is None or int(found.group(1)) < MIN_NODE_MAJOR:
+        raise SandboxUnavailable(
+            f"Node.js at {node} is {version or 'unknown'!r}: aws-cdk-lib needs >= v{MIN_NODE_MAJOR}; {hint}"
+        )
 
 
 _TABLES_EVERY_S = 5.0
