@@ -299,3 +299,14 @@ class S(Stack):
     found = _run("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, templates))
     assert len(found) == 1 and len([e for e in found[0].evidence if e.stack]) == 2
     assert "log data only" in found[0].message
+
+
+def test_unit_tests_are_not_the_answers_infrastructure() -> None:
+    body = """
+def test_stack():
+    app = cdk.App()
+    stack = MyStack(app, "TestStack")
+    dynamodb.Table(stack, "T", table_name="fixed", removal_policy=RemovalPolicy.DESTROY)
+"""
+    for check_id in ("region-not-set", "hardcoded-name", "destroy-stateful"):
+        assert _source(check_id, body, path="tests/unit/test_stack.py") == []

@@ -289,3 +289,52 @@ class S(Stack):
     assert len(found) == 1 and found[0].message.startswith(
         "DaxRole gets the AWS managed policy AmazonDynamoDBFullAccess"
     )
+
+
+def test_endpoint_policies_dead_statements_and_stack_policies_are_skipped() -> None:
+    body = """
+from aws_cdk import aws_ec2 as ec2
+
+class S(Stack):
+    def __init__(self, scope, cid, vpc):
+        super().__init__(scope, cid)
+        self.unused_policy = self._endpoint_policy()
+        never_used = iam.PolicyDocument(statements=[iam.PolicyStatement(actions=["dynamodb:*"], resources=["*"])])
+        ec2.GatewayVpcEndpoint(self, "S3", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3,
+                               policy_document=iam.PolicyDocument(statements=[
+                                   iam.PolicyStatement(actions=["s3:*"], principals=[iam.AnyPrincipal()],
+                                                       resources=["*"])]))
+        self.template_options.stack_policy = {"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}]}
+
+    def _endpoint_policy(self):
+        return iam.PolicyDocument(statements=[iam.PolicyStatement(actions=["*"], resources=["*"])])
+"""
+    assert _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body})) == []
+
+
+def test_owner_is_found_through_a_helper_that_returns_the_statement() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid):
+        super().__init__(scope, cid)
+        role = iam.Role(self, "JobRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_policy(self._queue_statement())
+
+    def _queue_statement(self):
+        return iam.PolicyStatement(actions=["sqs:*"], resources=["*"])
+"""
+    found = _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}))
+    assert len(found) == 1 and "(added to JobRole)" in found[0].message
+
+
+def test_condition_scoped_wildcard_resources_are_not_reported() -> None:
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, role):
+        super().__init__(scope, cid)
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:StartInstances", "ec2:StopInstances"], resources=["*"],
+            conditions={"StringEquals": {"aws:ResourceTag/Team": "ops"}}))
+"""
+    assert _run("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body})) == []
