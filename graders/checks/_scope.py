@@ -148,10 +148,10 @@ class SourceIndex:
                 if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     for target in targets:
-                        if _is_self_attr(target):
-                            attrs.setdefault(target.attr, []).append(node.value)  # type: ignore[attr-defined]
-                elif isinstance(node, ast.AugAssign) and _is_self_attr(node.target):
-                    attrs.setdefault(node.target.attr, []).append(_OPAQUE)  # type: ignore[attr-defined]
+                        if (name := _self_attr_name(target)) is not None:
+                            attrs.setdefault(name, []).append(node.value)
+                elif isinstance(node, ast.AugAssign) and (name := _self_attr_name(node.target)) is not None:
+                    attrs.setdefault(name, []).append(_OPAQUE)
             self._self_attrs[cls] = attrs
         values = self._self_attrs[cls].get(attr)
         return values[0] if values and len(values) == 1 and values[0] is not _OPAQUE else None
@@ -298,7 +298,14 @@ def _target_names(target: ast.AST) -> Iterator[str]:
 
 
 def _is_self_attr(node: ast.AST) -> bool:
-    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+    return _self_attr_name(node) is not None
+
+
+def _self_attr_name(node: ast.AST) -> str | None:
+    """``x`` for ``self.x``."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return node.attr
+    return None
 
 
 def method_receiver(call: ast.Call, *methods: str) -> ast.expr | None:

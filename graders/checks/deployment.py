@@ -463,14 +463,14 @@ def _template_only_names(
         yield Hit(message, [name.evidence, ctx.at(src, node, value=text)], key=key, lens="template")
 
 
-def _fixed_literals(indexes: list[SourceIndex]) -> dict[str, tuple[SourceFile, ast.AST]]:
+def _fixed_literals(indexes: list[SourceIndex]) -> dict[str, tuple[SourceFile, ast.Constant]]:
     """String literals assigned or passed as values, not given as a default or fallback.
 
     ``table_name="orders"`` passed to the answer's own stack, ``TABLE = "orders"`` or a props
     dict value count; ``get("name", "orders")``, ``x or "orders"``, parameter defaults and
     per-environment config maps (a dict inside a dict) are configurable and do not.
     """
-    out: dict[str, tuple[SourceFile, ast.AST]] = {}
+    out: dict[str, tuple[SourceFile, ast.Constant]] = {}
     for idx in indexes:
         for node in ast.walk(idx.tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) >= 3:

@@ -816,15 +816,14 @@ def _merge_managed(
     for record, name in items:
         base = name.rsplit("/", 1)[-1]
         if ctx.has_template:
-            group = _join(record, [base], cfn_groups)
-            if group is None:
+            joined = _join(record, [base], cfn_groups)
+            if joined is None:
                 continue
-            key, message = group.key, group.message
+            key, message = joined.key, joined.message
         else:
             key = f"managed:{record.owner or record.src.path}:{name}"
-            holder = (
-                f"{record.owner}" if record.owner else f"a role at {record.src.path}:{record.node.lineno}"
-            )  # type: ignore[attr-defined]
+            line = getattr(record.node, "lineno", 0)
+            holder = record.owner or f"a role at {record.src.path}:{line}"
             message = f"{holder} gets the AWS managed policy {name}"
         value = record.idx.segment(record.node, 100)
         yield Hit(message, [ctx.at(record.src, record.node, value=value)], key=key, lens="source")
