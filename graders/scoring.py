@@ -1,8 +1,10 @@
 """Turn findings into category scores and a weighted total.
 
 Formula (documented in README "Scoring"): a category starts at 100 and loses, for each
-finding in it, the penalty of the finding's severity times its check's weight; it never goes
-below 0. A category that could not be looked at is unscored (None), not 0. The total is the
+check with findings in it, the penalty of the check's severity times its weight for the first
+finding and a quarter of that for each further finding of the same check, at most twice the
+penalty per check (so splitting one problem into many findings cannot sink a score); it never
+goes below 0. A category that could not be looked at is unscored (None), not 0. The total is the
 mean of the scored categories weighted by the rubric's category weights, renormalised over
 the categories that were scored.
 """
@@ -19,6 +21,24 @@ def category_basis(*, has_source: bool, has_template: bool) -> str:
     if has_source:
         return "source"
     return "none"
+
+
+REPEAT_FACTOR = 0.25
+MAX_FACTOR = 2.0
+
+
+def check_penalty(rubric: Rubric, check_id: str, count: int) -> float:
+    """Penalty of ``count`` findings of one check: full for the first, a quarter for each more, capped."""
+    if count <= 0 or check_id not in rubric.checks:
+        return 0.0
+    return rubric.penalty(check_id) * min(MAX_FACTOR, 1 + REPEAT_FACTOR * (count - 1))
+
+
+def _per_check(findings: list[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.check] = counts.get(f.check, 0) + 1
+    return counts
 
 
 def score_findings(
@@ -42,7 +62,7 @@ def score_findings(
                 )
             )
             continue
-        penalty = sum(rubric.penalty(f.check) for f in mine if f.check in rubric.checks)
+        penalty = sum(check_penalty(rubric, check, n) for check, n in _per_check(mine).items())
         note = "judged from the source alone: no template was synthesized" if basis == "source" else ""
         scores.append(
             CategoryScore(

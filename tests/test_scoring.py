@@ -25,9 +25,23 @@ def test_penalties_subtract_and_floor_at_zero() -> None:
     cats, _ = score_findings(findings, rubric, has_source=True, has_template=True)
     security = next(c for c in cats if c.category == "security")
     assert security.score == 100 - rubric.severities["high"] - rubric.severities["low"]
-    many = [_finding("hardcoded-secret")] * 5
+    many = [_finding("hardcoded-secret"), _finding("iam-wildcard-action"), _finding("s3-public-access"),
+            _finding("broad-managed-policy")]
     cats, _ = score_findings(many, rubric, has_source=True, has_template=True)
     assert next(c for c in cats if c.category == "security").score == 0
+
+
+def test_repeated_findings_of_one_check_are_damped_and_capped() -> None:
+    rubric = load_rubric()
+    medium = rubric.severities["medium"]
+
+    def deployment(n: int) -> float:
+        cats, _ = score_findings([_finding("hardcoded-name")] * n, rubric, has_source=True, has_template=True)
+        return next(c.score for c in cats if c.category == "deployment")
+
+    assert deployment(1) == 100 - medium
+    assert deployment(3) == 100 - medium * 1.5
+    assert deployment(17) == deployment(50) == 100 - medium * 2
 
 
 def test_source_only_is_marked_and_nothing_is_unscored() -> None:
