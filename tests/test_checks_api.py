@@ -294,3 +294,10 @@ def test_source_lens_stays_silent_when_it_cannot_tell() -> None:
         "api-throttling-missing", {"lib/stack.py": STACK_CODE + "        apigw.RestApi(self, 'D')\n"}
     )
     assert finding.message.startswith("RestApi D: stage prod without throttling")
+
+
+def test_handler_header_without_any_api_is_not_a_finding() -> None:
+    handler = "def handler(event, context):\n    return {'headers': {'Access-Control-Allow-Origin': '*'}}\n"
+    queue_only = {"QA1B2C3D4": _res("AWS::SQS::Queue", "Q")}
+    assert _run("cors-allow-all", {"lambda/index.py": handler}, queue_only) == []
+    assert _run("cors-allow-all", {"lambda/index.py": handler}) == []

@@ -464,11 +464,27 @@ def cors_allow_all(ctx: CheckContext) -> Iterator[Hit]:
         for key in api_keys:
             yield Hit("", handler_evidence, key=key)
         return
+    if not _has_http_front_door(ctx):
+        return  # nothing serves the handler over HTTP: the header reaches no browser
     where = ", ".join(sorted({str(ev.file) for ev in handler_evidence}))
     yield Hit(
         f"Handler code returns `Access-Control-Allow-Origin: *` ({where})",
         handler_evidence,
         key="handler-cors",
+    )
+
+
+def _has_http_front_door(ctx: CheckContext) -> bool:
+    """An API Gateway API or a function URL in the template or the source."""
+    if ctx.has_template:
+        kinds = ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api", "AWS::Lambda::Url")
+        return any(True for _ in ctx.resources(*kinds))
+    if _source_view(ctx).apis:
+        return True
+    return any(
+        next(iter_calls(src.tree, "add_function_url", "FunctionUrl"), None) is not None
+        for src in ctx.parsed()
+        if src.tree is not None
     )
 
 
@@ -554,6 +570,7 @@ def _is_all_origins(node: ast.AST | None) -> bool:
 def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
     hits: list[Hit] = []
     handler: list[Evidence] = []
+    view = _source_view(ctx)
     for src in ctx.parsed():
         if src.tree is None or is_test_file(src.path):
             continue
@@ -561,6 +578,7 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
             handler.extend(_handler_star_origin(ctx, src))
             continue
         handler.extend(_inline_star_origin(ctx, src))
+        kinds = {api.key: "RestApi" if api.kind == "rest" else "API" for api in view.apis}
         bindings = Bindings(src.tree)
         single_api = _single_api_id(src.tree)
         for node, value_node, what in _origin_settings(src.tree):
@@ -577,7 +595,7 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
             elif owner_name in _REST_API_CLASSES | _HTTP_API_CLASSES:
                 text = f"{'RestApi' if owner_name in _REST_API_CLASSES else 'API'} {label} allows CORS from every origin ({what})"
             else:
-                text = f"{label} allows CORS from every origin ({what})"
+                text = f"{kinds.get(key, 'API')} {label} allows CORS from every origin ({what})"
             hits.append(Hit(text, [ctx.at(src, value_node, value=what)], key=key))
     return hits, handler
 

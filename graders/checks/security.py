@@ -749,7 +749,7 @@ def encryption_missing(ctx: CheckContext) -> Iterator[Hit]:
     at rest or node-to-node encryption, Kinesis streams and EBS volumes without encryption,
     DAX clusters without SSE (including an `SSESpecification` silently dropped to `{}`). SNS
     topics only when the task asks for encrypted topics. With the rubric option `require_cmk`
-    (or a task prompt asking for customer-managed keys for a kind of store), stores of that
+    (or, with `read_prompt`, a task prompt asking for customer-managed keys for a kind of store), stores of that
     kind without a customer-managed KMS key as well. S3, DynamoDB and SQS encrypt by default
     and are not flagged otherwise.
 
