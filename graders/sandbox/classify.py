@@ -13,7 +13,8 @@ _INVALID_API_TYPE = re.compile(
     r"takes no arguments|not iterable|unsupported operand|can only concatenate"
 )
 _ENV_REQUIRED = re.compile(
-    r"account/region are not specified|StackAccountRegionNotSpecified|requires an? (explicit )?(account|region|env)|"
+    r"account/region are not specified|StackAccountRegionNotSpecified|"
+    r"requires an? (explicit )?(account|region|env)|"
     r"needs? an? (account|region|environment)|Cannot (retrieve|determine) .*region|unresolved .*region|"
     r"region-agnostic|environment-agnostic|env-agnostic|\"env\" with an account"
 )

@@ -9,6 +9,7 @@ bombs (the kernel never applies NPROC to uid 0, also not to root mapped into a u
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import shutil
@@ -26,8 +27,10 @@ OUT_DIR = "/out"
 # answer can rewrite aws-cdk-lib's JavaScript that later answers lazily load.
 JSII_CACHE_DIR = "/jsii-cache"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Each pool gets its own uid range so two grading runs on one machine do not share NPROC counts.
-BASE_UID = 200000 + (os.getpid() % 30000) * 64
+# Each pool gets its own uid range, and every worker start a fresh uid from it: a killed
+# sandbox's processes may take a moment to die and must not count against its successor's NPROC.
+BASE_UID = 100000 + (os.getpid() % 20000) * 4096
+_UIDS = itertools.count()
 
 # Environment the sandbox gets; nothing else of the grader's environment passes.
 _PASS_ENV = ("LANG", "LC_ALL", "TZ")
@@ -212,5 +215,5 @@ def rlimits_preexec(opts: SandboxOptions, cpu_seconds: int, nproc: bool) -> obje
 
 
 def sandbox_uid(slot: int) -> int:
-    """A uid of its own per worker slot, so NPROC counts each worker separately."""
-    return BASE_UID + slot
+    """A uid nobody else uses (``slot`` only documents who asked), so NPROC counts per worker."""
+    return BASE_UID + next(_UIDS) % 4096

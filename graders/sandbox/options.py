@@ -28,7 +28,7 @@ class SandboxOptions:
     isolation: Literal["warm", "process"] = "warm"
     require_sandbox: bool = False
     max_jobs_per_worker: int = 200
-    memory_mb: int = 2048
+    memory_mb: int = 3072
     lint: bool = True
     max_procs: int = 256
     max_file_mb: int = 256

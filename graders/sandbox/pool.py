@@ -176,13 +176,23 @@ class SynthPool:
     def _attempt(self, root: Path, plan: _Plan) -> _Run:
         """Run the plan on a worker; a worker that dies is replaced and the job retried once."""
         died = None
+        info: dict[str, Any] = {}
+        outputs = Outputs()
+        job_dir = launcher.JOB_DIR
         for _try in range(2):
             w = self._acquire()
+            info = {"id": w.slot, "jobs": 0, "warm": False}
+            outputs = Outputs()
+            job_dir = w.job_dir_inside
             try:
                 if not w.alive():
                     with self._lock_for(w):
                         if not w.alive():
-                            w.start()
+                            try:
+                                w.start()
+                            except WorkerDied as exc:
+                                died = str(exc)
+                                continue
                 warm = w.jobs > 0
                 self._prepare(w, root, plan)
                 job = {
@@ -193,8 +203,7 @@ class SynthPool:
                     "timeout": self.opts.timeout,
                     "lint": self.opts.lint,
                 }
-                info = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm}
-                job_dir = w.job_dir_inside
+                info = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm, "uid": w.uid}
                 try:
                     raw = w.run(job, self.opts.timeout)
                 except WorkerTimeout:

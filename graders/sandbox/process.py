@@ -87,6 +87,7 @@ class WorkerProcess:
     def start(self) -> None:
         """Start the sandboxed worker and wait until it has warmed up."""
         self.kill()
+        self.uid = launcher.sandbox_uid(self.slot)
         self.clear()
         env = launcher.sandbox_env(
             launcher.JSII_CACHE_DIR
