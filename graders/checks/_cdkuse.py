@@ -31,6 +31,7 @@ class ApiError:
     node: ast.AST
     message: str
     code: str  # the source text it is about, short
+    call: ast.AST | None = None  # the whole call, for errors about one of its arguments
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,9 @@ class CdkUse:
             if not isinstance(found, Member):
                 return None
             self._note_member_deprecation(node, base.cls, found, code)
+            if base.kind == "class" and base.cls.deprecated and found.kind in ("enum", "static"):
+                # jsii warns for the deprecated enum/class itself too (`aws_ssm.ParameterType is deprecated`)
+                self._deprecation(node, base.cls.name.split(".")[-1], _short(base.cls.qualname), code)
             if found.kind == "class":
                 inner = self.api.cls(base.cls.module, f"{base.cls.name}.{attr}")
                 return _Ref("class", base.cls.module, cls=inner) if inner else None
@@ -422,7 +426,10 @@ class CdkUse:
         sig: Signature | None = None
         what = self._seg(call.func)
         if ref.kind == "class" and ref.cls is not None:
-            if ref.cls.kind in ("enum", "interface"):
+            if ref.cls.kind == "enum":
+                self._check_enum_call(call, ref.cls, what)
+                return
+            if ref.cls.kind == "interface":
                 return
             sig = self.api.init(ref.cls)
             if ref.cls.deprecated:
@@ -432,6 +439,24 @@ class CdkUse:
         if sig is None:
             return
         self._check_arguments(call, sig, what, ref)
+
+    def _check_enum_call(self, call: ast.Call, cls: ClassInfo, what: str) -> None:
+        """`logs.RetentionDays(7)`: a jsii enum's values are its member names, anything else raises ValueError."""
+        if len(call.args) != 1 or call.keywords:
+            return
+        arg = call.args[0]
+        if not isinstance(arg, ast.Constant):
+            return
+        members = [name for name, m in cls.members.items() if m.kind == "enum"]
+        if not members or arg.value in members:
+            return
+        example = min(members, key=len)
+        self._error(
+            call,
+            f"`{self._seg(call)}`: {_short(cls.qualname)} has no value {arg.value!r} (its values are "
+            f"its member names: use a member such as `{what}.{example}`)",
+            self._seg(call),
+        )
 
     def _check_arguments(self, call: ast.Call, sig: Signature, what: str, ref: _Ref) -> None:
         star_args = any(isinstance(a, ast.Starred) for a in call.args)
@@ -467,6 +492,7 @@ class CdkUse:
                 unknown[0][1],
                 f"`{what}(...)` passes {listed}, which {owner} does not accept{hints}",
                 f"{unknown[0][0]}=",
+                call,
             )
         if not star_args and not star_kwargs:
             missing = [p.name for p in sig.params if p.required and p.name not in given]
@@ -487,7 +513,7 @@ class CdkUse:
                         f"`{what}(..., {name}={self._seg(value, 40)})`: `{name}` must be "
                         f"{_type_text(param.type)}, got {_kind_text(got)}"
                     )
-                self._error(value, msg, f"{name}=")
+                self._error(value, msg, f"{name}=", call)
         if len(self.errors) > errors_before:
             return  # a call that raises never reaches jsii's deprecation warnings
         for name, value in given.items():
@@ -513,7 +539,10 @@ class CdkUse:
 
     def _dict_literal(self, node: ast.expr) -> list[tuple[str, ast.AST, ast.expr]] | None:
         if isinstance(node, ast.Name):
-            values = _bindings_in_scope(self._scope_of(node), node.id)
+            scope = self._scope_of(node)
+            values = _bindings_in_scope(scope, node.id)
+            if values is None and not isinstance(scope, ast.Module) and not _binds_anywhere(scope, node.id):
+                values = _bindings_in_scope(self.tree, node.id)  # a module-level constant
             if values is None or len(values) != 1:
                 return None
             node = values[0]
@@ -541,8 +570,8 @@ class CdkUse:
     def _seg(self, node: ast.AST, limit: int = 80) -> str:
         return _segment(self._lines, node, limit)
 
-    def _error(self, node: ast.AST, message: str, code: str) -> None:
-        self.errors.append(ApiError(node, message, code))
+    def _error(self, node: ast.AST, message: str, code: str, call: ast.AST | None = None) -> None:
+        self.errors.append(ApiError(node, message, code, call))
 
     def _dedupe(self) -> None:
         seen: set[tuple[int, int, str]] = set()

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents
+from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, segment
 from graders.checks.context import CheckContext, Resource, SourceFile, parse_source
 from graders.models import Evidence
 
@@ -36,6 +36,7 @@ class InlineCode:
     runtime: str | None  # "python3.11", "nodejs18.x" when known
     handler: str | None
     construct: str | None  # construct id of the function (f-string parts as "{}")
+    construct_text: str | None = None  # the id as written when it is not a plain string: f"{name}-fn"
     # source lens
     src: SourceFile | None = None
     call: ast.Call | None = None
@@ -47,7 +48,7 @@ class InlineCode:
     def label(self) -> str:
         if self.resource is not None and self.src is None:
             return self.resource.construct_id or self.resource.logical_id
-        return self.construct or "inline function"
+        return self.construct_text or self.construct or "inline function"
 
     def as_source(self) -> SourceFile:
         """The code as a SourceFile of its own (``inline_of`` points at the outer file and call line)."""
@@ -85,6 +86,7 @@ def source_inline_code(src: SourceFile) -> Iterator[InlineCode]:
         runtime = _runtime(owner) if owner is not None else None
         handler = _str_const(kwarg(owner, "handler")) if owner is not None else None
         cid = construct_id(owner) if owner is not None else None
+        cid_text = segment(src.text, owner.args[1], 60) if owner is not None and cid and "{}" in cid else None
         for text, exact, literal in _resolve_strings(call.args[0], tree, up, depth=0):
             language = _language(runtime, text)
             yield InlineCode(
@@ -94,6 +96,7 @@ def source_inline_code(src: SourceFile) -> Iterator[InlineCode]:
                 runtime,
                 handler,
                 cid,
+                cid_text,
                 src=src,
                 call=call,
                 string_node=literal if exact and literal is not None else None,

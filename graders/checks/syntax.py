@@ -8,7 +8,9 @@ are not repeated under ``parse-error``/``undefined-name``); its unused imports d
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,9 +23,8 @@ from graders.checks.context import CheckContext, Hit, SourceFile
 from graders.models import Evidence
 
 # SyntaxError messages that mean "the text stops before the statement does".
-_CUT_OFF = re.compile(
-    r"was never closed|unexpected EOF|EOF while|unterminated triple-quoted|expected an indented block"
-)
+# SyntaxError messages raised only when the text ends inside a bracket, string or statement.
+_ENDS_INSIDE = re.compile(r"was never closed|unexpected EOF|EOF while|unterminated triple-quoted")
 
 
 # ---- parse-error ---------------------------------------------------------------------------------
@@ -79,12 +80,44 @@ def parse_error(ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _looks_cut_off(src: SourceFile, err: SyntaxError) -> bool:
-    if not _CUT_OFF.search(err.msg or ""):
-        return False
+    """The file ends in the middle of a statement: closing what is open at its end makes it parse,
+    or the error sits in its last lines."""
+    msg = err.msg or ""
     lines = [n for n, text in enumerate(src.text.splitlines(), 1) if text.strip()]
-    last = lines[-1] if lines else 0
-    # "'(' was never closed" points at the opening bracket: allow a short tail after it
-    return last - (err.lineno or 0) <= 8 or "EOF" in (err.msg or "")
+    near_end = bool(lines) and lines[-1] - (err.lineno or 0) <= 8
+    if "unexpected EOF" in msg or "EOF while" in msg or "unterminated triple-quoted" in msg:
+        return True
+    if "was never closed" in msg:
+        return near_end or _parses_when_closed(src.text)
+    if "unterminated string literal" in msg:
+        return bool(lines) and lines[-1] == err.lineno
+    if "expected an indented block" in msg:
+        return bool(lines) and lines[-1] - (err.lineno or 0) <= 1
+    return False
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _parses_when_closed(text: str) -> bool:
+    """Whether appending the closing brackets still open at the end of ``text`` makes it parse."""
+    stack: list[str] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP and tok.string in _PAIRS:
+                stack.append(_PAIRS[tok.string])
+            elif tok.type == tokenize.OP and tok.string in _PAIRS.values() and stack:
+                stack.pop()
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass  # EOF inside a bracket: the stack is what is still open
+    if not stack:
+        return False
+    closed = text.rstrip().rstrip(",") + "".join(reversed(stack)) + "\n"
+    try:
+        ast.parse(closed)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 # ---- undefined-name ------------------------------------------------------------------------------
@@ -291,6 +324,7 @@ def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     Fix: Import every module the handler uses, name the handler `index.<function>`, use the
     AWS SDK v3 on Node.js 18+, or ship the code as an asset with its dependencies.
     """
+    units: dict[str, _InlineUnit] = {}
     for s, t in pair_inline_code(ctx):
         # the template holds exactly what deploys; the source lens decides when there is none
         judged = t if t is not None and (t.exact or s is None or not s.exact) else s
@@ -298,31 +332,46 @@ def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
         problems = _inline_problems(judged)
         if not problems:
             continue
-        runtime = f" ({judged.runtime})" if judged.runtime else ""
-        message = f"inline code of `{judged.label}`{runtime} " + "; ".join(p.text for p in problems)
-        key = _inline_key(s, t)
+        # candidates of one call (a helper returning one of several codes) make one finding
+        unit = units.setdefault(_inline_key(s, t), _InlineUnit(judged.label, judged.runtime))
+        unit.codes += 1
+        unit.texts += [p.text for p in problems if p.text not in unit.texts]
         if s is not None:
             exact_lines = s is judged or (t is not None and s.code.strip() == t.code.strip())
-            evidence = [
+            unit.source += [
                 s.evidence(ctx, line if exact_lines else None, value=value)
                 for p in problems
                 for line, value in p.places
             ]
-            yield Hit(message, _unique(evidence), key=key, lens="source")
         if t is not None and t.resource is not None:
-            yield Hit(
-                message,
-                [t.resource.evidence(value=problems[0].places[0][1] if problems[0].places else None)],
-                key=key,
-                lens="template",
+            unit.template.append(
+                t.resource.evidence(value=problems[0].places[0][1] if problems[0].places else None)
             )
+    for key, unit in units.items():
+        runtime = f" ({unit.runtime})" if unit.runtime else ""
+        several = f" (each of the {unit.codes} handlers it is given)" if unit.codes > 1 else ""
+        message = f"inline code of `{unit.label}`{runtime}{several} " + "; ".join(unit.texts)
+        if unit.source:
+            yield Hit(message, _unique(unit.source), key=key, lens="source")
+        if unit.template:
+            yield Hit(message, _unique(unit.template), key=key, lens="template")
+
+
+@dataclass
+class _InlineUnit:
+    label: str
+    runtime: str | None
+    codes: int = 0
+    texts: list[str] = field(default_factory=list)
+    source: list[Evidence] = field(default_factory=list)
+    template: list[Evidence] = field(default_factory=list)
 
 
 def _inline_key(s: InlineCode | None, t: InlineCode | None) -> str:
     if t is not None:
-        return f"inline:{t.label}"
+        return f"inline:{t.resource.logical_id if t.resource else t.label}"
     assert s is not None and s.src is not None and s.call is not None
-    return f"inline:{s.src.path}:{s.call.lineno}:{s.label}:{hash(s.code)}"
+    return f"inline:{s.src.path}:{s.call.lineno}"
 
 
 def _unique(evidence: list[Evidence]) -> list[Evidence]:
@@ -368,7 +417,7 @@ def _python_problems(ic: InlineCode) -> list[_Problem]:
         names = ", ".join(f"`{n}` (its line {line})" for n, line in undefined.items())
         problems.append(
             _Problem(
-                f"uses {names} without importing {'it' if len(undefined) == 1 else 'them'}",
+                f"uses {names} without importing or defining {'it' if len(undefined) == 1 else 'them'}",
                 [(line, name) for name, line in undefined.items()],
             )
         )

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from graders.checks import check
 from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents
@@ -148,7 +149,9 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
         for err in _cdk_use(src.path, src.text).errors:
             line = getattr(err.node, "lineno", 1)
             key = f"{src.path}:{line}:{err.code}"
-            spans.append((src.path, line, getattr(err.node, "end_lineno", line) or line, key))
+            whole = err.call or err.node  # synth reports the line the call starts on
+            first = getattr(whole, "lineno", line)
+            spans.append((src.path, first, getattr(whole, "end_lineno", first) or first, key))
             yield Hit(err.message, [ctx.at(src, err.node, value=err.code)], key=key, lens="source")
     answer_classes = _answer_classes(ctx)
     failures = _attempt_failures(ctx) + [f for f in [_current_failure(ctx)] if f is not None]
@@ -180,6 +183,8 @@ def _answer_api_use(ctx: CheckContext, failure: _Failure, classes: set[str]) -> 
     keyword 'props'`), when it was raised outside the answer's files (the scaffold's tap.py), or
     at a `super().__init__(..., **kwargs)` line that only forwards what its caller passed.
     """
+    if re.search(r"\b\w+_alpha\b", failure.message):
+        return False  # an alpha package the sandbox lacks (a separate pip package): not an API misuse
     names = re.findall(
         r"\b([A-Z]\w*)\.__init__\(\)|'([A-Z]\w*)' object|type object '([A-Z]\w*)'|"
         r"cannot import name '(\w+)'",
@@ -268,6 +273,8 @@ def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
         if found:
             module, cls, member = found.group(1).rstrip("."), found.group(2), found.group(3)
             key = _snake(member) if member else cls
+            if member and key not in groups and cls in groups:
+                key = cls  # S3Origin#bind warns because the answer built a (deprecated) S3Origin
             api_name = f"{module + '.' if module else ''}{cls}{'#' + member if member else ''}"
             warnings.setdefault(key, api_name)
     for key in sorted(set(groups) | set(warnings), key=lambda k: (k not in groups, k)):
@@ -313,7 +320,10 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
     s = ctx.synth
     if not ctx.sources and s.status != "ok":
         yield Hit(
-            "the answer has no Python code: there is no app to synthesize", [], key="synth", lens="synth"
+            "the answer has no complete Python file (no code, or fragments only): there is no app to synthesize",
+            [],
+            key="synth",
+            lens="synth",
         )
         return
     current = _current_failure(ctx)
@@ -321,13 +331,21 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
         cause = _CAUSES.get(current.cause, current.cause)
         text = _one_line(current.message, current.error_type)
         where = f" at {current.file}:{current.line}" if current.file else ""
-        entry = f" running {s.entry}" if s.entry else ""
+        entry = (
+            " through a generated driver"
+            if s.entry_kind == "driver"
+            else f" running {s.entry}"
+            if s.entry
+            else ""
+        )
         message = f"synth failed{entry} ({cause}): {current.error_type}{where}: {text}"
         earlier = [f for f in _attempt_failures(ctx) if f.message != current.message]
         if earlier:
             message += "; before that: " + "; ".join(
                 f"{f.error_type}: {_one_line(f.message, f.error_type)}" for f in earlier[:3]
             )
+        if s.entry_kind == "driver" and not _has_own_app(ctx):
+            message += f"; and {_no_entry_reason(ctx)}"
         evidence = [_where(ctx, current.file, current.line, f"{current.error_type}: {text}")]
         evidence += [
             _where(ctx, f.file, f.line, f"{f.error_type}: {_one_line(f.message, f.error_type)}")
@@ -339,11 +357,18 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
     if s.status != "ok":
         return  # skipped on purpose (--no-synth) or no entry: nothing to judge
     counted = [f for f in s.fallbacks if f.split(":", 1)[0] in _FAILING_FALLBACKS]
-    if not counted:
-        return
     failures = _attempt_failures(ctx)
     first = failures[0] if failures else None
-    if first is None:
+    if s.entry_kind == "driver" and first is None and not _has_own_app(ctx):
+        # the driver was chosen up front: the scaffold entry was seen not to fit the answer
+        message = (
+            f"the answer as written does not synthesize: {_no_entry_reason(ctx)}; a template was "
+            "produced only by a driver the grader generated"
+        )
+        evidence = [ctx.at(src, node, value=f"class {node.name}") for src, node in _stack_classes(ctx)]
+        yield Hit(message, evidence[:3], key="synth", lens="synth")
+        return
+    if not counted or first is None:
         return
     text = _one_line(first.message, first.error_type)
     where = f" at {first.file}:{first.line}" if first.file else ""
@@ -382,23 +407,17 @@ def no_entry_point(ctx: CheckContext) -> Iterator[Hit]:
     s = ctx.synth
     if _has_own_app(ctx):
         return
-    scaffold_failures = [
-        f
-        for f in _attempt_failures(ctx) + [f for f in [_current_failure(ctx)] if f]
-        if f.error_type in ("ImportError", "TypeError", "AttributeError")
-    ]
     if s.entry_kind == "driver":
-        reason = (
-            f" ({_one_line(scaffold_failures[0].message, scaffold_failures[0].error_type)})"
-            if scaffold_failures
-            else ""
-        )
-        message = (
-            f"the answer has no App()/app.synth() of its own and the scaffold entry could not instantiate "
-            f"its stacks{reason}; the grader generated a driver to synthesize them"
-        )
-    elif s.entry_kind == "scaffold" and s.status == "failed" and s.file == s.entry and scaffold_failures:
-        failure = scaffold_failures[-1]
+        message = f"{_no_entry_reason(ctx)}; the grader generated a driver to synthesize them"
+    elif (
+        s.entry_kind == "scaffold"
+        and s.status == "failed"
+        and s.file == s.entry
+        and s.file
+        and s.error_type in ("ImportError", "TypeError", "AttributeError")
+    ):
+        failure = _current_failure(ctx)
+        assert failure is not None
         message = (
             f"the answer has no App()/app.synth() of its own and the scaffold entry {s.entry} cannot "
             f"instantiate its stacks: {failure.error_type}: {_one_line(failure.message, failure.error_type)}"
@@ -411,13 +430,79 @@ def no_entry_point(ctx: CheckContext) -> Iterator[Hit]:
     )
 
 
+def _no_entry_reason(ctx: CheckContext) -> str:
+    """Why the scaffold entry cannot run the answer, read from the scaffold's own imports when it can be."""
+    base = (
+        "the answer has no App()/app.synth() of its own and the scaffold entry cannot instantiate its stacks"
+    )
+    attempts = [
+        f for f in _attempt_failures(ctx) if f.error_type in ("ImportError", "TypeError", "AttributeError")
+    ]
+    if attempts:
+        return f"{base} ({attempts[0].error_type}: {_one_line(attempts[0].message, attempts[0].error_type)})"
+    detail = _scaffold_import_mismatch(ctx)
+    return f"{base}: {detail}" if detail else base
+
+
+def _scaffold_import_mismatch(ctx: CheckContext) -> str | None:
+    sample = ctx.sample
+    if not sample.task_root or not sample.entry_file:
+        return None
+    entry = Path(sample.task_root) / sample.entry_file
+    try:
+        tree = ast.parse(entry.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    answer = {src.path: src for src in ctx.sources}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
+            continue
+        base = node.module.replace(".", "/")
+        src = answer.get(f"{base}.py") or answer.get(f"{base}/__init__.py")
+        if src is None:
+            if node.module.split(".")[0] == "lib":
+                return f"{sample.entry_file} imports `{node.module}`, which the answer does not provide"
+            continue
+        if src.tree is None:
+            return None
+        defined = _top_level_names(src.tree)
+        missing = [a.name for a in node.names if a.name != "*" and a.name not in defined]
+        if missing:
+            names = ", ".join(f"`{n}`" for n in missing)
+            return (
+                f"{sample.entry_file} imports {names} from `{node.module}`, which the answer does not define"
+            )
+    return None
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
 def _has_own_app(ctx: CheckContext) -> bool:
+    """The answer builds an App (cdk.App or its own subclass of it) and calls `.synth()`."""
+    app_classes = {"App"}
+    for src in ctx.parsed():
+        for node in ast.walk(src.tree):  # type: ignore[arg-type]
+            if isinstance(node, ast.ClassDef) and any(
+                dotted(b).rsplit(".", 1)[-1] == "App" for b in node.bases
+            ):
+                app_classes.add(node.name)
     app = synth = False
     for src in ctx.parsed():
         for call in ast.walk(src.tree):  # type: ignore[arg-type]
             if isinstance(call, ast.Call):
                 name = call_name(call)
-                app = app or name == "App"
+                app = app or name in app_classes
                 synth = synth or (name == "synth" and isinstance(call.func, ast.Attribute))
     return app and synth
 
@@ -845,44 +930,65 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
         template = ctx.templates.get(stack, {})
         resources = template.get("Resources") if isinstance(template, dict) else None
         resources = resources if isinstance(resources, dict) else {}
-        grouped: dict[tuple[str, str], list[dict]] = {}
+        # one finding per rule and message: E3019 names both resources of one conflict with the
+        # same text, and the same mistake on several resources reads best as one finding
+        grouped: dict[tuple[str, str], list[tuple[str, dict]]] = {}
         for m in matches:
             rule = str(m.get("rule") or "")
             if not rule.startswith("E") or m.get("level", "error") != "error" or rule in ignore:
                 continue
-            logical = m.get("resource") or _resource_of(m.get("path"))
+            logical = str(m.get("resource") or _resource_of(m.get("path")) or "")
             raw = resources.get(logical) if logical else None
-            if isinstance(raw, dict) and is_cdk_helper(str(logical), raw):
+            if isinstance(raw, dict) and is_cdk_helper(logical, raw):
                 continue
-            grouped.setdefault((rule, str(logical or "")), []).append(m)
-        for (rule, logical), found in sorted(grouped.items()):
-            res = next(
-                (
-                    r
-                    for r in ctx.resources(include_helpers=True)
-                    if r.stack == stack and r.logical_id == logical
-                ),
-                None,
-            )
-            text = str(found[0].get("message") or "")
-            more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
-            target = (
-                (res.construct_id or _source_construct(ctx, res) or logical)
-                if res
-                else (logical or "the template")
-            )
-            message = f"cfn-lint {rule} on {target}: {text}{more}"
-            key = f"lint:{stack}:{rule}:{logical}"
-            path = "/".join(str(p) for p in (found[0].get("path") or []))
-            evidence = (
-                [res.evidence(value=f"{rule} {path}")]
-                if res
-                else [Evidence(stack=stack, resource=logical or None, value=f"{rule} {path}")]
-            )
-            yield Hit(message, evidence, key=key, lens="template")
-            if res is not None:
-                for src, call in _construct_calls(ctx, res):
-                    yield Hit(message, [ctx.at(src, call, value=res.construct_id)], key=key, lens="source")
+            if _lint_noise(rule, str(m.get("message") or ""), resources):
+                continue
+            grouped.setdefault((rule, str(m.get("message") or "")), []).append((logical, m))
+        by_id = {r.logical_id: r for r in ctx.resources(include_helpers=True) if r.stack == stack}
+        for (rule, text), found in sorted(grouped.items()):
+            logicals = list(dict.fromkeys(logical for logical, _ in found))
+            targets = [_lint_target(ctx, by_id.get(lid), lid) for lid in logicals]
+            message = f"cfn-lint {rule} on {', '.join(targets)}: {text}"
+            key = f"lint:{stack}:{rule}:{text}"
+            for lid, m in found:
+                res = by_id.get(lid)
+                path = "/".join(str(p) for p in (m.get("path") or []))
+                value = f"{rule} {path}"
+                evidence = (
+                    res.evidence(value=value)
+                    if res
+                    else Evidence(stack=stack, resource=lid or None, value=value)
+                )
+                yield Hit(message, [evidence], key=key, lens="template")
+                for src, call in _construct_calls(ctx, res) if res is not None else []:
+                    yield Hit(message, [ctx.at(src, call, value=construct_id(call))], key=key, lens="source")
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _lint_noise(rule: str, message: str, resources: dict) -> bool:
+    """Errors cfn-lint reports on templates CloudFormation deploys fine.
+
+    E3691 on a major-version engine alias (`'8.0' is not one of ['8.0.11', ...]`, what
+    `MysqlEngineVersion.VER_8_0` writes): RDS accepts a major version and picks its default minor.
+    E1001 "'Resources' is a required property" on a stack with no resources: the CDK CLI skips it.
+    """
+    if rule == "E3691":
+        quoted = _QUOTED.findall(message)
+        return bool(quoted) and any(v.startswith(quoted[0] + ".") for v in quoted[1:])
+    if rule == "E1001" and "'Resources'" in message:
+        return not resources
+    return False
+
+
+def _lint_target(ctx: CheckContext, res: Resource | None, logical: str) -> str:
+    """How a report names a resource: its construct path below the stack, else the source id, else the logical id."""
+    if res is None:
+        return logical or "the template"
+    if res.construct_ids:
+        return "/".join(res.construct_ids)
+    return _source_construct(ctx, res) or logical
 
 
 @lru_cache(maxsize=32)
