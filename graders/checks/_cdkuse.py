@@ -150,7 +150,8 @@ class CdkUse:
                         f"from {module} import {alias.name}",
                     )
                 continue
-            yield local, ref
+            if isinstance(ref, _Ref):
+                yield local, ref
 
     def _module_ok(self, module: str, node: ast.AST, report: bool) -> bool:
         exists = self.api.module_exists(module)
@@ -341,13 +342,13 @@ class CdkUse:
                                 return None
                             values.append(sub.value)
             elif isinstance(sub, (ast.For, ast.With, ast.AsyncFor, ast.AsyncWith, ast.NamedExpr)):
-                for leaf in ast.walk(sub):
+                for inner in ast.walk(sub):
                     if (
-                        isinstance(leaf, ast.Attribute)
-                        and isinstance(leaf.ctx, ast.Store)
-                        and self._is_self_attr(leaf)
-                        and leaf.attr == node.attr
-                        and not isinstance(self._parents.get(leaf), (ast.Assign, ast.AnnAssign))
+                        isinstance(inner, ast.Attribute)
+                        and isinstance(inner.ctx, ast.Store)
+                        and self._is_self_attr(inner)
+                        and inner.attr == node.attr
+                        and not isinstance(self._parents.get(inner), (ast.Assign, ast.AnnAssign))
                     ):
                         return None
         return self._single_class(values or None)
@@ -501,24 +502,24 @@ class CdkUse:
                     call, f"`{what}(...)` is missing the required argument(s) {', '.join(missing)}", what
                 )
         for name, value in given.items():
-            param = sig.get(name)
-            got = _literal_kind(value) if param is not None else None
-            if param is None or got is None:
+            target = sig.get(name)
+            got = _literal_kind(value) if target is not None else None
+            if target is None or got is None:
                 continue
-            if _compatible(got, param.type) is False:
+            if _compatible(got, target.type) is False:
                 if got[0] == "none":
                     msg = f"`{what}(..., {name}=None)`: `{name}` is required by {owner}, None is not allowed"
                 else:
                     msg = (
                         f"`{what}(..., {name}={self._seg(value, 40)})`: `{name}` must be "
-                        f"{_type_text(param.type)}, got {_kind_text(got)}"
+                        f"{_type_text(target.type)}, got {_kind_text(got)}"
                     )
                 self._error(value, msg, f"{name}=", call)
         if len(self.errors) > errors_before:
             return  # a call that raises never reaches jsii's deprecation warnings
         for name, value in given.items():
-            param = sig.get(name)
-            if param is not None and param.deprecated:
+            target = sig.get(name)
+            if target is not None and target.deprecated:
                 self._deprecation(self._key_node(value), name, f"{owner}({name}=)", f"{name}=")
 
     def _keywords(self, call: ast.Call) -> tuple[list[tuple[str, ast.AST, ast.expr]], bool]:
