@@ -320,3 +320,17 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
                        "message": "'Resources' is a required property", "path": []}]}
     templates = {"S": {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}, "Empty": {}}
     assert _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint) == []
+
+
+@needs_cdk
+def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
+    from graders.checks import _cdkapi
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = _cdkapi.CdkApi()
+    logs = fresh.module("aws_cdk.aws_logs")
+    assert logs is not None and list(tmp_path.rglob("aws_cdk.aws_logs.json"))
+    direct = _cdkapi._read_module("aws_cdk.aws_logs", fresh.module_file("aws_cdk.aws_logs"))  # type: ignore[arg-type]
+    assert direct is not None
+    assert logs.classes["LogGroup"].init == direct.classes["LogGroup"].init
+    assert logs.classes["RetentionDays"].members == direct.classes["RetentionDays"].members

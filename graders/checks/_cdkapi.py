@@ -13,10 +13,17 @@ Every question has three answers: yes, no, or "cannot tell" (None). Checks only 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # ---- types -------------------------------------------------------------------------------
 # A parameter type is a small tuple tree: ("str",), ("num",), ("bool",), ("none",), ("any",),
@@ -140,7 +147,7 @@ class CdkApi:
         with self._lock:
             if module not in self._modules:
                 path = self.module_file(module)
-                self._modules[module] = _read_module(module, path) if path else None
+                self._modules[module] = _load_module(module, path) if path else None
         return self._modules[module]
 
     def module_has(self, module: str, name: str) -> bool | None:
@@ -217,6 +224,123 @@ def api() -> CdkApi:
         if _API is None:
             _API = CdkApi()
         return _API
+
+
+# ---- the on-disk index ------------------------------------------------------------------------
+# A module's index is built once per aws-cdk-lib version in a child process (parsing the 2-16 MB
+# generated sources peaks at hundreds of MB that CPython keeps after freeing) and kept as JSON
+# under the grader's cache folder; later runs only read the JSON.
+_FORMAT = 1
+_BUILD_TIMEOUT = 300.0
+
+
+def _index_dir() -> Path | None:
+    try:
+        versions = f"{importlib.metadata.version('aws-cdk-lib')}-{importlib.metadata.version('constructs')}"
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    from graders.cache import default_cache_dir
+
+    return default_cache_dir() / "cdk-api" / f"{versions}-f{_FORMAT}"
+
+
+def _load_module(module: str, path: Path) -> ModuleInfo | None:
+    """The index of one module: from the cache, else built in a child process, else here."""
+    folder = _index_dir()
+    if folder is None:
+        return _read_module(module, path)
+    target = folder / f"{module}.json"
+    if not target.is_file():
+        _build_in_child(module, path, target)
+    try:
+        return _from_json(json.loads(target.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return _read_module(module, path)  # no cache (read-only home, failed build): parse here
+
+
+def _build_in_child(module: str, path: Path, target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "graders.checks._cdkapi", module, str(path), str(target)],
+            check=False,
+            timeout=_BUILD_TIMEOUT,
+            capture_output=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _write_index(module: str, path: Path, target: Path) -> int:
+    info = _read_module(module, path)
+    if info is None:
+        return 1
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(_to_json(info), fh, separators=(",", ":"))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)  # atomic: concurrent graders never read half a file
+    return 0
+
+
+def _sig_json(sig: Signature | None) -> Any:
+    if sig is None:
+        return None
+    return [
+        [[p.name, p.keyword_only, p.required, p.type, p.deprecated] for p in sig.params],
+        sig.varargs,
+        sig.varkw,
+    ]
+
+
+def _sig_from(data: Any) -> Signature | None:
+    if data is None:
+        return None
+    params, varargs, varkw = data
+    return Signature(
+        tuple(Param(n, bool(k), bool(r), _tuple(t), bool(d)) for n, k, r, t, d in params),
+        bool(varargs),
+        bool(varkw),
+    )
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _to_json(info: ModuleInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "names": sorted(info.names),
+        "submodules": sorted(info.submodules),
+        "functions": {k: _sig_json(v) for k, v in info.functions.items()},
+        "classes": {
+            name: {
+                "kind": c.kind,
+                "fqn": c.jsii_fqn,
+                "bases": [list(b) if b else None for b in c.bases],
+                "init": _sig_json(c.init),
+                "deprecated": c.deprecated,
+                "members": {
+                    m.name: [m.kind, m.deprecated, _sig_json(m.signature)] for m in c.members.values()
+                },
+            }
+            for name, c in info.classes.items()
+        },
+    }
+
+
+def _from_json(data: dict[str, Any]) -> ModuleInfo:
+    module = data["name"]
+    info = ModuleInfo(module, names=set(data["names"]), submodules=set(data["submodules"]))
+    info.functions = {k: s for k, v in data["functions"].items() if (s := _sig_from(v)) is not None}
+    for name, c in data["classes"].items():
+        cls = ClassInfo(module, name, c["kind"], c["fqn"], deprecated=bool(c["deprecated"]))
+        cls.bases = [(b[0], b[1]) if b else None for b in c["bases"]]
+        cls.init = _sig_from(c["init"])
+        cls.members = {n: Member(n, m[0], bool(m[1]), _sig_from(m[2])) for n, m in c["members"].items()}
+        info.classes[name] = cls
+    return info
 
 
 # ---- reading one generated module -----------------------------------------------------------
@@ -494,3 +618,7 @@ def _dotted(node: ast.AST) -> str:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return ""
+
+
+if __name__ == "__main__":  # python -m graders.checks._cdkapi MODULE SOURCE TARGET (see _build_in_child)
+    sys.exit(_write_index(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])))
