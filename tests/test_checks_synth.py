@@ -334,3 +334,13 @@ def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> 
     assert direct is not None
     assert logs.classes["LogGroup"].init == direct.classes["LogGroup"].init
     assert logs.classes["RetentionDays"].members == direct.classes["RetentionDays"].members
+
+
+def test_cfn_lint_error_reads_the_sandbox_format_keyed_by_artifact_id() -> None:
+    templates = {"tap-dev": {"Resources": {"QueueABCDEF12": {"Type": "AWS::SQS::Queue"}}}}
+    lint = {"TapStackdev": [{"rule": "E3034", "level": "error", "message": "10 is less than the minimum of 60",
+                             "path": "Resources/QueueABCDEF12/Properties/MessageRetentionPeriod",
+                             "resource": "QueueABCDEF12"}]}
+    [finding] = _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint)
+    assert finding.evidence[0].stack == "tap-dev"
+    assert finding.evidence[0].value == "E3034 Resources/QueueABCDEF12/Properties/MessageRetentionPeriod"

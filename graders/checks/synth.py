@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from graders.checks import check
 from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents
@@ -922,38 +923,17 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
     Fix: Correct the properties cfn-lint rejects.
     """
     ignore = set(ctx.option("cfn-lint-error", "ignore_rules", []) or [])
-    lint = dict(ctx.lint)
-    for stack, template in ctx.templates.items():
-        if stack not in lint:  # the sandbox did not lint it (lint switched off, old worker): do it here
-            lint[stack] = _lint(json.dumps(template, sort_keys=True))
-    for stack, matches in sorted(lint.items()):
-        template = ctx.templates.get(stack, {})
-        resources = template.get("Resources") if isinstance(template, dict) else None
-        resources = resources if isinstance(resources, dict) else {}
-        # one finding per rule and message: E3019 names both resources of one conflict with the
-        # same text, and the same mistake on several resources reads best as one finding
-        grouped: dict[tuple[str, str], list[tuple[str, dict]]] = {}
-        for m in matches:
-            rule = str(m.get("rule") or "")
-            if not rule.startswith("E") or m.get("level", "error") != "error" or rule in ignore:
-                continue
-            logical = str(m.get("resource") or _resource_of(m.get("path")) or "")
-            raw = resources.get(logical) if logical else None
-            if isinstance(raw, dict) and is_cdk_helper(logical, raw):
-                continue
-            if _lint_noise(rule, str(m.get("message") or ""), resources):
-                continue
-            grouped.setdefault((rule, str(m.get("message") or "")), []).append((logical, m))
+    for stack, matches in sorted(_lint_by_stack(ctx).items()):
         by_id = {r.logical_id: r for r in ctx.resources(include_helpers=True) if r.stack == stack}
-        for (rule, text), found in sorted(grouped.items()):
-            logicals = list(dict.fromkeys(logical for logical, _ in found))
-            targets = [_lint_target(ctx, by_id.get(lid), lid) for lid in logicals]
+        for (rule, text), located in sorted(_lint_groups(ctx, stack, matches, ignore).items()):
+            targets = [
+                _lint_target(ctx, by_id.get(lid), lid) for lid in dict.fromkeys(lid for lid, _ in located)
+            ]
             message = f"cfn-lint {rule} on {', '.join(targets)}: {text}"
             key = f"lint:{stack}:{rule}:{text}"
-            for lid, m in found:
+            for lid, match in located:
                 res = by_id.get(lid)
-                path = "/".join(str(p) for p in (m.get("path") or []))
-                value = f"{rule} {path}"
+                value = f"{rule} {'/'.join(_path_parts_of(match.get('path')))}"
                 evidence = (
                     res.evidence(value=value)
                     if res
@@ -964,10 +944,44 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
                     yield Hit(message, [ctx.at(src, call, value=construct_id(call))], key=key, lens="source")
 
 
+def _lint_by_stack(ctx: CheckContext) -> dict[str, list[dict[str, Any]]]:
+    """The sandbox's lint results per template, and a lint of our own for any template it did not lint."""
+    lint: dict[str, list[dict[str, Any]]] = {}
+    for key, matches in ctx.lint.items():
+        lint.setdefault(_stack_of_lint(ctx, key, matches), []).extend(matches)
+    for stack, template in ctx.templates.items():
+        if stack not in lint:  # lint switched off in the sandbox, or an older worker
+            lint[stack] = _lint(json.dumps(template, sort_keys=True))
+    return lint
+
+
+def _lint_groups(
+    ctx: CheckContext, stack: str, matches: list[dict[str, Any]], ignore: set[str]
+) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    """Error matches on the answer's resources by (rule, message): E3019 names both resources of one
+    conflict with the same text, and one mistake on several resources reads best as one finding."""
+    template = ctx.templates.get(stack, {})
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    resources = resources if isinstance(resources, dict) else {}
+    grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    for m in matches:
+        rule, text = str(m.get("rule") or ""), str(m.get("message") or "")
+        if not rule.startswith("E") or m.get("level", "error") != "error" or rule in ignore:
+            continue
+        logical = str(m.get("resource") or _resource_of(m.get("path")) or "")
+        raw = resources.get(logical) if logical else None
+        if isinstance(raw, dict) and is_cdk_helper(logical, raw):
+            continue
+        if _lint_noise(rule, text, resources):
+            continue
+        grouped.setdefault((rule, text), []).append((logical, m))
+    return grouped
+
+
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-def _lint_noise(rule: str, message: str, resources: dict) -> bool:
+def _lint_noise(rule: str, message: str, resources: dict[str, Any]) -> bool:
     """Errors cfn-lint reports on templates CloudFormation deploys fine.
 
     E3691 on a major-version engine alias (`'8.0' is not one of ['8.0.11', ...]`, what
@@ -992,7 +1006,7 @@ def _lint_target(ctx: CheckContext, res: Resource | None, logical: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def _lint(template_json: str) -> list[dict]:
+def _lint(template_json: str) -> list[dict[str, Any]]:
     from graders.lint import lint_template
 
     return lint_template(json.loads(template_json))
@@ -1003,10 +1017,32 @@ def _source_construct(ctx: CheckContext, res: Resource) -> str | None:
     return construct_id(found[0][1]) if found else None
 
 
+def _path_parts_of(path: object) -> list[str]:
+    """A match's path as a list (the sandbox may send "Resources/X/Properties" as one string)."""
+    if isinstance(path, str):
+        return [p for p in path.split("/") if p]
+    if isinstance(path, list):
+        return [str(p) for p in path]
+    return []
+
+
 def _resource_of(path: object) -> str | None:
-    if isinstance(path, list) and len(path) >= 2 and path[0] == "Resources":
-        return str(path[1])
-    return None
+    parts = _path_parts_of(path)
+    return parts[1] if len(parts) >= 2 and parts[0] == "Resources" else None
+
+
+def _stack_of_lint(ctx: CheckContext, key: str, matches: list[dict]) -> str:
+    """The template a lint result belongs to: by name, else the one template holding all its resources
+    (lint may be keyed by the cloud-assembly artifact id where templates are keyed by stack name)."""
+    if key in ctx.templates:
+        return key
+    ids = {str(m.get("resource") or _resource_of(m.get("path")) or "") for m in matches} - {""}
+    owners = [
+        stack
+        for stack, template in ctx.templates.items()
+        if ids and isinstance(template.get("Resources"), dict) and ids <= set(template["Resources"])
+    ]
+    return owners[0] if len(owners) == 1 else key
 
 
 def _construct_calls(ctx: CheckContext, res: Resource) -> Iterator[tuple[SourceFile, ast.Call]]:
