@@ -298,8 +298,7 @@ class _Problem:
 
 @check("inline-code-error", lenses=("source", "template"))
 def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
-    """Inline Lambda code that cannot run: it does not parse, uses names it never imports,
-    loads modules its runtime lacks or does not define the configured handler.
+    """Inline Lambda code that cannot run: unparsable, missing imports, unavailable modules or a wrong handler.
 
     What it finds: the code given to `Code.from_inline(...)` / `InlineCode(...)` (resolved
     through constants, helper methods, `textwrap.dedent` and f-strings) and the template's
