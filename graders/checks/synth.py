@@ -293,7 +293,23 @@ def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
         for src, node, _, code in uses:
             yield Hit(message, [ctx.at(src, node, value=code)], key=f"dep:{key}", lens="source")
         if jsii:
-            yield Hit(message, [Evidence(value=f"{jsii} is deprecated")], key=f"dep:{key}", lens="synth")
+            evidence = [Evidence(value=f"{jsii} is deprecated")]
+            if not uses:  # the source lens could not follow the call: point at lines that name it
+                evidence += [ctx.at(src, line, value=text) for src, line, text in _lines_naming(ctx, key)]
+            yield Hit(message, evidence, key=f"dep:{key}", lens="synth")
+
+
+def _lines_naming(ctx: CheckContext, name: str, limit: int = 5) -> list[tuple[SourceFile, int, str]]:
+    """Answer lines that pass `name=`, call `.name(` or mention the member `Name.MEMBER`."""
+    pattern = re.compile(rf"\b{re.escape(name)}\s*=(?!=)|\.{re.escape(name)}\s*\(|\.{re.escape(name)}\b")
+    out: list[tuple[SourceFile, int, str]] = []
+    for src in ctx.parsed():
+        for n, text in enumerate(src.text.splitlines(), 1):
+            if pattern.search(text) and not text.lstrip().startswith("#"):
+                out.append((src, n, text.strip()[:80]))
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 # ---- synth-failed --------------------------------------------------------------------------------
