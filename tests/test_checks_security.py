@@ -83,6 +83,7 @@ def test_secret_names(name: str, secret: bool) -> None:
         ("Tr0ub4dor&3", True),
         ("9f8e7d6c5b4a39281706", True),
         ("CHANGE_ME_IN_CONSOLE", False),
+        ("ChangeMe123!", True),
         ("<your-api-key>", False),
         ("your-api-key", False),
         ("prod/db", False),

@@ -127,7 +127,8 @@ def _looks_secret(value: str) -> bool:
         v = v[1:-1]  # API Gateway header values are quoted: "'true'"
     if len(v) < 4 or len(v) > 4096 or any(c.isspace() for c in v):
         return False
-    if _PLACEHOLDER.search(v):
+    # A placeholder is words only (`CHANGE_ME`, `<your-api-key>`); `ChangeMe123!` is a usable password.
+    if _PLACEHOLDER.search(v) and re.fullmatch(r"[A-Za-z_\-. <>{}\[\]*/]+", v):
         return False
     if v.startswith(("arn:", "{{resolve", "${", "http://", "https://", "/", "alias/", "$")):
         return False
