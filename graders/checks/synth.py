@@ -346,6 +346,8 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
     current = _current_failure(ctx)
     if current is not None:
         cause = _CAUSES.get(current.cause, current.cause)
+        if re.search(r"\b\w+_alpha\b", current.message):
+            cause = "an `_alpha` package the answer imports is not installed where it was synthesized"
         text = _one_line(current.message, current.error_type)
         where = f" at {current.file}:{current.line}" if current.file else ""
         entry = (
@@ -861,7 +863,7 @@ def docker_bundling(ctx: CheckContext) -> Iterator[Hit]:
     (`DockerImageCode.from_image_asset`, `ecs.ContainerImage.from_asset`, `DockerImageAsset`),
     `Code.from_docker_build`, `DockerImage.from_build`, and the alpha constructs that bundle
     (`PythonFunction`, `PythonLayerVersion`, `NodejsFunction`, `GoFunction`); and what synth
-    recorded as bundled or built.
+    recorded as bundled or built. One finding per answer, with every such call as evidence.
 
     Why it matters: synth (and every CI run) needs a Docker daemon and network access to build
     the asset; it fails or is slow where Docker is not available.
@@ -875,47 +877,42 @@ def docker_bundling(ctx: CheckContext) -> Iterator[Hit]:
     Fix: Pre-build the asset (or vendor its dependencies) or make sure Docker is available where
     the app is synthesized.
     """
-    source_keys: list[str] = []
+    # one finding per answer: "needs Docker" is one requirement, every call that causes it is evidence
+    uses: list[tuple[str, str, Evidence]] = []  # (call, reason, where)
     for src in ctx.parsed():
         for call in ast.walk(src.tree):  # type: ignore[arg-type]
-            if not isinstance(call, ast.Call):
-                continue
-            name = call_name(call)
-            reason = None
-            if name in _DOCKER_CALLS and (
-                name != "from_build" or dotted(call.func).endswith("DockerImage.from_build")
-            ):
-                reason = _DOCKER_CALLS[name]
-            elif name == "from_asset" and dotted(call.func).endswith("ContainerImage.from_asset"):
-                reason = "builds a Docker image"
-            elif kwarg(call, "bundling") is not None and name in (
-                "from_asset",
-                "Asset",
-                "asset",
-                "AssetCode",
-            ):
-                reason = "bundles in Docker (`bundling=`)"
-            if reason is None or not _is_cdk_call(call, src):
-                continue
-            func = dotted(call.func) or name
-            key = f"docker:{src.path}:{call.lineno}"
-            source_keys.append(key)
-            yield Hit(
-                f"`{func}(...)` {reason}: synth needs Docker",
-                [ctx.at(src, call, value=func)],
-                key=key,
-                lens="source",
-            )
+            if isinstance(call, ast.Call):
+                reason = _docker_reason(call)
+                if reason is not None and _is_cdk_call(call, src):
+                    func = dotted(call.func) or call_name(call)
+                    uses.append((func, reason, ctx.at(src, call, value=func)))
     entries = list(ctx.synth.docker_bundling)
-    if entries and not source_keys:
+    if uses:
+        kinds = list(dict.fromkeys(f"`{func}(...)` {reason}" for func, reason, _ in uses))
+        count = f"{len(uses)} assets need Docker at synth: " if len(uses) > 1 else "synth needs Docker: "
+        message = count + "; ".join(kinds[:4]) + ("; ..." if len(kinds) > 4 else "")
+        yield Hit(message, [ev for _, _, ev in uses], key="docker", lens="source")
+        if entries:
+            yield Hit(message, [Evidence(value=e) for e in entries[:5]], key="docker", lens="synth")
+    elif entries:
         yield Hit(
             f"synth built {len(entries)} asset(s) with Docker: {', '.join(entries[:4])}",
             [Evidence(value=e) for e in entries[:5]],
-            key="docker:synth",
+            key="docker",
             lens="synth",
         )
-    elif entries and len(source_keys) == 1:
-        yield Hit("", [Evidence(value=e) for e in entries[:5]], key=source_keys[0], lens="synth")
+
+
+def _docker_reason(call: ast.Call) -> str | None:
+    name = call_name(call)
+    func = dotted(call.func)
+    if name in _DOCKER_CALLS and (name != "from_build" or func.endswith("DockerImage.from_build")):
+        return _DOCKER_CALLS[name]
+    if name == "from_asset" and func.endswith("ContainerImage.from_asset"):
+        return "builds a Docker image"
+    if kwarg(call, "bundling") is not None and name in ("from_asset", "Asset", "asset", "AssetCode"):
+        return "bundles in Docker (`bundling=`)"
+    return None
 
 
 # ---- cfn-lint-error ------------------------------------------------------------------------------
