@@ -116,7 +116,7 @@ def pwned_files(tag: str, roots: list[Path]) -> list[str]:
             dirnames[:] = [d for d in dirnames if d not in (".git", ".venv", "node_modules", "proc")]
             if "/files" in dirpath and "-out/" in dirpath:
                 continue  # an answer's own extracted files, kept (sanitised) beside its result
-            found += [str(Path(dirpath) / n) for n in filenames + dirnames if tag in n]
+            found += [str(Path(dirpath) / n) for n in filenames + dirnames if f"iacgrade-pwned-{tag}" in n]
     return sorted(found)
 
 

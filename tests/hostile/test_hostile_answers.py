@@ -175,7 +175,7 @@ def test_nothing_outside_the_job_folder_changed(outcome: Outcome) -> None:
         for k in outcome.before.keys() | outcome.after.keys()
         if outcome.before.get(k) != outcome.after.get(k)
     )
-    assert changed == []
+    assert {k: (outcome.before.get(k), outcome.after.get(k)) for k in changed} == {}
     assert outcome.pwned == []
 
 
