@@ -56,8 +56,11 @@ def _call_name(call: ast.Call) -> str | None:
 
 def builds_app(tree: ast.AST) -> bool:
     """A module that constructs an ``App`` and calls ``synth()``."""
-    names = [_call_name(c) for c in _calls(tree)]
-    return "App" in names and "synth" in names
+    apps = {"App"} | {
+        n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and "App" in _base_names(n)
+    }
+    names = {_call_name(c) for c in _calls(tree)}
+    return bool(names & apps) and "synth" in names
 
 
 def _entry_rank(rel: str) -> tuple[int, int, str]:

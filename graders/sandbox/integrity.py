@@ -70,8 +70,13 @@ class Snapshot:
             now = _module_state(mod)
             # Importing a submodule sets it as an attribute of its package: that is no tampering.
             for key in set(now) - set(before):
-                if isinstance(now[key], types.ModuleType) and sys.modules.get(f"{name}.{key}") is now[key]:
-                    before[key] = now[key]
+                value = now[key]
+                if (
+                    isinstance(value, types.ModuleType)
+                    and sys.modules.get(value.__name__) is value
+                    and _watched(value.__name__)
+                ):
+                    before[key] = value
             if now.keys() != before.keys():
                 diff = sorted(set(now) ^ set(before))[:3]
                 changed.append(f"{name}: attributes added/removed {diff}")

@@ -6,6 +6,7 @@ import ast
 import json
 import logging
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -324,10 +325,16 @@ class SynthPool:
         if cls_.env_required(text) and not plan.dummy_env:
             plan.dummy_env = True
             return "dummy-env"
+        frames = ((run.raw or {}).get("error") or {}).get("frames") or []
+        in_entry = any(str(f[0]).endswith("/" + str(plan.entry.path)) for f in frames)
         entry_mismatch = (
             plan.entry.kind == "answer"
-            and failure.file == plan.entry.path
+            and in_entry
             and failure.error_type in ("TypeError", "ImportError")
+            and re.search(
+                r"unexpected keyword|required positional|positional argument|cannot import", failure.detail
+            )
+            is not None
         )
         if entry_mismatch and "scaffold-entry" not in plan.tried:
             # The answer's own app does not match its own stack (e.g. passes a keyword the stack
