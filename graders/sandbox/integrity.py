@@ -28,13 +28,24 @@ def _watched(name: str) -> bool:
     return name in _WATCHED_EXACT or any(name == p or name.startswith(p + ".") for p in _WATCHED_PREFIXES)
 
 
-def _module_state(mod: types.ModuleType) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for key, value in list(vars(mod).items()):
-        state[key] = value
-        if isinstance(value, type) and getattr(value, "__module__", None) == mod.__name__:
-            state[key + ".__dict__"] = dict(vars(value))
-    return state
+_MISSING = object()
+
+
+def _classes(mod: types.ModuleType) -> list[tuple[type, dict[str, Any]]]:
+    return [
+        (value, dict(vars(value)))
+        for value in list(vars(mod).values())
+        if isinstance(value, type) and getattr(value, "__module__", None) == mod.__name__
+    ]
+
+
+def _dict_changes(current: Any, saved: dict[str, Any]) -> list[str]:
+    """Keys whose value is not the saved object, plus keys added (cheap when nothing changed)."""
+    changed = [k for k, v in saved.items() if current.get(k, _MISSING) is not v]
+    if len(current) != len(saved) or changed:
+        # Python creates a class's __annotations__ lazily on first access: not a change.
+        changed += [k for k in current.keys() - saved.keys() if k != "__annotations__"]
+    return changed
 
 
 class Snapshot:
@@ -43,6 +54,7 @@ class Snapshot:
     def __init__(self) -> None:
         self.modules: dict[str, types.ModuleType] = {}
         self.states: dict[str, dict[str, Any]] = {}
+        self.classes: dict[str, list[tuple[type, dict[str, Any]]]] = {}
         self.builtins = dict(vars(builtins))
         self.threads = {t.ident for t in threading.enumerate()}
         self.refresh(check=False)
@@ -57,7 +69,8 @@ class Snapshot:
                 # Imported during a job and already patched: never trust it as a baseline.
                 raise TamperedError(bad)
             self.modules[name] = mod
-            self.states[name] = _module_state(mod)
+            self.states[name] = dict(vars(mod))
+            self.classes[name] = _classes(mod)
 
     def compare(self) -> list[str]:
         """Names of everything that changed; empty when the worker is clean."""
@@ -66,36 +79,27 @@ class Snapshot:
             if sys.modules.get(name) is not mod:
                 changed.append(f"sys.modules[{name!r}] replaced")
                 continue
-            before = self.states[name]
-            now = _module_state(mod)
-            # Importing a submodule sets it as an attribute of its package: that is no tampering.
-            for key in set(now) - set(before):
-                value = now[key]
+            saved = self.states[name]
+            current = vars(mod)
+            diff = _dict_changes(current, saved)
+            for key in list(diff):
+                value = current.get(key, _MISSING)
+                # Importing a submodule sets it as an attribute of its package: no tampering.
                 if (
-                    isinstance(value, types.ModuleType)
+                    key not in saved
+                    and isinstance(value, types.ModuleType)
                     and sys.modules.get(value.__name__) is value
                     and _watched(value.__name__)
                 ):
-                    before[key] = value
-            if now.keys() != before.keys():
-                diff = sorted(set(now) ^ set(before))[:3]
-                changed.append(f"{name}: attributes added/removed {diff}")
-                continue
-            for key, value in before.items():
-                cur = now[key]
-                if key.endswith(".__dict__"):
-                    # Python creates a class's __annotations__ lazily on first access.
-                    diff = sorted((set(cur) ^ set(value)) - {"__annotations__"}) or [
-                        k for k, v in value.items() if cur[k] is not v
-                    ]
-                    if diff:
-                        changed.append(f"{name}.{key[:-9]} modified: {diff[:3]}")
-                elif cur is not value:
-                    changed.append(f"{name}.{key} replaced")
-        current = vars(builtins)
-        if current.keys() != self.builtins.keys() or any(
-            current[k] is not v for k, v in self.builtins.items()
-        ):
+                    saved[key] = value
+                    diff.remove(key)
+            if diff:
+                changed.append(f"{name}: attributes changed {sorted(diff)[:3]}")
+            for cls, cls_saved in self.classes[name]:
+                cls_diff = _dict_changes(vars(cls), cls_saved)
+                if cls_diff:
+                    changed.append(f"{name}.{cls.__name__} modified: {sorted(cls_diff)[:3]}")
+        if _dict_changes(vars(builtins), self.builtins):
             changed.append("builtins modified")
         extra = [t.name for t in threading.enumerate() if t.ident not in self.threads and t.is_alive()]
         if extra:

@@ -381,6 +381,8 @@ class SynthPool:
             result.fallbacks.append("implicit-synth")
         if raw.get("tampered"):
             result.worker["tampered"] = raw["tampered"]
+        if raw.get("timing"):
+            result.worker["timing"] = raw["timing"]
         if failure is None:
             result.status = "ok"
             return
