@@ -81,7 +81,8 @@ def grade(
         err.print(f"[red]error:[/] cannot write the results: {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
     except KeyboardInterrupt as exc:
-        done = f"{exc.done} of {exc.total} answers graded and saved" if hasattr(exc, "done") else "stopped"
+        done, total = getattr(exc, "done", None), getattr(exc, "total", None)
+        done = f"{done} of {total} answers graded and saved" if total is not None else "stopped"
         err.print(f"[yellow]interrupted:[/] {done} in {out}; run the same command again to grade the rest")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     summary = {"run_id": outcome.manifest.run_id, "out": str(out), **outcome.manifest.counts}

@@ -327,7 +327,7 @@ def _use_scaffold(samples: list[Sample], scaffold: Path) -> None:
             sample.entry_file = entry
 
 
-def _open_pool(options: GradeOptions) -> object | None:
+def _open_pool(options: GradeOptions) -> _LazyPool | None:
     if not options.synth:
         return None
     return _LazyPool(options)
