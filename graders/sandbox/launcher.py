@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,7 +195,7 @@ def bwrap_args(iso: Isolation, scratch: Path, uid: int, jsii_cache: Path | None)
     return args
 
 
-def rlimits_preexec(opts: SandboxOptions, cpu_seconds: int, nproc: bool) -> object:
+def rlimits_preexec(opts: SandboxOptions, cpu_seconds: int, nproc: bool) -> Callable[[], None]:
     """preexec_fn applying rlimits; they are inherited through bwrap by everything inside."""
     mem = opts.memory_mb * 1024 * 1024
     fsize = opts.max_file_mb * 1024 * 1024

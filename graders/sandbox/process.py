@@ -107,7 +107,7 @@ class WorkerProcess:
             cwd=str(self.job_dir),
             preexec_fn=launcher.rlimits_preexec(
                 self.opts, self.cpu_seconds, nproc=self.sandboxed and self.iso.root and bool(self.iso.setpriv)
-            ),  # type: ignore[arg-type]
+            ),
             start_new_session=True,
         )
         self.jobs = 0

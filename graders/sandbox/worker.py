@@ -192,7 +192,7 @@ class _Linter:
 class Worker:
     """State of one sandboxed worker process."""
 
-    def __init__(self, proto_in: io.BufferedReader, proto_out: io.BufferedWriter) -> None:
+    def __init__(self, proto_in: io.RawIOBase, proto_out: io.RawIOBase) -> None:
         self.proto_in = proto_in
         self.proto_out = proto_out
         self.jobs = 0
@@ -372,7 +372,7 @@ class Worker:
                     problems.append(f"signal {sig} handler")
         sys.excepthook, sys.displayhook = self.hooks[0], self.hooks[1]
         sys.setrecursionlimit(self.hooks[2])
-        warnings.filters[:] = self.hooks[3]
+        warnings.filters[:] = self.hooks[3]  # type: ignore[index]
         logging.root.setLevel(self.log_state[0])
         logging.root.handlers[:] = self.log_state[1]
         try:
