@@ -185,3 +185,39 @@ def test_warm_equals_cold(pool: SynthPool, tmp_path: Path) -> None:
             )
             assert r.status == "ok" and r.worker["warm"] is False
             assert (tmp_path / f"co{name}" / r.templates[r.stacks[0]]).read_bytes() == warm[name]
+
+
+APP_BUNDLING = """\
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+app = cdk.App()
+stack = cdk.Stack(app, "Bundled")
+lambda_.Function(stack, "F", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+                 code=lambda_.Code.from_asset("lambda", bundling=cdk.BundlingOptions(
+                     image=lambda_.Runtime.PYTHON_3_12.bundling_image,
+                     command=["bash", "-c", "pip install -r requirements.txt -t /asset-output"])))
+app.synth()
+"""
+
+
+def test_docker_bundling_is_skipped_and_recorded(pool: SynthPool, tmp_path: Path) -> None:
+    files = {"app.py": APP_BUNDLING, "lambda/index.py": "def handler(e, c):\n    return 1\n"}
+    r = pool.synthesize(make_ws(tmp_path / "ws", files), SAMPLE, tmp_path / "out")
+    assert r.status == "ok", r.message
+    assert r.docker_bundling and "python" in r.docker_bundling[0]
+
+
+def test_plain_process_fallback_and_require_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from graders.sandbox import SandboxUnavailable
+    from graders.sandbox import pool as pool_mod
+    from graders.sandbox.launcher import Isolation
+
+    plain = Isolation(kind="process", bwrap=None, version=None, setpriv=None, root=False)
+    monkeypatch.setattr(pool_mod.launcher, "detect_isolation", lambda: plain)
+    with pytest.raises(SandboxUnavailable):
+        SynthPool(SandboxOptions(workers=1, require_sandbox=True))
+    with SynthPool(SandboxOptions(workers=1, isolation="process", lint=False)) as p:
+        bad = APP_CONTEXT.replace('versioned=bool(app.node.try_get_context("versioned"))', "colour=1")
+        r = p.synthesize(make_ws(tmp_path / "ws", {"app.py": bad}, {"suffix": "x"}), SAMPLE, tmp_path / "out")
+    assert r.isolation == "process"
+    assert (r.status, r.cause, r.file, r.line) == ("failed", "invalid-api", "app.py", 5)
