@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Grade LLM answers that contain AWS CDK (Python) code.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Grade LLM answers that contain AWS CDK (Python) code.", no_args_is_help=True, add_completion=False
+)
 err = Console(stderr=True)
 
 EXIT_RUN_FAILED = 2
@@ -24,24 +25,43 @@ def grade(
     paths: Annotated[list[Path], typer.Argument(help="Answer files, or folders searched for *RESPONSE*.md.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     workers: Annotated[int, typer.Option(help="Parallel synth workers (default: the number of cores).")] = 0,
-    rubric: Annotated[Path | None, typer.Option(help="Rubric file (default: the bundled rubric.yaml).")] = None,
-    scaffold: Annotated[Path | None, typer.Option(help="Scaffold folder (tap.py, cdk.json) for answers outside a task folder.")] = None,
+    rubric: Annotated[
+        Path | None, typer.Option(help="Rubric file (default: the bundled rubric.yaml).")
+    ] = None,
+    scaffold: Annotated[
+        Path | None,
+        typer.Option(help="Scaffold folder (tap.py, cdk.json) for answers outside a task folder."),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds one answer may synthesize.")] = 60.0,
-    pattern: Annotated[str, typer.Option(help="File-name pattern searched for in folders.")] = "*RESPONSE*.md",
+    pattern: Annotated[
+        str, typer.Option(help="File-name pattern searched for in folders.")
+    ] = "*RESPONSE*.md",
     max_bytes: Annotated[int, typer.Option(help="Answers larger than this are not graded.")] = 5_000_000,
-    isolation: Annotated[str, typer.Option(help="warm (reused sandboxed workers) or process (a fresh one per answer).")] = "warm",
-    require_sandbox: Annotated[bool, typer.Option(help="Fail instead of running without bubblewrap.")] = False,
-    synth: Annotated[bool, typer.Option("--synth/--no-synth", help="Synthesize (off: source checks only).")] = True,
+    isolation: Annotated[
+        str, typer.Option(help="warm (reused sandboxed workers) or process (a fresh one per answer).")
+    ] = "warm",
+    require_sandbox: Annotated[
+        bool, typer.Option(help="Fail instead of running without bubblewrap.")
+    ] = False,
+    synth: Annotated[
+        bool, typer.Option("--synth/--no-synth", help="Synthesize (off: source checks only).")
+    ] = True,
     label: Annotated[str | None, typer.Option(help="A label for the run, such as the model's name.")] = None,
     fmt: Annotated[list[str], typer.Option("--format", help="Extra outputs: sarif, junit.")] = [],  # noqa: B006
     min_score: Annotated[float, typer.Option(help="JUnit: answers below this total fail.")] = 60.0,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Grade every answer afresh: no resume, no result cache.")] = False,
-    cache_dir: Annotated[Path | None, typer.Option(help="Result cache folder (default: $XDG_CACHE_HOME/iacgrade or ~/.cache/iacgrade).")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Grade every answer afresh: no resume, no result cache.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Result cache folder (default: $XDG_CACHE_HOME/iacgrade or ~/.cache/iacgrade)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
     """Grade answers: extract, synthesize, check, score and write a report for each."""
-    from graders.pipeline import GradeOptions, grade as run_grade
+    from graders.pipeline import GradeOptions
+    from graders.pipeline import grade as run_grade
     from graders.rubric import RubricError
     from reports.progress import Progress
 
@@ -63,10 +83,23 @@ def grade(
     unknown = sorted(set(fmt) - {"sarif", "junit"})
     if unknown:
         raise typer.BadParameter(f"unknown format {unknown[0]!r} (sarif, junit)", param_hint="--format")
-    options = GradeOptions(out=out, workers=workers or max(1, os.cpu_count() or 1), rubric=rubric,
-                           scaffold=scaffold, timeout=timeout, pattern=pattern, max_bytes=max_bytes,
-                           isolation=isolation, require_sandbox=require_sandbox, synth=synth, label=label,
-                           formats=fmt, min_score=min_score, use_cache=not no_cache, cache_dir=cache_dir)
+    options = GradeOptions(
+        out=out,
+        workers=workers or max(1, os.cpu_count() or 1),
+        rubric=rubric,
+        scaffold=scaffold,
+        timeout=timeout,
+        pattern=pattern,
+        max_bytes=max_bytes,
+        isolation=isolation,
+        require_sandbox=require_sandbox,
+        synth=synth,
+        label=label,
+        formats=fmt,
+        min_score=min_score,
+        use_cache=not no_cache,
+        cache_dir=cache_dir,
+    )
     progress = Progress(enabled=not quiet and not as_json, console=err)
     try:
         with progress:
@@ -90,11 +123,13 @@ def grade(
         typer.echo(json.dumps(summary))
     elif not quiet:
         counts = outcome.manifest.counts
-        err.print(f"graded {counts.get('graded', 0)} of {counts.get('samples', 0)} answers "
-                  f"({counts.get('error', 0)} could not be read); synth ok {counts.get('synth_ok', 0)}, "
-                  f"failed {counts.get('synth_failed', 0)}, timeout {counts.get('synth_timeout', 0)}; "
-                  f"from cache {counts.get('cache_hits', 0)}, resumed {counts.get('resumed', 0)}; "
-                  f"reports in {out}/<sample>/report.md, table {out}/results.csv")
+        err.print(
+            f"graded {counts.get('graded', 0)} of {counts.get('samples', 0)} answers "
+            f"({counts.get('error', 0)} could not be read); synth ok {counts.get('synth_ok', 0)}, "
+            f"failed {counts.get('synth_failed', 0)}, timeout {counts.get('synth_timeout', 0)}; "
+            f"from cache {counts.get('cache_hits', 0)}, resumed {counts.get('resumed', 0)}; "
+            f"reports in {out}/<sample>/report.md, table {out}/results.csv"
+        )
 
 
 @app.command()
@@ -132,7 +167,9 @@ def _sandbox_unavailable() -> type[Exception]:
 
 @app.command()
 def runs(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Run folders, or folders searched for runs (default: .).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Run folders, or folders searched for runs (default: .).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
 ) -> None:
     """List runs (folders with a run.json): id, label, when, versions, counts and mean total."""
@@ -153,12 +190,22 @@ def runs(
     if not summaries:
         err.print("no runs found")
         return
-    table = Table("run", "label", "started", "finished", "rubric", "answers", "graded", "synth ok", "mean total",
-                  "path")
+    table = Table(
+        "run", "label", "started", "finished", "rubric", "answers", "graded", "synth ok", "mean total", "path"
+    )
     for s in summaries:
-        table.add_row(s["run_id"], s["label"] or "", s["started"], s["finished"] or "(unfinished)",
-                      s["rubric_version"], str(s["samples"]), str(s["graded"]), str(s["synth_ok"]),
-                      "" if s["mean_total"] is None else f"{s['mean_total']:.1f}", s["path"])
+        table.add_row(
+            s["run_id"],
+            s["label"] or "",
+            s["started"],
+            s["finished"] or "(unfinished)",
+            s["rubric_version"],
+            str(s["samples"]),
+            str(s["graded"]),
+            str(s["synth_ok"]),
+            "" if s["mean_total"] is None else f"{s['mean_total']:.1f}",
+            s["path"],
+        )
     Console(width=200).print(table)
 
 
@@ -166,10 +213,18 @@ def runs(
 def compare(
     base: Annotated[Path, typer.Argument(help="The BASE run folder.")],
     new: Annotated[Path, typer.Argument(help="The NEW run folder.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write the markdown report here (default: print it).")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
-    fail_on_regression: Annotated[bool, typer.Option(help="Exit 3 when NEW is significantly worse (see --threshold).")] = False,
-    threshold: Annotated[float, typer.Option(help="Regression only when the total's mean drops by more than this many points.")] = 0.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the markdown report here (default: print it).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
+    ] = None,
+    fail_on_regression: Annotated[
+        bool, typer.Option(help="Exit 3 when NEW is significantly worse (see --threshold).")
+    ] = False,
+    threshold: Annotated[
+        float, typer.Option(help="Regression only when the total's mean drops by more than this many points.")
+    ] = 0.0,
     top: Annotated[int, typer.Option(help="How many most-regressed answers to list.")] = 10,
 ) -> None:
     """Compare two runs: score deltas with 95% CIs, regressed answers, finding and synth changes.
@@ -200,9 +255,16 @@ def compare(
 
 @app.command()
 def dashboard(
-    runs_: Annotated[list[Path], typer.Argument(metavar="RUN...", help="Run folders, oldest first (the trend follows this order).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("dashboard.html"),
-    worst: Annotated[int, typer.Option(help="How many worst answers of the last run to list with their reports.")] = 20,
+    runs_: Annotated[
+        list[Path],
+        typer.Argument(metavar="RUN...", help="Run folders, oldest first (the trend follows this order)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
+        "dashboard.html"
+    ),
+    worst: Annotated[
+        int, typer.Option(help="How many worst answers of the last run to list with their reports.")
+    ] = 20,
 ) -> None:
     """Write one self-contained HTML dashboard (works offline) for one or more runs."""
     from graders.runs import RunError, find_runs, load_run

@@ -124,7 +124,9 @@ class SynthResult(_Model):
     isolation: str | None = None
     worker: dict[str, Any] = Field(default_factory=dict)
     lint: dict[str, list[dict[str, Any]]] = Field(
-        default_factory=dict, exclude=True, description="stack -> cfn-lint matches (rule, level, message, path, resource)"
+        default_factory=dict,
+        exclude=True,
+        description="stack -> cfn-lint matches (rule, level, message, path, resource)",
     )
 
 

@@ -21,41 +21,74 @@ def doc_sections(doc: str) -> dict[str, str]:
     marks = list(pattern.finditer(rest))
     for n, mark in enumerate(marks):
         end = marks[n + 1].start() if n + 1 < len(marks) else len(rest)
-        body = rest[mark.end():end]
-        sections[mark.group(1)[:-1]] = textwrap.dedent(body.strip("\n")).rstrip() if mark.group(1) == "Bad example:" \
+        body = rest[mark.end() : end]
+        sections[mark.group(1)[:-1]] = (
+            textwrap.dedent(body.strip("\n")).rstrip()
+            if mark.group(1) == "Bad example:"
             else " ".join(body.split())
+        )
     return sections
 
 
 def missing_headings(info: CheckInfo) -> list[str]:
     sections = doc_sections(info.doc)
-    return [h[:-1] for h in HEADINGS if not sections.get(h[:-1])] + ([] if sections["summary"] else ["summary"])
+    return [h[:-1] for h in HEADINGS if not sections.get(h[:-1])] + (
+        [] if sections["summary"] else ["summary"]
+    )
 
 
 def explain_check(info: CheckInfo, rubric: Rubric) -> str:
     s = doc_sections(info.doc)
     spec = rubric.checks.get(info.id)
     head = f"{info.id}: {s['summary']}"
-    meta = (f"category {spec.category}, severity {spec.severity}, lenses {', '.join(info.lenses)}"
-            if spec else f"lenses {', '.join(info.lenses)}")
+    meta = (
+        f"category {spec.category}, severity {spec.severity}, lenses {', '.join(info.lenses)}"
+        if spec
+        else f"lenses {', '.join(info.lenses)}"
+    )
     example = textwrap.indent(s.get("Bad example", ""), "    ")
-    return (f"{head}\n({meta})\n\nWhat it finds: {s.get('What it finds', '')}\n\n"
-            f"Why it matters: {s.get('Why it matters', '')}\n\nBad example:\n{example}\n\n"
-            f"Fix: {s.get('Fix', '')}\n")
+    return (
+        f"{head}\n({meta})\n\nWhat it finds: {s.get('What it finds', '')}\n\n"
+        f"Why it matters: {s.get('Why it matters', '')}\n\nBad example:\n{example}\n\n"
+        f"Fix: {s.get('Fix', '')}\n"
+    )
 
 
 def checks_markdown(rubric: Rubric) -> str:
     """The text of docs/checks.md."""
-    lines = ["# Checks", "", "Generated from the checks' docstrings by `make docs`; do not edit by hand.", "",
-             "| id | category | severity | lenses | summary |", "|---|---|---|---|---|"]
+    lines = [
+        "# Checks",
+        "",
+        "Generated from the checks' docstrings by `make docs`; do not edit by hand.",
+        "",
+        "| id | category | severity | lenses | summary |",
+        "|---|---|---|---|---|",
+    ]
     checks = registry()
     for cid, info in checks.items():
         spec = rubric.checks.get(cid)
-        lines.append(f"| [`{cid}`](#{cid}) | {spec.category if spec else ''} | {spec.severity if spec else ''} | "
-                     f"{', '.join(info.lenses)} | {doc_sections(info.doc)['summary']} |")
+        lines.append(
+            f"| [`{cid}`](#{cid}) | {spec.category if spec else ''} | {spec.severity if spec else ''} | "
+            f"{', '.join(info.lenses)} | {doc_sections(info.doc)['summary']} |"
+        )
     for cid, info in checks.items():
         s = doc_sections(info.doc)
-        lines += ["", f"## {cid}", "", s["summary"], "", f"**What it finds.** {s.get('What it finds', '')}", "",
-                  f"**Why it matters.** {s.get('Why it matters', '')}", "", "**Bad example.**", "", "```python",
-                  s.get("Bad example", ""), "```", "", f"**Fix.** {s.get('Fix', '')}"]
+        lines += [
+            "",
+            f"## {cid}",
+            "",
+            s["summary"],
+            "",
+            f"**What it finds.** {s.get('What it finds', '')}",
+            "",
+            f"**Why it matters.** {s.get('Why it matters', '')}",
+            "",
+            "**Bad example.**",
+            "",
+            "```python",
+            s.get("Bad example", ""),
+            "```",
+            "",
+            f"**Fix.** {s.get('Fix', '')}",
+        ]
     return "\n".join(lines) + "\n"

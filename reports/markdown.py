@@ -32,8 +32,8 @@ SECTION_TITLES = {
 
 @dataclass
 class Comparison:
-    fixed: list[Finding]      # in this answer, gone in the reference
-    shared: list[Finding]     # in both
+    fixed: list[Finding]  # in this answer, gone in the reference
+    shared: list[Finding]  # in both
     only_reference: list[Finding]
     reference_total: float | None
     reference_synth: str
@@ -82,13 +82,20 @@ def reviewer_claims(result: SampleResult, reviewer_text: str | None) -> list[dic
     for topic in topics_in(reviewer_text):
         checks = sorted(TOPICS[topic][1])
         hits = [found[c] for c in checks if c in found]
-        claims.append({"topic": topic, "confirmed": bool(hits), "checks": checks,
-                       "by": sorted({f.check for f in hits})})
+        claims.append(
+            {"topic": topic, "confirmed": bool(hits), "checks": checks, "by": sorted({f.check for f in hits})}
+        )
     return claims
 
 
-def render_report(result: SampleResult, rubric: Rubric, *, reference: SampleResult | None = None,
-                  reference_in_run: bool = False, reviewer_text: str | None = None) -> str:
+def render_report(
+    result: SampleResult,
+    rubric: Rubric,
+    *,
+    reference: SampleResult | None = None,
+    reference_in_run: bool = False,
+    reviewer_text: str | None = None,
+) -> str:
     """The report.md text for one sample."""
     sections = []
     for n, (category, spec) in enumerate(rubric.categories.items(), start=1):
@@ -98,11 +105,28 @@ def render_report(result: SampleResult, rubric: Rubric, *, reference: SampleResu
         for f in findings:
             if f.fix and f.fix not in fixes:
                 fixes.append(f.fix)
-        sections.append({"number": n, "key": category, "title": SECTION_TITLES.get(category, spec.title),
-                         "name": spec.title, "score": score, "findings": findings, "fixes": fixes})
+        sections.append(
+            {
+                "number": n,
+                "key": category,
+                "title": SECTION_TITLES.get(category, spec.title),
+                "name": spec.title,
+                "score": score,
+                "findings": findings,
+                "fixes": fixes,
+            }
+        )
     grader_errors = [f for f in result.findings if f.check == "grader-error"]
-    comparison = compare(result, reference) if reference is not None and reference.status == "graded" else None
+    comparison = (
+        compare(result, reference) if reference is not None and reference.status == "graded" else None
+    )
     template = _ENV.get_template("report.md.j2")
-    return template.render(r=result, sections=sections, ev=format_evidence, comparison=comparison,
-                           reference_in_run=reference_in_run, grader_errors=grader_errors,
-                           claims=reviewer_claims(result, reviewer_text) if result.status == "graded" else [])
+    return template.render(
+        r=result,
+        sections=sections,
+        ev=format_evidence,
+        comparison=comparison,
+        reference_in_run=reference_in_run,
+        grader_errors=grader_errors,
+        claims=reviewer_claims(result, reviewer_text) if result.status == "graded" else [],
+    )

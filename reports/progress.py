@@ -6,7 +6,8 @@ import time
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
 from graders.models import SampleResult
 
@@ -27,15 +28,20 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.enabled and self.console.is_terminal:
             self._bar = RichProgress(
-                TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("grading"),
+                BarColumn(),
+                MofNCompleteColumn(),
                 TextColumn("synth failed {task.fields[failed]} · unreadable {task.fields[errors]}"),
-                TimeRemainingColumn(), console=self.console, transient=False,
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
             )
             self._bar.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
             self._bar.__exit__(exc_type, exc, tb)
 
@@ -61,6 +67,8 @@ class Progress:
             self._last_line = now
             rate = self.done / max(now - self.started, 1e-6)
             eta = (self.total - self.done) / rate if rate > 0 else 0
-            self.console.print(f"[{self.done}/{self.total}] {result.sample_id}: {result.status}, synth "
-                               f"{result.synth.status}; failed so far {self.failed}, eta {eta:.0f}s",
-                               highlight=False)
+            self.console.print(
+                f"[{self.done}/{self.total}] {result.sample_id}: {result.status}, synth "
+                f"{result.synth.status}; failed so far {self.failed}, eta {eta:.0f}s",
+                highlight=False,
+            )

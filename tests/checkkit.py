@@ -99,7 +99,10 @@ def synthesize_fixtures(fixtures: list[Fixture]) -> dict[str, dict[str, Any]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         subprocess.run(
             [sys.executable, str(ROOT / "tests" / "synth_fixtures.py"), str(tmp), *map(str, wanted)],
-            check=True, timeout=900, env=env, cwd=ROOT,
+            check=True,
+            timeout=900,
+            env=env,
+            cwd=ROOT,
         )
         tmp.replace(cache)
     return json.loads(cache.read_text())
@@ -115,8 +118,13 @@ def make_context(
 ) -> CheckContext:
     """A CheckContext over the given files (path -> text) and templates (stack -> template)."""
     extracted = [
-        ExtractedFile(path=p, language="python" if p.endswith(".py") else "text", line=10 * n + 1,
-                      path_source="heading", content=text)
+        ExtractedFile(
+            path=p,
+            language="python" if p.endswith(".py") else "text",
+            line=10 * n + 1,
+            path_source="heading",
+            content=text,
+        )
         for n, (p, text) in enumerate(files.items())
     ]
     if synth is None:

@@ -46,7 +46,8 @@ def synth_one(path: Path) -> dict:
                 module.build(app)
             else:
                 classes = [
-                    v for v in vars(module).values()
+                    v
+                    for v in vars(module).values()
                     if isinstance(v, type) and issubclass(v, cdk.Stack) and v.__module__ == module.__name__
                 ]
                 for n, cls in enumerate(classes):
@@ -55,8 +56,11 @@ def synth_one(path: Path) -> dict:
         templates = {s.stack_name: s.template for s in assembly.stacks}
         return {"templates": templates, "error": None, "warnings": stderr.getvalue().splitlines()}
     except Exception as exc:  # report, the test decides
-        return {"templates": {}, "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
-                "warnings": stderr.getvalue().splitlines()}
+        return {
+            "templates": {},
+            "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+            "warnings": stderr.getvalue().splitlines(),
+        }
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,9 @@ from graders.rubric import load_rubric
 from tests.checkkit import Fixture, all_fixtures, make_context, synthesize_fixtures
 
 FIXTURES = all_fixtures()
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed to synthesize fixtures")
+needs_node = pytest.mark.skipif(
+    shutil.which("node") is None, reason="Node.js is needed to synthesize fixtures"
+)
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +55,14 @@ def test_fixture(fx: Fixture, synthesized: dict) -> None:
     assert len(findings) == len(fx.expects), [f.message for f in findings]
     for exp in fx.expects:
         match = [
-            f for f in findings
+            f
+            for f in findings
             if f.check == exp.check
             and (not exp.lenses or set(f.lenses) == exp.lenses)
-            and (exp.construct is None or exp.construct in f.message
-                 or any(exp.construct in (e.cdk_path or "").split("/") for e in f.evidence))
+            and (
+                exp.construct is None
+                or exp.construct in f.message
+                or any(exp.construct in (e.cdk_path or "").split("/") for e in f.evidence)
+            )
         ]
         assert match, f"no finding matches {exp}: {[(f.check, f.lenses, f.message) for f in findings]}"

@@ -21,8 +21,9 @@ class S(cdk.Stack):
 """
 
 
-def _run(check_id: str, files: dict[str, str], templates: dict | None = None,
-         synth: SynthResult | None = None) -> list[Finding]:
+def _run(
+    check_id: str, files: dict[str, str], templates: dict | None = None, synth: SynthResult | None = None
+) -> list[Finding]:
     rubric = load_rubric()
     for cid, spec in rubric.checks.items():
         spec.enabled = cid == check_id
@@ -41,10 +42,16 @@ def _fn(code_expr: str, runtime: str = "PYTHON_3_12", handler: str = "index.hand
 
 
 def _template_fn(zip_file: object, runtime: str = "python3.12", handler: str = "index.handler") -> dict:
-    return {"S": {"Resources": {
-        "FnABCDEF12": {"Type": "AWS::Lambda::Function",
-                       "Properties": {"Code": {"ZipFile": zip_file}, "Runtime": runtime, "Handler": handler}},
-    }}}
+    return {
+        "S": {
+            "Resources": {
+                "FnABCDEF12": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {"Code": {"ZipFile": zip_file}, "Runtime": runtime, "Handler": handler},
+                },
+            }
+        }
+    }
 
 
 # ---- parse-error -----------------------------------------------------------------------------
@@ -99,7 +106,9 @@ def test_unused_import_skips_init_files_and_files_that_do_not_parse() -> None:
 
 
 def test_unused_import_counts_unit_tests() -> None:
-    [finding] = _run("unused-import", {"tests/test_x.py": "from unittest.mock import MagicMock, patch\n\npatch\n"})
+    [finding] = _run(
+        "unused-import", {"tests/test_x.py": "from unittest.mock import MagicMock, patch\n\npatch\n"}
+    )
     assert "MagicMock" in finding.message and "tests/test_x.py" in finding.message
 
 
@@ -153,26 +162,32 @@ def test_inline_code_indented_as_a_whole_is_reported() -> None:
 
 
 def test_inline_helper_method_with_a_dict_of_node_handlers() -> None:
-    text = STACK_HEAD + textwrap.indent(
-        'for name in ("a", "b"):\n'
-        '    lambda_.Function(self, f"{name}-fn", runtime=lambda_.Runtime.NODEJS_18_X, handler="index.handler",\n'
-        "        code=lambda_.Code.from_inline(self._code(name)))\n",
-        " " * 8,
-    ) + textwrap.indent(
-        "\ndef _code(self, name):\n"
-        "    codes = {\n"
-        "        'a': \"const AWS = require('aws-sdk');\\nexports.handler = async () => 1;\\n\",\n"
-        "        'b': \"const { S3Client } = require('@aws-sdk/client-s3');\\nexports.handler = async () => 1;\\n\",\n"
-        "    }\n"
-        "    return codes.get(name, '')\n",
-        " " * 4,
+    text = (
+        STACK_HEAD
+        + textwrap.indent(
+            'for name in ("a", "b"):\n'
+            '    lambda_.Function(self, f"{name}-fn", runtime=lambda_.Runtime.NODEJS_18_X, handler="index.handler",\n'
+            "        code=lambda_.Code.from_inline(self._code(name)))\n",
+            " " * 8,
+        )
+        + textwrap.indent(
+            "\ndef _code(self, name):\n"
+            "    codes = {\n"
+            "        'a': \"const AWS = require('aws-sdk');\\nexports.handler = async () => 1;\\n\",\n"
+            "        'b': \"const { S3Client } = require('@aws-sdk/client-s3');\\nexports.handler = async () => 1;\\n\",\n"
+            "    }\n"
+            "    return codes.get(name, '')\n",
+            " " * 4,
+        )
     )
     findings = _run("inline-code-error", {"lib/tap_stack.py": text})
     assert len(findings) == 1 and "`aws-sdk`" in findings[0].message and "nodejs18.x" in findings[0].message
 
 
 def test_inline_node_runtime_before_18_provides_aws_sdk_v2() -> None:
-    code = repr("const AWS = require('aws-sdk');\nconst path = require('path');\nexports.handler = async () => 1;\n")
+    code = repr(
+        "const AWS = require('aws-sdk');\nconst path = require('path');\nexports.handler = async () => 1;\n"
+    )
     assert _run("inline-code-error", {"lib/tap_stack.py": _fn(code, runtime="NODEJS_16_X")}) == []
 
 

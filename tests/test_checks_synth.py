@@ -18,8 +18,14 @@ from tests.checkkit import make_context
 needs_cdk = pytest.mark.skipif(not api().available, reason="aws-cdk-lib is not installed")
 
 
-def _run(check_id: str, files: dict[str, str], templates: dict | None = None, synth: SynthResult | None = None,
-         lint: dict | None = None, workspace_files: list[str] | None = None) -> list[Finding]:
+def _run(
+    check_id: str,
+    files: dict[str, str],
+    templates: dict | None = None,
+    synth: SynthResult | None = None,
+    lint: dict | None = None,
+    workspace_files: list[str] | None = None,
+) -> list[Finding]:
     rubric = load_rubric()
     for cid, spec in rubric.checks.items():
         spec.enabled = cid == check_id
@@ -147,19 +153,36 @@ def test_use_deprecations_skip_static_properties_and_failing_calls() -> None:
 # ---- invalid-api / deprecated-api ------------------------------------------------------------
 @needs_cdk
 def test_invalid_api_reports_a_failed_attempt_a_fallback_got_past() -> None:
-    text = ("from aws_cdk import aws_dax as dax\n\ndax.CfnCluster(scope, 'D', iam_role_arn='arn', node_type='dax.r5.large', "
-            "replication_factor=3, tags=[{'key': 'a'}])\n")
-    synth = SynthResult(status="ok", stacks=["S"], fallbacks=["driver"], attempts=[
-        {"error_type": "RuntimeError", "cause": "invalid-api",
-         "message": "RuntimeError: Unable to deserialize value: InvalidTagInputExpectedMap (lib/tap_stack.py:3)"}])
+    text = (
+        "from aws_cdk import aws_dax as dax\n\ndax.CfnCluster(scope, 'D', iam_role_arn='arn', node_type='dax.r5.large', "
+        "replication_factor=3, tags=[{'key': 'a'}])\n"
+    )
+    synth = SynthResult(
+        status="ok",
+        stacks=["S"],
+        fallbacks=["driver"],
+        attempts=[
+            {
+                "error_type": "RuntimeError",
+                "cause": "invalid-api",
+                "message": "RuntimeError: Unable to deserialize value: InvalidTagInputExpectedMap (lib/tap_stack.py:3)",
+            }
+        ],
+    )
     [finding] = _run("invalid-api", {"lib/tap_stack.py": text}, synth=synth)
     assert finding.lenses == ["synth"] and finding.evidence[0].line == 3
 
 
 @needs_cdk
 def test_invalid_api_ignores_errors_raised_in_scaffold_files() -> None:
-    synth = SynthResult(status="failed", cause="invalid-api", error_type="TypeError", file="tap.py", line=30,
-                        message="TypeError: missing 1 required positional argument: 'suffix' (tap.py:30)")
+    synth = SynthResult(
+        status="failed",
+        cause="invalid-api",
+        error_type="TypeError",
+        file="tap.py",
+        line=30,
+        message="TypeError: missing 1 required positional argument: 'suffix' (tap.py:30)",
+    )
     assert _run("invalid-api", {"lib/tap_stack.py": "x = 1\n"}, synth=synth) == []
 
 
@@ -170,9 +193,14 @@ def test_deprecated_api_groups_lines_and_reads_both_warning_formats() -> None:
         dynamodb.Table(scope, "A", point_in_time_recovery=True)
         dynamodb.Table(scope, "B", point_in_time_recovery=True)
         """)
-    synth = SynthResult(status="ok", stacks=["S"], deprecations=[
-        "aws-cdk-lib.aws_dynamodb.TableOptions#pointInTimeRecovery is deprecated",
-        "aws_ssm.ParameterType is deprecated"])
+    synth = SynthResult(
+        status="ok",
+        stacks=["S"],
+        deprecations=[
+            "aws-cdk-lib.aws_dynamodb.TableOptions#pointInTimeRecovery is deprecated",
+            "aws_ssm.ParameterType is deprecated",
+        ],
+    )
     findings = _run("deprecated-api", {"lib/tap_stack.py": text}, synth=synth)
     assert len(findings) == 2
     pitr = next(f for f in findings if "point_in_time_recovery" in f.message)
@@ -187,20 +215,26 @@ def test_synth_failed_without_python_code() -> None:
 
 
 def test_synth_failed_on_timeout_and_not_when_switched_off() -> None:
-    timeout = SynthResult(status="timeout", cause="timeout", error_type="Timeout",
-                          message="Timeout: synth ran longer than 60 s")
+    timeout = SynthResult(
+        status="timeout", cause="timeout", error_type="Timeout", message="Timeout: synth ran longer than 60 s"
+    )
     [finding] = _run("synth-failed", {"a.py": "x = 1\n"}, synth=timeout)
     assert "did not finish in time" in finding.message
     assert _run("synth-failed", {"a.py": "x = 1\n"}, synth=SynthResult(status="skipped")) == []
 
 
 def test_synth_failed_counts_a_stubbed_asset_but_not_a_dummy_env() -> None:
-    attempt = {"error_type": "RuntimeError", "cause": "missing-asset",
-               "message": "RuntimeError: Cannot find asset at /job/lambda (lib/tap_stack.py:20)"}
+    attempt = {
+        "error_type": "RuntimeError",
+        "cause": "missing-asset",
+        "message": "RuntimeError: Cannot find asset at /job/lambda (lib/tap_stack.py:20)",
+    }
     stubbed = SynthResult(status="ok", stacks=["S"], fallbacks=["stub-asset:lambda"], attempts=[attempt])
     [finding] = _run("synth-failed", {"lib/tap_stack.py": "x = 1\n"}, {"S": {"Resources": {}}}, synth=stubbed)
     assert "stub-asset:lambda" in finding.message and finding.evidence[0].line == 20
-    dummy = SynthResult(status="ok", stacks=["S"], fallbacks=["dummy-env"], attempts=[attempt | {"cause": "config"}])
+    dummy = SynthResult(
+        status="ok", stacks=["S"], fallbacks=["dummy-env"], attempts=[attempt | {"cause": "config"}]
+    )
     assert _run("synth-failed", {"lib/tap_stack.py": "x = 1\n"}, {"S": {"Resources": {}}}, synth=dummy) == []
 
 
@@ -226,7 +260,10 @@ def test_missing_asset_path_forms() -> None:
         """)
     files = {"lib/tap_stack.py": text, "lambda/index.py": "def handler(e, c):\n    return 1\n"}
     findings = _run("missing-asset", files)
-    assert sorted(f.message.split("points at `")[1].split("`")[0] for f in findings) == ["lib/fns", "lib/layer"]
+    assert sorted(f.message.split("points at `")[1].split("`")[0] for f in findings) == [
+        "lib/fns",
+        "lib/layer",
+    ]
 
 
 def test_missing_asset_accepts_files_the_scaffold_provides() -> None:
@@ -259,21 +296,34 @@ def test_docker_bundling_synth_only() -> None:
 
 # ---- cfn-lint-error --------------------------------------------------------------------------
 def _lint_match(rule: str, resource: str, level: str = "error") -> dict:
-    return {"rule": rule, "level": level, "message": f"{rule} says no", "path": ["Resources", resource, "Properties"],
-            "resource": resource}
+    return {
+        "rule": rule,
+        "level": level,
+        "message": f"{rule} says no",
+        "path": ["Resources", resource, "Properties"],
+        "resource": resource,
+    }
 
 
 def test_cfn_lint_error_skips_warnings_helpers_and_ignored_rules() -> None:
-    templates = {"S": {"Resources": {
-        "QueueABCDEF12": {"Type": "AWS::SQS::Queue"},
-        "CustomS3AutoDeleteObjectsCustomResourceProviderHandler9D90184F": {"Type": "AWS::Lambda::Function"},
-    }}}
-    lint = {"S": [
-        _lint_match("E3034", "QueueABCDEF12"),
-        _lint_match("E3034", "QueueABCDEF12"),  # same rule, same resource: one finding
-        _lint_match("W3005", "QueueABCDEF12", "warning"),
-        _lint_match("E3012", "CustomS3AutoDeleteObjectsCustomResourceProviderHandler9D90184F"),
-    ]}
+    templates = {
+        "S": {
+            "Resources": {
+                "QueueABCDEF12": {"Type": "AWS::SQS::Queue"},
+                "CustomS3AutoDeleteObjectsCustomResourceProviderHandler9D90184F": {
+                    "Type": "AWS::Lambda::Function"
+                },
+            }
+        }
+    }
+    lint = {
+        "S": [
+            _lint_match("E3034", "QueueABCDEF12"),
+            _lint_match("E3034", "QueueABCDEF12"),  # same rule, same resource: one finding
+            _lint_match("W3005", "QueueABCDEF12", "warning"),
+            _lint_match("E3012", "CustomS3AutoDeleteObjectsCustomResourceProviderHandler9D90184F"),
+        ]
+    }
     [finding] = _run("cfn-lint-error", {"lib/tap_stack.py": "x = 1\n"}, templates, lint=lint)
     assert "E3034" in finding.message and finding.message.count("Queue") == 1
     rubric = load_rubric()
@@ -307,17 +357,34 @@ def test_deprecated_class_member_and_warning_about_a_member_of_a_deprecated_clas
         from aws_cdk import aws_cloudfront_origins as origins
         origins.S3Origin(bucket)
         """)
-    synth = SynthResult(status="ok", stacks=["S"], deprecations=["aws_cloudfront_origins.S3Origin#bind is deprecated"])
+    synth = SynthResult(
+        status="ok", stacks=["S"], deprecations=["aws_cloudfront_origins.S3Origin#bind is deprecated"]
+    )
     [finding] = _run("deprecated-api", {"lib/tap_stack.py": text}, synth=synth)
     assert finding.lenses == ["source", "synth"] and "S3Origin" in finding.message
 
 
 def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
-    lint = {"S": [{"rule": "E3691", "level": "error", "resource": "Db",
-                   "message": "'8.0' is not one of ['5.7.44', '8.0.35', '8.0.36']",
-                   "path": ["Resources", "Db", "Properties", "EngineVersion"]}],
-            "Empty": [{"rule": "E1001", "level": "error", "resource": None,
-                       "message": "'Resources' is a required property", "path": []}]}
+    lint = {
+        "S": [
+            {
+                "rule": "E3691",
+                "level": "error",
+                "resource": "Db",
+                "message": "'8.0' is not one of ['5.7.44', '8.0.35', '8.0.36']",
+                "path": ["Resources", "Db", "Properties", "EngineVersion"],
+            }
+        ],
+        "Empty": [
+            {
+                "rule": "E1001",
+                "level": "error",
+                "resource": None,
+                "message": "'Resources' is a required property",
+                "path": [],
+            }
+        ],
+    }
     templates = {"S": {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}, "Empty": {}}
     assert _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint) == []
 
@@ -338,9 +405,17 @@ def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> 
 
 def test_cfn_lint_error_reads_the_sandbox_format_keyed_by_artifact_id() -> None:
     templates = {"tap-dev": {"Resources": {"QueueABCDEF12": {"Type": "AWS::SQS::Queue"}}}}
-    lint = {"TapStackdev": [{"rule": "E3034", "level": "error", "message": "10 is less than the minimum of 60",
-                             "path": "Resources/QueueABCDEF12/Properties/MessageRetentionPeriod",
-                             "resource": "QueueABCDEF12"}]}
+    lint = {
+        "TapStackdev": [
+            {
+                "rule": "E3034",
+                "level": "error",
+                "message": "10 is less than the minimum of 60",
+                "path": "Resources/QueueABCDEF12/Properties/MessageRetentionPeriod",
+                "resource": "QueueABCDEF12",
+            }
+        ]
+    }
     [finding] = _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint)
     assert finding.evidence[0].stack == "tap-dev"
     assert finding.evidence[0].value == "E3034 Resources/QueueABCDEF12/Properties/MessageRetentionPeriod"

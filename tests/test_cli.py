@@ -55,8 +55,17 @@ def test_grade_bad_rubric_fails_before_work(tmp_path: Path) -> None:
 
 
 def test_grade_bad_scaffold(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["grade", str(ROOT / "samples"), "--out", str(tmp_path / "o"),
-                                 "--scaffold", str(tmp_path / "missing")])
+    result = runner.invoke(
+        app,
+        [
+            "grade",
+            str(ROOT / "samples"),
+            "--out",
+            str(tmp_path / "o"),
+            "--scaffold",
+            str(tmp_path / "missing"),
+        ],
+    )
     assert result.exit_code == 2 and "--scaffold" in " ".join(result.output.split())
 
 
@@ -72,7 +81,9 @@ def test_grade_source_only_writes_contract_outputs(tmp_path: Path) -> None:
         sid = sample.stem
         data = json.loads((out / sid / "result.json").read_text())
         assert data["sample_id"] == sid and data["status"] in ("graded", "error")
-        assert {"files", "synth", "findings", "scores", "total", "grader_version", "rubric_version"} <= set(data)
+        assert {"files", "synth", "findings", "scores", "total", "grader_version", "rubric_version"} <= set(
+            data
+        )
         assert (out / sid / "report.md").read_text().startswith("# ")
 
 

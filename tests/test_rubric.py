@@ -51,12 +51,24 @@ def _default_text() -> str:
     ("edit", "expected"),
     [
         (lambda t: t.replace("version:", "version: [unclosed\nfoo:", 1), "not valid YAML"),
-        (lambda t: t.replace("  syntax:         {title: \"Syntax\", weight: 0.20}\n", ""), "categories"),
-        (lambda t: t.replace("    severity: critical\n", "    severity: catastrophic\n", 1), "checks.parse-error.severity"),
-        (lambda t: t.replace("    category: syntax\n", "    category: style\n", 1), "checks.parse-error.category"),
+        (lambda t: t.replace('  syntax:         {title: "Syntax", weight: 0.20}\n', ""), "categories"),
+        (
+            lambda t: t.replace("    severity: critical\n", "    severity: catastrophic\n", 1),
+            "checks.parse-error.severity",
+        ),
+        (
+            lambda t: t.replace("    category: syntax\n", "    category: style\n", 1),
+            "checks.parse-error.category",
+        ),
         (lambda t: t.replace("weight: 0.20", "weight: -1", 1), "categories.syntax.weight"),
-        (lambda t: t + "  no-such-check:\n    category: syntax\n    severity: low\n    title: x\n", "checks.no-such-check"),
-        (lambda t: t.replace("  parse-error:\n", "  parse-error:\n    colour: red\n", 1), "checks.parse-error.colour"),
+        (
+            lambda t: t + "  no-such-check:\n    category: syntax\n    severity: low\n    title: x\n",
+            "checks.no-such-check",
+        ),
+        (
+            lambda t: t.replace("  parse-error:\n", "  parse-error:\n    colour: red\n", 1),
+            "checks.parse-error.colour",
+        ),
     ],
 )
 def test_bad_rubric_names_file_and_key(tmp_path: Path, edit, expected: str) -> None:

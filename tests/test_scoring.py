@@ -25,8 +25,12 @@ def test_penalties_subtract_and_floor_at_zero() -> None:
     cats, _ = score_findings(findings, rubric, has_source=True, has_template=True)
     security = next(c for c in cats if c.category == "security")
     assert security.score == 100 - rubric.severities["high"] - rubric.severities["low"]
-    many = [_finding("hardcoded-secret"), _finding("iam-wildcard-action"), _finding("s3-public-access"),
-            _finding("broad-managed-policy")]
+    many = [
+        _finding("hardcoded-secret"),
+        _finding("iam-wildcard-action"),
+        _finding("s3-public-access"),
+        _finding("broad-managed-policy"),
+    ]
     cats, _ = score_findings(many, rubric, has_source=True, has_template=True)
     assert next(c for c in cats if c.category == "security").score == 0
 
@@ -45,7 +49,9 @@ def test_repeated_findings_of_one_check_are_damped_and_capped() -> None:
 
 
 def test_source_only_is_marked_and_nothing_is_unscored() -> None:
-    cats, total = score_findings([_finding("synth-failed")], load_rubric(), has_source=True, has_template=False)
+    cats, total = score_findings(
+        [_finding("synth-failed")], load_rubric(), has_source=True, has_template=False
+    )
     assert all(c.basis == "source" and c.assessed for c in cats)
     assert total is not None and total < 100
 
@@ -60,5 +66,7 @@ def test_no_code_leaves_categories_unscored_but_judges_deployment() -> None:
 
 
 def test_grader_error_costs_nothing() -> None:
-    cats, total = score_findings([_finding("grader-error")], load_rubric(), has_source=True, has_template=True)
+    cats, total = score_findings(
+        [_finding("grader-error")], load_rubric(), has_source=True, has_template=True
+    )
     assert total == 100
