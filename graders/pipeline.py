@@ -80,7 +80,7 @@ def grade(
         _use_scaffold(samples, options.scaffold)
     options.out.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
-        **_run_identity(options.out),
+        **_run_identity(options.out),  # type: ignore[arg-type]
         label=options.label,
         grader_version=__version__,
         rubric_version=f"{rubric.version}+{rubric.digest}",

@@ -6,7 +6,7 @@ import time
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
 from graders.models import SampleResult
@@ -22,7 +22,7 @@ class Progress:
         self.errors = 0
         self.started = time.monotonic()
         self._bar: RichProgress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last_line = 0.0
 
     def __enter__(self) -> Progress:
