@@ -188,8 +188,10 @@ def test_killed_run_resumes_and_grades_every_answer_once(tmp_path: Path) -> None
         if entry["how"] in ("graded", "cache"):
             done[entry["sample_id"]] = done.get(entry["sample_id"], 0) + 1
     assert max(done.values()) == 1, "an answer was graded twice"
-    # Every answer done once; only one killed between its result.json and its journal line shows as resumed.
-    assert len(done) >= 239
+    # Every answer is done exactly once: graded (or copied) in one of the two runs, or graded by the
+    # killed run and kept on resume (its journal line was still buffered when SIGKILL came).
+    resumed = {e["sample_id"] for e in read_journal(out) if e["how"] == "resume"}
+    assert len(set(done) | resumed) == 240, "an answer was neither graded nor kept"
     import pandas as pd
 
     table = pd.read_parquet(out / "results.parquet")
