@@ -116,13 +116,13 @@ def grade(
                 for future in as_completed(futures):
                     result = future.result()
                     results.append(result)
+                    reports.done(result)  # before the journal line: a journaled answer has its report
                     journal.append(result, reuse.how.get(result.sample_id, "graded"))
                     if (
                         time.monotonic() - tables_written > _TABLES_EVERY_S
                     ):  # a killed run keeps recent tables
                         write_run_tables(options.out, results)
                         tables_written = time.monotonic()
-                    reports.done(result)
                     if on_result:
                         on_result(result)
             except KeyboardInterrupt:
