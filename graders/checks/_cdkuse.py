@@ -20,6 +20,7 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from graders.checks._ast import scope_nodes
 from graders.checks._cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
 
 # Module names that separate pip packages may add under the aws_cdk namespace: never "missing".
@@ -406,7 +407,7 @@ class CdkUse:
         methods = [n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == call.func.attr]
         if len(methods) != 1:
             return None
-        returns = [n.value for n in _own_nodes(methods[0]) if isinstance(n, ast.Return)]
+        returns = [n.value for n in scope_nodes(methods[0]) if isinstance(n, ast.Return)]
         if not returns or any(r is None for r in returns):
             return None
         return self._single_class([r for r in returns if r is not None])
@@ -621,17 +622,6 @@ def _target_leaves(target: ast.expr) -> Iterator[ast.expr]:
         yield target
 
 
-def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a scope without descending into nested functions, lambdas or classes."""
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-
-
 def _binds_anywhere(scope: ast.AST, name: str) -> bool:
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         args = scope.args
@@ -640,7 +630,7 @@ def _binds_anywhere(scope: ast.AST, name: str) -> bool:
         )
         if any(a.arg == name for a in all_args):
             return True
-    for node in _own_nodes(scope):
+    for node in scope_nodes(scope):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
             return True
         if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
@@ -663,7 +653,7 @@ def _bindings_in_scope(scope: ast.AST, name: str) -> list[ast.expr] | None:
             return None
     values: list[ast.expr] = []
     plain_assign_targets: set[int] = set()
-    for node in _own_nodes(scope):
+    for node in scope_nodes(scope):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             if node.targets[0].id == name:
                 values.append(node.value)
@@ -673,7 +663,7 @@ def _bindings_in_scope(scope: ast.AST, name: str) -> list[ast.expr] | None:
                 return None
             values.append(node.value)
             plain_assign_targets.add(id(node.target))
-    for node in _own_nodes(scope):
+    for node in scope_nodes(scope):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
             if id(node) not in plain_assign_targets:
                 return None

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, segment
+from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, scope_nodes, segment
 from graders.checks.context import CheckContext, Resource, SourceFile, parse_source
 from graders.models import Evidence
 
@@ -281,7 +281,7 @@ def single_binding(name: ast.Name, tree: ast.Module, up: dict[ast.AST, ast.AST])
     for sc in scopes:
         values = [
             n.value
-            for n in _scope_nodes(sc)
+            for n in scope_nodes(sc)
             if isinstance(n, ast.Assign)
             and len(n.targets) == 1
             and isinstance(n.targets[0], ast.Name)
@@ -293,16 +293,6 @@ def single_binding(name: ast.Name, tree: ast.Module, up: dict[ast.AST, ast.AST])
         if values:
             return None
     return None
-
-
-def _scope_nodes(scope: ast.AST) -> Iterator[ast.AST]:
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
 
 
 _JS_HINTS = re.compile(
