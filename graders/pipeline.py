@@ -31,7 +31,15 @@ from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthR
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import score_findings
-from graders.store import RunJournal, read_json_object, write_json_atomic, write_run_tables, write_text_atomic
+from graders.store import (
+    RunJournal,
+    read_json_object,
+    tables_from_journal,
+    write_json_atomic,
+    write_run_tables,
+    write_tables,
+    write_text_atomic,
+)
 from graders.workspace import assemble
 from reports.markdown import render_report
 
@@ -134,9 +142,11 @@ def grade(
                 raise
     except KeyboardInterrupt:
         # Keep what was graded: the journal, the tables and the reports; run.json stays unfinished.
+        # The tables come from the journal, not from `results`: Ctrl-C can land between the two
+        # appends, and the journal is what a re-run trusts.
         reports.flush()
         journal.close()
-        write_run_tables(options.out, results)
+        _write_tables_from_journal(options.out, {s.sample_id for s in samples})
         raise RunInterrupted(len(results), len(samples)) from None
     finally:
         if pool is not None:
@@ -155,6 +165,15 @@ def grade(
     _write_formats(options, rubric, results)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
     return RunOutcome(manifest, results)
+
+
+def _write_tables_from_journal(out: Path, sample_ids: set[str]) -> None:
+    results_df, findings_df = tables_from_journal(out)
+    write_tables(
+        out,
+        results_df[results_df["sample_id"].isin(sample_ids)],
+        findings_df[findings_df["sample_id"].isin(sample_ids)],
+    )
 
 
 class RunInterrupted(KeyboardInterrupt):
