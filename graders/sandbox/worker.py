@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from graders.lint import WarmLinter
 from graders.sandbox import integrity
 from graders.sandbox.protocol import read_frame, write_frame
 
@@ -157,38 +158,6 @@ def _fill_env(env: Any) -> Any:
     return aws_cdk.Environment(account=account, region=region)
 
 
-class _Linter:
-    """cfn-lint, loaded once; rules are built once and reused for every template."""
-
-    def __init__(self) -> None:
-        import cfnlint.api as api
-        from cfnlint.runner import Runner
-
-        self._api = api
-        self._config = api.ConfigMixIn(regions=["us-east-1"])
-        self._rules = Runner(self._config).rules
-
-    def lint(self, text: str) -> list[dict[str, Any]]:
-        template, errors = self._api.decode_str(text)
-        matches = list(errors or [])
-        if template is not None and not errors:
-            matches = list(self._api.run_template_by_data(template, self._config, self._rules))
-        out = []
-        for m in matches:
-            path = [str(p) for p in (getattr(m, "path", None) or [])]
-            resource_id = path[1] if len(path) > 1 and path[0] == "Resources" else None
-            out.append(
-                {
-                    "rule": m.rule.id,
-                    "level": m.rule.severity,
-                    "message": m.message,
-                    "path": "/".join(path),
-                    "resource": resource_id,
-                }
-            )
-        return out
-
-
 class Worker:
     """State of one sandboxed worker process."""
 
@@ -196,7 +165,7 @@ class Worker:
         self.proto_in = proto_in
         self.proto_out = proto_out
         self.jobs = 0
-        self.linter: _Linter | None = None
+        self.linter: WarmLinter | None = None
 
     def warm_up(self, lint: bool) -> None:
         import aws_cdk
@@ -214,7 +183,7 @@ class Worker:
             _Job.active = False
             _Job.apps = []
         if lint:
-            self.linter = _Linter()
+            self.linter = WarmLinter()
         _install_hooks()
         import graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
 
