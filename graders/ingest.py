@@ -4,6 +4,21 @@
 understands the corpus task layout (``<task>/lib/MODEL_RESPONSE.md`` beside ``cdk.json``,
 ``tap.py`` and ``metadata.json``). ``read_answer`` reads one answer's text. Neither raises on
 bad input: a path that cannot be used becomes a Sample with ``status="error"`` and a message.
+
+Symlinks. The folders being graded are data, often unpacked from an archive someone else made,
+so a link in them must not make the grader read (and copy into reports) files elsewhere on the
+machine:
+
+- A path named on the command line is used even when it is a symlink: the user named it.
+- A folder search does not descend into directory symlinks (like ``find``, ``rg`` and ``git``),
+  so link loops cannot hang it and linked folders cannot yield the same answer twice. To grade
+  a linked folder, name it on the command line.
+- An answer file found by the search that is a symlink is read only when its target lies inside
+  one of the named folders (or is a named file); otherwise it becomes an error Sample saying so,
+  and the batch goes on.
+- A task folder's own files (``cdk.json``, ``metadata.json``, the scaffold ``tap.py`` ...) are
+  used only when they are regular files, never symlinks, whether they point inside the task or
+  out of it (the workspace copies regular files only); each one skipped is a Sample warning.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import stat
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Literal
@@ -31,26 +47,37 @@ def discover(paths: list[Path], *, pattern: str = "*RESPONSE*.md") -> list[Sampl
     """Return one Sample per answer file found under ``paths``.
 
     A file is one sample; a folder is searched recursively (sorted, skipping .venv,
-    node_modules and .git) for files whose name matches ``pattern``. Missing paths and
-    folders without matches become error Samples instead of raising.
+    node_modules and .git, not descending into directory symlinks) for files whose name matches
+    ``pattern``. Missing paths, folders without matches and symlinked answers that point outside
+    the named paths become error Samples instead of raising (see the module docstring).
     """
     found: list[tuple[Path, Path, str]] = []  # (file, PATH argument, id relative to it)
     errors: list[Sample] = []
+    named_dirs: list[Path] = []
+    named_files: set[str] = set()
     for arg in paths:
         arg = Path(arg)
         if arg.is_dir():
-            files = _walk(arg, pattern)
+            files, linked_dirs = _walk(arg, pattern)
             if not files:
-                errors.append(_error_sample(arg, f"no files matching {pattern!r} under {arg}"))
+                errors.append(_error_sample(arg, _no_match_message(arg, pattern, linked_dirs)))
             found.extend((f, arg, _strip_md(f.relative_to(arg).as_posix())) for f in files)
+            if (real := _real(arg)) is not None:
+                named_dirs.append(real)
         elif arg.is_file():
             found.append((arg, arg, _strip_md(arg.name)))
+            named_files.add(_key(arg))
         else:
-            reason = "no such file or directory" if not arg.exists() else "not a regular file"
-            errors.append(_error_sample(arg, f"{reason}: {arg}"))
+            errors.append(_error_sample(arg, f"{_missing_reason(arg)}: {arg}"))
     ids = _unique_ids(found)
     by_path = {_key(f): sid for (f, _, _), sid in zip(found, ids, strict=True)}
-    samples = [_build_sample(f, sid, by_path) for (f, _, _), sid in zip(found, ids, strict=True)]
+    samples = []
+    for (f, arg, _), sid in zip(found, ids, strict=True):
+        refusal = None if f == arg else _link_refusal(f, named_dirs, named_files)
+        if refusal:
+            samples.append(_refused_link_sample(f, sid, refusal))
+        else:
+            samples.append(_build_sample(f, sid, by_path))
     return samples + errors
 
 
@@ -91,13 +118,66 @@ def read_answer(sample: Sample, *, max_bytes: int = 5_000_000) -> str | None:
 # --- discovery helpers -------------------------------------------------------------------
 
 
-def _walk(root: Path, pattern: str) -> list[Path]:
-    """Files under ``root`` matching ``pattern``, sorted, pruning tool and VCS folders."""
+def _walk(root: Path, pattern: str) -> tuple[list[Path], list[Path]]:
+    """Files under ``root`` matching ``pattern``, sorted, pruning tool and VCS folders; and the
+    directory symlinks the walk did not descend into."""
     out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda _e: None):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+    linked: list[Path] = []
+    # followlinks=False: a linked folder is listed in dirnames but never entered, so no loops.
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda _e: None, followlinks=False):
+        kept = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        linked.extend(Path(dirpath) / d for d in kept if (Path(dirpath) / d).is_symlink())
+        dirnames[:] = kept
         out.extend(Path(dirpath) / n for n in filenames if fnmatch(n, pattern))
-    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix()), linked
+
+
+def _no_match_message(root: Path, pattern: str, linked_dirs: list[Path]) -> str:
+    message = f"no files matching {pattern!r} under {root}"
+    if linked_dirs:
+        names = ", ".join(p.relative_to(root).as_posix() for p in linked_dirs[:3])
+        more = f" and {len(linked_dirs) - 3} more" if len(linked_dirs) > 3 else ""
+        message += (
+            f" (directory symlinks are not followed: {names}{more};"
+            " name a linked folder on the command line to grade it)"
+        )
+    return message
+
+
+def _missing_reason(path: Path) -> str:
+    if path.is_symlink():  # exists() is False for a dangling or looping link
+        return "broken or looping symlink"
+    return "no such file or directory" if not path.exists() else "not a regular file"
+
+
+def _real(path: Path) -> Path | None:
+    """The path with every symlink resolved, or None for a link loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: symlink loop (Python < 3.13)
+        return None
+
+
+def _link_refusal(path: Path, named_dirs: list[Path], named_files: set[str]) -> str | None:
+    """Why a found answer may not be read, or None: no symlink, or its target is in what the user named."""
+    if not path.is_symlink():
+        return None
+    real = _real(path)
+    if real is None:
+        return "a symlink loop"
+    if str(real) in named_files or any(real.is_relative_to(d) for d in named_dirs):
+        return None
+    return "a symlink to a file outside the folders being graded"
+
+
+def _refused_link_sample(path: Path, sample_id: str, reason: str) -> Sample:
+    return Sample(
+        sample_id=sample_id,
+        source=str(path),
+        kind=_kind(path.name),
+        status="error",
+        error=f"answer not read: {path} is {reason}; name the file itself on the command line to grade it",
+    )
 
 
 def _strip_md(name: str) -> str:
@@ -105,10 +185,8 @@ def _strip_md(name: str) -> str:
 
 
 def _key(path: Path) -> str:
-    try:
-        return str(path.resolve())
-    except OSError:
-        return str(path.absolute())
+    real = _real(path)
+    return str(real) if real is not None else str(path.absolute())
 
 
 def _unique_ids(found: list[tuple[Path, Path, str]]) -> list[str]:
@@ -159,8 +237,12 @@ def _kind(name: str) -> Literal["model", "ideal", "other"]:
 
 
 def scaffold_of(folder: Path) -> tuple[list[str], str | None]:
-    """The scaffold files of a folder given with ``--scaffold``, and the entry its cdk.json names."""
-    entry = _entry_from_cdk_json(folder / "cdk.json")
+    """The scaffold files of a folder given with ``--scaffold``, and the entry its cdk.json names.
+
+    The folder may itself be a symlink (the user named it); symlinks inside it are left out, as
+    in a task folder.
+    """
+    entry = _entry_from_cdk_json(folder)
     return _scaffold_files(folder, entry), entry
 
 
@@ -169,7 +251,9 @@ def _task_root(path: Path) -> Path | None:
     parent = path.parent
     candidates = [parent.parent, parent] if parent.name == "lib" else [parent]
     for folder in candidates:
-        if any((folder / m).is_file() for m in _TASK_MARKERS):
+        # A linked marker still marks the task (nothing is read to see it); _describe_task then
+        # says it was left out.
+        if any((folder / m).is_file() or (folder / m).is_symlink() for m in _TASK_MARKERS):
             return folder
     return None
 
@@ -177,28 +261,33 @@ def _task_root(path: Path) -> Path | None:
 def _describe_task(sample: Sample, root: Path) -> None:
     sample.task_root = str(root.resolve())
     sample.task_id = root.resolve().name
-    sample.metadata = _read_metadata(root / "metadata.json", sample)
-    sample.entry_file = _entry_from_cdk_json(root / "cdk.json")
-    if sample.entry_file and not _regular_file(root / sample.entry_file):
-        sample.warnings.append(f"cdk.json names {sample.entry_file}, which the task folder does not have")
-    sample.scaffold_files = _scaffold_files(root, sample.entry_file)
+    sample.metadata = _read_metadata(root, sample)
+    sample.entry_file = _entry_from_cdk_json(root)
+    entry = sample.entry_file
+    if entry and _linked_part(root, entry) is None and not _task_file(root, entry):
+        sample.warnings.append(f"cdk.json names {entry}, which the task folder does not have")
+    sample.scaffold_files = _scaffold_files(root, entry)
+    sample.warnings.extend(_linked_task_files(root, entry))
 
 
-def _read_metadata(path: Path, sample: Sample) -> dict[str, Any]:
-    if not path.is_file():
+def _read_metadata(root: Path, sample: Sample) -> dict[str, Any]:
+    if not _task_file(root, "metadata.json"):
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        data = json.loads((root / "metadata.json").read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError) as exc:
         sample.warnings.append(f"metadata.json could not be read: {exc}")
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _entry_from_cdk_json(path: Path) -> str | None:
+def _entry_from_cdk_json(root: Path) -> str | None:
     """The .py file named by cdk.json's ``app`` command, e.g. ``pipenv run python3 bin/tap.py``."""
+    if not _task_file(root, "cdk.json"):
+        return None
     try:
-        app = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("app")
+        text = (root / "cdk.json").read_text(encoding="utf-8", errors="replace")
+        app = json.loads(text).get("app")
     except (OSError, ValueError, AttributeError):
         return None
     if not isinstance(app, str):
@@ -213,20 +302,47 @@ def _entry_from_cdk_json(path: Path) -> str | None:
     return None
 
 
-def _regular_file(path: Path) -> bool:
-    """A real file: not a symlink, so copying it cannot read outside the task."""
-    return path.is_file() and not path.is_symlink()
+def _linked_part(root: Path, rel: str) -> Path | None:
+    """The first symlink on the way from ``root`` to ``root/rel`` (``bin`` in ``bin/tap.py``)."""
+    path = root
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            return path
+    return None
+
+
+def _task_file(root: Path, rel: str) -> bool:
+    """A real file of the task: no symlink on its way, so reading it cannot leave the task."""
+    return _linked_part(root, rel) is None and (root / rel).is_file()
+
+
+def _scaffold_candidates(root: Path, entry: str | None) -> set[str]:
+    names = {"cdk.json", *_ENTRY_NAMES, *([entry] if entry else [])}
+    for folder in ("bin", "lib"):
+        if (root / folder).is_dir() and not (root / folder).is_symlink():
+            names.update(f"{folder}/{p.name}" for p in (root / folder).glob("*.py"))
+    return names
 
 
 def _scaffold_files(root: Path, entry: str | None) -> list[str]:
-    names = {"cdk.json", *_ENTRY_NAMES}
-    if entry:
-        names.add(entry)
-    files = {n for n in names if _regular_file(root / n)}
-    for folder in ("bin", "lib"):
-        if (root / folder).is_dir() and not (root / folder).is_symlink():
-            files.update(f"{folder}/{p.name}" for p in (root / folder).glob("*.py") if _regular_file(p))
-    return sorted(files)
+    return sorted(n for n in _scaffold_candidates(root, entry) if _task_file(root, n))
+
+
+def _linked_task_files(root: Path, entry: str | None) -> list[str]:
+    """One warning per task file (metadata.json or a scaffold candidate) left out as a symlink."""
+    real_root = _real(root)
+    warnings = []
+    for name in sorted(_scaffold_candidates(root, entry) | {"metadata.json"}):
+        link = _linked_part(root, name)
+        if link is None:
+            continue
+        real = _real(root / name)
+        inside = real is not None and real_root is not None and real.is_relative_to(real_root)
+        what = "it" if link == root / name else link.relative_to(root).as_posix()
+        where = "inside" if inside else "outside"
+        warnings.append(f"task file {name} not used: {what} is a symlink (to {where} the task folder)")
+    return warnings
 
 
 def _link_reference(sample: Sample, path: Path, by_path: dict[str, str]) -> None:
@@ -259,11 +375,16 @@ def _read_bytes(sample: Sample, max_bytes: int) -> bytes | None:
             reason = "no such file" if not path.exists() else "not a regular file"
             _fail(sample, f"cannot read answer ({reason}): {path}")
             return None
-        size = path.stat().st_size
-        if size > max_bytes:
-            _fail(sample, f"answer too large: {size} bytes > limit {max_bytes}")
-            return None
-        with path.open("rb") as handle:
+        # O_NONBLOCK and fstat: a FIFO swapped in after the check above cannot block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                _fail(sample, f"cannot read answer (not a regular file): {path}")
+                return None
+            if info.st_size > max_bytes:
+                _fail(sample, f"answer too large: {info.st_size} bytes > limit {max_bytes}")
+                return None
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         _fail(sample, f"cannot read answer: {exc.strerror or exc}: {path}")

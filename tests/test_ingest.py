@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.ingest import discover, read_answer
+from graders.ingest import discover, read_answer, scaffold_of
 from graders.models import Sample
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
@@ -180,3 +180,203 @@ def test_corpus_discovery() -> None:
     assert by_id["Pr6232/lib/MODEL_RESPONSE"].entry_file == "bin/tap.py"
     assert by_id["Pr7267/lib/MODEL_RESPONSE"].scaffold_files == ["bin/app.py", "cdk.json", "tap.py"]
     assert all(read_answer(s) is not None for s in samples)
+
+
+# --- symlinks: never read outside what the user named ------------------------------------
+
+
+def _secret(tmp_path: Path) -> Path:
+    """A file outside every folder the tests grade, holding text that must never be read."""
+    outside = tmp_path / "outside"
+    outside.mkdir(exist_ok=True)
+    secret = outside / "secret_RESPONSE.md"
+    secret.write_text("## File: app.py\n\n```python\nSECRET = 'do-not-read'\n```\n")
+    return secret
+
+
+def test_symlinked_answer_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "ok_RESPONSE.md").write_text("fine")
+    (answers / "passwd_RESPONSE.md").symlink_to("/etc/passwd")
+    (answers / "secret_RESPONSE.md").symlink_to(Path("..") / "outside" / _secret(tmp_path).name)
+    samples = {s.sample_id: s for s in discover([answers])}
+    assert read_answer(samples["ok_RESPONSE"]) == "fine"
+    for sid in ("passwd_RESPONSE", "secret_RESPONSE"):
+        sample = samples[sid]
+        assert sample.status == "error" and sample.size_bytes == 0, sid
+        assert "symlink to a file outside the folders being graded" in (sample.error or "")
+        assert sample.source in (sample.error or "")
+        assert read_answer(sample) is None and sample.status == "error"
+
+
+def test_symlinked_answer_inside_the_folder_is_read(tmp_path: Path) -> None:
+    answers = tmp_path / "answers"
+    (answers / "shared").mkdir(parents=True)
+    (answers / "shared" / "answer.md").write_text("shared answer")
+    (answers / "run1").mkdir()
+    (answers / "run1" / "MODEL_RESPONSE.md").symlink_to(Path("..") / "shared" / "answer.md")
+    (sample,) = discover([answers])
+    assert sample.sample_id == "run1/MODEL_RESPONSE"
+    assert read_answer(sample) == "shared answer"
+
+
+def test_link_target_may_be_in_another_named_path(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "x_RESPONSE.md").symlink_to(secret)
+    alone = {s.sample_id: s.status for s in discover([answers])}
+    assert alone == {"x_RESPONSE": "error"}
+    with_folder = {s.sample_id: s.status for s in discover([answers, secret.parent])}
+    assert with_folder == {"x_RESPONSE": "ok", "secret_RESPONSE": "ok"}
+    with_file = {s.sample_id: s.status for s in discover([answers, secret])}
+    assert with_file == {"x_RESPONSE": "ok", "secret_RESPONSE": "ok"}
+
+
+def test_symlink_named_on_the_command_line_is_read(tmp_path: Path) -> None:
+    """The user named it: a linked file or folder given as PATH is followed."""
+    secret = _secret(tmp_path)
+    link = tmp_path / "link_RESPONSE.md"
+    link.symlink_to(secret)
+    (sample,) = discover([link])
+    assert sample.sample_id == "link_RESPONSE" and sample.source == str(link)
+    assert "do-not-read" in (read_answer(sample) or "")
+    folder_link = tmp_path / "linked-folder"
+    folder_link.symlink_to(secret.parent, target_is_directory=True)
+    (sample,) = discover([folder_link])
+    assert sample.sample_id == "secret_RESPONSE" and read_answer(sample) is not None
+
+
+def test_symlink_loops_as_answers_are_errors(tmp_path: Path) -> None:
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "self_RESPONSE.md").symlink_to("self_RESPONSE.md")
+    (answers / "a_RESPONSE.md").symlink_to("b_RESPONSE.md")
+    (answers / "b_RESPONSE.md").symlink_to("a_RESPONSE.md")
+    samples = discover([answers])
+    assert [s.sample_id for s in samples] == ["a_RESPONSE", "b_RESPONSE", "self_RESPONSE"]
+    for sample in samples:
+        assert sample.status == "error" and "symlink loop" in (sample.error or ""), sample
+    (named,) = discover([answers / "self_RESPONSE.md"])
+    assert named.status == "error" and "looping symlink" in (named.error or "")
+
+
+def test_dangling_answer_link_is_an_error(tmp_path: Path) -> None:
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "in_RESPONSE.md").symlink_to("gone.md")  # would be inside: reading says it is missing
+    (answers / "out_RESPONSE.md").symlink_to(tmp_path / "gone.md")  # outside: refused unread
+    samples = {s.sample_id: s for s in discover([answers])}
+    assert read_answer(samples["in_RESPONSE"]) is None and "no such file" in (
+        samples["in_RESPONSE"].error or ""
+    )
+    assert "outside the folders" in (samples["out_RESPONSE"].error or "")
+
+
+def test_directory_symlinks_are_not_followed(tmp_path: Path) -> None:
+    """Loops cannot hang the search, linked folders cannot duplicate or leak answers."""
+    secret = _secret(tmp_path)
+    answers = tmp_path / "answers"
+    (answers / "task" / "lib").mkdir(parents=True)
+    (answers / "task" / "lib" / "MODEL_RESPONSE.md").write_text("model")
+    (answers / "task" / "lib" / "loop").symlink_to("..", target_is_directory=True)
+    (answers / "task" / "root-loop").symlink_to(answers, target_is_directory=True)
+    (answers / "again").symlink_to("task", target_is_directory=True)
+    (answers / "outside").symlink_to(secret.parent, target_is_directory=True)
+    samples = discover([answers])
+    assert [s.sample_id for s in samples] == ["task/lib/MODEL_RESPONSE"]
+    assert samples[0].status == "ok"
+
+
+def test_folder_with_only_linked_folders_says_so(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "outside").symlink_to(secret.parent, target_is_directory=True)
+    (sample,) = discover([answers])
+    assert sample.status == "error"
+    assert "no files matching" in (sample.error or "") and "symlinks are not followed: outside" in (
+        sample.error or ""
+    )
+
+
+def test_scaffold_symlinks_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    task = _task(tmp_path, app="python3 bin/tap.py")
+    (task / "tap.py").symlink_to(secret)  # outside the task
+    (task / "app.py").symlink_to(task / "bin" / "tap.py")  # inside the task, still a link
+    (task / "lib" / "stack.py").symlink_to("/etc/passwd")
+    (task / "metadata.json").unlink()
+    (task / "metadata.json").symlink_to(secret)
+    sample = discover([task / "lib" / "MODEL_RESPONSE.md"])[0]
+    assert sample.status == "ok" and sample.task_id == "Pr1"
+    assert sample.scaffold_files == ["bin/tap.py", "cdk.json"]
+    assert sample.metadata == {}
+    text = " | ".join(sample.warnings)
+    assert "tap.py not used: it is a symlink (to outside the task folder)" in text
+    assert "app.py not used: it is a symlink (to inside the task folder)" in text
+    assert "lib/stack.py not used" in text and "metadata.json not used" in text
+    assert "secret" not in text and "do-not-read" not in text  # the target is not named
+
+
+def test_linked_cdk_json_and_entry_folder_are_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "bin").mkdir(parents=True)
+    (outside / "bin" / "tap.py").write_text("SECRET = 1\n")
+    (outside / "cdk.json").write_text(json.dumps({"app": "python3 bin/tap.py"}))
+    task = _task(tmp_path)
+    (task / "cdk.json").unlink()
+    (task / "cdk.json").symlink_to(outside / "cdk.json")
+    sample = discover([task / "lib" / "MODEL_RESPONSE.md"])[0]
+    assert sample.entry_file is None  # cdk.json was not read
+    assert sample.scaffold_files == ["tap.py"]
+    assert any("cdk.json not used" in w for w in sample.warnings)
+
+    # cdk.json is real and names bin/tap.py, but bin/ is a link out of the task
+    (task / "cdk.json").unlink()
+    (task / "cdk.json").write_text(json.dumps({"app": "python3 bin/tap.py"}))
+    (task / "bin").symlink_to(outside / "bin", target_is_directory=True)
+    sample = discover([task / "lib" / "MODEL_RESPONSE.md"])[0]
+    assert sample.entry_file == "bin/tap.py"
+    assert "bin/tap.py" not in sample.scaffold_files
+    assert any("bin/tap.py not used: bin is a symlink (to outside" in w for w in sample.warnings)
+    assert not any("does not have" in w for w in sample.warnings)  # one clear warning, not two
+
+
+def test_task_marked_only_by_a_link_is_still_a_task(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    task = tmp_path / "Pr2"
+    (task / "lib").mkdir(parents=True)
+    (task / "lib" / "MODEL_RESPONSE.md").write_text("model")
+    (task / "cdk.json").symlink_to(secret)
+    sample = discover([task])[0]
+    assert sample.task_id == "Pr2" and sample.scaffold_files == [] and sample.entry_file is None
+    assert any("cdk.json not used" in w for w in sample.warnings)
+
+
+def test_scaffold_option_skips_links(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    scaffold = tmp_path / "scaffold"
+    scaffold.mkdir()
+    (scaffold / "cdk.json").write_text(json.dumps({"app": "python3 app.py"}))
+    (scaffold / "app.py").symlink_to(secret)
+    (scaffold / "tap.py").write_text(TAP)
+    assert scaffold_of(scaffold) == (["cdk.json", "tap.py"], "app.py")
+    linked = tmp_path / "scaffold-link"
+    linked.symlink_to(scaffold, target_is_directory=True)
+    assert scaffold_of(linked) == (["cdk.json", "tap.py"], "app.py")  # the named folder is followed
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_fifo_swapped_in_after_the_check_does_not_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a_RESPONSE.md"
+    path.write_text("x")
+    sample = _sample(path)
+    path.unlink()
+    os.mkfifo(path)
+    monkeypatch.setattr(Path, "is_file", lambda self: True)  # as if swapped after the check
+    assert read_answer(sample) is None
+    assert "not a regular file" in (sample.error or "")
