@@ -6,6 +6,7 @@ and message. Results are written as each sample finishes, atomically.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from graders.checks import CheckContext, known_ids, run_checks
 from graders.checks.context import load_templates
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
-from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult
+from graders.models import ExtractedFile, Extraction, RunManifest, Sample, SampleResult, SynthResult
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import score_findings
@@ -266,6 +267,7 @@ def _grade_into(
         _save_files(extraction, out_dir / "files")
         if python_files and options.synth and pool is not None:
             synth = pool.synthesize(workspace, sample, out_dir)  # type: ignore[attr-defined]
+            synth = _blame_unparsable(synth, python_files)
     templates = load_templates(synth.templates, out_dir)
     ctx = CheckContext(
         sample=sample,
@@ -281,7 +283,11 @@ def _grade_into(
         key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check)
     )
     categories, total = score_findings(
-        findings, rubric, has_source=bool(python_files), has_template=bool(templates)
+        findings,
+        rubric,
+        has_source=bool(python_files),
+        has_template=bool(templates),
+        source_readable=any(_is_cdk_code(f.content) for f in python_files),
     )
     return SampleResult(
         sample_id=sample.sample_id,
@@ -307,6 +313,47 @@ def _grade_into(
 _CATEGORY_ORDER = {
     c: n for n, c in enumerate(("syntax", "deployment", "security", "performance", "best_practices"))
 }
+
+
+def _blame_unparsable(synth: SynthResult, python_files: list[ExtractedFile]) -> SynthResult:
+    """An answer with nothing to run *because* its code does not parse failed synth; it was not skipped.
+
+    The entry planner reads the answer's files with ``ast``: when the only stack module is cut
+    off mid-statement it finds no Stack class and reports "no entry". The answer did give a
+    stack, so the truthful outcome is a synth failure caused by the syntax error.
+    """
+    if synth.status != "skipped" or synth.cause != "no-entry":
+        return synth
+    for f in python_files:
+        try:
+            ast.parse(f.content)
+        except SyntaxError as exc:
+            where = f"{f.path}:{exc.lineno}" if exc.lineno else f.path
+            return synth.model_copy(
+                update={
+                    "status": "failed",
+                    "cause": "syntax",
+                    "error_type": "SyntaxError",
+                    "file": f.path,
+                    "line": exc.lineno,
+                    "message": f"{where} does not parse ({exc.msg}), so nothing in it can be "
+                    f"synthesized; {synth.message}",
+                }
+            )
+        except (ValueError, RecursionError, MemoryError):
+            continue
+    return synth
+
+
+def _is_cdk_code(text: str) -> bool:
+    """A Python file that parses and uses the CDK: what the source lens of a category can judge."""
+    if "aws_cdk" not in text and "constructs" not in text:
+        return False
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:

@@ -41,24 +41,44 @@ def _per_check(findings: list[Finding]) -> dict[str, int]:
     return counts
 
 
+# Categories whose checks read the infrastructure the code describes; Syntax and Deployment are
+# judged on any Python the answer gives (code that does not parse fails both).
+_NEEDS_READABLE_CODE = ("security", "performance", "best_practices")
+
+
 def score_findings(
-    findings: list[Finding], rubric: Rubric, *, has_source: bool, has_template: bool
+    findings: list[Finding],
+    rubric: Rubric,
+    *,
+    has_source: bool,
+    has_template: bool,
+    source_readable: bool = True,
 ) -> tuple[list[CategoryScore], float | None]:
-    """Score each category from its findings; return the category scores and the total."""
+    """Score each category from its findings; return the category scores and the total.
+
+    ``source_readable`` is False when no CDK file of the answer parses: without a template
+    there is then nothing for the security, performance and best-practice checks to read,
+    and those categories are unscored rather than a clean 100.
+    """
     basis = category_basis(has_source=has_source, has_template=has_template)
     scores: list[CategoryScore] = []
     for category in CATEGORIES:
         mine = [f for f in findings if f.category == category]
         # Deployment is always judged: an answer with no code at all has failed to deploy.
         assessed = basis != "none" or (category == "deployment" and bool(mine))
-        if not assessed:
+        unreadable = (
+            basis == "source" and not source_readable and category in _NEEDS_READABLE_CODE and not mine
+        )
+        if not assessed or unreadable:
             scores.append(
                 CategoryScore(
                     category=category,
                     score=None,
                     assessed=False,
                     basis="none",
-                    note="no Python code to look at",
+                    note="none of the answer's CDK code parses"
+                    if unreadable
+                    else "no Python code to look at",
                 )
             )
             continue

@@ -70,3 +70,19 @@ def test_grader_error_costs_nothing() -> None:
         [_finding("grader-error")], load_rubric(), has_source=True, has_template=True
     )
     assert total == 100
+
+
+def test_code_that_does_not_parse_leaves_the_infrastructure_categories_unscored() -> None:
+    rubric = load_rubric()
+    findings = [_finding("parse-error"), _finding("synth-failed")]
+    cats, total = score_findings(findings, rubric, has_source=True, has_template=False, source_readable=False)
+    by = {c.category: c for c in cats}
+    assert by["syntax"].score is not None and by["syntax"].score < 100
+    assert by["deployment"].score is not None and by["deployment"].score < 100
+    for name in ("security", "performance", "best_practices"):
+        assert by[name].score is None and not by[name].assessed
+        assert "parses" in by[name].note
+    assert total is not None and total < 100
+    # The same answer with one readable CDK file is judged from the source in every category.
+    cats, _ = score_findings(findings, rubric, has_source=True, has_template=False, source_readable=True)
+    assert all(c.score is not None for c in cats)

@@ -1,0 +1,42 @@
+"""An answer whose only stack module does not parse failed synth; it was not 'skipped'."""
+
+from __future__ import annotations
+
+from graders.models import ExtractedFile, SynthResult
+from graders.pipeline import _blame_unparsable, _is_cdk_code
+
+_CUT_OFF = (
+    "from aws_cdk import Stack\n"
+    "from constructs import Construct\n\n"
+    "class MigrationStack(Stack):\n"
+    "    def __init__(self, scope: Construct, id: str) -> None:\n"
+    "        super().__init__(scope, id)\n"
+    "        self.bucket = s3.Bucket(self, 'B',\n"
+)
+
+
+def _file(path: str, content: str) -> ExtractedFile:
+    return ExtractedFile(path=path, language="python", line=10, path_source="heading", content=content)
+
+
+def test_no_entry_because_the_stack_does_not_parse_becomes_a_syntax_failure() -> None:
+    skipped = SynthResult(status="skipped", cause="no-entry", message="nothing to synthesize: no Stack class")
+    blamed = _blame_unparsable(skipped, [_file("lib/migration_stack.py", _CUT_OFF)])
+    assert blamed.status == "failed" and blamed.cause == "syntax"
+    assert blamed.error_type == "SyntaxError" and blamed.file == "lib/migration_stack.py"
+    assert blamed.line is not None and blamed.line >= 7
+    assert "does not parse" in blamed.message and "no Stack class" in blamed.message
+
+
+def test_other_outcomes_are_left_alone() -> None:
+    ok_code = [_file("app.py", "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n")]
+    skipped = SynthResult(status="skipped", cause="no-entry", message="no stack")
+    assert _blame_unparsable(skipped, ok_code) == skipped  # nothing fails to parse: still a no-entry skip
+    failed = SynthResult(status="failed", cause="undefined-name", message="NameError")
+    assert _blame_unparsable(failed, [_file("lib/x.py", _CUT_OFF)]) == failed
+
+
+def test_is_cdk_code() -> None:
+    assert _is_cdk_code("from aws_cdk import Stack\n")
+    assert not _is_cdk_code(_CUT_OFF)
+    assert not _is_cdk_code("import boto3\n\ndef handler(event, context):\n    return 1\n")
