@@ -98,7 +98,12 @@ def load_rubric(path: str | Path | None = None, *, known_checks: set[str] | None
     except OSError as exc:
         raise RubricError(f"{rubric_path}: cannot read the rubric ({exc.strerror or exc})") from exc
     try:
-        data = yaml.safe_load(raw_bytes)
+        data = _load_yaml_refusing_duplicates(raw_bytes)
+    except _DuplicateKey as dup:
+        raise RubricError(
+            f"{rubric_path}: line {dup.line}: {dup.key}: duplicate key (first at line {dup.first_line});"
+            " YAML would silently keep only the last one, so remove or rename one of them"
+        ) from None
     except yaml.YAMLError as exc:
         raise RubricError(f"{rubric_path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -116,3 +121,43 @@ def load_rubric(path: str | Path | None = None, *, known_checks: set[str] | None
     rubric.digest = hashlib.sha256(raw_bytes).hexdigest()[:12]
     rubric.path = str(rubric_path)
     return rubric
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first_line: int) -> None:
+        super().__init__(key)
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+def _load_yaml_refusing_duplicates(raw: bytes) -> Any:
+    """``yaml.safe_load``, but a key given twice in one mapping raises instead of the last one winning."""
+    loader = yaml.SafeLoader(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, (), set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(node: yaml.Node, path: tuple[str, ...], seen: set[int]) -> None:
+    if id(node) in seen:  # an alias: its anchor was checked already (and it may be recursive)
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            child = path
+            if isinstance(key_node, yaml.ScalarNode):
+                line = key_node.start_mark.line + 1
+                ident = (key_node.tag, key_node.value)
+                if ident in first:
+                    raise _DuplicateKey(".".join((*path, key_node.value)), line, first[ident])
+                first[ident] = line
+                child = (*path, key_node.value)
+            _refuse_duplicate_keys(value_node, child, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, (*path, str(index)), seen)

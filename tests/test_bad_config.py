@@ -115,6 +115,37 @@ def test_bad_rubric_stops_before_any_work(tmp_path: Path, defect: str) -> None:
     _nothing_written(out)
 
 
+def _with_duplicate(tmp_path: Path, where: str) -> tuple[Path, str, int, int]:
+    """The dev rubric with one key given twice: (file, dotted key, first line, second line)."""
+    data = yaml.safe_load(dev_rubric(tmp_path).read_text())
+    check_id = next(iter(data["checks"]))
+    data["checks"] = data.pop("checks")  # last, so a check can be appended at the end
+    text = yaml.safe_dump(data, sort_keys=False, width=10_000)
+    lines = text.splitlines()
+    at = lines.index(f"  {check_id}:") + 1  # 1-based line of the check's id
+    if where == "check id":
+        text += f"  {check_id}:\n    category: syntax\n    severity: low\n    title: again\n"
+        key, first, second = f"checks.{check_id}", at, len(lines) + 1
+    else:  # a field twice in one check: a new first `severity`, the original one now repeats it
+        text = text.replace(f"  {check_id}:\n", f"  {check_id}:\n    severity: low\n", 1)
+        original = next(n for n in range(at + 1, len(lines) + 1) if lines[n - 1].startswith("    severity:"))
+        key, first, second = f"checks.{check_id}.severity", at + 1, original + 1
+    path = tmp_path / "dup-rubric.yaml"
+    path.write_text(text)
+    return path, key, first, second
+
+
+@pytest.mark.parametrize("where", ["check id", "field of a check"])
+def test_duplicate_rubric_key_stops_before_any_work(tmp_path: Path, where: str) -> None:
+    path, key, first, second = _with_duplicate(tmp_path, where)
+    assert yaml.safe_load(path.read_text())  # plain YAML would load it, silently keeping the last
+    code, output, out = _grade(tmp_path, "--rubric", str(path))
+    assert code == 2, output
+    assert "rubric error" in output and str(path) in output, output
+    assert f"line {second}: {key}: duplicate key (first at line {first})" in output, output
+    _nothing_written(out)
+
+
 def test_each_defect_is_really_only_that_defect(tmp_path: Path) -> None:
     # The edits must change the rubric (a no-op edit would make the tests above vacuous).
     base = dev_rubric(tmp_path).read_text()

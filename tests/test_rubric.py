@@ -96,3 +96,76 @@ def test_weights_need_not_sum_to_one(tmp_path: Path) -> None:
     text = _default_text().replace("weight: 0.20", "weight: 2.0", 1)
     rubric = load_rubric(_write(tmp_path, text))
     assert abs(sum(rubric.normalized_weights().values()) - 1) < 1e-9
+
+
+def _lines_of(text: str, first: str, second: str) -> tuple[int, int]:
+    """1-based lines of the line equal to ``first`` and of the next line after it equal to ``second``
+    (the same line when ``second`` is empty)."""
+    lines = text.splitlines()
+    a = lines.index(first) + 1
+    b = a if not second else lines.index(second, a) + 1
+    return a, b
+
+
+@pytest.mark.parametrize(
+    ("edit", "first", "second", "key"),
+    [
+        # a check id listed twice under checks (the later one would silently replace the first)
+        (
+            lambda t: t + "  parse-error:\n    category: syntax\n    severity: low\n    title: again\n",
+            "  parse-error:",
+            "  parse-error:",
+            "checks.parse-error",
+        ),
+        # a field twice in one check
+        (
+            lambda t: t.replace("    severity: critical\n", "    severity: critical\n    severity: low\n", 1),
+            "    severity: critical",
+            "    severity: low",
+            "checks.parse-error.severity",
+        ),
+        # a top-level section twice
+        (lambda t: t + "severities:\n  low: 1\n", "severities:", "severities:", "severities"),
+        # inside a flow mapping, on one line
+        (
+            lambda t: t.replace(
+                '{title: "Syntax", weight: 0.20}', '{title: "Syntax", weight: 0.20, weight: 2}'
+            ),
+            '  syntax:         {title: "Syntax", weight: 0.20, weight: 2}',
+            "",
+            "categories.syntax.weight",
+        ),
+    ],
+)
+def test_duplicate_key_names_file_line_and_key(
+    tmp_path: Path, edit, first: str, second: str, key: str
+) -> None:
+    text = edit(_default_text())
+    path = _write(tmp_path, text)
+    with pytest.raises(RubricError) as info:
+        load_rubric(path, known_checks=known_ids())
+    first_line, second_line = _lines_of(text, first, second)
+    assert str(info.value).startswith(
+        f"{path}: line {second_line}: {key}: duplicate key (first at line {first_line})"
+    ), str(info.value)
+
+
+def test_same_key_in_different_mappings_is_fine(tmp_path: Path) -> None:
+    # every check has its own `severity`; anchors and merge keys may override a field once
+    text = _default_text().replace(
+        "  parse-error:\n    category: syntax\n",
+        "  parse-error: &base\n    category: syntax\n",
+        1,
+    )
+    text += "x-unused: {<<: *base, severity: low}\n"
+    path = _write(tmp_path, text)
+    with pytest.raises(RubricError, match="x-unused"):  # the unknown key, not a duplicate
+        load_rubric(path)
+    path = _write(tmp_path, text.replace("x-unused: {<<: *base, severity: low}\n", ""))
+    assert load_rubric(path).checks["parse-error"].severity == "critical"
+
+
+def test_recursive_anchor_does_not_hang(tmp_path: Path) -> None:
+    path = _write(tmp_path, "version: &v [*v]\n")
+    with pytest.raises(RubricError):
+        load_rubric(path)
