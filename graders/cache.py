@@ -2,7 +2,7 @@
 
 The key of an answer is a hash of everything that decides its result: the files extracted from
 it (paths, languages, fence lines, content, skipped blocks and notes), the scaffold's files, the
-task metadata the checks can read, the rubric's digest, the grader's version and source, the
+task metadata and prompt the checks can read, the rubric's digest, the grader's version and source, the
 aws-cdk-lib version and the options that change a result (synth on/off, the timeout; not the
 isolation mode, which only changes how strongly it is separated).
 
@@ -27,6 +27,7 @@ from typing import Any
 
 from graders import __version__
 from graders.models import Extraction, Sample, SampleResult
+from graders.prompt import read_prompt
 from graders.store import read_result, write_json_atomic
 
 CACHE_FORMAT = 1
@@ -74,6 +75,7 @@ def content_hash(
         "notes": extraction.notes,
         "sample": {"kind": sample.kind, "entry_file": sample.entry_file, "metadata": sample.metadata},
         "scaffold": _scaffold_digest(sample),
+        "prompt": hashlib.sha256((read_prompt(sample) or "").encode("utf-8")).hexdigest(),
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -29,6 +29,7 @@ from graders.checks.context import load_templates
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
 from graders.models import ExtractedFile, Extraction, RunManifest, Sample, SampleResult, SynthResult
+from graders.prompt import read_prompt
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import score_findings
@@ -277,6 +278,7 @@ def _grade_into(
         rubric=rubric,
         templates=templates,
         lint=getattr(synth, "lint", {}) or {},
+        prompt=read_prompt(sample),
     )
     findings = run_checks(ctx)
     findings.sort(

@@ -100,7 +100,9 @@ def render_report(
     sections = []
     for n, (category, spec) in enumerate(rubric.categories.items(), start=1):
         score = next((c for c in result.categories if c.category == category), None)
-        findings = [f for f in result.findings if f.category == category and f.check != "grader-error"]
+        in_category = [f for f in result.findings if f.category == category and f.check != "grader-error"]
+        findings = [f for f in in_category if f.severity != "info"]
+        notes = [f for f in in_category if f.severity == "info"]  # reported, not scored
         fixes: list[str] = []
         for f in findings:
             if f.fix and f.fix not in fixes:
@@ -113,6 +115,7 @@ def render_report(
                 "name": spec.title,
                 "score": score,
                 "findings": findings,
+                "notes": notes,
                 "fixes": fixes,
             }
         )

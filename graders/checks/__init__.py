@@ -96,7 +96,7 @@ def _to_findings(ctx: CheckContext, check_id: str, hits: list[Hit]) -> list[Find
         Finding(
             check=check_id,
             category=spec.category,
-            severity=spec.severity,
+            severity=_severity(ctx, merged[key][0], spec.severity),
             title=spec.title,
             message=merged[key][0].message,
             evidence=merged[key][1],
@@ -105,6 +105,11 @@ def _to_findings(ctx: CheckContext, check_id: str, hits: list[Hit]) -> list[Find
         )
         for key in order
     ]
+
+
+def _severity(ctx: CheckContext, hit: Hit, default: str) -> str:
+    """The hit's own severity when it names one the rubric knows, else the rubric's for the check."""
+    return hit.severity if hit.severity and hit.severity in ctx.rubric.severities else default
 
 
 def _grader_error(ctx: CheckContext, check_id: str, exc: BaseException) -> Finding:

@@ -32,6 +32,7 @@ from graders.checks._copies import (
 from graders.checks.context import CheckContext, Hit, Resource, SourceFile
 from graders.checks.performance import FUNCTION_CALLS, workload_functions
 from graders.models import Evidence
+from graders.prompt import tag_keys
 
 # ==== tags-missing ===========================================================================
 DEFAULT_TAGS = ["Environment", "Owner", "Project"]
@@ -280,10 +281,17 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
         TapStack(app, "TapStack")          # no Tags.of(app).add(...) anywhere
         app.synth()
 
+    When the task's prompt names the tags to apply (`Project: CloudMigration`, "tagged with
+    Environment, Team, and CostCenter"), those keys are the required ones instead of the
+    rubric's list (rubric option ``keys_from_prompt: false`` to always use the rubric's).
+
     Fix: tag the whole app or stack once:
     `for k, v in {"Environment": env, "Owner": "team-a", "Project": "tap"}.items(): Tags.of(app).add(k, v)`.
     """
     required = [str(t) for t in ctx.option("tags-missing", "required_tags", DEFAULT_TAGS) or []]
+    asked = tag_keys(ctx.prompt) if ctx.option("tags-missing", "keys_from_prompt", True) else []
+    if asked:
+        required = asked
     if not required:
         return []
     index = SourceIndex(ctx)
@@ -319,7 +327,7 @@ def _tags_template(
     parts = [f"{k} on {_share(n, total)}" for k, n in counts.items() if n]
     missing = [k for k, n in counts.items() if n]
     message = (
-        f"Required tags missing: {'; '.join(parts)} "
+        f"{_required_by(ctx)} missing: {'; '.join(parts)} "
         f"(e.g. {names_list((resource_label(r) for r, _ in lacking), 4)})"
     )
     evidence = [r.evidence(value="no " + ", ".join(absent) + " tag") for r, absent in lacking[:5]]
@@ -330,6 +338,12 @@ def _tags_template(
     if src_ev:
         hits.append(Hit(message, src_ev[:5], key="tags-missing", lens="source"))
     return hits
+
+
+def _required_by(ctx: CheckContext) -> str:
+    if ctx.option("tags-missing", "keys_from_prompt", True) and tag_keys(ctx.prompt):
+        return "Tags the prompt asks for"
+    return "Required tags"
 
 
 def _share(n: int, total: int) -> str:
@@ -356,9 +370,9 @@ def _tags_source(
         if k.lower() in applied and not any((u.key or "").lower() == k.lower() and u.wide for u in uses)
     ]
     if any(u.key is None for u in uses):  # construct-level tags with unreadable keys
-        message = f"Required tags not applied to the app or its stacks: {', '.join(never)}"
+        message = f"{_required_by(ctx)} not applied to the app or its stacks: {', '.join(never)}"
     else:
-        message = f"Required tags never applied: {', '.join(never)}"
+        message = f"{_required_by(ctx)} never applied: {', '.join(never)}"
     if not uses:
         message += " (the answer applies no tags at all)"
     elif partial:

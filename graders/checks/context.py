@@ -123,6 +123,8 @@ class Hit:
     evidence: list[Evidence] = field(default_factory=list)
     key: str | None = None
     lens: Lens = "source"
+    # Overrides the rubric's severity for this finding, e.g. "info" when the prompt asked for it.
+    severity: str | None = None
 
 
 @dataclass
@@ -134,6 +136,7 @@ class CheckContext:
     rubric: Rubric
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     lint: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    prompt: str | None = None  # the task's PROMPT.md, when there is one (graders.prompt reads it)
     _sources: list[SourceFile] | None = None
 
     # ---- source lens -------------------------------------------------------------------

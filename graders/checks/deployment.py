@@ -21,6 +21,7 @@ from graders.checks._scope import (
 )
 from graders.checks.context import CheckContext, Hit, Resource, SourceFile
 from graders.models import Evidence
+from graders.prompt import asks_destroyable
 
 # =====================================================================================
 # hardcoded-name
@@ -785,9 +786,27 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
 
         dynamodb.Table(self, "UserTable", removal_policy=RemovalPolicy.DESTROY, ...)
 
+    When the task's prompt itself requires everything to be destroyable ("All resources must be
+    destroyable (no Retain policies)", a CI test stack), the finding is kept as a note at
+    severity info, quoting the prompt: the answer did what it was asked, and the note only says
+    the same code must not reach production data. The rubric option ``prompt_waives: false``
+    turns that off.
+
     Fix: keep CDK's default (RETAIN, or SNAPSHOT for databases), or gate DESTROY to throw-away
     stages with a condition that is false for production.
     """
+    hits = list(_destroy_hits(ctx))
+    asked = asks_destroyable(ctx.prompt) if ctx.option("destroy-stateful", "prompt_waives", True) else None
+    for hit in hits:
+        if asked:
+            hit.severity = "info"
+            hit.message += (
+                f"; as the task's prompt requires (“{asked}”), so not scored: keep it to test stacks"
+            )
+        yield hit
+
+
+def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
     stateful = set(ctx.option("destroy-stateful", "stateful_types", _DEFAULT_STATEFUL))
     destroys = [d for idx in index_sources(ctx.parsed()) for d in _source_destroys(idx)]
     if not ctx.has_template:

@@ -1,0 +1,111 @@
+"""What the task's prompt asks for, where it changes what a check should demand.
+
+An answer is graded against its prompt: a prompt that says "all resources must be destroyable"
+makes `RemovalPolicy.DESTROY` on a table the requested behaviour, and a prompt that names the
+tags to apply (`Project: CloudMigration`) decides which keys are required. The prompt is the
+task's ``lib/PROMPT.md`` (or ``PROMPT.md`` beside the answer). Only these narrow, explicit
+statements are read; anything vaguer leaves the rubric's defaults in force.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from graders.models import Sample
+
+PROMPT_MAX_BYTES = 1_000_000
+
+# Statements that make deleting everything with the stack a requirement of the task.
+_DESTROYABLE = re.compile(
+    r"\bdestroyab(?:le|ility)\b"
+    r"|RemovalPolicy\.DESTROY\b(?![^.\n]*\b(?:not|never|avoid)\b)"
+    r"|\bno\s+(?:RemovalPolicy\.)?retain\b"
+    r"|\b(?:cleanly|fully|completely)\s+(?:torn\s+down|destroyed|deleted)\b"
+    r"|\bteardown\b",
+    re.IGNORECASE,
+)
+# "must not be destroyable" and similar turn the statement around.
+_NEGATED = re.compile(r"\b(?:not|never)\s+(?:be\s+)?(?:fully\s+)?destroyable\b", re.IGNORECASE)
+
+_KEY = r"[A-Za-z][A-Za-z0-9_.:/-]{0,40}?"
+# Within a sentence that talks about tags: `Key: value`, 'Key=value' (quoted or in backticks) ...
+_QUOTED_PAIR = re.compile(rf"[`'\"]\s*({_KEY})\s*[:=]\s*[^`'\"\n]*[`'\"]")
+# ... Key=value / Key='value' written bare (CamelCase keys only, to stay clear of prose) ...
+_BARE_PAIR = re.compile(r"\b([A-Z][A-Za-z0-9]+)\s*=\s*(?=['\"\w])")
+# ... the tag 'Environment' with a value ...
+_NAMED_TAG = re.compile(rf"\btag\s+[`'\"]({_KEY})[`'\"]", re.IGNORECASE)
+# ... the 'DR-Role' tag ...
+_QUOTED_KEY_TAG = re.compile(rf"[`'\"]({_KEY})[`'\"]\s+tags?\b", re.IGNORECASE)
+# ... tagged with Environment, Team, and CostCenter / mandatory tags: 'Environment', 'Owner' /
+# with Environment, Team, and CostCenter tags: a list of two or more CamelCase or quoted keys.
+_ITEM = r"(?:[`'\"][A-Za-z][\w-]*[`'\"]|[A-Z][A-Za-z0-9]+)"
+_LIST = rf"({_ITEM}(?:(?:,\s*and\s+|,\s*|\s+and\s+){_ITEM})+)"
+_LISTED = (
+    re.compile(rf"\btag(?:s|ged)?\b[^.:\n]{{0,30}}?(?:\bwith|:)\s+{_LIST}", re.IGNORECASE),
+    re.compile(rf"\bwith\s+{_LIST}\s+tags\b"),
+)
+
+
+def read_prompt(sample: Sample) -> str | None:
+    """The task's prompt text, or None when there is none (or it is not a plain, small file)."""
+    candidates: list[Path] = []
+    if sample.task_root:
+        candidates.append(Path(sample.task_root) / "lib" / "PROMPT.md")
+        candidates.append(Path(sample.task_root) / "PROMPT.md")
+    candidates.append(Path(sample.source).parent / "PROMPT.md")
+    for path in candidates:
+        try:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > PROMPT_MAX_BYTES:
+                continue
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return None
+
+
+def asks_destroyable(prompt: str | None) -> str | None:
+    """The prompt's words that require everything to be deletable with the stack, else None."""
+    if not prompt:
+        return None
+    for line in prompt.splitlines():
+        if _NEGATED.search(line):
+            continue
+        match = _DESTROYABLE.search(line)
+        if match:
+            return _clip(line.strip(" -*#>\t"))
+    return None
+
+
+def tag_keys(prompt: str | None) -> list[str]:
+    """The tag keys the prompt names (in its order, first spelling kept), or [] when it names none."""
+    if not prompt:
+        return []
+    keys: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", prompt):
+        if not re.search(r"\btag", sentence, re.IGNORECASE):
+            continue
+        found: list[tuple[int, str]] = []
+        for pattern in (_QUOTED_PAIR, _BARE_PAIR, _NAMED_TAG, _QUOTED_KEY_TAG):
+            found += [(m.start(1), m.group(1)) for m in pattern.finditer(sentence)]
+        for listed in _LISTED:
+            for m in listed.finditer(sentence):
+                items = re.split(r",\s*and\s+|,\s*|\s+and\s+", m.group(1))
+                found += [(m.start(1) + i, k.strip("`'\"")) for i, k in enumerate(items) if k]
+        for _, key in sorted(found):
+            key = key.rstrip(":.")
+            if key and key.lower() not in {k.lower() for k in keys} and not _looks_like_prose(key):
+                keys.append(key)
+    return keys
+
+
+def _looks_like_prose(key: str) -> bool:
+    # "Note: ...", "Example: ..." inside a tag sentence are not tag keys.
+    return key.lower() in {"note", "example", "e.g", "i.e", "http", "https", "value", "key", "tag", "tags"}
+
+
+def _clip(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+__all__ = ["asks_destroyable", "read_prompt", "tag_keys"]

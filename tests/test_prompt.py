@@ -1,0 +1,136 @@
+"""What the task's prompt asks for: destroyable stacks and named tag keys, and how checks use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graders.checks import run_checks
+from graders.models import Sample
+from graders.prompt import asks_destroyable, read_prompt, tag_keys
+from tests.checkkit import make_context
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- All resources must be destroyable (no Retain policies)",
+        "- **Destroyability**: Complete stack teardown possible for CI/CD",
+        "Use RemovalPolicy.DESTROY for all resources",
+        "Infrastructure should be fully destroyable for CI/CD workflows",
+    ],
+)
+def test_destroyable_requirements_are_recognised(text: str) -> None:
+    assert asks_destroyable("# Task\n\nBuild an API.\n" + text + "\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Build a serverless API with a DynamoDB table.",
+        "Can be deployed and updated via CDK CLI (cdk deploy, cdk diff, cdk destroy)",
+        "Production data must not be destroyable by a stack update.",
+        "Do not use RemovalPolicy.DESTROY on the table; it is never acceptable.",
+        "",
+    ],
+)
+def test_other_prompts_do_not_ask_for_destroyable_resources(text: str) -> None:
+    assert asks_destroyable(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ("Every resource must include the tag `Project: CloudMigration`.", ["Project"]),
+        (
+            "Tag all resources with 'Environment:Production' and 'Application:WebApp'.",
+            ["Environment", "Application"],
+        ),
+        ("Ensure all resources use the tag 'Environment' with a value of 'Development'.", ["Environment"]),
+        (
+            "Add cost allocation tags: Environment=Production, CostCenter=Finance",
+            ["Environment", "CostCenter"],
+        ),
+        (
+            "All resources must be tagged with Environment, Team, and CostCenter tags.",
+            ["Environment", "Team", "CostCenter"],
+        ),
+        (
+            "All resources must include mandatory tags: Environment, Owner, CostCenter, ComplianceLevel",
+            ["Environment", "Owner", "CostCenter", "ComplianceLevel"],
+        ),  # fmt: skip
+        ("Tag all resources with 'DR-Role' tag set to either 'primary' or 'secondary'", ["DR-Role"]),
+        ("Tag everything with Environment=dev or Environment=prod so we can track cost.", ["Environment"]),
+    ],
+)
+def test_tag_keys_named_by_the_prompt(text: str, keys: list[str]) -> None:
+    assert tag_keys(text) == keys
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tag all resources with appropriate metadata.",
+        "- **Cost Optimization**: Resource tagging, auto-scaling policies",
+        "Use Environment=prod in the config file.",  # a key=value pair, but not about tags
+        "",
+    ],
+)
+def test_vague_or_unrelated_text_names_no_tag_keys(text: str) -> None:
+    assert tag_keys(text) == []
+
+
+def test_read_prompt_finds_the_task_prompt_and_ignores_symlinks(tmp_path: Path) -> None:
+    task = tmp_path / "Pr1"
+    (task / "lib").mkdir(parents=True)
+    answer = task / "lib" / "MODEL_RESPONSE.md"
+    answer.write_text("x")
+    sample = Sample(sample_id="Pr1/lib/MODEL_RESPONSE", source=str(answer), task_root=str(task))
+    assert read_prompt(sample) is None
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a prompt")
+    (task / "lib" / "PROMPT.md").symlink_to(secret)
+    assert read_prompt(sample) is None
+    (task / "lib" / "PROMPT.md").unlink()
+    (task / "lib" / "PROMPT.md").write_text("All resources must be destroyable.")
+    assert read_prompt(sample) == "All resources must be destroyable."
+
+
+_TABLE = """\
+from aws_cdk import RemovalPolicy, Stack, aws_dynamodb as dynamodb
+from constructs import Construct
+
+
+class DataStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        dynamodb.Table(
+            self, "Items",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+"""
+
+
+def test_destroy_on_a_table_is_a_note_when_the_prompt_requires_destroyable_resources() -> None:
+    ctx = make_context({"lib/data_stack.py": _TABLE})
+    plain = [f for f in run_checks(ctx) if f.check == "destroy-stateful"]
+    assert [f.severity for f in plain] == ["medium"]
+    ctx = make_context({"lib/data_stack.py": _TABLE})
+    ctx.prompt = "- All resources must be destroyable (no Retain policies)\n"
+    asked = [f for f in run_checks(ctx) if f.check == "destroy-stateful"]
+    assert [f.severity for f in asked] == ["info"]
+    assert "prompt requires" in asked[0].message and "destroyable" in asked[0].message
+
+
+def test_tag_keys_from_the_prompt_replace_the_rubric_defaults() -> None:
+    ctx = make_context({"lib/data_stack.py": _TABLE})
+    default = [f for f in run_checks(ctx) if f.check == "tags-missing"]
+    assert len(default) == 1 and "Owner" in default[0].message
+    ctx = make_context({"lib/data_stack.py": _TABLE})
+    ctx.prompt = "Every resource must include the tag `Project: Inventory`.\n"
+    asked = [f for f in run_checks(ctx) if f.check == "tags-missing"]
+    assert len(asked) == 1
+    assert "Project" in asked[0].message and "Owner" not in asked[0].message
+    assert asked[0].message.startswith("Tags the prompt asks for")
