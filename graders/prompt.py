@@ -22,6 +22,9 @@ _DESTROYABLE = re.compile(
     r"|RemovalPolicy\.DESTROY\b(?![^.\n]*\b(?:not|never|avoid)\b)"
     r"|\bno\s+(?:RemovalPolicy\.)?retain\b"
     r"|\b(?:cleanly|fully|completely)\s+(?:torn\s+down|destroyed|deleted)\b"
+    r"|\b(?:cleanly|neatly|fully|completely)\s+tear\s+down\b"
+    r"|\btear\s+down\s+(?:cleanly|neatly|fully|completely)\b"
+    r"|\bwhen\s+the\s+stack\s+is\s+deleted\b[^.\n]*\b(?:tear|deleted|removed)"
     r"|\bteardown\b",
     re.IGNORECASE,
 )

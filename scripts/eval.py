@@ -82,6 +82,38 @@ def reviewer_topics(corpus: Path, results: dict[str, dict]) -> tuple[dict[str, l
     return dict(per_topic), misses
 
 
+def judged_topics(judged: Path, results: dict[str, dict]) -> tuple[dict[str, list[int]], list[str], int, int]:
+    """(b'): reviewer topics read by hand (scripts/eval_data/reviewer_topics.json).
+
+    Each (task, topic) the keyword scan raises was judged against the MODEL answer's code:
+    did the reviewer really claim a failure of the answer (not a strength, an IDEAL-only note,
+    a test list), is it the problem our checks look for (not a different one sharing a word),
+    and does it hold in the code? Returns, per topic, [found, claims that hold] over the claims
+    that hold, the misses, and the counts of claims and of claims that do not hold.
+    """
+    rows = json.loads(judged.read_text())
+    per_topic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    misses: list[str] = []
+    claims = not_holding = 0
+    for row in rows:
+        if not (row.get("claimed") and row.get("same_problem")):
+            continue
+        claims += 1
+        if row.get("holds") is not True:
+            not_holding += row.get("holds") is False
+            continue
+        result = results.get(f"{row['task']}/lib/MODEL_RESPONSE")
+        if result is None or row["topic"] not in TOPICS:
+            continue
+        found = {f["check"] for f in result.get("findings", [])}
+        per_topic[row["topic"]][1] += 1
+        if found & TOPICS[row["topic"]][1]:
+            per_topic[row["topic"]][0] += 1
+        else:
+            misses.append(f"{row['task']}: {row['topic']}: {row.get('claim', '')[:90]}")
+    return dict(per_topic), misses, claims, not_holding
+
+
 def label_agreement(labels_dir: Path, results: dict[str, dict]) -> tuple[dict[str, list[int]], list[str]]:
     """Per check: [tp, fp, fn]; plus a line per disagreement."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -137,9 +169,27 @@ def main() -> int:
     topics, topic_misses = reviewer_topics(args.corpus, results)
     hit = sum(v[0] for v in topics.values())
     named = sum(v[1] for v in topics.values())
-    print(f"(b) reviewer topics found: {hit}/{named} = {hit / max(named, 1):.1%}")
+    print(
+        f"(b) reviewer topics found (keyword anywhere in MODEL_FAILURES.md): {hit}/{named} = "
+        f"{hit / max(named, 1):.1%}"
+    )
     for topic, (h, t) in sorted(topics.items()):
         print(f"      {topic:20s} {h:3d}/{t:<3d}")
+
+    judged = ROOT / "scripts" / "eval_data" / "reviewer_topics.json"
+    if judged.is_file():
+        jt, jmisses, claims, wrong = judged_topics(judged, results)
+        jhit = sum(v[0] for v in jt.values())
+        jn = sum(v[1] for v in jt.values())
+        print(
+            f"(b') read by hand: {claims} of those mentions claim the answer has the problem a check looks "
+            f"for; {wrong} of them do not hold in the answer's code, {jn} do. Of the {jn} that hold, "
+            f"found: {jhit}/{jn} = {jhit / max(jn, 1):.1%}"
+        )
+        for topic, (h, t) in sorted(jt.items()):
+            print(f"      {topic:20s} {h:3d}/{t:<3d}")
+        for miss in jmisses:
+            print(f"      missed: {miss}")
 
     per_kind: dict[str, list[int]] = defaultdict(list)
     for sid, r in results.items():

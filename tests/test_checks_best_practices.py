@@ -346,3 +346,26 @@ def test_dlq_schedule_rules_count_when_the_rubric_says_so() -> None:
     )
     (finding,) = run_checks(ctx)
     assert "EventBridge rule Rule" in finding.message
+
+
+def test_alarms_in_a_file_that_does_not_parse_keep_alarms_missing_quiet() -> None:
+    stack = (
+        "from aws_cdk import Stack, aws_lambda as _lambda\n"
+        "class AppStack(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        _lambda.Function(self, 'Fn', runtime=_lambda.Runtime.PYTHON_3_12,\n"
+        "                         handler='i.h', code=_lambda.Code.from_inline('x'))\n"
+    )
+    cut_off = (
+        "from aws_cdk import Stack, aws_cloudwatch as cloudwatch\n"
+        "class MonitoringStack(Stack):\n"
+        "    def __init__(self, scope, cid, fn):\n"
+        "        super().__init__(scope, cid)\n"
+        "        cloudwatch.Alarm(self, 'Errors', metric=fn.metric_errors(), threshold=1,\n"
+        "                         evaluation_periods=1, alarm_description='errors\n"
+    )
+    alone = make_context({"lib/app_stack.py": stack})
+    assert [f.check for f in run_checks(alone) if f.check == "alarms-missing"] == ["alarms-missing"]
+    both = make_context({"lib/app_stack.py": stack, "lib/monitoring_stack.py": cut_off})
+    assert not [f for f in run_checks(both) if f.check == "alarms-missing"]

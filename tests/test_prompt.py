@@ -19,6 +19,8 @@ from tests.checkkit import make_context
         "- **Destroyability**: Complete stack teardown possible for CI/CD",
         "Use RemovalPolicy.DESTROY for all resources",
         "Infrastructure should be fully destroyable for CI/CD workflows",
+        "When the stack is deleted, all associated resources should cleanly tear down as well.",
+        "When the stack is deleted, everything should tear down neatly.",
     ],
 )
 def test_destroyable_requirements_are_recognised(text: str) -> None:
