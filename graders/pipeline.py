@@ -573,5 +573,6 @@ class _ReportWriter:
             reference=reference,
             reviewer_text=reviewer,
             reference_in_run=bool(result.reference_id and result.reference_id in self.in_run),
+            files_dir=self.out / result.sample_id / "files",
         )
         write_text_atomic(self.out / result.sample_id / "report.md", text)

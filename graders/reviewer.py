@@ -54,6 +54,52 @@ TOPICS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
+# topic -> what an answer writes when it does address the topic. For a topic the reviewer raised
+# but no check confirmed, the report quotes these lines so a reader can see at once whether
+# the claim holds (a throttled stage, an explicit region, a retention period ...).
+SETTINGS: dict[str, str] = {
+    "throttling": r"throttling_(?:rate|burst)_limit|\bthrottle\s*=|add_usage_plan|UsagePlan\(",
+    "region": r"\bregion\s*[=:]|[\"']region[\"']\s*:|CDK_DEFAULT_REGION",
+    "tracing": r"\btracing(?:_enabled)?\s*=",
+    "log retention": r"\b(?:log_)?retention\s*=|cloudwatch_logs_retention",
+    "PITR": r"point_in_time_recovery",
+    "encryption": r"\bencryption\s*=|storage_encrypted|\bencrypted\s*=|at_rest_encryption|encryption_key\s*=",
+    "DLQ": r"dead_letter_queue|on_failure\s*=|DeadLetterQueue\(",
+    "alarms": r"\bAlarm\(|create_alarm\(|CompositeAlarm\(",
+    "public access": r"block_public_access|public_read_access",
+    "CORS": r"allow_origins|allowed_origins|Access-Control-Allow-Origin",
+    "tags": r"Tags\.of\(|\btags\s*=",
+    "removal policy": r"removal_policy\s*=|apply_removal_policy|auto_delete_objects",
+    "IAM least privilege": r"\.grant_\w+\(|\bactions\s*=|from_aws_managed_policy_name",
+    "Lambda sizing": r"\bmemory_size\s*=",
+}
+
+
+def answer_settings(files_dir: Path | None, topic: str, limit: int = 3) -> list[str]:
+    """Up to ``limit`` lines of the answer's Python files that address ``topic``, each as the
+    code in backticks followed by (path:line); [] when the topic has no pattern or nothing matches."""
+    pattern = SETTINGS.get(topic)
+    if files_dir is None or pattern is None or not files_dir.is_dir():
+        return []
+    out: list[str] = []
+    for path in sorted(files_dir.rglob("*.py")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        rel = path.relative_to(files_dir).as_posix()
+        for n, line in enumerate(lines, start=1):
+            code = line.strip()
+            if code.startswith("#") or not re.search(pattern, code):
+                continue
+            out.append(f"`{code[:100]}` ({rel}:{n})")
+            if len(out) >= limit:
+                return out
+    return out
+
+
 def topics_in(text: str) -> list[str]:
     """The topics a reviewer's text raises, in TOPICS order."""
     return [topic for topic, (pattern, _) in TOPICS.items() if re.search(pattern, text, re.I)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from graders.models import Evidence, Finding, SampleResult
-from graders.reviewer import TOPICS, topics_in
+from graders.reviewer import TOPICS, answer_settings, topics_in
 from graders.rubric import Rubric
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -73,8 +73,11 @@ def _first_per_check(findings) -> list[Finding]:  # type: ignore[no-untyped-def]
     return list(seen.values())
 
 
-def reviewer_claims(result: SampleResult, reviewer_text: str | None) -> list[dict[str, object]]:
-    """Each topic the task's reviewer raised, and whether a finding of ours confirms it."""
+def reviewer_claims(
+    result: SampleResult, reviewer_text: str | None, files_dir: Path | None = None
+) -> list[dict[str, object]]:
+    """Each topic the task's reviewer raised, whether a finding of ours confirms it, and for
+    the unconfirmed ones the answer's own lines on that topic (``seen``)."""
     if not reviewer_text:
         return []
     found = {f.check: f for f in result.findings}
@@ -83,7 +86,13 @@ def reviewer_claims(result: SampleResult, reviewer_text: str | None) -> list[dic
         checks = sorted(TOPICS[topic][1])
         hits = [found[c] for c in checks if c in found]
         claims.append(
-            {"topic": topic, "confirmed": bool(hits), "checks": checks, "by": sorted({f.check for f in hits})}
+            {
+                "topic": topic,
+                "confirmed": bool(hits),
+                "checks": checks,
+                "by": sorted({f.check for f in hits}),
+                "seen": [] if hits else answer_settings(files_dir, topic),
+            }
         )
     return claims
 
@@ -95,6 +104,7 @@ def render_report(
     reference: SampleResult | None = None,
     reference_in_run: bool = False,
     reviewer_text: str | None = None,
+    files_dir: Path | None = None,
 ) -> str:
     """The report.md text for one sample."""
     sections = []
@@ -131,5 +141,5 @@ def render_report(
         comparison=comparison,
         reference_in_run=reference_in_run,
         grader_errors=grader_errors,
-        claims=reviewer_claims(result, reviewer_text) if result.status == "graded" else [],
+        claims=reviewer_claims(result, reviewer_text, files_dir) if result.status == "graded" else [],
     )
