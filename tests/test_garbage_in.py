@@ -3,7 +3,9 @@
 tests/test_extract.py fuzzes the extractor alone; here whole answer files of random bytes,
 markdown-like noise with hostile file names, non-UTF-8 encodings, empty and huge files go
 through discovery, reading, extraction and workspace assembly, and we check the filesystem:
-nothing crashes, and nothing is written anywhere but the workspace.
+nothing crashes, and nothing is written anywhere but the workspace. Folders of odd names and
+symlinks (out of the folder, into it, loops, dangling, linked folders) go through discovery:
+nothing outside the named folder is ever read.
 """
 
 from __future__ import annotations
@@ -64,10 +66,12 @@ def arena() -> object:
         base = Path(tmp)
         (base / "canary").mkdir()
         (base / "canary" / "keep.txt").write_text("keep")
+        (base / "canary" / "secret_RESPONSE.md").write_text(_CANARY_ANSWER)
         yield base
 
 
 _counter = iter(range(10**9))
+_CANARY_ANSWER = "## File: app.py\n\n```python\nCANARY = 'read from outside the folder'\n```\n"
 
 
 def _fresh(arena: Path) -> Path:
@@ -136,6 +140,107 @@ def test_markdown_with_hostile_names_never_escapes(arena: Path, text: str, encod
     if extraction is not None:
         for f in extraction.files:
             assert not f.path.startswith("/") and ".." not in f.path.split("/") and "\\" not in f.path
+
+
+# File names: anything a Linux file name may hold (no "/" or NUL), kept well under 255 bytes.
+_NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00")
+_ODD_NAME = st.one_of(
+    st.text(_NAME_CHARS, max_size=20),
+    st.sampled_from(["-rf ", " ", "\n", "*", "[a]", "?", "..", ".", "~", "\\", "$(id)", "é", "\u202e"]),
+).map(lambda prefix: prefix + "_RESPONSE.md")
+_ENTRY_KINDS = (
+    "file",  # a regular answer
+    "link-in",  # a symlink to a regular answer inside the folder
+    "link-out",  # a symlink to an answer outside the folder: never read
+    "link-dir-out",  # a symlink to the folder outside: never entered
+    "link-dir-loop",  # a symlink to an ancestor: never entered
+    "loop",  # a symlink to itself
+    "dangling",
+)
+_ENTRIES = st.lists(
+    st.tuples(
+        st.sampled_from(["", "sub", "sub/deeper", "Pr1/lib"]), _ODD_NAME, st.sampled_from(_ENTRY_KINDS)
+    ),
+    max_size=8,
+    unique_by=lambda e: (e[0], e[1]),
+)
+
+
+def _plant(
+    answers: Path, canary: Path, entries: list[tuple[str, str, str]]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Build the folder; return the sample ids discovery must report, each with "ok" or "error"
+    (once read), and the text each readable one holds."""
+    target = answers / "real.md"
+    target.write_text("inside answer")
+    (answers / "Pr1").mkdir()
+    (answers / "Pr1" / "cdk.json").symlink_to(canary / "keep.txt")  # a linked task file too
+    expected: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for n, (folder, name, kind) in enumerate(entries):
+        path = answers / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sid = f"{folder}/{name[:-3]}".lstrip("/")
+        if kind == "file":
+            path.write_text(texts.setdefault(sid, f"answer {n}"))
+        elif kind == "link-in":
+            path.symlink_to(target)
+            texts[sid] = "inside answer"
+        elif kind == "link-out":
+            path.symlink_to(canary / "secret_RESPONSE.md")
+        elif kind == "link-dir-out":
+            path.symlink_to(canary, target_is_directory=True)
+        elif kind == "link-dir-loop":
+            path.symlink_to(answers, target_is_directory=True)
+        elif kind == "loop":
+            path.symlink_to(name)
+        else:
+            path.symlink_to(answers / "gone" / name)
+        if kind in ("file", "link-in"):
+            expected[sid] = "ok"
+        elif kind not in ("link-dir-out", "link-dir-loop"):  # linked folders are not samples
+            expected[sid] = "error"
+    return expected, texts
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=_ENTRIES)
+def test_odd_names_and_symlinks_never_read_outside(arena: Path, entries: list[tuple[str, str, str]]) -> None:
+    root = _fresh(arena)
+    answers = root / "answers"
+    answers.mkdir()
+    before = _tree(arena / "canary")
+    expected, expected_texts = _plant(answers, arena / "canary", entries)
+    samples = discover([answers])
+    if not expected:
+        assert [s.status for s in samples] == ["error"] and "no files matching" in (samples[0].error or "")
+        return
+    texts = {s.sample_id: read_answer(s) for s in samples}
+    assert {s.sample_id: s.status for s in samples} == expected  # after reading: a dangling link fails there
+    real_answers = answers.resolve()
+    for sample in samples:
+        text = texts[sample.sample_id]
+        assert "CANARY" not in (text or "") and "keep" not in (text or "")
+        assert "keep" not in " ".join(sample.warnings)
+        if text is not None:
+            assert Path(sample.source).resolve().is_relative_to(real_answers)
+            assert text == expected_texts[sample.sample_id]
+        else:
+            assert sample.status == "error" and sample.error
+        if sample.task_id is not None:  # Pr1/lib/...: its linked cdk.json is left out, with a warning
+            assert sample.scaffold_files == [] and sample.entry_file is None
+            assert any("cdk.json not used" in w for w in sample.warnings)
+    assert _tree(arena / "canary") == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_ODD_NAME, text=_MARKDOWNISH)
+def test_odd_answer_names_go_through_the_front(arena: Path, name: str, text: str) -> None:
+    root = _fresh(arena)
+    before = _tree(arena / "canary")
+    sample, _ = _ingest_and_assemble(root, text.encode(), name)
+    assert sample.sample_id == name[:-3]  # type: ignore[attr-defined]
+    _check_contained(root, before)
 
 
 @pytest.mark.parametrize(
@@ -221,6 +326,10 @@ def test_garbage_folder_graded_end_to_end(tmp_path: Path) -> None:
     )
     (answers / "blocks_RESPONSE.md").write_text("```python\nimport os\n```\n" * 3000)
     os.mkfifo(answers / "fifo_RESPONSE.md")
+    (answers / "passwd_RESPONSE.md").symlink_to("/etc/passwd")
+    (tmp_path / "outside_RESPONSE.md").write_text("## File: app.py\n```python\nCANARY = 1\n```\n")
+    (answers / "outside_RESPONSE.md").symlink_to(tmp_path / "outside_RESPONSE.md")
+    (answers / "loop").symlink_to(answers, target_is_directory=True)
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
@@ -229,11 +338,16 @@ def test_garbage_folder_graded_end_to_end(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + 6
+    assert len(rows) == 1 + 8
     kept = out / "traversal_RESPONSE" / "files"
     for found in tmp_path.rglob("escaped_by_garbage*"):
         assert found.is_relative_to(kept), found  # sanitised into the answer's own files/
     assert not Path("/tmp/escaped_by_garbage_abs.py").exists()
     assert not (ROOT.parent / "escaped_by_garbage.py").exists()
-    for sid in ("random_RESPONSE", "empty_RESPONSE", "fifo_RESPONSE"):
+    for sid in ("random_RESPONSE", "empty_RESPONSE", "fifo_RESPONSE", "passwd_RESPONSE", "outside_RESPONSE"):
         assert '"status": "error"' in (out / sid / "result.json").read_text()
+    assert "outside the folders being graded" in (out / "passwd_RESPONSE" / "result.json").read_text()
+    for written in out.rglob("*"):  # nothing read through a link reached the output
+        if written.is_file():
+            content = written.read_bytes()
+            assert b"root:x:0:0" not in content and b"CANARY" not in content, written
