@@ -19,6 +19,8 @@ machine:
 - A task folder's own files (``cdk.json``, ``metadata.json``, the scaffold ``tap.py`` ...) are
   used only when they are regular files, never symlinks, whether they point inside the task or
   out of it (the workspace copies regular files only); each one skipped is a Sample warning.
+
+These checks are made by ``discover``; ``read_answer`` reads the path it was given.
 """
 
 from __future__ import annotations
@@ -167,7 +169,10 @@ def _link_refusal(path: Path, named_dirs: list[Path], named_files: set[str]) -> 
         return "a symlink loop"
     if str(real) in named_files or any(real.is_relative_to(d) for d in named_dirs):
         return None
-    return "a symlink to a file outside the folders being graded"
+    return (
+        "a symlink to a file outside the folders being graded;"
+        " name the file itself on the command line to grade it"
+    )
 
 
 def _refused_link_sample(path: Path, sample_id: str, reason: str) -> Sample:
@@ -176,7 +181,7 @@ def _refused_link_sample(path: Path, sample_id: str, reason: str) -> Sample:
         source=str(path),
         kind=_kind(path.name),
         status="error",
-        error=f"answer not read: {path} is {reason}; name the file itself on the command line to grade it",
+        error=f"answer not read: {path} is {reason}",
     )
 
 
