@@ -101,7 +101,8 @@ class SynthResult(_Model):
     message: str | None = None
     cause: str | None = Field(
         default=None,
-        description="syntax | undefined-name | invalid-api | validation | missing-module | timeout | memory | exited | other",
+        description="syntax | undefined-name | invalid-api | validation | missing-module | missing-asset | "
+        "unsupported-feature-flag | config | no-stacks | no-entry | timeout | memory | exited | other",
     )
     file: str | None = None
     line: int | None = None

@@ -144,11 +144,7 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
     assert once.status == "ok" and once.worker["warm"] is False, once  # the retry ran on a fresh worker
     always = by_id["always_RESPONSE"].synth
     assert always.status == "failed" and always.cause == "exited", always
-    assert (
-        "WorkerDied" in (always.message or "")
-        and "SIGKILL" in (always.message or "")
-        or "137" in (always.message or "")
-    )
+    assert "WorkerDied" in (always.message or "") and "killed by SIGKILL" in (always.message or ""), always
     assert all(r.status == "graded" for r in outcome.results)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from graders.sandbox import classify as classify_mod
 from graders.sandbox.classify import classify, env_required, missing_asset, unsupported_flag
 from graders.sandbox.collect import collect, deprecations, read_log
 from graders.sandbox.driver_runtime import build
@@ -114,3 +116,201 @@ class FakeStack:
 def test_driver_runtime_fills_arguments() -> None:
     made = build(FakeStack, skip=2, given={"__args__": ["app", "S"]})
     assert made.args == ("app", "S", Props("dev"), "dev", 1)
+
+
+# -- causes ---------------------------------------------------------------------------------------
+
+
+def test_cause_description_lists_exactly_the_causes() -> None:
+    from graders.models import SynthResult
+    from graders.sandbox.classify import CAUSES
+
+    description = SynthResult.model_fields["cause"].description or ""
+    listed = [c.strip() for c in description.split("|")]
+    assert len(listed) == len(set(listed)) and set(listed) == set(CAUSES), listed
+
+
+def test_every_cause_has_a_report_text() -> None:
+    from graders.checks.synth import _CAUSES
+    from graders.sandbox.classify import CAUSES
+
+    assert set(_CAUSES) == set(CAUSES)
+
+
+_ETYPES = sorted(
+    {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+    | {"JSIIError", "WorkerDied", "Timeout", "OutputError", "Error", ""}
+)
+_TEXTS = [
+    "",
+    "cannot import name 'core' from 'aws_cdk' (/x)",
+    "cannot import name 'X' from 'lib.stack' (/x)",
+    "'EcsStack' object has no attribute 'x'",
+    "type object 'Runtime' has no attribute 'X'",
+    "Unsupported feature flag '@aws-cdk/core:x'. gone",
+    "Cannot find asset at /job/lambda",
+    "account/region are not specified",
+    "heap out of memory",
+    "ENOSPC: no space left on device, write",
+    "got an unexpected keyword argument 'foo'",
+    "Validation failed",
+]
+
+
+@pytest.mark.parametrize("etype", _ETYPES)
+def test_classifier_never_emits_an_unknown_cause(etype: str) -> None:
+    from graders.sandbox.classify import CAUSES
+
+    for text in _TEXTS:
+        for errno in (None, 27, 28, 2):
+            for js in (None, "UnsupportedFeatureFlag", "ValidationError"):
+                error = {"type": etype, "message": text, "frames": FRAMES, "errno": errno, "js_name": js}
+                assert classify(error, {"EcsStack"}, "/job").cause in CAUSES, (etype, text, errno)
+
+
+def test_sandbox_code_names_only_known_causes() -> None:
+    """Every cause literal the sandbox modules set or compare (pool.py sets a few itself)."""
+    import ast
+
+    from graders.sandbox.classify import CAUSES
+
+    seen: dict[str, str] = {}
+    for path in sorted(Path(classify_mod.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            literals: list[ast.expr] = []
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "Classified"
+            ):
+                literals = node.args[:1]
+            elif isinstance(node, ast.Assign) and any(
+                getattr(t, "attr", getattr(t, "id", "")) == "cause" for t in node.targets
+            ):
+                literals = [node.value]
+            elif isinstance(node, ast.Compare) and getattr(node.left, "attr", "") == "cause":
+                literals = list(node.comparators)
+            for lit in literals:
+                if isinstance(lit, ast.Constant) and isinstance(lit.value, str):
+                    seen[lit.value] = f"{path.name}:{lit.lineno}"
+    assert {"timeout", "no-stacks", "no-entry", "syntax"} <= set(seen)  # the scan finds them
+    assert {c: where for c, where in seen.items() if c not in CAUSES} == {}
+
+
+def test_unknown_cause_is_refused() -> None:
+    from graders.sandbox.classify import Classified
+
+    with pytest.raises(ValueError, match="unknown synth failure cause"):
+        Classified("disk-full", "OSError", "m", None, None, "")
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (
+            {"type": "OSError", "errno": 28, "message": "[Errno 28] No space left on device: '/job/x'"},
+            "scratch",
+        ),
+        ({"type": "RuntimeError", "message": "Error: ENOSPC: no space left on device, write"}, "scratch"),
+        ({"type": "OSError", "errno": 27, "message": "[Errno 27] File too large"}, "file size limit"),
+    ],
+)
+def test_disk_limits_are_named(error: dict[str, object], words: str) -> None:
+    got = classify({**error, "frames": FRAMES}, set(), "/job")
+    assert got.cause == "other" and words in got.message, got.message
+
+
+# -- what the worker reports --------------------------------------------------------------------
+
+
+def _deep(source: str, filename: str) -> BaseException:
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        exec(compile(source, filename, "exec"), {})
+    except RecursionError as exc:
+        return exc
+    finally:
+        sys.setrecursionlimit(limit)
+    raise AssertionError("no RecursionError")
+
+
+def test_deep_recursion_frames_are_capped_and_never_read_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    import linecache
+    import traceback
+
+    from graders.sandbox import worker
+
+    exc = _deep("def down(n):\n    return down(n + 1) + 1\ndown(0)\n", f"{worker.JOB}/app.py")
+
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("source lines were read")
+
+    monkeypatch.setattr(traceback, "extract_tb", refuse)
+    monkeypatch.setattr(linecache, "getline", refuse)
+    monkeypatch.setattr(linecache, "updatecache", refuse)
+    frames = worker._frames(exc)
+    assert len(frames) == 40
+    got = classify({"type": "RecursionError", "message": str(exc), "frames": frames}, set(), worker.JOB)
+    assert (got.file, got.line) == ("app.py", 2) and got.message.endswith("(app.py:2)")
+
+
+def test_answer_frame_far_above_a_deep_library_recursion_is_kept() -> None:
+    from graders.sandbox import worker
+
+    library = "def down(n):\n    return down(n + 1) + 1\n"
+    namespace: dict[str, object] = {}
+    exec(compile(library, "/usr/lib/python3/somelib.py", "exec"), namespace)
+    answer = "x = 1\nlib_down(0)\n"
+    exc = _deep_call(answer, f"{worker.JOB}/lib/stack.py", namespace["down"])
+    frames = worker._frames(exc)
+    assert len(frames) == 40
+    got = classify({"type": "RecursionError", "message": str(exc), "frames": frames}, set(), worker.JOB)
+    assert (got.file, got.line) == ("lib/stack.py", 2)
+
+
+def _deep_call(source: str, filename: str, down: object) -> BaseException:
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        exec(compile(source, filename, "exec"), {"lib_down": down})
+    except RecursionError as exc:
+        return exc
+    finally:
+        sys.setrecursionlimit(limit)
+    raise AssertionError("no RecursionError")
+
+
+@pytest.mark.parametrize(
+    ("code", "sig", "words"),
+    [
+        (139, None, "killed by SIGSEGV, exit code 139"),
+        (137, None, "killed by SIGKILL, exit code 137"),
+        (None, 9, "killed by SIGKILL"),
+        (None, 11, "killed by SIGSEGV"),
+        (7, None, "exit code 7"),
+        (200, None, "exit code 200"),
+    ],
+)
+def test_exit_names_the_signal(code: int | None, sig: int | None, words: str) -> None:
+    from graders.sandbox.process import Exit
+
+    assert Exit(code, sig, "").describe() == words
+
+
+def test_frames_survive_a_patched_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frame codec was captured at import: patching json afterwards does not reach it."""
+    import json as json_mod
+
+    from graders.sandbox import protocol
+
+    message = {"op": "result", "tampered": ["json: attributes changed ['dumps']"], "n": 1.5, "x": None}
+    monkeypatch.setattr(json_mod, "dumps", lambda *a, **k: "{}")
+    monkeypatch.setattr(json_mod, "loads", lambda *a, **k: {})
+    monkeypatch.setattr(json_mod.JSONEncoder, "encode", lambda *a, **k: "{}")
+    monkeypatch.setattr(json_mod.JSONDecoder, "decode", lambda *a, **k: {})
+    frame = protocol.encode_frame(message)
+    assert protocol.decode_body(frame[4:]) == message

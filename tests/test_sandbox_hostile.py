@@ -171,3 +171,47 @@ def test_grader_secrets_never_reach_the_answer(pool: SynthPool, tmp_path: Path) 
     out = _outputs(tmp_path / "h")
     assert "PATH" in out  # it did dump its environment
     assert SECRET not in out and "AWS_SECRET_ACCESS_KEY" not in out
+
+
+def test_forged_result_carrying_the_nonce_is_not_taken(
+    pool: SynthPool, victim_alone: bytes, tmp_path: Path
+) -> None:
+    """The job reads its nonce from the worker's frames: the worker's own result still wins."""
+    r = _run(pool, "forge_with_nonce", tmp_path / "h")
+    assert r.status == "ok" and r.stacks == ["Real"], (r.stacks, r.message)
+    assert "forged frames on the protocol channel" in json.dumps(r.worker.get("tampered")), r.worker
+    assert r.worker.get("recycled"), r.worker
+    assert _victim(pool, tmp_path / "v") == victim_alone
+
+
+def test_stolen_acknowledgement_never_reaches_the_next_job(
+    pool: SynthPool, victim_alone: bytes, tmp_path: Path
+) -> None:
+    """Reading the acknowledgement request too lets a job forge its own result, nothing more."""
+    r = _run(pool, "forge_with_nonce", tmp_path / "h", {"steal_sync.txt": "yes"})
+    assert r.stacks in (["Forged"], ["Real"]), r.stacks
+    victim = _run(pool, "victim", tmp_path / "v")
+    assert victim.status == "ok", victim.message
+    assert victim.worker["warm"] is False, victim.worker  # the forger's worker ran nothing more
+    assert (tmp_path / "v" / "out" / victim.templates["Victim"]).read_bytes() == victim_alone
+
+
+def test_scratch_folders_are_bounded(tmp_path: Path) -> None:
+    """Files each just under the file size limit fill a folder only up to its size limit."""
+    opts = SandboxOptions(workers=1, timeout=30, memory_mb=2048, lint=False, max_file_mb=4, scratch_mb=24)
+    with SynthPool(opts) as small:
+        r = _run(small, "fill_scratch", tmp_path / "h")
+        host_bytes = sum(
+            p.stat().st_size for p in small._tmp.rglob("*") if p.is_file() and not p.is_symlink()
+        )
+        after = _run(small, "victim", tmp_path / "v")
+    assert (r.status, r.cause) == ("failed", "other"), r.message
+    assert "scratch space exhausted" in (r.message or "")
+    log = (tmp_path / "h" / "out" / "synth.log").read_text()
+    report = json.loads(log.split("FILL-REPORT ", 1)[1].splitlines()[0])
+    assert set(report) == {"/job/fill", "/tmp/fill", "/out/fill"}
+    for folder, (files, written, error) in report.items():
+        assert error == "ENOSPC" and 3 <= files < 200 and written <= 24 * 1024 * 1024, (folder, report)
+    assert host_bytes < 1024 * 1024, host_bytes  # nothing of it on the host disk
+    assert "/tmp holds" in json.dumps(r.worker.get("tampered")), r.worker
+    assert after.status == "ok", after.message  # the run goes on

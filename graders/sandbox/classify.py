@@ -20,6 +20,28 @@ _ENV_REQUIRED = re.compile(
 )
 _ASSET = re.compile(r"Cannot find asset at (\S+)")
 _FLAG = re.compile(r"Unsupported feature flag '([^']+)'")
+_NO_SPACE = re.compile(r"ENOSPC|No space left on device")
+_ENOSPC = 28
+_EFBIG = 27
+
+# Every cause a synth failure can have: ``classify`` and the pool produce only these, and
+# SynthResult.cause's description in graders/models.py lists exactly them (a test checks both).
+CAUSES = (
+    "syntax",
+    "undefined-name",
+    "invalid-api",
+    "validation",
+    "missing-module",
+    "missing-asset",
+    "unsupported-feature-flag",
+    "config",
+    "no-stacks",
+    "no-entry",
+    "timeout",
+    "memory",
+    "exited",
+    "other",
+)
 
 
 @dataclass
@@ -32,6 +54,10 @@ class Classified:
     file: str | None
     line: int | None
     detail: str
+
+    def __post_init__(self) -> None:
+        if self.cause not in CAUSES:
+            raise ValueError(f"unknown synth failure cause {self.cause!r}; add it to CAUSES")
 
 
 def answer_frame(
@@ -86,9 +112,12 @@ def classify(
         cause = "exited"
     elif etype == "RecursionError":
         cause = "other"
-    elif etype == "OSError" and error.get("errno") == 27:
+    elif error.get("errno") == _EFBIG:
         cause = "other"
         text = "output limit exceeded (file size limit): " + text
+    elif error.get("errno") == _ENOSPC or _NO_SPACE.search(text):
+        cause = "other"
+        text = "scratch space exhausted (the sandbox's size limit on the folders a job writes): " + text
     elif _FLAG.search(text) or js == "UnsupportedFeatureFlag":
         cause = "unsupported-feature-flag"
     elif _ASSET.search(text):

@@ -86,11 +86,56 @@ def _assembly(directory: Path, out: Outputs, depth: int = 0) -> None:
 
 def collect(out_dir: Path, log_cap: int) -> Outputs:
     """Templates, manifest, lookups and the log from a worker's out/ folder."""
+    out = collect_assembly(out_dir)
+    out.log, out.log_size = read_log(out_dir / "synth.log", log_cap)
+    return out
+
+
+def collect_assembly(out_dir: Path) -> Outputs:
+    """Templates, manifest and lookups of the cloud assembly in ``out_dir/cdk.out`` (no log).
+
+    The worker calls this inside the sandbox, where /out is a private tmpfs: links an answer
+    planted there can only lead to the sandbox's own files.
+    """
     out = Outputs()
     cdk_out = out_dir / "cdk.out"
     if cdk_out.is_dir() and not cdk_out.is_symlink():
         _assembly(cdk_out, out)
-    out.log, out.log_size = read_log(out_dir / "synth.log", log_cap)
+    return out
+
+
+def to_frame(out: Outputs) -> dict[str, Any]:
+    """The assembly part of ``out`` as JSON-able data for the worker's result frame."""
+    return {
+        "templates": {k: v.decode("utf-8", "surrogateescape") for k, v in out.templates.items()},
+        "manifest": None if out.manifest is None else out.manifest.decode("utf-8", "surrogateescape"),
+        "missing": out.missing,
+        "docker_images": out.docker_images,
+    }
+
+
+def from_frame(data: Any) -> Outputs:
+    """Outputs from a result frame's ``outputs`` (written by untrusted code: types are checked)."""
+    out = Outputs()
+    if not isinstance(data, dict):
+        return out
+
+    def raw(text: str) -> bytes:
+        return text.encode("utf-8", "surrogateescape")
+
+    templates = data.get("templates")
+    if isinstance(templates, dict):
+        out.templates = {
+            k: raw(v)[:MAX_TEMPLATE]
+            for k, v in templates.items()
+            if isinstance(k, str) and isinstance(v, str)
+        }
+    if isinstance(data.get("manifest"), str):
+        out.manifest = raw(data["manifest"])[:MAX_TEMPLATE]
+    for name in ("missing", "docker_images"):
+        items = data.get(name)
+        if isinstance(items, list):
+            setattr(out, name, [str(i)[:500] for i in items[:1000]])
     return out
 
 

@@ -1,8 +1,9 @@
 """Build the command line that starts a process inside the sandbox.
 
 The sandbox is bubblewrap: a read-only view of just the system, the Python installation, the
-venv and this project; a private writable job folder (``/job``) and output folder (``/out``);
-no network, own pid/ipc/uts namespaces; a scrubbed environment; and, when the grader runs as
+venv and this project; the job's files read-only at ``/in``; private size-bounded tmpfs folders
+``/job``, ``/out`` and ``/tmp`` (nothing a job writes reaches the host disk, except its log,
+bounded by the file size limit); no network, own pid/ipc/uts namespaces; a scrubbed environment; and, when the grader runs as
 root, an unprivileged uid of its own per worker so that RLIMIT_NPROC actually bounds fork
 bombs (the kernel never applies NPROC to uid 0, also not to root mapped into a user namespace).
 """
@@ -24,6 +25,9 @@ from graders.sandbox.options import SandboxOptions
 
 JOB_DIR = "/job"
 OUT_DIR = "/out"
+IN_DIR = "/in"
+# The only files of /out that are the host's: bound in, so their size is bounded by RLIMIT_FSIZE.
+OUT_FILES = ("synth.log", "worker.log")
 # The jsii package cache is extracted once by the grader and mounted read-only, so that no
 # answer can rewrite aws-cdk-lib's JavaScript that later answers lazily load.
 JSII_CACHE_DIR = "/jsii-cache"
@@ -132,8 +136,10 @@ def _parents_args(path: str, made: set[str]) -> list[str]:
     return args
 
 
-def bwrap_args(iso: Isolation, scratch: Path, uid: int, jsii_cache: Path | None) -> list[str]:
-    """bwrap options: read-only binds, private /job and /out, no network, new namespaces."""
+def bwrap_args(
+    iso: Isolation, scratch: Path, uid: int, jsii_cache: Path | None, scratch_mb: int = 512
+) -> list[str]:
+    """bwrap options: read-only binds, private bounded /job, /out and /tmp, no network, new namespaces."""
     assert iso.bwrap
     args = [
         iso.bwrap,
@@ -162,8 +168,15 @@ def bwrap_args(iso: Isolation, scratch: Path, uid: int, jsii_cache: Path | None)
     ):
         if os.path.islink(link):
             args += ["--symlink", target, link]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
-    args += ["--bind", str(scratch / "job"), JOB_DIR, "--bind", str(scratch / "out"), OUT_DIR]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    # Every folder a job can write is a tmpfs of bounded size: RLIMIT_FSIZE bounds one file,
+    # this bounds them all (thousands of files each under the file limit end in ENOSPC).
+    size = str(scratch_mb * 1024 * 1024)
+    for folder in ("/tmp", JOB_DIR, OUT_DIR):
+        args += ["--perms", "1777", "--size", size, "--tmpfs", folder]
+    args += ["--ro-bind", str(scratch / "in"), IN_DIR]
+    for name in OUT_FILES:
+        args += ["--bind", str(scratch / "out" / name), f"{OUT_DIR}/{name}"]
     if jsii_cache is not None:
         args += ["--ro-bind", str(jsii_cache), JSII_CACHE_DIR]
         # jsii touches (and locks) one marker file per package on load: give each sandbox

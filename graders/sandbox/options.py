@@ -20,7 +20,9 @@ class SandboxOptions:
     """How answers are synthesized.
 
     ``isolation="warm"`` reuses long-lived workers (fast); ``"process"`` starts a fresh
-    sandboxed process per answer (cold, strongest separation).
+    sandboxed process per answer (cold, strongest separation). ``scratch_mb`` bounds each of the
+    sandbox's writable folders (tmpfs: they take memory, not disk); a job that fills one gets
+    ENOSPC ("scratch space exhausted"). Without bubblewrap there is no such bound.
     """
 
     workers: int = field(default_factory=_default_workers)
@@ -32,5 +34,8 @@ class SandboxOptions:
     lint: bool = True
     max_procs: int = 256
     max_file_mb: int = 256
+    # Size of each of the sandbox's writable folders (/job, /out, /tmp: tmpfs, so memory):
+    # bounds everything a job writes together, where max_file_mb bounds one file.
+    scratch_mb: int = 512
     log_cap_bytes: int = 64 * 1024
     max_attempts: int = 6

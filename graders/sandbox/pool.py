@@ -18,7 +18,7 @@ from typing import Any
 from graders.models import Sample, SynthResult, Workspace
 from graders.sandbox import classify as cls_
 from graders.sandbox import launcher
-from graders.sandbox.collect import Outputs, collect, deprecations, write_outputs
+from graders.sandbox.collect import Outputs, deprecations, from_frame, read_log, write_outputs
 from graders.sandbox.entry import (
     DRIVER_FILE,
     EntryPlan,
@@ -208,14 +208,15 @@ class SynthPool:
                 try:
                     raw = w.run(job, self.opts.timeout)
                 except WorkerTimeout:
-                    outputs = collect(w.out_dir, self.opts.log_cap_bytes)
+                    outputs = self._log_only(w)
                     return _Run(None, outputs, timeout=True, worker=info, job_dir=job_dir)
                 except WorkerDied as exc:
                     died = str(exc)
-                    outputs = collect(w.out_dir, self.opts.log_cap_bytes)
+                    outputs = self._log_only(w)
                     w.kill()
                     continue
-                outputs = collect(w.out_dir, self.opts.log_cap_bytes)
+                outputs = from_frame(raw.get("outputs"))
+                outputs.log, outputs.log_size = read_log(w.out_dir / "synth.log", self.opts.log_cap_bytes)
                 if (
                     raw.get("tampered")
                     or w.jobs >= self.opts.max_jobs_per_worker
@@ -228,6 +229,12 @@ class SynthPool:
                 self._release(w)
         return _Run(None, outputs, died=died, worker=info, job_dir=job_dir)
 
+    def _log_only(self, w: WorkerProcess) -> Outputs:
+        """What is left of a job whose worker did not answer: its log (a host file)."""
+        outputs = Outputs()
+        outputs.log, outputs.log_size = read_log(w.out_dir / "synth.log", self.opts.log_cap_bytes)
+        return outputs
+
     def _acquire(self) -> WorkerProcess:
         if self._closed:
             raise RuntimeError("SynthPool is closed")
@@ -237,19 +244,19 @@ class SynthPool:
         self._slots.put(w)
 
     def _prepare(self, w: WorkerProcess, root: Path, plan: _Plan) -> None:
-        """Fill the worker's job folder with a fresh copy of the workspace (+ driver, stubs)."""
+        """Fill the worker's inbox with a fresh copy of the workspace (+ driver, stubs)."""
         w.clear()
         shutil.copytree(
             root,
-            w.job_dir,
+            w.in_dir,
             dirs_exist_ok=True,
             symlinks=False,
             ignore=shutil.ignore_patterns("cdk.out", "__pycache__", ".git"),
         )
         if plan.entry.kind == "driver" and plan.entry.driver_source:
-            (w.job_dir / DRIVER_FILE).write_text(plan.entry.driver_source)
+            (w.in_dir / DRIVER_FILE).write_text(plan.entry.driver_source)
         for stub in plan.stubs:
-            target = w.job_dir / stub
+            target = w.in_dir / stub
             if target.suffix in _STUB_FILE_SUFFIXES:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text("# placeholder created by iacgrade: the answer never provides this asset\n")
@@ -258,7 +265,7 @@ class SynthPool:
                 (target / "README.iacgrade-stub").write_text(
                     "placeholder: the answer never provides this asset\n"
                 )
-        w.own_tree(w.job_dir)
+        w.own_tree(w.in_dir)
 
     def _failure(self, run: _Run, plan: _Plan, answer_classes: set[str]) -> cls_.Classified | None:
         """Classify an attempt; None when it produced templates without error."""

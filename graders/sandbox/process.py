@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -15,7 +16,7 @@ from typing import Any
 
 from graders.sandbox import launcher
 from graders.sandbox.options import SandboxOptions
-from graders.sandbox.protocol import _HEADER, MAX_FRAME, ProtocolError, write_frame
+from graders.sandbox.protocol import _HEADER, MAX_FRAME, ProtocolError, decode_body, write_frame
 
 STARTUP_TIMEOUT = 180.0
 
@@ -38,13 +39,38 @@ class Exit:
 
     def describe(self) -> str:
         if self.signal:
-            name = (
-                signal.Signals(self.signal).name
-                if self.signal in signal.Signals._value2member_map_
-                else self.signal
-            )
-            return f"killed by {name}"
+            return f"killed by {signal_name(self.signal)}"
+        if self.code is not None and self.code > 128 and _is_signal(self.code - 128):
+            # bwrap (the sandbox's init) exits with 128 + N when the worker died of signal N.
+            return f"killed by {signal_name(self.code - 128)}, exit code {self.code}"
         return f"exit code {self.code}"
+
+
+def _is_signal(number: int) -> bool:
+    return number in signal.Signals._value2member_map_
+
+
+def signal_name(number: int) -> str:
+    """``SIGSEGV`` for 11; the number itself when it names no signal."""
+    return signal.Signals(number).name if _is_signal(number) else f"signal {number}"
+
+
+def _empty(d: Path) -> None:
+    if d.is_symlink() or d.is_file():
+        d.unlink()
+    elif d.exists():
+        for child in list(d.iterdir()):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
+
+def _what(msg: dict[str, Any]) -> str:
+    """A forged frame, described in a few words for the tamper report."""
+    return f"op={str(msg.get('op'))[:20]!r}" + (
+        " (a stale or wrong nonce)" if "nonce" in msg else " (no nonce)"
+    )
 
 
 class WorkerProcess:
@@ -74,11 +100,18 @@ class WorkerProcess:
         self.out_dir_inside = launcher.OUT_DIR if self.sandboxed else str(scratch / "out")
 
     @property
+    def in_dir(self) -> Path:
+        """Where the grader puts the job's files: read-only in the sandbox, copied into /job."""
+        return self.scratch / "in"
+
+    @property
     def job_dir(self) -> Path:
+        """The job folder itself, on the host only without bwrap (with bwrap: a private tmpfs)."""
         return self.scratch / "job"
 
     @property
     def out_dir(self) -> Path:
+        """Holds the job's log and the worker's boot log (with bwrap: only those two files)."""
         return self.scratch / "out"
 
     def alive(self) -> bool:
@@ -97,14 +130,17 @@ class WorkerProcess:
         )
         cmd = [sys.executable, "-m", "graders.sandbox.worker"]
         if self.sandboxed:
-            cmd = launcher.bwrap_args(self.iso, self.scratch, self.uid, self.jsii_cache) + cmd
+            cmd = (
+                launcher.bwrap_args(self.iso, self.scratch, self.uid, self.jsii_cache, self.opts.scratch_mb)
+                + cmd
+            )
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
-            cwd=str(self.job_dir),
+            cwd=str(self.scratch),
             preexec_fn=launcher.rlimits_preexec(
                 self.opts, self.cpu_seconds, nproc=self.sandboxed and self.iso.root and bool(self.iso.setpriv)
             ),
@@ -112,7 +148,14 @@ class WorkerProcess:
         )
         self.jobs = 0
         assert self.proc.stdin is not None
-        write_frame(self.proc.stdin, {"op": "hello", "lint": self.opts.lint})
+        hello = {
+            "op": "hello",
+            "lint": self.opts.lint,
+            "in_dir": launcher.IN_DIR if self.sandboxed else str(self.in_dir),
+            # Only a private /tmp (bwrap) is the worker's to watch for what a job leaves in it.
+            "private_tmp": self.sandboxed,
+        }
+        write_frame(self.proc.stdin, hello)
         msg = self._read(time.monotonic() + STARTUP_TIMEOUT)
         if msg.get("op") != "ready":
             err = (msg.get("error") or {}).get("message", msg)
@@ -121,51 +164,102 @@ class WorkerProcess:
         self.info = msg
 
     def run(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one job and wait for its result; WorkerTimeout/WorkerDied when it does not come."""
+        """Send one job and wait for its result; WorkerTimeout/WorkerDied when it does not come.
+
+        The job runs inside the worker's process and can write on the worker's result pipe. So
+        the result must carry the job's random nonce, and after it the worker must acknowledge a
+        second nonce sent only once the result came: every frame before that acknowledgement
+        other than the worker's own last result was forged. A worker that carried forged frames
+        is reported as tampered (the pool recycles it), and the worker's own result is used.
+        """
         assert self.proc is not None and self.proc.stdin is not None
+        forged: list[str] = []
+        stray = self._drain()
+        if stray:
+            raise WorkerDied(f"worker wrote {stray} bytes on its protocol channel between jobs")
+        nonce = secrets.token_hex(16)
+        deadline = time.monotonic() + timeout
         try:
-            write_frame(self.proc.stdin, {"op": "job", **job})
+            write_frame(self.proc.stdin, {"op": "job", "nonce": nonce, **job})
         except OSError as exc:
             raise WorkerDied(f"worker not accepting jobs: {exc}") from exc
         try:
-            result = self._read(time.monotonic() + timeout)
+            result = self._read(deadline)
+            while not (result.get("op") == "result" and result.get("nonce") == nonce):
+                forged.append(_what(result))
+                result = self._read(deadline)
+            if not result.get("tampered"):
+                result = self._sync(result, nonce, deadline, forged)
         except WorkerTimeout:
             self.kill()
             raise
         self.jobs += 1
+        if forged:
+            result["tampered"] = [
+                *(result.get("tampered") or []),
+                f"forged frames on the protocol channel: {forged[:3]}",
+            ]
         return result
 
-    def _read(self, deadline: float) -> dict[str, Any]:
+    def _sync(self, result: dict[str, Any], nonce: str, deadline: float, forged: list[str]) -> dict[str, Any]:
+        """Read up to the acknowledgement of a fresh nonce; the last result before it is the worker's."""
+        assert self.proc is not None and self.proc.stdin is not None
+        ack = secrets.token_hex(16)
+        try:
+            write_frame(self.proc.stdin, {"op": "sync", "nonce": ack})
+            while True:
+                msg = self._read(deadline)
+                if msg.get("op") == "synced" and msg.get("nonce") == ack:
+                    return result
+                if msg.get("op") == "result" and msg.get("nonce") == nonce:
+                    forged.append(_what(result))
+                    result = msg
+                else:
+                    forged.append(_what(msg))
+        except (OSError, WorkerDied) as exc:
+            # The worker ended before acknowledging: what it sent last is all we have.
+            forged.append(f"no acknowledgement ({exc})")
+            return result
+
+    def _drain(self) -> int:
+        """Bytes the worker wrote since its last acknowledgement (a job's leftover writer)."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        buf = b""
-        need = _HEADER.size
-        size = None
-        while len(buf) < need:
+        stray = 0
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            stray += len(chunk)
+        return stray
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        """One frame, read exactly (never a byte of the next one: it may be a forgery to judge)."""
+        header = self._read_exact(_HEADER.size, deadline)
+        (size,) = _HEADER.unpack(header)
+        if size > MAX_FRAME:
+            raise WorkerDied("worker wrote garbage on its protocol channel")
+        try:
+            return decode_body(self._read_exact(size, deadline))
+        except ProtocolError as exc:
+            raise WorkerDied("worker wrote garbage on its protocol channel") from exc
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WorkerTimeout("timed out")
             ready, _, _ = select.select([fd], [], [], min(left, 1.0))
             if not ready:
                 continue
-            chunk = os.read(fd, max(need - len(buf), 65536) if size is None else need - len(buf))
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
             if not chunk:
                 raise WorkerDied(self.exit().describe())
             buf += chunk
-            if size is None and len(buf) >= _HEADER.size:
-                (size,) = _HEADER.unpack(buf[: _HEADER.size])
-                if size > MAX_FRAME:
-                    raise WorkerDied("worker wrote garbage on its protocol channel")
-                need = _HEADER.size + size
-        import json
-
-        try:
-            msg = json.loads(buf[_HEADER.size : need])
-        except ValueError as exc:
-            raise WorkerDied("worker wrote garbage on its protocol channel") from exc
-        if not isinstance(msg, dict):
-            raise ProtocolError("not an object")
-        return msg
+        return bytes(buf)
 
     def exit(self) -> Exit:
         """Wait briefly for the process to end and say how it ended."""
@@ -213,18 +307,22 @@ class WorkerProcess:
         self.proc = None
 
     def clear(self) -> None:
-        """Empty job/ and out/ (never following links a job may have planted)."""
-        for d in (self.job_dir, self.out_dir):
-            if d.is_symlink() or d.is_file():
-                d.unlink()
-            elif d.exists():
-                for child in list(d.iterdir()):
-                    if child.is_dir() and not child.is_symlink():
-                        shutil.rmtree(child, ignore_errors=True)
-                    else:
-                        child.unlink(missing_ok=True)
+        """Empty in/, and job/ and out/ (never following links a job may have planted).
+
+        Called before a worker starts and before each job. With bwrap the sandbox writes only
+        to its own tmpfs folders and to the two log files bound into /out, which must stay the
+        same files while it runs (it truncates them itself), so out/ is renewed only at start.
+        """
+        at_start = not self.alive()
+        for d in (self.in_dir, self.job_dir, self.out_dir):
+            if not self.sandboxed or at_start or d == self.in_dir:
+                _empty(d)
             d.mkdir(parents=True, exist_ok=True)
             self._own(d)
+        if self.sandboxed and at_start:
+            for name in launcher.OUT_FILES:
+                (self.out_dir / name).touch()
+                self._own(self.out_dir / name)
 
     def _own(self, path: Path) -> None:
         # The sandbox runs as the slot's uid: it must be able to write its job and out folders.

@@ -6,8 +6,14 @@ the job's output in ``/out/synth.log``. The Node process's cwd (``/job``) and en
 fixed at start, so context and outdir reach the Node side as ``App(context=, outdir=)``
 arguments injected here, never through environment variables.
 
+Each job's files arrive read-only in ``/in`` and are copied into ``/job`` (a bounded tmpfs,
+like ``/out`` and ``/tmp``); the assembly the job leaves in ``/out/cdk.out`` goes back to the
+grader inside the result frame, so nothing but the job's log is written on the host.
+
 Protocol: length-prefixed JSON frames on private copies of stdin/stdout; fds 0/1/2 themselves
-are pointed at /dev/null or the job's log, so nothing a job prints can corrupt the protocol.
+are pointed at /dev/null or the job's log, so nothing a job prints can corrupt the protocol. A job
+can still find the pipes and write on them itself: the result echoes the job's nonce and is
+followed by the acknowledgement of a second nonce (see ``process.WorkerProcess.run``).
 """
 
 from __future__ import annotations
@@ -20,20 +26,30 @@ import os
 import re
 import resource
 import runpy
+import shutil
 import signal
 import sys
 import time
 import traceback
 import warnings
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from graders.lint import WarmLinter
 from graders.sandbox import integrity
-from graders.sandbox.protocol import read_frame, write_frame
+from graders.sandbox.collect import collect_assembly, to_frame
+from graders.sandbox.entry import DRIVER_FILE
+from graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
 
 JOB = os.environ.get("IACGRADE_JOB_DIR", "/job")
 OUT = os.environ.get("IACGRADE_OUT_DIR", "/out")
+# Files of OUT that are not the job's: bound in from the host (see launcher.OUT_FILES).
+_OUT_KEEP = ("synth.log", "worker.log")
+# What a job may leave in the private /tmp before the worker is replaced (at most 1/8 of it).
+_TMP_SLACK = 16 * 1024 * 1024
+# How long threads a job started get to end after it, before they count as left running.
+_THREAD_GRACE = 0.5
 DUMMY_ACCOUNT = "123456789012"
 DUMMY_REGION = "us-east-1"
 # Submodules most answers use: importing them at warm-up makes them part of the clean baseline.
@@ -161,9 +177,13 @@ def _fill_env(env: Any) -> Any:
 class Worker:
     """State of one sandboxed worker process."""
 
-    def __init__(self, proto_in: io.RawIOBase, proto_out: io.RawIOBase) -> None:
+    def __init__(
+        self, proto_in: io.RawIOBase, proto_out: io.RawIOBase, in_dir: str = "/in", private_tmp: bool = False
+    ) -> None:
         self.proto_in = proto_in
         self.proto_out = proto_out
+        self.in_dir = in_dir
+        self.private_tmp = private_tmp
         self.jobs = 0
         self.linter: WarmLinter | None = None
 
@@ -200,6 +220,9 @@ class Worker:
         self.snapshot = integrity.Snapshot()
         self.node_pids = _node_pids()
         self.cdk_version = getattr(aws_cdk, "__version__", None)
+        # Threads the kernel knows, including those started with _thread (threading never sees them).
+        self.tasks = _tasks()
+        self.tmp_used = _used("/tmp") if self.private_tmp else 0
 
     # -- one job ---------------------------------------------------------------------------
 
@@ -207,6 +230,9 @@ class Worker:
         import aws_cdk
 
         t0 = time.monotonic()
+        _empty(OUT, keep=_OUT_KEEP)
+        _empty(JOB)
+        _copy_in(self.in_dir, JOB)
         entry = os.path.join(JOB, msg["entry"])
         _Job.context = msg.get("context") or {}
         _Job.dummy_env = bool(msg.get("dummy_env"))
@@ -267,8 +293,14 @@ class Worker:
         t_run = time.monotonic()
         tampered = self._reset()
         t_reset = time.monotonic()
+        try:
+            outputs = to_frame(collect_assembly(Path(OUT)))
+        except Exception as exc:  # noqa: BLE001 - e.g. a manifest that is not JSON: no assembly
+            outputs = {}
+            error = error or {"type": "OutputError", "message": f"the cloud assembly cannot be read: {exc}"}
         result: dict[str, Any] = {
             "op": "result",
+            "outputs": outputs,
             "error": error,
             "exit_code": exit_code,
             "implicit_synth": implicit,
@@ -281,6 +313,10 @@ class Worker:
         }
         if self.linter is not None and msg.get("lint") and not tampered:
             result["lint"] = self._lint_templates()
+            self.tasks = _tasks()  # threads the linter itself started are ours
+        # Give the memory back now rather than at the next job.
+        _empty(OUT, keep=_OUT_KEEP)
+        _empty(JOB)
         # Where a warm job's time goes (run = the answer itself), for the benchmark.
         result["timing"] = {
             "run": round(t_run - t0, 3),
@@ -350,7 +386,63 @@ class Worker:
             problems.append(f"planted functions: {exc.args[0]}")
         problems += self.snapshot.compare()
         problems += _extra_processes(self.node_pids)
+        problems += _extra_tasks(self.tasks)
+        if self.private_tmp:
+            grown = _used("/tmp") - self.tmp_used
+            if grown > min(_TMP_SLACK, _size("/tmp") // 8):
+                problems.append(f"/tmp holds {grown // 1024 // 1024} MB more than when the worker started")
         return problems
+
+
+def _tasks() -> set[str]:
+    return set(os.listdir("/proc/self/task"))
+
+
+def _extra_tasks(baseline: set[str]) -> list[str]:
+    """Threads of this process a job left running (a job may not leave any)."""
+    deadline = time.monotonic() + _THREAD_GRACE
+    while True:
+        extra = _tasks() - baseline
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    return [f"OS threads left running: {len(extra)}"] if extra else []
+
+
+def _used(path: str) -> int:
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def _size(path: str) -> int:
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize
+
+
+def _empty(folder: str, keep: tuple[str, ...] = ()) -> None:
+    """Remove what is in ``folder`` (never following links), except the names in ``keep``."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name in keep:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+
+
+def _copy_in(src: str, dest: str) -> None:
+    """Copy the job's files into the job folder (whose own mode and owner are not ours to set)."""
+    with os.scandir(src) as entries:
+        for entry in entries:
+            target = os.path.join(dest, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, target, symlinks=True)
+            else:
+                shutil.copy2(entry.path, target, follow_symlinks=False)
 
 
 def _catchable_signals() -> list[int]:
@@ -448,11 +540,26 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
-def _frames(exc: BaseException) -> list[list[Any]]:
-    frames = [[f.filename, f.lineno, f.name] for f in traceback.extract_tb(exc.__traceback__)]
+def _frames(exc: BaseException, keep: int = 40) -> list[list[Any]]:
+    """The last ``keep`` traceback frames, and the deepest one in the answer's own files.
+
+    A RecursionError carries thousands of frames: walk them once without reading source lines
+    (what makes ``traceback.extract_tb`` slow) and keep only what the message needs.
+    """
+    tail: deque[list[Any]] = deque(maxlen=keep)
+    answer: list[Any] | None = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        item = [code.co_filename, lineno, code.co_name]
+        tail.append(item)
+        if code.co_filename.startswith(JOB + "/") and code.co_filename != f"{JOB}/{DRIVER_FILE}":
+            answer = item
+    frames = list(tail)
+    if answer is not None and not any(f is answer for f in frames):
+        frames[0] = answer  # further up than the tail: the answer's file:line still shows
     if isinstance(exc, SyntaxError) and exc.filename:
         frames.append([exc.filename, exc.lineno, "<module>"])
-    return frames[-40:]
+    return frames
 
 
 def _describe(exc: BaseException) -> dict[str, Any]:
@@ -489,7 +596,7 @@ def main() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sys.dont_write_bytecode = True
     hello = read_frame(proto_in)
-    worker = Worker(proto_in, proto_out)
+    worker = Worker(proto_in, proto_out, str(hello.get("in_dir") or "/in"), bool(hello.get("private_tmp")))
     try:
         worker.warm_up(bool(hello.get("lint")))
     except BaseException as exc:  # noqa: BLE001 - report why the worker could not start
@@ -507,10 +614,30 @@ def main() -> None:
         if msg.get("op") != "job":
             os._exit(0)
         result = worker.run(msg)
-        write_frame(proto_out, result)
+        result["nonce"] = msg.get("nonce")
+        write_encoded(proto_out, _result_frame(result))
         if result["tampered"]:
             # Never run another job in a process a job has changed.
             os._exit(0)
+        # The grader acknowledges a result with a fresh nonce; anything else means a job read
+        # (stole) from our pipe: stop, the grader sees the worker end and starts another.
+        ack = read_frame(proto_in)
+        if ack.get("op") != "sync":
+            os._exit(0)
+        write_frame(proto_out, {"op": "synced", "nonce": ack.get("nonce")})
+
+
+def _result_frame(result: dict[str, Any]) -> bytes:
+    """The result as a frame; without the assembly when that would exceed the frame limit."""
+    frame = encode_frame(result)
+    if len(frame) > MAX_FRAME:
+        result["outputs"] = {}
+        result["error"] = result["error"] or {
+            "type": "OutputError",
+            "message": f"the cloud assembly is larger than {MAX_FRAME // 1024 // 1024} MB",
+        }
+        frame = encode_frame(result)
+    return frame
 
 
 if __name__ == "__main__":

@@ -38,14 +38,7 @@ pytestmark = [
 
 TIMEOUT = 20
 HOSTILE = sorted(p.name[: -len("_RESPONSE.md")] for p in h.ANSWERS.glob("*_RESPONSE.md"))
-# Attacks the warm worker does not withstand yet: they spoil whatever runs next on their worker,
-# so they run only in the one-worker sequence, where strict xfails record the gap (an XPASS
-# means the sandbox got fixed: drop the entry). See README "Safety".
-KNOWN_GAPS = {
-    "forge_protocol": "a job can write result frames on the worker's protocol pipe: the next job gets them",
-    "delayed_patch": "a _thread thread (not in threading.enumerate) patches aws_cdk while the next job runs",
-}
-MAIN = [n for n in HOSTILE if n not in KNOWN_GAPS]
+MAIN = HOSTILE
 VICTIMS = [n for n in HOSTILE if n.startswith("zz_victim")]
 SEQUENCE = [
     "monkeypatch_cdk",
@@ -56,7 +49,18 @@ SEQUENCE = [
     "spawn_processes",
     "fork_storm",
     "os_exit",
+    "fill_scratch",
 ]
+# Answers that attack the worker itself: the worker that ran them must be reported tampered
+# (and so replaced), in the one-worker sequence and in the main run alike.
+RECYCLED = {
+    "monkeypatch_cdk": "attributes changed",
+    "delayed_patch": "OS threads left running",
+    "forge_protocol": "forged frames on the protocol channel",
+    "spawn_processes": "processes left running",
+    "fork_storm": "processes left running",
+    "fill_scratch": "/tmp holds",
+}
 
 
 @dataclass
@@ -210,8 +214,12 @@ EXPECTED: dict[str, tuple[str, str | None, str | None]] = {
     "sys_exit": ("failed", "exited", "SystemExit: exit code 3"),
     "os_exit": ("failed", "exited", "exit code 7"),
     "kill_all": ("failed", "exited", "WorkerDied"),
-    "c_stack_overflow": ("failed", "exited", "ended abruptly"),
-    "deep_recursion": ("failed", None, "RecursionError"),
+    "c_stack_overflow": ("failed", "exited", "killed by SIGSEGV"),
+    "deep_recursion": ("failed", "other", "RecursionError: maximum recursion depth exceeded"),
+    "fill_scratch": ("failed", "other", "scratch space exhausted"),
+    # Its frames also reach the jsii runtime's pipe to Node, which breaks its own synth.
+    "forge_protocol": ("failed", None, None),
+    "delayed_patch": ("ok", None, None),
     "spawn_processes": ("ok", None, None),
     "fork_storm": ("ok", None, None),
     "network": ("ok", None, None),
@@ -256,7 +264,25 @@ def test_status_and_message(outcome: Outcome, name: str) -> None:
 
 def test_crash_names_the_signal(outcome: Outcome) -> None:
     message = outcome.main.result("c_stack_overflow_RESPONSE")["synth"]["message"]
-    assert "SIGSEGV" in message or "139" in message, message  # 139 = 128 + SIGSEGV, as bwrap reports it
+    assert "killed by SIGSEGV" in message, message  # bwrap reports it as exit code 139 = 128 + 11
+    message = outcome.main.result("kill_all_RESPONSE")["synth"]["message"]
+    assert "killed by SIGKILL" in message, message
+
+
+def test_deep_recursion_points_at_the_answer(outcome: Outcome) -> None:
+    synth = outcome.main.result("deep_recursion_RESPONSE")["synth"]
+    assert (synth["file"], synth["line"]) == ("app.py", 9), synth
+    assert synth["message"].endswith("(app.py:9)"), synth
+
+
+def test_scratch_space_is_bounded(outcome: Outcome) -> None:
+    """Each writable folder ends in ENOSPC at its size limit, long before the answer's 200 files."""
+    log = (outcome.main.out / "fill_scratch_RESPONSE" / "synth.log").read_text()
+    report = json.loads(log.split("FILL-REPORT ", 1)[1].splitlines()[0])
+    limit = SandboxOptions().scratch_mb * 1024 * 1024
+    assert set(report) == {"/job/fill", "/tmp/fill", "/out/fill"}
+    for folder, (files, written, error) in report.items():
+        assert error == "ENOSPC" and 10 < files < 200 and written <= limit, (folder, report)
 
 
 def test_network_is_unreachable(outcome: Outcome) -> None:
@@ -366,24 +392,13 @@ def test_signals_never_reach_the_grader(outcome: Outcome) -> None:
     assert report["ppid"] in (0, 1), report  # its parent is the sandbox's init, not the grader
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            "s00a_monkeypatch_cdk",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="sandbox gap: its json.dumps patch reaches the worker's own result frame, so the "
-                "tamper report is lost (the worker still exits, so the next job is safe)",
-            ),
-        ),
-        "s05a_spawn_processes",
-        "s06a_fork_storm",
-    ],
-)
+@pytest.mark.parametrize("name", sorted(RECYCLED))
 def test_hostile_workers_are_recycled(outcome: Outcome, name: str) -> None:
-    worker = outcome.sequence.result(f"{name}_RESPONSE")["synth"]["worker"]
-    assert worker.get("tampered"), worker
+    sequence_id = f"s{SEQUENCE.index(name):02d}a_{name}_RESPONSE"
+    for run, sid in ((outcome.sequence, sequence_id), (outcome.main, f"{name}_RESPONSE")):
+        worker = run.result(sid)["synth"]["worker"]
+        assert RECYCLED[name] in json.dumps(worker.get("tampered")), (sid, worker)
+        assert worker.get("recycled"), (sid, worker)
 
 
 # -- the next answer on the same worker ---------------------------------------------------------
@@ -391,11 +406,7 @@ def test_hostile_workers_are_recycled(outcome: Outcome, name: str) -> None:
 
 def _victims(outcome: Outcome) -> list[tuple[h.Run, str]]:
     found = [(outcome.main, f"{v}_RESPONSE") for v in VICTIMS]
-    found += [
-        (outcome.sequence, f"s{i:02d}b_victim_RESPONSE")
-        for i, name in enumerate(SEQUENCE)
-        if name not in KNOWN_GAPS
-    ]
+    found += [(outcome.sequence, f"s{i:02d}b_victim_RESPONSE") for i in range(len(SEQUENCE))]
     return found
 
 
@@ -408,16 +419,7 @@ def test_victims_synthesize_exactly_as_alone(outcome: Outcome) -> None:
         assert run.template(sid, "Victim") == reference, sid
 
 
-@pytest.mark.parametrize(
-    "index",
-    [
-        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason=f"sandbox gap: {KNOWN_GAPS[n]}"))
-        if n in KNOWN_GAPS
-        else i
-        for i, n in enumerate(SEQUENCE)
-    ],
-    ids=SEQUENCE,
-)
+@pytest.mark.parametrize("index", range(len(SEQUENCE)), ids=SEQUENCE)
 def test_victim_after_each_hostile_answer_on_one_worker(outcome: Outcome, index: int) -> None:
     hostile = outcome.sequence.result(f"s{index:02d}a_{SEQUENCE[index]}_RESPONSE")
     victim = outcome.sequence.result(f"s{index:02d}b_victim_RESPONSE")
