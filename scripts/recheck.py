@@ -1,0 +1,105 @@
+"""Re-run the checks of a finished run without synthesizing again, for fast work on checks.
+
+    .venv/bin/python scripts/recheck.py --run .bench/eval-run --out .bench/recheck [PATH ...]
+
+Grades PATH (default ../shared/corpus/cdk-py) exactly as `iacgrade grade` does — ingest,
+extraction, workspace, checks, scoring, reports, tables — except that synthesis is replayed
+from the earlier run: each answer gets the SynthResult, templates and cfn-lint matches that
+run recorded for the same sample id. Only valid while the answer's files, the scaffold and the
+sandbox are unchanged since that run; a check or rubric change is what it is for. Prints how
+many findings appeared and disappeared per check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from graders import pipeline  # noqa: E402
+from graders.models import Sample, SynthResult, Workspace  # noqa: E402
+from graders.pipeline import GradeOptions, grade  # noqa: E402
+
+_KEPT = ("templates", "lint.json", "manifest.json", "synth.log")
+
+
+class ReplayPool:
+    """Stands in for the synth pool: hands back what an earlier run synthesized."""
+
+    def __init__(self, run: Path) -> None:
+        self.run = run
+
+    def synthesize(self, workspace: Workspace, sample: Sample, out_dir: str | Path) -> SynthResult:
+        old = self.run / sample.sample_id
+        data = json.loads((old / "result.json").read_text())
+        synth = SynthResult.model_validate(data["synth"])
+        dest = Path(out_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in _KEPT:
+            src = old / name
+            if src.is_dir():
+                shutil.copytree(src, dest / name, dirs_exist_ok=True)
+            elif src.is_file():
+                shutil.copy2(src, dest / name)
+        lint = old / "lint.json"
+        if lint.is_file():
+            synth.lint = json.loads(lint.read_text())
+        return synth
+
+    def __enter__(self) -> ReplayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _findings(run: Path) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    for path in run.glob("**/result.json"):
+        data: dict[str, Any] = json.loads(path.read_text())
+        for f in data.get("findings", []):
+            out[(f["check"], data["sample_id"])] += 1
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("paths", nargs="*", type=Path, default=[ROOT.parent / "shared" / "corpus" / "cdk-py"])
+    ap.add_argument("--run", type=Path, required=True, help="an earlier output folder of `iacgrade grade`")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    if not (args.run / "run.json").is_file():
+        print(f"not a run folder: {args.run}", file=sys.stderr)
+        return 2
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    replay = ReplayPool(args.run)
+    pipeline._open_pool = lambda options: replay  # type: ignore[assignment,return-value]
+    grade(args.paths, GradeOptions(out=args.out, workers=args.workers, use_cache=False))
+    before, after = _findings(args.run), _findings(args.out)
+    checks = sorted({c for c, _ in before} | {c for c, _ in after})
+    print(f"{'check':24s} {'before':>7s} {'after':>7s}  answers gained / lost")
+    for check in checks:
+        b = {s for (c, s) in before if c == check}
+        a = {s for (c, s) in after if c == check}
+        if a != b or sum(before[k] for k in before if k[0] == check) != sum(
+            after[k] for k in after if k[0] == check
+        ):
+            print(f"{check:24s} {len(b):7d} {len(a):7d}  +{len(a - b)} / -{len(b - a)}")
+            for sid in sorted(a - b)[:6]:
+                print(f"      + {sid}")
+            for sid in sorted(b - a)[:6]:
+                print(f"      - {sid}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
