@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from graders.checks._ast import memo_scope
 from graders.checks.context import CheckContext, Hit, Resource, SourceFile, parse_source
 from graders.models import Evidence, Finding, Lens
 
@@ -64,16 +65,17 @@ def known_ids() -> set[str]:
 def run_checks(ctx: CheckContext) -> list[Finding]:
     """Run every enabled check; a check that raises becomes a grader-error finding."""
     findings: list[Finding] = []
-    for check_id, info in registry().items():
-        spec = ctx.rubric.checks.get(check_id)
-        if spec is None or not spec.enabled:
-            continue
-        try:
-            hits = list(info.fn(ctx))
-        except Exception as exc:  # a check bug must not sink the sample or the batch
-            findings.append(_grader_error(ctx, check_id, exc))
-            continue
-        findings.extend(_to_findings(ctx, check_id, hits))
+    with memo_scope():  # the checks share memoised walks of this answer's trees
+        for check_id, info in registry().items():
+            spec = ctx.rubric.checks.get(check_id)
+            if spec is None or not spec.enabled:
+                continue
+            try:
+                hits = list(info.fn(ctx))
+            except Exception as exc:  # a check bug must not sink the sample or the batch
+                findings.append(_grader_error(ctx, check_id, exc))
+                continue
+            findings.extend(_to_findings(ctx, check_id, hits))
     return findings
 
 

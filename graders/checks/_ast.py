@@ -3,10 +3,47 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 _MISSING = object()
+_T = TypeVar("_T")
+
+# The checks walk the same trees many times (every check, every helper index). Within one
+# answer's run_checks the walks are memoised: `memo_scope()` opens a per-thread memo that
+# `walk` and `parents` fill, keyed by node identity (the node is kept in the entry, so an id
+# cannot be reused while the scope lives), and drops it when the answer is done.
+_local = threading.local()
+
+
+@contextmanager
+def memo_scope() -> Iterator[None]:
+    """Memoise tree walks for the duration of the block (one answer's checks)."""
+    previous = getattr(_local, "memo", None)
+    _local.memo = {}
+    try:
+        yield
+    finally:
+        _local.memo = previous
+
+
+def _memoised(kind: str, node: ast.AST, build: Callable[[], _T]) -> _T:
+    memo: dict[tuple[str, int], tuple[ast.AST, Any]] | None = getattr(_local, "memo", None)
+    if memo is None:
+        return build()
+    key = (kind, id(node))
+    hit = memo.get(key)
+    if hit is None or hit[0] is not node:
+        hit = (node, build())
+        memo[key] = hit
+    return hit[1]  # type: ignore[no-any-return]
+
+
+def walk(node: ast.AST) -> Sequence[ast.AST]:
+    """``ast.walk(node)`` as a sequence (same order), memoised inside `memo_scope`."""
+    return _memoised("walk", node, lambda: tuple(ast.walk(node)))
 
 
 def dotted(node: ast.AST) -> str:
@@ -40,8 +77,11 @@ def call_name(call: ast.Call) -> str:
 def iter_calls(tree: ast.AST, *names: str) -> Iterator[ast.Call]:
     """Every call in the tree, or those whose last name component is one of ``names``."""
     wanted = set(names)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and (not wanted or call_name(node) in wanted):
+    calls: Sequence[ast.Call] = _memoised(
+        "calls", tree, lambda: tuple(n for n in walk(tree) if isinstance(n, ast.Call))
+    )
+    for node in calls:
+        if not wanted or call_name(node) in wanted:
             yield node
 
 
@@ -114,12 +154,16 @@ def segment(text: str, node: ast.AST, limit: int = 120) -> str:
 
 
 def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    """Map each node to its parent."""
-    out: dict[ast.AST, ast.AST] = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            out[child] = node
-    return out
+    """Map each node to its parent (memoised inside `memo_scope`: do not modify the result)."""
+
+    def build() -> dict[ast.AST, ast.AST]:
+        out: dict[ast.AST, ast.AST] = {}
+        for node in walk(tree):
+            for child in ast.iter_child_nodes(node):
+                out[child] = node
+        return out
+
+    return _memoised("parents", tree, build)
 
 
 def scope_nodes(scope: ast.AST) -> Iterator[ast.AST]:

@@ -20,7 +20,7 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from graders.checks._ast import scope_nodes
+from graders.checks._ast import scope_nodes, walk
 from graders.checks._cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
 
 # Module names that separate pip packages may add under the aws_cdk namespace: never "missing".
@@ -63,7 +63,7 @@ class CdkUse:
     def __post_init__(self) -> None:
         self._names: dict[str, _Ref] = {}
         self._parents: dict[ast.AST, ast.AST] = {}
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             for child in ast.iter_child_nodes(node):
                 self._parents[child] = node
         self._stored_attrs: set[tuple[str, str]] = set()
@@ -80,7 +80,7 @@ class CdkUse:
             return self
         self._collect_attribute_stores()
         seen: set[int] = set()
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if isinstance(node, ast.Call):
                 self._check_call(node)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and id(node) not in seen:
@@ -96,7 +96,7 @@ class CdkUse:
     def _read_imports(self) -> None:
         bound_elsewhere = _bound_names(self.tree)
         conflicts: set[str] = set()
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             guarded = self._inside_try(node)
@@ -188,7 +188,7 @@ class CdkUse:
         return False
 
     def _collect_attribute_stores(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
                 self._stored_attrs.add((ast.dump(node.value), node.attr))
 
@@ -324,7 +324,7 @@ class CdkUse:
 
     def _self_attr_type(self, cls: ast.ClassDef, node: ast.Attribute) -> _Ref | None:
         values: list[ast.expr] = []
-        for sub in ast.walk(cls):
+        for sub in walk(cls):
             if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
                 for t in targets:
@@ -343,7 +343,7 @@ class CdkUse:
                                 return None
                             values.append(sub.value)
             elif isinstance(sub, (ast.For, ast.With, ast.AsyncFor, ast.AsyncWith, ast.NamedExpr)):
-                for inner in ast.walk(sub):
+                for inner in walk(sub):
                     if (
                         isinstance(inner, ast.Attribute)
                         and isinstance(inner.ctx, ast.Store)
@@ -598,7 +598,7 @@ class CdkUse:
 def _bound_names(tree: ast.Module) -> set[str]:
     """Names bound by anything other than an import: assignments, parameters, defs, loop targets."""
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             out.add(node.id)
         elif isinstance(node, ast.arg):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from graders.checks._ast import call_name, construct_id, dotted, parents
+from graders.checks._ast import call_name, construct_id, dotted, parents, walk
 from graders.checks.context import CheckContext, Hit, Resource
 
 # Methods and attributes that return a part of the construct they are called on
@@ -135,7 +135,7 @@ def construct_label(call: ast.Call) -> str | None:
 
 def is_cdk_file(tree: ast.Module) -> bool:
     """True for infrastructure code (imports aws_cdk or constructs), False for application code."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import) and any(
             a.name.split(".")[0] in ("aws_cdk", "constructs") for a in node.names
         ):
@@ -170,7 +170,7 @@ class Bindings:
     def __init__(self, tree: ast.Module) -> None:
         self.parents = parents(tree)
         self._values: dict[tuple[ast.AST | None, str], list[ast.expr]] = {}
-        for node in ast.walk(tree):
+        for node in walk(tree):
             targets: list[ast.expr] = []
             value: ast.expr | None = None
             if isinstance(node, ast.Assign):

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.checks._ast import call_name, dotted, kwarg, parents
+from graders.checks._ast import call_name, dotted, kwarg, parents, walk
 from graders.checks.context import CheckContext, Hit, Resource, SourceFile
 from graders.models import Evidence
 
@@ -175,7 +175,7 @@ class SourceIndex:
         }
         self._sites: list[ast.expr] = []
         self.calls: list[tuple[SourceFile, ast.Call]] = [
-            (s, n) for s in self.sources if s.tree for n in ast.walk(s.tree) if isinstance(n, ast.Call)
+            (s, n) for s in self.sources if s.tree for n in walk(s.tree) if isinstance(n, ast.Call)
         ]
 
     # ---- structure -----------------------------------------------------------------------
@@ -191,7 +191,7 @@ class SourceIndex:
     def stack_classes(self) -> set[str]:
         """Names of the answer's classes that are stacks (directly or through its own base)."""
         classes = {
-            n.name: n for s in self.sources if s.tree for n in ast.walk(s.tree) if isinstance(n, ast.ClassDef)
+            n.name: n for s in self.sources if s.tree for n in walk(s.tree) if isinstance(n, ast.ClassDef)
         }
         out: set[str] = set()
         changed = True
@@ -279,7 +279,7 @@ class SourceIndex:
         """The literal (dict/list/tuple) last assigned to ``name`` in the function around ``at``."""
         scope = self.enclosing(src, at, (ast.FunctionDef, ast.AsyncFunctionDef)) or src.tree
         found: ast.expr | None = None
-        for node in ast.walk(scope) if scope is not None else ():
+        for node in walk(scope) if scope is not None else ():
             if isinstance(node, ast.Assign) and getattr(node, "lineno", 0) <= getattr(at, "lineno", 0):
                 for target in node.targets:
                     if isinstance(target, ast.Name) and target.id == name:
@@ -383,7 +383,7 @@ class SourceIndex:
         fn = self.enclosing(src, at, (ast.FunctionDef, ast.AsyncFunctionDef))
         if fn is None:
             return
-        for node in ast.walk(fn):
+        for node in walk(fn):
             if isinstance(node, ast.Return) and node.value is not None and ref_name(node.value) == ref:
                 self._returned_by(src, node, names, depth, suffix)
                 return
@@ -422,7 +422,7 @@ def refs_in(node: ast.AST | None) -> set[str]:
     out: set[str] = set()
     if node is None:
         return out
-    for sub in ast.walk(node):
+    for sub in walk(node):
         ref = ref_name(sub)
         if ref and ref != "self":
             out.add(ref)

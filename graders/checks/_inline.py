@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, scope_nodes, segment
+from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, scope_nodes, segment, walk
 from graders.checks.context import CheckContext, Resource, SourceFile, parse_source
 from graders.models import Evidence
 
@@ -79,7 +79,7 @@ def source_inline_code(src: SourceFile) -> Iterator[InlineCode]:
         return
     tree = src.tree
     up = parents(tree)
-    for call in ast.walk(tree):
+    for call in walk(tree):
         if not isinstance(call, ast.Call) or not _is_lambda_inline(call, tree) or not call.args:
             continue
         owner = _owning_function_call(call, up, tree)
@@ -124,7 +124,7 @@ def _is_lambda_inline(call: ast.Call, tree: ast.Module) -> bool:
 
 def _import_module_of(name: str, tree: ast.Module) -> str | None:
     """The module a top-level import binds ``name`` to (``from aws_cdk import aws_lambda as lambda_``)."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             for a in node.names:
                 if (a.asname or a.name) == name:
@@ -156,7 +156,7 @@ def _owning_function_call(call: ast.Call, up: dict[ast.AST, ast.AST], tree: ast.
         name = parent.targets[0].id
         users = [
             node
-            for node in ast.walk(tree)
+            for node in walk(tree)
             if isinstance(node, ast.Call)
             and isinstance(kwarg(node, "code"), ast.Name)
             and kwarg(node, "code").id == name  # type: ignore[union-attr]
@@ -245,7 +245,7 @@ def _helper_method_strings(
     methods = [n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == call.func.attr]
     if len(methods) != 1:
         return
-    for ret in ast.walk(methods[0]):
+    for ret in walk(methods[0]):
         if not isinstance(ret, ast.Return) or ret.value is None:
             continue
         value = ret.value

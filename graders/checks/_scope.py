@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from graders.checks._ast import call_name, construct_id, parents
+from graders.checks._ast import call_name, construct_id, parents, walk
 from graders.checks.context import Resource, SourceFile
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -41,7 +41,7 @@ class SourceIndex:
         assert self.src.tree is not None
         self._parents = parents(self.src.tree)
         # one walk for what the checks look up again and again
-        for node in ast.walk(self.src.tree):
+        for node in walk(self.src.tree):
             if isinstance(node, ast.Call):
                 self._calls.setdefault(call_name(node), []).append(node)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
@@ -144,7 +144,7 @@ class SourceIndex:
             return None
         if cls not in self._self_attrs:
             attrs: dict[str, list[ast.expr]] = {}
-            for node in ast.walk(cls):
+            for node in walk(cls):
                 if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     for target in targets:
@@ -171,7 +171,7 @@ class SourceIndex:
 
     def usages(self, name: str, scope: ast.AST) -> Iterator[ast.Name]:
         """Loads of ``name`` within ``scope``."""
-        for node in ast.walk(scope):
+        for node in walk(scope):
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
                 yield node
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, dotted, iter_calls, kwarg, literal, str_literal
+from graders.checks._ast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks._cfn import as_list, is_intrinsic, policy_statements
 from graders.checks._constructs import (
     Bindings,
@@ -608,7 +608,7 @@ def _single_api_id(tree: ast.Module) -> str | None:
 
 def _origin_settings(tree: ast.Module) -> Iterator[tuple[ast.AST, ast.AST, str]]:
     """(node, value, description) for every origin setting that allows `*`."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call):
             options = {kw.arg: kw.value for kw in node.keywords if kw.arg}
         elif isinstance(node, ast.Dict):
@@ -642,7 +642,7 @@ def _owner_via_use(bindings: Bindings, tree: ast.Module, node: ast.AST) -> str |
     name = dotted(stmt.targets[0])
     if not name:
         return None
-    for use in ast.walk(tree):
+    for use in walk(tree):
         if (
             isinstance(use, (ast.Name, ast.Attribute))
             and isinstance(getattr(use, "ctx", None), ast.Load)
@@ -671,7 +671,7 @@ def _inline_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidence
 
 def _handler_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidence]:
     assert src.tree is not None
-    for node in ast.walk(src.tree):
+    for node in walk(src.tree):
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values, strict=False):
                 name = str_literal(k)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, dotted, kwarg, literal, str_literal
+from graders.checks._ast import call_name, dotted, kwarg, literal, str_literal, walk
 from graders.checks._copies import (
     Instance,
     Item,
@@ -94,7 +94,7 @@ def _tag_uses(ctx: CheckContext, index: SourceIndex) -> list[_TagUse]:
     for src in index.sources:
         app_names = _app_names(src)
         stack_vars = _stack_vars(src, stacks)
-        for call in (n for n in ast.walk(src.tree) if isinstance(n, ast.Call)) if src.tree else ():
+        for call in (n for n in walk(src.tree) if isinstance(n, ast.Call)) if src.tree else ():
             uses.extend(_tag_uses_of_call(index, src, call, stacks, app_names | stack_vars))
     uses.extend(_scaffold_tag_uses(ctx))
     return uses
@@ -182,7 +182,7 @@ def _dict_or_list_keys(
 
 def _app_names(src: SourceFile) -> set[str]:
     out = set()
-    for node in ast.walk(src.tree) if src.tree else ():
+    for node in walk(src.tree) if src.tree else ():
         if (
             isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Call)
@@ -194,7 +194,7 @@ def _app_names(src: SourceFile) -> set[str]:
 
 def _stack_vars(src: SourceFile, stacks: set[str]) -> set[str]:
     out = set()
-    for node in ast.walk(src.tree) if src.tree else ():
+    for node in walk(src.tree) if src.tree else ():
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             name = call_name(node.value)
             if name in stacks or name.endswith("Stack"):
@@ -218,7 +218,7 @@ def _is_wide_scope(
 
 def _answer_has_entry(ctx: CheckContext) -> bool:
     for src in ctx.parsed():
-        for node in ast.walk(src.tree) if src.tree else ():
+        for node in walk(src.tree) if src.tree else ():
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -243,7 +243,7 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
         return []
     src = SourceFile(entry, text, tree, None)
     out = []
-    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+    for call in (n for n in walk(tree) if isinstance(n, ast.Call)):
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr == "add" and isinstance(func.value, ast.Call):
             if dotted(func.value.func).endswith("Tags.of") and call.args:
@@ -255,7 +255,7 @@ def _stack_class_evidence(ctx: CheckContext, index: SourceIndex, value: str) -> 
     stacks = index.stack_classes()
     out = []
     for src in index.sources:
-        for node in ast.walk(src.tree) if src.tree else ():
+        for node in walk(src.tree) if src.tree else ():
             if isinstance(node, ast.ClassDef) and node.name in stacks:
                 out.append(ctx.at(src, node, value=f"class {node.name}: {value}"))
     return out
@@ -750,7 +750,7 @@ def _struct_flag(index: SourceIndex, inst: Instance, node: ast.expr | None, name
 def _assigned_call(index: SourceIndex, inst: Instance, name: str) -> ast.Call | None:
     scope = index.enclosing(inst.src, inst.call, (ast.FunctionDef, ast.AsyncFunctionDef)) or inst.src.tree
     found = None
-    for node in ast.walk(scope) if scope is not None else ():
+    for node in walk(scope) if scope is not None else ():
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
                 found = node.value
@@ -1416,7 +1416,7 @@ def _scheduled_rule(index: SourceIndex, src: SourceFile, call: ast.Call) -> bool
 
 
 def _rule_assigned(index: SourceIndex, src: SourceFile, var: str) -> ast.Call | None:
-    for node in ast.walk(src.tree) if src.tree else ():
+    for node in walk(src.tree) if src.tree else ():
         if (
             isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Call)

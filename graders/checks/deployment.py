@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, construct_id, dotted, iter_calls, kwarg
+from graders.checks._ast import call_name, construct_id, dotted, iter_calls, kwarg, walk
 from graders.checks._scope import (
     SourceIndex,
     best_matches,
@@ -473,7 +473,7 @@ def _fixed_literals(indexes: list[SourceIndex]) -> dict[str, tuple[SourceFile, a
     """
     out: dict[str, tuple[SourceFile, ast.Constant]] = {}
     for idx in indexes:
-        for node in ast.walk(idx.tree):
+        for node in walk(idx.tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) >= 3:
                 if _is_fixed_position(idx, node):
                     out.setdefault(node.value, (idx.src, node))
@@ -661,7 +661,7 @@ def _class_sets_env(cls: ast.ClassDef) -> bool:
 
 def _mentions_env(idx: SourceIndex, node: ast.expr) -> bool:
     value = idx.resolve(node)
-    for sub in ast.walk(value):
+    for sub in walk(value):
         if isinstance(sub, ast.keyword) and sub.arg in ("env", "region"):
             return True
         if (
@@ -905,7 +905,7 @@ def _source_destroys(idx: SourceIndex) -> list[_Destroy]:
             target = idx.construct_call(receiver)
             if target is not None:
                 add(target, call, idx.segment(call, 90), kind[1])
-    for node in ast.walk(idx.tree):
+    for node in walk(idx.tree):
         if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1

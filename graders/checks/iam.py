@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, construct_id, dotted, kwarg
+from graders.checks._ast import call_name, construct_id, dotted, kwarg, walk
 from graders.checks._cfn import as_list, is_intrinsic, plain_strings, policy_statements
 from graders.checks._scope import (
     SourceIndex,
@@ -273,7 +273,7 @@ def _source_statements(ctx: CheckContext) -> list[_SrcStatement]:
         for call in idx.calls("add_to_principal"):
             if dotted(call.func).endswith("Grant.add_to_principal"):
                 out.append(_from_grant(idx, call))
-        for node in ast.walk(idx.tree):
+        for node in walk(idx.tree):
             if isinstance(node, ast.Dict) and _is_statement_dict(node):
                 out.append(_from_dict(idx, node))
     kept = []
@@ -374,7 +374,7 @@ def _from_dict(idx: SourceIndex, node: ast.Dict) -> _SrcStatement:
 
 def _names_account_root(idx: SourceIndex, node: ast.AST) -> bool:
     """``AccountRootPrincipal()``, ``AccountPrincipal(...)`` or an ARN ending in ``:root``."""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Call) and call_name(sub) in ("AccountRootPrincipal", "AccountPrincipal"):
             return True
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value.endswith(":root"):
@@ -783,9 +783,7 @@ def _managed_name_from_source(idx: SourceIndex, arg: ast.expr | None, bare: bool
     value = idx.resolve(arg)
     if bare:
         return value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
-    tail = "".join(
-        v.value for v in ast.walk(value) if isinstance(v, ast.Constant) and isinstance(v.value, str)
-    )
+    tail = "".join(v.value for v in walk(value) if isinstance(v, ast.Constant) and isinstance(v.value, str))
     match = _AWS_POLICY.search(tail)
     return match.group(1) if match else None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, dotted, iter_calls, kwarg, literal, str_literal
+from graders.checks._ast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks._cfn import as_list, is_intrinsic, policy_statements
 from graders.checks._constructs import (
     Bindings,
@@ -258,8 +258,8 @@ def _inline_secrets(ctx: CheckContext, src: SourceFile, names: list[str]) -> Ite
 
 def _source_secrets(tree: ast.Module, names: list[str]) -> Iterator[tuple[ast.AST, _Secret]]:
     """(value node, secret) for every literal secret the module writes down."""
-    parent = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    for node in ast.walk(tree):
+    parent = {child: node for node in walk(tree) for child in ast.iter_child_nodes(node)}
+    for node in walk(tree):
         if isinstance(node, ast.keyword) and node.arg:
             found = _judge(node.arg, str_literal(node.value), names)
             if found:
@@ -934,7 +934,7 @@ def _encryption_source(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[
 def _cdk_modules(tree: ast.Module) -> dict[str, str]:
     """Local name -> aws_cdk service module (`rds`, `docdb`, ...) for module and class imports."""
     out: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module in ("aws_cdk", "aws_cdk.core"):
                 for alias in node.names:
@@ -1100,7 +1100,7 @@ def _dax_source(call: ast.Call) -> list[str]:
 
 def _ebs_source(call: ast.Call) -> list[str]:
     out = []
-    for node in ast.walk(call):
+    for node in walk(call):
         if (
             isinstance(node, ast.Call)
             and call_name(node) == "ebs"

@@ -18,6 +18,7 @@ import pyflakes.checker
 import pyflakes.messages
 
 from graders.checks import check
+from graders.checks._ast import walk
 from graders.checks._inline import InlineCode, pair_inline_code
 from graders.checks.context import CheckContext, Hit, SourceFile
 from graders.models import Evidence
@@ -175,7 +176,7 @@ def _in_lazy_annotation(src: SourceFile, line: int, col: int) -> bool:
         and any(a.name == "annotations" for a in n.names)
         for n in src.tree.body
     )
-    for node in ast.walk(src.tree):
+    for node in walk(src.tree):
         annotations: list[ast.expr | None] = []
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
@@ -201,7 +202,7 @@ def _contains(node: ast.AST, line: int, col: int) -> bool:
 def _inside_string(node: ast.AST, line: int, col: int) -> bool:
     return any(
         isinstance(n, ast.Constant) and isinstance(n.value, str) and _contains(n, line, col)
-        for n in ast.walk(node)
+        for n in walk(node)
     )
 
 
@@ -264,7 +265,7 @@ def _unused_imports(src: SourceFile) -> Iterator[tuple[str, int]]:
     """(the import as written, its line) for each unused import of a parsed file."""
     assert src.tree is not None
     statements = {
-        node.lineno: node for node in ast.walk(src.tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+        node.lineno: node for node in walk(src.tree) if isinstance(node, (ast.Import, ast.ImportFrom))
     }
     for msg in _flakes(src):
         if not isinstance(msg, pyflakes.messages.UnusedImport):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents
+from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, walk
 from graders.checks._cdkuse import CdkUse
 from graders.checks._inline import resource_matches, single_binding
 from graders.checks.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
@@ -174,7 +174,7 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _answer_classes(ctx: CheckContext) -> set[str]:
-    return {n.name for src in ctx.parsed() for n in ast.walk(src.tree) if isinstance(n, ast.ClassDef)}  # type: ignore[arg-type]
+    return {n.name for src in ctx.parsed() for n in walk(src.tree) if isinstance(n, ast.ClassDef)}  # type: ignore[arg-type]
 
 
 def _answer_api_use(ctx: CheckContext, failure: _Failure, classes: set[str]) -> bool:
@@ -197,7 +197,7 @@ def _answer_api_use(ctx: CheckContext, failure: _Failure, classes: set[str]) -> 
     if failure.file and src is None:
         return False
     if src is not None and src.tree is not None and failure.line is not None:
-        for node in ast.walk(src.tree):
+        for node in walk(src.tree):
             if (
                 isinstance(node, ast.Call)
                 and node.lineno <= failure.line <= (node.end_lineno or node.lineno)
@@ -473,7 +473,7 @@ def _scaffold_import_mismatch(ctx: CheckContext) -> str | None:
     except (OSError, SyntaxError, ValueError):
         return None
     answer = {src.path: src for src in ctx.sources}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
             continue
         base = node.module.replace(".", "/")
@@ -511,14 +511,14 @@ def _has_own_app(ctx: CheckContext) -> bool:
     """The answer builds an App (cdk.App or its own subclass of it) and calls `.synth()`."""
     app_classes = {"App"}
     for src in ctx.parsed():
-        for node in ast.walk(src.tree):  # type: ignore[arg-type]
+        for node in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(node, ast.ClassDef) and any(
                 dotted(b).rsplit(".", 1)[-1] == "App" for b in node.bases
             ):
                 app_classes.add(node.name)
     app = synth = False
     for src in ctx.parsed():
-        for call in ast.walk(src.tree):  # type: ignore[arg-type]
+        for call in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(call, ast.Call):
                 name = call_name(call)
                 app = app or name in app_classes
@@ -528,7 +528,7 @@ def _has_own_app(ctx: CheckContext) -> bool:
 
 def _stack_classes(ctx: CheckContext) -> Iterator[tuple[SourceFile, ast.ClassDef]]:
     for src in ctx.parsed():
-        for node in ast.walk(src.tree):  # type: ignore[arg-type]
+        for node in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(node, ast.ClassDef) and any(dotted(b).endswith("Stack") for b in node.bases):
                 yield src, node
 
@@ -574,7 +574,7 @@ def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
     have = _answer_paths(ctx)
     seen: set[str] = set()
     for src in ctx.parsed():
-        for call in ast.walk(src.tree):  # type: ignore[arg-type]
+        for call in walk(src.tree):  # type: ignore[arg-type]
             if not isinstance(call, ast.Call) or call_name(call) not in _ASSET_CALLS:
                 continue
             if not _is_cdk_call(call, src):
@@ -611,7 +611,7 @@ def _is_cdk_call(call: ast.Call, src: SourceFile) -> bool:
 
 
 def _imported_module(name: str, src: SourceFile) -> str | None:
-    for node in ast.walk(src.tree):  # type: ignore[arg-type]
+    for node in walk(src.tree):  # type: ignore[arg-type]
         if isinstance(node, ast.ImportFrom) and node.module:
             if any((a.asname or a.name) == name for a in node.names):
                 return node.module
@@ -797,7 +797,7 @@ def context_lookup(ctx: CheckContext) -> Iterator[Hit]:
     """
     keys: list[tuple[str, str]] = []  # (call text, key)
     for src in ctx.parsed():
-        for call in ast.walk(src.tree):  # type: ignore[arg-type]
+        for call in walk(src.tree):  # type: ignore[arg-type]
             if not isinstance(call, ast.Call):
                 continue
             name = call_name(call)
@@ -880,7 +880,7 @@ def docker_bundling(ctx: CheckContext) -> Iterator[Hit]:
     # one finding per answer: "needs Docker" is one requirement, every call that causes it is evidence
     uses: list[tuple[str, str, Evidence]] = []  # (call, reason, where)
     for src in ctx.parsed():
-        for call in ast.walk(src.tree):  # type: ignore[arg-type]
+        for call in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(call, ast.Call):
                 reason = _docker_reason(call)
                 if reason is not None and _is_cdk_call(call, src):
@@ -1063,7 +1063,7 @@ def _construct_calls(ctx: CheckContext, res: Resource) -> Iterator[tuple[SourceF
     found = [
         (src, call)
         for src in ctx.parsed()
-        for call in ast.walk(src.tree)  # type: ignore[arg-type]
+        for call in walk(src.tree)  # type: ignore[arg-type]
         if isinstance(call, ast.Call) and len(call.args) >= 2 and resource_matches(construct_id(call), res)
     ]
     if len(found) == 1:
