@@ -1,9 +1,9 @@
 """Turn findings into category scores and a weighted total.
 
 Formula (documented in README "Scoring"): a category starts at 100 and loses, for each
-check with findings in it, the penalty of the check's severity times its weight for the first
-finding and a quarter of that for each further finding of the same check, at most twice the
-penalty per check (so splitting one problem into many findings cannot sink a score); it never
+check with findings in it, the penalty of the heaviest finding's severity times the check's
+weight, and a quarter of the penalty of each further finding of the same check, at most twice
+the heaviest penalty per check (so splitting one problem into many findings cannot sink a score); it never
 goes below 0. A category that could not be looked at is unscored (None), not 0. The total is the
 mean of the scored categories weighted by the rubric's category weights, renormalised over
 the categories that were scored.
@@ -28,17 +28,29 @@ MAX_FACTOR = 2.0
 
 
 def check_penalty(rubric: Rubric, check_id: str, count: int) -> float:
-    """Penalty of ``count`` findings of one check: full for the first, a quarter for each more, capped."""
+    """Penalty of ``count`` findings of one check at the rubric's severity: full for the first,
+    a quarter for each more, capped."""
     if count <= 0 or check_id not in rubric.checks:
         return 0.0
     return rubric.penalty(check_id) * min(MAX_FACTOR, 1 + REPEAT_FACTOR * (count - 1))
 
 
-def _per_check(findings: list[Finding]) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def findings_penalty(rubric: Rubric, check_id: str, findings: list[Finding]) -> float:
+    """Penalty of one check's findings, each at its own severity (a check may lower one finding's,
+    e.g. to info when the prompt asked for what it reports): the heaviest counts in full, each
+    other a quarter, and the whole at most twice the heaviest."""
+    spec = rubric.checks.get(check_id)
+    if spec is None or not findings:
+        return 0.0
+    weights = sorted((rubric.severities.get(f.severity, 0) * spec.weight for f in findings), reverse=True)
+    return min(MAX_FACTOR * weights[0], weights[0] + REPEAT_FACTOR * sum(weights[1:]))
+
+
+def _per_check(findings: list[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
     for f in findings:
-        counts[f.check] = counts.get(f.check, 0) + 1
-    return counts
+        out.setdefault(f.check, []).append(f)
+    return out
 
 
 # Categories whose checks read the infrastructure the code describes; Syntax and Deployment are
@@ -82,7 +94,7 @@ def score_findings(
                 )
             )
             continue
-        penalty = sum(check_penalty(rubric, check, n) for check, n in _per_check(mine).items())
+        penalty = sum(findings_penalty(rubric, check, fs) for check, fs in _per_check(mine).items())
         note = "judged from the source alone: no template was synthesized" if basis == "source" else ""
         scores.append(
             CategoryScore(

@@ -86,3 +86,14 @@ def test_code_that_does_not_parse_leaves_the_infrastructure_categories_unscored(
     # The same answer with one readable CDK file is judged from the source in every category.
     cats, _ = score_findings(findings, rubric, has_source=True, has_template=False, source_readable=True)
     assert all(c.score is not None for c in cats)
+
+
+def test_each_finding_counts_at_its_own_severity() -> None:
+    rubric = load_rubric()
+    noted = _finding("destroy-stateful").model_copy(update={"severity": "info"})
+    cats, _ = score_findings([noted, noted], rubric, has_source=True, has_template=True)
+    assert next(c for c in cats if c.category == "deployment").score == 100  # notes cost nothing
+    real = _finding("destroy-stateful")
+    cats, _ = score_findings([noted, real], rubric, has_source=True, has_template=True)
+    medium = rubric.severities["medium"]
+    assert next(c for c in cats if c.category == "deployment").score == 100 - medium
