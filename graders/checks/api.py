@@ -262,8 +262,9 @@ def api_no_auth(ctx: CheckContext) -> Iterator[Hit]:
 
     What it finds: REST API methods with authorization type NONE and no API key requirement
     (also through the RestApi's `default_method_options`), HTTP API routes without an
-    authorizer, and function URLs with `auth_type=NONE`. CORS preflight (OPTIONS) methods are
-    not counted; APIs kept to a VPC endpoint or an IP allow-list by a resource policy or a
+    authorizer, and function URLs with `auth_type=NONE`. CORS preflight (OPTIONS) methods and
+    methods with a mock integration (a health check answered by API Gateway itself) are not
+    counted; APIs kept to a VPC endpoint or an IP allow-list by a resource policy or a
     private endpoint are not flagged. One finding per API lists every open method.
 
     Why it matters: an open method lets anyone on the internet call the backend, read or change
@@ -295,6 +296,9 @@ def _no_auth_template(ctx: CheckContext) -> Iterator[Hit]:
             continue
         if is_intrinsic(props.get("ApiKeyRequired")):
             continue
+        integration = props.get("Integration")
+        if isinstance(integration, dict) and integration.get("Type") == "MOCK":
+            continue  # a mock answers by itself (health checks, CORS stubs): nothing behind it to protect
         key, api = tpl.api_key(method, "RestApiId")
         apis[key] = api
         open_methods.setdefault(key, []).append((method, f"{verb} {tpl.resource_path(method)}"))
@@ -337,6 +341,24 @@ def _no_auth_template(ctx: CheckContext) -> Iterator[Hit]:
 
 def _count(items: list[str], noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _is_mock_integration(src: SourceFile, add_method: ast.Call) -> bool:
+    """`add_method("GET", apigw.MockIntegration(...))`, directly or through a name bound to one."""
+    node = add_method.args[1] if len(add_method.args) > 1 else kwarg(add_method, "integration")
+    if isinstance(node, ast.Call):
+        return call_name(node) == "MockIntegration"
+    if isinstance(node, ast.Name) and src.tree is not None:
+        values = [
+            a.value
+            for a in walk(src.tree)
+            if isinstance(a, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == node.id for t in a.targets)
+        ]
+        return bool(values) and all(
+            isinstance(v, ast.Call) and call_name(v) == "MockIntegration" for v in values
+        )
+    return False
 
 
 def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
@@ -387,6 +409,8 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
             else:
                 verbs = [v for v in _http_methods(call, bindings) if v != "OPTIONS"]
                 if not verbs or any(kw.arg is None for kw in call.keywords):
+                    continue
+                if _is_mock_integration(src, call):
                     continue
                 own = _auth_of_items({kw.arg: kw.value for kw in call.keywords if kw.arg})
                 path = _source_path(bindings, receiver) or "?"
