@@ -100,7 +100,8 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
     answers = tmp_path / "answers"
     answers.mkdir()
     for mode in ("once", "always"):
-        prelude = f'import time\nopen("KILL-{mode}-{tag}", "w").close()\ntime.sleep(3)'
+        # The job folder is the sandbox's private tmpfs: the marker goes to the log, a host file.
+        prelude = f'import time\nprint("KILL-{mode}-{tag}", flush=True)\ntime.sleep(3)'
         (answers / f"{mode}_RESPONSE.md").write_text(APP.format(n=mode.title(), prelude=prelude))
     kills = {"once": 0, "always": 0}
     done = threading.Event()
@@ -110,7 +111,7 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
         killed: dict[str, set[int]] = {"once": set(), "always": set()}  # worker pids killed per mode
         while not done.is_set():
             for mode in killed:
-                if not glob.glob(f"/tmp/iacgrade-sandbox-*/w0/job/KILL-{mode}-{tag}"):
+                if not _logged(f"KILL-{mode}-{tag}"):
                     continue
                 if mode == "once" and kills["once"]:
                     continue
@@ -146,6 +147,18 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
     assert always.status == "failed" and always.cause == "exited", always
     assert "WorkerDied" in (always.message or "") and "killed by SIGKILL" in (always.message or ""), always
     assert all(r.status == "graded" for r in outcome.results)
+
+
+def _logged(marker: str) -> bool:
+    """A running job of this test printed ``marker`` into its log."""
+    for log in glob.glob("/tmp/iacgrade-sandbox-*/w0/out/synth.log"):
+        try:
+            with open(log, "rb") as fh:
+                if marker.encode() in fh.read(4096):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _pids(uids: range, needle: str) -> list[int]:
