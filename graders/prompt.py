@@ -72,11 +72,11 @@ def asks_destroyable(prompt: str | None) -> str | None:
     if not prompt:
         return None
     for line in prompt.splitlines():
-        if _NEGATED.search(line):
-            continue
-        match = _DESTROYABLE.search(line)
-        if match:
-            return _clip(line.strip(" -*#>\t"))
+        for sentence in re.split(r"(?<=[.!?])\s+", line):
+            if _NEGATED.search(sentence):
+                continue
+            if _DESTROYABLE.search(sentence):
+                return _clip(sentence.strip(" -*#>\t"))
     return None
 
 

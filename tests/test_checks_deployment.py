@@ -310,3 +310,29 @@ def test_stack():
 """
     for check_id in ("region-not-set", "hardcoded-name", "destroy-stateful"):
         assert _source(check_id, body, path="tests/unit/test_stack.py") == []
+
+
+def test_destroy_gated_to_non_production_stages_is_a_note() -> None:
+    code = (
+        "from aws_cdk import RemovalPolicy, Stack, aws_dynamodb as dynamodb\n"
+        "class DataStack(Stack):\n"
+        "    def __init__(self, scope, cid, stage):\n"
+        "        super().__init__(scope, cid)\n"
+        "        dynamodb.Table(self, 'Gated', partition_key=dynamodb.Attribute(\n"
+        "            name='id', type=dynamodb.AttributeType.STRING),\n"
+        "            removal_policy=RemovalPolicy.DESTROY if stage != 'prod' else RemovalPolicy.RETAIN)\n"
+        "        dynamodb.Table(self, 'Always', partition_key=dynamodb.Attribute(\n"
+        "            name='id', type=dynamodb.AttributeType.STRING),\n"
+        "            removal_policy=RemovalPolicy.DESTROY)\n"
+        "        dynamodb.Table(self, 'WrongWay', partition_key=dynamodb.Attribute(\n"
+        "            name='id', type=dynamodb.AttributeType.STRING),\n"
+        "            removal_policy=RemovalPolicy.DESTROY if stage == 'prod' else RemovalPolicy.RETAIN)\n"
+    )
+    found = {
+        f.message.split(" ")[2]: f
+        for f in run_checks(make_context({"lib/data_stack.py": code}))
+        if f.check == "destroy-stateful"
+    }
+    assert found["Gated"].severity == "info" and "only outside production" in found["Gated"].message
+    assert found["Always"].severity == "medium"
+    assert found["WrongWay"].severity == "medium"  # DESTROY exactly in production

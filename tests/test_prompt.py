@@ -136,3 +136,10 @@ def test_tag_keys_from_the_prompt_replace_the_rubric_defaults() -> None:
     assert len(asked) == 1
     assert "Project" in asked[0].message and "Owner" not in asked[0].message
     assert asked[0].message.startswith("Tags the prompt asks for")
+
+
+def test_the_quoted_requirement_is_the_sentence_that_says_it() -> None:
+    prompt = (
+        "Keep the setup clean and minimal. When the stack is deleted, everything should tear down neatly.\n"
+    )
+    assert asks_destroyable(prompt) == "When the stack is deleted, everything should tear down neatly."

@@ -786,6 +786,10 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
 
         dynamodb.Table(self, "UserTable", removal_policy=RemovalPolicy.DESTROY, ...)
 
+    A DESTROY gated to throw-away stages by a condition that keeps production's data
+    (`RemovalPolicy.DESTROY if stage != "prod" else RemovalPolicy.RETAIN`) is what the fix below
+    recommends: it is reported as a note at severity info, naming the condition.
+
     When the task's prompt itself requires everything to be destroyable ("All resources must be
     destroyable (no Retain policies)", a CI test stack), the finding is kept as a note at
     severity info, quoting the prompt: the answer did what it was asked, and the note only says
@@ -798,7 +802,7 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     hits = list(_destroy_hits(ctx))
     asked = asks_destroyable(ctx.prompt) if ctx.option("destroy-stateful", "prompt_waives", True) else None
     for hit in hits:
-        if asked:
+        if asked and hit.severity != "info":
             hit.severity = "info"
             hit.message += (
                 f"; as the task's prompt requires (“{asked}”), so not scored: keep it to test stacks"
@@ -834,9 +838,38 @@ def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
         )
         if label == "log group":
             message += _LOG_NOTE
-        yield Hit(message, [res.evidence(value="DeletionPolicy: Delete")], key=key, lens="template")
+        gated = bool(sources) and all(_spares_production(d.gate) for d in sources)
+        severity = None
+        if gated:
+            message += _GATED_NOTE
+            severity = "info"
+        yield Hit(
+            message,
+            [res.evidence(value="DeletionPolicy: Delete")],
+            key=key,
+            lens="template",
+            severity=severity,
+        )
         for d in sources:
-            yield Hit(message, _destroy_evidence(ctx, d), key=key, lens="source")
+            yield Hit(message, _destroy_evidence(ctx, d), key=key, lens="source", severity=severity)
+
+
+_GATED_NOTE = "; only outside production (the condition keeps production's data), so not scored"
+# Conditions under which DESTROY applies that leave production out: `stage != "prod"`,
+# `not (stage == "production")`, `not is_prod`, `env not in ("prod", ...)`, `env == "dev"`.
+_SPARES_PRODUCTION = re.compile(
+    r"!=\s*['\"]prod(?:uction)?['\"]"
+    r"|^not\s*\(.*==\s*['\"]prod(?:uction)?['\"]\s*\)$"
+    r"|^not\s+[\w.]*prod(?:uction)?\w*$"
+    r"|\bnot\s+in\s*[(\[{].*['\"]prod(?:uction)?['\"]"
+    r"|==\s*['\"](?:dev|development|test|testing|sandbox|qa|local|ci)['\"]",
+    re.IGNORECASE,
+)
+
+
+def _spares_production(gate: str | None) -> bool:
+    """A DESTROY condition that keeps production's data (see _SPARES_PRODUCTION)."""
+    return bool(gate) and bool(_SPARES_PRODUCTION.search((gate or "").strip()))
 
 
 def _cdk_default(res: Resource) -> bool:
@@ -864,7 +897,11 @@ def _source_only_destroys(ctx: CheckContext, destroys: list[_Destroy]) -> Iterat
             message += " (auto_delete_objects=True as well)"
         if d.label == "log group":
             message += _LOG_NOTE
-        yield Hit(message, _destroy_evidence(ctx, d), key=f"{d.src.path}:{name}")
+        severity = None
+        if _spares_production(d.gate):
+            message += _GATED_NOTE
+            severity = "info"
+        yield Hit(message, _destroy_evidence(ctx, d), key=f"{d.src.path}:{name}", severity=severity)
 
 
 def _destroy_evidence(ctx: CheckContext, d: _Destroy) -> list[Evidence]:
