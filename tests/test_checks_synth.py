@@ -419,3 +419,21 @@ def test_cfn_lint_error_reads_the_sandbox_format_keyed_by_artifact_id() -> None:
     [finding] = _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint)
     assert finding.evidence[0].stack == "tap-dev"
     assert finding.evidence[0].value == "E3034 Resources/QueueABCDEF12/Properties/MessageRetentionPeriod"
+
+
+def test_one_deprecated_use_is_one_finding() -> None:
+    code = (
+        "from aws_cdk import Duration, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2\n"
+        "class Web(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        vpc = ec2.Vpc(self, 'Vpc')\n"
+        "        autoscaling.AutoScalingGroup(self, 'Asg', vpc=vpc,\n"
+        "            instance_type=ec2.InstanceType('t3.micro'),\n"
+        "            machine_image=ec2.MachineImage.latest_amazon_linux2(),\n"
+        "            health_check=autoscaling.HealthCheck.elb(grace=Duration.minutes(5)))\n"
+    )
+    found = [f for f in run_checks(make_context({"lib/web.py": code})) if f.check == "deprecated-api"]
+    on_line_9 = [f for f in found if any(e.line == 9 for e in f.evidence)]
+    assert len(on_line_9) == 1, [f.message for f in found]
+    assert "HealthCheck" in on_line_9[0].message and "in the same code" in on_line_9[0].message

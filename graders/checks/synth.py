@@ -277,13 +277,20 @@ def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
             if member and key not in groups and cls in groups:
                 key = cls  # S3Origin#bind warns because the answer built a (deprecated) S3Origin
             api_name = f"{module + '.' if module else ''}{cls}{'#' + member if member else ''}"
+            if f"{cls}#{member}" in _CDK_OWN_WARNINGS and key not in groups:
+                continue  # CDK warns about its own internal use, not the answer's
             warnings.setdefault(key, api_name)
+    also = _fold_same_lines(groups)
     for key in sorted(set(groups) | set(warnings), key=lambda k: (k not in groups, k)):
+        if key in groups and key not in also:
+            continue  # folded into the finding of another name used on the same lines
         uses = groups.get(key, [])
         jsii = warnings.get(key)
         lines = ", ".join(f"{src.path}:{getattr(node, 'lineno', '?')}" for src, node, _, _ in uses)
         what = f"`{uses[0][2]}`" if uses else f"`{jsii}`"
         message = f"{what} is deprecated"
+        if also.get(key):
+            message += " (and, in the same code, " + ", ".join(f"`{name}`" for name in also[key]) + ")"
         if jsii and uses:
             message += f" (jsii warned: {jsii} is deprecated)"
         elif jsii:
@@ -297,6 +304,36 @@ def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
             if not uses:  # the source lens could not follow the call: point at lines that name it
                 evidence += [ctx.at(src, line, value=text) for src, line, text in _lines_naming(ctx, key)]
             yield Hit(message, evidence, key=f"dep:{key}", lens="synth")
+
+
+# jsii deprecation warnings CDK prints for its own internal calls whatever the answer wrote:
+# StepScalingPolicy passes `cooldown` to StepScalingAction on every scale_on_metric().
+_CDK_OWN_WARNINGS = frozenset({"StepScalingActionProps#cooldown"})
+
+
+def _fold_same_lines(groups: dict[str, list[tuple[SourceFile, ast.AST, str, str]]]) -> dict[str, list[str]]:
+    """One finding per deprecated use: a name all of whose uses sit on lines of another name's
+    uses (`HealthCheck.elb(grace=...)` is a deprecated class, method and keyword at once) is folded
+    into the name with the most uses. Returns kept key -> the other names folded into it."""
+    lines = {
+        k: {(src.path, getattr(node, "lineno", None)) for src, node, _, _ in uses}
+        for k, uses in groups.items()
+    }
+    order = sorted(groups, key=lambda k: (-len(groups[k]), -len(groups[k][0][2]), k))
+    kept: dict[str, list[str]] = {}
+    owner: dict[tuple[str, int | None], str] = {}
+    for key in order:
+        owners = {owner.get(line) for line in lines[key]}
+        target = owners.pop() if len(owners) == 1 else None  # every use on lines of one kept name
+        if target is None:
+            kept[key] = []
+            for line in lines[key]:
+                owner[line] = key
+        else:
+            name = groups[key][0][2]
+            if name not in kept[target]:
+                kept[target].append(name)
+    return kept
 
 
 def _lines_naming(ctx: CheckContext, name: str, limit: int = 5) -> list[tuple[SourceFile, int, str]]:
