@@ -80,6 +80,39 @@ def asks_destroyable(prompt: str | None) -> str | None:
     return None
 
 
+_FUNCTION_WORDS = re.compile(r"\b(?:lambda|functions?)\b", re.IGNORECASE)
+_SIZE = re.compile(
+    r"\b\d{2,5}\s*(?:MB|GB|MiB)\b|\b\d+[- ]?(?:seconds?|secs?|minutes?|mins?)\b", re.IGNORECASE
+)
+_MEMORY_OR_TIMEOUT = re.compile(r"\bmemory\b|\btimeout\b", re.IGNORECASE)
+
+
+def asks_function_size(prompt: str | None) -> str | None:
+    """The prompt's sentence that fixes the Lambda functions' memory or timeout, else None.
+
+    A sentence counts when it is about functions (or sits in a list under one that is) and gives
+    a memory size or a timeout with its number: "All functions should have 512MB memory
+    allocation and a 30-second timeout", "Memory: 512MB per function"."""
+    if not prompt:
+        return None
+    for line in prompt.splitlines():
+        for sentence in re.split(r"(?<=[.!?])\s+", line):
+            if _MEMORY_OR_TIMEOUT.search(sentence) and _SIZE.search(sentence):
+                if _FUNCTION_WORDS.search(sentence) or _FUNCTION_WORDS.search(_context(prompt, line)):
+                    return _clip(sentence.strip(" -*#>\t"))
+    return None
+
+
+def _context(prompt: str, line: str, before: int = 6) -> str:
+    """The few lines before ``line`` (a list item's heading says what the item is about)."""
+    lines = prompt.splitlines()
+    try:
+        at = lines.index(line)
+    except ValueError:
+        return ""
+    return "\n".join(lines[max(0, at - before) : at])
+
+
 def tag_keys(prompt: str | None) -> list[str]:
     """The tag keys the prompt names (in its order, first spelling kept), or [] when it names none."""
     if not prompt:
@@ -111,4 +144,4 @@ def _clip(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-__all__ = ["asks_destroyable", "read_prompt", "tag_keys"]
+__all__ = ["asks_destroyable", "asks_function_size", "read_prompt", "tag_keys"]

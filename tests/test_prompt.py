@@ -8,7 +8,7 @@ import pytest
 
 from graders.checks import run_checks
 from graders.models import Sample
-from graders.prompt import asks_destroyable, read_prompt, tag_keys
+from graders.prompt import asks_destroyable, asks_function_size, read_prompt, tag_keys
 from tests.checkkit import make_context
 
 
@@ -143,3 +143,46 @@ def test_the_quoted_requirement_is_the_sentence_that_says_it() -> None:
         "Keep the setup clean and minimal. When the stack is deleted, everything should tear down neatly.\n"
     )
     assert asks_destroyable(prompt) == "When the stack is deleted, everything should tear down neatly."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "All functions should have 512MB memory allocation and a 30-second timeout.",
+        "Each Lambda function should have a maximum timeout of 5 minutes and a memory limit of 512 MB.",
+        "## Lambda settings\n- Runtime: Python 3.12\n- Memory: 512MB per function\n",
+    ],
+)
+def test_prompts_that_size_the_functions(text: str) -> None:
+    assert asks_function_size(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Use a Lambda function to process uploads.",
+        "The DynamoDB table needs 500 RCU and a TTL of 30 days.",
+        "Keep the cache memory at 512 MB.",  # not about functions
+    ],
+)
+def test_prompts_that_do_not_size_the_functions(text: str) -> None:
+    assert asks_function_size(text) is None
+
+
+def test_uniform_sizes_the_prompt_asked_for_are_a_note() -> None:
+    fn = (
+        "        _lambda.Function(self, '{0}', runtime=_lambda.Runtime.PYTHON_3_12, handler='i.h',\n"
+        "            code=_lambda.Code.from_inline('x'), memory_size=512, timeout=Duration.seconds(30))\n"
+    )
+    code = (
+        "from aws_cdk import Duration, Stack, aws_lambda as _lambda\n"
+        "class Fns(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n" + fn.format("A") + fn.format("B")
+    )
+    plain = [f for f in run_checks(make_context({"lib/fns.py": code})) if f.check == "lambda-uniform-config"]
+    assert [f.severity for f in plain] == ["low"]
+    ctx = make_context({"lib/fns.py": code})
+    ctx.prompt = "All functions should have 512MB memory allocation and a 30-second timeout.\n"
+    asked = [f for f in run_checks(ctx) if f.check == "lambda-uniform-config"]
+    assert [f.severity for f in asked] == ["info"] and "prompt sets this size" in asked[0].message

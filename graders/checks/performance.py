@@ -20,6 +20,7 @@ from graders.checks._copies import (
     text_of,
 )
 from graders.checks.context import CheckContext, Hit, Resource
+from graders.prompt import asks_function_size
 
 FUNCTION_CALLS = (
     "Function",
@@ -157,6 +158,10 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
             _lambda.Function(self, f"{name}Fn", memory_size=256,
                              timeout=Duration.seconds(30), ...)
 
+    When the task's prompt itself gives the functions their memory or timeout ("All functions
+    should have 512MB memory allocation and a 30-second timeout"), the finding is a note at
+    severity info quoting the prompt (rubric option ``prompt_waives: false`` to score it).
+
     Fix: size each function for its own work (measure, or use AWS Lambda Power Tuning), for
     example 1024 MB / 60 s for the scorer and 128 MB / 10 s for the notifier.
     """
@@ -192,7 +197,15 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
             f"{show(shared[0])}: nothing is sized for its own workload"
         )
 
-    return items_hit(ctx, "lambda-uniform-config", template_items, source_items, message)
+    hits = items_hit(ctx, "lambda-uniform-config", template_items, source_items, message)
+    asked = (
+        asks_function_size(ctx.prompt) if ctx.option("lambda-uniform-config", "prompt_waives", True) else None
+    )
+    if asked:
+        for hit in hits:
+            hit.severity = "info"
+            hit.message += f"; the task's prompt sets this size (“{asked}”), so not scored"
+    return hits
 
 
 @check("lambda-default-config", lenses=("source", "template"))
