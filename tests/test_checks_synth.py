@@ -437,3 +437,20 @@ def test_one_deprecated_use_is_one_finding() -> None:
     on_line_9 = [f for f in found if any(e.line == 9 for e in f.evidence)]
     assert len(on_line_9) == 1, [f.message for f in found]
     assert "HealthCheck" in on_line_9[0].message and "in the same code" in on_line_9[0].message
+
+
+def test_one_api_mistake_on_several_lines_is_one_finding_and_a_misspelt_keyword_is_not_two() -> None:
+    code = (
+        "from aws_cdk import Stack, aws_logs as logs, aws_autoscaling as autoscaling, Duration\n"
+        "class Logs(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        logs.LogGroup(self, 'A', retention=logs.RetentionDays.THIRTY_DAYS)\n"
+        "        logs.LogGroup(self, 'B', retention=logs.RetentionDays.THIRTY_DAYS)\n"
+        "        autoscaling.HealthCheck.elb(grace_period=Duration.minutes(5))\n"
+    )
+    found = [f for f in run_checks(make_context({"lib/logs.py": code})) if f.check == "invalid-api"]
+    thirty = [f for f in found if "THIRTY_DAYS" in f.message]
+    assert len(thirty) == 1 and sorted(e.line for e in thirty[0].evidence) == [5, 6]
+    elb = [f for f in found if "elb" in f.message]
+    assert len(elb) == 1 and "grace_period" in elb[0].message, [f.message for f in found]

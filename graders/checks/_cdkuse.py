@@ -496,7 +496,7 @@ class CdkUse:
                 f"{unknown[0][0]}=",
                 call,
             )
-        if not star_args and not star_kwargs:
+        if not star_args and not star_kwargs and not unknown:  # a misspelt keyword is one mistake, not two
             missing = [p.name for p in sig.params if p.required and p.name not in given]
             if missing:
                 self._error(

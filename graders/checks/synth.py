@@ -149,7 +149,7 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
     for src in ctx.parsed():
         for err in _cdk_use(src.path, src.text).errors:
             line = getattr(err.node, "lineno", 1)
-            key = f"{src.path}:{line}:{err.code}"
+            key = f"api:{err.code}:{err.message}"  # one mistake repeated on several lines is one finding
             whole = err.call or err.node  # synth reports the line the call starts on
             first = getattr(whole, "lineno", line)
             spans.append((src.path, first, getattr(whole, "end_lineno", first) or first, key))
