@@ -369,3 +369,24 @@ def test_alarms_in_a_file_that_does_not_parse_keep_alarms_missing_quiet() -> Non
     assert [f.check for f in run_checks(alone) if f.check == "alarms-missing"] == ["alarms-missing"]
     both = make_context({"lib/app_stack.py": stack, "lib/monitoring_stack.py": cut_off})
     assert not [f for f in run_checks(both) if f.check == "alarms-missing"]
+
+
+def test_pitr_turned_on_only_for_production_is_a_note() -> None:
+    code = (
+        "from aws_cdk import Stack, aws_dynamodb as dynamodb\n"
+        "class Data(Stack):\n"
+        "    def __init__(self, scope, cid, stage):\n"
+        "        super().__init__(scope, cid)\n"
+        "        dynamodb.Table(self, 'Items', partition_key=dynamodb.Attribute(\n"
+        "            name='id', type=dynamodb.AttributeType.STRING),\n"
+        "            point_in_time_recovery=True if stage == 'prod' else False)\n"
+    )
+    found = [f for f in run_checks(make_context({"lib/data.py": code})) if f.check == "pitr-disabled"]
+    assert [f.severity for f in found] == ["info"]
+    assert "on in production" in found[0].message
+    assert "stage == 'prod'" in (found[0].evidence[0].value or "")
+
+
+def test_no_tags_finding_for_an_answer_with_nothing_to_tag() -> None:
+    code = "import aws_cdk as cdk\nfrom lib.tap_stack import TapStack\n\napp = cdk.App()\napp.synth()\n"
+    assert not [f for f in run_checks(make_context({"app.py": code})) if f.check == "tags-missing"]

@@ -380,6 +380,8 @@ def _tags_source(
     evidence = [ctx.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources][:5]
     if not evidence:
         evidence = _stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(never))
+    if not evidence:
+        return []  # no stack and no tag anywhere: an answer with nothing to tag is not judged
     return [Hit(message, evidence, key="tags-missing", lens="source")]
 
 
@@ -869,7 +871,9 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     global tables: no replica has it). In the source: `point_in_time_recovery=True` (deprecated
     but effective) or `point_in_time_recovery_specification=PointInTimeRecoverySpecification(
     point_in_time_recovery_enabled=True)` count as on; a value the source cannot read is left
-    to the template. One finding lists the tables.
+    to the template. One finding lists the tables. PITR turned on only for production
+    (`point_in_time_recovery=True if stage == "prod" else False`) is a stage choice: reported as a
+    note at severity info.
 
     Why it matters: without PITR a bad deploy, a buggy batch job or a mistaken delete loses
     data for good; with it the table can be restored to any second of the last 35 days.
@@ -885,8 +889,15 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     index = SourceIndex(ctx)
     template_items = _template_pitr_items(ctx) if ctx.has_template else []
     source_items = []
+    off = gated = 0
     for inst in index.instances(*_TABLE_CALLS):
-        if _source_pitr_state(index, inst) is False:
+        condition = _pitr_condition(inst)
+        if condition is not None and _on_in_production(condition):
+            gated += 1
+            value = f"point-in-time recovery only when `{condition}`"
+            source_items.append(Item(inst.cid, inst.label, inst.evidence(ctx, value=value)))
+        elif _source_pitr_state(index, inst) is False:
+            off += 1
             source_items.append(
                 Item(inst.cid, inst.label, inst.evidence(ctx, value="point-in-time recovery not enabled"))
             )
@@ -895,7 +906,33 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
         noun = "table has" if len(items) == 1 else f"{len(items)} tables have"
         return f"DynamoDB {noun} no point-in-time recovery: {names_list(i.text for i in items)}"
 
-    return items_hit(ctx, "pitr-disabled", template_items, source_items, message)
+    hits = items_hit(ctx, "pitr-disabled", template_items, source_items, message)
+    if gated and not off and len(template_items) <= gated:
+        for hit in hits:  # every table without it turns PITR on in production: a stage choice
+            hit.severity = "info"
+            hit.message += "; it is on in production (the answer enables it only there), so not scored"
+    return hits
+
+
+def _pitr_condition(inst: Instance) -> str | None:
+    """The condition under which a table's PITR is on, when the source writes `True if C else False`."""
+    value = inst.kw("point_in_time_recovery")
+    spec = inst.kw("point_in_time_recovery_specification")
+    if value is None and isinstance(spec, ast.Call):
+        value = kwarg(spec, "point_in_time_recovery_enabled")
+    if not isinstance(value, ast.IfExp):
+        return None
+    body, orelse = literal(value.body, None), literal(value.orelse, None)
+    test = " ".join(ast.unparse(value.test).split())
+    if body is True and orelse is False:
+        return test
+    if body is False and orelse is True:
+        return f"not ({test})"
+    return None
+
+
+def _on_in_production(condition: str) -> bool:
+    return bool(re.search(r"==\s*['\"]prod(?:uction)?['\"]|^[\w.]*is_prod\w*$", condition.strip()))
 
 
 # ==== alarms-missing =======================================================================
@@ -981,7 +1018,31 @@ def alarms_missing(ctx: CheckContext) -> Iterable[Hit]:
         workload[0].evidence(ctx)
     ]
     message = f"No CloudWatch alarm anywhere in the answer, for a workload of {listed}"
+    never_given = _modules_never_given(ctx, index)
+    if never_given:
+        message += (
+            f" (the answer is cut off: it imports {names_list(f'`{m}`' for m in never_given)}"
+            " but never gives them, so any alarms there are not part of the answer)"
+        )
     return [Hit(message, evidence[:5], key="alarms-missing", lens="source")]
+
+
+def _modules_never_given(ctx: CheckContext, index: SourceIndex) -> list[str]:
+    """When a file of the answer is cut off mid-statement: the modules of its own package that
+    the answer imports but never gives (the part the answer did not reach)."""
+    if not any(src.tree is None for src in ctx.sources):
+        return []
+    given = {src.path[: -len(".py")].replace("/", ".") for src in ctx.sources if src.path.endswith(".py")}
+    given |= {g.rsplit(".", 1)[-1] for g in given}
+    packages = {g.split(".", 1)[0] for g in given if "." in g}
+    missing: list[str] = []
+    for src in index.sources:
+        for node in walk(src.tree) if src.tree else ():
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                root = node.module.split(".", 1)[0]
+                if root in packages and node.module not in given and node.module not in missing:
+                    missing.append(node.module)
+    return missing
 
 
 def _alarms_in_unparsed(ctx: CheckContext) -> bool:
