@@ -704,8 +704,12 @@ def _file_marks(lines: list[str]) -> list[_Mark]:
 def _mark_at(lines: list[str], i: int) -> _Mark | None:
     line = lines[i].strip()
     doc = re.fullmatch(r"[rRuU]?(\"\"\"|\'\'\')", line)
+    named_doc = re.fullmatch(r"[rRuU]?(?:\"\"\"|\'\'\')\s*([\w./-]+\.py)\s*", line)
     if doc and i + 2 < len(lines) and lines[i + 2].strip() == doc.group(1):
         name = lines[i + 1].strip()  # '"""' / 'lib/x.py' / '"""': a file label written as a docstring
+        source, start = "docstring", i
+    elif named_doc:
+        name = named_doc.group(1)  # '"""lambda_func_stack.py' opening a module docstring of prose
         source, start = "docstring", i
     else:
         match = _MARK_LINE.match(line)

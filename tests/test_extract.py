@@ -284,3 +284,18 @@ def test_corpus_every_answer_extracts_without_error() -> None:
     for path in sorted(CORPUS.glob("*/lib/*RESPONSE.md")):
         for file in extract_files(path.read_text()).files:
             _assert_safe(file.path)
+
+
+def test_a_module_docstring_opening_with_a_file_name_starts_a_new_file() -> None:
+    text = (
+        "# Answer\n\n```python\n"
+        '"""tap_stack.py\nThe main stack.\n"""\n'
+        "from aws_cdk import Stack\n\nclass TapStack(Stack):\n    pass\n\n"
+        '"""lambda_func_stack.py\nThe functions, in a stack of their own.\n"""\n'
+        "from aws_cdk import Stack\n\nclass LambdaFuncStack(Stack):\n    pass\n"
+        "```\n"
+    )
+    files = {f.path: f for f in extract_files(text).files}
+    assert set(files) >= {"tap_stack.py", "lambda_func_stack.py"}, sorted(files)
+    assert "class LambdaFuncStack" in files["lambda_func_stack.py"].content
+    assert "class LambdaFuncStack" not in files["tap_stack.py"].content
