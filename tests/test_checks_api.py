@@ -301,3 +301,28 @@ def test_handler_header_without_any_api_is_not_a_finding() -> None:
     queue_only = {"QA1B2C3D4": _res("AWS::SQS::Queue", "Q")}
     assert _run("cors-allow-all", {"lambda/index.py": handler}, queue_only) == []
     assert _run("cors-allow-all", {"lambda/index.py": handler}) == []
+
+
+def test_handler_cors_counts_only_code_a_handler_can_run() -> None:
+    stack = (
+        "from aws_cdk import Stack, aws_apigateway as apigw, aws_lambda as _lambda\n"
+        "class Api(Stack):\n"
+        "    def __init__(self, scope, cid):\n"
+        "        super().__init__(scope, cid)\n"
+        "        fn = _lambda.Function(self, 'Fn', runtime=_lambda.Runtime.PYTHON_3_12,\n"
+        "            handler='handler.handler', code=_lambda.Code.from_asset('lambda'))\n"
+        "        apigw.LambdaRestApi(self, 'Rest', handler=fn)\n"
+    )
+    helper = (
+        "def format_response(status, body):\n"
+        "    return {'statusCode': status, 'headers': {'Access-Control-Allow-Origin': '*'}, 'body': body}\n\n"
+    )
+    used = helper + "def handler(event, context):\n    return format_response(200, 'ok')\n"
+    unused = helper + "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
+
+    def cors(handler_code: str) -> list[Finding]:
+        ctx = make_context({"lib/api.py": stack, "lambda/handler.py": handler_code})
+        return [f for f in run_checks(ctx) if f.check == "cors-allow-all"]
+
+    assert any(e.file == "lambda/handler.py" for f in cors(used) for e in f.evidence)
+    assert not any(e.file == "lambda/handler.py" for f in cors(unused) for e in f.evidence)

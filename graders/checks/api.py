@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graders.checks import check
-from graders.checks._ast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
+from graders.checks._ast import call_name, dotted, iter_calls, kwarg, literal, parents, str_literal, walk
 from graders.checks._cfn import as_list, is_intrinsic, policy_statements
 from graders.checks._constructs import (
     Bindings,
@@ -695,12 +695,27 @@ def _inline_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidence
 
 def _handler_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidence]:
     assert src.tree is not None
+    used = {n.id for n in walk(src.tree) if isinstance(n, ast.Name)}
+    used |= {n.attr for n in walk(src.tree) if isinstance(n, ast.Attribute)}
+    up = parents(src.tree)
     for node in walk(src.tree):
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values, strict=False):
                 name = str_literal(k)
-                if name and name.lower() == _ACAO and str_literal(v) == "*":
+                if name and name.lower() == _ACAO and str_literal(v) == "*" and _reachable(node, up, used):
                     yield ctx.at(src, v, value="'Access-Control-Allow-Origin': '*'")
+
+
+def _reachable(node: ast.AST, up: dict[ast.AST, ast.AST], used: set[str]) -> bool:
+    """Whether handler code at ``node`` can run: not inside a helper function nothing calls
+    (entry points — `handler`, `lambda_handler`, `main` ... — always can)."""
+    while node in up:
+        node = up[node]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            entry = "handler" in node.name.lower() or node.name in ("main", "lambda_function")
+            if not entry and node.name not in used:
+                return False
+    return True
 
 
 # ==== api-throttling-missing ================================================================

@@ -100,6 +100,7 @@ UNSCOPED_ACTIONS: tuple[str, ...] = (
     "sns:listtopics", "sns:listsubscriptions", "sns:getsmsattributes", "sns:setsmsattributes",
     "sns:checkifphonenumberisoptedout", "sns:listphonenumbersoptedout",
     "sqs:listqueues",
+    "config:describecompliancebyresource", "config:getcompliancedetailsbyresource", "config:putevaluations",
     "states:liststatemachines", "states:listactivities", "states:sendtasksuccess", "states:sendtaskfailure",
     "states:sendtaskheartbeat",
     "events:putpartnerevents", "events:listeventbuses", "events:testeventpattern",
