@@ -10,6 +10,7 @@ import pytest
 from graders.checks import run_checks
 from graders.checks.context import CheckContext
 from graders.models import Finding, Sample, SynthResult
+from graders.prompt import read_prompt
 from graders.rubric import load_rubric
 from tests.checkkit import make_context
 
@@ -129,14 +130,17 @@ class S(Stack):
     def __init__(self, scope, cid, **kw):
         super().__init__(scope, cid, **kw)
         s3.Bucket(self, "B", bucket_name="cloudmigration-s3")
+        s3.Bucket(self, "C", bucket_name="cloudmigration-s3-logs")
         dynamodb.Table(self, "T", table_name="orders")
 """
     ctx = make_context({"lib/stack.py": HEADER + body})
     ctx.sample = Sample(
         sample_id="t", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"), task_root=str(tmp_path)
     )
+    ctx.prompt = read_prompt(ctx.sample)  # as the pipeline does
     found = _run("hardcoded-name", ctx)
-    # "orders" appears in the prompt only as a plain word, not as a name: still reported
+    # the prompt's name with a suffix is the prompt's name; "orders" appears in the prompt only as a
+    # plain word, not as a name: still reported
     assert [f.message.split("`")[1] for f in found] == ['table_name="orders"']
 
 

@@ -6,7 +6,6 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from graders.checks import check
@@ -213,7 +212,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     """
     indexes = index_sources(ctx.parsed())
     allowed = set(ctx.option("hardcoded-name", "name_properties", list(_NAME_KWARGS)))
-    prompt = _prompt_text(ctx)
+    prompt = ctx.prompt or ""
     answer_classes = {n.name for idx in indexes for n in idx.classes}
     uses = [
         use
@@ -493,21 +492,6 @@ def _is_fixed_position(idx: SourceIndex, node: ast.AST) -> bool:
     return False
 
 
-def _prompt_text(ctx: CheckContext) -> str:
-    """The task's prompt, when the sample sits in a task folder (names it mandates are allowed)."""
-    candidates = []
-    if ctx.sample.task_root:
-        candidates.append(Path(ctx.sample.task_root) / "lib" / "PROMPT.md")
-    if ctx.sample.source:
-        candidates.append(Path(ctx.sample.source).parent / "PROMPT.md")
-    for path in candidates:
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-    return ""
-
-
 def _prompt_mentions(prompt: str, name: str) -> bool:
     """True when the prompt gives ``name`` itself (a plain word must be quoted to count)."""
     if not prompt or len(name) < 3:
@@ -515,7 +499,11 @@ def _prompt_mentions(prompt: str, name: str) -> bool:
     bounded = rf"(?<![\w/.-]){re.escape(name)}(?![\w/-])"
     if re.fullmatch(r"[a-z]+", name):
         bounded = rf"[`'\"]{re.escape(name)}[`'\"]"
-    return re.search(bounded, prompt) is not None
+    if re.search(bounded, prompt) is not None:
+        return True
+    # The prompt's name with a suffix the answer added (`cloudmigration-s3` -> `cloudmigration-s3-tap`).
+    given = re.findall(r"[`'\"]([\w./-]{6,})[`'\"]|(?<![\w/.-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![\w/-])", prompt)
+    return any(name.startswith((g + "-", g + "_")) for pair in given for g in pair if len(g) >= 6)
 
 
 # =====================================================================================
