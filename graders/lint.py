@@ -5,11 +5,25 @@ synthesizes with it; the results reach ``CheckContext.lint`` (template -> matche
 ``cfn-lint-error`` check reads them. Each match is ``{"rule": "E3012", "level": "error",
 "message": "...", "path": ["Resources", "X", "Properties", ...], "resource": "X"}``
 (``resource`` is None for matches outside the Resources section).
+
+Speed: cfn-lint 1.x spends about a third of a CDK template's lint on bookkeeping that gives the
+same answer every time: ``cfnlint.jsonschema.validators.create`` builds and ``exec``s a brand-new
+dataclass on every ``extend_validator`` call (once per resource per schema rule, ~16 distinct
+argument sets over a whole corpus), and every ``evolve`` (hundreds of thousands per template)
+calls ``dataclasses.fields()``. :func:`install_speedups` memoizes the first and precomputes the
+field names for the second. It changes only that code, only when the code is the exact version the
+speed-ups were checked against (a source fingerprint), so every rule still runs and the matches
+are the ones plain ``cfnlint.api.lint`` gives (tests/test_lint.py compares them).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import inspect
 import json
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -17,16 +31,31 @@ from typing import Any
 class WarmLinter:
     """cfn-lint loaded once, its rules built once and reused for every template."""
 
-    def __init__(self, regions: list[str] | None = None) -> None:
+    def __init__(self, regions: list[str] | None = None, speedups: bool = True) -> None:
         import cfnlint.api as api  # imported here: loading cfn-lint's rules and schemas takes a while
         from cfnlint.runner import Runner
 
+        if speedups:
+            install_speedups()
         self._api = api
         self._config = api.ConfigMixIn(regions=regions or ["us-east-1"])
         self._rules = Runner(self._config).rules
+        # Template text -> its matches: the same template (an answer graded twice, two answers that
+        # synthesize alike) is linted once. Sound because a lint depends on nothing but the text.
+        self._seen: dict[str, list[dict[str, Any]]] = {}
 
     def lint(self, text: str) -> list[dict[str, Any]]:
         """Lint one template given as JSON or YAML text; matches sorted by path, then rule."""
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        out = self._seen.get(key)
+        if out is None:
+            out = self._lint(text)
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = out
+        return [{**m, "path": list(m["path"])} for m in out]
+
+    def _lint(self, text: str) -> list[dict[str, Any]]:
         template, errors = self._api.decode_str(text)
         matches = list(errors or [])
         if template is not None and not errors:
@@ -34,6 +63,9 @@ class WarmLinter:
         out = [_as_dict(m) for m in matches]
         out.sort(key=lambda m: ([str(p) for p in m["path"]], m["rule"], m["message"]))
         return out
+
+
+_SEEN_MAX = 256  # templates remembered per linter; a few hundred KB at most
 
 
 @lru_cache(maxsize=4)
@@ -63,4 +95,119 @@ def _as_dict(match: Any) -> dict[str, Any]:
 # cfn-lint's rule id prefix -> level, for a match whose rule carries no severity.
 _LEVELS = {"E": "error", "W": "warning", "I": "informational"}
 
-__all__ = ["WarmLinter", "lint_template"]
+
+# ---- speed-ups ---------------------------------------------------------------------------------
+# sha256 (first 16 hex digits) of the source each speed-up was checked against: cfn-lint 1.58.
+# When cfn-lint changes one of these functions the speed-up is skipped, never applied blind;
+# tests/test_lint.py then fails until someone re-checks it and updates the fingerprint.
+_FINGERPRINTS = {
+    "cfnlint.jsonschema.validators.create": "2d1dd51fbc7a640b",
+    "cfnlint.context.context.Context.evolve": "05aa695393629cc4",
+    "cfnlint.context.context.Path.evolve": "a8bbd390c03c955a",
+}
+_installed: dict[str, bool] = {}
+_install_lock = threading.Lock()
+
+
+def install_speedups() -> dict[str, bool]:
+    """Apply the speed-ups whose target code matches its fingerprint (once per process).
+
+    Returns each speed-up's name -> whether it is active.
+    """
+    with _install_lock:
+        if not _installed:
+            _install()
+        return dict(_installed)
+
+
+def _install() -> None:
+    import cfnlint.jsonschema.validators as validators
+    from cfnlint.context import context
+
+    if _matches("cfnlint.jsonschema.validators.create", validators.create):
+        validators.create = _memoized_create(validators.create)  # type: ignore[assignment]
+        _installed["cfnlint.jsonschema.validators.create"] = True
+    for cls in (context.Context, context.Path):
+        name = f"cfnlint.context.context.{cls.__name__}.evolve"
+        if _matches(name, cls.evolve):
+            cls.evolve = _evolve_with_known_fields(cls, merge_ref_values=cls is context.Context)
+            _installed[name] = True
+    for name in _FINGERPRINTS:
+        _installed.setdefault(name, False)
+
+
+def _matches(name: str, obj: Any) -> bool:
+    try:
+        source = inspect.getsource(obj)
+    except (OSError, TypeError):  # no source shipped: cannot tell what the code is
+        return False
+    return hashlib.sha256(source.encode()).hexdigest()[:16] == _FINGERPRINTS[name]
+
+
+def _memoized_create(create: Callable[..., type]) -> Callable[..., type]:
+    """``create`` returning one class per distinct argument set.
+
+    Sound because the class ``create`` returns depends only on its arguments' values: it closes over
+    them as the instances' defaults, and neither cfn-lint nor we mutate them afterwards (``extend``
+    copies the dicts before changing them). Arguments we cannot key (unhashable values) go uncached.
+    """
+    classes: dict[Hashable, type] = {}
+
+    def memoized(
+        validators: Mapping[str, Any] | None = None,
+        function_filter: Any = None,
+        fn_resolvers: Mapping[str, Any] | None = None,
+    ) -> type:
+        key = _create_key(validators, function_filter, fn_resolvers)
+        if key is None:
+            return create(validators, function_filter, fn_resolvers)
+        cls = classes.get(key)
+        if cls is None:
+            cls = create(validators, function_filter, fn_resolvers)
+            # Validator.evolve is fields(Validator) + cls(**kwargs): same, with the field names known.
+            cls.evolve = _evolve_with_known_fields(cls, merge_ref_values=False)  # type: ignore[attr-defined]
+            classes[key] = cls
+        return cls
+
+    memoized.__wrapped__ = create  # type: ignore[attr-defined]
+    return memoized
+
+
+def _create_key(validators: Any, function_filter: Any, fn_resolvers: Any) -> Hashable | None:
+    try:
+        key = (
+            tuple((validators or {}).items()),
+            None if function_filter is None else (type(function_filter), _frozen(vars(function_filter))),
+            tuple((fn_resolvers or {}).items()),
+        )
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _frozen(attrs: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items()))
+
+
+def _evolve_with_known_fields(cls: type, merge_ref_values: bool) -> Callable[..., Any]:
+    """cfn-lint's ``evolve`` for a dataclass: a copy with ``kwargs`` changed, init fields listed once.
+
+    ``merge_ref_values`` keeps Context.evolve's one twist: new ref_values are merged into the old.
+    """
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+    def evolve(self: Any, **kwargs: Any) -> Any:
+        if merge_ref_values and "ref_values" in kwargs:
+            ref_values = self.ref_values.copy()
+            ref_values.update(kwargs["ref_values"])
+            kwargs["ref_values"] = ref_values
+        for name in names:
+            if name not in kwargs:
+                kwargs[name] = getattr(self, name)
+        return self.__class__(**kwargs)
+
+    return evolve
+
+
+__all__ = ["WarmLinter", "install_speedups", "lint_template"]

@@ -1,0 +1,353 @@
+"""WarmLinter: with its speed-ups it reports exactly what plain ``cfnlint.api.lint`` reports."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from graders.lint import WarmLinter, install_speedups
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cdk_like() -> dict[str, Any]:
+    """A template shaped like CDK output: bootstrap rule, metadata, roles, policies, functions, data stores."""
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                    }
+                ],
+                "Version": "2012-10-17",
+            },
+            "ManagedPolicyArns": [
+                {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                        ],
+                    ]
+                }
+            ],
+        },
+        "Metadata": {"aws:cdk:path": "TapStack/Handler/ServiceRole/Resource"},
+    }
+    return {
+        "Parameters": {
+            "BootstrapVersion": {
+                "Type": "AWS::SSM::Parameter::Value<String>",
+                "Default": "/cdk-bootstrap/hnb659fds/version",
+            },
+            "Env": {"Type": "String", "AllowedValues": ["dev", "prod"], "Default": "dev"},
+        },
+        "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+        "Resources": {
+            "HandlerServiceRole": role,
+            "HandlerPolicy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                                "Effect": "Allow",
+                                "Resource": [{"Fn::GetAtt": ["Table", "Arn"]}],
+                            },
+                            {
+                                "Action": ["sqs:SendMessage"],
+                                "Effect": "Allow",
+                                "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                            },
+                        ],
+                        "Version": "2012-10-17",
+                    },
+                    "PolicyName": "HandlerPolicy",
+                    "Roles": [{"Ref": "HandlerServiceRole"}],
+                },
+            },
+            "Handler": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"},
+                    "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["HandlerServiceRole", "Arn"]},
+                    "Runtime": "python3.12",
+                    "MemorySize": 256,
+                    "Timeout": 30,
+                    "Environment": {
+                        "Variables": {
+                            "TABLE": {"Ref": "Table"},
+                            "NAME": {"Fn::Sub": "app-${Env}-${AWS::Region}"},
+                        }
+                    },
+                    "TracingConfig": {"Mode": "Active"},
+                },
+                "DependsOn": ["HandlerPolicy", "HandlerServiceRole"],
+            },
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {
+                    "LogGroupName": {"Fn::Join": ["", ["/aws/lambda/", {"Ref": "Handler"}]]},
+                    "RetentionInDays": 7,
+                },
+                "UpdateReplacePolicy": "Delete",
+                "DeletionPolicy": "Delete",
+            },
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                },
+                "UpdateReplacePolicy": "Retain",
+                "DeletionPolicy": "Retain",
+            },
+            "Queue": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {
+                    "VisibilityTimeout": 180,
+                    "RedrivePolicy": {
+                        "deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]},
+                        "maxReceiveCount": 3,
+                    },
+                },
+            },
+            "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}},
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        ]
+                    },
+                    "Tags": [{"Key": "Environment", "Value": {"Ref": "Env"}}],
+                },
+            },
+            "Sg": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": "db",
+                    "SecurityGroupIngress": [
+                        {"CidrIp": "10.0.0.0/16", "FromPort": 3306, "ToPort": 3306, "IpProtocol": "tcp"}
+                    ],
+                    "VpcId": "vpc-12345678",
+                },
+            },
+            "Db": {
+                "Type": "AWS::RDS::DBInstance",
+                "Condition": "IsProd",
+                "Properties": {
+                    "DBInstanceClass": "db.t3.micro",
+                    "Engine": "mysql",
+                    "EngineVersion": "8.0",
+                    "AllocatedStorage": "20",
+                    "MasterUsername": "admin",
+                    "ManageMasterUserPassword": True,
+                    "StorageEncrypted": True,
+                    "VPCSecurityGroups": [{"Fn::GetAtt": ["Sg", "GroupId"]}],
+                },
+                "UpdateReplacePolicy": "Snapshot",
+                "DeletionPolicy": "Snapshot",
+            },
+            "CDKMetadata": {
+                "Type": "AWS::CDK::Metadata",
+                "Properties": {"Analytics": "v2:deflate64:H4sIAAAAAAAA/zPSMzQ3MDBQTC"},
+                "Metadata": {"aws:cdk:path": "TapStack/CDKMetadata/Default"},
+            },
+        },
+        "Outputs": {
+            "TableName": {
+                "Value": {"Ref": "Table"},
+                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-table"}},
+            },
+            "DbEndpoint": {"Condition": "IsProd", "Value": {"Fn::GetAtt": ["Db", "Endpoint.Address"]}},
+        },
+        "Rules": {
+            "CheckBootstrapVersion": {
+                "Assertions": [
+                    {
+                        "Assert": {
+                            "Fn::Not": [
+                                {"Fn::Contains": [["1", "2", "3", "4", "5"], {"Ref": "BootstrapVersion"}]}
+                            ]
+                        },
+                        "AssertDescription": "CDK bootstrap stack version 6 required.",
+                    }
+                ]
+            }
+        },
+    }
+
+
+def _variant(change: str) -> str:
+    """The CDK-like template with one mistake of the kind answers make (or none), as JSON text."""
+    t = _cdk_like()
+    res = t["Resources"]
+    if change == "queue-retention-too-short":  # E3034
+        res["Dlq"]["Properties"]["MessageRetentionPeriod"] = 10
+    elif change == "wrong-type":  # E3012
+        res["Handler"]["Properties"]["MemorySize"] = "lots"
+    elif change == "unknown-property":  # E3002
+        res["Table"]["Properties"]["PointInTimeRecovery"] = True
+    elif change == "ref-to-nothing":  # E1020
+        res["Handler"]["Properties"]["Environment"]["Variables"]["TABLE"] = {"Ref": "Tabel"}
+    elif change == "bad-getatt":  # E1010
+        res["HandlerPolicy"]["Properties"]["PolicyDocument"]["Statement"][1]["Resource"] = {
+            "Fn::GetAtt": ["Queue", "Url"]
+        }
+    elif change == "sub-unknown-variable":  # E1019
+        res["Handler"]["Properties"]["Environment"]["Variables"]["NAME"] = {"Fn::Sub": "app-${Stage}"}
+    elif change == "duplicate-log-group":  # E3019
+        res["Logs2"] = copy.deepcopy(res["Logs"])
+    elif change == "storage-encrypted-replica":  # E3020: StorageEncrypted on a read replica
+        res["Db"]["Properties"]["SourceDBInstanceIdentifier"] = "source-db"
+    elif change == "missing-required":  # E3003
+        del res["Table"]["Properties"]["KeySchema"]
+    elif change == "bad-enum":  # E3030
+        res["Table"]["Properties"]["BillingMode"] = "ON_DEMAND"
+    elif change == "bad-runtime":  # E3030 on Runtime
+        res["Handler"]["Properties"]["Runtime"] = "python2.0"
+    elif change == "unknown-condition":  # E3015
+        res["Db"]["Condition"] = "IsStaging"
+    elif change == "circular":  # E3004
+        res["Queue"]["DependsOn"] = ["Dlq"]
+        res["Dlq"]["DependsOn"] = ["Queue"]
+    elif change == "bad-resource-type":  # E3006
+        res["Bucket"]["Type"] = "AWS::S3::Bukket"
+    elif change == "ports-on-all-protocols":  # W3687: ports on an all-protocols rule
+        res["Sg"]["Properties"]["SecurityGroupIngress"][0]["IpProtocol"] = "-1"
+    elif change == "no-resources":  # E1001
+        t = {"Parameters": t["Parameters"]}
+    elif change == "not-json":  # E0000
+        return '{"Resources": {'
+    else:
+        assert change == "none"
+    return json.dumps(t, indent=1)
+
+
+CHANGES = [
+    "none",
+    "queue-retention-too-short",
+    "wrong-type",
+    "unknown-property",
+    "ref-to-nothing",
+    "bad-getatt",
+    "sub-unknown-variable",
+    "duplicate-log-group",
+    "storage-encrypted-replica",
+    "missing-required",
+    "bad-enum",
+    "bad-runtime",
+    "unknown-condition",
+    "circular",
+    "bad-resource-type",
+    "ports-on-all-protocols",
+    "no-resources",
+    "not-json",
+]
+
+# Both sides run in a fresh interpreter: the speed-ups are process-wide, so "plain" cfn-lint must live
+# in a process that never installed them, and one hash seed keeps messages that print sets comparable.
+_PLAIN = textwrap.dedent("""
+    import json, sys
+    import cfnlint.api as api
+    out = []
+    for text in json.load(sys.stdin):
+        matches = api.lint(text, regions=["us-east-1"])
+        out.append(sorted([m.rule.id, str(m.message), [str(p) for p in getattr(m, "path", None) or []]] for m in matches))
+    print(json.dumps(out))
+""")
+_WARM = textwrap.dedent("""
+    import json, sys
+    from graders.lint import WarmLinter, install_speedups
+    linter = WarmLinter()
+    assert all(install_speedups().values()), install_speedups()
+    out = []
+    for text in json.load(sys.stdin):
+        out.append(sorted([m["rule"], m["message"], [str(p) for p in m["path"]]] for m in linter.lint(text)))
+    print(json.dumps(out))
+""")
+
+
+def _run(script: str, texts: list[str]) -> list[list[list[Any]]]:
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: list[list[list[Any]]] = json.loads(proc.stdout)
+    return result
+
+
+def test_warm_linter_with_speedups_reports_what_plain_cfn_lint_reports() -> None:
+    texts = [_variant(c) for c in CHANGES]
+    plain = _run(_PLAIN, texts)
+    warm = _run(_WARM, texts)
+    for change, p, w in zip(CHANGES, plain, warm, strict=True):
+        assert w == p, change
+    # The comparison means something only if the variants do trip error rules.
+    errors = {m[0] for matches in plain for m in matches if m[0].startswith("E")}
+    assert errors >= {"E0000", "E1001", "E1010", "E1019", "E1020", "E3002", "E3003", "E3004", "E3006"}
+    assert errors >= {"E3012", "E3015", "E3019", "E3020", "E3030", "E3034", "E3691"}
+
+
+def test_speedups_match_the_installed_cfn_lint() -> None:
+    """Fails after a cfn-lint upgrade that changed the patched code: re-check it, then update the fingerprints."""
+    WarmLinter()
+    assert install_speedups() == {
+        "cfnlint.jsonschema.validators.create": True,
+        "cfnlint.context.context.Context.evolve": True,
+        "cfnlint.context.context.Path.evolve": True,
+    }
+
+
+def test_equal_arguments_share_one_validator_class() -> None:
+    WarmLinter()
+    import cfnlint.jsonschema.validators as validators
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    def fn(*_: Any) -> None:
+        return None
+
+    a = validators.create({"x": fn}, FunctionFilter(), {})
+    assert validators.create({"x": fn}, FunctionFilter(), {}) is a
+    assert validators.create({"x": fn}, FunctionFilter(add_cfn_lint_keyword=False), {}) is not a
+    assert validators.create({"y": fn}, FunctionFilter(), {}) is not a
+    # An argument that cannot be a key is passed through uncached, not refused.
+    unkeyable = validators.create({"x": [fn]}, FunctionFilter(), {})  # type: ignore[dict-item]
+    assert unkeyable is not validators.create({"x": [fn]}, FunctionFilter(), {})  # type: ignore[dict-item]
+
+
+def test_a_repeated_template_gets_the_same_matches_in_fresh_lists() -> None:
+    linter = WarmLinter()
+    text = _variant("queue-retention-too-short")
+    first = linter.lint(text)
+    assert any(m["rule"] == "E3034" for m in first)
+    expected = copy.deepcopy(first)
+    first[0]["path"].append("changed by a caller")
+    first.append({"rule": "X"})
+    assert linter.lint(text) == expected
