@@ -44,7 +44,7 @@ test: install lint
 	$(VENV)/bin/pytest -q
 
 bench: install
-	$(PY) scripts/bench.py --corpus $(CORPUS)
+	$(PY) scripts/bench.py --corpus $(CORPUS) --workers 2 --subset 12
 
 eval: install
 	$(PY) scripts/eval.py --corpus $(CORPUS)

@@ -1,22 +1,39 @@
-"""Benchmark synthesis: the warm sandboxed pool over a corpus vs the naive way on a subset.
+"""Benchmark: the warm sandboxed pool vs the naive way, with and without cfn-lint, in one run.
 
-    .venv/bin/python scripts/bench.py --corpus ../shared/corpus/cdk-py [--subset 6] [--workers 2]
+    .venv/bin/python scripts/bench.py --corpus ../shared/corpus/cdk-py [--workers 2] [--subset 12]
 
-Warm: ingest + extract + assemble every answer, synthesize on ``--workers`` warm workers
-(worker start-up included in the wall time). Naive: a fresh ``python <entry>`` per answer in
-the plain venv (no sandbox, no lint) for ``--subset`` answers spread over the corpus, the same entry the pool
-chose. Prints seconds per answer for both and their ratio, all measured in this run.
+Phases, all in this run, on the same machine, each printed with the load average it ran under:
+
+1. warm + lint: every answer of the corpus (ingest, extract, assemble first, not timed) through a
+   fresh ``SynthPool`` on ``--workers`` warm workers with cfn-lint on (what ``iacgrade grade`` does);
+   the wall time includes starting and warming the workers.
+2. warm, no lint: the same, with a second fresh pool and cfn-lint off.
+3. naive: for ``--subset`` answers, what a user without iacgrade does to get the same information:
+   ``cdk synth`` (a fresh ``python <entry>`` with the context and account/region the CDK CLI would
+   pass, no sandbox, one attempt), then ``cfn-lint <its templates>`` (a fresh CLI process) when synth
+   wrote any. Also run ``--workers`` at a time, so both sides get the same cores. The python phase
+   alone is "naive, no lint"; python + cfn-lint is "naive + lint". A user who knows cfn-lint's start-up
+   is costly lints all templates in one go instead: "naive + batch lint" runs ``--workers`` cfn-lint
+   processes over all the subset's templates, split evenly, and is the least favourable comparison.
+
+The subset is chosen before any naive run, from answers the naive way can run (an entry file of
+their own or the scaffold's; answers needing a generated driver are left out), split like the
+corpus between answers whose warm synth succeeded and answers whose synth failed, and spread evenly
+over each group in sample-id order: same corpus, same subset, every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +43,30 @@ from graders.ingest import discover, read_answer  # noqa: E402
 from graders.models import Sample, SynthResult, Workspace  # noqa: E402
 from graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
 from graders.sandbox.entry import plan_entry  # noqa: E402
+from graders.sandbox.pool import CLI_CONTEXT, DUMMY_ENV  # noqa: E402
 from graders.workspace import assemble  # noqa: E402
+
+_TIMEOUT = 120.0
+
+
+@dataclass
+class _Warm:
+    results: list[SynthResult]
+    wall: float
+
+    @property
+    def per_answer(self) -> float:
+        return self.wall / max(1, len(self.results))
+
+
+@dataclass
+class _Naive:
+    sample_id: str
+    warm_ok: bool
+    synth_seconds: float = 0.0
+    synth_ok: bool = False
+    templates: int = 0
+    lint_seconds: float = 0.0
 
 
 def _prepare(samples: list[Sample], work: Path) -> list[tuple[Sample, Workspace]]:
@@ -40,35 +80,121 @@ def _prepare(samples: list[Sample], work: Path) -> list[tuple[Sample, Workspace]
     return out
 
 
-def _naive(ws: Workspace, sample: Sample, timeout: float) -> float:
-    """A fresh ``python entry`` in the workspace, as a user would run it without the pool."""
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def _warm(prepared: list[tuple[Sample, Workspace]], work: Path, workers: int, lint: bool) -> _Warm:
+    tag = "lint" if lint else "nolint"
+    t0 = time.monotonic()
+    with SynthPool(SandboxOptions(workers=workers, lint=lint)) as pool, ThreadPoolExecutor(workers) as ex:
+
+        def one(item: tuple[Sample, Workspace]) -> SynthResult:
+            s, ws = item
+            out = work / f"out-{tag}" / s.sample_id.replace("/", "__")
+            out.mkdir(parents=True, exist_ok=True)
+            return pool.synthesize(ws, s, out)
+
+        results = list(ex.map(one, prepared))
+    return _Warm(results, time.monotonic() - t0)
+
+
+def _pick(candidates: Sequence[tuple[int, bool]], n: int, ok_share: float) -> list[int]:
+    """``n`` indexes, split between ok and failed like the corpus, spread evenly within each group."""
+    ok = [i for i, good in candidates if good]
+    failed = [i for i, good in candidates if not good]
+    n_ok = min(len(ok), round(n * ok_share))
+    n_failed = min(len(failed), n - n_ok)
+    return sorted(_spread(ok, n_ok) + _spread(failed, n_failed))
+
+
+def _spread(items: list[int], n: int) -> list[int]:
+    if n <= 0:
+        return []
+    step = len(items) / n
+    return [items[int(step * k + step / 2)] for k in range(n)]
+
+
+def _synth_naive(ws: Workspace, sample: Sample, row: _Naive) -> None:
+    """``cdk synth`` without the Node CLI: a fresh python on the entry, with what the CLI passes."""
     plan = plan_entry(Path(ws.root), ws.answer_files, sample.entry_file)
-    if plan.path is None or plan.kind == "driver":
-        return -1.0
+    assert plan.path is not None
+    outdir = Path(ws.root) / "cdk.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(DUMMY_ENV)
     env["PYTHONPATH"] = ws.root
+    env["CDK_OUTDIR"] = str(outdir)
+    env["CDK_CONTEXT_JSON"] = json.dumps({**ws.context, **CLI_CONTEXT})
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "1"
     t0 = time.monotonic()
     try:
-        subprocess.run(
+        proc = subprocess.run(
             [sys.executable, plan.path],
             cwd=ws.root,
             env=env,
             capture_output=True,
-            timeout=timeout,
+            timeout=_TIMEOUT,
             check=False,
         )
+        row.synth_ok = proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        row.synth_ok = False
+    row.synth_seconds = time.monotonic() - t0
+    row.templates = len(list(outdir.glob("*.template.json"))) if outdir.is_dir() else 0
+    row.synth_ok = row.synth_ok and row.templates > 0
+
+
+def _lint_naive(ws: Workspace, row: _Naive) -> None:
+    """``cfn-lint cdk.out/*.template.json``: a fresh cfn-lint CLI on what synth wrote (if anything)."""
+    templates = sorted(str(p) for p in (Path(ws.root) / "cdk.out").glob("*.template.json"))
+    if not templates:
+        return
+    cli = Path(sys.executable).with_name("cfn-lint")
+    cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "cfnlint"]
+    t0 = time.monotonic()
+    try:
+        subprocess.run([*cmd, "--", *templates], capture_output=True, timeout=_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         pass
+    row.lint_seconds = time.monotonic() - t0
+
+
+def _lint_batch(templates: list[str], workers: int) -> float:
+    """``cfn-lint`` over every template at once, split over ``workers`` processes."""
+    cli = Path(sys.executable).with_name("cfn-lint")
+    cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "cfnlint"]
+    groups = [templates[k::workers] for k in range(workers) if templates[k::workers]]
+    t0 = time.monotonic()
+    procs = [
+        subprocess.Popen([*cmd, "--", *g], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for g in groups
+    ]
+    for p in procs:
+        try:
+            p.wait(timeout=_TIMEOUT * 5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
     return time.monotonic() - t0
+
+
+def _parallel(fn: Callable[[int], None], indexes: list[int], workers: int) -> float:
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(workers) as ex:
+        list(ex.map(fn, indexes))
+    return time.monotonic() - t0
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", required=True, type=Path)
-    ap.add_argument("--subset", type=int, default=6, help="answers to run the naive way")
+    ap.add_argument("--subset", type=int, default=12, help="answers to run the naive way")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=0, help="only the first N answers for the warm run")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N answers (for a quick try)")
     args = ap.parse_args(argv)
     if not args.corpus.is_dir():
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
@@ -76,48 +202,98 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="iacgrade-bench-"))
     tasks = sorted(p for p in args.corpus.iterdir() if p.is_dir())
     samples = [s for s in discover(tasks) if s.status == "ok" and s.kind in ("ideal", "model")]
+    samples.sort(key=lambda s: s.sample_id)
     if args.limit:
         samples = samples[: args.limit]
     prepared = _prepare(samples, work)
+    n, w = len(prepared), args.workers
+    print(f"corpus: {n} answers ({len(tasks)} tasks, ideal + model), {w} workers, cpus {os.cpu_count()}")
 
-    t0 = time.monotonic()
-    with SynthPool(SandboxOptions(workers=args.workers)) as pool, ThreadPoolExecutor(args.workers) as ex:
+    print(f"[1/3] warm pool + cfn-lint ... ({_load()})", flush=True)
+    warm_lint = _warm(prepared, work, w, lint=True)
+    print(f"[2/3] warm pool, no lint ... ({_load()})", flush=True)
+    warm_nolint = _warm(prepared, work, w, lint=False)
 
-        def one(item: tuple[Sample, Workspace]) -> SynthResult:
-            s, ws = item
-            out = work / "out" / s.sample_id.replace("/", "__")
-            out.mkdir(parents=True, exist_ok=True)
-            return pool.synthesize(ws, s, out)
-
-        results = list(ex.map(one, prepared))
-    warm_wall = time.monotonic() - t0
-    warm_per = warm_wall / max(1, len(results))
-    ok = sum(r.status == "ok" for r in results)
-    job_secs = sorted(r.seconds for r in results)
-    print(f"warm: {len(results)} answers, {ok} ok, {warm_wall:.1f} s wall on {args.workers} workers")
-    print(
-        f"      {warm_per:.2f} s/answer (wall, incl. worker start-up); median job {job_secs[len(job_secs) // 2]:.2f} s"
-    )
-
-    # Fixed subset: every k-th answer the naive way can run (no driver needed), spread over the corpus.
+    ok = [r.status == "ok" for r in warm_lint.results]
     runnable = [
-        (i, s, ws)
+        (i, ok[i])
         for i, (s, ws) in enumerate(prepared)
-        if plan_entry(Path(ws.root), ws.answer_files, s.entry_file).kind != "driver"
+        if plan_entry(Path(ws.root), ws.answer_files, s.entry_file).kind in ("answer", "scaffold")
     ]
-    step = max(1, len(runnable) // max(1, args.subset))
-    timed = [(i, _naive(ws, s, 120.0)) for i, s, ws in runnable[step // 2 :: step][: args.subset]]
-    naive = [(i, t) for i, t in timed if t >= 0]
-    naive_per = sum(t for _, t in naive) / max(1, len(naive))
-    # Job time of the same answers on workers that were already warm (first jobs include start-up).
-    same = [results[i].seconds for i, _ in naive if results[i].worker.get("warm")]
-    warm_same = sum(same) / max(1, len(same))
-    print(f"naive: {len(naive)} answers, {naive_per:.2f} s/answer (fresh python per answer, sequential)")
-    print(f"same answers on the warm pool: {warm_same:.2f} s/answer (job time, {len(same)} on warm workers)")
-    print(f"ratio, same answers, one worker each: {naive_per / max(warm_same, 1e-9):.1f}x")
-    print(
-        f"ratio, corpus wall per answer on {args.workers} workers vs naive: {naive_per / max(warm_per, 1e-9):.1f}x"
+    picked = _pick(runnable, args.subset, sum(ok) / max(1, n))
+    rows = {i: _Naive(prepared[i][0].sample_id, ok[i]) for i in picked}
+    print(f"[3/3] naive, {len(picked)} answers, {w} at a time ... ({_load()})", flush=True)
+    synth_wall = _parallel(lambda i: _synth_naive(prepared[i][1], prepared[i][0], rows[i]), picked, w)
+    lint_wall = _parallel(lambda i: _lint_naive(prepared[i][1], rows[i]), picked, w)
+    batch_wall = _lint_batch(
+        sorted(
+            str(p) for i in picked for p in (Path(prepared[i][1].root) / "cdk.out").glob("*.template.json")
+        ),
+        w,
     )
+    print(f"done ({_load()})\n")
+
+    k = max(1, len(picked))
+    naive_lint_per = (synth_wall + lint_wall) / k
+    naive_synth_per = synth_wall / k
+    naive_batch_per = (synth_wall + batch_wall) / k
+    n_ok = sum(ok)
+    print(f"warm synth ok: {n_ok}/{n} answers ({n_ok / max(1, n):.0%})")
+    print(
+        f"naive subset: {len(picked)} of {len(runnable)} answers with an entry of their own or the scaffold's;"
+        f" {sum(r.warm_ok for r in rows.values())} ok in the warm run, {sum(not r.warm_ok for r in rows.values())}"
+        f" failed; naive synth ok: {sum(r.synth_ok for r in rows.values())}, linted: "
+        f"{sum(r.templates > 0 for r in rows.values())} ({sum(r.templates for r in rows.values())} templates)"
+    )
+    print("  " + ", ".join(f"{r.sample_id}{'' if r.warm_ok else ' (failed)'}" for r in rows.values()))
+    print()
+    print("seconds per answer = wall time of the phase / answers in it; both sides use the same worker count")
+    print(f"                                       {'warm pool':>11} {'naive':>9} {'ratio':>7}")
+    print(
+        f"(i)  synth + cfn-lint                   {warm_lint.per_answer:>9.2f} s {naive_lint_per:>7.2f} s"
+        f" {naive_lint_per / warm_lint.per_answer:>6.1f}x"
+    )
+    print(
+        f"(i') synth + cfn-lint, naive in a batch {warm_lint.per_answer:>9.2f} s {naive_batch_per:>7.2f} s"
+        f" {naive_batch_per / warm_lint.per_answer:>6.1f}x"
+    )
+    print(
+        f"(ii) synth only                         {warm_nolint.per_answer:>9.2f} s {naive_synth_per:>7.2f} s"
+        f" {naive_synth_per / warm_nolint.per_answer:>6.1f}x"
+    )
+    print(
+        f"     warm: whole corpus ({n} answers), worker start-up included: "
+        f"{warm_lint.wall:.1f} s with lint, {warm_nolint.wall:.1f} s without"
+    )
+    print(
+        f"     naive: the subset, {w} processes at a time: {synth_wall:.1f} s python"
+        f" + {lint_wall:.1f} s cfn-lint CLI once per answer (or {batch_wall:.1f} s in one batch)"
+    )
+
+    # The same answers, one at a time: what each answer costs on a worker that is already warm.
+    same = [
+        (warm_lint.results[i], warm_nolint.results[i], rows[i])
+        for i in picked
+        if warm_lint.results[i].worker.get("warm") and warm_nolint.results[i].worker.get("warm")
+    ]
+    if same:
+        jl = _mean([a.seconds for a, _, _ in same])
+        jn = _mean([b.seconds for _, b, _ in same])
+        nl = _mean([r.synth_seconds + r.lint_seconds for _, _, r in same])
+        ns = _mean([r.synth_seconds for _, _, r in same])
+        print()
+        print(
+            f"same {len(same)} answers, mean seconds per answer on one worker (warm job time vs naive process time):"
+        )
+        print(f"(i)  synth + cfn-lint                   {jl:>9.2f} s {nl:>7.2f} s {nl / jl:>6.1f}x")
+        print(f"(ii) synth only                         {jn:>9.2f} s {ns:>7.2f} s {ns / jn:>6.1f}x")
+    lint_job = sorted(
+        r.worker["timing"]["lint"] for r in warm_lint.results if r.status == "ok" and "timing" in r.worker
+    )
+    if lint_job:
+        print(
+            f"\nin-worker cfn-lint per ok answer: median {lint_job[len(lint_job) // 2]:.2f} s, mean {_mean(lint_job):.2f} s"
+        )
     return 0
 
 
