@@ -125,6 +125,42 @@ def test_relative_asset_resolves_in_job_folder(pool: SynthPool, tmp_path: Path) 
     assert set(lint) == {"Assets"}
 
 
+APP_NESTED = """
+import aws_cdk as cdk
+from aws_cdk import NestedStack, Stack, aws_dynamodb as dynamodb
+
+
+class DataNested(NestedStack):
+    def __init__(self, scope, cid):
+        super().__init__(scope, cid)
+        dynamodb.Table(self, "Orders", partition_key=dynamodb.Attribute(
+            name="id", type=dynamodb.AttributeType.STRING))
+
+
+class Parent(Stack):
+    def __init__(self, scope, cid, **kwargs):
+        super().__init__(scope, cid, **kwargs)
+        DataNested(self, "Data")
+
+
+app = cdk.App()
+Parent(app, "Parent")
+app.synth()
+"""
+
+
+def test_nested_stack_templates_are_collected_and_linted(pool: SynthPool, tmp_path: Path) -> None:
+    ws = make_ws(tmp_path / "ws", {"app.py": APP_NESTED})
+    r = pool.synthesize(ws, SAMPLE, tmp_path / "out")
+    assert r.status == "ok", r.message
+    nested = [name for name in r.templates if name.endswith(".nested")]
+    assert r.stacks[0] == "Parent" and len(nested) == 1, r.templates
+    tpl = json.loads((tmp_path / "out" / r.templates[nested[0]]).read_text())
+    assert [v["Type"] for v in tpl["Resources"].values()] == ["AWS::DynamoDB::Table"]
+    lint = json.loads((tmp_path / "out" / "lint.json").read_text())
+    assert set(lint) == set(r.templates)  # keyed exactly as the templates are
+
+
 def test_missing_asset_is_stubbed_and_recorded(pool: SynthPool, tmp_path: Path) -> None:
     ws = make_ws(tmp_path / "ws", {"app.py": APP_ASSET})
     r = pool.synthesize(ws, SAMPLE, tmp_path / "out")

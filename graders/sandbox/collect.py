@@ -82,6 +82,19 @@ def _assembly(directory: Path, out: Outputs, depth: int = 0) -> None:
             sub = str(props.get("directoryName", ""))
             if sub and "/" not in sub and ".." not in sub:
                 _assembly(directory / sub, out, depth + 1)
+    _nested_stacks(directory, out)
+
+
+def _nested_stacks(directory: Path, out: Outputs) -> None:
+    """NestedStack templates: CDK writes them as file assets (``<id>.nested.template.json``),
+    not as stack artifacts, yet their resources are the answer's as much as any stack's."""
+    for path in sorted(directory.glob("*.nested.template.json")):
+        name = path.name[: -len(".template.json")]
+        if path.is_symlink() or name in out.templates:
+            continue
+        data = _read(path, MAX_TEMPLATE)
+        if data is not None:
+            out.templates[name] = data
 
 
 def collect(out_dir: Path, log_cap: int) -> Outputs:

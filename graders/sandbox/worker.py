@@ -312,7 +312,7 @@ class Worker:
             "lint": {},
         }
         if self.linter is not None and msg.get("lint") and not tampered:
-            result["lint"] = self._lint_templates()
+            result["lint"] = self._lint_templates(outputs.get("templates") or {})
             self.tasks = _tasks()  # threads the linter itself started are ours
         # Give the memory back now rather than at the next job.
         _empty(OUT, keep=_OUT_KEEP)
@@ -325,16 +325,15 @@ class Worker:
         }
         return result
 
-    def _lint_templates(self) -> dict[str, list[dict[str, Any]]]:
+    def _lint_templates(self, templates: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        """cfn-lint every collected template, keyed as the templates are (stack name, nested id)."""
         out: dict[str, list[dict[str, Any]]] = {}
         assert self.linter is not None
-        for path in sorted(Path(f"{OUT}/cdk.out").glob("*.template.json")):
-            if path.is_symlink():
-                continue
+        for name, text in sorted(templates.items()):
             try:
-                out[path.name[: -len(".template.json")]] = self.linter.lint(path.read_text())
+                out[name] = self.linter.lint(text)
             except Exception as exc:  # noqa: BLE001 - a crashing linter is reported, not fatal
-                out[path.name[: -len(".template.json")]] = [
+                out[name] = [
                     {
                         "rule": "E0002",
                         "level": "error",
