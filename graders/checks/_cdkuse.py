@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from graders.checks._ast import scope_nodes, walk
 from graders.checks._cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
@@ -359,11 +360,19 @@ class CdkUse:
             return None
         cls: ClassInfo | None = None
         for value in values:
-            if isinstance(value, ast.Name) and self._depth < 5:
-                # `self.asg = asg` where `asg = autoscaling.AutoScalingGroup(...)`
+            follow: Callable[[Any], _Ref | None] | None = None
+            if isinstance(value, ast.Name):
+                follow = (
+                    self._instance_of_name
+                )  # `self.asg = asg` where `asg = autoscaling.AutoScalingGroup(...)`
+            elif isinstance(value, ast.Call) and self._is_self_call(value):
+                follow = (
+                    self._returned_instance
+                )  # `self.asg = self._create_cluster()` returning one CDK class
+            if follow is not None and self._depth < 5:
                 self._depth += 1
                 try:
-                    ref = self._instance_of_name(value)
+                    ref = follow(value)
                 finally:
                     self._depth -= 1
                 if ref is None or ref.cls is None or (cls is not None and cls.qualname != ref.cls.qualname):
@@ -372,17 +381,6 @@ class CdkUse:
                 continue
             if not isinstance(value, ast.Call):
                 return None
-            if self._is_self_call(value) and self._depth < 5:
-                # `self.asg = self._create_cluster()` where the helper returns one CDK class
-                self._depth += 1
-                try:
-                    ref = self._returned_instance(value)
-                finally:
-                    self._depth -= 1
-                if ref is None or ref.cls is None or (cls is not None and cls.qualname != ref.cls.qualname):
-                    return None
-                cls = ref.cls
-                continue
             ref = self._resolve_quiet(value.func)
             if ref is None or ref.kind != "class" or ref.cls is None or ref.cls.kind != "class":
                 return None
