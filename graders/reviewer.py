@@ -100,6 +100,26 @@ def answer_settings(files_dir: Path | None, topic: str, limit: int = 3) -> list[
     return out
 
 
+def confirming_checks(topic: str, text: str) -> frozenset[str]:
+    """The checks whose findings confirm ``topic`` as this reviewer raised it.
+
+    "Missing imports" is confirmed only by a name used without an import (or code that does
+    not parse), not by an unused import elsewhere; a reviewer who names unused imports is
+    confirmed only by unused-import.
+    """
+    checks = TOPICS[topic][1]
+    if topic == "imports":
+        missing = re.search(
+            r"missing\s+imports?|imports?\s+(?:are\s+|is\s+)?missing|not\s+imported", text, re.I
+        )
+        unused = re.search(r"unused\s+imports?|imports?\s+(?:that\s+are\s+)?(?:never|not)\s+used", text, re.I)
+        if missing and not unused:
+            return checks - {"unused-import"}
+        if unused and not missing:
+            return frozenset({"unused-import"})
+    return checks
+
+
 def topics_in(text: str) -> list[str]:
     """The topics a reviewer's text raises, in TOPICS order."""
     return [topic for topic, (pattern, _) in TOPICS.items() if re.search(pattern, text, re.I)]

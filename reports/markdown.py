@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from graders.models import Evidence, Finding, SampleResult
-from graders.reviewer import TOPICS, answer_settings, topics_in
+from graders.reviewer import answer_settings, confirming_checks, topics_in
 from graders.rubric import Rubric
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -83,7 +83,7 @@ def reviewer_claims(
     found = {f.check: f for f in result.findings}
     claims = []
     for topic in topics_in(reviewer_text):
-        checks = sorted(TOPICS[topic][1])
+        checks = sorted(confirming_checks(topic, reviewer_text))
         hits = [found[c] for c in checks if c in found]
         claims.append(
             {

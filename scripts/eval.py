@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.reviewer import TOPICS  # noqa: E402
+from graders.reviewer import TOPICS, confirming_checks  # noqa: E402
 
 
 def _results(run: Path) -> dict[str, dict]:
@@ -72,17 +72,19 @@ def reviewer_topics(corpus: Path, results: dict[str, dict]) -> tuple[dict[str, l
             continue
         text = failures.read_text(errors="replace")
         found = {f["check"] for f in result.get("findings", [])}
-        for topic, (pattern, checks) in TOPICS.items():
+        for topic, (pattern, _) in TOPICS.items():
             if re.search(pattern, text, re.I):
                 per_topic[topic][1] += 1
-                if found & checks:
+                if found & confirming_checks(topic, text):
                     per_topic[topic][0] += 1
                 else:
                     misses.append(f"{task}: {topic}")
     return dict(per_topic), misses
 
 
-def judged_topics(judged: Path, results: dict[str, dict]) -> tuple[dict[str, list[int]], list[str], int, int]:
+def judged_topics(
+    judged: Path, corpus: Path, results: dict[str, dict]
+) -> tuple[dict[str, list[int]], list[str], int, int]:
     """(b'): reviewer topics read by hand (scripts/eval_data/reviewer_topics.json).
 
     Each (task, topic) the keyword scan raises was judged against the MODEL answer's code:
@@ -106,8 +108,10 @@ def judged_topics(judged: Path, results: dict[str, dict]) -> tuple[dict[str, lis
         if result is None or row["topic"] not in TOPICS:
             continue
         found = {f["check"] for f in result.get("findings", [])}
+        failures = corpus / row["task"] / "lib" / "MODEL_FAILURES.md"
+        text = failures.read_text(errors="replace") if failures.is_file() else ""
         per_topic[row["topic"]][1] += 1
-        if found & TOPICS[row["topic"]][1]:
+        if found & confirming_checks(row["topic"], text):
             per_topic[row["topic"]][0] += 1
         else:
             misses.append(f"{row['task']}: {row['topic']}: {row.get('claim', '')[:90]}")
@@ -178,7 +182,7 @@ def main() -> int:
 
     judged = ROOT / "scripts" / "eval_data" / "reviewer_topics.json"
     if judged.is_file():
-        jt, jmisses, claims, wrong = judged_topics(judged, results)
+        jt, jmisses, claims, wrong = judged_topics(judged, args.corpus, results)
         jhit = sum(v[0] for v in jt.values())
         jn = sum(v[1] for v in jt.values())
         print(

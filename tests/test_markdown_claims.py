@@ -53,3 +53,15 @@ def test_unconfirmed_claims_show_what_the_answer_has(tmp_path: Path) -> None:
     assert "Not found in this answer: throttling, CORS." in " ".join(section.split())
     assert "- throttling: `deploy_options=apigw.StageOptions(throttling_rate_limit=100" in section
     assert "(lib/api.py:8)" in section
+
+
+def test_missing_imports_are_not_confirmed_by_an_unused_import() -> None:
+    from graders.reviewer import confirming_checks
+
+    missing = "- **Missing Imports**: the answer does not import aws_cdk.Tags and aws_cdk.aws_logs."
+    assert "unused-import" not in confirming_checks("imports", missing)
+    assert "undefined-name" in confirming_checks("imports", missing)
+    unused = "- The stack has unused imports (json, os)."
+    assert confirming_checks("imports", unused) == frozenset({"unused-import"})
+    vague = "- Imports are disorganised."
+    assert {"unused-import", "undefined-name"} <= confirming_checks("imports", vague)
