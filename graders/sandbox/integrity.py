@@ -13,7 +13,10 @@ import types
 from typing import Any
 
 # Modules whose attributes and classes a job must leave alone; aws_cdk submodules are added.
-_WATCHED_PREFIXES = ("aws_cdk", "constructs", "jsii", "cfnlint.api", "cfnlint.runner")
+_WATCHED_PREFIXES = ("aws_cdk", "constructs", "jsii", "cfnlint", "graders.lint")
+# Modules the grader itself changes while it works (cfn-lint fills caches as it lints): their
+# baseline is taken again after each lint, so a job is compared with the state the grader left.
+GRADER_MUTATED = ("cfnlint", "graders.lint")
 _WATCHED_EXACT = (
     "builtins",
     "os",
@@ -84,6 +87,18 @@ class Snapshot:
             if bad:
                 # Imported during a job and already patched: never trust it as a baseline.
                 raise TamperedError(bad)
+            self.modules[name] = mod
+            self.states[name] = dict(vars(mod))
+            self.classes[name] = _classes(mod)
+
+    def rebase(self, prefixes: tuple[str, ...]) -> None:
+        """Take the baseline of the watched modules under ``prefixes`` again (after the grader's
+        own work in them), and add such modules imported since."""
+        for name, mod in list(sys.modules.items()):
+            if mod is None or not any(name == p or name.startswith(p + ".") for p in prefixes):
+                continue
+            if not _watched(name):
+                continue
             self.modules[name] = mod
             self.states[name] = dict(vars(mod))
             self.classes[name] = _classes(mod)

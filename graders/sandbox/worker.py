@@ -314,6 +314,7 @@ class Worker:
         if self.linter is not None and msg.get("lint") and not tampered:
             result["lint"] = self._lint_templates(outputs.get("templates") or {})
             self.tasks = _tasks()  # threads the linter itself started are ours
+            self.snapshot.rebase(integrity.GRADER_MUTATED)  # so are the caches it filled
         # Give the memory back now rather than at the next job.
         _empty(OUT, keep=_OUT_KEEP)
         _empty(JOB)

@@ -42,6 +42,7 @@ MAIN = HOSTILE
 VICTIMS = [n for n in HOSTILE if n.startswith("zz_victim")]
 SEQUENCE = [
     "monkeypatch_cdk",
+    "patch_cfnlint",
     "delayed_patch",
     "forge_protocol",
     "kill_all",
@@ -55,6 +56,7 @@ SEQUENCE = [
 # (and so replaced), in the one-worker sequence and in the main run alike.
 RECYCLED = {
     "monkeypatch_cdk": "attributes changed",
+    "patch_cfnlint": "cfnlint",
     "delayed_patch": "OS threads left running",
     "forge_protocol": "forged frames on the protocol channel",
     "spawn_processes": "processes left running",
@@ -227,6 +229,7 @@ EXPECTED: dict[str, tuple[str, str | None, str | None]] = {
     "read_environment": ("ok", None, None),
     "proc_host": ("ok", None, None),
     "monkeypatch_cdk": ("ok", None, None),
+    "patch_cfnlint": ("ok", None, None),
     "symlink_read": ("ok", None, None),
     "symlink_write": ("ok", None, None),
     "path_traversal": ("ok", None, None),
