@@ -856,10 +856,15 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
             if "method_options" in opts and "throttling" in ast.dump(opts["method_options"]):
                 continue
             stage_node = opts.get("stage_name")
-            stage = "prod" if stage_node is None else (str_literal(stage_node) or ast.unparse(stage_node))
+            if stage_node is None:
+                stage = "stage prod"
+            elif literal_stage := str_literal(stage_node):
+                stage = f"stage {literal_stage}"
+            else:
+                stage = f"the stage named by `{ast.unparse(stage_node)}`"
             where = "deploy_options without throttling" if options is not None else "no deploy_options"
             yield Hit(
-                f"RestApi {api.label}: stage {stage} without throttling ({where}, no usage plan with a throttle)",
+                f"RestApi {api.label}: {stage} without throttling ({where}, no usage plan with a throttle)",
                 [ctx.at(api.src, options if options is not None else api.call, value=where)],
                 key=api.key,
             )

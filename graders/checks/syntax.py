@@ -213,8 +213,9 @@ def unused_import(ctx: CheckContext) -> Iterator[Hit]:
 
     What it finds: pyflakes' unused imports in every Python file of the answer that parses
     (unit tests and Lambda handlers included) and in inline Lambda code, one finding per file.
-    `__init__.py` files (re-exports) and files that do not parse (whose unused imports are
-    often an artefact of a cut-off answer) are skipped.
+    `__init__.py` files (re-exports), files that do not parse (whose unused imports are
+    often an artefact of a cut-off answer) and blocks of nothing but imports (a file's header
+    sketched in prose) are skipped.
 
     Why it matters: dead imports mislead the reader about what the code uses, slow the import
     of Lambda handlers and often hint at code that was planned but never written.
@@ -227,7 +228,7 @@ def unused_import(ctx: CheckContext) -> Iterator[Hit]:
     Fix: Remove the imports the code does not use.
     """
     for src in ctx.parsed():
-        if src.path.rsplit("/", 1)[-1] == "__init__.py":
+        if src.path.rsplit("/", 1)[-1] == "__init__.py" or _imports_only(src):
             continue
         found = list(_unused_imports(src))
         if found:
@@ -259,6 +260,14 @@ def unused_import(ctx: CheckContext) -> Iterator[Hit]:
             )
         if t is not None and t.resource is not None:
             yield Hit(message, [t.resource.evidence(value=names)], key=key, lens="template")
+
+
+def _imports_only(src: SourceFile) -> bool:
+    """A block of nothing but imports (an answer sketching a file's header): nothing uses them yet."""
+    body = list(src.tree.body) if src.tree is not None else []
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        body = body[1:]  # the module docstring
+    return bool(body) and all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body)
 
 
 def _unused_imports(src: SourceFile) -> Iterator[tuple[str, int]]:
