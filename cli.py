@@ -33,6 +33,9 @@ def grade(
         typer.Option(help="Scaffold folder (tap.py, cdk.json) for answers outside a task folder."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds one answer may synthesize.")] = 60.0,
+    scratch_mb: Annotated[
+        int, typer.Option(help="MB of scratch space (job, output and /tmp, each) an answer may write.")
+    ] = 512,
     pattern: Annotated[
         str, typer.Option(help="File-name pattern searched for in folders.")
     ] = "*RESPONSE*.md",
@@ -73,6 +76,8 @@ def grade(
         raise typer.BadParameter(f"must be >= 0 (0: one per core), not {workers}", param_hint="--workers")
     if max_bytes <= 0:
         raise typer.BadParameter(f"must be > 0, not {max_bytes}", param_hint="--max-bytes")
+    if scratch_mb < 16:
+        raise typer.BadParameter(f"must be at least 16 MB, not {scratch_mb}", param_hint="--scratch-mb")
     for p in paths:
         if not p.exists():
             err.print(f"[red]error:[/] {p}: no such file or folder")
@@ -89,6 +94,7 @@ def grade(
         rubric=rubric,
         scaffold=scaffold,
         timeout=timeout,
+        scratch_mb=scratch_mb,
         pattern=pattern,
         max_bytes=max_bytes,
         isolation=isolation,

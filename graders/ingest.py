@@ -25,6 +25,7 @@ These checks are made by ``discover``; ``read_answer`` reads the path it was giv
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -79,7 +80,10 @@ def discover(paths: list[Path], *, pattern: str = "*RESPONSE*.md") -> list[Sampl
         if refusal:
             samples.append(_refused_link_sample(f, sid, refusal))
         else:
-            samples.append(_build_sample(f, sid, by_path))
+            sample = _build_sample(f, sid, by_path)
+            # Found by a folder search as a plain file: it must still be one when it is read.
+            sample.follow_link = f == arg or f.is_symlink()
+            samples.append(sample)
     return samples + errors
 
 
@@ -380,8 +384,10 @@ def _read_bytes(sample: Sample, max_bytes: int) -> bytes | None:
             reason = "no such file" if not path.exists() else "not a regular file"
             _fail(sample, f"cannot read answer ({reason}): {path}")
             return None
-        # O_NONBLOCK and fstat: a FIFO swapped in after the check above cannot block the open.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # O_NONBLOCK and fstat: a FIFO swapped in after the check above cannot block the open;
+        # O_NOFOLLOW: nor can a symlink swapped in for a file that was plain when it was found.
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if sample.follow_link else os.O_NOFOLLOW)
+        fd = os.open(path, flags)
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
@@ -392,7 +398,10 @@ def _read_bytes(sample: Sample, max_bytes: int) -> bytes | None:
                 return None
             data = handle.read(max_bytes + 1)
     except OSError as exc:
-        _fail(sample, f"cannot read answer: {exc.strerror or exc}: {path}")
+        if exc.errno == errno.ELOOP and not sample.follow_link:
+            _fail(sample, f"answer not read: {path} became a symlink after it was found")
+        else:
+            _fail(sample, f"cannot read answer: {exc.strerror or exc}: {path}")
         return None
     if len(data) > max_bytes:  # grew while we read it
         _fail(sample, f"answer too large: more than {max_bytes} bytes")

@@ -35,6 +35,11 @@ class Sample(_Model):
     reference_path: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     size_bytes: int = 0
+    follow_link: bool = Field(
+        default=True,
+        description="False for an answer found by searching a folder that was a plain file then: "
+        "reading it refuses a symlink swapped in since",
+    )
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)

@@ -51,6 +51,7 @@ class GradeOptions:
     out: Path
     workers: int = max(1, os.cpu_count() or 1)
     timeout: float = 60.0
+    scratch_mb: int = 512  # each of the sandbox's job, output and /tmp folders
     rubric: Path | None = None
     scaffold: Path | None = None
     pattern: str = "*RESPONSE*.md"
@@ -434,6 +435,7 @@ class _LazyPool:
             SandboxOptions(
                 workers=o.workers,
                 timeout=o.timeout,
+                scratch_mb=o.scratch_mb,
                 isolation=o.isolation,  # type: ignore[arg-type]
                 require_sandbox=o.require_sandbox,
             )
@@ -490,7 +492,7 @@ def _reuse(options: GradeOptions, manifest: RunManifest) -> Reuse:
     cache = ResultCache(Path(manifest.cache_dir)) if manifest.cache_dir else None
     return Reuse(
         cache=cache,
-        settings={"synth": options.synth, "timeout": options.timeout},
+        settings={"synth": options.synth, "timeout": options.timeout, "scratch_mb": options.scratch_mb},
         rubric_version=manifest.rubric_version,
         cdk_version=manifest.cdk_version,
         enabled=options.use_cache,

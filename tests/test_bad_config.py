@@ -193,6 +193,7 @@ def test_scaffold_checked_by_the_library_too(tmp_path: Path) -> None:
         ("--timeout", "nan"),
         ("--workers", "-1"),
         ("--max-bytes", "0"),
+        ("--scratch-mb", "4"),
     ],
 )
 def test_nonsense_numbers_are_refused(tmp_path: Path, option: str, value: str) -> None:

@@ -380,3 +380,28 @@ def test_fifo_swapped_in_after_the_check_does_not_block(
     monkeypatch.setattr(Path, "is_file", lambda self: True)  # as if swapped after the check
     assert read_answer(sample) is None
     assert "not a regular file" in (sample.error or "")
+
+
+def test_symlink_swapped_in_after_discovery_is_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "answers"
+    root.mkdir()
+    secret = tmp_path / "secret.md"
+    secret.write_text("# not an answer\n\nhost data\n")
+    answer = root / "a_RESPONSE.md"
+    answer.write_text("# answer\n")
+    (sample,) = discover([root])
+    assert sample.follow_link is False
+    answer.unlink()
+    answer.symlink_to(secret)  # swapped in between discovery and reading
+    assert read_answer(sample) is None
+    assert "became a symlink" in (sample.error or "")
+
+
+def test_a_named_symlink_is_still_read(tmp_path: Path) -> None:
+    target = tmp_path / "real.md"
+    target.write_text("# answer\n\ntext\n")
+    link = tmp_path / "named_RESPONSE.md"
+    link.symlink_to(target)
+    (sample,) = discover([link])
+    assert sample.follow_link is True
+    assert read_answer(sample) == "# answer\n\ntext\n"

@@ -1,4 +1,4 @@
-"""An answer whose only stack module does not parse failed synth; it was not 'skipped'."""
+"""Pipeline pieces: an unparsable stack is a synth failure, options reach the sandbox."""
 
 from __future__ import annotations
 
@@ -40,3 +40,23 @@ def test_is_cdk_code() -> None:
     assert _is_cdk_code("from aws_cdk import Stack\n")
     assert not _is_cdk_code(_CUT_OFF)
     assert not _is_cdk_code("import boto3\n\ndef handler(event, context):\n    return 1\n")
+
+
+def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import graders.pipeline as pipeline
+    import graders.sandbox as sandbox
+
+    seen = {}
+
+    class FakePool:
+        def __init__(self, opts):  # type: ignore[no-untyped-def]
+            seen["opts"] = opts
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+    monkeypatch.setattr(sandbox, "SynthPool", FakePool)
+    monkeypatch.setattr(pipeline, "_check_node", lambda: None)
+    lazy = pipeline._LazyPool(pipeline.GradeOptions(out=tmp_path, scratch_mb=64, timeout=9))
+    lazy._open()
+    assert seen["opts"].scratch_mb == 64 and seen["opts"].timeout == 9
