@@ -6,7 +6,6 @@ and message. Results are written as each sample finishes, atomically.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shutil
@@ -25,10 +24,10 @@ from pathlib import Path
 from graders import __version__
 from graders.cache import ResultCache, Reuse, default_cache_dir
 from graders.checks import CheckContext, known_ids, run_checks
-from graders.checks.context import load_templates
+from graders.checks.context import SourceFile, load_templates
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
-from graders.models import ExtractedFile, Extraction, RunManifest, Sample, SampleResult, SynthResult
+from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult
 from graders.prompt import read_prompt
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
@@ -269,7 +268,6 @@ def _grade_into(
         _save_files(extraction, out_dir / "files")
         if python_files and options.synth and pool is not None:
             synth = pool.synthesize(workspace, sample, out_dir)  # type: ignore[attr-defined]
-            synth = _blame_unparsable(synth, python_files)
     templates = load_templates(synth.templates, out_dir)
     ctx = CheckContext(
         sample=sample,
@@ -281,6 +279,7 @@ def _grade_into(
         lint=getattr(synth, "lint", {}) or {},
         prompt=read_prompt(sample),
     )
+    ctx.synth = _blame_unparsable(ctx.synth, ctx.sources)
     findings = run_checks(ctx)
     findings.sort(
         key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check)
@@ -290,7 +289,7 @@ def _grade_into(
         rubric,
         has_source=bool(python_files),
         has_template=bool(templates),
-        source_readable=any(_is_cdk_code(f.content) for f in python_files),
+        source_readable=any(_is_cdk_code(src) for src in ctx.sources),
     )
     return SampleResult(
         sample_id=sample.sample_id,
@@ -303,7 +302,7 @@ def _grade_into(
         skipped_blocks=extraction.skipped,
         moves=workspace.moves if workspace else [],
         warnings=list(sample.warnings) + list(extraction.notes),
-        synth=synth,
+        synth=ctx.synth,
         findings=findings,
         scores={c.category: c.score for c in categories},
         categories=categories,
@@ -318,7 +317,7 @@ _CATEGORY_ORDER = {
 }
 
 
-def _blame_unparsable(synth: SynthResult, python_files: list[ExtractedFile]) -> SynthResult:
+def _blame_unparsable(synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
     """An answer with nothing to run *because* its code does not parse failed synth; it was not skipped.
 
     The entry planner reads the answer's files with ``ast``: when the only stack module is cut
@@ -327,36 +326,28 @@ def _blame_unparsable(synth: SynthResult, python_files: list[ExtractedFile]) -> 
     """
     if synth.status != "skipped" or synth.cause != "no-entry":
         return synth
-    for f in python_files:
-        try:
-            ast.parse(f.content)
-        except SyntaxError as exc:
-            where = f"{f.path}:{exc.lineno}" if exc.lineno else f.path
-            return synth.model_copy(
-                update={
-                    "status": "failed",
-                    "cause": "syntax",
-                    "error_type": "SyntaxError",
-                    "file": f.path,
-                    "line": exc.lineno,
-                    "message": f"{where} does not parse ({exc.msg}), so nothing in it can be "
-                    f"synthesized; {synth.message}",
-                }
-            )
-        except (ValueError, RecursionError, MemoryError):
+    for src in sources:
+        exc = src.syntax_error
+        if exc is None:
             continue
+        where = f"{src.path}:{exc.lineno}" if exc.lineno else src.path
+        return synth.model_copy(
+            update={
+                "status": "failed",
+                "cause": "syntax",
+                "error_type": "SyntaxError",
+                "file": src.path,
+                "line": exc.lineno,
+                "message": f"{where} does not parse ({exc.msg}), so nothing in it can be "
+                f"synthesized; {synth.message}",
+            }
+        )
     return synth
 
 
-def _is_cdk_code(text: str) -> bool:
+def _is_cdk_code(src: SourceFile) -> bool:
     """A Python file that parses and uses the CDK: what the source lens of a category can judge."""
-    if "aws_cdk" not in text and "constructs" not in text:
-        return False
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+    return src.tree is not None and ("aws_cdk" in src.text or "constructs" in src.text)
 
 
 def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from graders.models import ExtractedFile, SynthResult
+from graders.checks.context import SourceFile, parse_source
+from graders.models import SynthResult
 from graders.pipeline import _blame_unparsable, _is_cdk_code
 
 _CUT_OFF = (
@@ -15,8 +16,8 @@ _CUT_OFF = (
 )
 
 
-def _file(path: str, content: str) -> ExtractedFile:
-    return ExtractedFile(path=path, language="python", line=10, path_source="heading", content=content)
+def _file(path: str, content: str) -> SourceFile:
+    return parse_source(path, content)
 
 
 def test_no_entry_because_the_stack_does_not_parse_becomes_a_syntax_failure() -> None:
@@ -37,9 +38,9 @@ def test_other_outcomes_are_left_alone() -> None:
 
 
 def test_is_cdk_code() -> None:
-    assert _is_cdk_code("from aws_cdk import Stack\n")
-    assert not _is_cdk_code(_CUT_OFF)
-    assert not _is_cdk_code("import boto3\n\ndef handler(event, context):\n    return 1\n")
+    assert _is_cdk_code(_file("a.py", "from aws_cdk import Stack\n"))
+    assert not _is_cdk_code(_file("b.py", _CUT_OFF))
+    assert not _is_cdk_code(_file("c.py", "import boto3\n\ndef handler(event, context):\n    return 1\n"))
 
 
 def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
