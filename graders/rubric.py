@@ -78,10 +78,6 @@ class Rubric(BaseModel):
         spec = self.checks.get(check_id)
         return default if spec is None else spec.options.get(key, default)
 
-    def penalty(self, check_id: str) -> float:
-        spec = self.checks[check_id]
-        return self.severities[spec.severity] * spec.weight
-
     def normalized_weights(self) -> dict[str, float]:
         total = sum(c.weight for c in self.categories.values())
         return {name: c.weight / total for name, c in self.categories.items()}

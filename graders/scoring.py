@@ -27,14 +27,6 @@ REPEAT_FACTOR = 0.25
 MAX_FACTOR = 2.0
 
 
-def check_penalty(rubric: Rubric, check_id: str, count: int) -> float:
-    """Penalty of ``count`` findings of one check at the rubric's severity: full for the first,
-    a quarter for each more, capped."""
-    if count <= 0 or check_id not in rubric.checks:
-        return 0.0
-    return rubric.penalty(check_id) * min(MAX_FACTOR, 1 + REPEAT_FACTOR * (count - 1))
-
-
 def findings_penalty(rubric: Rubric, check_id: str, findings: list[Finding]) -> float:
     """Penalty of one check's findings, each at its own severity (a check may lower one finding's,
     e.g. to info when the prompt asked for what it reports): the heaviest counts in full, each
