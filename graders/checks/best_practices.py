@@ -909,8 +909,7 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     hits = items_hit(ctx, "pitr-disabled", template_items, source_items, message)
     if gated and not off and len(template_items) <= gated:
         for hit in hits:  # every table without it turns PITR on in production: a stage choice
-            hit.severity = "info"
-            hit.message += "; it is on in production (the answer enables it only there), so not scored"
+            hit.as_note("; it is on in production (the answer enables it only there), so not scored")
     return hits
 
 

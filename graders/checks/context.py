@@ -126,6 +126,12 @@ class Hit:
     # Overrides the rubric's severity for this finding, e.g. "info" when the prompt asked for it.
     severity: str | None = None
 
+    def as_note(self, why: str) -> Hit:
+        """Keep the finding but unscored (severity info), ``why`` appended to its message."""
+        self.severity = "info"
+        self.message += why
+        return self
+
 
 @dataclass
 class CheckContext:

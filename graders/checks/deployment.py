@@ -791,10 +791,7 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     asked = asks_destroyable(ctx.prompt) if ctx.option("destroy-stateful", "prompt_waives", True) else None
     for hit in hits:
         if asked and hit.severity != "info":
-            hit.severity = "info"
-            hit.message += (
-                f"; as the task's prompt requires (“{asked}”), so not scored: keep it to test stacks"
-            )
+            hit.as_note(f"; as the task's prompt requires (“{asked}”), so not scored: keep it to test stacks")
         yield hit
 
 
@@ -827,19 +824,9 @@ def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
         if label == "log group":
             message += _LOG_NOTE
         gated = bool(sources) and all(_spares_production(d.gate) for d in sources)
-        severity = None
-        if gated:
-            message += _GATED_NOTE
-            severity = "info"
-        yield Hit(
-            message,
-            [res.evidence(value="DeletionPolicy: Delete")],
-            key=key,
-            lens="template",
-            severity=severity,
-        )
-        for d in sources:
-            yield Hit(message, _destroy_evidence(ctx, d), key=key, lens="source", severity=severity)
+        hits = [Hit(message, [res.evidence(value="DeletionPolicy: Delete")], key=key, lens="template")]
+        hits += [Hit(message, _destroy_evidence(ctx, d), key=key, lens="source") for d in sources]
+        yield from (hit.as_note(_GATED_NOTE) if gated else hit for hit in hits)
 
 
 _GATED_NOTE = "; only outside production (the condition keeps production's data), so not scored"
@@ -885,11 +872,8 @@ def _source_only_destroys(ctx: CheckContext, destroys: list[_Destroy]) -> Iterat
             message += " (auto_delete_objects=True as well)"
         if d.label == "log group":
             message += _LOG_NOTE
-        severity = None
-        if _spares_production(d.gate):
-            message += _GATED_NOTE
-            severity = "info"
-        yield Hit(message, _destroy_evidence(ctx, d), key=f"{d.src.path}:{name}", severity=severity)
+        hit = Hit(message, _destroy_evidence(ctx, d), key=f"{d.src.path}:{name}")
+        yield hit.as_note(_GATED_NOTE) if _spares_production(d.gate) else hit
 
 
 def _destroy_evidence(ctx: CheckContext, d: _Destroy) -> list[Evidence]:

@@ -203,8 +203,7 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
     )
     if asked:
         for hit in hits:
-            hit.severity = "info"
-            hit.message += f"; the task's prompt sets this size (“{asked}”), so not scored"
+            hit.as_note(f"; the task's prompt sets this size (“{asked}”), so not scored")
     return hits
 
 
