@@ -296,13 +296,14 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
         return []
     index = SourceIndex(ctx)
     uses = _tag_uses(ctx, index)
+    whose = "Tags the prompt asks for" if asked else "Required tags"
     if ctx.has_template:
-        return _tags_template(ctx, index, required, uses)
-    return _tags_source(ctx, index, required, uses)
+        return _tags_template(ctx, index, required, uses, whose)
+    return _tags_source(ctx, index, required, uses, whose)
 
 
 def _tags_template(
-    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse]
+    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse], whose: str
 ) -> list[Hit]:
     taggable = [r for r in ctx.resources() if _taggable(r.type)]
     if not taggable:
@@ -327,8 +328,7 @@ def _tags_template(
     parts = [f"{k} on {_share(n, total)}" for k, n in counts.items() if n]
     missing = [k for k, n in counts.items() if n]
     message = (
-        f"{_required_by(ctx)} missing: {'; '.join(parts)} "
-        f"(e.g. {names_list((resource_label(r) for r, _ in lacking), 4)})"
+        f"{whose} missing: {'; '.join(parts)} (e.g. {names_list((resource_label(r) for r, _ in lacking), 4)})"
     )
     evidence = [r.evidence(value="no " + ", ".join(absent) + " tag") for r, absent in lacking[:5]]
     hits = [Hit(message, evidence, key="tags-missing", lens="template")]
@@ -338,12 +338,6 @@ def _tags_template(
     if src_ev:
         hits.append(Hit(message, src_ev[:5], key="tags-missing", lens="source"))
     return hits
-
-
-def _required_by(ctx: CheckContext) -> str:
-    if ctx.option("tags-missing", "keys_from_prompt", True) and tag_keys(ctx.prompt):
-        return "Tags the prompt asks for"
-    return "Required tags"
 
 
 def _share(n: int, total: int) -> str:
@@ -356,7 +350,7 @@ def _share(n: int, total: int) -> str:
 
 
 def _tags_source(
-    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse]
+    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse], whose: str
 ) -> list[Hit]:
     if not index.sources or any(u.key is None and u.wide for u in uses):
         return []  # no CDK code, or app/stack tags whose keys we cannot read: stay silent
@@ -370,9 +364,9 @@ def _tags_source(
         if k.lower() in applied and not any((u.key or "").lower() == k.lower() and u.wide for u in uses)
     ]
     if any(u.key is None for u in uses):  # construct-level tags with unreadable keys
-        message = f"{_required_by(ctx)} not applied to the app or its stacks: {', '.join(never)}"
+        message = f"{whose} not applied to the app or its stacks: {', '.join(never)}"
     else:
-        message = f"{_required_by(ctx)} never applied: {', '.join(never)}"
+        message = f"{whose} never applied: {', '.join(never)}"
     if not uses:
         message += " (the answer applies no tags at all)"
     elif partial:
