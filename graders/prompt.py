@@ -10,6 +10,7 @@ statements are read; anything vaguer leaves the rubric's defaults in force.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from graders.models import Sample
@@ -71,12 +72,9 @@ def asks_destroyable(prompt: str | None) -> str | None:
     """The prompt's words that require everything to be deletable with the stack, else None."""
     if not prompt:
         return None
-    for line in prompt.splitlines():
-        for sentence in re.split(r"(?<=[.!?])\s+", line):
-            if _NEGATED.search(sentence):
-                continue
-            if _DESTROYABLE.search(sentence):
-                return _clip(sentence.strip(" -*#>\t"))
+    for _, sentence in _sentences(prompt):
+        if _DESTROYABLE.search(sentence) and not _NEGATED.search(sentence):
+            return _clip(sentence.strip(" -*#>\t"))
     return None
 
 
@@ -95,22 +93,21 @@ def asks_function_size(prompt: str | None) -> str | None:
     allocation and a 30-second timeout", "Memory: 512MB per function"."""
     if not prompt:
         return None
-    for line in prompt.splitlines():
-        for sentence in re.split(r"(?<=[.!?])\s+", line):
-            if _MEMORY_OR_TIMEOUT.search(sentence) and _SIZE.search(sentence):
-                if _FUNCTION_WORDS.search(sentence) or _FUNCTION_WORDS.search(_context(prompt, line)):
-                    return _clip(sentence.strip(" -*#>\t"))
+    lines = prompt.splitlines()
+    for at, sentence in _sentences(prompt):
+        if _MEMORY_OR_TIMEOUT.search(sentence) and _SIZE.search(sentence):
+            # A list item's heading a few lines up says what the item is about.
+            context = "\n".join(lines[max(0, at - 6) : at])
+            if _FUNCTION_WORDS.search(sentence) or _FUNCTION_WORDS.search(context):
+                return _clip(sentence.strip(" -*#>\t"))
     return None
 
 
-def _context(prompt: str, line: str, before: int = 6) -> str:
-    """The few lines before ``line`` (a list item's heading says what the item is about)."""
-    lines = prompt.splitlines()
-    try:
-        at = lines.index(line)
-    except ValueError:
-        return ""
-    return "\n".join(lines[max(0, at - before) : at])
+def _sentences(prompt: str) -> Iterator[tuple[int, str]]:
+    """(line index, sentence) for every sentence of the prompt, line by line."""
+    for at, line in enumerate(prompt.splitlines()):
+        for sentence in re.split(r"(?<=[.!?])\s+", line):
+            yield at, sentence
 
 
 def tag_keys(prompt: str | None) -> list[str]:
@@ -118,7 +115,7 @@ def tag_keys(prompt: str | None) -> list[str]:
     if not prompt:
         return []
     keys: list[str] = []
-    for sentence in re.split(r"(?<=[.!?])\s+|\n", prompt):
+    for _, sentence in _sentences(prompt):
         if not re.search(r"\btag", sentence, re.IGNORECASE):
             continue
         found: list[tuple[int, str]] = []
