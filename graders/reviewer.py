@@ -7,6 +7,7 @@ which of the reviewer's claims our checks confirm) and by `make eval`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -75,13 +76,11 @@ SETTINGS: dict[str, str] = {
 }
 
 
-def answer_settings(files_dir: Path | None, topic: str, limit: int = 3) -> list[str]:
-    """Up to ``limit`` lines of the answer's Python files that address ``topic``, each as the
-    code in backticks followed by (path:line); [] when the topic has no pattern or nothing matches."""
-    pattern = SETTINGS.get(topic)
-    if files_dir is None or pattern is None or not files_dir.is_dir():
+def answer_lines(files_dir: Path | None) -> list[tuple[str, int, str]]:
+    """(path, line number, code) of every non-comment line of the answer's Python files."""
+    if files_dir is None or not files_dir.is_dir():
         return []
-    out: list[str] = []
+    out: list[tuple[str, int, str]] = []
     for path in sorted(files_dir.rglob("*.py")):
         if path.is_symlink() or not path.is_file():
             continue
@@ -90,14 +89,22 @@ def answer_settings(files_dir: Path | None, topic: str, limit: int = 3) -> list[
         except OSError:
             continue
         rel = path.relative_to(files_dir).as_posix()
-        for n, line in enumerate(lines, start=1):
-            code = line.strip()
-            if code.startswith("#") or not re.search(pattern, code):
-                continue
-            out.append(f"`{code[:100]}` ({rel}:{n})")
-            if len(out) >= limit:
-                return out
+        out += [
+            (rel, n, line.strip())
+            for n, line in enumerate(lines, start=1)
+            if not line.strip().startswith("#")
+        ]
     return out
+
+
+def answer_settings(lines: list[tuple[str, int, str]], topic: str, limit: int = 3) -> list[str]:
+    """Up to ``limit`` of ``lines`` (see `answer_lines`) that address ``topic``, each as the code
+    in backticks followed by (path:line); [] when the topic has no pattern or nothing matches."""
+    pattern = SETTINGS.get(topic)
+    if pattern is None:
+        return []
+    found = (f"`{code[:100]}` ({rel}:{n})" for rel, n, code in lines if re.search(pattern, code))
+    return list(itertools.islice(found, limit))
 
 
 def confirming_checks(topic: str, text: str) -> frozenset[str]:

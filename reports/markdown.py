@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from graders.models import Evidence, Finding, SampleResult
-from graders.reviewer import answer_settings, confirming_checks, topics_in
+from graders.reviewer import answer_lines, answer_settings, confirming_checks, topics_in
 from graders.rubric import Rubric
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -81,6 +81,7 @@ def reviewer_claims(
     if not reviewer_text:
         return []
     found = {f.check: f for f in result.findings}
+    lines = answer_lines(files_dir)  # read once for every topic
     claims = []
     for topic in topics_in(reviewer_text):
         checks = sorted(confirming_checks(topic, reviewer_text))
@@ -91,7 +92,7 @@ def reviewer_claims(
                 "confirmed": bool(hits),
                 "checks": checks,
                 "by": sorted({f.check for f in hits}),
-                "seen": [] if hits else answer_settings(files_dir, topic),
+                "seen": [] if hits else answer_settings(lines, topic),
             }
         )
     return claims

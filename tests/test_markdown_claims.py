@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graders.models import SampleResult, SynthResult
-from graders.reviewer import answer_settings
+from graders.reviewer import answer_lines, answer_settings
 from graders.rubric import load_rubric
 from reports.markdown import render_report
 
@@ -28,13 +28,14 @@ ENV = {"region": os.getenv("CDK_DEFAULT_REGION", "us-east-1")}
 def test_answer_settings_quotes_code_lines_not_comments(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "api.py").write_text(_STACK)
-    seen = answer_settings(tmp_path, "throttling")
+    lines = answer_lines(tmp_path)
+    seen = answer_settings(lines, "throttling")
     assert seen == [
         "`deploy_options=apigw.StageOptions(throttling_rate_limit=100, throttling_burst_limit=200),` (lib/api.py:8)"
     ]
-    assert answer_settings(tmp_path, "region")[0].endswith("(lib/api.py:11)")
-    assert answer_settings(tmp_path, "imports") == []  # no pattern for that topic
-    assert answer_settings(tmp_path / "missing", "region") == []
+    assert answer_settings(lines, "region")[0].endswith("(lib/api.py:11)")
+    assert answer_settings(lines, "imports") == []  # no pattern for that topic
+    assert answer_settings(answer_lines(tmp_path / "missing"), "region") == []
 
 
 def test_unconfirmed_claims_show_what_the_answer_has(tmp_path: Path) -> None:
