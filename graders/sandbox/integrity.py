@@ -43,8 +43,12 @@ def set_trusted_prefixes(prefixes: tuple[str, ...]) -> None:
     _TRUSTED_PREFIXES = prefixes
 
 
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 def _watched(name: str) -> bool:
-    return name in _WATCHED_EXACT or any(name == p or name.startswith(p + ".") for p in _WATCHED_PREFIXES)
+    return name in _WATCHED_EXACT or _under(name, _WATCHED_PREFIXES)
 
 
 _MISSING = object()
@@ -87,21 +91,19 @@ class Snapshot:
             if bad:
                 # Imported during a job and already patched: never trust it as a baseline.
                 raise TamperedError(bad)
-            self.modules[name] = mod
-            self.states[name] = dict(vars(mod))
-            self.classes[name] = _classes(mod)
+            self._take(name, mod)
 
     def rebase(self, prefixes: tuple[str, ...]) -> None:
         """Take the baseline of the watched modules under ``prefixes`` again (after the grader's
         own work in them), and add such modules imported since."""
         for name, mod in list(sys.modules.items()):
-            if mod is None or not any(name == p or name.startswith(p + ".") for p in prefixes):
-                continue
-            if not _watched(name):
-                continue
-            self.modules[name] = mod
-            self.states[name] = dict(vars(mod))
-            self.classes[name] = _classes(mod)
+            if mod is not None and _under(name, prefixes) and _watched(name):
+                self._take(name, mod)
+
+    def _take(self, name: str, mod: types.ModuleType) -> None:
+        self.modules[name] = mod
+        self.states[name] = dict(vars(mod))
+        self.classes[name] = _classes(mod)
 
     def compare(self) -> list[str]:
         """Names of everything that changed; empty when the worker is clean."""
