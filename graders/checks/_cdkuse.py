@@ -620,14 +620,18 @@ def _target_leaves(target: ast.expr) -> Iterator[ast.expr]:
         yield target
 
 
+def _is_parameter(scope: ast.AST, name: str) -> bool:
+    """Whether ``name`` is a parameter of the function or lambda ``scope``."""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return False
+    args = scope.args
+    every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+    return any(a.arg == name for a in every)
+
+
 def _binds_anywhere(scope: ast.AST, name: str) -> bool:
-    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        args = scope.args
-        all_args = (
-            args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
-        )
-        if any(a.arg == name for a in all_args):
-            return True
+    if _is_parameter(scope, name):
+        return True
     for node in scope_nodes(scope):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
             return True
@@ -642,13 +646,8 @@ def _binds_anywhere(scope: ast.AST, name: str) -> bool:
 
 def _bindings_in_scope(scope: ast.AST, name: str) -> list[ast.expr] | None:
     """The values `name` is assigned in this scope; None when it is bound some other way too."""
-    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        args = scope.args
-        all_args = (
-            args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
-        )
-        if any(a.arg == name for a in all_args):
-            return None
+    if _is_parameter(scope, name):
+        return None
     values: list[ast.expr] = []
     plain_assign_targets: set[int] = set()
     for node in scope_nodes(scope):
