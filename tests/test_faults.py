@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -151,7 +152,8 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
 
 def _logged(marker: str) -> bool:
     """A running job of this test printed ``marker`` into its log."""
-    for log in glob.glob("/tmp/iacgrade-sandbox-*/w0/out/synth.log"):
+    # The pool's folders are made with tempfile.mkdtemp, so they follow TMPDIR.
+    for log in glob.glob(os.path.join(tempfile.gettempdir(), "iacgrade-sandbox-*", "w0", "out", "synth.log")):
         try:
             with open(log, "rb") as fh:
                 if marker.encode() in fh.read(4096):
