@@ -257,3 +257,21 @@ def test_plain_process_fallback_and_require_sandbox(monkeypatch: pytest.MonkeyPa
         r = p.synthesize(make_ws(tmp_path / "ws", {"app.py": bad}, {"suffix": "x"}), SAMPLE, tmp_path / "out")
     assert r.isolation == "process"
     assert (r.status, r.cause, r.file, r.line) == ("failed", "invalid-api", "app.py", 5)
+
+
+def test_a_venv_under_tmp_is_bound_on_top_of_the_private_tmp(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from graders.sandbox import launcher
+
+    # A clone made with `mktemp -d` puts the project and its venv under /tmp: the private /tmp
+    # tmpfs must be mounted first, or it hides them and the worker cannot even start (exit 127).
+    monkeypatch.setattr(launcher, "_ro_paths", lambda: ["/usr", "/tmp/tmp.abc/main/.venv"])
+    (tmp_path / "in").mkdir()
+    iso = launcher.Isolation("bwrap", "/usr/bin/bwrap", "0.8.0", None, True)
+    args = launcher.bwrap_args(iso, tmp_path, 100000, None)
+    tmpfs = args.index("--tmpfs", 0)
+    assert args[tmpfs + 1] == "/tmp"
+    assert tmpfs < args.index("/tmp/tmp.abc/main/.venv")
+    # /tmp keeps its 1777 tmpfs: the venv's parent folders never re-make it 0755
+    assert "/tmp" not in [args[i + 1] for i, a in enumerate(args) if a == "--dir"]

@@ -156,7 +156,14 @@ def bwrap_args(
     if not iso.root:
         # Without root we cannot switch uid; a user namespace still confines the process.
         args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
-    made: set[str] = set()
+    # Every folder a job can write is a tmpfs of bounded size: RLIMIT_FSIZE bounds one file,
+    # this bounds them all (thousands of files each under the file limit end in ENOSPC). They are
+    # mounted before the read-only binds, so a venv or project that lives under /tmp (a clone in
+    # `mktemp -d`) is bound on top of the private /tmp instead of being hidden by it.
+    size = str(scratch_mb * 1024 * 1024)
+    for folder in ("/tmp", JOB_DIR, OUT_DIR):
+        args += ["--perms", "1777", "--size", size, "--tmpfs", folder]
+    made: set[str] = {"/tmp", JOB_DIR, OUT_DIR}
     for p in _ro_paths():
         args += _parents_args(p, made)
         args += ["--ro-bind", p, p]
@@ -169,11 +176,6 @@ def bwrap_args(
         if os.path.islink(link):
             args += ["--symlink", target, link]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    # Every folder a job can write is a tmpfs of bounded size: RLIMIT_FSIZE bounds one file,
-    # this bounds them all (thousands of files each under the file limit end in ENOSPC).
-    size = str(scratch_mb * 1024 * 1024)
-    for folder in ("/tmp", JOB_DIR, OUT_DIR):
-        args += ["--perms", "1777", "--size", size, "--tmpfs", folder]
     args += ["--ro-bind", str(scratch / "in"), IN_DIR]
     for name in OUT_FILES:
         args += ["--bind", str(scratch / "out" / name), f"{OUT_DIR}/{name}"]
