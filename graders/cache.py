@@ -10,6 +10,12 @@ An entry is a copy of the answer's whole output folder (result.json, templates, 
 under ``<cache_dir>/v1/<key[:2]>/<key>/data`` plus an ``entry.json`` that lists its files. It is
 published with one rename, so a reader sees a whole entry or none; an entry that fails its check
 (bad JSON, a missing or truncated file, another key) is deleted and graded again.
+
+Finding the key needs the extraction, which is most of the work of a cached run. So each entry
+also gets a small alias under ``<cache_dir>/v1/by-text/``: the hash of the answer's text and the
+same context (grader source included, so the extractor's version too) names the content key and
+the extraction's notes. An unchanged answer is then found without being extracted again; a
+missing or stale alias only means the long way.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ CACHE_FORMAT = 1
 # Rendered from the result after every run (it depends on the reference answer too), never cached.
 _NOT_CACHED = frozenset({"report.md"})
 
-__all__ = ["ResultCache", "Reuse", "code_digest", "content_hash", "default_cache_dir"]
+__all__ = ["ResultCache", "Reuse", "code_digest", "content_hash", "default_cache_dir", "text_hash"]
 
 
 def default_cache_dir() -> Path:
@@ -65,18 +71,47 @@ def content_hash(
     """The cache key of one answer: sha256 of a canonical JSON of what decides its result."""
     files = [{**f.model_dump(mode="json"), "content": f.content} for f in extraction.files]
     payload = {
+        **_context(sample, rubric_version, cdk_version, settings),
+        "files": files,
+        "skipped": [b.model_dump(mode="json") for b in extraction.skipped],
+        "notes": extraction.notes,
+    }
+    return _digest(payload)
+
+
+def text_hash(
+    sample: Sample,
+    text: str,
+    *,
+    rubric_version: str,
+    cdk_version: str | None,
+    settings: dict[str, Any],
+) -> str:
+    """The alias key of one answer: its markdown text in place of what the extractor makes of it.
+
+    The extractor's source is part of ``code_digest``, so the same text gives the same
+    extraction, and this names the same entry as `content_hash`.
+    """
+    return _digest({**_context(sample, rubric_version, cdk_version, settings), "text": text})
+
+
+def _context(
+    sample: Sample, rubric_version: str, cdk_version: str | None, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """What decides a result besides the answer itself."""
+    return {
         "format": CACHE_FORMAT,
         "grader": [__version__, code_digest()],
         "rubric": rubric_version,
         "cdk": cdk_version,
         "settings": settings,
-        "files": files,
-        "skipped": [b.model_dump(mode="json") for b in extraction.skipped],
-        "notes": extraction.notes,
         "sample": {"kind": sample.kind, "entry_file": sample.entry_file, "metadata": sample.metadata},
         "scaffold": _scaffold_digest(sample),
         "prompt": hashlib.sha256((read_prompt(sample) or "").encode("utf-8")).hexdigest(),
     }
+
+
+def _digest(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -94,7 +129,7 @@ def _scaffold_digest(sample: Sample) -> dict[str, str]:
     return digests
 
 
-def rebind(result: SampleResult, sample: Sample, extraction: Extraction) -> SampleResult:
+def rebind(result: SampleResult, sample: Sample, notes: list[str]) -> SampleResult:
     """A reused result with this run's identity: sample id, source path, task, reference, warnings."""
     return result.model_copy(
         update={
@@ -103,7 +138,7 @@ def rebind(result: SampleResult, sample: Sample, extraction: Extraction) -> Samp
             "task_id": sample.task_id,
             "kind": sample.kind,
             "reference_id": sample.reference_id,
-            "warnings": list(sample.warnings) + list(extraction.notes),
+            "warnings": list(sample.warnings) + list(notes),
         }
     )
 
@@ -162,6 +197,30 @@ class ResultCache:
             shutil.rmtree(staging, ignore_errors=True)
             return entry.is_dir()
 
+    def alias_path(self, text_key: str) -> Path:
+        return self.base / "by-text" / text_key[:2] / f"{text_key}.json"
+
+    def alias(self, text_key: str) -> tuple[str, list[str]] | None:
+        """The content key and extraction notes an answer text was last stored under, else None."""
+        try:
+            data = json.loads(self.alias_path(text_key).read_text(encoding="utf-8"))
+            key, notes = data["key"], data["notes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if (
+            not isinstance(key, str)
+            or not isinstance(notes, list)
+            or not all(isinstance(n, str) for n in notes)
+        ):
+            return None
+        return key, notes
+
+    def put_alias(self, text_key: str, key: str, notes: list[str]) -> None:
+        try:
+            write_json_atomic(self.alias_path(text_key), {"key": key, "notes": notes})
+        except OSError:
+            pass  # only the shortcut is lost
+
     @staticmethod
     def _validate(entry: Path, key: str) -> SampleResult | None:
         try:
@@ -205,8 +264,26 @@ class Reuse:
             settings=self.settings,
         )
 
-    def find(self, sample: Sample, extraction: Extraction, key: str, out_dir: Path) -> SampleResult | None:
-        """The answer's result without grading it, written into ``out_dir``; None when it must be graded."""
+    def text_key(self, sample: Sample, text: str) -> str:
+        return text_hash(
+            sample,
+            text,
+            rubric_version=self.rubric_version,
+            cdk_version=self.cdk_version,
+            settings=self.settings,
+        )
+
+    def find_by_text(self, sample: Sample, text_key: str, out_dir: Path) -> SampleResult | None:
+        """`find` through the answer text's alias, before (and instead of) extracting it."""
+        if not self.enabled or self.cache is None:
+            return None
+        alias = self.cache.alias(text_key)
+        return None if alias is None else self.find(sample, alias[1], alias[0], out_dir)
+
+    def find(self, sample: Sample, notes: list[str], key: str, out_dir: Path) -> SampleResult | None:
+        """The answer's result without grading it, written into ``out_dir``; None when it must be graded.
+
+        ``notes`` are the extraction's notes, which join the sample's own warnings."""
         if not self.enabled:
             return None
         kept = read_result(out_dir / "result.json")
@@ -216,19 +293,28 @@ class Reuse:
             how = "cache"
         if kept is None:
             return None
-        result = rebind(kept, sample, extraction)
+        result = rebind(kept, sample, notes)
         write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
         self._record(sample.sample_id, how)
         return result
 
-    def store(self, key: str | None, out_dir: Path, result: SampleResult) -> None:
-        """Put a freshly graded answer into the cache (graded answers only; a timeout is retried)."""
+    def store(
+        self,
+        key: str | None,
+        out_dir: Path,
+        result: SampleResult,
+        alias: tuple[str, list[str]] | None = None,
+    ) -> None:
+        """Put a freshly graded answer into the cache (graded answers only; a timeout is retried).
+
+        ``alias`` is the answer's text key and extraction notes, to find the entry by next time."""
         self._record(result.sample_id, "graded")
         if not self.enabled or self.cache is None or key is None:
             return
         if result.status != "graded" or result.synth.status == "timeout":
             return
-        self.cache.put(key, out_dir, result)
+        if self.cache.put(key, out_dir, result) and alias is not None:
+            self.cache.put_alias(alias[0], key, alias[1])
 
     def count(self, how: str) -> int:
         with self._lock:

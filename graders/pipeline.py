@@ -204,13 +204,25 @@ def _grade_one(
 ) -> SampleResult:
     out_dir = options.out / sample.sample_id
     key: str | None = None
+    alias: tuple[str, list[str]] | None = None
+    text_key: str | None = None
     try:
-        extraction = _read_and_extract(sample, options)
+        text = _read(sample, options)
+        if text is not None and reuse is not None and reuse.enabled:
+            # An unchanged answer text names its entry directly, so a cached run skips extraction.
+            text_key = reuse.text_key(sample, text)
+            found = reuse.find_by_text(sample, text_key, out_dir)
+            if found is not None:
+                return found
+        extraction = None if text is None else extract_files(text)
         # The key needs the extraction (cheap); it decides before the costly assemble and synth.
         key = reuse.key(sample, extraction) if reuse is not None and extraction is not None else None
         if key is not None and extraction is not None and reuse is not None:
-            found = reuse.find(sample, extraction, key, out_dir)
+            alias = (text_key, extraction.notes) if text_key is not None else None
+            found = reuse.find(sample, extraction.notes, key, out_dir)
             if found is not None:
+                if alias is not None and reuse.cache is not None:
+                    reuse.cache.put_alias(alias[0], key, alias[1])  # the text changed, not the code
                 return found
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -228,7 +240,7 @@ def _grade_one(
         raise _CutShort(sample.sample_id)  # interrupted mid-way: never keep a result it may have spoiled
     write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
     if reuse is not None:
-        reuse.store(key, out_dir, result)
+        reuse.store(key, out_dir, result, alias)
     return result
 
 
@@ -236,12 +248,11 @@ class _CutShort(Exception):
     """An answer whose grading the run's interruption cut short."""
 
 
-def _read_and_extract(sample: Sample, options: GradeOptions) -> Extraction | None:
-    """The answer's code blocks, or None when it cannot be read (``sample.error`` says why)."""
+def _read(sample: Sample, options: GradeOptions) -> str | None:
+    """The answer's markdown, or None when it cannot be read (``sample.error`` says why)."""
     if sample.status == "error":
         return None
-    text = read_answer(sample, max_bytes=options.max_bytes)
-    return None if text is None else extract_files(text)
+    return read_answer(sample, max_bytes=options.max_bytes)
 
 
 def _grade_into(

@@ -76,6 +76,10 @@ SETTINGS: dict[str, str] = {
 }
 
 
+_SETTINGS_RE = {topic: re.compile(pattern) for topic, pattern in SETTINGS.items()}
+_TOPICS_RE = {topic: re.compile(pattern, re.I) for topic, (pattern, _) in TOPICS.items()}
+
+
 def answer_lines(files_dir: Path | None) -> list[tuple[str, int, str]]:
     """(path, line number, code) of every non-comment line of the answer's Python files."""
     if files_dir is None or not files_dir.is_dir():
@@ -100,10 +104,10 @@ def answer_lines(files_dir: Path | None) -> list[tuple[str, int, str]]:
 def answer_settings(lines: list[tuple[str, int, str]], topic: str, limit: int = 3) -> list[str]:
     """Up to ``limit`` of ``lines`` (see `answer_lines`) that address ``topic``, each as the code
     in backticks followed by (path:line); [] when the topic has no pattern or nothing matches."""
-    pattern = SETTINGS.get(topic)
+    pattern = _SETTINGS_RE.get(topic)
     if pattern is None:
         return []
-    found = (f"`{code[:100]}` ({rel}:{n})" for rel, n, code in lines if re.search(pattern, code))
+    found = (f"`{code[:100]}` ({rel}:{n})" for rel, n, code in lines if pattern.search(code))
     return list(itertools.islice(found, limit))
 
 
@@ -129,7 +133,7 @@ def confirming_checks(topic: str, text: str) -> frozenset[str]:
 
 def topics_in(text: str) -> list[str]:
     """The topics a reviewer's text raises, in TOPICS order."""
-    return [topic for topic, (pattern, _) in TOPICS.items() if re.search(pattern, text, re.I)]
+    return [topic for topic, pattern in _TOPICS_RE.items() if pattern.search(text)]
 
 
 def reviewer_report(task_root: str | None) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from graders.models import Evidence, Finding, SampleResult
-from graders.reviewer import answer_lines, answer_settings, confirming_checks, topics_in
+from graders.reviewer import SETTINGS, answer_lines, answer_settings, confirming_checks, topics_in
 from graders.rubric import Rubric
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -81,18 +81,20 @@ def reviewer_claims(
     if not reviewer_text:
         return []
     found = {f.check: f for f in result.findings}
-    lines = answer_lines(files_dir)  # read once for every topic
+    lines: list[tuple[str, int, str]] | None = None  # read once, and only if a topic needs them
     claims = []
     for topic in topics_in(reviewer_text):
         checks = sorted(confirming_checks(topic, reviewer_text))
         hits = [found[c] for c in checks if c in found]
+        if not hits and lines is None and topic in SETTINGS:
+            lines = answer_lines(files_dir)
         claims.append(
             {
                 "topic": topic,
                 "confirmed": bool(hits),
                 "checks": checks,
                 "by": sorted({f.check for f in hits}),
-                "seen": [] if hits else answer_settings(lines, topic),
+                "seen": [] if hits or lines is None else answer_settings(lines, topic),
             }
         )
     return claims

@@ -140,6 +140,43 @@ def test_second_run_is_served_from_the_cache_and_identical(tmp_path: Path) -> No
     assert manifest["cache_dir"] is None and manifest["finished"]
 
 
+def test_an_unchanged_answer_is_found_by_its_text_without_extracting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graders.pipeline as pipeline
+
+    rub = str(dev_rubric(tmp_path))
+    common = ["--no-synth", "--rubric", rub, "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
+    first = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "one"), *common])
+    aliases = sorted((tmp_path / "cache").rglob("by-text/*/*.json"))
+    assert len(aliases) == first["graded"] > 0
+
+    def no_extraction(text: str) -> None:
+        raise AssertionError("a cached answer was extracted again")
+
+    monkeypatch.setattr(pipeline, "extract_files", no_extraction)
+    second = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "two"), *common])
+    assert second["cache_hits"] == first["graded"]
+    assert _normalized(tmp_path / "one") == _normalized(tmp_path / "two")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "stale key"])
+def test_a_bad_alias_only_means_the_long_way(tmp_path: Path, damage: str) -> None:
+    rub = str(dev_rubric(tmp_path))
+    common = ["--no-synth", "--rubric", rub, "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
+    first = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "one"), *common])
+    for alias in (tmp_path / "cache").rglob("by-text/*/*.json"):
+        if damage == "garbage":
+            alias.write_text("{not json")
+        else:
+            alias.write_text(json.dumps({"key": "0" * 64, "notes": []}))
+    second = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "two"), *common])
+    assert second["cache_hits"] == first["graded"]  # found by the content key after extracting
+    assert _normalized(tmp_path / "one") == _normalized(tmp_path / "two")
+    repaired = [json.loads(a.read_text())["key"] for a in (tmp_path / "cache").rglob("by-text/*/*.json")]
+    assert repaired and "0" * 64 not in repaired  # the hit wrote the alias again
+
+
 def test_killed_run_resumes_and_grades_every_answer_once(tmp_path: Path) -> None:
     answers = tmp_path / "answers"
     sample_files = sorted((ROOT / "samples").glob("*RESPONSE*.md"))
