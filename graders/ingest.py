@@ -327,11 +327,12 @@ def _task_file(root: Path, rel: str) -> bool:
 
 
 def _scaffold_candidates(root: Path, entry: str | None) -> set[str]:
-    names = {"cdk.json", *_ENTRY_NAMES, *([entry] if entry else [])}
-    for folder in ("bin", "lib"):
-        if (root / folder).is_dir() and not (root / folder).is_symlink():
-            names.update(f"{folder}/{p.name}" for p in (root / folder).glob("*.py"))
-    return names
+    """cdk.json, the entry it names, the usual entry names and the package markers of bin/ and lib/.
+
+    Never the task's other modules: a task folder can keep its reference stack in
+    ``lib/tap_stack.py``, and laying that under an answer would grade the reference's code.
+    """
+    return {"cdk.json", *_ENTRY_NAMES, *([entry] if entry else []), "bin/__init__.py", "lib/__init__.py"}
 
 
 def _scaffold_files(root: Path, entry: str | None) -> list[str]:

@@ -57,6 +57,29 @@ def test_entry_in_bin_and_scaffold_lib_python(tmp_path: Path) -> None:
     assert not any(f.endswith(".md") or f == "metadata.json" for f in sample.scaffold_files)
 
 
+def test_a_reference_stack_in_lib_is_not_scaffold(tmp_path: Path) -> None:
+    """A task folder that keeps its reference code in lib/ must not have it graded for the answer."""
+    from graders.extract import extract_files
+    from graders.workspace import assemble
+
+    task = _task(tmp_path)
+    (task / "lib" / "tap_stack.py").write_text("REFERENCE = True\n")
+    (task / "lib" / "helpers.py").write_text("REFERENCE = True\n")
+    (task / "bin").mkdir()
+    (task / "bin" / "deploy.py").write_text("REFERENCE = True\n")
+    answer = task / "lib" / "MODEL_RESPONSE.md"
+    answer.write_text("## tap_stack.py\n\n```python\nclass TapStack:\n    pass\n```\n")
+    sample = discover([answer])[0]
+    assert sample.scaffold_files == ["cdk.json", "tap.py"]
+    text = read_answer(sample)
+    assert text is not None
+    workspace = assemble(sample, extract_files(text), tmp_path / "ws")
+    stack = (tmp_path / "ws" / "lib" / "tap_stack.py").read_text()
+    assert "class TapStack" in stack and "REFERENCE" not in stack
+    assert [(m.src, m.dst) for m in workspace.moves] == [("tap_stack.py", "lib/tap_stack.py")]
+    assert not (tmp_path / "ws" / "lib" / "helpers.py").exists()
+
+
 def test_entry_named_but_missing_is_a_warning(tmp_path: Path) -> None:
     task = _task(tmp_path)
     (task / "cdk.json").write_text(json.dumps({"app": "python3 app.py"}))
@@ -179,6 +202,7 @@ def test_corpus_discovery() -> None:
     assert model.entry_file == "tap.py" and model.scaffold_files == ["cdk.json", "tap.py"]
     assert by_id["Pr6232/lib/MODEL_RESPONSE"].entry_file == "bin/tap.py"
     assert by_id["Pr7267/lib/MODEL_RESPONSE"].scaffold_files == ["bin/app.py", "cdk.json", "tap.py"]
+    # no task's lib/ holds Python here; test_a_reference_stack_in_lib_is_not_scaffold covers one that does
     assert all(read_answer(s) is not None for s in samples)
 
 
@@ -306,7 +330,7 @@ def test_scaffold_symlinks_are_left_out_with_a_warning(tmp_path: Path) -> None:
     task = _task(tmp_path, app="python3 bin/tap.py")
     (task / "tap.py").symlink_to(secret)  # outside the task
     (task / "app.py").symlink_to(task / "bin" / "tap.py")  # inside the task, still a link
-    (task / "lib" / "stack.py").symlink_to("/etc/passwd")
+    (task / "lib" / "__init__.py").symlink_to("/etc/passwd")
     (task / "metadata.json").unlink()
     (task / "metadata.json").symlink_to(secret)
     sample = discover([task / "lib" / "MODEL_RESPONSE.md"])[0]
@@ -316,7 +340,7 @@ def test_scaffold_symlinks_are_left_out_with_a_warning(tmp_path: Path) -> None:
     text = " | ".join(sample.warnings)
     assert "tap.py not used: it is a symlink (to outside the task folder)" in text
     assert "app.py not used: it is a symlink (to inside the task folder)" in text
-    assert "lib/stack.py not used" in text and "metadata.json not used" in text
+    assert "lib/__init__.py not used" in text and "metadata.json not used" in text
     assert "secret" not in text and "do-not-read" not in text  # the target is not named
 
 
