@@ -256,7 +256,7 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
             line = tok.map[0] + 1 + offset
             near = [lb for lb in labels if lb.age <= _MAX_LABEL_AGE]
             block = _Block(line, tok.info.strip(), tok.content, _is_closed(lines, tok), near, _sentence(last))
-            cut = _unclosed_cut(block) if depth < _MAX_CUT_DEPTH else None
+            cut = _unclosed_cut(block, tok.markup) if depth < _MAX_CUT_DEPTH else None
             if depth < _MAX_REPARSE_DEPTH and cut is None and _mispaired(block, tok):
                 result.notes.append(
                     f"block at line {line} holds a heading and an opening fence: read as markdown (mis-paired fence)"
@@ -336,14 +336,18 @@ def _is_closed(lines: list[str], tok: Token) -> bool:
 
 
 _LABEL_LINE = re.compile(r"^ {0,3}(?:#{1,6}\s|\*\*|<!--)(.*)$")
-_OPEN_FENCE = re.compile(r"^ {0,3}(?:```|~~~)")
+_OPEN_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
-def _unclosed_cut(block: _Block) -> int | None:
+def _unclosed_cut(block: _Block, markup: str) -> int | None:
     """Line index of a file label followed by an opening fence inside a block, if any.
 
     An answer that never closes its fences puts the next ``## File: x.py`` and its opening
-    ```` ```python ```` inside the previous block; no code file holds such a pair.
+    ```` ```python ```` inside the previous block; no code file holds such a pair. A block that
+    is closed had its end taken from the next file's closing fence, so the inner fence is of
+    the outer kind (same character, at least as long). A shorter or other inner fence in a
+    closed block (```` ```` ```` around ```` ``` ````, ``~~~`` around backticks) is nested on
+    purpose: a README showing an example, which is kept whole.
     """
     lines = block.content.split("\n")
     for i, ln in enumerate(lines):
@@ -353,7 +357,11 @@ def _unclosed_cut(block: _Block) -> int | None:
         j = i + 1
         while j < len(lines) and not lines[j].strip():
             j += 1
-        if j < len(lines) and _OPEN_FENCE.match(lines[j]):
+        inner = _OPEN_FENCE.match(lines[j]) if j < len(lines) else None
+        if inner is None:
+            continue
+        fence = inner.group(1)
+        if not block.closed or (fence[0] == markup[:1] and len(fence) >= len(markup)):
             return i
     return None
 
@@ -419,13 +427,27 @@ def _paths_in(text: str, *, labelled: bool = True) -> list[str]:
     With ``labelled``, a name after ``File:``/``Path:`` counts whatever its extension.
     """
     text = _URL_RE.sub(" ", text[: 4 * _MAX_LABEL])
-    found = [m.group(1) for m in _LABELLED_RE.finditer(text)] if labelled else []
+    found = [w for m in _LABELLED_RE.finditer(text) if (w := _labelled_word(m.group(1)))] if labelled else []
     for match in _PATH_RE.finditer(text):
         if _LINE_REF_RE.match(text, match.end()):
             continue  # "tap_stack.py:24-42" or "x.py lines 27-39" points into a file, it does not name a block
         if _looks_like_file(match.group(1).replace("\\", "/")):
             found.append(match.group(1))
     return found
+
+
+def _labelled_word(word: str) -> str | None:
+    """The word after ``File:``, as a path, when it can be one.
+
+    Sentence punctuation is not part of it (``lib/tap_stack.py.``), and a bare word with no
+    folder, extension or leading dot is prose (``File: Main Stack``, ``File: the stack in x.py``),
+    unless it is a known file name such as ``Dockerfile``.
+    """
+    word = word.rstrip(".,;:!?)]}")
+    if word in _KNOWN_NAMES or "/" in word or "\\" in word or word.startswith("."):
+        return word or None
+    stem, dot, ext = word.rpartition(".")
+    return word if dot and stem and ext.isalnum() else None
 
 
 def _path_language(path: str) -> str | None:

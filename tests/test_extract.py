@@ -150,6 +150,44 @@ def test_never_closed_fences_are_cut_at_the_next_file_label() -> None:
     assert files["lib/b.py"].line == 8
 
 
+def test_a_closed_longer_fence_keeps_its_nested_example_whole() -> None:
+    """A README in ```` or ~~~ showing a file label and a ``` example is one file, not cut."""
+    for outer in ("````", "~~~"):
+        md = (
+            f"## File: docs/guide.md\n\n{outer}markdown\n# Guide\n\n## Example: app.py\n\n"
+            f"```python\nprint(1)\n```\n{outer}\n\n## File: app.py\n\n```python\nprint(2)\n```\n"
+        )
+        extraction = extract_files(md)
+        files = {f.path: f for f in extraction.files}
+        assert set(files) == {"docs/guide.md", "app.py"}, outer
+        assert "print(1)" in files["docs/guide.md"].content and files["app.py"].content == "print(2)\n"
+        assert files["app.py"].overrides == [] and not any("never closed" in n for n in extraction.notes)
+    # the same nesting with an outer fence that is never closed is still cut at the label
+    md = "## File: lib/a.py\n\n````python\nimport os\n\n## File: lib/b.py\n\n```python\nimport sys\n```\n"
+    extraction = extract_files(md)
+    assert {f.path: f.content.strip() for f in extraction.files} == {
+        "lib/a.py": "import os",
+        "lib/b.py": "import sys",
+    }
+    assert any("never closed" in n for n in extraction.notes)
+
+
+@pytest.mark.parametrize(
+    ("label", "path"),
+    [
+        ("## File: lib/tap_stack.py.", "lib/tap_stack.py"),
+        ("**File:** lib/tap_stack.py,", "lib/tap_stack.py"),
+        ("### File: the main stack in lib/tap_stack.py", "lib/tap_stack.py"),
+        ("### File: Main Stack", "lib/tap_stack.py"),  # prose, not a path: the default applies
+        ("## File: Dockerfile", "Dockerfile"),
+        ("## File: .gitignore", ".gitignore"),
+    ],
+)
+def test_file_label_words_are_paths_only_when_they_can_be(label: str, path: str) -> None:
+    md = f"{label}\n\n```python\nfrom aws_cdk import Stack\n\n\nclass TapStack(Stack):\n    pass\n```\n"
+    assert [f.path for f in extract_files(md).files] == [path]
+
+
 def test_mispaired_fence_is_read_again_as_markdown() -> None:
     md = (
         "```markdown\n# Readme\n```bash\nls\n```\n\nMore readme text.\n```\n\n"
