@@ -11,15 +11,26 @@ CORPUS ?= ../shared/corpus/cdk-py
 
 .PHONY: install system-deps demo test lint bench eval snapshots docs clean
 
-# Debian packages the sandbox and the dashboard test need; installed only when missing.
+# Debian packages, installed only when missing: bubblewrap (the sandbox) for everything, chromium
+# only for the dashboard test. Without apt or root/sudo this warns and goes on: grading works
+# without bubblewrap (weaker isolation, it says so), and the dashboard test skips locally but
+# fails under CI=true.
+APT_PACKAGES := bubblewrap
 system-deps:
 	@missing=""; \
-	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	for pkg in $(APT_PACKAGES); do \
+	  cmd=$$pkg; [ $$pkg = bubblewrap ] && cmd=bwrap; \
+	  command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  echo "installing:$$missing"; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	      || echo "warning: could not install$$missing; going on without" >&2; \
+	  else \
+	    echo "warning: missing$$missing and no apt-get with root or sudo to install it; going on without" >&2; \
+	  fi; \
 	fi
 	@command -v node >/dev/null || { echo "Node.js is required (aws-cdk-lib runs on it): install it first" >&2; exit 1; }
 
@@ -40,6 +51,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+test: APT_PACKAGES += chromium
 test: install lint
 	$(VENV)/bin/pytest -q
 
