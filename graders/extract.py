@@ -163,6 +163,12 @@ _CLASS_RE = re.compile(r"^class\s+(\w+)\s*\(([^)]*)\)", re.M)
 _APP_RE = re.compile(r"\bApp\s*\(")
 _SYNTH_RE = re.compile(r"\.synth\s*\(")
 _TREE_RE = re.compile(r"[├└│]──|^\s*│", re.M)
+# What a program printed: a test run's summary or coverage table, cdk's synth/deploy output, a traceback.
+_OUTPUT_RE = re.compile(
+    r"^=+ .*\b(?:passed|failed|errors?)\b.* =+$|^-+ coverage: |^Name\s+Stmts\s+Miss|"
+    r"^(?:Outputs|Stack ARN):\s*$|✨|Synthesis time:|^Traceback \(most recent call last\):",
+    re.M,
+)
 _PROSE_RE = re.compile(r"^(?:\d+[.)]\s+|[-*]\s+|#+\s+)?[A-Za-z][\w ,'’()/.:`&-]*$")
 _PY_KEYWORDS = frozenset(
     "False None True and as assert async await break class continue def del elif else except finally "
@@ -609,6 +615,8 @@ def _skip_reason(content: str, language: str, path: str | None) -> str | None:
         return "directory tree"
     if language == "bash" and (path is None or _path_language(path) != "bash"):
         return "shell commands"
+    if path is None and language in ("text", "output", "log") and _OUTPUT_RE.search(content):
+        return "output listing"
     return None
 
 

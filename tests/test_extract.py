@@ -100,6 +100,8 @@ def test_shell_tree_output_and_fragments_are_skipped() -> None:
         17: "shell commands",
         21: "unnamed json block",
         27: "fragment",
+        40: "output listing",
+        47: "output listing",
     }
     assert [f.path for f in extraction.files] == ["deploy.sh"]  # a named script is a file
 
