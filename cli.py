@@ -183,6 +183,10 @@ def runs(
 
     from graders.runs import RunError, find_runs, load_run, run_summary
 
+    missing = [p for p in paths or [] if not p.exists()]
+    if missing:
+        err.print(f"[red]error:[/] {missing[0]}: no such file or folder")
+        raise typer.Exit(EXIT_RUN_FAILED)
     summaries = []
     for folder in find_runs(paths or [Path(".")]):
         try:
@@ -223,10 +227,17 @@ def compare(
         Path | None, typer.Option("--out", help="Write the markdown report here (default: print it).")
     ] = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Also write the comparison as JSON to this file; '-' prints it on stdout instead of the markdown.",
+        ),
     ] = None,
     fail_on_regression: Annotated[
-        bool, typer.Option(help="Exit 3 when NEW is significantly worse (see --threshold).")
+        bool,
+        typer.Option(
+            help="Exit 3 when NEW is significantly worse or lost answers BASE graded (see --threshold)."
+        ),
     ] = False,
     threshold: Annotated[
         float, typer.Option(help="Regression only when the total's mean drops by more than this many points.")
@@ -235,11 +246,10 @@ def compare(
 ) -> None:
     """Compare two runs: score deltas with 95% CIs, regressed answers, finding and synth changes.
 
-    Exit codes: 0 done; 2 a run could not be read; 3 with --fail-on-regression when the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD.
+    Exit codes: 0 done; 2 a run could not be read or the output not written; 3 with --fail-on-regression when NEW is worse: the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD, or answers BASE graded are errors or missing in NEW.
     """
     from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown
     from graders.runs import RunError, load_run
-    from graders.store import write_text_atomic
 
     try:
         base_run, new_run = load_run(base), load_run(new)
@@ -248,15 +258,36 @@ def compare(
         raise typer.Exit(EXIT_RUN_FAILED) from exc
     result = compare_runs(base_run, new_run, threshold=threshold, top=top)
     text = comparison_markdown(result)
-    if out is not None:
-        write_text_atomic(out, text)
+    data = result.model_dump_json(indent=2) + "\n"
+    json_to_stdout = json_out is not None and str(json_out) == "-"
+    try:
+        if out is not None:
+            _write_output(out, text)
+        elif not json_to_stdout:
+            typer.echo(text)
+        if json_to_stdout:
+            typer.echo(data, nl=False)
+        elif json_out is not None:
+            _write_output(json_out, data)
+    except OSError as exc:
+        err.print(f"[red]error:[/] cannot write the comparison: {exc}")
+        raise typer.Exit(EXIT_RUN_FAILED) from exc
+    if out is not None or json_to_stdout:
         err.print(result.verdict)
-    else:
-        typer.echo(text)
-    if json_out is not None:
-        write_text_atomic(json_out, result.model_dump_json(indent=2) + "\n")
     if fail_on_regression and result.regression:
         raise typer.Exit(EXIT_REGRESSION)
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write a file the user named: atomically when it is (or will be) a plain file, else through it,
+    so a symlink is followed and a device or pipe (/dev/stdout) is written to, not replaced."""
+    from graders.store import write_text_atomic
+
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        write_text_atomic(path, text)
 
 
 @app.command()

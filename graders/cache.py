@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import shutil
 import threading
 import uuid
@@ -58,6 +59,20 @@ def code_digest() -> str:
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+@functools.cache
+def tool_versions() -> dict[str, str | None]:
+    """Versions of what else decides a result: Python (ast), the parsers and checkers we call."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("constructs", "cfn-lint", "pyflakes", "markdown-it-py"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def content_hash(
@@ -102,6 +117,7 @@ def _context(
     return {
         "format": CACHE_FORMAT,
         "grader": [__version__, code_digest()],
+        "tools": tool_versions(),
         "rubric": rubric_version,
         "cdk": cdk_version,
         "settings": settings,
@@ -170,10 +186,12 @@ class ResultCache:
             return None
         return result
 
-    def put(self, key: str, src: Path, result: SampleResult) -> bool:
-        """Store a copy of the output folder ``src``; False when it could not (the run goes on)."""
+    def put(self, key: str, src: Path, result: SampleResult, *, replace: bool = False) -> bool:
+        """Store a copy of the output folder ``src``; False when it could not (the run goes on).
+
+        An existing entry is kept, unless ``replace`` (``--no-cache`` grades afresh and refreshes)."""
         entry = self.entry_dir(key)
-        if entry.is_dir():
+        if entry.is_dir() and not replace:
             return True
         staging = self.base / "tmp" / f"{key}-{uuid.uuid4().hex[:8]}"
         try:
@@ -191,6 +209,10 @@ class ResultCache:
                 {"format": CACHE_FORMAT, "key": key, "sample_id": result.sample_id, "files": files},
             )
             entry.parent.mkdir(parents=True, exist_ok=True)
+            if replace and entry.is_dir():
+                old = self.base / "tmp" / f"old-{key}-{uuid.uuid4().hex[:8]}"
+                os.rename(entry, old)  # a reader in between finds no entry and grades the answer
+                shutil.rmtree(old, ignore_errors=True)
             os.rename(staging, entry)  # atomic publish; fails if another worker won the race
             return True
         except OSError:
@@ -242,7 +264,8 @@ class ResultCache:
 class Reuse:
     """Decides, for one answer, whether its result can be kept (resume) or copied (cache hit).
 
-    ``enabled=False`` (``--no-cache``) grades every answer afresh and leaves the cache alone.
+    ``enabled=False`` (``--no-cache``) grades every answer afresh, reusing nothing, and writes
+    the fresh results over their cache entries.
     ``how`` records, per sample id, whether it was ``graded``, taken from the ``cache`` or
     kept by ``resume``.
     """
@@ -309,11 +332,11 @@ class Reuse:
 
         ``alias`` is the answer's text key and extraction notes, to find the entry by next time."""
         self._record(result.sample_id, "graded")
-        if not self.enabled or self.cache is None or key is None:
+        if self.cache is None or key is None:
             return
         if result.status != "graded" or result.synth.status == "timeout":
             return
-        if self.cache.put(key, out_dir, result) and alias is not None:
+        if self.cache.put(key, out_dir, result, replace=not self.enabled) and alias is not None:
             self.cache.put_alias(alias[0], key, alias[1])
 
     def count(self, how: str) -> int:

@@ -1,14 +1,19 @@
 """Compare two runs of the same prompts: is NEW better or worse than BASE, and where?
 
-Answers are paired by sample id; those left over are paired by (task, kind) when that is unique
-on both sides. For each category and the total, the mean of the paired deltas (NEW - BASE) comes
-with a 95% confidence interval from the t distribution (paired t interval), so a CI gate can
-tell a real regression from noise.
+Answers are paired by sample id; those left over are paired by (prompt, kind), then by
+(task, kind), each when the key is unique on both sides. For each category and the total, the
+mean of the paired deltas (NEW - BASE) comes with a 95% confidence interval from the t
+distribution (paired t interval), so a CI gate can tell a real regression from noise.
 
-Regression rule (``--fail-on-regression``, exit code ``EXIT_REGRESSION`` = 3): NEW is
-significantly worse when at least two answers are paired, the upper bound of the 95% interval
-of the total's mean delta is below 0, and the mean delta is more than ``threshold`` points
-below 0 (default 0). Identical runs have every delta 0, an interval of [0, 0], and pass.
+Regression rule (``--fail-on-regression``, exit code ``EXIT_REGRESSION`` = 3). NEW is worse when
+either holds:
+- the total's scores dropped significantly: at least two answers are paired with a total on
+  both sides, the upper bound of the 95% interval of the mean delta is below 0, and the mean
+  delta is more than ``threshold`` points below 0 (default 0);
+- NEW lost answers: an answer BASE graded (it has a total) is an error in NEW, or NEW has no
+  answer to pair with it. An answer that can no longer be graded is worse than any score, and
+  leaving it out of the means would let a gate pass on the answers that are left.
+Identical runs have every delta 0, an interval of [0, 0], nothing lost, and pass.
 """
 
 from __future__ import annotations
@@ -92,6 +97,14 @@ class Comparison(BaseModel):
     severity_changes: list[SeverityChange] = Field(
         default_factory=list, description="checks whose severity differs between the runs (a rubric change)"
     )
+    lost: list[str] = Field(
+        default_factory=list,
+        description="BASE answers with a total whose NEW answer is an error or missing (BASE sample ids)",
+    )
+    recovered: list[str] = Field(
+        default_factory=list,
+        description="NEW answers with a total whose BASE answer had none (NEW sample ids)",
+    )
     threshold: float = 0.0
     regression: bool = False
     verdict: str = ""
@@ -149,14 +162,28 @@ def compare_runs(
         if bs != ns:
             synth.setdefault((bs, ns), []).append(ni)
 
+    graded_b = {
+        sid
+        for sid, t in zip(base.results["sample_id"], base.results["total"], strict=True)
+        if _num(t) is not None
+    }
+    graded_n = {
+        sid
+        for sid, t in zip(new.results["sample_id"], new.results["total"], strict=True)
+        if _num(t) is not None
+    }
+    partner = dict(pairs)
+    lost = sorted(bi for bi in graded_b if partner.get(bi) not in graded_n)
+    recovered = sorted(ni for bi, ni in pairs if ni in graded_n and bi not in graded_b)
     total = next(s for s in stats if s.metric == "total")
-    regression = (
+    dropped = (
         total.n >= 2
         and total.ci_high is not None
         and total.mean_delta is not None
         and total.ci_high < 0
         and -total.mean_delta > threshold
     )
+    regression = dropped or bool(lost)
     comparison = Comparison(
         base=_run_info(base),
         new=_run_info(new),
@@ -179,7 +206,9 @@ def compare_runs(
             (SynthChange(base=k[0], new=k[1], count=len(v), samples=sorted(v)) for k, v in synth.items()),
             key=lambda s: (-s.count, s.base, s.new),
         ),
-        severity_changes=_severity_changes(base.findings, new.findings),
+        severity_changes=_severity_changes(base, new),
+        lost=lost,
+        recovered=recovered,
         threshold=threshold,
         regression=regression,
     )
@@ -279,17 +308,30 @@ def _num(value: Any) -> float | None:
 
 
 def _pair(base: pd.DataFrame, new: pd.DataFrame) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """Pairs of (BASE id, NEW id): same sample id, else same prompt and kind, else same task and kind."""
     base_ids, new_ids = list(base["sample_id"]), set(new["sample_id"])
     pairs = [(sid, sid) for sid in base_ids if sid in new_ids]
     by = {"sample_id": len(pairs)}
-    used_b, used_n = {p[0] for p in pairs}, {p[1] for p in pairs}
-    left_b = base[~base["sample_id"].isin(used_b) & base["task_id"].notna()]
-    left_n = new[~new["sample_id"].isin(used_n) & new["task_id"].notna()]
-    kb = left_b.groupby(["task_id", "kind"])["sample_id"].agg(list).to_dict()
-    kn = left_n.groupby(["task_id", "kind"])["sample_id"].agg(list).to_dict()
-    extra = [(kb[k][0], kn[k][0]) for k in sorted(kb) if k in kn and len(kb[k]) == 1 and len(kn[k]) == 1]
-    by["task_kind"] = len(extra)
-    return sorted(pairs + extra), by
+    for column, name in (("prompt_digest", "prompt_kind"), ("task_id", "task_kind")):
+        used_b, used_n = {p[0] for p in pairs}, {p[1] for p in pairs}
+        extra = _pair_by(base, new, column, used_b, used_n)
+        by[name] = len(extra)
+        pairs += extra
+    return sorted(pairs), by
+
+
+def _pair_by(
+    base: pd.DataFrame, new: pd.DataFrame, column: str, used_b: set[str], used_n: set[str]
+) -> list[tuple[str, str]]:
+    """Unpaired answers whose (``column``, kind) is one answer on each side (runs from before a
+    column existed lack it)."""
+    if column not in base.columns or column not in new.columns:
+        return []
+    left_b = base[~base["sample_id"].isin(used_b) & base[column].notna()]
+    left_n = new[~new["sample_id"].isin(used_n) & new[column].notna()]
+    kb = left_b.groupby([column, "kind"])["sample_id"].agg(list).to_dict()
+    kn = left_n.groupby([column, "kind"])["sample_id"].agg(list).to_dict()
+    return [(kb[k][0], kn[k][0]) for k in sorted(kb) if k in kn and len(kb[k]) == 1 and len(kn[k]) == 1]
 
 
 def _finding_keys(findings: pd.DataFrame) -> dict[str, Counter[tuple[str, str]]]:
@@ -301,15 +343,28 @@ def _finding_keys(findings: pd.DataFrame) -> dict[str, Counter[tuple[str, str]]]
     return keys
 
 
-def _severity_changes(base: pd.DataFrame, new: pd.DataFrame) -> list[SeverityChange]:
-    """Checks found in both runs whose findings carry a different severity: the rubric changed."""
-    b = base.groupby("check")["severity"].first().to_dict() if len(base) else {}
-    n = new.groupby("check")["severity"].first().to_dict() if len(new) else {}
+def _severity_changes(base: RunData, new: RunData) -> list[SeverityChange]:
+    """Checks whose rubric severity differs between the runs.
+
+    From the rubrics recorded in run.json; for runs that predate that record, from the findings:
+    the most common severity of each check's scored findings (a finding a check lowers to an
+    unscored ``info`` note, say one the prompt asks for, is not the rubric's severity).
+    """
+    b, n = base.manifest.check_severities, new.manifest.check_severities
+    if not (b and n):
+        b, n = _finding_severities(base.findings), _finding_severities(new.findings)
     return [
         SeverityChange(check=c, base=str(b[c]), new=str(n[c]))
         for c in sorted(set(b) & set(n))
         if b[c] != n[c]
     ]
+
+
+def _finding_severities(findings: pd.DataFrame) -> dict[str, str]:
+    scored = findings[findings["severity"] != "info"] if len(findings) else findings
+    if not len(scored):
+        return {}
+    return {str(c): str(s.mode().iloc[0]) for c, s in scored.groupby("check")["severity"]}
 
 
 def _present(value: Any) -> bool:
@@ -331,11 +386,18 @@ def _run_info(run: RunData) -> dict[str, Any]:
 
 def _verdict(c: Comparison) -> str:
     t = c.stat("total")
+    if c.lost:
+        scores = (
+            ""
+            if t.n == 0
+            else f"; on the {t.n} answers graded in both, the total's mean delta is {_fmt(t.mean_delta)}"
+        )
+        return f"REGRESSION: {len(c.lost)} answer(s) BASE graded are errors or missing in NEW{scores}"
     if t.n == 0:
         return "no paired answers with a total on both sides: nothing to compare"
     if t.ci_low is None or t.ci_high is None:
         return f"one paired answer (delta {_fmt(t.mean_delta)}): too few for a confidence interval"
-    if c.regression:
+    if c.regression:  # a significant drop (lost answers are handled above)
         return (
             f"REGRESSION: total mean delta {_fmt(t.mean_delta)}, 95% CI [{_fmt(t.ci_low)}, {_fmt(t.ci_high)}] "
             f"is below 0 (threshold {c.threshold:g})"
@@ -370,6 +432,7 @@ def comparison_markdown(c: Comparison) -> str:
     lines += [
         "",
         f"{c.paired} answers paired ({c.paired_by.get('sample_id', 0)} by sample id, "
+        f"{c.paired_by.get('prompt_kind', 0)} by prompt and kind, "
         f"{c.paired_by.get('task_kind', 0)} by task and kind); {len(c.only_base)} only in BASE, "
         f"{len(c.only_new)} only in NEW.",
         "",
@@ -383,6 +446,18 @@ def comparison_markdown(c: Comparison) -> str:
         base_mean = "–" if s.base_mean is None else f"{s.base_mean:.1f}"
         new_mean = "–" if s.new_mean is None else f"{s.new_mean:.1f}"
         lines.append(f"| {s.metric} | {s.n} | {base_mean} | {new_mean} | {_fmt(s.mean_delta)} | {ci} |")
+    if c.lost or c.recovered:
+        lines += ["", "## Answers lost and recovered", ""]
+        lines += [
+            "Lost: graded (with a total) in BASE, an error or missing in NEW. Recovered: the reverse.",
+            "",
+        ]
+        lines += [f"- lost: `{sid}`" for sid in c.lost[:50]]
+        lines += [f"- recovered: `{sid}`" for sid in c.recovered[:50]]
+        if len(c.lost) > 50 or len(c.recovered) > 50:
+            lines.append(
+                f"- ... ({len(c.lost)} lost, {len(c.recovered)} recovered in all; the JSON lists every one)"
+            )
     if c.severity_changes:
         lines += ["", "## Rubric severity changes", "", "| check | BASE | NEW |", "|---|---|---|"]
         lines += [f"| {x.check} | {x.base} | {x.new} |" for x in c.severity_changes]

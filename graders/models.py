@@ -189,6 +189,9 @@ class SampleResult(_Model):
         default=None,
         description="hash of everything that decides this result (graders/cache.py); keys the cache",
     )
+    prompt_digest: str | None = Field(
+        default=None, description="short hash of the task's prompt text; `compare` pairs answers by it"
+    )
 
 
 class RunManifest(_Model):
@@ -203,3 +206,6 @@ class RunManifest(_Model):
     options: dict[str, Any] = Field(default_factory=dict)
     counts: dict[str, int] = Field(default_factory=dict)
     cache_dir: str | None = Field(default=None, description="the result cache used, None with --no-cache")
+    check_severities: dict[str, str] = Field(
+        default_factory=dict, description="the rubric's severity of each enabled check, for `compare`"
+    )

@@ -28,7 +28,7 @@ from graders.checks.context import SourceFile, load_templates
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
 from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult
-from graders.prompt import read_prompt
+from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import score_findings
@@ -107,6 +107,7 @@ def grade(
             "scaffold": str(options.scaffold) if options.scaffold else None,
         },
         cache_dir=str(options.cache_dir or default_cache_dir()) if options.use_cache else None,
+        check_severities={c: spec.severity for c, spec in rubric.checks.items() if spec.enabled},
     )
     reuse = _reuse(options, manifest)
     journal = RunJournal(options.out)
@@ -320,6 +321,7 @@ def _grade_into(
         total=total,
         grader_version=__version__,
         rubric_version=f"{rubric.version}+{rubric.digest}",
+        prompt_digest=prompt_digest(ctx.prompt),
     )
 
 
@@ -374,6 +376,7 @@ def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
         scores={c: None for c in rubric.categories},
         grader_version=__version__,
         rubric_version=f"{rubric.version}+{rubric.digest}",
+        prompt_digest=prompt_digest(read_prompt(sample)),
     )
 
 
@@ -491,7 +494,8 @@ def _run_identity(out: Path) -> dict[str, str]:
 
 
 def _reuse(options: GradeOptions, manifest: RunManifest) -> Reuse:
-    cache = ResultCache(Path(manifest.cache_dir)) if manifest.cache_dir else None
+    # --no-cache reads nothing from the cache but still refreshes it with what it grades.
+    cache = ResultCache(options.cache_dir or default_cache_dir())
     return Reuse(
         cache=cache,
         settings={"synth": options.synth, "timeout": options.timeout, "scratch_mb": options.scratch_mb},

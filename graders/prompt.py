@@ -9,6 +9,7 @@ statements are read; anything vaguer leaves the rubric's defaults in force.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,13 @@ def read_prompt(sample: Sample) -> str | None:
         except OSError:
             continue
     return None
+
+
+def prompt_digest(prompt: str | None) -> str | None:
+    """A short hash of the prompt's text (whitespace-normalised), so runs can pair answers by prompt."""
+    if not prompt or not prompt.strip():
+        return None
+    return hashlib.sha256(" ".join(prompt.split()).encode("utf-8")).hexdigest()[:16]
 
 
 def asks_destroyable(prompt: str | None) -> str | None:

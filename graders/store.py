@@ -41,6 +41,7 @@ RESULT_COLUMNS = [
     "total",
     "grader_version",
     "rubric_version",
+    "prompt_digest",
 ]
 FINDING_COLUMNS = [
     "sample_id",
@@ -110,6 +111,7 @@ def result_row(r: SampleResult) -> dict[str, Any]:
         "total": r.total,
         "grader_version": r.grader_version,
         "rubric_version": r.rubric_version,
+        "prompt_digest": r.prompt_digest,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from types import TracebackType
 
@@ -26,7 +27,8 @@ class Progress:
         self._last_line = 0.0
 
     def __enter__(self) -> Progress:
-        if self.enabled and self.console.is_terminal:
+        # CI=true means a log, even where FORCE_COLOR or TTY_COMPATIBLE makes rich see a terminal.
+        if self.enabled and self.console.is_terminal and not os.environ.get("CI"):
             self._bar = RichProgress(
                 TextColumn("grading"),
                 BarColumn(),

@@ -108,6 +108,7 @@ def write_run(
     label: str | None = None,
     finished: bool = True,
     run_id: str | None = None,
+    graded_with: Rubric | None = None,
 ) -> Path:
     """A run folder as `grade` leaves it: result.json and report.md per answer, tables, run.json."""
     for res in results:
@@ -127,6 +128,7 @@ def write_run(
         grader_version="test",
         rubric_version=results[0].rubric_version if results else "",
         counts=counts,
+        check_severities={c: s.severity for c, s in graded_with.checks.items()} if graded_with else {},
     )
     write_json_atomic(folder / "run.json", manifest.model_dump(mode="json"))
     return folder

@@ -140,6 +140,32 @@ def test_second_run_is_served_from_the_cache_and_identical(tmp_path: Path) -> No
     assert manifest["cache_dir"] is None and manifest["finished"]
 
 
+def test_no_cache_grades_afresh_and_refreshes_the_entries(tmp_path: Path) -> None:
+    rub = str(dev_rubric(tmp_path))
+    common = ["--no-synth", "--rubric", rub, "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
+    first = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "one"), *common])
+    # Spoil every entry's total and keep its file list right: a stale result, as a change outside
+    # the key would leave it.
+    for result in (tmp_path / "cache").rglob("data/result.json"):
+        data = json.loads(result.read_text())
+        if data["total"] is None:
+            continue
+        data["total"] = -1.0
+        result.write_text(json.dumps(data))
+        meta_path = result.parent.parent / "entry.json"
+        meta = json.loads(meta_path.read_text())
+        meta["files"]["result.json"] = result.stat().st_size
+        meta_path.write_text(json.dumps(meta))
+    stale = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "stale"), *common])
+    assert stale["cache_hits"] == first["graded"]
+    assert any(v.get("total") == -1.0 for v in _normalized(tmp_path / "stale").values())  # served stale
+    forced = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "forced"), *common, "--no-cache"])
+    assert forced["cache_hits"] == 0 and forced["graded"] == first["graded"]
+    again = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "again"), *common])
+    assert again["cache_hits"] == first["graded"]
+    assert _normalized(tmp_path / "again") == _normalized(tmp_path / "one")  # the entries were refreshed
+
+
 def test_an_unchanged_answer_is_found_by_its_text_without_extracting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
