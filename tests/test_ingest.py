@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from graders.ingest import discover, read_answer, scaffold_of
 from graders.models import Sample
 
+ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 
@@ -178,11 +182,32 @@ def test_read_answer_unreadable(tmp_path: Path) -> None:
     path.unlink()
     assert read_answer(sample) is None
     assert "cannot read" in (sample.error or "")
-    if os.geteuid() != 0:  # root reads anything
+    if os.geteuid() != 0:  # root reads anything: see the test below
         path.write_text("x")
         path.chmod(0)
         other = _sample(path)
         assert read_answer(other) is None and "cannot read" in (other.error or "")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="root with setpriv only")
+def test_unreadable_answer_as_root_without_the_override(tmp_path: Path) -> None:
+    """CI runs as root, which reads a mode-000 file; without CAP_DAC_OVERRIDE it cannot, so the
+    permission error is real here too, in a whole `grade` that goes on past it."""
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "locked_RESPONSE.md").write_text("# x\n")
+    (answers / "locked_RESPONSE.md").chmod(0)
+    (answers / "fine_RESPONSE.md").write_text("No code here.\n")
+    drop = ["--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search"]
+    out = tmp_path / "out"
+    cmd = ["setpriv", *drop, sys.executable, "-m", "cli", "grade", str(answers), "--out", str(out)]
+    done = subprocess.run(
+        [*cmd, "--no-synth", "--no-cache", "--quiet", "--json"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    locked = json.loads((out / "locked_RESPONSE" / "result.json").read_text())
+    assert locked["status"] == "error" and "Permission denied" in locked["error"]
+    assert json.loads((out / "fine_RESPONSE" / "result.json").read_text())["status"] == "graded"
 
 
 def test_read_answer_on_a_folder(tmp_path: Path) -> None:
