@@ -53,11 +53,17 @@ def grade(
     fmt: Annotated[list[str], typer.Option("--format", help="Extra outputs: sarif, junit.")] = [],  # noqa: B006
     min_score: Annotated[float, typer.Option(help="JUnit: answers below this total fail.")] = 60.0,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Grade every answer afresh: no resume, no result cache.")
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Grade every answer afresh: no resume, nothing read from the cache (it is refreshed).",
+        ),
     ] = False,
     cache_dir: Annotated[
         Path | None,
-        typer.Option(help="Result cache folder (default: $XDG_CACHE_HOME/iacgrade or ~/.cache/iacgrade)."),
+        typer.Option(
+            help="Result cache folder (default: $IACGRADE_CACHE_DIR, else $XDG_CACHE_HOME/iacgrade or ~/.cache/iacgrade)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,

@@ -45,7 +45,9 @@ __all__ = ["ResultCache", "Reuse", "code_digest", "content_hash", "default_cache
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/iacgrade``, else ``~/.cache/iacgrade``."""
+    """``$IACGRADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/iacgrade``, else ``~/.cache/iacgrade``."""
+    if os.environ.get("IACGRADE_CACHE_DIR"):
+        return Path(os.environ["IACGRADE_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "iacgrade"
 

@@ -1,5 +1,6 @@
 """Keep the suite off the user's own result cache: every test (and the commands it starts) caches
-under a temporary folder unless it names a --cache-dir of its own."""
+results under a temporary folder unless it names a --cache-dir of its own. Only the result cache:
+the sandbox's jsii cache stays where it is, shared and watched by the hostile tests."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("xdg-cache")
-    before = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(home)
-    yield home
+def _private_result_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("result-cache")
+    before = os.environ.get("IACGRADE_CACHE_DIR")
+    os.environ["IACGRADE_CACHE_DIR"] = str(folder)
+    yield folder
     if before is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
+        os.environ.pop("IACGRADE_CACHE_DIR", None)
     else:
-        os.environ["XDG_CACHE_HOME"] = before
+        os.environ["IACGRADE_CACHE_DIR"] = before

@@ -47,6 +47,9 @@ def test_key_depends_on_what_decides_the_result(tmp_path: Path) -> None:
 
 
 def test_default_cache_dir_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("IACGRADE_CACHE_DIR", str(tmp_path / "own"))
+    assert default_cache_dir() == tmp_path / "own"
+    monkeypatch.delenv("IACGRADE_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "iacgrade"
     monkeypatch.delenv("XDG_CACHE_HOME")
