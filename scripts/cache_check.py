@@ -134,12 +134,17 @@ def _kill_and_resume(cmd: list[str], out: Path, after: int) -> str:
     proc.wait()
     before = len(read_journal(out))
     summary, elapsed = _run(cmd)
-    done = Counter(e["sample_id"] for e in read_journal(out) if e["how"] in ("graded", "cache"))
-    twice = sorted(k for k, v in done.items() if v > 1)
+    journal = read_journal(out)
+    how = Counter(e["how"] for e in journal[before:])
+    graded = Counter(e["sample_id"] for e in journal if e["how"] in ("graded", "cache"))
+    twice = sorted(k for k, v in graded.items() if v > 1)
+    listed = Counter(e["sample_id"] for e in journal)
     return (
-        f"kill test: SIGKILL after {before} answers; the re-run took {elapsed:.1f} s, resumed "
-        f"{summary['resumed']}, graded or copied {sum(done.values()) - before}; answers done once: "
-        f"{len(done)} of {summary['samples']}, done twice: {len(twice)}" + (f" {twice[:5]}" if twice else "")
+        f"kill test: SIGKILL after {before} answers in the journal; the re-run took {elapsed:.1f} s and "
+        f"graded or copied {how['graded'] + how['cache']}, kept {how['resume']} whose result.json was "
+        f"already written (those {before} plus any the kill caught between result.json and journal); "
+        f"answers with a result: {len(listed)} of {summary['samples']}; graded more than once: "
+        f"{len(twice)}" + (f" {twice[:5]}" if twice else "")
     )
 
 
