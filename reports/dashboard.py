@@ -249,14 +249,17 @@ def _run_row(run: RunData, name: str, color: str) -> dict[str, Any]:
 
 
 def _check_rows(runs: list[RunData], names: list[str], colors: dict[str, str]) -> list[dict[str, Any]]:
-    """Per check, per run: the share of graded answers with no finding of that check."""
-    checks = sorted({str(c) for run in runs for c in run.findings["check"].dropna().unique()})
+    """Per check, per run: the share of graded answers with no scored finding of that check.
+
+    A finding the check lowered to an ``info`` note (the prompt asked for it, say) is not a failure."""
+    scored = [run.findings[run.findings["severity"] != "info"] for run in runs]
+    checks = sorted({str(c) for f in scored for c in f["check"].dropna().unique()})
     rows = []
     for check in checks:
         cells = []
-        for run, name in zip(runs, names, strict=True):
+        for run, found, name in zip(runs, scored, names, strict=True):
             graded = set(run.results.loc[run.results["status"] == "graded", "sample_id"])
-            hit = set(run.findings.loc[run.findings["check"] == check, "sample_id"]) & graded
+            hit = set(found.loc[found["check"] == check, "sample_id"]) & graded
             share = 1 - len(hit) / len(graded) if graded else None
             cells.append(
                 {

@@ -97,3 +97,20 @@ def test_dashboard_renders_in_headless_chromium(tmp_path: Path) -> None:
     )
     assert snap.returncode == 0, snap.stderr[-2000:]
     assert shot.stat().st_size > 10_000
+
+
+def test_check_pass_rates_do_not_count_unscored_notes(tmp_path: Path) -> None:
+    from reports.dashboard import _check_rows
+
+    r = rubric()
+    results = corpus_like(r)
+    noted = [
+        res.model_copy(update={"findings": [f.model_copy(update={"severity": "info"}) for f in res.findings]})
+        for res in results
+    ]
+    checks = {f.check for res in results for f in res.findings}
+    assert checks
+    run = load_run(write_run(tmp_path / "noted", noted))
+    assert _check_rows([run], ["noted"], {"noted": "#000"}) == []  # every finding a note: no failures
+    run = load_run(write_run(tmp_path / "scored", results))
+    assert {row["check"] for row in _check_rows([run], ["scored"], {"scored": "#000"})} == checks
