@@ -6,13 +6,16 @@ a markdown renderer shows them. Nothing here raises on garbage input.
 
 Naming rules, most reliable first (the first that yields a usable path wins):
 
-1. info string: ```` ```python:lib/x.py ```` or ``title="lib/x.py"`` ("info-string").
+1. info string: ```` ```python:lib/x.py ````, ``title="lib/x.py"``, ``{file=lib/x.py}`` or
+   ``[lib/x.py]`` ("info-string").
 2. a label since the previous block: an HTML comment ``<!-- app.py -->`` ("comment"),
    a bold line (``**app.py**``, ``**File:** `x.py` ``) ("bold"), or the section heading
    (``## File: lib/tap_stack.py``, ``## 1. Stack (`main.py`)``) ("heading"). Labels are what
    a reader sees above the block, written to name it.
 3. a first-line comment in the block that is only a path (``# app.py``, ``# File: x.py``,
-   ``// cdk.json``) ("comment"): explicit, but sometimes a stale copy, so below labels.
+   ``// cdk.json``, a banner ``# ---- x.py ----``) or a path and what it is (``# app.py -
+   entry point``, only in a python block that parses) ("comment"): explicit, but sometimes a
+   stale copy, so below labels.
 4. the paragraph just before the block, its last line (``Create `lambda/handler.py`:``)
    ("sentence"): prose often mentions other files, so only a path whose type fits the
    block counts, and a path followed by ``:24`` (a line reference) never does.
@@ -37,8 +40,8 @@ is skipped as ``unnamed``.
 
 When two blocks give one path the later wins and lists the earlier fence lines in
 ``overrides``; a fragment never replaces a fuller file. A python block that holds several
-files separated by lines naming them (``infrastructure/vpc_stack.py`` or
-``# lib/x.py`` on a line of its own, prose lines between them) is split there when the
+files separated by lines naming them (``infrastructure/vpc_stack.py``,
+``# lib/x.py`` or ``# ---- lib/x.py ----`` on a line of its own, prose lines between them) is split there when the
 pieces parse better than the whole. A fence with no language that holds a heading and
 another opening fence is the trace of a mis-paired fence earlier on; its content is read
 again as markdown.
@@ -532,31 +535,51 @@ def _looks_like_shell(text: str) -> bool:
 
 
 def _info_path(info: str) -> str | None:
-    """``python:lib/x.py``, ``python title="x.py"``, ``py file=x.py`` or ``python lib/x.py``."""
-    match = re.search(r"(?:title|file|filename|path|name)\s*=\s*[\"']?([^\"'\s]+)", info)
-    if match:
-        return match.group(1)
-    match = re.match(r"^[\w+-]*[:\s]+([^\s{}]+)", info)
+    """``python:lib/x.py``, ``python title="x.py"``, ``py file=x.py``, ``python {file=x.py}``,
+    ``python file: x.py``, ``python lib/x.py`` or ``python [lib/x.py]``."""
+    match = re.search(r"\b(?:title|file|filename|path|name)\s*([=:])\s*[\"']?([^\"'\s{}\[\],]+)", info)
+    if match and (match.group(1) == "=" or _looks_like_file(match.group(2).replace("\\", "/"))):
+        return match.group(2)
+    match = re.match(r"^[\w+-]*[:\s]+\[?([^\s{}\[\]]+)", info)
     if match and _looks_like_file(match.group(1).replace("\\", "/")):
         return match.group(1)
     return None
 
 
+# A banner around a name: ``# ---- lib/x.py ----``, ``# ===== File: x.py =====``.
+_DECOR = r"(?:[-=*~#]{2,}\s*)?"
+_DECOR_END = r"(?:\s*[-=*~#]{2,})?"
 _COMMENT_MARK = re.compile(
-    r"^\s*(?:#+|//|--|<!--)\s*(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`'\"]?([^\s`'\"]+?)[`'\"]?\s*:?\s*(?:-->)?\s*$",
+    rf"^\s*(?:#+|//|--|<!--)\s*{_DECOR}(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`'\"]?([^\s`'\"]+?)[`'\"]?"
+    rf"\s*:?{_DECOR_END}\s*(?:-->)?\s*$",
+    re.IGNORECASE,
+)
+# A first line naming its file, then saying what it is: ``# app.py - entry point``,
+# ``# lib/x.py: the stack``, ``# lib/x.py (updated)``.
+_COMMENT_MARK_DESC = re.compile(
+    r"^\s*(?:#+|//|--)\s*(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`'\"]?([^\s`'\"]+?)[`'\"]?"
+    r"(?::\s+|\s+[-\u2013\u2014]+\s+|\s+\()\S",
     re.IGNORECASE,
 )
 _CODING_RE = re.compile(r"^#.*coding[:=]")
 _DOC_MARK = re.compile(r"^\s*[rRuU]?(?:\"\"\"|''')\s*([^\s\"']+?)\s*(?:$|[-:—]\s|\"\"\"|''')")
 
 
-def _in_block_marks(content: str) -> tuple[str | None, str | None]:
-    """(path from a first-line comment, path from a leading docstring)."""
+def _in_block_marks(content: str, language: str) -> tuple[str | None, str | None]:
+    """(path from a first-line comment, path from a leading docstring).
+
+    A comment that goes on to describe the file (``# app.py - entry point``) names a python
+    block only when the block parses: a sketch (``# x.py - full version in the repo``) whose
+    code does not parse is a summary, not the file.
+    """
     lines = [ln for ln in content.split("\n", 8)[:8] if ln.strip()]
     lines = [ln for ln in lines if not ln.startswith("#!") and not _CODING_RE.match(ln)][:3]
     comment = doc = None
     for i, ln in enumerate(lines):
         match = _COMMENT_MARK.match(ln)
+        if match is None and comment is None and (match := _COMMENT_MARK_DESC.match(ln)):
+            if language == "python" and not _parses(content):
+                match = None
         if match and comment is None and _looks_like_file(match.group(1)):
             comment = match.group(1)
         match = _DOC_MARK.match(ln)
@@ -576,7 +599,7 @@ def _choose_path(block: _Block, language: str, content: str, result: Extraction)
         ranked.append((raw_info, "info-string"))
     for label in reversed(block.labels):  # the label nearest the block first
         ranked.extend((p, label.kind) for p in _paths_in(label.text))
-    comment, doc = _in_block_marks(content)
+    comment, doc = _in_block_marks(content, language)
     if comment:
         ranked.append((comment, "comment"))
     ranked.extend((p, "sentence") for p in _paths_in(block.sentence, labelled=False))
@@ -661,7 +684,8 @@ def _entry(line: int, content: str, path: str | None, source: str, language: str
 # --- splitting a block that holds several files -----------------------------------------------
 
 _MARK_LINE = re.compile(
-    r"^(?:#\s*|<!--\s*|\*\*|`)?(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`*]*([\w./\\-]+?)[`*]*:?\s*(?:-->)?\s*$",
+    rf"^(?:#+\s*|<!--\s*|\*\*|`)?{_DECOR}(?:(?:file\s*name|filename|file|path)\s*:\s*)?[`*]*([\w./\\-]+?)[`*]*:?"
+    rf"{_DECOR_END}\s*(?:-->)?\s*$",
     re.IGNORECASE,
 )
 

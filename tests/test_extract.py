@@ -339,3 +339,63 @@ def test_a_module_docstring_opening_with_a_file_name_starts_a_new_file() -> None
     assert set(files) >= {"tap_stack.py", "lambda_func_stack.py"}, sorted(files)
     assert "class LambdaFuncStack" in files["lambda_func_stack.py"].content
     assert "class LambdaFuncStack" not in files["tap_stack.py"].content
+
+
+_STACK = "from aws_cdk import Stack\n\n\nclass FooStack(Stack):\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        "python {file=lib/tap_stack.py}",
+        'python {filename="lib/tap_stack.py", linenos}',
+        "python file: lib/tap_stack.py",
+        "python [lib/tap_stack.py]",
+    ],
+)
+def test_info_string_name_forms(info: str) -> None:
+    files = extract_files(f"```{info}\n{_STACK}```\n").files
+    assert [(f.path, f.path_source) for f in files] == [("lib/tap_stack.py", "info-string")]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "# lib/tap_stack.py - the main stack",
+        "# lib/tap_stack.py: main stack definition",
+        "# lib/tap_stack.py \u2014 main stack",
+        "# lib/tap_stack.py (updated)",
+        "# ---- lib/tap_stack.py ----",
+        "# ===== File: lib/tap_stack.py =====",
+    ],
+)
+def test_first_line_comment_with_a_description_or_banner_names_the_block(first: str) -> None:
+    files = extract_files(f"```python\n{first}\n{_STACK}```\n").files
+    assert [(f.path, f.path_source) for f in files] == [("lib/tap_stack.py", "comment")]
+
+
+def test_a_described_comment_on_a_sketch_that_does_not_parse_names_nothing() -> None:
+    """``# x.py - full version in the repo`` over pseudo-code must not replace the real x.py."""
+    md = (
+        "## lib/optimize.py\n\n```python\nimport os\n\n\nclass Optimizer:\n    pass\n```\n\n"
+        "Summary:\n\n```python\n# lib/optimize.py - complete implementation in the repository\n\n"
+        "class Optimizer:\n    def run(self) -> Dict\n```\n"
+    )
+    files = extract_files(md).files
+    assert [(f.path, f.line) for f in files] == [("lib/optimize.py", 3)]
+    for prose in ("# config.py values are loaded here", "# See app.py for the entry point"):
+        files = extract_files(f"```python\n{prose}\n{_STACK}```\n").files
+        assert [f.path for f in files] == ["lib/foo_stack.py"], prose  # the default, not config.py
+
+
+@pytest.mark.parametrize("banner", ["# ---- {} ----", "# ===== {} =====", "# --- File: {} ---", "## {}"])
+def test_one_block_split_at_comment_banners(banner: str) -> None:
+    body = "".join(
+        f"{banner.format(p)}\nfrom aws_cdk import Stack\n\n\nclass {c}(Stack):\n    pass\n\n"
+        for p, c in (("lib/a_stack.py", "Alpha"), ("lib/b_stack.py", "Beta"))
+    )
+    extraction = extract_files(f"```python\n{body}```\n")
+    files = {f.path: f for f in extraction.files}
+    assert list(files) == ["lib/a_stack.py", "lib/b_stack.py"]
+    assert "class Beta" in files["lib/b_stack.py"].content
+    assert "class Beta" not in files["lib/a_stack.py"].content
