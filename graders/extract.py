@@ -44,7 +44,9 @@ files separated by lines naming them (``infrastructure/vpc_stack.py``,
 ``# lib/x.py`` or ``# ---- lib/x.py ----`` on a line of its own, prose lines between them) is split there when the
 pieces parse better than the whole. A fence with no language that holds a heading and
 another opening fence is the trace of a mis-paired fence earlier on; its content is read
-again as markdown.
+again as markdown. So is a markdown (or language-less) block that nothing names and that holds
+a file label over a fence: the whole answer wrapped in one outer ```` ````markdown ```` fence.
+A ``#`` line inside a markdown block is a heading, never a comment naming the block.
 """
 
 from __future__ import annotations
@@ -271,6 +273,11 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
                     f"block at line {line} holds a heading and an opening fence: read as markdown (mis-paired fence)"
                 )
                 blocks.extend(_find_blocks(block.content, line, depth + 1, result))
+            elif depth < _MAX_REPARSE_DEPTH and cut is None and _wrapped_answer(block):
+                result.notes.append(
+                    f"unnamed markdown block at line {line} holds labelled code blocks: read as the answer"
+                )
+                blocks.extend(_find_blocks(block.content, line, depth + 1, result))
             elif cut is not None:
                 result.notes.append(
                     f"block at line {line} runs into the next file's label at line {line + cut + 1}"
@@ -373,6 +380,29 @@ def _unclosed_cut(block: _Block, markup: str) -> int | None:
         if not block.closed or (fence[0] == markup[:1] and len(fence) >= len(markup)):
             return i
     return None
+
+
+def _wrapped_answer(block: _Block) -> bool:
+    """A markdown or language-less block nothing names that holds a file label over a fence:
+    the whole answer wrapped in one outer ```` ````markdown ```` fence, not a README (a label
+    names that one)."""
+    if block.info and _language(block.info, "") != "markdown":
+        return False
+    if _info_path(block.info) or _paths_in(block.sentence):
+        return False
+    if any(_paths_in(label.text) for label in block.labels):
+        return False
+    lines = block.content.split("\n")
+    for i, ln in enumerate(lines):
+        match = _LABEL_LINE.match(ln)
+        if match is None or not _paths_in(match.group(1)):
+            continue
+        j = i + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j < len(lines) and _OPEN_FENCE.match(lines[j]):
+            return True
+    return False
 
 
 def _mispaired(block: _Block, tok: Token) -> bool:
@@ -580,6 +610,8 @@ def _in_block_marks(content: str, language: str) -> tuple[str | None, str | None
         if match is None and comment is None and (match := _COMMENT_MARK_DESC.match(ln)):
             if language == "python" and not _parses(content):
                 match = None
+        if match and language == "markdown" and not ln.lstrip().startswith("<!--"):
+            match = None  # "# x.py" in markdown is a heading, not a comment naming the block
         if match and comment is None and _looks_like_file(match.group(1)):
             comment = match.group(1)
         match = _DOC_MARK.match(ln)

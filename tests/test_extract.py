@@ -399,3 +399,30 @@ def test_one_block_split_at_comment_banners(banner: str) -> None:
     assert list(files) == ["lib/a_stack.py", "lib/b_stack.py"]
     assert "class Beta" in files["lib/b_stack.py"].content
     assert "class Beta" not in files["lib/a_stack.py"].content
+
+
+@pytest.mark.parametrize("outer", ["````markdown", "````", "~~~md"])
+def test_an_answer_wrapped_in_one_outer_markdown_fence_is_read_as_the_answer(outer: str) -> None:
+    close = outer.rstrip("markdown")
+    md = (
+        f"{outer}\n# Solution\n\n## lib/tap_stack.py\n\n```python\n" + _STACK + "```\n\n"
+        "## app.py\n\n```python\nimport aws_cdk as cdk\napp = cdk.App()\napp.synth()\n```\n"
+        f"{close}\n"
+    )
+    extraction = extract_files(md)
+    files = {f.path: f for f in extraction.files}
+    assert {p: f.path_source for p, f in files.items()} == {
+        "lib/tap_stack.py": "heading",
+        "app.py": "heading",
+    }
+    lines = md.split("\n")
+    stack = files["lib/tap_stack.py"]
+    assert lines[stack.md_line(1) - 1] == "from aws_cdk import Stack"
+    assert any("read as the answer" in n for n in extraction.notes)
+
+
+def test_a_heading_in_an_unnamed_markdown_block_does_not_name_it() -> None:
+    md = "````markdown\n# Notes\n\n## tap_stack.py\n\nThe stack holds the VPC.\n````\n"
+    extraction = extract_files(md)
+    assert extraction.files == []
+    assert [s.reason for s in extraction.skipped] == ["unnamed markdown block"]
