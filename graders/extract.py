@@ -10,8 +10,8 @@ Naming rules, most reliable first (the first that yields a usable path wins):
    ``[lib/x.py]`` ("info-string").
 2. a label since the previous block: an HTML comment ``<!-- app.py -->`` ("comment"),
    a bold line (``**app.py**``, ``**File:** `x.py` ``) ("bold"), or the section heading
-   (``## File: lib/tap_stack.py``, ``## 1. Stack (`main.py`)``) ("heading"). Labels are what
-   a reader sees above the block, written to name it.
+   (``## File: lib/tap_stack.py``, ``## 1. Stack (`main.py`)``, an HTML ``<summary>`` or
+   ``<h3>``) ("heading"). Labels are what a reader sees above the block, written to name it.
 3. a first-line comment in the block that is only a path (``# app.py``, ``# File: x.py``,
    ``// cdk.json``, a banner ``# ---- x.py ----``) or a path and what it is (``# app.py -
    entry point``, only in a python block that parses) ("comment"): explicit, but sometimes a
@@ -256,7 +256,7 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
             if last.kind == "bold":
                 labels.append(last)
         elif tok.type == "html_block":
-            last = _Label("comment", tok.content) if tok.content.lstrip().startswith("<!--") else None
+            last = _html_label(tok.content)
             if last:
                 labels.append(last)
         elif tok.type == "code_block" and tok.map:
@@ -296,6 +296,20 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
                 blocks.append(block)
             labels, last = [], None
     return blocks
+
+
+_HTML_TITLE = re.compile(r"<(summary|h[1-6])\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_label(html: str) -> _Label | None:
+    """``<!-- app.py -->`` is a comment label; ``<summary>lib/x.py</summary>`` (a ``<details>``
+    section) or ``<h3>lib/x.py</h3>`` is a heading label."""
+    if html.lstrip().startswith("<!--"):
+        return _Label("comment", html[: 4 * _MAX_LABEL])
+    titles = _HTML_TITLE.findall(html[: 4 * _MAX_LABEL])
+    if not titles:
+        return None
+    return _Label("heading", re.sub(r"<[^>]*>", "", titles[-1][1])[:_MAX_LABEL])
 
 
 def _bare_python(markdown: str, result: Extraction) -> list[_Block]:

@@ -426,3 +426,20 @@ def test_a_heading_in_an_unnamed_markdown_block_does_not_name_it() -> None:
     extraction = extract_files(md)
     assert extraction.files == []
     assert [s.reason for s in extraction.skipped] == ["unnamed markdown block"]
+
+
+def test_details_summary_and_html_headings_name_the_block() -> None:
+    app = "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n"
+    md = (
+        "<details>\n<summary><b>lib/tap_stack.py</b></summary>\n\n```python\n"
+        + _STACK
+        + "```\n\n</details>\n"
+        "<details><summary>Click to expand</summary>\n\n```python\n" + _STACK.replace("Foo", "Bar") + "```\n"
+        "</details>\n\n<h3>main.py</h3>\n\n```python\n" + app + "```\n"
+    )
+    files = extract_files(md).files
+    assert [(f.path, f.path_source) for f in files] == [
+        ("lib/tap_stack.py", "heading"),
+        ("lib/bar_stack.py", "default"),  # a summary without a path names nothing
+        ("main.py", "heading"),
+    ]
