@@ -26,7 +26,9 @@ Naming rules, most reliable first (the first that yields a usable path wins):
 Only things that look like files count: a known extension (.py .json .txt .ts .js .yaml ...)
 or a known name (Dockerfile, Makefile, requirements.txt ...); after ``File:``/``Path:`` any
 name does. A path must also fit the block: a python block is not ``cdk.json``, a shell block
-is only a ``.sh`` file.
+is only a ``.sh`` file; and a code block given a name of its own language anywhere takes it
+before a name of another known type (``## Pin requirements.txt and update app.py`` over a
+python block is ``app.py``).
 
 Blocks that are not files are skipped and recorded: shell commands, directory trees,
 unnamed non-python blocks (except a JSON object with an ``app`` key, which is ``cdk.json``)
@@ -651,6 +653,8 @@ def _choose_path(block: _Block, language: str, content: str, result: Extraction)
     ranked.extend((p, "sentence") for p in _paths_in(block.sentence, labelled=False))
     if doc:
         ranked.append((doc, "docstring"))
+    if language in _CODE_LANGS:  # a code block is not requirements.txt when its label also names x.py
+        ranked.sort(key=lambda c: _path_language(c[0].replace("\\", "/")) not in (None, language))
     chosen: tuple[str, str] | None = None
     seen: set[str] = set()
     for raw, source in ranked:

@@ -443,3 +443,13 @@ def test_details_summary_and_html_headings_name_the_block() -> None:
         ("lib/bar_stack.py", "default"),  # a summary without a path names nothing
         ("main.py", "heading"),
     ]
+
+
+def test_a_code_block_takes_the_label_path_of_its_own_language() -> None:
+    app = "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n"
+    md = f"## Pin `requirements.txt` and update `app.py`\n\n```python\n{app}```\n\n```text\naws-cdk-lib==2.150.0\n```\n"
+    extraction = extract_files(md)
+    assert [(f.path, f.path_source) for f in extraction.files] == [("app.py", "heading")]
+    # a block labelled only with another type's file keeps it
+    md = "## requirements.txt\n\n```python\naws-cdk-lib==2.150.0\nconstructs>=10\n```\n"
+    assert [f.path for f in extract_files(md).files] == ["requirements.txt"]
