@@ -14,8 +14,9 @@ Naming rules, most reliable first (the first that yields a usable path wins):
    ``<h3>``) ("heading"). Labels are what a reader sees above the block, written to name it.
 3. a first-line comment in the block that is only a path (``# app.py``, ``# File: x.py``,
    ``// cdk.json``, a banner ``# ---- x.py ----``) or a path and what it is (``# app.py -
-   entry point``, only in a python block that parses) ("comment"): explicit, but sometimes a
-   stale copy, so below labels.
+   entry point``, only in a python block that parses) ("comment"); or a first line that is
+   only a file of the block's language, with no ``#`` (``lib/x.py``), which is then left out
+   of the file ("comment"). Explicit, but sometimes a stale copy, so below labels.
 4. the paragraph just before the block, its last line (``Create `lambda/handler.py`:``)
    ("sentence"): prose often mentions other files, so only a path whose type fits the
    block counts, and a path followed by ``:24`` (a line reference) never does.
@@ -234,6 +235,7 @@ class _Block:
     closed: bool
     labels: list[_Label] = field(default_factory=list)
     sentence: str = ""
+    lead: str = ""  # a bare file name that was the block's first line, taken out of ``content``
 
 
 def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> list[_Block]:
@@ -648,6 +650,8 @@ def _choose_path(block: _Block, language: str, content: str, result: Extraction)
     for label in reversed(block.labels):  # the label nearest the block first
         ranked.extend((p, label.kind) for p in _paths_in(label.text))
     comment, doc = _in_block_marks(content, language)
+    if block.lead:
+        ranked.append((block.lead, "comment"))
     if comment:
         ranked.append((comment, "comment"))
     ranked.extend((p, "sentence") for p in _paths_in(block.sentence, labelled=False))
@@ -675,6 +679,33 @@ def _choose_path(block: _Block, language: str, content: str, result: Extraction)
     return chosen if chosen else (None, "default")
 
 
+_BARE_NAME = re.compile(r"[`*]*([\w./\\-]+?)[`*]*:?")
+
+
+def _take_lead(block: _Block, language: str, result: Extraction) -> _Block:
+    """A code block whose first line is only a file of its own language (``lib/x.py`` with no
+    ``#``) names itself there; that line is left out of the file, which starts below it."""
+    lines = block.content.split("\n")
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first is None or first == len(lines) - 1 or language not in _CODE_LANGS:
+        return block
+    match = _BARE_NAME.fullmatch(lines[first].strip())
+    if match is None or not _looks_like_file(match.group(1)):
+        return block
+    if (
+        _path_language(match.group(1).replace("\\", "/")) != language
+        or not "".join(lines[first + 1 :]).strip()
+    ):
+        return block
+    result.notes.append(
+        f"line {block.line}: first line {match.group(1)!r} names the block; left out of the file"
+    )
+    rest = "\n".join(lines[first + 1 :])
+    return _Block(
+        block.line + first + 1, block.info, rest, block.closed, block.labels, block.sentence, match.group(1)
+    )
+
+
 def _only_marks(content: str) -> bool:
     """A block whose only line names a file: the trace of a mis-paired fence."""
     lines = [ln for ln in content.split("\n") if ln.strip()]
@@ -695,6 +726,7 @@ def _skip_reason(content: str, language: str, path: str | None) -> str | None:
 
 def _entries_for(block: _Block, result: Extraction) -> list[_Entry]:
     language = _language(block.info, block.content)
+    block = _take_lead(block, language, result)
     path, source = _choose_path(block, language, block.content, result)
     reason = _skip_reason(block.content, language, path)
     if reason is None and _only_marks(block.content):

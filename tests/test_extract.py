@@ -453,3 +453,17 @@ def test_a_code_block_takes_the_label_path_of_its_own_language() -> None:
     # a block labelled only with another type's file keeps it
     md = "## requirements.txt\n\n```python\naws-cdk-lib==2.150.0\nconstructs>=10\n```\n"
     assert [f.path for f in extract_files(md).files] == ["requirements.txt"]
+
+
+def test_a_bare_file_name_on_the_first_line_names_the_block_and_is_left_out() -> None:
+    md = f"Intro.\n\n```python\nlib/tap_stack.py\n\n{_STACK}```\n"
+    extraction = extract_files(md)
+    assert [(f.path, f.path_source) for f in extraction.files] == [("lib/tap_stack.py", "comment")]
+    stack = extraction.files[0]
+    assert "lib/tap_stack.py" not in stack.content and "class FooStack" in stack.content
+    lines = md.split("\n")
+    for k, line in enumerate(stack.content.split("\n")[:-1], start=1):
+        assert lines[stack.md_line(k) - 1] == line
+    # a name of another type, or a name that is all the block holds, is left alone
+    md = "```python\nrequirements.txt\nimport os\n```\n"
+    assert [f.path for f in extract_files(md).files] == []  # not requirements.txt; unnamed, so skipped
