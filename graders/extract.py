@@ -16,7 +16,8 @@ Naming rules, most reliable first (the first that yields a usable path wins):
    ``// cdk.json``, a banner ``# ---- x.py ----``) or a path and what it is (``# app.py -
    entry point``, only in a python block that parses) ("comment"); or a first line that is
    only a file of the block's language, with no ``#`` (``lib/x.py``), which is then left out
-   of the file ("comment"). Explicit, but sometimes a stale copy, so below labels.
+   of the file ("comment"). Explicit, but sometimes a stale copy, so below labels. A fence
+   holding nothing but such a name labels the block after it ("comment").
 4. the paragraph just before the block, its last line (``Create `lambda/handler.py`:``)
    ("sentence"): prose often mentions other files, so only a path whose type fits the
    block counts, and a path followed by ``:24`` (a line reference) never does.
@@ -298,7 +299,8 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
                         f"fence at line {line} is never closed; it runs to the end of the document"
                     )
                 blocks.append(block)
-            labels, last = [], None
+            name = _name_only(block.content)
+            labels, last = ([_Label("comment", name)] if name else []), None
     return blocks
 
 
@@ -710,6 +712,16 @@ def _only_marks(content: str) -> bool:
     """A block whose only line names a file: the trace of a mis-paired fence."""
     lines = [ln for ln in content.split("\n") if ln.strip()]
     return len(lines) == 1 and _COMMENT_MARK.match(lines[0]) is not None and len(lines[0]) < 200
+
+
+def _name_only(content: str) -> str | None:
+    """The file named by a block that holds only its name (``# lib/x.py`` or ``lib/x.py``): a label
+    for the block that follows it."""
+    lines = [ln.strip() for ln in content.split("\n") if ln.strip()]
+    if len(lines) != 1 or len(lines[0]) >= 200:
+        return None
+    match = _COMMENT_MARK.match(lines[0]) or _BARE_NAME.fullmatch(lines[0])
+    return match.group(1) if match and _looks_like_file(match.group(1)) else None
 
 
 def _skip_reason(content: str, language: str, path: str | None) -> str | None:

@@ -467,3 +467,10 @@ def test_a_bare_file_name_on_the_first_line_names_the_block_and_is_left_out() ->
     # a name of another type, or a name that is all the block holds, is left alone
     md = "```python\nrequirements.txt\nimport os\n```\n"
     assert [f.path for f in extract_files(md).files] == []  # not requirements.txt; unnamed, so skipped
+
+
+@pytest.mark.parametrize("name_line", ["lib/tap_stack.py", "# lib/tap_stack.py"])
+def test_a_block_holding_only_a_file_name_labels_the_next_block(name_line: str) -> None:
+    md = f"```\n{name_line}\n```\n\n```python\n{_STACK}```\n"
+    files = extract_files(md).files
+    assert [(f.path, f.path_source, f.line) for f in files] == [("lib/tap_stack.py", "comment", 5)]
