@@ -393,6 +393,7 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
 def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
     from graders.checks import _cdkapi
 
+    monkeypatch.delenv("IACGRADE_CACHE_DIR", raising=False)  # tests/conftest.py sets it; it comes first
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     fresh = _cdkapi.CdkApi()
     logs = fresh.module("aws_cdk.aws_logs")
