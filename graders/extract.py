@@ -58,6 +58,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
@@ -385,7 +386,16 @@ def _unclosed_cut(block: _Block, markup: str) -> int | None:
     closed block (```` ```` ```` around ```` ``` ````, ``~~~`` around backticks) is nested on
     purpose: a README showing an example, which is kept whole.
     """
-    lines = block.content.split("\n")
+    for i, fence in _labels_over_fences(block.content):
+        if not block.closed or (fence[0] == markup[:1] and len(fence) >= len(markup)):
+            return i
+    return None
+
+
+def _labels_over_fences(content: str) -> Iterator[tuple[int, str]]:
+    """(line index, opening fence) of each line that labels a file (``## File: x.py``) and is
+    followed, blank lines aside, by an opening fence."""
+    lines = content.split("\n")
     for i, ln in enumerate(lines):
         match = _LABEL_LINE.match(ln)
         if match is None or not _paths_in(match.group(1)):
@@ -394,12 +404,8 @@ def _unclosed_cut(block: _Block, markup: str) -> int | None:
         while j < len(lines) and not lines[j].strip():
             j += 1
         inner = _OPEN_FENCE.match(lines[j]) if j < len(lines) else None
-        if inner is None:
-            continue
-        fence = inner.group(1)
-        if not block.closed or (fence[0] == markup[:1] and len(fence) >= len(markup)):
-            return i
-    return None
+        if inner is not None:
+            yield i, inner.group(1)
 
 
 def _wrapped_answer(block: _Block) -> bool:
@@ -412,17 +418,7 @@ def _wrapped_answer(block: _Block) -> bool:
         return False
     if any(_paths_in(label.text) for label in block.labels):
         return False
-    lines = block.content.split("\n")
-    for i, ln in enumerate(lines):
-        match = _LABEL_LINE.match(ln)
-        if match is None or not _paths_in(match.group(1)):
-            continue
-        j = i + 1
-        while j < len(lines) and not lines[j].strip():
-            j += 1
-        if j < len(lines) and _OPEN_FENCE.match(lines[j]):
-            return True
-    return False
+    return next(_labels_over_fences(block.content), None) is not None
 
 
 def _mispaired(block: _Block, tok: Token) -> bool:
