@@ -41,7 +41,7 @@ CACHE_FORMAT = 1
 # Rendered from the result after every run (it depends on the reference answer too), never cached.
 _NOT_CACHED = frozenset({"report.md"})
 
-__all__ = ["ResultCache", "Reuse", "code_digest", "content_hash", "default_cache_dir", "text_hash"]
+__all__ = ["ResultCache", "Reuse", "code_digest", "content_hash", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -86,30 +86,22 @@ def content_hash(
     settings: dict[str, Any],
 ) -> str:
     """The cache key of one answer: sha256 of a canonical JSON of what decides its result."""
+    return _extraction_digest(_context(sample, rubric_version, cdk_version, settings), extraction)
+
+
+def _extraction_digest(context: dict[str, Any], extraction: Extraction) -> str:
     files = [{**f.model_dump(mode="json"), "content": f.content} for f in extraction.files]
-    payload = {
-        **_context(sample, rubric_version, cdk_version, settings),
-        "files": files,
-        "skipped": [b.model_dump(mode="json") for b in extraction.skipped],
-        "notes": extraction.notes,
-    }
-    return _digest(payload)
+    skipped = [b.model_dump(mode="json") for b in extraction.skipped]
+    return _digest({**context, "files": files, "skipped": skipped, "notes": extraction.notes})
 
 
-def text_hash(
-    sample: Sample,
-    text: str,
-    *,
-    rubric_version: str,
-    cdk_version: str | None,
-    settings: dict[str, Any],
-) -> str:
+def _text_digest(context: dict[str, Any], text: str) -> str:
     """The alias key of one answer: its markdown text in place of what the extractor makes of it.
 
     The extractor's source is part of ``code_digest``, so the same text gives the same
     extraction, and this names the same entry as `content_hash`.
     """
-    return _digest({**_context(sample, rubric_version, cdk_version, settings), "text": text})
+    return _digest({**context, "text": text})
 
 
 def _context(
@@ -280,23 +272,16 @@ class Reuse:
     how: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def key(self, sample: Sample, extraction: Extraction) -> str:
-        return content_hash(
-            sample,
-            extraction,
-            rubric_version=self.rubric_version,
-            cdk_version=self.cdk_version,
-            settings=self.settings,
-        )
+    def context(self, sample: Sample) -> dict[str, Any]:
+        """What decides the answer's result besides its own text: computed once per answer and
+        given to `text_key` and `key` (it reads the prompt and hashes the scaffold)."""
+        return _context(sample, self.rubric_version, self.cdk_version, self.settings)
 
-    def text_key(self, sample: Sample, text: str) -> str:
-        return text_hash(
-            sample,
-            text,
-            rubric_version=self.rubric_version,
-            cdk_version=self.cdk_version,
-            settings=self.settings,
-        )
+    def key(self, context: dict[str, Any], extraction: Extraction) -> str:
+        return _extraction_digest(context, extraction)
+
+    def text_key(self, context: dict[str, Any], text: str) -> str:
+        return _text_digest(context, text)
 
     def find_by_text(self, sample: Sample, text_key: str, out_dir: Path) -> SampleResult | None:
         """`find` through the answer text's alias, before (and instead of) extracting it."""
@@ -305,10 +290,14 @@ class Reuse:
         alias = self.cache.alias(text_key)
         return None if alias is None else self.find(sample, alias[1], alias[0], out_dir)
 
-    def find(self, sample: Sample, notes: list[str], key: str, out_dir: Path) -> SampleResult | None:
+    def find(
+        self, sample: Sample, notes: list[str], key: str, out_dir: Path, text_key: str | None = None
+    ) -> SampleResult | None:
         """The answer's result without grading it, written into ``out_dir``; None when it must be graded.
 
-        ``notes`` are the extraction's notes, which join the sample's own warnings."""
+        ``notes`` are the extraction's notes, which join the sample's own warnings. With
+        ``text_key``, a hit also points the answer text's alias at ``key`` (the text changed, not
+        what it extracts to)."""
         if not self.enabled:
             return None
         kept = read_result(out_dir / "result.json")
@@ -321,6 +310,8 @@ class Reuse:
         result = rebind(kept, sample, notes)
         write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
         self._record(sample.sample_id, how)
+        if text_key is not None and self.cache is not None:
+            self.cache.put_alias(text_key, key, notes)
         return result
 
     def store(
@@ -328,18 +319,19 @@ class Reuse:
         key: str | None,
         out_dir: Path,
         result: SampleResult,
-        alias: tuple[str, list[str]] | None = None,
+        text_key: str | None = None,
+        notes: list[str] | None = None,
     ) -> None:
         """Put a freshly graded answer into the cache (graded answers only; a timeout is retried).
 
-        ``alias`` is the answer's text key and extraction notes, to find the entry by next time."""
+        ``text_key`` and the extraction's ``notes`` give the entry an alias to be found by next time."""
         self._record(result.sample_id, "graded")
         if self.cache is None or key is None:
             return
         if result.status != "graded" or result.synth.status == "timeout":
             return
-        if self.cache.put(key, out_dir, result, replace=not self.enabled) and alias is not None:
-            self.cache.put_alias(alias[0], key, alias[1])
+        if self.cache.put(key, out_dir, result, replace=not self.enabled) and text_key is not None:
+            self.cache.put_alias(text_key, key, notes or [])
 
     def count(self, how: str) -> int:
         with self._lock:

@@ -205,25 +205,24 @@ def _grade_one(
 ) -> SampleResult:
     out_dir = options.out / sample.sample_id
     key: str | None = None
-    alias: tuple[str, list[str]] | None = None
     text_key: str | None = None
+    notes: list[str] = []
     try:
         text = _read(sample, options)
-        if text is not None and reuse is not None and reuse.enabled:
+        context = reuse.context(sample) if reuse is not None and text is not None else None
+        if reuse is not None and context is not None and text is not None and reuse.enabled:
             # An unchanged answer text names its entry directly, so a cached run skips extraction.
-            text_key = reuse.text_key(sample, text)
+            text_key = reuse.text_key(context, text)
             found = reuse.find_by_text(sample, text_key, out_dir)
             if found is not None:
                 return found
         extraction = None if text is None else extract_files(text)
-        # The key needs the extraction (cheap); it decides before the costly assemble and synth.
-        key = reuse.key(sample, extraction) if reuse is not None and extraction is not None else None
-        if key is not None and extraction is not None and reuse is not None:
-            alias = (text_key, extraction.notes) if text_key is not None else None
-            found = reuse.find(sample, extraction.notes, key, out_dir)
+        if reuse is not None and context is not None and extraction is not None:
+            # The key needs the extraction (cheap); it decides before the costly assemble and synth.
+            notes = extraction.notes
+            key = reuse.key(context, extraction)
+            found = reuse.find(sample, notes, key, out_dir, text_key=text_key)
             if found is not None:
-                if alias is not None and reuse.cache is not None:
-                    reuse.cache.put_alias(alias[0], key, alias[1])  # the text changed, not the code
                 return found
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -241,7 +240,7 @@ def _grade_one(
         raise _CutShort(sample.sample_id)  # interrupted mid-way: never keep a result it may have spoiled
     write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
     if reuse is not None:
-        reuse.store(key, out_dir, result, alias)
+        reuse.store(key, out_dir, result, text_key, notes)
     return result
 
 
