@@ -162,16 +162,7 @@ def compare_runs(
         if bs != ns:
             synth.setdefault((bs, ns), []).append(ni)
 
-    graded_b = {
-        sid
-        for sid, t in zip(base.results["sample_id"], base.results["total"], strict=True)
-        if _num(t) is not None
-    }
-    graded_n = {
-        sid
-        for sid, t in zip(new.results["sample_id"], new.results["total"], strict=True)
-        if _num(t) is not None
-    }
+    graded_b, graded_n = _with_total(base.results), _with_total(new.results)
     partner = dict(pairs)
     lost = sorted(bi for bi in graded_b if partner.get(bi) not in graded_n)
     recovered = sorted(ni for bi, ni in pairs if ni in graded_n and bi not in graded_b)
@@ -332,6 +323,11 @@ def _pair_by(
     kb = left_b.groupby([column, "kind"])["sample_id"].agg(list).to_dict()
     kn = left_n.groupby([column, "kind"])["sample_id"].agg(list).to_dict()
     return [(kb[k][0], kn[k][0]) for k in sorted(kb) if k in kn and len(kb[k]) == 1 and len(kn[k]) == 1]
+
+
+def _with_total(results: pd.DataFrame) -> set[str]:
+    """The sample ids of a run's answers that have a total (graded, not errors)."""
+    return {sid for sid, t in zip(results["sample_id"], results["total"], strict=True) if _num(t) is not None}
 
 
 def _finding_keys(findings: pd.DataFrame) -> dict[str, Counter[tuple[str, str]]]:
