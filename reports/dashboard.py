@@ -253,12 +253,12 @@ def _check_rows(runs: list[RunData], names: list[str], colors: dict[str, str]) -
 
     A finding the check lowered to an ``info`` note (the prompt asked for it, say) is not a failure."""
     scored = [run.findings[run.findings["severity"] != "info"] for run in runs]
+    graded_per_run = [set(run.results.loc[run.results["status"] == "graded", "sample_id"]) for run in runs]
     checks = sorted({str(c) for f in scored for c in f["check"].dropna().unique()})
     rows = []
     for check in checks:
         cells = []
-        for run, found, name in zip(runs, scored, names, strict=True):
-            graded = set(run.results.loc[run.results["status"] == "graded", "sample_id"])
+        for found, graded, name in zip(scored, graded_per_run, names, strict=True):
             hit = set(found.loc[found["check"] == check, "sample_id"]) & graded
             share = 1 - len(hit) / len(graded) if graded else None
             cells.append(
