@@ -138,7 +138,7 @@ def _kill_and_resume(cmd: list[str], out: Path, after: int) -> str:
     how = Counter(e["how"] for e in journal[before:])
     graded = Counter(e["sample_id"] for e in journal if e["how"] in ("graded", "cache"))
     twice = sorted(k for k, v in graded.items() if v > 1)
-    listed = Counter(e["sample_id"] for e in journal)
+    listed = {e["sample_id"] for e in journal}
     return (
         f"kill test: SIGKILL after {before} answers in the journal; the re-run took {elapsed:.1f} s and "
         f"graded or copied {how['graded'] + how['cache']}, kept {how['resume']} whose result.json was "
