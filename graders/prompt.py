@@ -149,4 +149,4 @@ def _clip(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-__all__ = ["asks_destroyable", "asks_function_size", "read_prompt", "tag_keys"]
+__all__ = ["asks_destroyable", "asks_function_size", "prompt_digest", "read_prompt", "tag_keys"]
