@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from graders import __version__
+from graders.analysis.context import SourceFile, load_templates
 from graders.cache import ResultCache, Reuse, default_cache_dir
 from graders.checks import CheckContext, known_ids, run_checks
-from graders.checks.context import SourceFile, load_templates
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
 from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from graders.analysis.context import CheckContext
 from graders.checks import run_checks
-from graders.checks.context import CheckContext
 from graders.models import Finding, Sample, SynthResult
 from graders.prompt import read_prompt
 from graders.rubric import load_rubric

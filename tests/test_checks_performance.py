@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from graders.analysis._copies import SourceIndex, key_matches
 from graders.checks import run_checks
-from graders.checks._copies import SourceIndex, key_matches
 from graders.models import Finding
 from graders.rubric import load_rubric
 from tests.checkkit import make_context

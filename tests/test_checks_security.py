@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from graders.analysis._constructs import keys_match, template_key
+from graders.analysis.context import Resource
 from graders.checks import run_checks
-from graders.checks._constructs import keys_match, template_key
-from graders.checks.context import Resource
-from graders.checks.security import _is_secret_name, _looks_secret
+from graders.checks.security.hardcoded_secret import _is_secret_name, _looks_secret
 from graders.models import Finding
 from graders.rubric import load_rubric
 from tests.checkkit import make_context

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
+from graders.analysis.cdkapi import api
+from graders.analysis.cdkuse import CdkUse
 from graders.checks import run_checks
-from graders.checks._cdkapi import api
-from graders.checks._cdkuse import CdkUse
 from graders.lint import lint_template
 from graders.models import Finding, SynthResult, Workspace
 from graders.rubric import load_rubric
@@ -391,7 +391,7 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
 
 @needs_cdk
 def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
-    from graders.checks import _cdkapi
+    from graders.analysis import cdkapi as _cdkapi
 
     monkeypatch.delenv("IACGRADE_CACHE_DIR", raising=False)  # tests/conftest.py sets it; it comes first
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

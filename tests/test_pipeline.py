@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graders.checks.context import SourceFile, parse_source
+from graders.analysis.context import SourceFile, parse_source
 from graders.models import SynthResult
 from graders.pipeline import _blame_unparsable, _is_cdk_code
 

@@ -13,8 +13,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from graders.checks._ast import memo_scope
-from graders.checks.context import CheckContext, Hit, Resource, SourceFile, parse_source
+from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, parse_source
+from graders.analysis.pyast import memo_scope
 from graders.models import Evidence, Finding, Lens
 
 CheckFn = Callable[[CheckContext], Iterable[Hit]]
@@ -50,9 +50,10 @@ def registry() -> dict[str, CheckInfo]:
     """Every registered check by id (imports the check modules on first use)."""
     global _loaded
     if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if not mod.name.startswith("_") and mod.name != "context":
-                importlib.import_module(f"{__name__}.{mod.name}")
+        # graders/checks/<category>/<check_id>.py: importing a module registers its one check
+        for mod in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+            if not mod.ispkg:
+                importlib.import_module(mod.name)
         _loaded = True
     return dict(sorted(_REGISTRY.items()))
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.checks._ast import call_name, dotted, kwarg, parents, walk
-from graders.checks.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
 from graders.models import Evidence
 
 _CDK_IMPORT = re.compile(r"^\s*(?:from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)

@@ -21,8 +21,8 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graders.checks._ast import call_name, construct_id, dotted, kwarg, parents, scope_nodes, segment, walk
-from graders.checks.context import CheckContext, Resource, SourceFile, parse_source
+from graders.analysis.context import CheckContext, Resource, SourceFile, parse_source
+from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, parents, scope_nodes, segment, walk
 from graders.models import Evidence
 
 PLACEHOLDER = "0"  # stands for an f-string's {...}: a valid expression inside or outside quotes

@@ -262,7 +262,7 @@ def _build_in_child(module: str, path: Path, target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "graders.checks._cdkapi", module, str(path), str(target)],
+            [sys.executable, "-m", "graders.analysis.cdkapi", module, str(path), str(target)],
             check=False,
             timeout=_BUILD_TIMEOUT,
             capture_output=True,
@@ -620,5 +620,5 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
-if __name__ == "__main__":  # python -m graders.checks._cdkapi MODULE SOURCE TARGET (see _build_in_child)
+if __name__ == "__main__":  # python -m graders.analysis.cdkapi MODULE SOURCE TARGET (see _build_in_child)
     sys.exit(_write_index(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])))

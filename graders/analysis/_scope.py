@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from graders.checks._ast import call_name, construct_id, parents, walk
-from graders.checks.context import Resource, SourceFile
+from graders.analysis.context import Resource, SourceFile
+from graders.analysis.pyast import call_name, construct_id, parents, walk
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # Marks a name bound by something other than a plain assignment (parameter, loop, import, ...).

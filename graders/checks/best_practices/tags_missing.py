@@ -1,0 +1,359 @@
+"""tags-missing: resources without the tags the rubric requires (default Environment, Owner, Project)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graders.analysis._copies import (
+    SourceIndex,
+    names_list,
+    ref_name,
+    resource_label,
+    substitute,
+    text_of,
+)
+from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
+from graders.analysis.stacks import stack_class_evidence
+from graders.checks import check
+from graders.prompt import tag_keys
+
+
+@check("tags-missing", lenses=("source", "template"))
+def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
+    """Resources without the tags the rubric requires (default Environment, Owner, Project).
+
+    What it finds: on the template, taggable resources whose Tags lack a required key (tags
+    from `Tags.of(app|stack).add` and the scaffold entry's app tags reach the template; a
+    Stack's own `tags=` prop is applied by CloudFormation at deploy time, so it is read from the
+    source); one finding names the missing keys, how many resources lack each and a few of
+    them. Keys match case-insensitively. Without a template, the source lens reports only keys
+    that no `Tags.of(...).add`, `tags=` or scaffold app tag ever applies.
+
+    Why it matters: without owner, project and environment tags nobody can allocate cost,
+    find who to page or clean up a forgotten stack.
+
+    Bad example:
+
+        app = cdk.App()
+        TapStack(app, "TapStack")          # no Tags.of(app).add(...) anywhere
+        app.synth()
+
+    When the task's prompt names the tags to apply (`Project: CloudMigration`, "tagged with
+    Environment, Team, and CostCenter"), those keys are the required ones instead of the
+    rubric's list (rubric option ``keys_from_prompt: false`` to always use the rubric's).
+
+    Fix: tag the whole app or stack once:
+    `for k, v in {"Environment": env, "Owner": "team-a", "Project": "tap"}.items(): Tags.of(app).add(k, v)`.
+    """
+    required = [str(t) for t in ctx.option("tags-missing", "required_tags", DEFAULT_TAGS) or []]
+    asked = tag_keys(ctx.prompt) if ctx.option("tags-missing", "keys_from_prompt", True) else []
+    if asked:
+        required = asked
+    if not required:
+        return []
+    index = SourceIndex(ctx)
+    uses = _tag_uses(ctx, index)
+    whose = "Tags the prompt asks for" if asked else "Required tags"
+    if ctx.has_template:
+        return _tags_template(ctx, index, required, uses, whose)
+    return _tags_source(ctx, index, required, uses, whose)
+
+
+# ==== tags-missing ===========================================================================
+DEFAULT_TAGS = ["Environment", "Owner", "Project"]
+
+
+@functools.lru_cache(maxsize=512)
+def _taggable(rtype: str) -> bool:
+    """True when CloudFormation lets the resource type carry tags (cfn-lint's schema says)."""
+    if rtype.startswith("Custom::") or rtype in _CDK_UNTAGGED:
+        return False
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema
+    except Exception:  # unknown type or schema trouble: do not judge it
+        return False
+    tagging = schema.get("tagging") or {}
+    return bool(tagging.get("taggable", True)) and "Tags" in (schema.get("properties") or {})
+
+
+# Types whose schema has Tags but that CDK's Tags.of() never reaches (no tag manager in the L1).
+_CDK_UNTAGGED = frozenset(
+    {
+        "AWS::CDK::Metadata",
+        "AWS::CloudFormation::Stack",
+        "AWS::ApiGateway::Deployment",
+    }
+)
+
+
+def _template_tag_keys(props: dict[str, Any]) -> set[str]:
+    tags = props.get("Tags")
+    if isinstance(tags, dict):  # map-style tags (SSM parameters, Glue, ...)
+        return {k for k in tags if isinstance(k, str)}
+    keys: set[str] = set()
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, dict):
+                key = tag.get("Key", tag.get("TagKey"))
+                if isinstance(key, str):
+                    keys.add(key)
+    return keys
+
+
+@dataclass
+class _TagUse:
+    key: str | None  # None: a key the source lens cannot read
+    wide: bool  # applied to an app or stack, not one construct
+    src: SourceFile
+    node: ast.AST
+    text: str
+    stack_tags: bool = False  # a Stack's tags= prop: CloudFormation tags the resources at deploy time
+
+
+def _tag_uses(ctx: CheckContext, index: SourceIndex) -> list[_TagUse]:
+    """Every tag the answer's code (and the scaffold entry it relies on) applies."""
+    stacks = index.stack_classes()
+    uses: list[_TagUse] = []
+    for src in index.sources:
+        app_names = _app_names(src)
+        stack_vars = _stack_vars(src, stacks)
+        for call in (n for n in walk(src.tree) if isinstance(n, ast.Call)) if src.tree else ():
+            uses.extend(_tag_uses_of_call(index, src, call, stacks, app_names | stack_vars))
+    uses.extend(_scaffold_tag_uses(ctx))
+    return uses
+
+
+def _tag_uses_of_call(
+    index: SourceIndex, src: SourceFile, call: ast.Call, stacks: set[str], wide_names: set[str]
+) -> Iterator[_TagUse]:
+    func = call.func
+    # Tags.of(scope).add("Key", value) and Aspects.of(scope).add(Tag("Key", value))
+    if isinstance(func, ast.Attribute) and func.attr == "add" and isinstance(func.value, ast.Call):
+        of = func.value
+        of_name = dotted(of.func)
+        if of_name.endswith("Tags.of") and of.args and call.args:
+            wide = _is_wide_scope(index, src, of.args[0], stacks, wide_names)
+            for key in _keys_of(index, src, call, call.args[0]):
+                yield _TagUse(key, wide, src, call, text_of(call, 100))
+            return
+        if of_name.endswith("Aspects.of") and of.args and call.args and isinstance(call.args[0], ast.Call):
+            tag = call.args[0]
+            if call_name(tag) == "Tag" and tag.args:
+                wide = _is_wide_scope(index, src, of.args[0], stacks, wide_names)
+                for key in _keys_of(index, src, tag, tag.args[0]):
+                    yield _TagUse(key, wide, src, call, text_of(call, 100))
+            return
+    tags = kwarg(call, "tags")
+    if tags is None:
+        return
+    is_stack = (
+        call_name(call) in stacks
+        or call_name(call).endswith("Stack")
+        or _is_super_init(index, src, call, stacks)
+    )
+    keys = _dict_or_list_keys(index, src, call, tags)
+    shown = f"tags={text_of(tags, 60)}: keys {', '.join(k or '?' for k in keys)}"
+    for key in keys:
+        yield _TagUse(key, is_stack, src, call, shown, stack_tags=is_stack)
+
+
+def _is_super_init(index: SourceIndex, src: SourceFile, call: ast.Call, stacks: set[str]) -> bool:
+    if not (isinstance(call.func, ast.Attribute) and call.func.attr == "__init__"):
+        return False
+    cls = index.enclosing(src, call, (ast.ClassDef,))
+    return isinstance(cls, ast.ClassDef) and cls.name in stacks
+
+
+def _keys_of(index: SourceIndex, src: SourceFile, call: ast.Call, node: ast.expr) -> list[str | None]:
+    """The tag key(s) one call applies, loop variables bound to their literal values."""
+    keys: list[str | None] = []
+    for layers in index.copies(src, call, 0):
+        value = substitute(node, layers)
+        keys.append(value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None)
+    return keys or [None]
+
+
+def _dict_or_list_keys(
+    index: SourceIndex, src: SourceFile, call: ast.Call, node: ast.expr
+) -> list[str | None]:
+    if isinstance(node, ast.Name):
+        node = index.assigned_literal(src, call, node.id) or node
+    if isinstance(node, ast.Dict):
+        out: list[str | None] = []
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:  # {**common, ...}
+                inner = index.assigned_literal(src, call, v.id) if isinstance(v, ast.Name) else None
+                out.extend(_dict_or_list_keys(index, src, call, inner) if inner is not None else [None])
+            else:
+                out.append(str_literal(k))
+        return out
+    if isinstance(node, (ast.List, ast.Tuple)):  # L1 tags=[CfnTag(key=..., value=...)] or [{"key": ...}]
+        out = []
+        for el in node.elts:
+            key_node = kwarg(el, "key") if isinstance(el, ast.Call) else None
+            if isinstance(el, ast.Call) and key_node is None and el.args:
+                key_node = el.args[0]
+            if isinstance(el, ast.Dict):
+                key_node = next(
+                    (v for k, v in zip(el.keys, el.values, strict=True) if str_literal(k) in ("key", "Key")),
+                    None,
+                )
+            out.append(str_literal(key_node))
+        return out
+    return [None]
+
+
+def _app_names(src: SourceFile) -> set[str]:
+    out = set()
+    for node in walk(src.tree) if src.tree else ():
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and call_name(node.value) == "App"
+        ):
+            out |= {r for t in node.targets if (r := ref_name(t))}
+    return out
+
+
+def _stack_vars(src: SourceFile, stacks: set[str]) -> set[str]:
+    out = set()
+    for node in walk(src.tree) if src.tree else ():
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            name = call_name(node.value)
+            if name in stacks or name.endswith("Stack"):
+                out |= {r for t in node.targets if (r := ref_name(t))}
+    return out
+
+
+def _is_wide_scope(
+    index: SourceIndex, src: SourceFile, scope: ast.expr, stacks: set[str], wide_names: set[str]
+) -> bool:
+    ref = ref_name(scope)
+    if ref == "self":
+        cls = index.enclosing(src, scope, (ast.ClassDef,))
+        return isinstance(cls, ast.ClassDef) and cls.name in stacks
+    if ref in wide_names:
+        return True
+    if isinstance(scope, ast.Call) and call_name(scope) in ("of", "App"):
+        return True  # Stack.of(self)
+    return False
+
+
+def _answer_has_entry(ctx: CheckContext) -> bool:
+    for src in ctx.parsed():
+        for node in walk(src.tree) if src.tree else ():
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "synth"
+            ):
+                return True
+    return False
+
+
+def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
+    """Tags the scaffold entry adds to the app, when the answer relies on that entry."""
+    ws = ctx.workspace
+    if ws is None or _answer_has_entry(ctx):
+        return []
+    entry = ctx.synth.entry or ctx.sample.entry_file
+    if not entry or entry not in ws.scaffold_files:
+        return []
+    try:
+        text = (Path(ws.root) / entry).read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    src = SourceFile(entry, text, tree, None)
+    out = []
+    for call in (n for n in walk(tree) if isinstance(n, ast.Call)):
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "add" and isinstance(func.value, ast.Call):
+            if dotted(func.value.func).endswith("Tags.of") and call.args:
+                out.append(_TagUse(str_literal(call.args[0]), True, src, call, text_of(call, 100)))
+    return out
+
+
+def _tags_template(
+    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse], whose: str
+) -> list[Hit]:
+    taggable = [r for r in ctx.resources() if _taggable(r.type)]
+    if not taggable:
+        return []
+    # Stack tags live in the cloud assembly manifest, not in the template: read them from the source.
+    deploy_time = [u for u in uses if u.stack_tags]
+    if any(u.key is None for u in deploy_time):
+        return []
+    at_deploy = {(u.key or "").lower() for u in deploy_time}
+    required = [k for k in required if k.lower() not in at_deploy]
+    lacking: list[tuple[Resource, list[str]]] = []
+    for res in taggable:
+        keys = _template_tag_keys(res.properties)
+        lowered = {k.lower() for k in keys}  # case-insensitive: a `project` tag is taken for Project
+        absent = [k for k in required if k.lower() not in lowered]
+        if absent:
+            lacking.append((res, absent))
+    if not lacking:
+        return []
+    total = len(taggable)
+    counts = {k: sum(k in absent for _, absent in lacking) for k in required}
+    parts = [f"{k} on {_share(n, total)}" for k, n in counts.items() if n]
+    missing = [k for k, n in counts.items() if n]
+    message = (
+        f"{whose} missing: {'; '.join(parts)} (e.g. {names_list((resource_label(r) for r, _ in lacking), 4)})"
+    )
+    evidence = [r.evidence(value="no " + ", ".join(absent) + " tag") for r, absent in lacking[:5]]
+    hits = [Hit(message, evidence, key="tags-missing", lens="template")]
+    src_ev = [ctx.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources]
+    if not src_ev:
+        src_ev = stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(missing))
+    if src_ev:
+        hits.append(Hit(message, src_ev[:5], key="tags-missing", lens="source"))
+    return hits
+
+
+def _share(n: int, total: int) -> str:
+    """`all 12 taggable resources`, `3 of 12 taggable resources`, `the only taggable resource`."""
+    if total == 1:
+        return "the only taggable resource"
+    if n == total:
+        return "both taggable resources" if total == 2 else f"all {total} taggable resources"
+    return f"{n} of {total} taggable resources"
+
+
+def _tags_source(
+    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse], whose: str
+) -> list[Hit]:
+    if not index.sources or any(u.key is None and u.wide for u in uses):
+        return []  # no CDK code, or app/stack tags whose keys we cannot read: stay silent
+    applied = {u.key.lower() for u in uses if u.key}
+    never = [k for k in required if k.lower() not in applied]
+    if not never:
+        return []  # every key appears somewhere; coverage of construct-level tags is not judged
+    partial = [
+        k
+        for k in required
+        if k.lower() in applied and not any((u.key or "").lower() == k.lower() and u.wide for u in uses)
+    ]
+    if any(u.key is None for u in uses):  # construct-level tags with unreadable keys
+        message = f"{whose} not applied to the app or its stacks: {', '.join(never)}"
+    else:
+        message = f"{whose} never applied: {', '.join(never)}"
+    if not uses:
+        message += " (the answer applies no tags at all)"
+    elif partial:
+        message += f"; {', '.join(partial)} only on some constructs"
+    evidence = [ctx.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources][:5]
+    if not evidence:
+        evidence = stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(never))
+    if not evidence:
+        return []  # no stack and no tag anywhere: an answer with nothing to tag is not judged
+    return [Hit(message, evidence, key="tags-missing", lens="source")]

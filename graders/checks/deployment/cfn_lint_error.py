@@ -1,0 +1,171 @@
+"""cfn-lint-error: cfn-lint errors in the synthesized template."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
+from graders.analysis.inline import resource_matches
+from graders.analysis.pyast import construct_id, walk
+from graders.checks import check
+from graders.models import Evidence
+
+
+# ---- cfn-lint-error ------------------------------------------------------------------------------
+@check("cfn-lint-error", lenses=("template",))
+def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
+    """cfn-lint errors in the synthesized template.
+
+    What it finds: cfn-lint's error-level matches (rule ids starting with E) on the answer's
+    resources, one finding per rule and resource, with the rule id, cfn-lint's message and the
+    construct's file:line. Warnings and informational matches, matches on CDK's own helper
+    resources and rules that fire on CDK's boilerplate regardless of the answer (see the rubric
+    option `ignore_rules`) are left out.
+
+    Why it matters: CloudFormation rejects most of these at deploy time (invalid property
+    values, conflicting properties, duplicate physical names) after synth reported success.
+
+    Bad example:
+
+        rds.DatabaseInstanceReadReplica(self, "Replica", storage_encrypted=True, ...)   # E3020
+
+    Fix: Correct the properties cfn-lint rejects.
+    """
+    ignore = set(ctx.option("cfn-lint-error", "ignore_rules", []) or [])
+    for stack, matches in sorted(_lint_by_stack(ctx).items()):
+        by_id = {r.logical_id: r for r in ctx.resources(include_helpers=True) if r.stack == stack}
+        for (rule, text), located in sorted(_lint_groups(ctx, stack, matches, ignore).items()):
+            targets = [
+                _lint_target(ctx, by_id.get(lid), lid) for lid in dict.fromkeys(lid for lid, _ in located)
+            ]
+            message = f"cfn-lint {rule} on {', '.join(targets)}: {text}"
+            key = f"lint:{stack}:{rule}:{text}"
+            for lid, match in located:
+                res = by_id.get(lid)
+                value = f"{rule} {'/'.join(_path_parts_of(match.get('path')))}"
+                evidence = (
+                    res.evidence(value=value)
+                    if res
+                    else Evidence(stack=stack, resource=lid or None, value=value)
+                )
+                yield Hit(message, [evidence], key=key, lens="template")
+                for src, call in _construct_calls(ctx, res) if res is not None else []:
+                    yield Hit(message, [ctx.at(src, call, value=construct_id(call))], key=key, lens="source")
+
+
+def _lint_by_stack(ctx: CheckContext) -> dict[str, list[dict[str, Any]]]:
+    """The sandbox's lint results per template, and a lint of our own for any template it did not lint."""
+    lint: dict[str, list[dict[str, Any]]] = {}
+    for key, matches in ctx.lint.items():
+        lint.setdefault(_stack_of_lint(ctx, key, matches), []).extend(matches)
+    for stack, template in ctx.templates.items():
+        if stack not in lint:  # lint switched off in the sandbox, or an older worker
+            lint[stack] = _lint(json.dumps(template, sort_keys=True))
+    return lint
+
+
+def _lint_groups(
+    ctx: CheckContext, stack: str, matches: list[dict[str, Any]], ignore: set[str]
+) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    """Error matches on the answer's resources by (rule, message): E3019 names both resources of one
+    conflict with the same text, and one mistake on several resources reads best as one finding."""
+    template = ctx.templates.get(stack, {})
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    resources = resources if isinstance(resources, dict) else {}
+    grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    for m in matches:
+        rule, text = str(m.get("rule") or ""), str(m.get("message") or "")
+        if not rule.startswith("E") or m.get("level", "error") != "error" or rule in ignore:
+            continue
+        logical = str(m.get("resource") or _resource_of(m.get("path")) or "")
+        raw = resources.get(logical) if logical else None
+        if isinstance(raw, dict) and is_cdk_helper(logical, raw):
+            continue
+        if _lint_noise(rule, text, resources):
+            continue
+        grouped.setdefault((rule, text), []).append((logical, m))
+    return grouped
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _lint_noise(rule: str, message: str, resources: dict[str, Any]) -> bool:
+    """Errors cfn-lint reports on templates CloudFormation deploys fine.
+
+    E3691 on a major-version engine alias (`'8.0' is not one of ['8.0.11', ...]`, what
+    `MysqlEngineVersion.VER_8_0` writes): RDS accepts a major version and picks its default minor.
+    E1001 "'Resources' is a required property" on a stack with no resources: the CDK CLI skips it.
+    """
+    if rule == "E3691":
+        quoted = _QUOTED.findall(message)
+        return bool(quoted) and any(v.startswith(quoted[0] + ".") for v in quoted[1:])
+    if rule == "E1001" and "'Resources'" in message:
+        return not resources
+    return False
+
+
+def _lint_target(ctx: CheckContext, res: Resource | None, logical: str) -> str:
+    """How a report names a resource: its construct path below the stack, else the source id, else the logical id."""
+    if res is None:
+        return logical or "the template"
+    if res.construct_ids:
+        return "/".join(res.construct_ids)
+    return _source_construct(ctx, res) or logical
+
+
+@lru_cache(maxsize=32)
+def _lint(template_json: str) -> list[dict[str, Any]]:
+    from graders.lint import lint_template
+
+    return lint_template(json.loads(template_json))
+
+
+def _source_construct(ctx: CheckContext, res: Resource) -> str | None:
+    found = list(_construct_calls(ctx, res))
+    return construct_id(found[0][1]) if found else None
+
+
+def _path_parts_of(path: object) -> list[str]:
+    """A match's path as a list (the sandbox may send "Resources/X/Properties" as one string)."""
+    if isinstance(path, str):
+        return [p for p in path.split("/") if p]
+    if isinstance(path, list):
+        return [str(p) for p in path]
+    return []
+
+
+def _resource_of(path: object) -> str | None:
+    parts = _path_parts_of(path)
+    return parts[1] if len(parts) >= 2 and parts[0] == "Resources" else None
+
+
+def _stack_of_lint(ctx: CheckContext, key: str, matches: list[dict]) -> str:
+    """The template a lint result belongs to: by name, else the one template holding all its resources
+    (lint may be keyed by the cloud-assembly artifact id where templates are keyed by stack name)."""
+    if key in ctx.templates:
+        return key
+    ids = {str(m.get("resource") or _resource_of(m.get("path")) or "") for m in matches} - {""}
+    owners = [
+        stack
+        for stack, template in ctx.templates.items()
+        if ids and isinstance(template.get("Resources"), dict) and ids <= set(template["Resources"])
+    ]
+    return owners[0] if len(owners) == 1 else key
+
+
+def _construct_calls(ctx: CheckContext, res: Resource) -> Iterator[tuple[SourceFile, ast.Call]]:
+    """The one call that creates the resource's construct (none when several could)."""
+    found = [
+        (src, call)
+        for src in ctx.parsed()
+        for call in walk(src.tree)  # type: ignore[arg-type]
+        if isinstance(call, ast.Call) and len(call.args) >= 2 and resource_matches(construct_id(call), res)
+    ]
+    if len(found) == 1:
+        yield found[0]

@@ -1,0 +1,336 @@
+"""destroy-stateful: stateful resources (tables, buckets, databases, keys, log groups) deleted with the stack."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from graders.analysis._scope import (
+    SourceIndex,
+    best_matches,
+    describe,
+    index_sources,
+    method_receiver,
+)
+from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.names import (
+    id_text,
+)
+from graders.analysis.pyast import call_name, construct_id, dotted, iter_calls, kwarg, walk
+from graders.checks import check
+from graders.models import Evidence
+from graders.prompt import asks_destroyable
+
+
+@check("destroy-stateful", lenses=("source", "template"))
+def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
+    """Stateful resources (tables, buckets, databases, keys, log groups) deleted with the stack.
+
+    What it finds: in the template, resources CDK would retain by default (DynamoDB tables, S3
+    buckets, RDS instances and clusters, KMS keys, log groups, EFS, Kinesis streams, user pools,
+    ECR repositories, backup vaults, search domains) that carry ``DeletionPolicy: Delete`` —
+    only the answer's own ``RemovalPolicy.DESTROY`` / ``apply_removal_policy`` puts it there
+    (instances of an Aurora cluster are Delete by CDK's default and are skipped). In the source,
+    ``removal_policy=RemovalPolicy.DESTROY``, ``apply_removal_policy(DESTROY)``,
+    ``cfn_options.deletion_policy = DELETE`` and ``auto_delete_objects=True`` on those constructs.
+    When a template exists it decides (a DESTROY gated to non-production stages counts only if
+    it applies to the stage that synthesized); without one, the source reports unconditional and
+    gated DESTROY alike and names the gate. Queues and secrets are not reported: CDK deletes them
+    by default anyway.
+
+    Why it matters: deleting or replacing the stack (or a rename that forces replacement) then
+    deletes the data: table items, objects, database contents, and for a KMS key everything it
+    encrypted.
+
+    Bad example:
+
+        dynamodb.Table(self, "UserTable", removal_policy=RemovalPolicy.DESTROY, ...)
+
+    A DESTROY gated to throw-away stages by a condition that keeps production's data
+    (`RemovalPolicy.DESTROY if stage != "prod" else RemovalPolicy.RETAIN`) is what the fix below
+    recommends: it is reported as a note at severity info, naming the condition.
+
+    When the task's prompt itself requires everything to be destroyable ("All resources must be
+    destroyable (no Retain policies)", a CI test stack), the finding is kept as a note at
+    severity info, quoting the prompt: the answer did what it was asked, and the note only says
+    the same code must not reach production data. The rubric option ``prompt_waives: false``
+    turns that off.
+
+    Fix: keep CDK's default (RETAIN, or SNAPSHOT for databases), or gate DESTROY to throw-away
+    stages with a condition that is false for production.
+    """
+    hits = list(_destroy_hits(ctx))
+    asked = asks_destroyable(ctx.prompt) if ctx.option("destroy-stateful", "prompt_waives", True) else None
+    for hit in hits:
+        if asked and hit.severity != "info":
+            hit.as_note(f"; as the task's prompt requires (“{asked}”), so not scored: keep it to test stacks")
+        yield hit
+
+
+# =====================================================================================
+# destroy-stateful
+# =====================================================================================
+
+# Constructs whose data CDK keeps by default (RETAIN/SNAPSHOT), by class name, with a label.
+# Queues, secrets and state machines are deleted by CDK's own default, so choosing DESTROY
+# there changes nothing and is not reported.
+_STATEFUL_CLASSES: dict[str, str] = {
+    "Table": "DynamoDB table",
+    "TableV2": "DynamoDB table",
+    "CfnTable": "DynamoDB table",
+    "CfnGlobalTable": "DynamoDB table",
+    "Bucket": "S3 bucket",
+    "CfnBucket": "S3 bucket",
+    "DatabaseInstance": "RDS instance",
+    "DatabaseInstanceFromSnapshot": "RDS instance",
+    "CfnDBInstance": "RDS instance",
+    "DatabaseCluster": "database cluster",
+    "DatabaseClusterFromSnapshot": "database cluster",
+    "ServerlessCluster": "database cluster",
+    "CfnDBCluster": "database cluster",
+    "Key": "KMS key",
+    "CfnKey": "KMS key",
+    "LogGroup": "log group",
+    "CfnLogGroup": "log group",
+    "FileSystem": "file system",
+    "CfnFileSystem": "file system",
+    "Stream": "Kinesis stream",
+    "CfnStream": "Kinesis stream",
+    "UserPool": "Cognito user pool",
+    "CfnUserPool": "Cognito user pool",
+    "Repository": "ECR repository",
+    "CfnRepository": "ECR repository",
+    "BackupVault": "backup vault",
+    "CfnBackupVault": "backup vault",
+    "Domain": "search domain",
+    "CfnDomain": "search domain",
+}
+
+
+# Module aliases that make an ambiguous class name something else (glue.CfnTable, codecommit.Repository).
+_NOT_STATEFUL_MODULES = re.compile(
+    r"glue|codecommit|codeartifact|cognito|apigateway|route53|sagemaker|datazone", re.IGNORECASE
+)
+
+
+_TYPE_LABELS = {
+    "AWS::DynamoDB::Table": "DynamoDB table",
+    "AWS::DynamoDB::GlobalTable": "DynamoDB table",
+    "AWS::S3::Bucket": "S3 bucket",
+    "AWS::RDS::DBInstance": "RDS instance",
+    "AWS::RDS::DBCluster": "database cluster",
+    "AWS::KMS::Key": "KMS key",
+    "AWS::Logs::LogGroup": "log group",
+    "AWS::EFS::FileSystem": "file system",
+    "AWS::Kinesis::Stream": "Kinesis stream",
+    "AWS::Cognito::UserPool": "Cognito user pool",
+    "AWS::ECR::Repository": "ECR repository",
+    "AWS::Backup::BackupVault": "backup vault",
+    "AWS::OpenSearchService::Domain": "search domain",
+    "AWS::Elasticsearch::Domain": "search domain",
+    "AWS::Neptune::DBCluster": "database cluster",
+    "AWS::DocDB::DBCluster": "database cluster",
+}
+
+
+_DEFAULT_STATEFUL = list(_TYPE_LABELS)
+
+
+_LOG_NOTE = " (log data only; lower impact than a data store)"
+
+
+@dataclass
+class _Destroy:
+    """A DESTROY (or auto-delete) the source sets on a stateful construct."""
+
+    src: SourceFile
+    node: ast.AST
+    construct: str | None
+    label: str
+    code: str
+    gate: str | None = None
+    auto_delete: bool = False
+    extra: list[tuple[SourceFile, ast.AST, str]] = field(default_factory=list)
+    shown: str | None = None  # the construct id as a reader sees it
+
+
+def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
+    stateful = set(ctx.option("destroy-stateful", "stateful_types", _DEFAULT_STATEFUL))
+    destroys = [d for idx in index_sources(ctx.parsed()) for d in _source_destroys(idx)]
+    if not ctx.has_template:
+        yield from _source_only_destroys(ctx, destroys)
+        return
+    auto_deleted = _auto_deleted_buckets(ctx)
+    deleted = [
+        r for r in ctx.resources(*stateful) if r.raw.get("DeletionPolicy") == "Delete" and not _cdk_default(r)
+    ]
+    matched: dict[str, list[_Destroy]] = {}
+    for d in destroys:
+        if d.construct is None:
+            continue
+        for res in best_matches(deleted, d.construct):
+            matched.setdefault(res.logical_id, []).append(d)
+    for res in deleted:
+        key = res.logical_id  # the same construct in a dev and a prod stack is one finding
+        label = _TYPE_LABELS.get(res.type, res.type)
+        sources = matched.get(key, [])
+        how = "; ".join(dict.fromkeys(f"`{d.code}`" for d in sources)) or "its removal policy"
+        auto = res.logical_id in auto_deleted or any(d.auto_delete for d in sources)
+        message = (
+            f"{label} {describe(res)} has DeletionPolicy Delete"
+            f" from {how}{' and auto-deletes its objects' if auto else ''}: deleting the stack deletes its data"
+        )
+        if label == "log group":
+            message += _LOG_NOTE
+        gated = bool(sources) and all(_spares_production(d.gate) for d in sources)
+        hits = [Hit(message, [res.evidence(value="DeletionPolicy: Delete")], key=key, lens="template")]
+        hits += [Hit(message, _destroy_evidence(ctx, d), key=key, lens="source") for d in sources]
+        yield from (hit.as_note(_GATED_NOTE) if gated else hit for hit in hits)
+
+
+_GATED_NOTE = "; only outside production (the condition keeps production's data), so not scored"
+
+
+# Conditions under which DESTROY applies that leave production out: `stage != "prod"`,
+# `not (stage == "production")`, `not is_prod`, `env not in ("prod", ...)`, `env == "dev"`.
+_SPARES_PRODUCTION = re.compile(
+    r"!=\s*['\"]prod(?:uction)?['\"]"
+    r"|^not\s*\(.*==\s*['\"]prod(?:uction)?['\"]\s*\)$"
+    r"|^not\s+[\w.]*prod(?:uction)?\w*$"
+    r"|\bnot\s+in\s*[(\[{].*['\"]prod(?:uction)?['\"]"
+    r"|==\s*['\"](?:dev|development|test|testing|sandbox|qa|local|ci)['\"]",
+    re.IGNORECASE,
+)
+
+
+def _spares_production(gate: str | None) -> bool:
+    """A DESTROY condition that keeps production's data (see _SPARES_PRODUCTION)."""
+    return bool(gate) and bool(_SPARES_PRODUCTION.search((gate or "").strip()))
+
+
+def _cdk_default(res: Resource) -> bool:
+    """Delete that CDK chose, not the answer: the instances of an Aurora/DocDB cluster."""
+    return res.type.endswith("DBInstance") and "DBClusterIdentifier" in res.properties
+
+
+def _auto_deleted_buckets(ctx: CheckContext) -> set[str]:
+    out: set[str] = set()
+    for res in ctx.resources("Custom::S3AutoDeleteObjects", include_helpers=True):
+        ref = res.properties.get("BucketName")
+        if isinstance(ref, dict) and isinstance(ref.get("Ref"), str):
+            out.add(ref["Ref"])
+    return out
+
+
+def _source_only_destroys(ctx: CheckContext, destroys: list[_Destroy]) -> Iterator[Hit]:
+    for d in destroys:
+        name = d.shown or d.construct or f"line {getattr(d.node, 'lineno', '?')}"
+        if d.gate:
+            message = f"{d.label} {name} is deleted with the stack whenever `{d.gate}`: `{d.code}`"
+        else:
+            message = f"{d.label} {name} is deleted with the stack: `{d.code}`"
+        if d.auto_delete and "auto_delete" not in d.code:
+            message += " (auto_delete_objects=True as well)"
+        if d.label == "log group":
+            message += _LOG_NOTE
+        hit = Hit(message, _destroy_evidence(ctx, d), key=f"{d.src.path}:{name}")
+        yield hit.as_note(_GATED_NOTE) if _spares_production(d.gate) else hit
+
+
+def _destroy_evidence(ctx: CheckContext, d: _Destroy) -> list[Evidence]:
+    out = [ctx.at(d.src, d.node, value=d.code)]
+    out += [ctx.at(src, node, value=code) for src, node, code in d.extra]
+    return out
+
+
+def _source_destroys(idx: SourceIndex) -> list[_Destroy]:
+    """DESTROY / auto-delete set on stateful constructs, one entry per construct."""
+    by_call: dict[ast.Call, _Destroy] = {}
+    order: list[_Destroy] = []
+
+    def add(call: ast.Call, node: ast.AST, code: str, gate: str | None, auto: bool = False) -> None:
+        label = _stateful_label(call)
+        if label is None:
+            return
+        if call in by_call:
+            d = by_call[call]
+            d.extra.append((idx.src, node, code))
+            d.auto_delete = d.auto_delete or auto
+            if not auto and gate is None:
+                d.gate = None  # an unconditional DESTROY wins over a gated one
+            return
+        d = _Destroy(idx.src, node, construct_id(call), label, code, gate, auto, shown=id_text(idx, call))
+        by_call[call] = d
+        order.append(d)
+
+    for call in iter_calls(idx.tree):
+        policy = kwarg(call, "removal_policy")
+        if policy is not None and (kind := _destroy_kind(idx, policy)) is not None:
+            add(call, policy, f"removal_policy={_shown(idx, policy)}", kind[1])
+        auto = kwarg(call, "auto_delete_objects")
+        if auto is not None and _truthy(idx, auto):
+            add(call, auto, f"auto_delete_objects={idx.segment(auto, 60)}", None, auto=True)
+        receiver = method_receiver(call, "apply_removal_policy")
+        if receiver is not None and call.args and (kind := _destroy_kind(idx, call.args[0])) is not None:
+            target = idx.construct_call(receiver)
+            if target is not None:
+                add(target, call, idx.segment(call, 90), kind[1])
+    for node in walk(idx.tree):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and dotted(node.targets[0]).endswith("cfn_options.deletion_policy")
+            and dotted(node.value).endswith(".DELETE")
+        ):
+            base = node.targets[0].value.value  # type: ignore[attr-defined]
+            target = idx.construct_call(base)
+            if target is not None:
+                add(target, node, idx.segment(node, 90), None)
+    return order
+
+
+def _shown(idx: SourceIndex, expr: ast.expr) -> str:
+    """The expression as written, plus what a variable holds when it was reached through one."""
+    text = idx.segment(expr, 90)
+    value = idx.resolve(expr)
+    return text if value is expr else f"{text} (= {idx.segment(value, 90)})"
+
+
+def _stateful_label(call: ast.Call) -> str | None:
+    label = _STATEFUL_CLASSES.get(call_name(call))
+    if label is None or _NOT_STATEFUL_MODULES.search(dotted(call.func)):
+        return None
+    return label
+
+
+def _destroy_kind(idx: SourceIndex, expr: ast.expr) -> tuple[str, str | None] | None:
+    """("always", None) for DESTROY, ("gated", condition) for a DESTROY branch of a conditional."""
+    value = idx.resolve(expr)
+    if _is_destroy(value):
+        return "always", None
+    if not isinstance(value, ast.IfExp):
+        return None
+    body, orelse = _is_destroy(idx.resolve(value.body)), _is_destroy(idx.resolve(value.orelse))
+    if body and orelse:
+        return "always", None
+    if not (body or orelse):
+        return None
+    test = idx.segment(value.test, 60)
+    return "gated", test if body else f"not ({test})"
+
+
+def _is_destroy(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "DESTROY") or (
+        isinstance(node, ast.Name) and node.id == "DESTROY"
+    )
+
+
+def _truthy(idx: SourceIndex, node: ast.expr) -> bool:
+    value = idx.resolve(node)
+    if isinstance(value, ast.Constant):
+        return value.value is True
+    return isinstance(value, ast.IfExp) and any(
+        isinstance(b, ast.Constant) and b.value is True for b in (value.body, value.orelse)
+    )

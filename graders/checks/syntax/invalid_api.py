@@ -1,0 +1,130 @@
+"""invalid-api: wrong use of the CDK API: attributes, members, keywords or types aws-cdk-lib v2 does not have."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from graders.analysis.context import CheckContext, Hit
+from graders.analysis.pyast import walk
+from graders.analysis.synth_failure import (
+    Failure,
+    attempt_failures,
+    cdk_use,
+    current_failure,
+    failure_source,
+    failure_where,
+    one_line,
+)
+from graders.checks import check
+
+
+# ---- invalid-api ---------------------------------------------------------------------------------
+@check("invalid-api", lenses=("source", "synth"))
+def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
+    """Wrong use of the CDK API: attributes, members, keywords or types aws-cdk-lib v2 does not have.
+
+    What it finds: through the source lens, every call and attribute that resolves (through the
+    file's own `aws_cdk` imports) to the installed aws-cdk-lib and does not fit it: a member that
+    does not exist (`logs.RetentionDays.THIRTY_DAYS`), a keyword the constructor does not take
+    (`ec2.CfnPlacementGroup(group_name=...)`), a required argument left out or passed as None,
+    a literal of the wrong type (`max_image_age=1` where a Duration is required), CDK v1 APIs
+    (`from aws_cdk import core`, `node.apply_aspect`); variables assigned one CDK construct are
+    followed, so `self.asg.metric_cpu_utilization()` is checked too. Through the synth lens, the
+    error synth raised from such a use (also when a fallback got past it). The source lens
+    finds the errors masked behind the first one synth stops at.
+
+    Why it matters: each of these raises at synth time (TypeError, AttributeError, jsii
+    "Unable to deserialize value"), so the app never produces a template.
+
+    Bad example:
+
+        logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THIRTY_DAYS)   # no such member
+        ecr.LifecycleRule(max_image_age=1)                                      # needs Duration.days(1)
+
+    Fix: Use the members, keywords and types the aws-cdk-lib v2 API reference lists
+    (`RetentionDays.ONE_MONTH`, `Duration.days(1)`, `Aspects.of(app).add(...)`).
+    """
+    spans: list[tuple[str, int, int, str]] = []  # file, first line, last line, key
+    for src in ctx.parsed():
+        for err in cdk_use(src.path, src.text).errors:
+            line = getattr(err.node, "lineno", 1)
+            key = f"api:{err.code}:{err.message}"  # one mistake repeated on several lines is one finding
+            whole = err.call or err.node  # synth reports the line the call starts on
+            first = getattr(whole, "lineno", line)
+            spans.append((src.path, first, getattr(whole, "end_lineno", first) or first, key))
+            yield Hit(err.message, [ctx.at(src, err.node, value=err.code)], key=key, lens="source")
+    answer_classes = _answer_classes(ctx)
+    failures = attempt_failures(ctx) + [f for f in [current_failure(ctx)] if f is not None]
+    for failure in failures:
+        if failure.cause != "invalid-api" or not _answer_api_use(ctx, failure, answer_classes):
+            continue
+        text = one_line(failure.message, failure.error_type)
+        key = (
+            _matching_span(spans, failure.file, failure.line) or f"synth:{failure.file}:{failure.line}:{text}"
+        )
+        where = f" at {failure.file}:{failure.line}" if failure.file else ""
+        message = f"synth raised {failure.error_type}{where}: {text}"
+        yield Hit(
+            message,
+            [failure_where(ctx, failure.file, failure.line, f"{failure.error_type}: {text}")],
+            key=key,
+            lens="synth",
+        )
+
+
+def _answer_classes(ctx: CheckContext) -> set[str]:
+    return {n.name for src in ctx.parsed() for n in walk(src.tree) if isinstance(n, ast.ClassDef)}  # type: ignore[arg-type]
+
+
+def _answer_api_use(ctx: CheckContext, failure: Failure, classes: set[str]) -> bool:
+    """Whether a synth error is the answer misusing CDK's API (not an entry/scaffold mismatch).
+
+    Not when it names one of the answer's own classes (`TapStack.__init__() got an unexpected
+    keyword 'props'`), when it was raised outside the answer's files (the scaffold's tap.py), or
+    at a `super().__init__(..., **kwargs)` line that only forwards what its caller passed.
+    """
+    if re.search(r"\b\w+_alpha\b", failure.message):
+        return False  # an alpha package the sandbox lacks (a separate pip package): not an API misuse
+    names = re.findall(
+        r"\b([A-Z]\w*)\.__init__\(\)|'([A-Z]\w*)' object|type object '([A-Z]\w*)'|"
+        r"cannot import name '(\w+)'",
+        failure.message,
+    )
+    if {n for group in names for n in group if n} & classes:
+        return False
+    src = failure_source(ctx, failure.file)
+    if failure.file and src is None:
+        return False
+    if src is not None and src.tree is not None and failure.line is not None:
+        for node in walk(src.tree):
+            if (
+                isinstance(node, ast.Call)
+                and node.lineno <= failure.line <= (node.end_lineno or node.lineno)
+                and _is_super_init(node)
+                and any(k.arg is None for k in node.keywords)
+            ):
+                return False
+    return True
+
+
+def _is_super_init(call: ast.Call) -> bool:
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__init__"
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "super"
+    )
+
+
+def _matching_span(spans: list[tuple[str, int, int, str]], file: str | None, line: int | None) -> str | None:
+    """The source finding whose node covers synth's file:line (innermost first)."""
+    if not file or line is None:
+        return None
+    covering = [s for s in spans if s[0] == file and s[1] <= line <= s[2]]
+    if not covering:
+        return None
+    return min(covering, key=lambda s: s[2] - s[1])[3]

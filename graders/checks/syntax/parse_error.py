@@ -1,0 +1,105 @@
+"""parse-error: a Python file of the answer does not parse."""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Iterator
+
+from graders.analysis.context import CheckContext, Hit, SourceFile
+from graders.checks import check
+from graders.models import Evidence
+
+
+# ---- parse-error ---------------------------------------------------------------------------------
+@check("parse-error", lenses=("source", "synth"))
+def parse_error(ctx: CheckContext) -> Iterator[Hit]:
+    """A Python file of the answer does not parse.
+
+    What it finds: every Python file the answer gives that `ast.parse` rejects, with the
+    SyntaxError's message and line; a file whose error sits at its very end (an unclosed
+    bracket, an unterminated string) is called out as cut off. Inline Lambda code that does
+    not parse is reported by `inline-code-error` instead.
+
+    Why it matters: a file that does not parse cannot be imported, so nothing in the app
+    synthesizes; a truncated answer is also an incomplete one.
+
+    Bad example:
+
+        CfnOutput(
+            self, "ServiceName",
+            value=self.service.service_name
+        # the answer stops here
+
+    Fix: Complete or correct the file so that it parses (`python -m py_compile file.py`).
+    """
+    for src in ctx.sources:
+        err = src.syntax_error
+        if err is None:
+            continue
+        line = err.lineno or 1
+        lines = src.text.splitlines()
+        text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        cut_off = _looks_cut_off(src, err)
+        message = f"`{src.path}` does not parse: {err.msg} (line {line})"
+        if cut_off:
+            message += "; the file ends in the middle of a statement, the answer looks cut off"
+        yield Hit(message, [ctx.at(src, line, value=text or None)], key=src.path, lens="source")
+        synth = ctx.synth
+        if synth.cause == "syntax" and synth.file == src.path:
+            value = f"{synth.error_type or 'SyntaxError'}: {synth.message or err.msg}"
+            yield Hit(
+                message,
+                [
+                    Evidence(
+                        file=src.path,
+                        line=synth.line or line,
+                        md_line=src.md_line(synth.line or line),
+                        value=value,
+                    )
+                ],
+                key=src.path,
+                lens="synth",
+            )
+
+
+def _looks_cut_off(src: SourceFile, err: SyntaxError) -> bool:
+    """The file ends in the middle of a statement: closing what is open at its end makes it parse,
+    or the error sits in its last lines."""
+    msg = err.msg or ""
+    lines = [n for n, text in enumerate(src.text.splitlines(), 1) if text.strip()]
+    near_end = bool(lines) and lines[-1] - (err.lineno or 0) <= 8
+    if "unexpected EOF" in msg or "EOF while" in msg or "unterminated triple-quoted" in msg:
+        return True
+    if "was never closed" in msg:
+        return near_end or _parses_when_closed(src.text)
+    if "unterminated string literal" in msg:
+        return bool(lines) and lines[-1] == err.lineno
+    if "expected an indented block" in msg:
+        return bool(lines) and lines[-1] - (err.lineno or 0) <= 1
+    return False
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _parses_when_closed(text: str) -> bool:
+    """Whether appending the closing brackets still open at the end of ``text`` makes it parse."""
+    stack: list[str] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP and tok.string in _PAIRS:
+                stack.append(_PAIRS[tok.string])
+            elif tok.type == tokenize.OP and tok.string in _PAIRS.values() and stack:
+                stack.pop()
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass  # EOF inside a bracket: the stack is what is still open
+    if not stack:
+        return False
+    closed = text.rstrip().rstrip(",") + "".join(reversed(stack)) + "\n"
+    try:
+        ast.parse(closed)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True

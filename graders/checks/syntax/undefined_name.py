@@ -1,0 +1,91 @@
+"""undefined-name: names used but never imported or defined (missing imports)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+import pyflakes.checker
+import pyflakes.messages
+
+from graders.analysis.context import CheckContext, Hit, SourceFile
+from graders.analysis.pyast import walk
+from graders.analysis.pyflakes_run import flakes
+from graders.checks import check
+
+
+# ---- undefined-name ------------------------------------------------------------------------------
+@check("undefined-name")
+def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
+    """Names used but never imported or defined (missing imports).
+
+    What it finds: pyflakes' undefined names in every Python file of the answer that parses,
+    one finding per file listing each name and where it is first used. Files with a star import
+    are judged by pyflakes' own rules (names that may come from the star are not reported), and
+    names used only in annotations that are never evaluated (string annotations, or
+    `from __future__ import annotations`) are left out.
+
+    Why it matters: the first use raises NameError: at synth time for stack code, at run time
+    for Lambda handlers.
+
+    Bad example:
+
+        from aws_cdk import aws_cloudwatch as cloudwatch
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))  # never imported
+
+    Fix: Import every module and name the code uses (`from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions`).
+    """
+    for src in ctx.parsed():
+        names: dict[str, int] = {}
+        for msg in flakes(src):
+            if isinstance(msg, pyflakes.messages.UndefinedName):
+                name = str(msg.message_args[0])
+                if name not in names and not _in_lazy_annotation(src, msg.lineno, msg.col):
+                    names[name] = msg.lineno
+        if not names:
+            continue
+        listed = ", ".join(f"`{n}` (line {line})" for n, line in names.items())
+        message = (
+            f"`{src.path}` uses {listed} without importing or defining {'it' if len(names) == 1 else 'them'}"
+        )
+        evidence = [ctx.at(src, line, value=name) for name, line in names.items()]
+        yield Hit(message, evidence, key=src.path)
+
+
+def _in_lazy_annotation(src: SourceFile, line: int, col: int) -> bool:
+    """Whether (line, col) is inside an annotation Python never evaluates."""
+    assert src.tree is not None
+    future = any(
+        isinstance(n, ast.ImportFrom)
+        and n.module == "__future__"
+        and any(a.name == "annotations" for a in n.names)
+        for n in src.tree.body
+    )
+    for node in walk(src.tree):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            annotations = [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs]
+            annotations += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        for ann in annotations:
+            if ann is None or not _contains(ann, line, col):
+                continue
+            if future or isinstance(ann, ast.Constant) or _inside_string(ann, line, col):
+                return True
+    return False
+
+
+def _contains(node: ast.AST, line: int, col: int) -> bool:
+    start = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+    end = (node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
+    return start <= (line, col) <= end
+
+
+def _inside_string(node: ast.AST, line: int, col: int) -> bool:
+    return any(
+        isinstance(n, ast.Constant) and isinstance(n.value, str) and _contains(n, line, col)
+        for n in walk(node)
+    )
