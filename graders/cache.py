@@ -115,7 +115,12 @@ def _context(
         "rubric": rubric_version,
         "cdk": cdk_version,
         "settings": settings,
-        "sample": {"kind": sample.kind, "entry_file": sample.entry_file, "metadata": sample.metadata},
+        "sample": {
+            "role": sample.role,
+            "kind": sample.kind,
+            "entry_file": sample.entry_file,
+            "metadata": sample.metadata,
+        },
         "scaffold": _scaffold_digest(sample),
         "prompt": hashlib.sha256((read_prompt(sample) or "").encode("utf-8")).hexdigest(),
     }
@@ -146,7 +151,7 @@ def rebind(result: SampleResult, sample: Sample, notes: list[str]) -> SampleResu
             "sample_id": sample.sample_id,
             "source": sample.source,
             "task_id": sample.task_id,
-            "kind": sample.kind,
+            "role": sample.role,
             "reference_id": sample.reference_id,
             "warnings": list(sample.warnings) + list(notes),
         }

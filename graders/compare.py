@@ -320,8 +320,8 @@ def _pair_by(
         return []
     left_b = base[~base["sample_id"].isin(used_b) & base[column].notna()]
     left_n = new[~new["sample_id"].isin(used_n) & new[column].notna()]
-    kb = left_b.groupby([column, "kind"])["sample_id"].agg(list).to_dict()
-    kn = left_n.groupby([column, "kind"])["sample_id"].agg(list).to_dict()
+    kb = left_b.groupby([column, "role"])["sample_id"].agg(list).to_dict()
+    kn = left_n.groupby([column, "role"])["sample_id"].agg(list).to_dict()
     return [(kb[k][0], kn[k][0]) for k in sorted(kb) if k in kn and len(kb[k]) == 1 and len(kn[k]) == 1]
 
 

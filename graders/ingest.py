@@ -183,7 +183,7 @@ def _refused_link_sample(path: Path, sample_id: str, reason: str) -> Sample:
     return Sample(
         sample_id=sample_id,
         source=str(path),
-        kind=_kind(path.name),
+        role=_role(path.name),
         status="error",
         error=f"answer not read: {path} is {reason}",
     )
@@ -224,7 +224,7 @@ def _error_sample(path: Path, message: str) -> Sample:
 
 
 def _build_sample(path: Path, sample_id: str, by_path: dict[str, str]) -> Sample:
-    sample = Sample(sample_id=sample_id, source=str(path), kind=_kind(path.name))
+    sample = Sample(sample_id=sample_id, source=str(path), role=_role(path.name))
     try:
         sample.size_bytes = path.stat().st_size
     except OSError:
@@ -236,7 +236,7 @@ def _build_sample(path: Path, sample_id: str, by_path: dict[str, str]) -> Sample
     return sample
 
 
-def _kind(name: str) -> Literal["model", "ideal", "other"]:
+def _role(name: str) -> Literal["model", "ideal", "other"]:
     upper = name.upper()
     if "MODEL_RESPONSE" in upper:
         return "model"
@@ -357,7 +357,7 @@ def _linked_task_files(root: Path, entry: str | None) -> list[str]:
 
 def _link_reference(sample: Sample, path: Path, by_path: dict[str, str]) -> None:
     """Point a MODEL answer at the IDEAL answer beside it."""
-    if sample.kind != "model":
+    if sample.role != "model":
         return
     name = path.name
     index = name.upper().find("MODEL_RESPONSE")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CATEGORIES: tuple[str, ...] = ("syntax", "deployment", "security", "performance", "best_practices")
 
 SampleStatus = Literal["graded", "error"]
+Role = Literal["model", "ideal", "other"]
+ROLES: tuple[str, ...] = ("model", "ideal", "other")
 SynthStatus = Literal["ok", "failed", "timeout", "skipped"]
 Lens = Literal["source", "template", "synth"]
 
@@ -26,7 +28,10 @@ class Sample(_Model):
 
     sample_id: str
     source: str = Field(description="the path as given or found")
-    kind: Literal["model", "ideal", "other"] = "other"
+    role: Role = Field(default="other", description="a task's MODEL or IDEAL answer, or another")
+    kind: str | None = Field(
+        default=None, description="kind of answer (graders/kinds): from --kind or the task's metadata"
+    )
     task_id: str | None = None
     task_root: str | None = Field(default=None, description="folder laid out like a corpus task")
     scaffold_files: list[str] = Field(default_factory=list, description="paths relative to task_root")
@@ -172,7 +177,8 @@ class SampleResult(_Model):
     status: SampleStatus
     error: str | None = None
     task_id: str | None = None
-    kind: str = "other"
+    role: str = "other"
+    kind: str | None = Field(default=None, description="kind of answer: cdk-python, cloudformation-yaml, ...")
     reference_id: str | None = None
     files: list[ExtractedFile] = Field(default_factory=list)
     skipped_blocks: list[SkippedBlock] = Field(default_factory=list)
@@ -192,6 +198,14 @@ class SampleResult(_Model):
     prompt_digest: str | None = Field(
         default=None, description="short hash of the task's prompt text; `compare` pairs answers by it"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_was_kind(cls, data: Any) -> Any:
+        """Results from before kinds of answer said the role in ``kind``; they were all CDK Python."""
+        if isinstance(data, dict) and "role" not in data and data.get("kind") in ROLES:
+            data = {**data, "role": data["kind"], "kind": "cdk-python"}
+        return data
 
 
 class RunManifest(_Model):

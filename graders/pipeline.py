@@ -307,6 +307,7 @@ def _grade_into(
         source=sample.source,
         status="graded",
         task_id=sample.task_id,
+        role=sample.role,
         kind=sample.kind,
         reference_id=sample.reference_id,
         files=extraction.files,
@@ -369,6 +370,7 @@ def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
         status="error",
         error=message,
         task_id=sample.task_id,
+        role=sample.role,
         kind=sample.kind,
         reference_id=sample.reference_id,
         warnings=list(sample.warnings),
@@ -573,7 +575,7 @@ class _ReportWriter:
 
     def _write(self, result: SampleResult) -> None:
         reference = self.done_results.get(result.reference_id or "")
-        reviewer = reviewer_report(self.task_roots.get(result.sample_id)) if result.kind == "model" else None
+        reviewer = reviewer_report(self.task_roots.get(result.sample_id)) if result.role == "model" else None
         text = render_report(
             result,
             self.rubric,

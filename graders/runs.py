@@ -135,14 +135,22 @@ def _manifest(raw: dict[str, Any], folder: Path) -> RunManifest:
 def _read_tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if (folder / "results.parquet").is_file() and (folder / "findings.parquet").is_file():
         try:
-            return pd.read_parquet(folder / "results.parquet"), pd.read_parquet(folder / "findings.parquet")
+            results = pd.read_parquet(folder / "results.parquet")
+            return _role_column(results), pd.read_parquet(folder / "findings.parquet")
         except (OSError, ValueError):
             pass  # fall through to the CSV
     if (folder / "results.csv").is_file() and (folder / "findings.csv").is_file():
-        results = pd.read_csv(folder / "results.csv", keep_default_na=False, na_values=[""])
+        results = _role_column(pd.read_csv(folder / "results.csv", keep_default_na=False, na_values=[""]))
         findings = pd.read_csv(folder / "findings.csv", keep_default_na=False, na_values=[""])
         return (results_frame(_records(results)), findings_frame(_records(findings)))
     return _tables_from_results(folder)
+
+
+def _role_column(results: pd.DataFrame) -> pd.DataFrame:
+    """Tables from before kinds of answer said the role (model, ideal) in ``kind``; all were CDK Python."""
+    if "role" in results.columns or "kind" not in results.columns:
+        return results
+    return results.assign(role=results["kind"], kind="cdk-python")
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="iacgrade-bench-"))
     tasks = sorted(p for p in args.corpus.iterdir() if p.is_dir())
-    samples = [s for s in discover(tasks) if s.status == "ok" and s.kind in ("ideal", "model")]
+    samples = [s for s in discover(tasks) if s.status == "ok" and s.role in ("ideal", "model")]
     samples.sort(key=lambda s: s.sample_id)
     if args.limit:
         samples = samples[: args.limit]

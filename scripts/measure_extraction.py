@@ -34,7 +34,7 @@ def main() -> int:
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
         return 2
     samples = discover([args.corpus])
-    kinds = {k: sum(1 for s in samples if s.kind == k) for k in ("model", "ideal", "other")}
+    kinds = {k: sum(1 for s in samples if s.role == k) for k in ("model", "ideal", "other")}
     with_py = with_py_file = 0
     py_misses: list[str] = []
     tap_named = tap_ok = 0

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = sorted(p for p in args.corpus.iterdir() if p.is_dir())
     if args.subset:
         tasks = tasks[: args.subset]
-    samples = [s for s in discover(tasks) if s.status == "ok" and s.kind in ("ideal", "model")]
+    samples = [s for s in discover(tasks) if s.status == "ok" and s.role in ("ideal", "model")]
     work = args.out or Path(tempfile.mkdtemp(prefix="synth-corpus-"))
     opts = SandboxOptions(workers=args.workers, timeout=args.timeout, lint=not args.no_lint)
     t0 = time.monotonic()
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.monotonic() - t0
     rows: list[dict[str, Any]] = []
     for sample, r in results:
-        rows.append({"sample": sample.sample_id, "kind": sample.kind, **r.model_dump(exclude={"lint"})})
+        rows.append({"sample": sample.sample_id, "kind": sample.role, **r.model_dump(exclude={"lint"})})
     print(
         f"{len(rows)} answers in {wall:.1f} s ({wall / max(1, len(rows)):.2f} s/answer, {args.workers} workers)"
     )

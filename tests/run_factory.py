@@ -50,7 +50,7 @@ def make_result(
     synth: str = "ok",
     status: str = "graded",
     task_id: str | None = None,
-    kind: str = "model",
+    role: str = "model",
 ) -> SampleResult:
     if status == "error":
         return SampleResult(
@@ -59,7 +59,7 @@ def make_result(
             status="error",
             error="empty answer",
             task_id=task_id,
-            kind=kind,
+            role=role,
             scores={c: None for c in r.categories},
             rubric_version=f"{r.version}+{r.digest}",
         )
@@ -89,7 +89,7 @@ def make_result(
         source=f"answers/{sample_id}.md",
         status="graded",
         task_id=task_id,
-        kind=kind,
+        role=role,
         files=[ExtractedFile(path="lib/tap_stack.py", language="python", line=5, path_source="heading")],
         synth=SynthResult(status=synth, seconds=0.25, stacks=["TapStack"] if synth == "ok" else []),  # type: ignore[arg-type]
         findings=findings,

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from graders.checks.security.iam_wildcard_resource import is_unscoped_action
 
 from graders.analysis.context import CheckContext
 from graders.checks import run_checks
+from graders.checks.security.iam_wildcard_resource import is_unscoped_action
 from graders.models import Finding
 from graders.rubric import load_rubric
 from tests.checkkit import make_context

@@ -40,7 +40,7 @@ def test_discover_folder_finds_task_answers(tmp_path: Path) -> None:
     samples = discover([tmp_path])
     assert [s.sample_id for s in samples] == ["Pr1/lib/IDEAL_RESPONSE", "Pr1/lib/MODEL_RESPONSE"]
     model = samples[1]
-    assert model.kind == "model" and samples[0].kind == "ideal"
+    assert model.role == "model" and samples[0].role == "ideal"
     assert model.task_id == "Pr1"
     assert model.task_root == str((tmp_path / "Pr1").resolve())
     assert model.entry_file == "tap.py"
@@ -109,7 +109,7 @@ def test_plain_file_and_skipped_folders(tmp_path: Path) -> None:
     (tmp_path / "sub" / "A_RESPONSE.md").write_text("x")
     assert [s.sample_id for s in discover([tmp_path])] == ["sub/A_RESPONSE"]
     only = discover([tmp_path / "answer.md"])[0]
-    assert (only.sample_id, only.kind, only.task_root) == ("answer", "other", None)
+    assert (only.sample_id, only.role, only.task_root) == ("answer", "other", None)
 
 
 def test_colliding_ids_are_prefixed(tmp_path: Path) -> None:
@@ -222,7 +222,7 @@ def test_corpus_discovery() -> None:
     assert len(samples) == len(list(CORPUS.glob("*/lib/*RESPONSE*.md")))
     by_id = {s.sample_id: s for s in samples}
     model = by_id["Pr4792/lib/MODEL_RESPONSE"]
-    assert model.task_id == "Pr4792" and model.kind == "model"
+    assert model.task_id == "Pr4792" and model.role == "model"
     assert model.reference_id == "Pr4792/lib/IDEAL_RESPONSE"
     assert model.entry_file == "tap.py" and model.scaffold_files == ["cdk.json", "tap.py"]
     assert by_id["Pr6232/lib/MODEL_RESPONSE"].entry_file == "bin/tap.py"

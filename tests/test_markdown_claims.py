@@ -43,7 +43,7 @@ def test_unconfirmed_claims_show_what_the_answer_has(tmp_path: Path) -> None:
     (files / "lib").mkdir(parents=True)
     (files / "lib" / "api.py").write_text(_STACK)
     result = SampleResult(
-        sample_id="Pr1/lib/MODEL_RESPONSE", source="x.md", status="graded", kind="model",
+        sample_id="Pr1/lib/MODEL_RESPONSE", source="x.md", status="graded", role="model",
         synth=SynthResult(status="ok"),
     )  # fmt: skip
     reviewer = (

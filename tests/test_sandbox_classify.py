@@ -132,7 +132,6 @@ def test_cause_description_lists_exactly_the_causes() -> None:
 
 def test_every_cause_has_a_report_text() -> None:
     from graders.checks.deployment.synth_failed import _CAUSES
-
     from graders.sandbox.classify import CAUSES
 
     assert set(_CAUSES) == set(CAUSES)
