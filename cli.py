@@ -52,6 +52,10 @@ def grade(
     label: Annotated[str | None, typer.Option(help="A label for the run, such as the model's name.")] = None,
     fmt: Annotated[list[str], typer.Option("--format", help="Extra outputs: sarif, junit.")] = [],  # noqa: B006
     min_score: Annotated[float, typer.Option(help="JUnit: answers below this total fail.")] = 60.0,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Grade every answer as this kind (default: the task's metadata, else its blocks)."),
+    ] = None,
     no_cache: Annotated[
         bool,
         typer.Option(
@@ -91,6 +95,13 @@ def grade(
     if scaffold is not None and not scaffold.is_dir():
         err.print(f"[red]error:[/] --scaffold {scaffold}: not a folder")
         raise typer.Exit(EXIT_RUN_FAILED)
+    if kind is not None:
+        from graders.kinds import KINDS
+
+        if kind not in KINDS:
+            raise typer.BadParameter(
+                f"{kind!r} is not a kind iacgrade grades ({', '.join(KINDS)})", param_hint="--kind"
+            )
     unknown = sorted(set(fmt) - {"sarif", "junit"})
     if unknown:
         raise typer.BadParameter(f"unknown format {unknown[0]!r} (sarif, junit)", param_hint="--format")
@@ -109,6 +120,7 @@ def grade(
         label=label,
         formats=fmt,
         min_score=min_score,
+        kind=kind,
         use_cache=not no_cache,
         cache_dir=cache_dir,
     )

@@ -7,9 +7,7 @@ and message. Results are written as each sample finishes, atomically.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -22,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from graders import __version__
-from graders.analysis.context import SourceFile, load_templates
+from graders.analysis.context import load_templates
 from graders.cache import ResultCache, Reuse, default_cache_dir
 from graders.checks import CheckContext, known_ids, run_checks
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
-from graders.models import Extraction, RunManifest, Sample, SampleResult, SynthResult
+from graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
+from graders.models import Extraction, RunManifest, Sample, SampleResult
 from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
@@ -41,7 +40,6 @@ from graders.store import (
     write_tables,
     write_text_atomic,
 )
-from graders.workspace import assemble
 from reports.markdown import render_report
 
 
@@ -61,6 +59,7 @@ class GradeOptions:
     label: str | None = None
     formats: list[str] = field(default_factory=list)
     min_score: float = 60.0
+    kind: str | None = None  # --kind: grade every answer as this kind (default: metadata, else blocks)
     use_cache: bool = True  # off (--no-cache): neither resume nor read or write the cache
     cache_dir: Path | None = None  # default: graders.cache.default_cache_dir()
 
@@ -88,6 +87,8 @@ def grade(
     samples = discover(paths, pattern=options.pattern)
     if options.scaffold is not None:
         _use_scaffold(samples, options.scaffold)
+    for sample in samples:  # known before grading, so the cache keys on it
+        sample.kind = options.kind or sample.kind or kind_of_metadata(sample.metadata)
     options.out.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
         **_run_identity(options.out),  # type: ignore[arg-type]
@@ -105,6 +106,7 @@ def grade(
             "max_bytes": options.max_bytes,
             "rubric": str(options.rubric) if options.rubric else None,
             "scaffold": str(options.scaffold) if options.scaffold else None,
+            "kind": options.kind,
         },
         cache_dir=str(options.cache_dir or default_cache_dir()) if options.use_cache else None,
         check_severities={c: spec.severity for c, spec in rubric.checks.items() if spec.enabled},
@@ -117,11 +119,13 @@ def grade(
 
     reports = _ReportWriter(options.out, rubric, samples)
     results: list[SampleResult] = []
-    pool = _open_pool(options)
+    services = open_services(options)
     stop = threading.Event()  # set on Ctrl-C: answers cut short are not written, a re-run grades them
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as executor:
-            futures = {executor.submit(_grade_one, s, options, rubric, pool, reuse, stop): s for s in samples}
+            futures = {
+                executor.submit(_grade_one, s, options, rubric, services, reuse, stop): s for s in samples
+            }
             tables_written = time.monotonic()
             try:
                 for future in as_completed(futures):
@@ -140,8 +144,7 @@ def grade(
                 stop.set()
                 for f in futures:
                     f.cancel()
-                if pool is not None:
-                    pool.__exit__(None, None, None)  # in-flight synths end now (their results are dropped)
+                services.close()  # in-flight builds end now (their results are dropped)
                 raise
     except KeyboardInterrupt:
         # Keep what was graded: the journal, the tables and the reports; run.json stays unfinished.
@@ -152,8 +155,7 @@ def grade(
         _write_tables_from_journal(options.out, {s.sample_id for s in samples})
         raise RunInterrupted(len(results), len(samples)) from None
     finally:
-        if pool is not None:
-            pool.__exit__(None, None, None)
+        services.close()
     reports.flush()
     journal.close()
 
@@ -187,9 +189,23 @@ class RunInterrupted(KeyboardInterrupt):
         self.done, self.total = done, total
 
 
-def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, pool: object | None) -> SampleResult:
-    """Grade one answer; never raises."""
-    return _grade_one(sample, options, rubric, pool)
+def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, services: Services) -> SampleResult:
+    """Grade one answer; never raises (but for a run-wide service that could not start)."""
+    return _grade_one(sample, options, rubric, services)
+
+
+def open_services(options: GradeOptions) -> Services:
+    """The run-wide services the kinds' builds share (warm pools), each started on first use."""
+    return Services(
+        BuildSettings(
+            timeout=options.timeout,
+            scratch_mb=options.scratch_mb,
+            isolation=options.isolation,
+            require_sandbox=options.require_sandbox,
+            workers=options.workers,
+            enabled=options.synth,
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +215,7 @@ def _grade_one(
     sample: Sample,
     options: GradeOptions,
     rubric: Rubric,
-    pool: object | None,
+    services: Services,
     reuse: Reuse | None = None,
     stop: threading.Event | None = None,
 ) -> SampleResult:
@@ -227,11 +243,11 @@ def _grade_one(
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
-        result = _grade_into(sample, options, rubric, pool, out_dir, extraction)
+        result = _grade_into(sample, rubric, services, out_dir, extraction)
         result.content_hash = key
     except Exception as exc:  # the grader's own failure, reported on this sample only
-        if isinstance(pool, _LazyPool) and exc is pool.failure:
-            raise  # the sandbox could not start: the run fails, not this sample
+        if exc is services.failure:
+            raise  # a run-wide service (the sandbox) could not start: the run fails, not this sample
         key = None
         result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
         result.warnings.append(traceback.format_exc(limit=4))
@@ -257,40 +273,36 @@ def _read(sample: Sample, options: GradeOptions) -> str | None:
 
 def _grade_into(
     sample: Sample,
-    options: GradeOptions,
     rubric: Rubric,
-    pool: object | None,
+    services: Services,
     out_dir: Path,
     extraction: Extraction | None,
 ) -> SampleResult:
     if extraction is None:
         return _error_result(sample, rubric, sample.error or "could not read the answer")
-    python_files = [f for f in extraction.files if f.language == "python"]
-
-    workspace = None
-    synth = SynthResult(
-        status="skipped",
-        message="the answer has no Python code"
-        if not python_files
-        else "synthesis switched off (--no-synth)",
-    )
+    resolved = resolve_kind(sample, extraction)
+    if resolved.kind is None:
+        result = _error_result(sample, rubric, resolved.error or f"cannot grade {resolved.name} answers")
+        result.kind = resolved.name
+        return result
+    kind = resolved.kind
     with tempfile.TemporaryDirectory(prefix="iacgrade-ws-") as tmp:
-        workspace = assemble(sample, extraction, Path(tmp) / "ws")
+        built = kind.build(sample, extraction, Path(tmp) / "ws", out_dir, services)
         _save_files(extraction, out_dir / "files")
-        if python_files and options.synth and pool is not None:
-            synth = pool.synthesize(workspace, sample, out_dir)  # type: ignore[attr-defined]
-    templates = load_templates(synth.templates, out_dir)
+    templates = load_templates(built.synth.templates, out_dir)
     ctx = CheckContext(
         sample=sample,
         files=extraction.files,
-        workspace=workspace,
-        synth=synth,
+        workspace=built.workspace,
+        synth=built.synth,
         rubric=rubric,
         templates=templates,
-        lint=getattr(synth, "lint", {}) or {},
+        lint=getattr(built.synth, "lint", {}) or {},
         prompt=read_prompt(sample),
+        kind=kind.name,
+        _sources=kind.sources(extraction.files),
     )
-    ctx.synth = _blame_unparsable(ctx.synth, ctx.sources)
+    ctx.synth = kind.judged(ctx.synth, ctx.sources)
     findings = run_checks(ctx)
     findings.sort(
         key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check)
@@ -298,9 +310,9 @@ def _grade_into(
     categories, total = score_findings(
         findings,
         rubric,
-        has_source=bool(python_files),
+        has_source=bool(kind.code_files(extraction)),
         has_template=bool(templates),
-        source_readable=any(_is_cdk_code(src) for src in ctx.sources),
+        source_readable=kind.source_readable(ctx.sources),
     )
     return SampleResult(
         sample_id=sample.sample_id,
@@ -308,12 +320,12 @@ def _grade_into(
         status="graded",
         task_id=sample.task_id,
         role=sample.role,
-        kind=sample.kind,
+        kind=kind.name,
         reference_id=sample.reference_id,
         files=extraction.files,
         skipped_blocks=extraction.skipped,
-        moves=workspace.moves if workspace else [],
-        warnings=list(sample.warnings) + list(extraction.notes),
+        moves=built.workspace.moves if built.workspace else [],
+        warnings=list(sample.warnings) + list(extraction.notes) + resolved.notes + built.notes,
         synth=ctx.synth,
         findings=findings,
         scores={c.category: c.score for c in categories},
@@ -328,39 +340,6 @@ def _grade_into(
 _CATEGORY_ORDER = {
     c: n for n, c in enumerate(("syntax", "deployment", "security", "performance", "best_practices"))
 }
-
-
-def _blame_unparsable(synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
-    """An answer with nothing to run *because* its code does not parse failed synth; it was not skipped.
-
-    The entry planner reads the answer's files with ``ast``: when the only stack module is cut
-    off mid-statement it finds no Stack class and reports "no entry". The answer did give a
-    stack, so the truthful outcome is a synth failure caused by the syntax error.
-    """
-    if synth.status != "skipped" or synth.cause != "no-entry":
-        return synth
-    for src in sources:
-        exc = src.syntax_error
-        if exc is None:
-            continue
-        where = f"{src.path}:{exc.lineno}" if exc.lineno else src.path
-        return synth.model_copy(
-            update={
-                "status": "failed",
-                "cause": "syntax",
-                "error_type": "SyntaxError",
-                "file": src.path,
-                "line": exc.lineno,
-                "message": f"{where} does not parse ({exc.msg}), so nothing in it can be "
-                f"synthesized; {synth.message}",
-            }
-        )
-    return synth
-
-
-def _is_cdk_code(src: SourceFile) -> bool:
-    """A Python file that parses and uses the CDK: what the source lens of a category can judge."""
-    return src.tree is not None and ("aws_cdk" in src.text or "constructs" in src.text)
 
 
 def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
@@ -400,83 +379,6 @@ def _use_scaffold(samples: list[Sample], scaffold: Path) -> None:
             sample.task_root = str(scaffold.resolve())
             sample.scaffold_files = files
             sample.entry_file = entry
-
-
-def _open_pool(options: GradeOptions) -> _LazyPool | None:
-    if not options.synth:
-        return None
-    return _LazyPool(options)
-
-
-class _LazyPool:
-    """Starts the synth pool on the first answer that needs it: a run served from the cache never does."""
-
-    def __init__(self, options: GradeOptions) -> None:
-        self.options = options
-        self.pool: object | None = None
-        self.failure: Exception | None = None
-        self.closed = False
-        self._lock = threading.Lock()
-
-    def synthesize(self, *args: object, **kwargs: object) -> SynthResult:
-        with self._lock:
-            if self.failure is not None:
-                raise self.failure
-            if self.closed:
-                raise RuntimeError("the run was interrupted")
-            if self.pool is None:
-                try:
-                    self.pool = self._open()
-                except Exception as exc:
-                    self.failure = exc
-                    raise
-        return self.pool.synthesize(*args, **kwargs)  # type: ignore[attr-defined,no-any-return]
-
-    def _open(self) -> object:
-        from graders.sandbox import SandboxOptions, SynthPool
-
-        _check_node()
-        o = self.options
-        pool = SynthPool(
-            SandboxOptions(
-                workers=o.workers,
-                timeout=o.timeout,
-                scratch_mb=o.scratch_mb,
-                isolation=o.isolation,  # type: ignore[arg-type]
-                require_sandbox=o.require_sandbox,
-            )
-        )
-        return pool.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self.closed = True
-        if self.pool is not None:
-            self.pool.__exit__(None, None, None)  # type: ignore[attr-defined]
-
-
-MIN_NODE_MAJOR = 18
-
-
-def _check_node() -> None:
-    """Node.js runs aws-cdk-lib's jsii runtime: say so plainly when it is missing or too old."""
-    from graders.sandbox import SandboxUnavailable
-    from graders.sandbox.launcher import sandbox_env
-
-    path = sandbox_env(None)["PATH"]  # where the sandboxed workers look for it
-    node = shutil.which("node", path=path)
-    hint = f"install Node.js >= {MIN_NODE_MAJOR}, or grade with --no-synth (source checks only)"
-    if node is None:
-        raise SandboxUnavailable(f"Node.js not found on {path}: aws-cdk-lib needs it to synthesize; {hint}")
-    try:
-        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
-        version = out.stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise SandboxUnavailable(f"Node.js at {node} does not run ({exc}); {hint}") from exc
-    found = re.fullmatch(r"v(\d+)\.\d+\.\d+", version)
-    if out.returncode != 0 or found is None or int(found.group(1)) < MIN_NODE_MAJOR:
-        raise SandboxUnavailable(
-            f"Node.js at {node} is {version or 'unknown'!r}: aws-cdk-lib needs >= v{MIN_NODE_MAJOR}; {hint}"
-        )
 
 
 _TABLES_EVERY_S = 5.0

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders import pipeline  # noqa: E402
+from graders.kinds import cdk_python  # noqa: E402
 from graders.models import Sample, SynthResult, Workspace  # noqa: E402
 from graders.pipeline import GradeOptions, grade  # noqa: E402
 
@@ -82,7 +82,7 @@ def main() -> int:
     if args.out.exists():
         shutil.rmtree(args.out)
     replay = ReplayPool(args.run)
-    pipeline._open_pool = lambda options: replay  # type: ignore[assignment,return-value]
+    cdk_python.start_pool = lambda settings: replay  # type: ignore[assignment,return-value]
     grade(args.paths, GradeOptions(out=args.out, workers=args.workers, use_cache=False))
     before, after = _findings(args.run), _findings(args.out)
     checks = sorted({c for c, _ in before} | {c for c, _ in after})

@@ -32,7 +32,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("work started despite a bad configuration")
 
     monkeypatch.setattr(graders.pipeline, "_grade_one", forbidden)
-    monkeypatch.setattr(graders.pipeline, "_open_pool", forbidden)
+    monkeypatch.setattr(graders.pipeline, "open_services", forbidden)
     monkeypatch.setattr(graders.pipeline, "RunJournal", forbidden)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from graders.analysis.context import SourceFile, parse_source
+from graders.kinds.cdk_python import CdkPython
 from graders.models import SynthResult
-from graders.pipeline import _blame_unparsable, _is_cdk_code
+
+_KIND = CdkPython()
 
 _CUT_OFF = (
     "from aws_cdk import Stack\n"
@@ -22,7 +24,7 @@ def _file(path: str, content: str) -> SourceFile:
 
 def test_no_entry_because_the_stack_does_not_parse_becomes_a_syntax_failure() -> None:
     skipped = SynthResult(status="skipped", cause="no-entry", message="nothing to synthesize: no Stack class")
-    blamed = _blame_unparsable(skipped, [_file("lib/migration_stack.py", _CUT_OFF)])
+    blamed = _KIND.judged(skipped, [_file("lib/migration_stack.py", _CUT_OFF)])
     assert blamed.status == "failed" and blamed.cause == "syntax"
     assert blamed.error_type == "SyntaxError" and blamed.file == "lib/migration_stack.py"
     assert blamed.line is not None and blamed.line >= 7
@@ -32,18 +34,21 @@ def test_no_entry_because_the_stack_does_not_parse_becomes_a_syntax_failure() ->
 def test_other_outcomes_are_left_alone() -> None:
     ok_code = [_file("app.py", "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n")]
     skipped = SynthResult(status="skipped", cause="no-entry", message="no stack")
-    assert _blame_unparsable(skipped, ok_code) == skipped  # nothing fails to parse: still a no-entry skip
+    assert _KIND.judged(skipped, ok_code) == skipped  # nothing fails to parse: still a no-entry skip
     failed = SynthResult(status="failed", cause="undefined-name", message="NameError")
-    assert _blame_unparsable(failed, [_file("lib/x.py", _CUT_OFF)]) == failed
+    assert _KIND.judged(failed, [_file("lib/x.py", _CUT_OFF)]) == failed
 
 
-def test_is_cdk_code() -> None:
-    assert _is_cdk_code(_file("a.py", "from aws_cdk import Stack\n"))
-    assert not _is_cdk_code(_file("b.py", _CUT_OFF))
-    assert not _is_cdk_code(_file("c.py", "import boto3\n\ndef handler(event, context):\n    return 1\n"))
+def test_source_readable_needs_parsed_cdk_code() -> None:
+    assert _KIND.source_readable([_file("a.py", "from aws_cdk import Stack\n")])
+    assert not _KIND.source_readable([_file("b.py", _CUT_OFF)])
+    assert not _KIND.source_readable(
+        [_file("c.py", "import boto3\n\ndef handler(event, context):\n    return 1\n")]
+    )
 
 
 def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import graders.kinds.cdk_python as cdk_python
     import graders.pipeline as pipeline
     import graders.sandbox as sandbox
 
@@ -57,7 +62,7 @@ def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # ty
             return self
 
     monkeypatch.setattr(sandbox, "SynthPool", FakePool)
-    monkeypatch.setattr(pipeline, "_check_node", lambda: None)
-    lazy = pipeline._LazyPool(pipeline.GradeOptions(out=tmp_path, scratch_mb=64, timeout=9))
-    lazy._open()
+    monkeypatch.setattr(cdk_python, "check_node", lambda: None)
+    services = pipeline.open_services(pipeline.GradeOptions(out=tmp_path, scratch_mb=64, timeout=9))
+    services.get("python-synth", cdk_python.start_pool)
     assert seen["opts"].scratch_mb == 64 and seen["opts"].timeout == 9

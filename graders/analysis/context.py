@@ -11,7 +11,7 @@ import ast
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,15 +143,20 @@ class CheckContext:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     lint: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     prompt: str | None = None  # the task's PROMPT.md, when there is one (graders.prompt reads it)
-    _sources: list[SourceFile] | None = None
+    kind: str = "cdk-python"  # the kind of answer (graders.kinds), which decides the source model
+    _sources: list[SourceFile] | None = None  # the kind's source model; tests may leave it to the default
 
     # ---- source lens -------------------------------------------------------------------
     @property
     def sources(self) -> list[SourceFile]:
-        """The answer's Python files, parsed once."""
+        """The source model of the answer's kind (given by the pipeline; else its Python files, parsed once)."""
         if self._sources is None:
             self._sources = [parse_source(f.path, f.content, f) for f in self.files if f.language == "python"]
         return self._sources
+
+    def without_sources(self) -> CheckContext:
+        """This context with an empty source model: a check's template lens on a kind it cannot read."""
+        return replace(self, _sources=[])
 
     def parsed(self) -> Iterator[SourceFile]:
         for src in self.sources:

@@ -28,19 +28,37 @@ class CheckInfo:
     fn: CheckFn
     lenses: tuple[Lens, ...]
     doc: str
+    # The kinds of answer whose source model the check's source lens reads (graders.kinds);
+    # None: every kind. On another kind its other lenses still run, with no sources to read.
+    kinds: tuple[str, ...] | None = None
+
+    def runs_on(self, kind: str) -> bool:
+        """Whether the check has anything to read on an answer of ``kind``."""
+        return self.kinds is None or kind in self.kinds or set(self.lenses) != {"source"}
+
+    def reads_sources_of(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
 
 
 _REGISTRY: dict[str, CheckInfo] = {}
 _loaded = False
 
 
-def check(check_id: str, *, lenses: tuple[Lens, ...] = ("source",)) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function under a stable id."""
+def check(
+    check_id: str, *, lenses: tuple[Lens, ...] = ("source",), kinds: tuple[str, ...] | None = None
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a check function under a stable id.
+
+    ``kinds`` names the kinds of answer whose source model a source-lens check reads; a check
+    that reads only templates and build outcomes leaves it out and runs on every kind.
+    """
 
     def register(fn: CheckFn) -> CheckFn:
         if check_id in _REGISTRY and _REGISTRY[check_id].fn is not fn:
             raise ValueError(f"check id {check_id!r} registered twice")
-        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, (fn.__doc__ or "").strip())
+        if "source" in lenses and kinds is None:
+            raise ValueError(f"check {check_id!r} reads the source lens: name the kinds it reads")
+        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, (fn.__doc__ or "").strip(), kinds)
         return fn
 
     return register
@@ -69,10 +87,10 @@ def run_checks(ctx: CheckContext) -> list[Finding]:
     with memo_scope():  # the checks share memoised walks of this answer's trees
         for check_id, info in registry().items():
             spec = ctx.rubric.checks.get(check_id)
-            if spec is None or not spec.enabled:
+            if spec is None or not spec.enabled or not info.runs_on(ctx.kind):
                 continue
             try:
-                hits = list(info.fn(ctx))
+                hits = list(info.fn(ctx if info.reads_sources_of(ctx.kind) else ctx.without_sources()))
             except Exception as exc:  # a check bug must not sink the sample or the batch
                 findings.append(_grader_error(ctx, check_id, exc))
                 continue

@@ -37,7 +37,7 @@ class CdkPython(Kind):
             return Built(
                 SynthResult(status="skipped", message="synthesis switched off (--no-synth)"), workspace
             )
-        pool = services.get("python-synth", _start_pool)
+        pool = services.get("python-synth", start_pool)
         return Built(pool.synthesize(workspace, sample, out_dir), workspace)
 
     def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
@@ -77,7 +77,7 @@ class CdkPython(Kind):
         )
 
 
-def _start_pool(settings: BuildSettings) -> Any:
+def start_pool(settings: BuildSettings) -> Any:
     from graders.sandbox import SandboxOptions, SynthPool
 
     check_node()

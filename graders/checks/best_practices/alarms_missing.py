@@ -19,7 +19,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("alarms-missing", lenses=("source", "template"))
+@check("alarms-missing", lenses=("source", "template"), kinds=("cdk-python",))
 def alarms_missing(ctx: CheckContext) -> Iterable[Hit]:
     """A workload with no CloudWatch alarm at all.
 

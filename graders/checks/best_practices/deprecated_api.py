@@ -12,7 +12,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("deprecated-api", lenses=("source", "synth"))
+@check("deprecated-api", lenses=("source", "synth"), kinds=("cdk-python",))
 def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
     """A deprecated CDK API, as jsii warns about it at synth time.
 

@@ -30,7 +30,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("dlq-missing", lenses=("source", "template"))
+@check("dlq-missing", lenses=("source", "template"), kinds=("cdk-python",))
 def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Asynchronous consumers without a dead-letter queue or on-failure destination.
 

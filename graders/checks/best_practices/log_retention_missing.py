@@ -25,7 +25,7 @@ from graders.analysis.stacks import string_values
 from graders.checks import check
 
 
-@check("log-retention-missing", lenses=("source", "template"))
+@check("log-retention-missing", lenses=("source", "template"), kinds=("cdk-python",))
 def log_retention_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Log groups, Lambda logs and exported database logs kept forever.
 

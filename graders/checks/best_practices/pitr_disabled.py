@@ -22,7 +22,7 @@ from graders.analysis.stacks import assigned_call, truthy_kw
 from graders.checks import check
 
 
-@check("pitr-disabled", lenses=("source", "template"))
+@check("pitr-disabled", lenses=("source", "template"), kinds=("cdk-python",))
 def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     """DynamoDB tables without point-in-time recovery.
 

@@ -24,7 +24,7 @@ from graders.checks import check
 from graders.prompt import tag_keys
 
 
-@check("tags-missing", lenses=("source", "template"))
+@check("tags-missing", lenses=("source", "template"), kinds=("cdk-python",))
 def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Resources without the tags the rubric requires (default Environment, Owner, Project).
 

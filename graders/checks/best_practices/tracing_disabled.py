@@ -23,7 +23,7 @@ from graders.analysis.stacks import assigned_call, truthy_kw
 from graders.checks import check
 
 
-@check("tracing-disabled", lenses=("source", "template"))
+@check("tracing-disabled", lenses=("source", "template"), kinds=("cdk-python",))
 def tracing_disabled(ctx: CheckContext) -> Iterable[Hit]:
     """Lambda functions and REST API stages without X-Ray tracing.
 

@@ -12,7 +12,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("context-lookup", lenses=("source", "synth"))
+@check("context-lookup", lenses=("source", "synth"), kinds=("cdk-python",))
 def context_lookup(ctx: CheckContext) -> Iterator[Hit]:
     """Context lookups (`from_lookup` and friends) that need an AWS account and a real AWS call at synth.
 

@@ -24,7 +24,7 @@ from graders.models import Evidence
 from graders.prompt import asks_destroyable
 
 
-@check("destroy-stateful", lenses=("source", "template"))
+@check("destroy-stateful", lenses=("source", "template"), kinds=("cdk-python",))
 def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     """Stateful resources (tables, buckets, databases, keys, log groups) deleted with the stack.
 

@@ -12,7 +12,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("docker-bundling", lenses=("source", "synth"))
+@check("docker-bundling", lenses=("source", "synth"), kinds=("cdk-python",))
 def docker_bundling(ctx: CheckContext) -> Iterator[Hit]:
     """Assets that need Docker (or a local bundler) to build at synth time.
 

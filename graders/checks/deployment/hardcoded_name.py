@@ -26,7 +26,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("hardcoded-name", lenses=("source", "template"))
+@check("hardcoded-name", lenses=("source", "template"), kinds=("cdk-python",))
 def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     """Physical resource names written as literals, with nothing that varies per environment.
 

@@ -14,7 +14,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("missing-asset", lenses=("source", "synth"))
+@check("missing-asset", lenses=("source", "synth"), kinds=("cdk-python",))
 def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
     """An asset path the answer never provides (`Code.from_asset("lambda")` with no lambda/ folder).
 

@@ -15,7 +15,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("region-not-set", lenses=("source", "synth"))
+@check("region-not-set", lenses=("source", "synth"), kinds=("cdk-python",))
 def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
     """A stack the answer's own app creates without an environment region.
 

@@ -24,7 +24,7 @@ from graders.checks import check
 # ==== api-throttling-missing ================================================================
 
 
-@check("api-throttling-missing", lenses=("source", "template"))
+@check("api-throttling-missing", lenses=("source", "template"), kinds=("cdk-python",))
 def api_throttling_missing(ctx: CheckContext) -> Iterator[Hit]:
     """API stages that set no throttling, neither on the stage nor through a usage plan.
 

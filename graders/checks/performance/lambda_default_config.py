@@ -23,7 +23,7 @@ from graders.analysis.functions import (
 from graders.checks import check
 
 
-@check("lambda-default-config", lenses=("source", "template"))
+@check("lambda-default-config", lenses=("source", "template"), kinds=("cdk-python",))
 def lambda_default_config(ctx: CheckContext) -> Iterable[Hit]:
     """Lambda functions left at the default 128 MB memory and 3 second timeout.
 

@@ -27,7 +27,7 @@ from graders.prompt import asks_function_size
 
 
 # ---- checks ------------------------------------------------------------------------------
-@check("lambda-uniform-config", lenses=("source", "template"))
+@check("lambda-uniform-config", lenses=("source", "template"), kinds=("cdk-python",))
 def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
     """Several Lambda functions all given the same memory size and timeout.
 

@@ -32,7 +32,7 @@ from graders.models import Evidence
 # ==== api-no-auth ===========================================================================
 
 
-@check("api-no-auth", lenses=("source", "template"))
+@check("api-no-auth", lenses=("source", "template"), kinds=("cdk-python",))
 def api_no_auth(ctx: CheckContext) -> Iterator[Hit]:
     """API Gateway methods, HTTP API routes and Lambda function URLs that anyone may call.
 

@@ -28,7 +28,7 @@ from graders.analysis.pyast import call_name, construct_id, kwarg, walk
 from graders.checks import check
 
 
-@check("broad-managed-policy", lenses=("source", "template"))
+@check("broad-managed-policy", lenses=("source", "template"), kinds=("cdk-python",))
 def broad_managed_policy(ctx: CheckContext) -> Iterator[Hit]:
     """Roles, users or groups given AdministratorAccess, PowerUserAccess or a ``*FullAccess`` policy.
 

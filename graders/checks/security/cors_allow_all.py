@@ -36,7 +36,7 @@ from graders.models import Evidence
 # ==== cors-allow-all ========================================================================
 
 
-@check("cors-allow-all", lenses=("source", "template"))
+@check("cors-allow-all", lenses=("source", "template"), kinds=("cdk-python",))
 def cors_allow_all(ctx: CheckContext) -> Iterator[Hit]:
     """CORS configurations that let every origin call an API, bucket or function URL.
 

@@ -22,7 +22,7 @@ from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal
 from graders.checks import check
 
 
-@check("encryption-missing", lenses=("source", "template"))
+@check("encryption-missing", lenses=("source", "template"), kinds=("cdk-python",))
 def encryption_missing(ctx: CheckContext) -> Iterator[Hit]:
     """Data stores left unencrypted where AWS does not encrypt by default.
 

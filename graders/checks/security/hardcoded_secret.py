@@ -27,7 +27,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("hardcoded-secret", lenses=("source", "template"))
+@check("hardcoded-secret", lenses=("source", "template"), kinds=("cdk-python",))
 def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     """Passwords, API keys and tokens written into the code or the template as literals.
 

@@ -29,7 +29,7 @@ from graders.checks import check
 # =====================================================================================
 
 
-@check("iam-wildcard-action", lenses=("source", "template"))
+@check("iam-wildcard-action", lenses=("source", "template"), kinds=("cdk-python",))
 def iam_wildcard_action(ctx: CheckContext) -> Iterator[Hit]:
     """IAM Allow statements that grant every action (``*``) or every action of a service (``s3:*``).
 

@@ -23,7 +23,7 @@ from graders.checks import check
 # =====================================================================================
 
 
-@check("iam-wildcard-resource", lenses=("source", "template"))
+@check("iam-wildcard-resource", lenses=("source", "template"), kinds=("cdk-python",))
 def iam_wildcard_resource(ctx: CheckContext) -> Iterator[Hit]:
     """IAM Allow statements on ``Resource: "*"`` for actions that could be scoped to ARNs.
 

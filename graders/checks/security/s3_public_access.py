@@ -23,7 +23,7 @@ from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal
 from graders.checks import check
 
 
-@check("s3-public-access", lenses=("source", "template"))
+@check("s3-public-access", lenses=("source", "template"), kinds=("cdk-python",))
 def s3_public_access(ctx: CheckContext) -> Iterator[Hit]:
     """S3 buckets opened to the public.
 

@@ -17,7 +17,7 @@ from graders.checks import check
 from graders.models import Evidence
 
 
-@check("inline-code-error", lenses=("source", "template"))
+@check("inline-code-error", lenses=("source", "template"), kinds=("cdk-python",))
 def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     """Inline Lambda code that cannot run: unparsable, missing imports, unavailable modules or a wrong handler.
 

@@ -21,7 +21,7 @@ from graders.checks import check
 
 
 # ---- invalid-api ---------------------------------------------------------------------------------
-@check("invalid-api", lenses=("source", "synth"))
+@check("invalid-api", lenses=("source", "synth"), kinds=("cdk-python",))
 def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
     """Wrong use of the CDK API: attributes, members, keywords or types aws-cdk-lib v2 does not have.
 

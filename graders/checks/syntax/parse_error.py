@@ -13,7 +13,7 @@ from graders.models import Evidence
 
 
 # ---- parse-error ---------------------------------------------------------------------------------
-@check("parse-error", lenses=("source", "synth"))
+@check("parse-error", lenses=("source", "synth"), kinds=("cdk-python",))
 def parse_error(ctx: CheckContext) -> Iterator[Hit]:
     """A Python file of the answer does not parse.
 

@@ -15,7 +15,7 @@ from graders.checks import check
 
 
 # ---- undefined-name ------------------------------------------------------------------------------
-@check("undefined-name")
+@check("undefined-name", kinds=("cdk-python",))
 def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
     """Names used but never imported or defined (missing imports).
 

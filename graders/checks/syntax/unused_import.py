@@ -16,7 +16,7 @@ from graders.checks import check
 
 
 # ---- unused-import -------------------------------------------------------------------------------
-@check("unused-import", lenses=("source", "template"))
+@check("unused-import", lenses=("source", "template"), kinds=("cdk-python",))
 def unused_import(ctx: CheckContext) -> Iterator[Hit]:
     """Imports never used.
 

@@ -1,0 +1,119 @@
+"""The seam for kinds of answer: which kind an answer is, and which checks read what on it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from graders.checks import CheckContext, registry, run_checks
+from graders.extract import extract_files
+from graders.kinds import KIND_NAMES, KINDS, kind_of_metadata, resolve_kind
+from graders.models import Sample, SynthResult
+from graders.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+_CDK = "```python\nfrom aws_cdk import Stack\nimport os\n\nclass S(Stack):\n    pass\n```\n"
+_YAML = "```yaml\nResources:\n  B:\n    Type: AWS::S3::Bucket\n```\n"
+
+
+def _sample(**kw: object) -> Sample:
+    return Sample(sample_id="a", source="a.md", **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("platform", "language", "kind"),
+    [
+        ("cdk", "py", "cdk-python"),
+        ("CDK", "Python ", "cdk-python"),
+        ("cdk", "ts", "cdk-typescript"),
+        ("cfn", "yaml", "cloudformation-yaml"),
+        ("cfn", "json", "cloudformation-json"),
+        ("tf", "hcl", None),
+    ],
+)
+def test_kind_of_metadata(platform: str, language: str, kind: str | None) -> None:
+    assert kind_of_metadata({"platform": platform, "language": language}) == kind
+    assert kind is None or kind in KIND_NAMES
+
+
+def test_kind_from_blocks_when_nothing_says() -> None:
+    resolved = resolve_kind(_sample(), extract_files(_CDK))
+    assert resolved.name == "cdk-python" and resolved.kind is KINDS["cdk-python"] and not resolved.notes
+
+
+def test_unrecognised_blocks_are_graded_as_the_default_with_a_note() -> None:
+    resolved = resolve_kind(_sample(), extract_files(_YAML))
+    assert resolved.name == "cdk-python"
+    assert any("could not be told" in n for n in resolved.notes)
+
+
+def test_a_kind_not_graded_yet_is_a_clear_error() -> None:
+    sample = _sample(metadata={"platform": "cfn", "language": "yaml"})
+    sample.kind = kind_of_metadata(sample.metadata)
+    resolved = resolve_kind(sample, extract_files(_YAML))
+    assert resolved.kind is None and resolved.error is not None
+    assert "cloudformation-yaml" in resolved.error and "does not grade yet" in resolved.error
+
+
+def test_override_wins_over_metadata() -> None:
+    sample = _sample(metadata={"platform": "cfn", "language": "yaml"}, kind="cloudformation-yaml")
+    assert resolve_kind(sample, extract_files(_CDK), "cdk-python").name == "cdk-python"
+
+
+def test_every_source_lens_check_names_the_kinds_it_reads() -> None:
+    for info in registry().values():
+        if "source" in info.lenses:
+            assert info.kinds, info.id
+            assert set(info.kinds) <= set(KIND_NAMES), info.id
+
+
+def _context(kind: str) -> CheckContext:
+    files = extract_files(_CDK).files
+    return CheckContext(
+        sample=_sample(),
+        files=files,
+        workspace=None,
+        synth=SynthResult(status="skipped", message="x"),
+        rubric=load_rubric(),
+        kind=kind,
+    )
+
+
+def test_source_checks_read_only_the_kinds_they_name() -> None:
+    # unused-import reads Python: it finds `import os` on a CDK Python answer and nothing when
+    # the same files are (pretend) another kind's, whose source model it cannot read.
+    as_python = {f.check for f in run_checks(_context("cdk-python"))}
+    as_other = {f.check for f in run_checks(_context("cloudformation-yaml"))}
+    assert "unused-import" in as_python
+    assert "unused-import" not in as_other
+    assert "grader-error" not in as_python | as_other
+
+
+def test_result_names_its_kind_and_a_metadata_kind_not_graded_is_an_error(tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    (task / "lib").mkdir(parents=True)
+    (task / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
+    (task / "lib" / "MODEL_RESPONSE.md").write_text(_YAML)
+    (tmp_path / "answer_RESPONSE.md").write_text(_CDK)
+    out = tmp_path / "out"
+    args = ["grade", str(task), str(tmp_path / "answer_RESPONSE.md"), "--out", str(out), "--no-synth", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    results = [json.loads(p.read_text()) for p in out.rglob("result.json")]
+    by_kind = {r["kind"]: r for r in results}
+    assert by_kind["cdk-python"]["status"] == "graded"
+    assert by_kind["cloudformation-yaml"]["status"] == "error"
+    assert "does not grade yet" in by_kind["cloudformation-yaml"]["error"]
+
+
+def test_cli_refuses_an_unknown_kind(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["grade", str(ROOT / "samples"), "--out", str(tmp_path), "--kind", "terraform"]
+    )
+    assert result.exit_code == 2 and "terraform" in result.output
