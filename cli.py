@@ -11,10 +11,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
+
 app = typer.Typer(
     help="Grade LLM answers that contain AWS CDK (Python) code.", no_args_is_help=True, add_completion=False
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the terminal width
 
 EXIT_RUN_FAILED = 2
 EXIT_INTERRUPTED = 130  # like a shell after Ctrl-C
@@ -32,14 +34,14 @@ def grade(
         Path | None,
         typer.Option(help="Scaffold folder (tap.py, cdk.json) for answers outside a task folder."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Wall-clock seconds one answer may synthesize.")] = 60.0,
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds one answer may synthesize.")] = TIMEOUT_S,
     scratch_mb: Annotated[
         int, typer.Option(help="MB of scratch space (job, output and /tmp, each) an answer may write.")
-    ] = 512,
-    pattern: Annotated[
-        str, typer.Option(help="File-name pattern searched for in folders.")
-    ] = "*RESPONSE*.md",
-    max_bytes: Annotated[int, typer.Option(help="Answers larger than this are not graded.")] = 5_000_000,
+    ] = SCRATCH_MB,
+    pattern: Annotated[str, typer.Option(help="File-name pattern searched for in folders.")] = ANSWER_PATTERN,
+    max_bytes: Annotated[
+        int, typer.Option(help="Answers larger than this are not graded.")
+    ] = MAX_ANSWER_BYTES,
     isolation: Annotated[
         str, typer.Option(help="warm (reused sandboxed workers) or process (a fresh one per answer).")
     ] = "warm",
@@ -51,7 +53,7 @@ def grade(
     ] = True,
     label: Annotated[str | None, typer.Option(help="A label for the run, such as the model's name.")] = None,
     fmt: Annotated[list[str], typer.Option("--format", help="Extra outputs: sarif, junit.")] = [],  # noqa: B006
-    min_score: Annotated[float, typer.Option(help="JUnit: answers below this total fail.")] = 60.0,
+    min_score: Annotated[float, typer.Option(help="JUnit: answers below this total fail.")] = MIN_SCORE,
     kind: Annotated[
         str | None,
         typer.Option(help="Grade every answer as this kind (default: the task's metadata, else its blocks)."),

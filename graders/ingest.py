@@ -34,6 +34,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
+from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES
 from graders.extract import safe_relpath
 from graders.models import Sample
 
@@ -46,7 +47,7 @@ _ENTRY_NAMES = ("tap.py", "app.py", "main.py")
 _BINARY_SAMPLE = 8192
 
 
-def discover(paths: list[Path], *, pattern: str = "*RESPONSE*.md") -> list[Sample]:
+def discover(paths: list[Path], *, pattern: str = ANSWER_PATTERN) -> list[Sample]:
     """Return one Sample per answer file found under ``paths``.
 
     A file is one sample; a folder is searched recursively (sorted, skipping .venv,
@@ -87,7 +88,7 @@ def discover(paths: list[Path], *, pattern: str = "*RESPONSE*.md") -> list[Sampl
     return samples + errors
 
 
-def read_answer(sample: Sample, *, max_bytes: int = 5_000_000) -> str | None:
+def read_answer(sample: Sample, *, max_bytes: int = MAX_ANSWER_BYTES) -> str | None:
     """Return the answer's text with line endings normalised to ``\\n``, or None on error.
 
     On a problem (unreadable, empty, binary, larger than ``max_bytes``) ``sample.status`` is

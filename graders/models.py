@@ -105,15 +105,32 @@ class Workspace(_Model):
     context: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
+# Every cause a build outcome can name, with what it means in a report: the one list (the
+# sandbox's classifier, the kinds' builds and the synth-failed check read it).
+SYNTH_CAUSES: dict[str, str] = {
+    "syntax": "a file does not parse",
+    "undefined-name": "a name is used but never defined or imported",
+    "invalid-api": "wrong use of the CDK API",
+    "validation": "CDK rejected a construct's configuration",
+    "missing-module": "a module the answer imports does not exist",
+    "missing-asset": "an asset path the answer never provides",
+    "unsupported-feature-flag": "the answer's cdk.json sets a CDK v1 feature flag that CDK v2 rejects",
+    "config": "the app's configuration (context, account/region) is unusable",
+    "no-stacks": "the app ran but defined no stack",
+    "no-entry": "there is no app to run",
+    "no-code": "the answer holds no code of its kind",
+    "timeout": "synth did not finish in time",
+    "memory": "synth ran out of memory",
+    "exited": "the app exited before synthesizing",
+    "other": "an unclassified error",
+}
+
+
 class SynthResult(_Model):
     status: SynthStatus = "skipped"
     error_type: str | None = None
     message: str | None = None
-    cause: str | None = Field(
-        default=None,
-        description="syntax | undefined-name | invalid-api | validation | missing-module | missing-asset | "
-        "unsupported-feature-flag | config | no-stacks | no-entry | timeout | memory | exited | other",
-    )
+    cause: str | None = Field(default=None, description=" | ".join(SYNTH_CAUSES))
     file: str | None = None
     line: int | None = None
     seconds: float = 0.0

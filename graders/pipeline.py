@@ -23,10 +23,11 @@ from graders import __version__
 from graders.analysis.context import load_templates
 from graders.cache import ResultCache, Reuse, default_cache_dir
 from graders.checks import CheckContext, known_ids, run_checks
+from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
 from graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
-from graders.models import Extraction, RunManifest, Sample, SampleResult
+from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleResult
 from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import reviewer_report
 from graders.rubric import Rubric, load_rubric
@@ -47,18 +48,18 @@ from reports.markdown import render_report
 class GradeOptions:
     out: Path
     workers: int = max(1, os.cpu_count() or 1)
-    timeout: float = 60.0
-    scratch_mb: int = 512  # each of the sandbox's job, output and /tmp folders
+    timeout: float = TIMEOUT_S
+    scratch_mb: int = SCRATCH_MB  # each of the sandbox's job, output and /tmp folders
     rubric: Path | None = None
     scaffold: Path | None = None
-    pattern: str = "*RESPONSE*.md"
-    max_bytes: int = 5_000_000
+    pattern: str = ANSWER_PATTERN
+    max_bytes: int = MAX_ANSWER_BYTES
     isolation: str = "warm"
     require_sandbox: bool = False
     synth: bool = True
     label: str | None = None
     formats: list[str] = field(default_factory=list)
-    min_score: float = 60.0
+    min_score: float = MIN_SCORE
     kind: str | None = None  # --kind: grade every answer as this kind (default: metadata, else blocks)
     use_cache: bool = True  # off (--no-cache): neither resume nor read or write the cache
     cache_dir: Path | None = None  # default: graders.cache.default_cache_dir()
@@ -311,6 +312,7 @@ def _grade_into(
         findings,
         rubric,
         has_source=bool(kind.code_files(extraction)),
+        no_code=kind.no_code,
         has_template=bool(templates),
         source_readable=kind.source_readable(ctx.sources),
     )
@@ -337,9 +339,7 @@ def _grade_into(
     )
 
 
-_CATEGORY_ORDER = {
-    c: n for n, c in enumerate(("syntax", "deployment", "security", "performance", "best_practices"))
-}
+_CATEGORY_ORDER = {c: n for n, c in enumerate(CATEGORIES)}
 
 
 def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:

@@ -57,10 +57,12 @@ def score_findings(
     has_source: bool,
     has_template: bool,
     source_readable: bool = True,
+    no_code: str = "no code to look at",
 ) -> tuple[list[CategoryScore], float | None]:
     """Score each category from its findings; return the category scores and the total.
 
-    ``source_readable`` is False when no CDK file of the answer parses: without a template
+    ``no_code`` is the note of a category left unscored because the answer has no code of its
+    kind. ``source_readable`` is False when no code file of the answer parses: without a template
     there is then nothing for the security, performance and best-practice checks to read,
     and those categories are unscored rather than a clean 100.
     """
@@ -80,9 +82,7 @@ def score_findings(
                     score=None,
                     assessed=False,
                     basis="none",
-                    note="none of the answer's CDK code parses"
-                    if unreadable
-                    else "no Python code to look at",
+                    note="none of the answer's code parses" if unreadable else no_code,
                 )
             )
             continue

@@ -63,6 +63,7 @@ def dashboard_html(runs: list[RunData], *, worst: int = 20) -> str:
         worst=worst_rows,
         reports=reports,
         synth_colors=SYNTH_COLORS,
+        categories=CATEGORIES,
     )
 
 

@@ -210,8 +210,9 @@ def test_deprecated_api_groups_lines_and_reads_both_warning_formats() -> None:
 
 # ---- synth-failed / no-entry-point ------------------------------------------------------------
 def test_synth_failed_without_python_code() -> None:
-    [finding] = _run("synth-failed", {"README.md": "# nothing"}, synth=SynthResult(status="skipped"))
-    assert "no complete Python file" in finding.message
+    skipped = SynthResult(status="skipped", cause="no-code", message="the answer has no Python code")
+    [finding] = _run("synth-failed", {"README.md": "# nothing"}, synth=skipped)
+    assert "the answer has no Python code" in finding.message and "nothing to build" in finding.message
 
 
 def test_synth_failed_on_timeout_and_not_when_switched_off() -> None:

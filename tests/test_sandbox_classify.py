@@ -121,20 +121,10 @@ def test_driver_runtime_fills_arguments() -> None:
 # -- causes ---------------------------------------------------------------------------------------
 
 
-def test_cause_description_lists_exactly_the_causes() -> None:
-    from graders.models import SynthResult
-    from graders.sandbox.classify import CAUSES
-
-    description = SynthResult.model_fields["cause"].description or ""
-    listed = [c.strip() for c in description.split("|")]
-    assert len(listed) == len(set(listed)) and set(listed) == set(CAUSES), listed
-
-
 def test_every_cause_has_a_report_text() -> None:
-    from graders.checks.deployment.synth_failed import _CAUSES
-    from graders.sandbox.classify import CAUSES
+    from graders.models import SYNTH_CAUSES
 
-    assert set(_CAUSES) == set(CAUSES)
+    assert all(text.strip() for text in SYNTH_CAUSES.values())
 
 
 _ETYPES = sorted(

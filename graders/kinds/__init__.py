@@ -63,7 +63,7 @@ def resolve_kind(sample: Sample, extraction: Extraction, override: str | None = 
         seen = [k.name for k in KINDS.values() if k.recognises(extraction)]
         if len(seen) > 1:
             notes.append(f"the answer mixes kinds ({', '.join(seen)}); graded as {seen[0]}")
-        elif not seen:
+        elif not seen and (extraction.files or extraction.skipped):  # no blocks at all: "no code"
             notes.append(f"the answer's kind could not be told from its blocks; graded as {DEFAULT_KIND}")
         name = seen[0] if seen else DEFAULT_KIND
     kind = KINDS.get(name)

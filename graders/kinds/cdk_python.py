@@ -32,7 +32,7 @@ class CdkPython(Kind):
     ) -> Built:
         workspace = assemble(sample, extraction, workdir)
         if not self.code_files(extraction):
-            return Built(SynthResult(status="skipped", message=self.no_code), workspace)
+            return Built(SynthResult(status="skipped", cause="no-code", message=self.no_code), workspace)
         if not services.settings.enabled:
             return Built(
                 SynthResult(status="skipped", message="synthesis switched off (--no-synth)"), workspace

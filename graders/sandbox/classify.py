@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from graders.models import SYNTH_CAUSES
+
 _INVALID_API_TYPE = re.compile(
     r"unexpected keyword argument|required (positional|keyword-only) argument|positional argument|"
     r"type of argument|must be one of|got .* instead|Expected object reference|is not a function|"
@@ -24,24 +26,8 @@ _NO_SPACE = re.compile(r"ENOSPC|No space left on device")
 _ENOSPC = 28
 _EFBIG = 27
 
-# Every cause a synth failure can have: ``classify`` and the pool produce only these, and
-# SynthResult.cause's description in graders/models.py lists exactly them (a test checks both).
-CAUSES = (
-    "syntax",
-    "undefined-name",
-    "invalid-api",
-    "validation",
-    "missing-module",
-    "missing-asset",
-    "unsupported-feature-flag",
-    "config",
-    "no-stacks",
-    "no-entry",
-    "timeout",
-    "memory",
-    "exited",
-    "other",
-)
+# Every cause a synth failure can have: ``classify`` and the pool produce only these.
+CAUSES = tuple(SYNTH_CAUSES)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders.defaults import SCRATCH_MB
 from graders.sandbox.options import SandboxOptions
 
 JOB_DIR = "/job"
@@ -137,7 +138,7 @@ def _parents_args(path: str, made: set[str]) -> list[str]:
 
 
 def bwrap_args(
-    iso: Isolation, scratch: Path, uid: int, jsii_cache: Path | None, scratch_mb: int = 512
+    iso: Isolation, scratch: Path, uid: int, jsii_cache: Path | None, scratch_mb: int = SCRATCH_MB
 ) -> list[str]:
     """bwrap options: read-only binds, private bounded /job, /out and /tmp, no network, new namespaces."""
     assert iso.bwrap

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from graders.defaults import SCRATCH_MB, TIMEOUT_S
+
 
 class SandboxUnavailable(RuntimeError):
     """Raised when ``require_sandbox`` is set and bubblewrap cannot be used."""
@@ -26,7 +28,7 @@ class SandboxOptions:
     """
 
     workers: int = field(default_factory=_default_workers)
-    timeout: float = 60.0
+    timeout: float = TIMEOUT_S
     isolation: Literal["warm", "process"] = "warm"
     require_sandbox: bool = False
     max_jobs_per_worker: int = 200
@@ -36,6 +38,6 @@ class SandboxOptions:
     max_file_mb: int = 256
     # Size of each of the sandbox's writable folders (/job, /out, /tmp: tmpfs, so memory):
     # bounds everything a job writes together, where max_file_mb bounds one file.
-    scratch_mb: int = 512
+    scratch_mb: int = SCRATCH_MB
     log_cap_bytes: int = 64 * 1024
     max_attempts: int = 6

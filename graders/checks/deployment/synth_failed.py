@@ -16,6 +16,7 @@ from graders.analysis.synth_failure import (
     stack_classes_of,
 )
 from graders.checks import check
+from graders.models import SYNTH_CAUSES
 
 
 # ---- synth-failed --------------------------------------------------------------------------------
@@ -41,9 +42,9 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
     Fix: Fix the error synth reports so that `cdk synth` produces a template.
     """
     s = ctx.synth
-    if not ctx.sources and s.status != "ok":
+    if s.cause == "no-code":
         yield Hit(
-            "the answer has no complete Python file (no code, or fragments only): there is no app to synthesize",
+            f"{s.message or SYNTH_CAUSES['no-code']} (no code, or fragments only): there is nothing to build",
             [],
             key="synth",
             lens="synth",
@@ -51,7 +52,7 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
         return
     current = current_failure(ctx)
     if current is not None:
-        cause = _CAUSES.get(current.cause, current.cause)
+        cause = SYNTH_CAUSES.get(current.cause, current.cause)
         if re.search(r"\b\w+_alpha\b", current.message):
             cause = "an `_alpha` package the answer imports is not installed where it was synthesized"
         text = one_line(current.message, current.error_type)
@@ -97,7 +98,7 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
         return
     text = one_line(first.message, first.error_type)
     where = f" at {first.file}:{first.line}" if first.file else ""
-    cause = _CAUSES.get(first.cause, first.cause)
+    cause = SYNTH_CAUSES.get(first.cause, first.cause)
     message = (
         f"synth of the answer as written fails ({cause}): {first.error_type}{where}: {text}; "
         f"a template was produced only after the grader's fallback {', '.join(counted)}"
@@ -111,21 +112,3 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
 
 # Fallbacks that change the answer's own setup: a template after them is not the answer's.
 _FAILING_FALLBACKS = ("scaffold-context", "drop-flag", "stub-asset", "driver")
-
-
-_CAUSES = {
-    "syntax": "a file does not parse",
-    "undefined-name": "a name is used but never defined or imported",
-    "invalid-api": "wrong use of the CDK API",
-    "validation": "CDK rejected a construct's configuration",
-    "missing-module": "a module the answer imports does not exist",
-    "config": "the app's configuration (context, account/region) is unusable",
-    "unsupported-feature-flag": "the answer's cdk.json sets a CDK v1 feature flag that CDK v2 rejects",
-    "missing-asset": "an asset path the answer never provides",
-    "timeout": "synth did not finish in time",
-    "memory": "synth ran out of memory",
-    "exited": "the app exited before synthesizing",
-    "no-stacks": "the app ran but defined no stack",
-    "no-entry": "there is no app to run",
-    "other": "an unclassified error",
-}
