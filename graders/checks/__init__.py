@@ -2,7 +2,9 @@
 
 A check is one function registered with ``@check("id")``. It takes a CheckContext and yields
 Hits; the runner turns them into Findings with the rubric's category, severity, title and fix.
-The registry is the only list of checks: the runner never names one.
+The registry is the only list of checks: the runner never names one. A check with options
+declares a CheckOptions model beside it, registers it with ``@check("id", options=Model)`` and
+reads them with ``ctx.options(Model)``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import pkgutil
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, parse_source
 from graders.analysis.pyast import memo_scope
 from graders.models import Evidence, Finding, Lens
+from graders.rubric import CheckOptions, Rubric, load_rubric
 
 CheckFn = Callable[[CheckContext], Iterable[Hit]]
 
@@ -28,19 +32,28 @@ class CheckInfo:
     fn: CheckFn
     lenses: tuple[Lens, ...]
     doc: str
+    options: type[CheckOptions] | None = None
+    path: str = ""  # the check's module file, relative to the project: graders/checks/<category>/<id>.py
 
 
 _REGISTRY: dict[str, CheckInfo] = {}
 _loaded = False
 
 
-def check(check_id: str, *, lenses: tuple[Lens, ...] = ("source",)) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function under a stable id."""
+def check(
+    check_id: str, *, lenses: tuple[Lens, ...] = ("source",), options: type[CheckOptions] | None = None
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a check function under a stable id, with its options model if it has options."""
 
     def register(fn: CheckFn) -> CheckFn:
         if check_id in _REGISTRY and _REGISTRY[check_id].fn is not fn:
             raise ValueError(f"check id {check_id!r} registered twice")
-        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, (fn.__doc__ or "").strip())
+        if options is not None:
+            if options.check_id not in ("", check_id):
+                raise ValueError(f"{options.__name__} already belongs to check {options.check_id!r}")
+            options.check_id = check_id
+        path = str(Path(*fn.__module__.split("."))) + ".py"
+        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, (fn.__doc__ or "").strip(), options, path)
         return fn
 
     return register
@@ -61,6 +74,16 @@ def registry() -> dict[str, CheckInfo]:
 def known_ids() -> set[str]:
     """Ids a rubric may name: the registered checks plus the runner's own grader-error."""
     return set(registry()) | {GRADER_ERROR}
+
+
+def option_models() -> dict[str, type[CheckOptions]]:
+    """Each check's options model, by id, for ``load_rubric`` (checks without options are left out)."""
+    return {cid: info.options for cid, info in registry().items() if info.options is not None}
+
+
+def load_checked_rubric(path: str | Path | None = None) -> Rubric:
+    """``load_rubric`` against the registry: unknown check ids, options and option types are errors."""
+    return load_rubric(path, known_checks=known_ids(), option_models=option_models())
 
 
 def run_checks(ctx: CheckContext) -> list[Finding]:
@@ -133,11 +156,14 @@ def _grader_error(ctx: CheckContext, check_id: str, exc: BaseException) -> Findi
 __all__ = [
     "CheckContext",
     "CheckInfo",
+    "CheckOptions",
     "Hit",
     "Resource",
     "SourceFile",
     "check",
     "known_ids",
+    "load_checked_rubric",
+    "option_models",
     "parse_source",
     "registry",
     "run_checks",
