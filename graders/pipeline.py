@@ -22,7 +22,7 @@ from pathlib import Path
 from graders import __version__
 from graders.analysis.context import load_templates
 from graders.cache import ResultCache, Reuse, default_cache_dir
-from graders.checks import CheckContext, known_ids, run_checks
+from graders.checks import CheckContext, load_checked_rubric, run_checks
 from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
@@ -30,7 +30,7 @@ from graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kin
 from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleResult
 from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import reviewer_report
-from graders.rubric import Rubric, load_rubric
+from graders.rubric import Rubric
 from graders.scoring import score_findings
 from graders.store import (
     RunJournal,
@@ -82,7 +82,7 @@ def grade(
     on_start: Callable[[int], None] | None = None,
 ) -> RunOutcome:
     """Grade every answer found under ``paths`` into ``options.out``."""
-    rubric = load_rubric(options.rubric, known_checks=known_ids())
+    rubric = load_checked_rubric(options.rubric)
     if options.scaffold is not None and not options.scaffold.is_dir():
         raise ValueError(f"scaffold {options.scaffold}: not a folder")  # before any work starts
     samples = discover(paths, pattern=options.pattern)

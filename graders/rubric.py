@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +23,21 @@ class CategorySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     weight: float = Field(ge=0, allow_inf_nan=False)
+
+
+class CheckOptions(BaseModel):
+    """A check's options: a typed model beside the check, its fields' defaults the defaults.
+
+    A rubric's ``options:`` for the check may set any field and nothing else; ``load_rubric``
+    validates them against the model. Field docstrings describe the options in the docs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # Set by ``@check(..., options=Model)``: the id whose rubric entry holds these options.
+    check_id: ClassVar[str] = ""
+
+
+_Options = TypeVar("_Options", bound=CheckOptions)
 
 
 class CheckSpec(BaseModel):
@@ -74,19 +90,29 @@ class Rubric(BaseModel):
                 raise ValueError(f"checks.{check_id}.severity: unknown severity {spec.severity!r}")
         return self
 
-    def option(self, check_id: str, key: str, default: Any = None) -> Any:
-        spec = self.checks.get(check_id)
-        return default if spec is None else spec.options.get(key, default)
+    def options(self, model: type[_Options]) -> _Options:
+        """The options of ``model``'s check: the rubric's values over the model's defaults."""
+        if not model.check_id:
+            raise ValueError(f"{model.__name__} is not registered with a check (@check(..., options=...))")
+        spec = self.checks.get(model.check_id)
+        return model.model_validate(spec.options if spec else {})
 
     def normalized_weights(self) -> dict[str, float]:
         total = sum(c.weight for c in self.categories.values())
         return {name: c.weight / total for name, c in self.categories.items()}
 
 
-def load_rubric(path: str | Path | None = None, *, known_checks: set[str] | None = None) -> Rubric:
+def load_rubric(
+    path: str | Path | None = None,
+    *,
+    known_checks: set[str] | None = None,
+    option_models: Mapping[str, type[CheckOptions]] | None = None,
+) -> Rubric:
     """Read a rubric file; raise RubricError naming the file and key when it is wrong.
 
     ``known_checks`` (the registry's ids) makes an id the grader does not know an error too.
+    ``option_models`` (each check's options model, by id; a check not in it takes no options)
+    makes an unknown option or a value of the wrong type an error.
     """
     rubric_path = Path(path) if path else DEFAULT_RUBRIC
     try:
@@ -114,9 +140,29 @@ def load_rubric(path: str | Path | None = None, *, known_checks: set[str] | None
         unknown = sorted(set(rubric.checks) - known_checks)
         if unknown:
             raise RubricError(f"{rubric_path}: checks.{unknown[0]}: no check with this id exists")
+    if option_models is not None:
+        for check_id, spec in sorted(rubric.checks.items()):
+            problem = _options_problem(spec.options, option_models.get(check_id))
+            if problem:
+                raise RubricError(f"{rubric_path}: checks.{check_id}.options{problem}")
     rubric.digest = hashlib.sha256(raw_bytes).hexdigest()[:12]
     rubric.path = str(rubric_path)
     return rubric
+
+
+def _options_problem(options: dict[str, Any], model: type[CheckOptions] | None) -> str | None:
+    """What is wrong with a check's options, as ``.key: why``; None when they validate."""
+    if model is None:
+        return f".{next(iter(options))}: this check takes no options" if options else None
+    try:
+        model.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = "".join(f".{p}" for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            return f"{key}: no such option (it takes {', '.join(model.model_fields)})"
+        return f"{key}: {first['msg']} (got {first['input']!r})"
+    return None
 
 
 class _DuplicateKey(Exception):

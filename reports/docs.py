@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -37,6 +38,17 @@ def missing_headings(info: CheckInfo) -> list[str]:
     )
 
 
+def option_lines(info: CheckInfo) -> list[str]:
+    """One markdown bullet per option of the check: name, default and what it does."""
+    if info.options is None:
+        return []
+    defaults = info.options().model_dump(mode="json")
+    return [
+        f"- `{name}` (default `{json.dumps(defaults[name])}`): {' '.join((field.description or '').split())}"
+        for name, field in info.options.model_fields.items()
+    ]
+
+
 def explain_check(info: CheckInfo, rubric: Rubric) -> str:
     s = doc_sections(info.doc)
     spec = rubric.checks.get(info.id)
@@ -47,10 +59,14 @@ def explain_check(info: CheckInfo, rubric: Rubric) -> str:
         else f"lenses {', '.join(info.lenses)}"
     )
     example = textwrap.indent(s.get("Bad example", ""), "    ")
+    options = option_lines(info)
+    rubric_options = (
+        "\n\nOptions (rubric.yaml `options:` may override):\n" + "\n".join(options) if options else ""
+    )
     return (
         f"{head}\n({meta})\n\nWhat it finds: {s.get('What it finds', '')}\n\n"
         f"Why it matters: {s.get('Why it matters', '')}\n\nBad example:\n{example}\n\n"
-        f"Fix: {s.get('Fix', '')}\n"
+        f"Fix: {s.get('Fix', '')}{rubric_options}\n\nLives in: {info.path}\n"
     )
 
 
@@ -91,4 +107,13 @@ def checks_markdown(rubric: Rubric) -> str:
             "",
             f"**Fix.** {s.get('Fix', '')}",
         ]
+        options = option_lines(info)
+        if options:
+            lines += [
+                "",
+                "**Options** (a check's `options:` in rubric.yaml may override them):",
+                "",
+                *options,
+            ]
+        lines += ["", f"Lives in `{info.path}`."]
     return "\n".join(lines) + "\n"

@@ -101,6 +101,14 @@ RUBRIC_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "unknown category of a check": (lambda d: _first_check(d).update(category="style"), ".category"),
     "unknown severity of a check": (lambda d: _first_check(d).update(severity="dire"), ".severity"),
     "unknown key": (_set("colour", value="red"), "colour"),
+    "unknown check option": (
+        _set("checks", "tags-missing", "options", value={"required_tag": ["Team"]}),
+        "checks.tags-missing.options.required_tag",
+    ),
+    "check option of the wrong type": (
+        _set("checks", "dlq-missing", "options", value={"scheduled_rules": "sometimes"}),
+        "checks.dlq-missing.options.scheduled_rules",
+    ),
     "missing categories": (lambda d: d.pop("categories"), "categories"),
 }
 

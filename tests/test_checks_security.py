@@ -10,12 +10,12 @@ import pytest
 from graders.analysis._constructs import keys_match, template_key
 from graders.analysis.context import Resource
 from graders.checks import run_checks
-from graders.checks.security.hardcoded_secret import _is_secret_name, _looks_secret
+from graders.checks.security.hardcoded_secret import HardcodedSecretOptions, _is_secret_name, _looks_secret
 from graders.models import Finding
 from graders.rubric import load_rubric
 from tests.checkkit import make_context
 
-SECRET_NAMES = load_rubric().option("hardcoded-secret", "secret_names")
+SECRET_NAMES = list(HardcodedSecretOptions().secret_names)
 
 
 def _res(rtype: str, path: str | None = None, **props: Any) -> dict[str, Any]:

@@ -19,3 +19,9 @@ def test_every_check_docstring_has_the_headings() -> None:
 def test_docs_checks_md_is_current() -> None:
     current = (ROOT / "docs" / "checks.md").read_text()
     assert current == checks_markdown(load_rubric()), "docs/checks.md is stale: run `make docs`"
+
+
+def test_every_check_names_its_own_file() -> None:
+    for cid, info in registry().items():
+        assert info.path.startswith("graders/checks/") and info.path.endswith(f"/{cid.replace('-', '_')}.py")
+        assert (ROOT / info.path).is_file(), info.path

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from graders.checks import GRADER_ERROR, known_ids, registry
-from graders.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+from graders.checks import GRADER_ERROR, known_ids, load_checked_rubric, option_models, registry, run_checks
+from graders.checks.best_practices.tags_missing import TagsMissingOptions
+from graders.models import Finding
+from graders.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
+from tests.checkkit import make_context
 
 
 def test_default_rubric_loads() -> None:
@@ -172,3 +175,61 @@ def test_recursive_anchor_does_not_hang(tmp_path: Path) -> None:
     path = _write(tmp_path, "version: &v [*v]\n")
     with pytest.raises(RubricError):
         load_rubric(path)
+
+
+# ---- check options --------------------------------------------------------------------------
+def _with_options(check_id: str, options: str) -> str:
+    """The bundled rubric with an ``options:`` block (YAML flow mapping) added to one check."""
+    return _default_text().replace(f"  {check_id}:\n", f"  {check_id}:\n    options: {options}\n", 1)
+
+
+def test_bundled_rubric_loads_with_option_models() -> None:
+    rubric = load_checked_rubric()
+    assert rubric.options(TagsMissingOptions) == TagsMissingOptions()
+    assert option_models()["tags-missing"] is TagsMissingOptions
+
+
+@pytest.mark.parametrize(
+    ("check_id", "options", "expected"),
+    [
+        (
+            "tags-missing",
+            "{required_tag: [Team]}",
+            "checks.tags-missing.options.required_tag: no such option",
+        ),
+        ("tags-missing", "{keys_from_prompt: maybe}", "checks.tags-missing.options.keys_from_prompt: Input"),
+        ("tags-missing", "{required_tags: Team}", "checks.tags-missing.options.required_tags: Input"),
+        ("dlq-missing", "{scheduled_rules: [true]}", "checks.dlq-missing.options.scheduled_rules: Input"),
+        ("parse-error", "{strict: true}", "checks.parse-error.options.strict: this check takes no options"),
+    ],
+)
+def test_bad_check_options_name_file_check_and_key(
+    tmp_path: Path, check_id: str, options: str, expected: str
+) -> None:
+    path = _write(tmp_path, _with_options(check_id, options))
+    with pytest.raises(RubricError) as info:
+        load_checked_rubric(path)
+    assert str(info.value).startswith(f"{path}: {expected}"), str(info.value)
+
+
+def test_rubric_option_overrides_the_default(tmp_path: Path) -> None:
+    tagged = [{"Key": k, "Value": "x"} for k in ("Environment", "Owner", "Project")]
+    resources = {
+        "QueueA1B2C3D4": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"Tags": tagged},
+            "Metadata": {"aws:cdk:path": "Stack/Queue/Resource"},
+        }
+    }
+
+    def tags_findings(rubric: Rubric) -> list[Finding]:
+        for cid, spec in rubric.checks.items():
+            spec.enabled = cid == "tags-missing"
+        return run_checks(make_context({}, {"Stack": {"Resources": resources}}, rubric=rubric))
+
+    assert tags_findings(load_checked_rubric()) == []
+    path = _write(tmp_path, _with_options("tags-missing", "{required_tags: [Owner, CostCenter]}"))
+    rubric = load_checked_rubric(path)
+    assert rubric.options(TagsMissingOptions).required_tags == ("Owner", "CostCenter")
+    (finding,) = tags_findings(rubric)
+    assert "CostCenter" in finding.message and "Environment" not in finding.message

@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from graders.models import Evidence, ExtractedFile, Lens, Sample, SynthResult, Workspace
-from graders.rubric import Rubric
+from graders.rubric import CheckOptions, Rubric
+
+_Options = TypeVar("_Options", bound=CheckOptions)
 
 
 @dataclass
@@ -201,8 +203,9 @@ class CheckContext:
                     stack, logical_id, rtype, props if isinstance(props, dict) else {}, raw, template
                 )
 
-    def option(self, check_id: str, key: str, default: Any = None) -> Any:
-        return self.rubric.option(check_id, key, default)
+    def options(self, model: type[_Options]) -> _Options:
+        """The check's options, typed: the rubric's values over ``model``'s defaults."""
+        return self.rubric.options(model)
 
 
 def parse_source(path: str, text: str, extracted: ExtractedFile | None = None) -> SourceFile:

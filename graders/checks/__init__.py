@@ -2,7 +2,9 @@
 
 A check is one function registered with ``@check("id")``. It takes a CheckContext and yields
 Hits; the runner turns them into Findings with the rubric's category, severity, title and fix.
-The registry is the only list of checks: the runner never names one.
+The registry is the only list of checks: the runner never names one. A check with options
+declares a CheckOptions model beside it, registers it with ``@check("id", options=Model)`` and
+reads them with ``ctx.options(Model)``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import pkgutil
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, parse_source
 from graders.analysis.pyast import memo_scope
 from graders.models import Evidence, Finding, Lens
+from graders.rubric import CheckOptions, Rubric, load_rubric
 
 CheckFn = Callable[[CheckContext], Iterable[Hit]]
 
@@ -31,6 +35,8 @@ class CheckInfo:
     # The kinds of answer whose source model the check's source lens reads (graders.kinds);
     # None: every kind. On another kind its other lenses still run, with no sources to read.
     kinds: tuple[str, ...] | None = None
+    options: type[CheckOptions] | None = None
+    path: str = ""  # the check's module file, relative to the project: graders/checks/<category>/<id>.py
 
     def runs_on(self, kind: str) -> bool:
         """Whether the check has anything to read on an answer of ``kind``."""
@@ -45,9 +51,13 @@ _loaded = False
 
 
 def check(
-    check_id: str, *, lenses: tuple[Lens, ...] = ("source",), kinds: tuple[str, ...] | None = None
+    check_id: str,
+    *,
+    lenses: tuple[Lens, ...] = ("source",),
+    kinds: tuple[str, ...] | None = None,
+    options: type[CheckOptions] | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function under a stable id.
+    """Register a check function under a stable id, with its options model if it has options.
 
     ``kinds`` names the kinds of answer whose source model a source-lens check reads; a check
     that reads only templates and build outcomes leaves it out and runs on every kind.
@@ -58,7 +68,13 @@ def check(
             raise ValueError(f"check id {check_id!r} registered twice")
         if "source" in lenses and kinds is None:
             raise ValueError(f"check {check_id!r} reads the source lens: name the kinds it reads")
-        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, (fn.__doc__ or "").strip(), kinds)
+        if options is not None:
+            if options.check_id not in ("", check_id):
+                raise ValueError(f"{options.__name__} already belongs to check {options.check_id!r}")
+            options.check_id = check_id
+        path = fn.__module__.replace(".", "/") + ".py"  # the same on every machine, for docs
+        doc = (fn.__doc__ or "").strip()
+        _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, doc, kinds, options, path)
         return fn
 
     return register
@@ -79,6 +95,16 @@ def registry() -> dict[str, CheckInfo]:
 def known_ids() -> set[str]:
     """Ids a rubric may name: the registered checks plus the runner's own grader-error."""
     return set(registry()) | {GRADER_ERROR}
+
+
+def option_models() -> dict[str, type[CheckOptions]]:
+    """Each check's options model, by id, for ``load_rubric`` (checks without options are left out)."""
+    return {cid: info.options for cid, info in registry().items() if info.options is not None}
+
+
+def load_checked_rubric(path: str | Path | None = None) -> Rubric:
+    """``load_rubric`` against the registry: unknown check ids, options and option types are errors."""
+    return load_rubric(path, known_checks=known_ids(), option_models=option_models())
 
 
 def run_checks(ctx: CheckContext) -> list[Finding]:
@@ -151,11 +177,14 @@ def _grader_error(ctx: CheckContext, check_id: str, exc: BaseException) -> Findi
 __all__ = [
     "CheckContext",
     "CheckInfo",
+    "CheckOptions",
     "Hit",
     "Resource",
     "SourceFile",
     "check",
     "known_ids",
+    "load_checked_rubric",
+    "option_models",
     "parse_source",
     "registry",
     "run_checks",

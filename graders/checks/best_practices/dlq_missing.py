@@ -26,11 +26,16 @@ from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from graders.analysis.pyast import call_name, dotted, kwarg, walk
 from graders.analysis.stacks import string_values, truthy_kw
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.models import Evidence
 
 
-@check("dlq-missing", lenses=("source", "template"), kinds=("cdk-python",))
+class DlqMissingOptions(CheckOptions):
+    scheduled_rules: bool = False
+    """Count functions only a schedule invokes (a missed tick is not lost data, so off by default)."""
+
+
+@check("dlq-missing", lenses=("source", "template"), kinds=("cdk-python",), options=DlqMissingOptions)
 def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Asynchronous consumers without a dead-letter queue or on-failure destination.
 
@@ -109,7 +114,7 @@ def _template_consumers(ctx: CheckContext) -> list[_Consumer]:
     fns = {(f.stack, f.logical_id): f for f in workload_functions(ctx)}
     out: list[_Consumer] = []
     out.extend(_template_queues(ctx, by_id, dlqs))
-    schedules = bool(ctx.option("dlq-missing", "scheduled_rules", False))
+    schedules = ctx.options(DlqMissingOptions).scheduled_rules
     out.extend(_template_async_functions(everything, by_id, fns, schedules))
     out.extend(_template_streams(everything, by_id, fns))
     return out
@@ -365,7 +370,7 @@ def _first_ref(nodes: Iterable[ast.expr | None]) -> str | None:
 
 def _source_consumers(ctx: CheckContext, index: SourceIndex) -> list[_Consumer]:
     model = _source_model(index)
-    model.schedules = bool(ctx.option("dlq-missing", "scheduled_rules", False))
+    model.schedules = ctx.options(DlqMissingOptions).scheduled_rules
     out = _source_queues(ctx, index, model)
     out.extend(_source_async(ctx, index, model))
     out.extend(_source_streams(ctx, index, model))

@@ -20,11 +20,18 @@ from graders.analysis._copies import (
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
 from graders.analysis.stacks import stack_class_evidence
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.prompt import tag_keys
 
 
-@check("tags-missing", lenses=("source", "template"), kinds=("cdk-python",))
+class TagsMissingOptions(CheckOptions):
+    required_tags: tuple[str, ...] = ("Environment", "Owner", "Project")
+    """Tag keys every taggable resource must carry (matched case-insensitively)."""
+    keys_from_prompt: bool = True
+    """When the task's prompt names the tags to apply, those keys replace ``required_tags``."""
+
+
+@check("tags-missing", lenses=("source", "template"), kinds=("cdk-python",), options=TagsMissingOptions)
 def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Resources without the tags the rubric requires (default Environment, Owner, Project).
 
@@ -51,8 +58,9 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     Fix: tag the whole app or stack once:
     `for k, v in {"Environment": env, "Owner": "team-a", "Project": "tap"}.items(): Tags.of(app).add(k, v)`.
     """
-    required = [str(t) for t in ctx.option("tags-missing", "required_tags", DEFAULT_TAGS) or []]
-    asked = tag_keys(ctx.prompt) if ctx.option("tags-missing", "keys_from_prompt", True) else []
+    opts = ctx.options(TagsMissingOptions)
+    required = list(opts.required_tags)
+    asked = tag_keys(ctx.prompt) if opts.keys_from_prompt else []
     if asked:
         required = asked
     if not required:
@@ -66,7 +74,6 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
 
 
 # ==== tags-missing ===========================================================================
-DEFAULT_TAGS = ["Environment", "Owner", "Project"]
 
 
 @functools.lru_cache(maxsize=512)

@@ -12,12 +12,18 @@ from typing import Any
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
 from graders.analysis.inline import resource_matches
 from graders.analysis.pyast import construct_id, walk
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.models import Evidence
 
 
 # ---- cfn-lint-error ------------------------------------------------------------------------------
-@check("cfn-lint-error", lenses=("template",))
+class CfnLintErrorOptions(CheckOptions):
+    ignore_rules: tuple[str, ...] = ()
+    """cfn-lint rule ids never reported: errors cfn-lint raises on CDK output that CloudFormation
+    accepts (E3691 on major-version aliases and E1001 on empty stacks are left out already)."""
+
+
+@check("cfn-lint-error", lenses=("template",), options=CfnLintErrorOptions)
 def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
     """cfn-lint errors in the synthesized template.
 
@@ -36,7 +42,7 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
 
     Fix: Correct the properties cfn-lint rejects.
     """
-    ignore = set(ctx.option("cfn-lint-error", "ignore_rules", []) or [])
+    ignore = set(ctx.options(CfnLintErrorOptions).ignore_rules)
     for stack, matches in sorted(_lint_by_stack(ctx).items()):
         by_id = {r.logical_id: r for r in ctx.resources(include_helpers=True) if r.stack == stack}
         for (rule, text), located in sorted(_lint_groups(ctx, stack, matches, ignore).items()):

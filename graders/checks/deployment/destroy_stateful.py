@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
 from graders.analysis._scope import (
     SourceIndex,
     best_matches,
@@ -19,12 +21,23 @@ from graders.analysis.names import (
     id_text,
 )
 from graders.analysis.pyast import call_name, construct_id, dotted, iter_calls, kwarg, walk
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.models import Evidence
 from graders.prompt import asks_destroyable
 
 
-@check("destroy-stateful", lenses=("source", "template"), kinds=("cdk-python",))
+class DestroyStatefulOptions(CheckOptions):
+    stateful_types: tuple[str, ...] = Field(default_factory=lambda: tuple(_TYPE_LABELS))
+    """Resource types whose data CDK keeps by default (RETAIN, or SNAPSHOT for databases).
+    Queues, secrets and state machines are left out: CDK deletes them by default, so a DESTROY
+    there is not a choice the answer made."""
+    prompt_waives: bool = True
+    """When the task's prompt requires everything to be destroyable, report at severity info."""
+
+
+@check(
+    "destroy-stateful", lenses=("source", "template"), kinds=("cdk-python",), options=DestroyStatefulOptions
+)
 def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     """Stateful resources (tables, buckets, databases, keys, log groups) deleted with the stack.
 
@@ -62,7 +75,7 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     stages with a condition that is false for production.
     """
     hits = list(_destroy_hits(ctx))
-    asked = asks_destroyable(ctx.prompt) if ctx.option("destroy-stateful", "prompt_waives", True) else None
+    asked = asks_destroyable(ctx.prompt) if ctx.options(DestroyStatefulOptions).prompt_waives else None
     for hit in hits:
         if asked and hit.severity != "info":
             hit.as_note(f"; as the task's prompt requires (“{asked}”), so not scored: keep it to test stacks")
@@ -115,7 +128,7 @@ _NOT_STATEFUL_MODULES = re.compile(
 )
 
 
-_TYPE_LABELS = {
+_TYPE_LABELS: dict[str, str] = {
     "AWS::DynamoDB::Table": "DynamoDB table",
     "AWS::DynamoDB::GlobalTable": "DynamoDB table",
     "AWS::S3::Bucket": "S3 bucket",
@@ -133,9 +146,6 @@ _TYPE_LABELS = {
     "AWS::Neptune::DBCluster": "database cluster",
     "AWS::DocDB::DBCluster": "database cluster",
 }
-
-
-_DEFAULT_STATEFUL = list(_TYPE_LABELS)
 
 
 _LOG_NOTE = " (log data only; lower impact than a data store)"
@@ -157,7 +167,7 @@ class _Destroy:
 
 
 def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
-    stateful = set(ctx.option("destroy-stateful", "stateful_types", _DEFAULT_STATEFUL))
+    stateful = set(ctx.options(DestroyStatefulOptions).stateful_types)
     destroys = [d for idx in index_sources(ctx.parsed()) for d in _source_destroys(idx)]
     if not ctx.has_template:
         yield from _source_only_destroys(ctx, destroys)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from graders.analysis._scope import (
     SourceIndex,
     describe,
@@ -22,11 +24,21 @@ from graders.analysis.names import (
     name_parts,
 )
 from graders.analysis.pyast import call_name, construct_id, iter_calls, walk
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.models import Evidence
 
 
-@check("hardcoded-name", lenses=("source", "template"), kinds=("cdk-python",))
+class HardcodedNameOptions(CheckOptions):
+    name_properties: tuple[str, ...] = Field(default_factory=lambda: tuple(_NAME_KWARGS))
+    """Keyword arguments that set a physical name. Each known one counts only on the constructs
+    that create the named resource (``_NAME_KWARGS``); one added here that the check does not
+    know counts on any CDK class. Left out on purpose: names that need not be unique
+    (user_pool_name, api_key_name, rest_api_name, display_name, layer_version_name,
+    query_definition_name, policy_name of inline policies) and Name tags (vpc_name,
+    instance_name, file_system_name)."""
+
+
+@check("hardcoded-name", lenses=("source", "template"), kinds=("cdk-python",), options=HardcodedNameOptions)
 def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     """Physical resource names written as literals, with nothing that varies per environment.
 
@@ -52,7 +64,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     suffix: ``table_name=f"user-data-{environment_suffix}"``.
     """
     indexes = index_sources(ctx.parsed())
-    allowed = set(ctx.option("hardcoded-name", "name_properties", list(_NAME_KWARGS)))
+    allowed = set(ctx.options(HardcodedNameOptions).name_properties)
     prompt = ctx.prompt or ""
     answer_classes = {n.name for idx in indexes for n in idx.classes}
     uses = [

@@ -22,12 +22,22 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.prompt import asks_function_size
 
 
 # ---- checks ------------------------------------------------------------------------------
-@check("lambda-uniform-config", lenses=("source", "template"), kinds=("cdk-python",))
+class LambdaUniformConfigOptions(CheckOptions):
+    prompt_waives: bool = True
+    """When the task's prompt sets the functions' memory or timeout, report at severity info."""
+
+
+@check(
+    "lambda-uniform-config",
+    lenses=("source", "template"),
+    kinds=("cdk-python",),
+    options=LambdaUniformConfigOptions,
+)
 def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
     """Several Lambda functions all given the same memory size and timeout.
 
@@ -86,9 +96,8 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
         )
 
     hits = items_hit(ctx, "lambda-uniform-config", template_items, source_items, message)
-    asked = (
-        asks_function_size(ctx.prompt) if ctx.option("lambda-uniform-config", "prompt_waives", True) else None
-    )
+    waives = ctx.options(LambdaUniformConfigOptions).prompt_waives
+    asked = asks_function_size(ctx.prompt) if waives else None
     if asked:
         for hit in hits:
             hit.as_note(f"; the task's prompt sets this size (“{asked}”), so not scored")

@@ -25,10 +25,22 @@ from graders.analysis.iam_statements import (
     texts,
 )
 from graders.analysis.pyast import call_name, construct_id, kwarg, walk
-from graders.checks import check
+from graders.checks import CheckOptions, check
 
 
-@check("broad-managed-policy", lenses=("source", "template"), kinds=("cdk-python",))
+class BroadManagedPolicyOptions(CheckOptions):
+    policies: tuple[str, ...] = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+    """AWS managed policy names that are too broad to attach."""
+    suffixes: tuple[str, ...] = ("FullAccess",)
+    """Name endings that make any AWS managed policy too broad (``AmazonS3FullAccess``)."""
+
+
+@check(
+    "broad-managed-policy",
+    lenses=("source", "template"),
+    kinds=("cdk-python",),
+    options=BroadManagedPolicyOptions,
+)
 def broad_managed_policy(ctx: CheckContext) -> Iterator[Hit]:
     """Roles, users or groups given AdministratorAccess, PowerUserAccess or a ``*FullAccess`` policy.
 
@@ -49,8 +61,8 @@ def broad_managed_policy(ctx: CheckContext) -> Iterator[Hit]:
     Fix: replace it with a policy that lists the actions on the resources used, or with CDK grants
     (``table.grant_read_write_data(role)``).
     """
-    exact = set(ctx.option("broad-managed-policy", "policies", ["AdministratorAccess", "PowerUserAccess"]))
-    suffixes = tuple(ctx.option("broad-managed-policy", "suffixes", ["FullAccess"]))
+    opts = ctx.options(BroadManagedPolicyOptions)
+    exact, suffixes = set(opts.policies), opts.suffixes
 
     def broad(name: str) -> bool:
         base = name.rsplit("/", 1)[-1]

@@ -19,10 +19,23 @@ from graders.analysis._constructs import (
 from graders.analysis.cfn import as_list, is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
-from graders.checks import check
+from graders.checks import CheckOptions, check
 
 
-@check("encryption-missing", lenses=("source", "template"), kinds=("cdk-python",))
+class EncryptionMissingOptions(CheckOptions):
+    require_cmk: bool = False
+    """Every store kind needs a customer-managed KMS key (S3, DynamoDB, SQS, SNS, Kinesis, RDS, EFS)."""
+    read_prompt: bool = True
+    """Read the task's lib/PROMPT.md: the stores a sentence asks customer-managed keys for, and
+    whether it asks for encrypted topics."""
+
+
+@check(
+    "encryption-missing",
+    lenses=("source", "template"),
+    kinds=("cdk-python",),
+    options=EncryptionMissingOptions,
+)
 def encryption_missing(ctx: CheckContext) -> Iterator[Hit]:
     """Data stores left unencrypted where AWS does not encrypt by default.
 
@@ -84,11 +97,12 @@ def _sentences(text: str) -> list[str]:
 
 def _requirements(ctx: CheckContext) -> tuple[set[str], bool]:
     """(stores that must use a customer-managed key, whether SNS topics must be encrypted)."""
-    if ctx.option("encryption-missing", "require_cmk", False):
+    opts = ctx.options(EncryptionMissingOptions)
+    if opts.require_cmk:
         return set(_STORE_WORDS), True
     cmk: set[str] = set()
     sns = False
-    prompt = _prompt(ctx) if ctx.option("encryption-missing", "read_prompt", True) else ""
+    prompt = _prompt(ctx) if opts.read_prompt else ""
     for sentence in _sentences(prompt):
         if _CMK_WORDS.search(sentence):
             cmk |= {

@@ -23,11 +23,21 @@ from graders.analysis.cfn import is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
-from graders.checks import check
+from graders.checks import CheckOptions, check
 from graders.models import Evidence
 
 
-@check("hardcoded-secret", lenses=("source", "template"), kinds=("cdk-python",))
+class HardcodedSecretOptions(CheckOptions):
+    secret_names: tuple[str, ...] = (
+        "password", "passwd", "secret", "api_key", "apikey", "access_key", "secret_key",
+        "private_key", "token", "auth_token", "client_secret", "credentials",
+    )  # fmt: skip
+    """Words that make a setting secret-named when its name ends with one (``DB_PASSWORD``, ``apiKey``)."""
+
+
+@check(
+    "hardcoded-secret", lenses=("source", "template"), kinds=("cdk-python",), options=HardcodedSecretOptions
+)
 def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     """Passwords, API keys and tokens written into the code or the template as literals.
 
@@ -51,7 +61,7 @@ def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     Fix: keep the value in Secrets Manager or SSM Parameter Store (SecureString), pass its name or
     ARN and read it at run time, or let CDK generate it (`Credentials.from_generated_secret`).
     """
-    names = list(ctx.option("hardcoded-secret", "secret_names", []) or [])
+    names = list(ctx.options(HardcodedSecretOptions).secret_names)
     template_hits = list(_secret_template(ctx, names)) if ctx.has_template else []
     # A literal credential in the code counts whether or not it reaches a template; hits share
     # the value as key, so the code line and the template resource of one secret merge.
