@@ -70,7 +70,7 @@ from markdown_it.token import Token
 
 from graders.models import ExtractedFile, Extraction, SkippedBlock
 
-__all__ = ["extract_files", "safe_relpath"]
+__all__ = ["extract_files", "safe_relpath", "template_format"]
 
 # --- what a path looks like ----------------------------------------------------------------
 
@@ -558,7 +558,7 @@ def _infer_language(content: str) -> str:
         return "text"
     if stripped[0] in "{[" and _loads_json(stripped) is not None:
         return "json"
-    template = _template_format(stripped)
+    template = template_format(stripped)
     if template:
         return template
     if _PY_SIGNAL.search(stripped):
@@ -581,7 +581,7 @@ _TEMPLATE_KEYS = re.compile(
 )
 
 
-def _template_format(content: str) -> str | None:
+def template_format(content: str) -> str | None:
     """``"yaml"`` or ``"json"`` when ``content`` reads as a CloudFormation template, else None."""
     if not (_CFN_VERSION.search(content) or _CFN_RESOURCES.search(content)) or not _CFN_TYPE.search(content):
         return None
@@ -603,7 +603,7 @@ def _bare_template(markdown: str, result: Extraction) -> list[_Block]:
         return []
     end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("```")), len(lines))
     content = "\n".join(lines[start:end]) + "\n"
-    language = _template_format(content)
+    language = template_format(content)
     if language is None:
         return []
     result.notes.append(
@@ -800,7 +800,7 @@ def _entries_for(block: _Block, result: Extraction) -> list[_Entry]:
             return pieces
     if path is None and language == "json" and _is_cdk_json(block.content):
         path, source = "cdk.json", "default"
-    if path is None and language in ("yaml", "json") and _template_format(block.content):
+    if path is None and language in ("yaml", "json") and template_format(block.content):
         path, source = f"template.{language}", "default"  # numbered by _number_templates
     if path is None and language != "python":
         result.skipped.append(

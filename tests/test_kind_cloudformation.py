@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
 from graders.extract import extract_files
+from graders.kinds import KINDS, BuildSettings, Built, Services
+from graders.kinds.cfn_parse import ParsePool
+from graders.kinds.cloudformation import task_region
+from graders.models import Extraction, Sample
 
 _TEMPLATE = (
     "AWSTemplateFormatVersion: '2010-09-09'\n"
@@ -79,3 +92,162 @@ def test_a_template_that_a_stray_fence_closes_is_read_up_to_the_fence() -> None:
 def test_prose_only_answers_give_no_template() -> None:
     md = "# Model response\n\nThe template creates a VPC, an `AWS::S3::Bucket` and Resources: many.\n"
     assert extract_files(md).files == []
+
+
+# ---- the bounded parse ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ParsePool]:
+    with ParsePool(workers=1, timeout=20) as p:
+        yield p
+
+
+def test_a_template_parses_to_long_form_json_with_lines_and_lint(pool: ParsePool) -> None:
+    outcome = pool.parse(_TEMPLATE)
+    assert outcome.status == "ok", outcome.message
+    template = json.loads(outcome.template_json or "")
+    assert template["Resources"]["Data"]["Properties"]["BucketName"] == {"Fn::Sub": "${AWS::StackName}-data"}
+    assert outcome.marks == {"Data": 6, "Table": 10}
+    assert [m["rule"] for m in outcome.lint or []] == ["W2001"]  # Env is never used
+
+
+def test_lint_matches_carry_the_template_line(pool: ParsePool) -> None:
+    outcome = pool.parse(_TEMPLATE.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE"))
+    assert outcome.lint is not None
+    lines = {m["path"][-1]: m["line"] for m in outcome.lint if m["resource"] == "Table"}
+    assert lines["BillingMode"] == 13 and lines["Properties"] == 12
+
+
+def test_a_cut_off_template_fails_with_its_line(pool: ParsePool) -> None:
+    outcome = pool.parse(_TEMPLATE + "  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      Tags: [\n")
+    assert outcome.status == "failed" and outcome.line is not None and outcome.line >= 23
+
+
+def _alias_bomb() -> str:
+    text = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for i in range(1, 9):
+        prev, name = chr(96 + i), chr(97 + i)
+        text += f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    return text + "Resources:\n  X:\n    Type: AWS::S3::Bucket\n    Properties:\n      Tags: *i\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _alias_bomb(),
+        "Resources:\n  X: " + "[" * 10_000 + "]" * 10_000 + "\n",
+        '{"Resources": ' + "[" * 10_000 + "]" * 10_000 + "}",
+        "Resources:\n  X:\n    Type: AWS::S3::Bucket\n    Description: " + "y" * 4_000_000 + "\n",
+    ],
+    ids=["alias-bomb", "deep-yaml", "deep-json", "huge-scalar"],
+)
+def test_hostile_templates_fail_quickly(pool: ParsePool, text: str) -> None:
+    start = time.monotonic()
+    outcome = pool.parse(text)
+    assert outcome.status == "failed" and outcome.message
+    assert time.monotonic() - start < 10
+    assert pool.parse(_TEMPLATE).status == "ok"  # and the pool still works
+
+
+def test_a_parse_over_its_time_is_cut_off_and_the_worker_replaced() -> None:
+    with ParsePool(workers=1, timeout=20) as p:
+        assert p.parse(_TEMPLATE).status == "ok"  # warm: the next job gets only its own time
+        p.timeout = 0.001
+        big = _TEMPLATE + "".join(f"  Q{i}:\n    Type: AWS::SQS::Queue\n" for i in range(20_000))
+        outcome = p.parse(big)
+        assert outcome.status == "timeout" and "did not finish" in (outcome.message or "")
+        p.timeout = 20
+        assert p.parse(_TEMPLATE).status == "ok"
+
+
+def test_a_worker_that_cannot_run_is_an_exit_not_a_hang() -> None:
+    with ParsePool(workers=1, timeout=20, memory_mb=16) as p:  # too little to even start Python
+        outcome = p.parse(_TEMPLATE)
+    assert outcome.status in ("exited", "memory", "error")  # never "failed": not the template's fault
+
+
+# ---- the kind ------------------------------------------------------------------------------------
+def _build(tmp_path: Path, markdown: str) -> tuple[Built, Extraction]:
+    extraction = extract_files(markdown)
+    sample = Sample(sample_id="a", source=str(tmp_path / "a.md"), kind="cloudformation-yaml")
+    services = Services(
+        BuildSettings(timeout=20, scratch_mb=64, isolation="warm", require_sandbox=False, workers=1)
+    )
+    try:
+        built = KINDS["cloudformation-yaml"].build(
+            sample, extraction, tmp_path / "ws", tmp_path / "out", services
+        )
+    finally:
+        services.close()
+    return built, extraction
+
+
+def test_the_kind_builds_a_template_with_marks_and_cloudformation_defaults(tmp_path: Path) -> None:
+    built, _ = _build(tmp_path, _FENCED)
+    synth = built.synth
+    assert synth.status == "ok" and synth.stacks == ["template"]
+    template = json.loads((tmp_path / "out" / synth.templates["template"]).read_text())
+    assert template["Resources"]["Data"]["DeletionPolicy"] == "Delete"  # none given: Delete applies
+    assert synth.marks["template"]["Table"] == ("template.yaml", 10, 13)
+    assert [m["rule"] for m in synth.lint["template"]] == ["W2001"]
+
+
+def test_a_template_that_does_not_parse_is_a_failed_build_with_file_and_line(tmp_path: Path) -> None:
+    built, _ = _build(tmp_path, "```yaml\n" + _TEMPLATE + "  Bad: [\n")
+    synth = built.synth
+    assert (synth.status, synth.cause, synth.file) == ("failed", "syntax", "template.yaml")
+    assert synth.line is not None and synth.message
+
+
+def test_drafts_are_left_out_and_siblings_kept(tmp_path: Path) -> None:
+    draft = _TEMPLATE.replace("  Table:", "  Old:")
+    sibling = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+    md = f"```yaml\n{draft}```\n\n```yaml\n{_TEMPLATE}```\n\n```yaml\n{sibling}```\n"
+    built, _ = _build(tmp_path, md)
+    assert built.synth.entry == "template-2.yaml"
+    assert built.synth.stacks == ["template-2", "template-3"]
+    assert any("template.yaml is a draft of template-2.yaml" in n for n in built.notes)
+
+
+def test_a_prose_answer_is_no_code(tmp_path: Path) -> None:
+    built, _ = _build(tmp_path, "# Model response\n\nThe template creates a bucket.\n")
+    assert built.synth.status == "skipped" and "no CloudFormation template" in (built.synth.message or "")
+
+
+def test_the_region_comes_from_the_task(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "AWS_REGION").write_text("eu-west-2\n")
+    sample = Sample(sample_id="a", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
+    assert task_region(sample) == "eu-west-2"
+    assert task_region(Sample(sample_id="b", source=str(tmp_path / "x.md"))) == "us-east-1"
+
+
+# ---- end to end ----------------------------------------------------------------------------------
+def test_grade_a_cloudformation_task(tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    (task / "lib").mkdir(parents=True)
+    (task / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
+    (task / "lib" / "MODEL_RESPONSE.md").write_text(_FENCED)
+    broken = task.parent / "broken"
+    (broken / "lib").mkdir(parents=True)
+    (broken / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
+    (broken / "lib" / "MODEL_RESPONSE.md").write_text("```yaml\n" + _TEMPLATE + "  Bad: [\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["grade", str(task), str(broken), "--out", str(out), "-q", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    good = json.loads((out / "task" / "lib" / "MODEL_RESPONSE" / "result.json").read_text())
+    assert (good["kind"], good["status"], good["synth"]["status"]) == ("cloudformation-yaml", "graded", "ok")
+    pitr = next(f for f in good["findings"] if f["check"] == "pitr-disabled")
+    assert pitr["evidence"][0] | {"value": None} == {
+        "file": "template.yaml",
+        "line": 10,
+        "md_line": 13,
+        "stack": "template",
+        "resource": "Table",
+        "cdk_path": None,
+        "value": None,
+    }
+    assert "template.yaml:10" in (out / "task" / "lib" / "MODEL_RESPONSE" / "report.md").read_text()
+    bad = json.loads((out / "broken" / "lib" / "MODEL_RESPONSE" / "result.json").read_text())
+    assert (bad["status"], bad["synth"]["status"], bad["synth"]["cause"]) == ("graded", "failed", "syntax")
+    assert {"synth-failed", "parse-error"} <= {f["check"] for f in bad["findings"]}
+    assert bad["scores"]["syntax"] < 100 and bad["scores"]["security"] is None

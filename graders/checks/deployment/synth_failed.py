@@ -42,8 +42,14 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
     """
     s = ctx.synth
     if not ctx.sources and s.status != "ok":
+        # Another kind's build says what it missed (e.g. "the answer has no CloudFormation template").
+        message = (
+            "the answer has no complete Python file (no code, or fragments only): there is no app to synthesize"
+            if ctx.kind == "cdk-python"
+            else f"{s.message or 'the answer has no code'}: there is nothing to deploy"
+        )
         yield Hit(
-            "the answer has no complete Python file (no code, or fragments only): there is no app to synthesize",
+            message,
             [],
             key="synth",
             lens="synth",
