@@ -11,11 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from graders.checks import CheckContext, run_checks
 from graders.extract import extract_files
-from graders.kinds import KINDS, BuildSettings, Built, Services
+from graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
 from graders.kinds.cfn_parse import ParsePool
 from graders.kinds.cloudformation import task_region
-from graders.models import Extraction, Sample
+from graders.models import Extraction, Sample, SynthResult
+from graders.rubric import load_rubric
 
 _TEMPLATE = (
     "AWSTemplateFormatVersion: '2010-09-09'\n"
@@ -251,3 +253,33 @@ def test_grade_a_cloudformation_task(tmp_path: Path) -> None:
     assert (bad["status"], bad["synth"]["status"], bad["synth"]["cause"]) == ("graded", "failed", "syntax")
     assert {"synth-failed", "parse-error"} <= {f["check"] for f in bad["findings"]}
     assert bad["scores"]["syntax"] < 100 and bad["scores"]["security"] is None
+
+
+def test_the_archive_s_long_platform_name_is_cloudformation_too() -> None:
+    assert kind_of_metadata({"platform": "cloudformation", "language": "yaml"}) == "cloudformation-yaml"
+    assert kind_of_metadata({"platform": "cloudformation", "language": "json"}) == "cloudformation-json"
+
+
+def test_template_lens_checks_take_intrinsics_where_cdk_writes_literals() -> None:
+    # api-throttling-missing once hashed the stage name: !Ref / !Sub there crashed it.
+    template = {
+        "Resources": {
+            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "x"}},
+            "Stage": {
+                "Type": "AWS::ApiGateway::Stage",
+                "Properties": {"RestApiId": {"Ref": "Api"}, "StageName": {"Ref": "Env"}},
+            },
+        }
+    }
+    ctx = CheckContext(
+        sample=Sample(sample_id="a", source="a.md"),
+        files=[],
+        workspace=None,
+        synth=SynthResult(status="ok"),
+        rubric=load_rubric(),
+        templates={"t": template},
+        kind="cloudformation-yaml",
+        _sources=[],
+    )
+    found = {f.check for f in run_checks(ctx)}
+    assert "grader-error" not in found and "api-throttling-missing" in found

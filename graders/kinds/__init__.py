@@ -33,6 +33,9 @@ _METADATA_NAMES: dict[tuple[str, str], str] = {
     ("cfn", "yaml"): "cloudformation-yaml",
     ("cfn", "yml"): "cloudformation-yaml",
     ("cfn", "json"): "cloudformation-json",
+    ("cloudformation", "yaml"): "cloudformation-yaml",
+    ("cloudformation", "yml"): "cloudformation-yaml",
+    ("cloudformation", "json"): "cloudformation-json",
 }
 KINDS: dict[str, Kind] = {k.name: k for k in (CdkPython(), CloudFormationYaml(), CloudFormationJson())}
 DEFAULT_KIND = "cdk-python"

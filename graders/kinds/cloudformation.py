@@ -104,14 +104,19 @@ class CloudFormation(Kind):
 class CloudFormationYaml(CloudFormation):
     name: ClassVar[str] = "cloudformation-yaml"
     format: ClassVar[str] = "yaml"
-    metadata: ClassVar[tuple[tuple[str, str], ...]] = (("cfn", "yaml"), ("cfn", "yml"))
+    metadata: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("cfn", "yaml"),
+        ("cfn", "yml"),
+        ("cloudformation", "yaml"),
+        ("cloudformation", "yml"),
+    )
     no_code: ClassVar[str] = "the answer has no CloudFormation template"
 
 
 class CloudFormationJson(CloudFormation):
     name: ClassVar[str] = "cloudformation-json"
     format: ClassVar[str] = "json"
-    metadata: ClassVar[tuple[tuple[str, str], ...]] = (("cfn", "json"),)
+    metadata: ClassVar[tuple[tuple[str, str], ...]] = (("cfn", "json"), ("cloudformation", "json"))
     no_code: ClassVar[str] = "the answer has no CloudFormation template"
 
 
