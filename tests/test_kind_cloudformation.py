@@ -283,3 +283,10 @@ def test_template_lens_checks_take_intrinsics_where_cdk_writes_literals() -> Non
     )
     found = {f.check for f in run_checks(ctx)}
     assert "grader-error" not in found and "api-throttling-missing" in found
+
+
+def test_a_json_template_is_read_up_to_its_closing_brace(pool: ParsePool) -> None:
+    text = '{\n  "Resources": {\n    "B": {"Type": "AWS::S3::Bucket"}\n  }\n}```\n\n## Notes\n\nMore prose.\n'
+    outcome = pool.parse(text)
+    assert outcome.status == "ok" and outcome.marks == {"B": 3}
+    assert outcome.note is not None and "line 5" in outcome.note

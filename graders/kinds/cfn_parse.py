@@ -40,6 +40,7 @@ class ParseOutcome:
     marks: dict[str, int] = field(default_factory=dict)  # logical id -> 1-based line of its key
     lint: list[dict[str, Any]] | None = None  # None: cfn-lint did not finish
     lint_note: str | None = None
+    note: str | None = None  # what the parse left out of the text, when it did
     seconds: float = 0.0
 
 
@@ -136,7 +137,10 @@ class _Worker:
                 line=parsed.get("line"),
             )
         outcome = ParseOutcome(
-            "ok", template_json=parsed["template_json"], marks=dict(parsed.get("marks") or {})
+            "ok",
+            template_json=parsed["template_json"],
+            marks=dict(parsed.get("marks") or {}),
+            note=parsed.get("note"),
         )
         try:
             linted = self._reply(max(deadline, time.monotonic() + timeout / 2))
@@ -237,7 +241,7 @@ def serve(memory_mb: int) -> None:
         parsed = _guarded(parse_text, text)
         _write(out, parsed)
         if parsed.get("status") == "ok":  # the parent reads a lint reply only after a good parse
-            _write(out, _guarded(_lint_job, text, region))
+            _write(out, _guarded(_lint_job, json_object_only(text)[0], region))
 
 
 def _lint_job(text: str, region: str) -> dict[str, Any]:
@@ -259,6 +263,7 @@ def parse_text(text: str) -> dict[str, Any]:
     """Decode a template with cfn-lint's decoder: the long-form JSON, and each resource's line."""
     from cfnlint.decode import decode_str
 
+    text, note = json_object_only(text)
     template, errors = decode_str(text)
     if errors or template is None:
         first = errors[0] if errors else None
@@ -271,7 +276,26 @@ def parse_text(text: str) -> dict[str, Any]:
         "status": "ok",
         "template_json": json.dumps(template, indent=1, default=str),
         "marks": resource_lines(template),
+        "note": note,
     }
+
+
+def json_object_only(text: str) -> tuple[str, str | None]:
+    """A JSON template followed by more text (a fence closed on the brace's own line, or
+    never closed, so the answer's prose runs on) is read up to its closing brace."""
+    stripped = text.lstrip()
+    if not stripped.startswith("{"):
+        return text, None
+    try:
+        _, end = json.JSONDecoder().raw_decode(stripped)
+    except ValueError:  # broken JSON (or too deep): the decoder says where
+        return text, None
+    rest = stripped[end:]
+    if not rest.strip():
+        return text, None
+    head = text[: len(text) - len(rest)]
+    line = head.count("\n") + 1
+    return head + "\n", f"the text after the template's closing brace (line {line}) is not part of it"
 
 
 def resource_lines(template: dict[str, Any]) -> dict[str, int]:

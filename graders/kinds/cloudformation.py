@@ -72,6 +72,8 @@ class CloudFormation(Kind):
             }
             if outcome.lint is not None:
                 synth.lint[stack] = outcome.lint
+            if outcome.note:
+                notes.append(f"{f.path}: {outcome.note}")
             if outcome.lint_note:
                 notes.append(f"{f.path}: {outcome.lint_note}")
         return Built(synth, workspace, notes)
