@@ -290,3 +290,13 @@ def test_a_json_template_is_read_up_to_its_closing_brace(pool: ParsePool) -> Non
     outcome = pool.parse(text)
     assert outcome.status == "ok" and outcome.marks == {"B": 3}
     assert outcome.note is not None and "line 5" in outcome.note
+
+
+def test_the_task_region_is_part_of_the_cache_key(tmp_path: Path) -> None:
+    from graders.cache import _context
+
+    sample = Sample(sample_id="a", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
+    (tmp_path / "lib").mkdir()
+    before = _context(sample, "r", None, {})
+    (tmp_path / "lib" / "AWS_REGION").write_text("eu-west-1\n")
+    assert _context(sample, "r", None, {}) != before
