@@ -114,6 +114,8 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            # Parsing needs no credentials; keep them out of a process that reads untrusted data.
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         )
         self.alive = True
         self.warm = False
