@@ -123,7 +123,15 @@ def _context(
         },
         "scaffold": _scaffold_digest(sample),
         "prompt": hashlib.sha256((read_prompt(sample) or "").encode("utf-8")).hexdigest(),
+        "region": _task_region(sample),
     }
+
+
+def _task_region(sample: Sample) -> str:
+    """The task's region (lib/AWS_REGION): a CloudFormation answer is linted for it."""
+    from graders.kinds.cloudformation import task_region
+
+    return task_region(sample)
 
 
 def _digest(payload: dict[str, Any]) -> str:

@@ -40,7 +40,11 @@ an ``App()`` that calls ``synth()`` is the entry (``tap.py`` when the answer men
 else ``app.py``); a ``Stack``/``Construct`` subclass is ``lib/tap_stack.py`` for
 ``TapStack``, else ``lib/<snake_case_class>.py``; a Lambda handler is ``lambda/index.py``
 (``def handler``) or ``lambda/lambda_function.py`` (``def lambda_handler``). Anything else
-is skipped as ``unnamed``.
+is skipped as ``unnamed``. An unnamed yaml or json block (or an untagged one) that reads as a
+CloudFormation template (``AWSTemplateFormatVersion``, or a top-level ``Resources`` with ``AWS::``
+types) is ``template.yaml`` / ``template.json``, then ``template-2.yaml`` and so on in order; an
+answer with no usable block whose text holds a template from a top-level section on is that
+template (up to the next fence line).
 
 When two blocks give one path the later wins and lists the earlier fence lines in
 ``overrides``; a fragment never replaces a fuller file. A python block that holds several
@@ -66,7 +70,7 @@ from markdown_it.token import Token
 
 from graders.models import ExtractedFile, Extraction, SkippedBlock
 
-__all__ = ["extract_files", "safe_relpath"]
+__all__ = ["extract_files", "safe_relpath", "template_format"]
 
 # --- what a path looks like ----------------------------------------------------------------
 
@@ -214,7 +218,11 @@ def extract_files(markdown: str) -> Extraction:
     entries: list[_Entry] = []
     for block in blocks:
         entries.extend(_entries_for(block, result))
+    if not entries:
+        for block in _bare_template(markdown, result):
+            entries.extend(_entries_for(block, result))
     _name_defaults(entries, mentions_tap, result)
+    _number_templates(entries)
     result.files = _resolve(entries, result)
     return result
 
@@ -550,6 +558,9 @@ def _infer_language(content: str) -> str:
         return "text"
     if stripped[0] in "{[" and _loads_json(stripped) is not None:
         return "json"
+    template = template_format(stripped)
+    if template:
+        return template
     if _PY_SIGNAL.search(stripped):
         return "python"
     if _looks_like_shell(stripped):
@@ -558,6 +569,47 @@ def _infer_language(content: str) -> str:
     if len(lines) >= 2 and all(re.match(r"^\s*(?:- )?[\w.\"'-]+:(?:\s|$)|^\s*- ", ln) for ln in lines):
         return "yaml"
     return "text"
+
+
+# A CloudFormation template: its format version, or a top-level Resources section with AWS:: types.
+_CFN_VERSION = re.compile(r"^(?:AWSTemplateFormatVersion\s*:|\s*\"AWSTemplateFormatVersion\"\s*:)", re.M)
+_CFN_RESOURCES = re.compile(r"^(?:Resources\s*:\s*(?:#.*)?$|\s*\"Resources\"\s*:\s*\{)", re.M)
+_CFN_TYPE = re.compile(r"\bAWS::\w+::\w+")
+_TEMPLATE_KEYS = re.compile(
+    r"^(?:AWSTemplateFormatVersion|Description|Transform|Parameters|Metadata|Mappings|Conditions|Rules|Resources)"
+    r"\s*:(?:\s|$)"
+)
+
+
+def template_format(content: str) -> str | None:
+    """``"yaml"`` or ``"json"`` when ``content`` reads as a CloudFormation template, else None."""
+    if not (_CFN_VERSION.search(content) or _CFN_RESOURCES.search(content)) or not _CFN_TYPE.search(content):
+        return None
+    return "json" if content.lstrip().startswith("{") else "yaml"
+
+
+def _bare_template(markdown: str, result: Extraction) -> list[_Block]:
+    """An answer with no usable blocks whose text holds a template from a top-level key on is that template.
+
+    The template runs from its first top-level section (``AWSTemplateFormatVersion:``,
+    ``Resources:``, ...) or opening ``{`` to the next fence line or the end of the answer.
+    """
+    lines = markdown.split("\n")
+    start = next(
+        (i for i, ln in enumerate(lines) if _TEMPLATE_KEYS.match(ln) or ln.rstrip() == "{"),
+        None,
+    )
+    if start is None:
+        return []
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("```")), len(lines))
+    content = "\n".join(lines[start:end]) + "\n"
+    language = template_format(content)
+    if language is None:
+        return []
+    result.notes.append(
+        f"no fenced template; the answer's text from line {start + 1} reads as a {language} template"
+    )
+    return [_Block(line=start, info=language, content=content, closed=True)]
 
 
 def _loads_json(text: str) -> object | None:
@@ -748,6 +800,8 @@ def _entries_for(block: _Block, result: Extraction) -> list[_Entry]:
             return pieces
     if path is None and language == "json" and _is_cdk_json(block.content):
         path, source = "cdk.json", "default"
+    if path is None and language in ("yaml", "json") and template_format(block.content):
+        path, source = f"template.{language}", "default"  # numbered by _number_templates
     if path is None and language != "python":
         result.skipped.append(
             SkippedBlock(line=block.line, language=language, reason=f"unnamed {language} block")
@@ -937,6 +991,19 @@ def _default_path(entry: _Entry, tap_entry: bool) -> tuple[str | None, str]:
     if re.search(r"^def\s+handler\s*\(", content, re.M):
         return "lambda/index.py", ""
     return None, "unnamed"
+
+
+def _number_templates(entries: list[_Entry]) -> None:
+    """Unnamed templates are ``template.yaml``, ``template-2.yaml``, ... in the answer's order:
+    which of them is the main one (and which are drafts of it) is the kind's call, not extraction's."""
+    count = 0
+    for entry in entries:
+        f = entry.file
+        if f.path_source == "default" and f.path in ("template.yaml", "template.json"):
+            count += 1
+            if count > 1:
+                stem, ext = f.path.rsplit(".", 1)
+                f.path = f"{stem}-{count}.{ext}"
 
 
 def _snake(name: str) -> str:

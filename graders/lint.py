@@ -4,7 +4,8 @@ The sandbox worker holds one :class:`WarmLinter` for its life and lints every te
 synthesizes with it; the results reach ``CheckContext.lint`` (template -> matches) and the
 ``cfn-lint-error`` check reads them. Each match is ``{"rule": "E3012", "level": "error",
 "message": "...", "path": ["Resources", "X", "Properties", ...], "resource": "X"}``
-(``resource`` is None for matches outside the Resources section).
+(``resource`` is None for matches outside the Resources section; ``line`` is the match's
+line in the text linted, which for a CloudFormation answer is the answer's own template file).
 
 Speed: cfn-lint 1.x spends about a third of a CDK template's lint on bookkeeping that gives the
 same answer every time: ``cfnlint.jsonschema.validators.create`` builds and ``exec``s a brand-new
@@ -89,6 +90,7 @@ def _as_dict(match: Any) -> dict[str, Any]:
         "message": str(match.message),
         "path": path,
         "resource": resource,
+        "line": getattr(match, "linenumber", None),  # 1-based, in the text that was linted
     }
 
 

@@ -154,7 +154,13 @@ class SynthResult(_Model):
     lint: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict,
         exclude=True,
-        description="stack -> cfn-lint matches (rule, level, message, path, resource)",
+        description="stack -> cfn-lint matches (rule, level, message, path, resource, line)",
+    )
+    marks: dict[str, dict[str, tuple[str, int, int | None]]] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="stack -> logical id -> (answer file, line, markdown line) where the template "
+        "is the answer's own text (CloudFormation answers)",
     )
 
 

@@ -299,6 +299,7 @@ def _grade_into(
         rubric=rubric,
         templates=templates,
         lint=getattr(built.synth, "lint", {}) or {},
+        marks=built.synth.marks,
         prompt=read_prompt(sample),
         kind=kind.name,
         _sources=kind.sources(extraction.files),

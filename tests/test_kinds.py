@@ -20,6 +20,8 @@ runner = CliRunner()
 
 _CDK = "```python\nfrom aws_cdk import Stack\nimport os\n\nclass S(Stack):\n    pass\n```\n"
 _YAML = "```yaml\nResources:\n  B:\n    Type: AWS::S3::Bucket\n```\n"
+_TS = "```typescript\nimport * as cdk from 'aws-cdk-lib';\n```\n"
+_PLAIN_YAML = "```yaml\nversion: 0.2\nphases:\n  build: {}\n```\n"
 
 
 def _sample(**kw: object) -> Sample:
@@ -47,18 +49,23 @@ def test_kind_from_blocks_when_nothing_says() -> None:
     assert resolved.name == "cdk-python" and resolved.kind is KINDS["cdk-python"] and not resolved.notes
 
 
-def test_unrecognised_blocks_are_graded_as_the_default_with_a_note() -> None:
+def test_a_template_is_recognised_as_cloudformation() -> None:
     resolved = resolve_kind(_sample(), extract_files(_YAML))
+    assert resolved.name == "cloudformation-yaml" and not resolved.notes
+
+
+def test_unrecognised_blocks_are_graded_as_the_default_with_a_note() -> None:
+    resolved = resolve_kind(_sample(), extract_files(_PLAIN_YAML))
     assert resolved.name == "cdk-python"
     assert any("could not be told" in n for n in resolved.notes)
 
 
 def test_a_kind_not_graded_yet_is_a_clear_error() -> None:
-    sample = _sample(metadata={"platform": "cfn", "language": "yaml"})
+    sample = _sample(metadata={"platform": "cdk", "language": "ts"})
     sample.kind = kind_of_metadata(sample.metadata)
-    resolved = resolve_kind(sample, extract_files(_YAML))
+    resolved = resolve_kind(sample, extract_files(_TS))
     assert resolved.kind is None and resolved.error is not None
-    assert "cloudformation-yaml" in resolved.error and "does not grade yet" in resolved.error
+    assert "cdk-typescript" in resolved.error and "does not grade yet" in resolved.error
 
 
 def test_override_wins_over_metadata() -> None:
@@ -100,16 +107,22 @@ def test_result_names_its_kind_and_a_metadata_kind_not_graded_is_an_error(tmp_pa
     (task / "lib").mkdir(parents=True)
     (task / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
     (task / "lib" / "MODEL_RESPONSE.md").write_text(_YAML)
+    ts_task = tmp_path / "ts"
+    (ts_task / "lib").mkdir(parents=True)
+    (ts_task / "metadata.json").write_text(json.dumps({"platform": "cdk", "language": "ts"}))
+    (ts_task / "lib" / "MODEL_RESPONSE.md").write_text(_TS)
     (tmp_path / "answer_RESPONSE.md").write_text(_CDK)
     out = tmp_path / "out"
-    args = ["grade", str(task), str(tmp_path / "answer_RESPONSE.md"), "--out", str(out), "--no-synth", "-q"]
+    paths = [str(task), str(ts_task), str(tmp_path / "answer_RESPONSE.md")]
+    args = ["grade", *paths, "--out", str(out), "--no-synth", "-q"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     results = [json.loads(p.read_text()) for p in out.rglob("result.json")]
     by_kind = {r["kind"]: r for r in results}
     assert by_kind["cdk-python"]["status"] == "graded"
-    assert by_kind["cloudformation-yaml"]["status"] == "error"
-    assert "does not grade yet" in by_kind["cloudformation-yaml"]["error"]
+    assert by_kind["cloudformation-yaml"]["status"] == "graded"
+    assert by_kind["cdk-typescript"]["status"] == "error"
+    assert "does not grade yet" in by_kind["cdk-typescript"]["error"]
 
 
 def test_cli_refuses_an_unknown_kind(tmp_path: Path) -> None:

@@ -49,6 +49,10 @@ class Resource:
     properties: dict[str, Any]
     raw: dict[str, Any]
     template: dict[str, Any]
+    # Where the resource is written, when the template is the answer's own text (CloudFormation).
+    file: str | None = None
+    line: int | None = None
+    md_line: int | None = None
 
     @property
     def cdk_path(self) -> str | None:
@@ -75,7 +79,15 @@ class Resource:
         return ids[-1] if ids else None
 
     def evidence(self, value: str | None = None) -> Evidence:
-        return Evidence(stack=self.stack, resource=self.logical_id, cdk_path=self.cdk_path, value=value)
+        return Evidence(
+            file=self.file,
+            line=self.line,
+            md_line=self.md_line,
+            stack=self.stack,
+            resource=self.logical_id,
+            cdk_path=self.cdk_path,
+            value=value,
+        )
 
 
 # Logical-id prefixes and path fragments of resources CDK adds on its own.
@@ -146,6 +158,8 @@ class CheckContext:
     lint: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     prompt: str | None = None  # the task's PROMPT.md, when there is one (graders.prompt reads it)
     kind: str = "cdk-python"  # the kind of answer (graders.kinds), which decides the source model
+    # stack -> logical id -> (file, line, markdown line): where a template written by hand says it
+    marks: dict[str, dict[str, tuple[str, int, int | None]]] = field(default_factory=dict)
     _sources: list[SourceFile] | None = None  # the kind's source model; tests may leave it to the default
 
     # ---- source lens -------------------------------------------------------------------
@@ -199,8 +213,17 @@ class CheckContext:
                 if not include_helpers and is_cdk_helper(logical_id, raw):
                     continue
                 props = raw.get("Properties")
+                file, line, md_line = self.marks.get(stack, {}).get(logical_id, (None, None, None))
                 yield Resource(
-                    stack, logical_id, rtype, props if isinstance(props, dict) else {}, raw, template
+                    stack,
+                    logical_id,
+                    rtype,
+                    props if isinstance(props, dict) else {},
+                    raw,
+                    template,
+                    file,
+                    line,
+                    md_line,
                 )
 
     def options(self, model: type[_Options]) -> _Options:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from graders.kinds.base import BuildSettings, Built, Kind, Services
 from graders.kinds.cdk_python import CdkPython
+from graders.kinds.cloudformation import CloudFormationJson, CloudFormationYaml
 from graders.models import Extraction, Sample
 
 # Every kind the design names, graded or not yet: metadata that names one of the others is told
@@ -32,8 +33,11 @@ _METADATA_NAMES: dict[tuple[str, str], str] = {
     ("cfn", "yaml"): "cloudformation-yaml",
     ("cfn", "yml"): "cloudformation-yaml",
     ("cfn", "json"): "cloudformation-json",
+    ("cloudformation", "yaml"): "cloudformation-yaml",
+    ("cloudformation", "yml"): "cloudformation-yaml",
+    ("cloudformation", "json"): "cloudformation-json",
 }
-KINDS: dict[str, Kind] = {k.name: k for k in (CdkPython(),)}
+KINDS: dict[str, Kind] = {k.name: k for k in (CdkPython(), CloudFormationYaml(), CloudFormationJson())}
 DEFAULT_KIND = "cdk-python"
 
 

@@ -61,6 +61,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
     apis: dict[str, Resource | None] = {}
     for stage in ctx.resources("AWS::ApiGateway::Stage"):
         name = stage.properties.get("StageName")
+        name = name if isinstance(name, str) else None  # a hand-written template may use !Ref / !Sub
         if any(_throttled_settings(m) for m in as_list(stage.properties.get("MethodSettings"))):
             continue
         api_lid = ref_target(stage.properties.get("RestApiId"))

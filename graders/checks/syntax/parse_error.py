@@ -13,12 +13,16 @@ from graders.models import Evidence
 
 
 # ---- parse-error ---------------------------------------------------------------------------------
-@check("parse-error", lenses=("source", "synth"), kinds=("cdk-python",))
+@check(
+    "parse-error",
+    lenses=("source", "synth"),
+    kinds=("cdk-python", "cloudformation-yaml", "cloudformation-json"),
+)
 def parse_error(ctx: CheckContext) -> Iterator[Hit]:
     """A Python file of the answer does not parse.
 
     What it finds: every Python file the answer gives that `ast.parse` rejects, with the
-    SyntaxError's message and line; a file whose error sits at its very end (an unclosed
+    SyntaxError's message and line (and every CloudFormation template the decoder rejects); a file whose error sits at its very end (an unclosed
     bracket, an unterminated string) is called out as cut off. Inline Lambda code that does
     not parse is reported by `inline-code-error` instead.
 
@@ -71,6 +75,8 @@ def _looks_cut_off(src: SourceFile, err: SyntaxError) -> bool:
     lines = [n for n, text in enumerate(src.text.splitlines(), 1) if text.strip()]
     near_end = bool(lines) and lines[-1] - (err.lineno or 0) <= 8
     if "unexpected EOF" in msg or "EOF while" in msg or "unterminated triple-quoted" in msg:
+        return True
+    if "end of stream" in msg and near_end:  # YAML read to its end with a node still open
         return True
     if "was never closed" in msg:
         return near_end or _parses_when_closed(src.text)

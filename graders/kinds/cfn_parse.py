@@ -1,0 +1,326 @@
+"""Parse (and cfn-lint) an answer's CloudFormation template in a child process, bounded.
+
+A template is untrusted data: a YAML alias bomb, 10k-deep nesting or a huge scalar must cost one
+answer a clear failure, never the run its memory or its time. Each worker is a spawned Python
+process (``python -m graders.kinds.cfn_parse``, length-prefixed JSON over its pipes: no
+multiprocessing, so nothing re-imports the caller's main module) with an address-space limit (``RLIMIT_AS``) that parses with cfn-lint's decoder (short-form
+intrinsics become long form; every node keeps its line) and then lints the template with a warm
+cfn-lint. The parent waits a bounded time for each of the two replies; a worker that does not
+answer in time, or dies, is killed and replaced, and the answer gets ``timeout`` / ``memory`` /
+``exited``. Inputs over :data:`MAX_TEMPLATE_BYTES` are refused before any parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+# CloudFormation refuses a template body over 1 MB (from S3); twice that is surely not a template.
+MAX_TEMPLATE_BYTES = 2_000_000
+MEMORY_MB = 2048  # a worker's address space: cfn-lint with its schemas needs ~300 MB
+
+
+@dataclass
+class ParseOutcome:
+    """What the worker made of one template."""
+
+    status: str  # ok | failed (the template's fault) | timeout | memory | exited | error (the parser's)
+    template_json: str | None = None
+    message: str | None = None
+    line: int | None = None  # 1-based line of a parse error, in the template text
+    marks: dict[str, int] = field(default_factory=dict)  # logical id -> 1-based line of its key
+    lint: list[dict[str, Any]] | None = None  # None: cfn-lint did not finish
+    lint_note: str | None = None
+    note: str | None = None  # what the parse left out of the text, when it did
+    seconds: float = 0.0
+
+
+class ParsePool:
+    """Warm parse workers, one per grading thread at most, each replaced after a timeout or crash."""
+
+    def __init__(self, workers: int = 1, timeout: float = 60.0, memory_mb: int = MEMORY_MB) -> None:
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.max_workers = max(1, workers)
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._closed = True
+            workers, self._all = self._all, []
+        for w in workers:
+            w.stop()
+
+    def parse(self, text: str, region: str = "us-east-1") -> ParseOutcome:
+        """Parse and lint one template's text; never raises for what the text holds."""
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_TEMPLATE_BYTES:
+            return ParseOutcome(
+                "failed",
+                message=f"the template is {size:,} bytes: over the {MAX_TEMPLATE_BYTES:,} bytes "
+                "iacgrade reads (CloudFormation itself takes at most 1 MB)",
+                line=1,
+            )
+        worker = self._checkout()
+        start = time.monotonic()
+        try:
+            outcome = worker.run(text, region, self.timeout)
+        finally:
+            self._checkin(worker)
+        outcome.seconds = round(time.monotonic() - start, 3)
+        return outcome
+
+    def _checkout(self) -> _Worker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the parse pool is closed")
+            worker = _Worker(self.memory_mb)
+            self._all.append(worker)
+            return worker
+
+    def _checkin(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker.alive and not self._closed and self._idle.qsize() < self.max_workers:
+                self._idle.put(worker)
+                return
+            if worker in self._all:
+                self._all.remove(worker)
+        worker.stop()
+
+
+class _Worker:
+    def __init__(self, memory_mb: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "graders.kinds.cfn_parse", str(memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            # Parsing needs no credentials; keep them out of a process that reads untrusted data.
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        )
+        self.alive = True
+        self.warm = False
+
+    def run(self, text: str, region: str, timeout: float) -> ParseOutcome:
+        # A fresh worker first loads the decoder and cfn-lint's rules: that is not the answer's time.
+        budget = timeout + (0 if self.warm else _WARMUP_S)
+        deadline = time.monotonic() + budget
+        try:
+            assert self.process.stdin is not None
+            _write(self.process.stdin, {"text": text, "region": region})
+            parsed = self._reply(deadline)
+        except (OSError, EOFError, ValueError):
+            parsed = None
+        if parsed is None:
+            return self._lost(f"parsing did not finish in {timeout:g} s", "timeout")
+        if parsed.get("status") != "ok" or not isinstance(parsed.get("template_json"), str):
+            return ParseOutcome(
+                str(parsed.get("status") or "failed"),
+                message=str(parsed.get("message") or ""),
+                line=parsed.get("line"),
+            )
+        outcome = ParseOutcome(
+            "ok",
+            template_json=parsed["template_json"],
+            marks=dict(parsed.get("marks") or {}),
+            note=parsed.get("note"),
+        )
+        try:
+            linted = self._reply(max(deadline, time.monotonic() + timeout / 2))
+        except (OSError, EOFError, ValueError):
+            linted = None
+        if linted is None:
+            self._lost("", "timeout")
+            outcome.lint_note = "cfn-lint did not finish on this template in time; its matches are missing"
+        elif linted.get("status") != "ok":
+            outcome.lint_note = f"cfn-lint failed on this template: {linted.get('message')}"
+        else:
+            outcome.lint = list(linted.get("lint") or [])
+            self.warm = True
+        return outcome
+
+    def _reply(self, deadline: float) -> dict[str, Any] | None:
+        """The worker's next message, or None when it gives none before ``deadline``; EOFError when it died."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        header = _read_exact(fd, 8, deadline)
+        if header is None:
+            return None
+        (size,) = struct.unpack(">Q", header)
+        body = _read_exact(fd, size, deadline)
+        if body is None:
+            return None
+        reply = json.loads(body)
+        return reply if isinstance(reply, dict) else None
+
+    def _lost(self, message: str, status: str) -> ParseOutcome:
+        """The worker did not answer: kill it; it died on its own when its exit code says so."""
+        code = self.process.poll()
+        died = code is not None
+        self.stop()
+        if died:
+            status = "memory" if code in (-9, 137) else "exited"  # -9: the kernel's OOM kill
+            message = f"the parser exited (code {code}) on this template"
+        return ParseOutcome(status, message=message)
+
+    def stop(self) -> None:
+        self.alive = False
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def _write(stream: BinaryIO | IO[bytes], message: dict[str, Any]) -> None:
+    body = json.dumps(message).encode("utf-8", "surrogatepass")
+    stream.write(struct.pack(">Q", len(body)) + body)
+    stream.flush()
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
+    """``size`` bytes from ``fd``; None when ``deadline`` passes first, EOFError when the pipe ends."""
+    chunks, got = [], 0
+    while got < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+        chunk = os.read(fd, min(size - got, 1 << 20))
+        if not chunk:
+            raise EOFError("the worker closed its pipe")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+_WARMUP_S = 30.0
+
+
+# ---- the child -----------------------------------------------------------------------------------
+def serve(memory_mb: int) -> None:
+    """The worker's loop: one job in; the parse out, then, when it parsed, the lint. Ends at EOF."""
+    import resource
+
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    sys.setrecursionlimit(5000)
+    # Replies go to a private copy of stdout; whatever the libraries print goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    fd_in = sys.stdin.fileno()
+    while True:
+        try:
+            header = _read_exact(fd_in, 8, None)
+            assert header is not None
+            job = json.loads(_read_exact(fd_in, struct.unpack(">Q", header)[0], None) or b"{}")
+        except (EOFError, OSError, ValueError):
+            return
+        text, region = str(job.get("text", "")), str(job.get("region", "us-east-1"))
+        parsed = _guarded(parse_text, text)
+        _write(out, parsed)
+        if parsed.get("status") == "ok":  # the parent reads a lint reply only after a good parse
+            _write(out, _guarded(_lint_job, json_object_only(text)[0], region))
+
+
+def _lint_job(text: str, region: str) -> dict[str, Any]:
+    return {"status": "ok", "lint": lint_text(text, region)}
+
+
+def _guarded(fn: Any, *args: Any) -> dict[str, Any]:
+    try:
+        return dict(fn(*args))
+    except MemoryError:
+        return {"status": "memory", "message": "the template needs more memory than a worker has"}
+    except RecursionError:
+        return {"status": "failed", "message": "the template nests too deeply to read", "line": None}
+    except Exception as exc:  # the decoder reports bad input as errors: this is the worker's own trouble
+        return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "line": None}
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """Decode a template with cfn-lint's decoder: the long-form JSON, and each resource's line."""
+    from cfnlint.decode import decode_str
+
+    text, note = json_object_only(text)
+    template, errors = decode_str(text)
+    if errors or template is None:
+        first = errors[0] if errors else None
+        message = str(getattr(first, "message", "") or "the template could not be read")
+        line = getattr(first, "linenumber", None)
+        return {"status": "failed", "message": message, "line": line if isinstance(line, int) else None}
+    if not isinstance(template, dict):
+        return {"status": "failed", "message": "the template is not a mapping", "line": 1}
+    return {
+        "status": "ok",
+        "template_json": json.dumps(template, indent=1, default=str),
+        "marks": resource_lines(template),
+        "note": note,
+    }
+
+
+def json_object_only(text: str) -> tuple[str, str | None]:
+    """A JSON template followed by more text (a fence closed on the brace's own line, or
+    never closed, so the answer's prose runs on) is read up to its closing brace."""
+    stripped = text.lstrip()
+    if not stripped.startswith("{"):
+        return text, None
+    try:
+        _, end = json.JSONDecoder().raw_decode(stripped)
+    except ValueError:  # broken JSON (or too deep): the decoder says where
+        return text, None
+    rest = stripped[end:]
+    if not rest.strip():
+        return text, None
+    head = text[: len(text) - len(rest)]
+    line = head.count("\n") + 1
+    return head + "\n", f"the text after the template's closing brace (line {line}) is not part of it"
+
+
+def resource_lines(template: dict[str, Any]) -> dict[str, int]:
+    """Logical id -> the 1-based line of its key, from the decoder's marks."""
+    section = template.get("Resources")
+    out: dict[str, int] = {}
+    if not isinstance(section, dict):
+        return out
+    for key in section:
+        mark = getattr(key, "start_mark", None)
+        if mark is not None and isinstance(key, str):
+            out[str(key)] = int(mark.line) + 1
+    return out
+
+
+def lint_text(text: str, region: str) -> list[dict[str, Any]]:
+    """cfn-lint on the template's own text (so each match's line is the answer's), warm per region."""
+    from graders.lint import _linter
+
+    return _linter((region,)).lint(text)
+
+
+__all__ = ["MAX_TEMPLATE_BYTES", "ParseOutcome", "ParsePool", "parse_text"]
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else MEMORY_MB)

@@ -1,0 +1,226 @@
+"""CloudFormation answers (YAML or JSON): the template is the answer; building it is parsing it.
+
+There is no scaffold and nothing runs: each template the answer gives is parsed with cfn-lint's
+decoder in a bounded worker (graders/kinds/cfn_parse.py), written as long-form JSON under
+``templates/`` and linted there with the task's region. The decoder's line marks travel with the
+result (``SynthResult.marks``), so the template lens's evidence carries the answer's file:line.
+Parsing runs with ``--no-synth`` too: it reads data, it runs no code.
+
+When an answer gives several templates, the main one is the one that nests the others
+(``AWS::CloudFormation::Stack``), else the one with the most resources (the later on a tie: the
+final draft). The others are graded beside it as stacks of their own unless they are drafts of it
+(most of their logical ids are in it too); a parameter file or a CLI snippet is not a template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path, PurePosixPath
+from typing import ClassVar
+
+from graders.analysis.context import SourceFile
+from graders.extract import template_format
+from graders.kinds.base import BuildSettings, Built, Kind, Services
+from graders.kinds.cfn_parse import ParseOutcome, ParsePool
+from graders.models import ExtractedFile, Extraction, Sample, SynthResult, Workspace
+
+_RESOURCE_TYPE = re.compile(r"[\"']?Type[\"']?\s*:\s*[\"']?AWS::\w+::\w+")
+_NESTED = re.compile(r"AWS::CloudFormation::Stack\b")
+DEFAULT_REGION = "us-east-1"
+
+
+class CloudFormation(Kind):
+    """A CloudFormation answer; ``format`` is the language its task names (both formats are read)."""
+
+    format: ClassVar[str]
+
+    def recognises(self, extraction: Extraction) -> bool:
+        return any(f.language == self.format for f in self.code_files(extraction))
+
+    def code_files(self, extraction: Extraction) -> list[ExtractedFile]:
+        return [f for f in extraction.files if f.language in ("yaml", "json") and template_format(f.content)]
+
+    def build(
+        self, sample: Sample, extraction: Extraction, workdir: Path, out_dir: Path, services: Services
+    ) -> Built:
+        files = self.code_files(extraction)
+        workspace = Workspace(
+            root=str(workdir), files=sorted(f.path for f in files), answer_files=sorted(f.path for f in files)
+        )
+        if not files:
+            return Built(SynthResult(status="skipped", cause="no-code", message=self.no_code), workspace)
+        pool: ParsePool = services.get("cfn-parse", start_parse_pool)
+        region = task_region(sample)
+        outcomes = {f.path: pool.parse(f.content, region) for f in files}
+        main, graded, notes = choose_templates(files, outcomes)
+        seconds = round(sum(o.seconds for o in outcomes.values()), 3)
+        failed = outcomes[main.path]
+        if failed.status != "ok":
+            return Built(_failure(main, failed, seconds), workspace, notes)
+        synth = SynthResult(status="ok", seconds=seconds, entry=main.path, entry_kind="answer")
+        (out_dir / "templates").mkdir(parents=True, exist_ok=True)
+        for f in graded:
+            outcome = outcomes[f.path]
+            stack = _stack_name(f.path, synth.stacks)
+            rel = f"templates/{stack}.template.json"
+            (out_dir / rel).write_text(with_defaults(outcome.template_json or "{}"), encoding="utf-8")
+            synth.stacks.append(stack)
+            synth.templates[stack] = rel
+            synth.marks[stack] = {
+                lid: (f.path, line, f.md_line(line)) for lid, line in sorted(outcome.marks.items())
+            }
+            if outcome.lint is not None:
+                synth.lint[stack] = outcome.lint
+            if outcome.note:
+                notes.append(f"{f.path}: {outcome.note}")
+            if outcome.lint_note:
+                notes.append(f"{f.path}: {outcome.lint_note}")
+        return Built(synth, workspace, notes)
+
+    def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
+        """The template text of each template file (no syntax tree: its parse is the build's)."""
+        return [
+            SourceFile(f.path, f.content, None, None, f)
+            for f in files
+            if f.language in ("yaml", "json") and template_format(f.content)
+        ]
+
+    def judged(self, synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
+        """A template that does not parse is the source model's syntax error too (parse-error reads it)."""
+        if synth.status != "failed" or synth.cause != "syntax" or synth.file is None:
+            return synth
+        for src in sources:
+            if src.path == synth.file and src.syntax_error is None:
+                err = SyntaxError(synth.message or "the template does not parse")
+                err.lineno = synth.line or 1
+                src.syntax_error = err
+        return synth
+
+    def source_readable(self, sources: list[SourceFile]) -> bool:
+        """Nothing but the parsed template can be judged: a template that does not parse leaves the
+        security, performance and best-practice categories unscored."""
+        return False
+
+
+class CloudFormationYaml(CloudFormation):
+    name: ClassVar[str] = "cloudformation-yaml"
+    format: ClassVar[str] = "yaml"
+    metadata: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("cfn", "yaml"),
+        ("cfn", "yml"),
+        ("cloudformation", "yaml"),
+        ("cloudformation", "yml"),
+    )
+    no_code: ClassVar[str] = "the answer has no CloudFormation template"
+
+
+class CloudFormationJson(CloudFormation):
+    name: ClassVar[str] = "cloudformation-json"
+    format: ClassVar[str] = "json"
+    metadata: ClassVar[tuple[tuple[str, str], ...]] = (("cfn", "json"), ("cloudformation", "json"))
+    no_code: ClassVar[str] = "the answer has no CloudFormation template"
+
+
+# Resources CloudFormation snapshots rather than deletes when no DeletionPolicy is given.
+_SNAPSHOT_BY_DEFAULT = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
+
+
+def with_defaults(template_json: str) -> str:
+    """The template with the defaults CloudFormation applies made explicit, as CDK's templates have them.
+
+    A resource with no ``DeletionPolicy`` is deleted with its stack (an RDS cluster, or an RDS
+    instance outside a cluster, is snapshotted first): the template lens reads the policy that
+    will apply, not the key the author left out. cfn-lint has already read the answer's own text.
+    """
+    template = json.loads(template_json)
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    if not isinstance(resources, dict):
+        return template_json
+    for raw in resources.values():
+        if not isinstance(raw, dict) or "DeletionPolicy" in raw or not isinstance(raw.get("Type"), str):
+            continue
+        props = raw.get("Properties")
+        props = props if isinstance(props, dict) else {}
+        snapshot = raw["Type"] in _SNAPSHOT_BY_DEFAULT and not (
+            raw["Type"] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in props
+        )
+        raw["DeletionPolicy"] = "Snapshot" if snapshot else "Delete"
+    return json.dumps(template, indent=1)
+
+
+def start_parse_pool(settings: BuildSettings) -> ParsePool:
+    return ParsePool(workers=settings.workers, timeout=settings.timeout).__enter__()
+
+
+def task_region(sample: Sample) -> str:
+    """The region the task fixed (``lib/AWS_REGION`` beside the answer or in the task), else us-east-1."""
+    candidates = [Path(sample.source).parent / "AWS_REGION"]
+    if sample.task_root:
+        candidates.append(Path(sample.task_root) / "lib" / "AWS_REGION")
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")[:100].strip()
+        except OSError:
+            continue
+        if re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", text):
+            return text
+    return DEFAULT_REGION
+
+
+def choose_templates(
+    files: list[ExtractedFile], outcomes: dict[str, ParseOutcome]
+) -> tuple[ExtractedFile, list[ExtractedFile], list[str]]:
+    """The main template, every template graded (main first) and notes on those left out."""
+    nesting = [f for f in files if _NESTED.search(f.content)]
+    pool = nesting or files
+    # max() keeps the first of equals: walk backwards so a tie goes to the later (final) draft.
+    main = max(reversed(pool), key=lambda f: len(_RESOURCE_TYPE.findall(f.content)))
+    graded, notes = [main], []
+    if len(files) > 1:
+        notes.append(f"{len(files)} templates in the answer; {main.path} is the main one")
+    for f in files:
+        if f is main:
+            continue
+        outcome = outcomes[f.path]
+        if outcome.status != "ok":
+            notes.append(f"{f.path} does not parse ({outcome.message}); not graded")
+            continue
+        draft_of = next((g for g in graded if _is_draft(outcome, outcomes[g.path])), None)
+        if draft_of is not None and not nesting:
+            notes.append(
+                f"{f.path} is a draft of {draft_of.path} (most of its resources are there); not graded"
+            )
+            continue
+        graded.append(f)
+    return main, graded, notes
+
+
+def _is_draft(outcome: ParseOutcome, of: ParseOutcome) -> bool:
+    mine, theirs = set(outcome.marks), set(of.marks)
+    return bool(mine) and len(mine & theirs) * 2 >= len(mine)
+
+
+def _failure(main: ExtractedFile, outcome: ParseOutcome, seconds: float) -> SynthResult:
+    cause = {"timeout": "timeout", "memory": "memory", "exited": "exited", "error": "other"}.get(
+        outcome.status, "syntax"
+    )
+    message = outcome.message or "the template could not be read"
+    return SynthResult(
+        status="timeout" if cause == "timeout" else "failed",
+        cause=cause,
+        error_type="TemplateError" if cause == "syntax" else "ParserError",
+        message=message,
+        file=main.path,
+        line=outcome.line,
+        seconds=seconds,
+    )
+
+
+def _stack_name(path: str, taken: list[str]) -> str:
+    stem = re.sub(r"[^A-Za-z0-9-]", "-", PurePosixPath(path).stem) or "template"
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    return name
