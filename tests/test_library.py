@@ -21,7 +21,7 @@ NO_CODE = (ROOT / "samples" / "no_code_RESPONSE.md").read_text(encoding="utf-8")
 
 def test_importing_iacgrade_is_cheap() -> None:
     code = (
-        "import sys, iacgrade\n"
+        "import sys, iacgrade, iacgrade.reward\n"
         "from iacgrade import Grader\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'aws_cdk', 'pyarrow', 'jsii')"
         " or m == 'graders.pipeline']\n"
@@ -62,3 +62,20 @@ def test_grade_with_a_real_synth(tmp_path: Path) -> None:
         result = g.grade(GOOD, id="good")
     assert result.status == "graded"
     assert result.synth.status == "ok", result.synth.message
+
+
+def test_reward_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iacgrade import reward
+
+    monkeypatch.setattr(reward, "_grader", Grader(workers=1, synth=False))
+    try:
+        good = reward.compute_score("iac", GOOD, None)
+        assert isinstance(good, float) and 0.0 < good <= 1.0
+        assert reward.compute_score("iac", NO_CODE, None) == reward.FLOOR
+        detail = reward.compute_score("iac", GOOD, None, return_dict=True)
+        assert isinstance(detail, dict) and detail["score"] == good and 0.0 <= detail["security"] <= 1.0
+        chat = [{"role": "user", "content": "build it"}, {"role": "assistant", "content": GOOD}]
+        assert reward.reward_fn([GOOD, NO_CODE, chat]) == [good, reward.FLOOR, good]
+    finally:
+        assert reward._grader is not None
+        reward._grader.close()
