@@ -242,11 +242,11 @@ class _State:
         if row_id is None or isinstance(row_id, bool) or not isinstance(row_id, str | int):
             yield self._error(number, number, source, f"id field {f.id!r} is not a string or an integer")
             return
+        kept = {name: _scalar(row.get(name)) for name in f.keep}
         if str(row_id) in self.ids:
-            yield self._error(number, row_id, source, f"duplicate id {row_id!r} (row {number})")
+            yield self._error(number, row_id, source, f"duplicate id {row_id!r} (row {number})", kept)
             return
         self.ids.add(str(row_id))
-        kept = {name: _scalar(row.get(name)) for name in f.keep}
         sample = Sample(
             sample_id=self.unique(f"{self.stem}/{_safe_id(row_id)}"),
             source=source,
@@ -284,7 +284,9 @@ class _State:
             sample.warnings.append(f"reference field {f.reference!r} is not text; no comparison")
         yield sample
 
-    def _error(self, number: int, row_id: Any, source: str, reason: str) -> Sample:
+    def _error(
+        self, number: int, row_id: Any, source: str, reason: str, kept: dict[str, Any] | None = None
+    ) -> Sample:
         """An error Sample for a row; its id is the row number when its own id cannot be used."""
         return Sample(
             sample_id=self.unique(
@@ -292,7 +294,7 @@ class _State:
             ),
             source=source,
             row_id=row_id if isinstance(row_id, str | int) and not isinstance(row_id, bool) else number,
-            row_fields={},
+            row_fields=kept or {},
             status="error",
             error=reason if reason.startswith(("line ", "item ", "row ")) else f"row {number}: {reason}",
         )

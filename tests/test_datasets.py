@@ -102,6 +102,8 @@ def test_bad_rows_are_errors_on_their_row_and_the_rest_is_graded(tmp_path: Path)
     assert "not a string but list" in errors["mixed/3"]
     assert any("line 4: invalid JSON" in e for e in errors.values())
     assert any("duplicate id 1" in e for e in errors.values())
+    kept = list(iter_dataset(data, DatasetFields(keep=("id",)), max_row_bytes=10**6))
+    assert [s.row_fields for s in kept if "duplicate" in (s.error or "")] == [{"id": 1}]
     samples = list(iter_dataset(data, DatasetFields(), max_row_bytes=4000))
     assert any("longer than 4000 bytes" in (s.error or "") for s in samples)
     assert [s.row_id for s in samples if s.status == "ok"] == [
