@@ -24,7 +24,13 @@ EXIT_INTERRUPTED = 130  # like a shell after Ctrl-C
 
 @app.command()
 def grade(
-    paths: Annotated[list[Path], typer.Argument(help="Answer files, or folders searched for *RESPONSE*.md.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Answer files, folders searched for *RESPONSE*.md, or datasets (.jsonl, .json, .parquet, "
+            ".csv, a Hugging Face save_to_disk folder): one row, one answer."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     workers: Annotated[int, typer.Option(help="Parallel synth workers (default: the number of cores).")] = 0,
     rubric: Annotated[
@@ -71,10 +77,30 @@ def grade(
             help="Result cache folder (default: $IACGRADE_CACHE_DIR, else $XDG_CACHE_HOME/iacgrade or ~/.cache/iacgrade)."
         ),
     ] = None,
+    response_field: Annotated[
+        str,
+        typer.Option(help="Dataset: the answer's column (a chat `messages` list: its last assistant turn)."),
+    ] = "response",
+    prompt_field: Annotated[str, typer.Option(help="Dataset: the prompt's column, if any.")] = "prompt",
+    id_field: Annotated[
+        str, typer.Option(help="Dataset: the row id's column (else the row number, from 0).")
+    ] = "id",
+    kind_field: Annotated[
+        str | None, typer.Option(help="Dataset: the column with the kind of answer (cdk-python, ...).")
+    ] = None,
+    reference_field: Annotated[
+        str | None, typer.Option(help="Dataset: a reference answer's column, compared in each report.")
+    ] = None,
+    keep_field: Annotated[
+        list[str],
+        typer.Option(help="Dataset: a column copied into results.csv (repeatable), to join grades back."),
+    ] = [],  # noqa: B006
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
     """Grade answers: extract, synthesize, check, score and write a report for each."""
+    from graders.datasets import DatasetFields
+    from graders.ingest import NoAnswersFound
     from graders.pipeline import GradeOptions
     from graders.pipeline import grade as run_grade
     from graders.rubric import RubricError
@@ -125,6 +151,14 @@ def grade(
         kind=kind,
         use_cache=not no_cache,
         cache_dir=cache_dir,
+        fields=DatasetFields(
+            response=response_field,
+            prompt=prompt_field,
+            id=id_field,
+            kind=kind_field,
+            reference=reference_field,
+            keep=tuple(keep_field),
+        ),
     )
     progress = Progress(enabled=not quiet and not as_json, console=err)
     try:
@@ -132,6 +166,9 @@ def grade(
             outcome = run_grade(paths, options, on_result=progress.advance, on_start=progress.start)
     except RubricError as exc:
         err.print(f"[red]rubric error:[/] {exc}")
+        raise typer.Exit(EXIT_RUN_FAILED) from exc
+    except NoAnswersFound as exc:
+        err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
     except _sandbox_unavailable() as exc:
         err.print(f"[red]sandbox unavailable:[/] {exc}")

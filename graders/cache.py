@@ -161,6 +161,8 @@ def rebind(result: SampleResult, sample: Sample, notes: list[str]) -> SampleResu
             "task_id": sample.task_id,
             "role": sample.role,
             "reference_id": sample.reference_id,
+            "row_id": sample.row_id,
+            "row_fields": dict(sample.row_fields),
             "warnings": list(sample.warnings) + list(notes),
         }
     )

@@ -38,7 +38,7 @@ from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES
 from graders.extract import safe_relpath
 from graders.models import Sample
 
-__all__ = ["discover", "read_answer", "scaffold_of"]
+__all__ = ["NoAnswersFound", "discover", "read_answer", "scaffold_of"]
 
 _SKIP_DIRS = frozenset({".venv", "venv", "node_modules", ".git", "__pycache__", "cdk.out"})
 _TASK_MARKERS = ("cdk.json", "tap.py", "metadata.json")
@@ -47,13 +47,18 @@ _ENTRY_NAMES = ("tap.py", "app.py", "main.py")
 _BINARY_SAMPLE = 8192
 
 
-def discover(paths: list[Path], *, pattern: str = ANSWER_PATTERN) -> list[Sample]:
+class NoAnswersFound(ValueError):
+    """A folder named to be graded holds no file matching the pattern (``discover(strict=True)``)."""
+
+
+def discover(paths: list[Path], *, pattern: str = ANSWER_PATTERN, strict: bool = False) -> list[Sample]:
     """Return one Sample per answer file found under ``paths``.
 
     A file is one sample; a folder is searched recursively (sorted, skipping .venv,
     node_modules and .git, not descending into directory symlinks) for files whose name matches
     ``pattern``. Missing paths, folders without matches and symlinked answers that point outside
-    the named paths become error Samples instead of raising (see the module docstring).
+    the named paths become error Samples instead of raising (see the module docstring); with
+    ``strict``, a folder without matches raises :class:`NoAnswersFound` naming the pattern.
     """
     found: list[tuple[Path, Path, str]] = []  # (file, PATH argument, id relative to it)
     errors: list[Sample] = []
@@ -63,6 +68,8 @@ def discover(paths: list[Path], *, pattern: str = ANSWER_PATTERN) -> list[Sample
         arg = Path(arg)
         if arg.is_dir():
             files, linked_dirs = _walk(arg, pattern)
+            if not files and strict:
+                raise NoAnswersFound(_no_match_message(arg, pattern, linked_dirs))
             if not files:
                 errors.append(_error_sample(arg, _no_match_message(arg, pattern, linked_dirs)))
             found.extend((f, arg, _strip_md(f.relative_to(arg).as_posix())) for f in files)
@@ -97,9 +104,20 @@ def read_answer(sample: Sample, *, max_bytes: int = MAX_ANSWER_BYTES) -> str | N
     """
     if sample.status == "error":
         return None
-    data = _read_bytes(sample, max_bytes)
-    if data is None:
-        return None
+    if sample.text is not None:  # a dataset row or a library call: the text came with the sample
+        data = sample.text.encode("utf-8", errors="surrogatepass")
+        if len(data) > max_bytes:
+            _fail(sample, f"answer too large: {len(data)} bytes > limit {max_bytes}")
+            return None
+        if not data.strip():
+            _fail(sample, f"empty answer: {sample.source}")
+            return None
+        sample.size_bytes = len(data)
+    else:
+        read = _read_bytes(sample, max_bytes)
+        if read is None:
+            return None
+        data = read
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\x00" in data[:_BINARY_SAMPLE] or _mostly_binary(data[:_BINARY_SAMPLE]):

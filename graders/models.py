@@ -45,6 +45,18 @@ class Sample(_Model):
         description="False for an answer found by searching a folder that was a plain file then: "
         "reading it refuses a symlink swapped in since",
     )
+    row_id: str | int | None = Field(
+        default=None, description="a dataset row's id (its --id-field value, else its row number)"
+    )
+    row_fields: dict[str, Any] = Field(
+        default_factory=dict, description="a dataset row's --keep-field values"
+    )
+    text: str | None = Field(
+        default=None, exclude=True, description="the answer's text when it came in a dataset row, not a file"
+    )
+    prompt: str | None = Field(
+        default=None, exclude=True, description="the prompt's text when the row (or caller) gave one"
+    )
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
@@ -221,6 +233,8 @@ class SampleResult(_Model):
     prompt_digest: str | None = Field(
         default=None, description="short hash of the task's prompt text; `compare` pairs answers by it"
     )
+    row_id: str | int | None = Field(default=None, description="the dataset row's id, to join grades back")
+    row_fields: dict[str, Any] = Field(default_factory=dict, description="the row's --keep-field values")
 
     @model_validator(mode="before")
     @classmethod

@@ -13,8 +13,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from graders import __version__
 from graders.analysis.context import load_templates
 from graders.cache import ResultCache, Reuse, default_cache_dir
 from graders.checks import CheckContext, load_checked_rubric, run_checks
+from graders.datasets import DatasetFields, is_dataset, iter_dataset
 from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
 from graders.extract import extract_files
 from graders.ingest import discover, read_answer
@@ -63,6 +64,7 @@ class GradeOptions:
     kind: str | None = None  # --kind: grade every answer as this kind (default: metadata, else blocks)
     use_cache: bool = True  # off (--no-cache): neither resume nor read or write the cache
     cache_dir: Path | None = None  # default: graders.cache.default_cache_dir()
+    fields: DatasetFields = field(default_factory=DatasetFields)  # which column of a dataset row is what
 
 
 ProgressFn = Callable[[SampleResult], None]
@@ -81,15 +83,17 @@ def grade(
     on_result: ProgressFn | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> RunOutcome:
-    """Grade every answer found under ``paths`` into ``options.out``."""
+    """Grade every answer found under ``paths`` into ``options.out``.
+
+    Raises NoAnswersFound (a ValueError) before any work when a folder holds no answer."""
     rubric = load_checked_rubric(options.rubric)
     if options.scaffold is not None and not options.scaffold.is_dir():
         raise ValueError(f"scaffold {options.scaffold}: not a folder")  # before any work starts
-    samples = discover(paths, pattern=options.pattern)
+    file_paths = [p for p in paths if not is_dataset(p)]
+    samples = discover(file_paths, pattern=options.pattern, strict=True) if file_paths else []
     if options.scaffold is not None:
         _use_scaffold(samples, options.scaffold)
-    for sample in samples:  # known before grading, so the cache keys on it
-        sample.kind = options.kind or sample.kind or kind_of_metadata(sample.metadata)
+    datasets = [p for p in paths if is_dataset(p)]
     options.out.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
         **_run_identity(options.out),  # type: ignore[arg-type]
@@ -108,6 +112,7 @@ def grade(
             "rubric": str(options.rubric) if options.rubric else None,
             "scaffold": str(options.scaffold) if options.scaffold else None,
             "kind": options.kind,
+            **({"fields": options.fields.as_dict()} if datasets else {}),
         },
         cache_dir=str(options.cache_dir or default_cache_dir()) if options.use_cache else None,
         check_severities={c: spec.severity for c, spec in rubric.checks.items() if spec.enabled},
@@ -115,32 +120,44 @@ def grade(
     reuse = _reuse(options, manifest)
     journal = RunJournal(options.out)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
-    if on_start:
-        on_start(len(samples))
+    if on_start:  # a dataset is read once more to count its rows: cheap next to grading them
+        on_start(len(samples) + sum(sum(1 for _ in _dataset_samples(d, options)) for d in datasets))
 
     reports = _ReportWriter(options.out, rubric, samples)
     results: list[SampleResult] = []
+    seen_ids: set[str] = set()
     services = open_services(options)
     stop = threading.Event()  # set on Ctrl-C: answers cut short are not written, a re-run grades them
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as executor:
-            futures = {
-                executor.submit(_grade_one, s, options, rubric, services, reuse, stop): s for s in samples
-            }
+            # Samples are submitted a few at a time, so a dataset's rows stream through the run.
+            stream = _all_samples(samples, datasets, options, seen_ids)
+            futures: set[Future[SampleResult]] = set()
+            in_flight = 4 * max(1, options.workers)
             tables_written = time.monotonic()
             try:
-                for future in as_completed(futures):
-                    result = future.result()
-                    results.append(result)
-                    reports.done(result)  # before the journal line: a journaled answer has its report
-                    journal.append(result, reuse.how.get(result.sample_id, "graded"))
-                    if (
-                        time.monotonic() - tables_written > _TABLES_EVERY_S
-                    ):  # a killed run keeps recent tables
-                        write_run_tables(options.out, results)
-                        tables_written = time.monotonic()
-                    if on_result:
-                        on_result(result)
+                for sample in _take(stream, in_flight):
+                    reports.add(sample)
+                    futures.add(executor.submit(_grade_one, sample, options, rubric, services, reuse, stop))
+                while futures:
+                    finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                    for sample in _take(stream, len(finished)):
+                        reports.add(sample)
+                        futures.add(
+                            executor.submit(_grade_one, sample, options, rubric, services, reuse, stop)
+                        )
+                    for future in finished:
+                        result = future.result()
+                        results.append(result)
+                        reports.done(result)  # before the journal line: a journaled answer has its report
+                        journal.append(result, reuse.how.get(result.sample_id, "graded"))
+                        if (
+                            time.monotonic() - tables_written > _TABLES_EVERY_S
+                        ):  # a killed run keeps recent tables
+                            write_run_tables(options.out, results)
+                            tables_written = time.monotonic()
+                        if on_result:
+                            on_result(result)
             except KeyboardInterrupt:
                 stop.set()
                 for f in futures:
@@ -153,8 +170,8 @@ def grade(
         # appends, and the journal is what a re-run trusts.
         reports.flush()
         journal.close()
-        _write_tables_from_journal(options.out, {s.sample_id for s in samples})
-        raise RunInterrupted(len(results), len(samples)) from None
+        _write_tables_from_journal(options.out, seen_ids)
+        raise RunInterrupted(len(results), max(len(seen_ids), len(results))) from None
     finally:
         services.close()
     reports.flush()
@@ -173,6 +190,47 @@ def grade(
     return RunOutcome(manifest, results)
 
 
+def _dataset_samples(path: Path, options: GradeOptions) -> Iterator[Sample]:
+    # A row may carry its response, prompt and reference: bound a JSON line by all three.
+    return iter_dataset(path, options.fields, max_row_bytes=4 * options.max_bytes)
+
+
+def _all_samples(
+    samples: list[Sample], datasets: list[Path], options: GradeOptions, seen_ids: set[str]
+) -> Iterator[Sample]:
+    """The answer files' samples, then each dataset's rows as they are read; ids made unique.
+
+    Each sample's kind is settled here, before grading, so the cache keys on it."""
+    for sample in samples:
+        seen_ids.add(sample.sample_id)
+        yield _with_kind(sample, options)
+    for path in datasets:
+        for sample in _dataset_samples(path, options):
+            if sample.sample_id in seen_ids:  # two datasets with the same file name
+                sample.sample_id = f"{path.parent.name or 'input'}/{sample.sample_id}"
+            base, n = sample.sample_id, 2
+            while sample.sample_id in seen_ids:
+                sample.sample_id, n = f"{base}~{n}", n + 1
+            if options.scaffold is not None:
+                _use_scaffold([sample], options.scaffold)
+            seen_ids.add(sample.sample_id)
+            yield _with_kind(sample, options)
+
+
+def _with_kind(sample: Sample, options: GradeOptions) -> Sample:
+    sample.kind = options.kind or sample.kind or kind_of_metadata(sample.metadata)
+    return sample
+
+
+def _take(stream: Iterator[Sample], n: int) -> list[Sample]:
+    out: list[Sample] = []
+    for sample in stream:
+        out.append(sample)
+        if len(out) >= n:
+            break
+    return out
+
+
 def _write_tables_from_journal(out: Path, sample_ids: set[str]) -> None:
     results_df, findings_df = tables_from_journal(out)
     write_tables(
@@ -188,6 +246,35 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, done: int, total: int) -> None:
         super().__init__(f"interrupted after {done} of {total} answers")
         self.done, self.total = done, total
+
+
+class Session:
+    """What grading answers one by one needs, opened once: the rubric, the result cache, the
+    scaffold and the run-wide services (warm pools). The library's Grader and ``serve`` hold one;
+    ``grade`` is thread-safe and gives the SampleResult a run would write to result.json."""
+
+    def __init__(self, options: GradeOptions, *, run_id: str = "library") -> None:
+        self.options = options
+        self.rubric = load_checked_rubric(options.rubric)
+        manifest = RunManifest(
+            run_id=run_id,
+            started="",
+            grader_version=__version__,
+            rubric_version=f"{self.rubric.version}+{self.rubric.digest}",
+            cdk_version=_cdk_version(),
+        )
+        self.reuse = _reuse(options, manifest)
+        self.services = open_services(options)
+
+    def grade(self, sample: Sample) -> SampleResult:
+        if self.options.scaffold is not None:
+            _use_scaffold([sample], self.options.scaffold)
+        return _grade_one(
+            _with_kind(sample, self.options), self.options, self.rubric, self.services, self.reuse
+        )
+
+    def close(self) -> None:
+        self.services.close()
 
 
 def grade_sample(sample: Sample, options: GradeOptions, rubric: Rubric, services: Services) -> SampleResult:
@@ -325,6 +412,8 @@ def _grade_into(
         role=sample.role,
         kind=kind.name,
         reference_id=sample.reference_id,
+        row_id=sample.row_id,
+        row_fields=dict(sample.row_fields),
         files=extraction.files,
         skipped_blocks=extraction.skipped,
         moves=built.workspace.moves if built.workspace else [],
@@ -353,6 +442,8 @@ def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
         role=sample.role,
         kind=sample.kind,
         reference_id=sample.reference_id,
+        row_id=sample.row_id,
+        row_fields=dict(sample.row_fields),
         warnings=list(sample.warnings),
         scores={c: None for c in rubric.categories},
         grader_version=__version__,
@@ -454,16 +545,27 @@ class _ReportWriter:
     def __init__(self, out: Path, rubric: Rubric, samples: list[Sample]) -> None:
         self.out, self.rubric = out, rubric
         self.in_run = {s.sample_id for s in samples}
-        self.task_roots = {s.sample_id: s.task_root for s in samples}
+        self.task_roots = {s.sample_id: s.task_root for s in samples if s.task_root}
+        self.done_ids: set[str] = set()
+        # Only references (IDEAL answers) are kept whole: a dataset's rows are not held to the end.
         self.done_results: dict[str, SampleResult] = {}
         self.waiting: dict[str, list[SampleResult]] = {}
         self.lock = threading.Lock()
 
+    def add(self, sample: Sample) -> None:
+        """A sample streamed into the run after it started (a dataset row)."""
+        with self.lock:
+            self.in_run.add(sample.sample_id)
+            if sample.task_root:
+                self.task_roots[sample.sample_id] = sample.task_root
+
     def done(self, result: SampleResult) -> None:
         with self.lock:
-            self.done_results[result.sample_id] = result
+            self.done_ids.add(result.sample_id)
+            if result.role == "ideal":
+                self.done_results[result.sample_id] = result
             ref = result.reference_id
-            if ref and ref in self.in_run and ref not in self.done_results:
+            if ref and ref in self.in_run and ref not in self.done_ids:
                 self.waiting.setdefault(ref, []).append(result)
             else:
                 self._write(result)

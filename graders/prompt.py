@@ -53,7 +53,14 @@ _LISTED = (
 
 
 def read_prompt(sample: Sample) -> str | None:
-    """The task's prompt text, or None when there is none (or it is not a plain, small file)."""
+    """The prompt's text, or None when there is none (or it is not a plain, small file).
+
+    A prompt that came with the sample (a dataset row's prompt field, a library call) wins; a
+    dataset row without one has none (a PROMPT.md beside the dataset file is not its prompt).
+    Otherwise the task folder's ``lib/PROMPT.md`` or ``PROMPT.md``, or one beside the answer.
+    """
+    if sample.prompt is not None or sample.text is not None or sample.row_id is not None:
+        return sample.prompt
     candidates: list[Path] = []
     if sample.task_root:
         candidates.append(Path(sample.task_root) / "lib" / "PROMPT.md")

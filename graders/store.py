@@ -43,6 +43,7 @@ RESULT_COLUMNS = [
     "grader_version",
     "rubric_version",
     "prompt_digest",
+    "row_id",
 ]
 FINDING_COLUMNS = [
     "sample_id",
@@ -59,6 +60,7 @@ FINDING_COLUMNS = [
     "cdk_path",
     "lenses",
 ]
+_RESULT_COLUMN_SET = frozenset(RESULT_COLUMNS)
 JOURNAL = ".results.jsonl"
 TABLE_FILES = ("results.csv", "findings.csv", "results.parquet", "findings.parquet")
 _FLOAT_COLUMNS = ["synth_seconds", *CATEGORIES, "total"]
@@ -114,6 +116,9 @@ def result_row(r: SampleResult) -> dict[str, Any]:
         "grader_version": r.grader_version,
         "rubric_version": r.rubric_version,
         "prompt_digest": r.prompt_digest,
+        "row_id": r.row_id,
+        # A dataset's --keep-field columns follow, under their own names (prefixed when taken).
+        **{(f"row.{k}" if k in _RESULT_COLUMN_SET else k): v for k, v in r.row_fields.items()},
     }
 
 
@@ -144,12 +149,28 @@ def finding_rows(r: SampleResult) -> list[dict[str, Any]]:
 
 def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The results table with stable dtypes (scores are floats, NaN when unscored)."""
-    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    extra = list(dict.fromkeys(k for row in rows for k in row if k not in _RESULT_COLUMN_SET))
+    df = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *extra])
+    for col in ["row_id", *extra]:
+        df[col] = _one_type(df[col])
     for col in _FLOAT_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     df["files"] = pd.to_numeric(df["files"]).astype("int64")
     df["findings"] = pd.to_numeric(df["findings"]).astype("int64")
     return df
+
+
+def _one_type(column: pd.Series) -> pd.Series:
+    """A row id or kept column Parquet can hold: integers stay integers (nullable), numbers
+    numbers, and a column of mixed values becomes text (None stays missing)."""
+    values = [v for v in column if v is not None and not (isinstance(v, float) and v != v)]
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return column.astype("Int64")
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return pd.to_numeric(column, errors="coerce").astype("float64")
+    if all(isinstance(v, bool) for v in values) or all(isinstance(v, str) for v in values):
+        return column.astype("object")
+    return column.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
 
 
 def findings_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,0 +1,101 @@
+"""Reward adapters for training loops, on one module-level Grader started on first use.
+
+- ``compute_score(data_source, solution_str, ground_truth, extra_info=None, return_dict=False)``:
+  verl's custom reward function signature.
+- ``reward_fn(completions, prompts=None, **kw)``: TRL's reward function shape, one float per
+  completion.
+
+The reward is the answer's total / 100, in [0, 1], with a floor: an answer with no code, one that
+could not be read or graded (``status: "error"``, or no total) and one whose CDK app failed to
+build or timed out gets ``FLOOR`` (0.0), so a policy cannot collect the categories it can still
+pass by writing code that never builds. ``ground_truth`` is not used for the score (a reference
+answer only feeds the comparison section of a report). Settings come from environment variables
+read when the Grader starts: ``IACGRADE_REWARD_WORKERS`` (default 2), ``IACGRADE_REWARD_SYNTH``
+(``0`` grades the source only).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graders.models import SampleResult
+    from iacgrade.grader import Grader
+
+__all__ = ["FLOOR", "compute_score", "reward_fn", "score_of"]
+
+FLOOR = 0.0
+_CATEGORIES = ("syntax", "deployment", "security", "performance", "best_practices")
+_grader: Grader | None = None
+_lock = threading.Lock()
+
+
+def _shared_grader() -> Grader:
+    global _grader
+    with _lock:
+        if _grader is None:
+            from iacgrade.grader import Grader
+
+            grader = Grader(
+                workers=int(os.environ.get("IACGRADE_REWARD_WORKERS", "2")),
+                synth=os.environ.get("IACGRADE_REWARD_SYNTH", "1") != "0",
+            )
+            grader.start()
+            atexit.register(grader.close)
+            _grader = grader
+        return _grader
+
+
+def score_of(result: SampleResult) -> float:
+    """The reward of a graded answer: total / 100, or ``FLOOR`` (see the module docstring)."""
+    if result.status != "graded" or result.total is None or not result.files:
+        return FLOOR
+    if result.synth.status in ("failed", "timeout"):
+        return FLOOR
+    return min(1.0, max(0.0, result.total / 100.0))
+
+
+def _prompt_of(extra_info: Any) -> str | None:
+    if isinstance(extra_info, dict):
+        for key in ("prompt", "question"):
+            if isinstance(extra_info.get(key), str):
+                return str(extra_info[key])
+    return None
+
+
+def compute_score(
+    data_source: Any,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: dict[str, Any] | None = None,
+    return_dict: bool = False,
+) -> float | dict[str, Any]:
+    """verl's custom reward: the answer's reward in [0, 1]; with ``return_dict``, also its category
+    scores in [0, 1] (0.0 when a category could not be assessed) and whether it built."""
+    result = _shared_grader().grade(solution_str, prompt=_prompt_of(extra_info))
+    score = score_of(result)
+    if not return_dict:
+        return score
+    categories = {c: (result.scores.get(c) or 0.0) / 100.0 for c in _CATEGORIES}
+    return {"score": score, **categories, "synth_ok": 1.0 if result.synth.status == "ok" else 0.0}
+
+
+def reward_fn(completions: list[Any], prompts: list[Any] | None = None, **kw: Any) -> list[float]:
+    """TRL's reward function: one reward per completion (a string, or a chat message list whose
+    last assistant turn is the answer), graded in parallel on the shared Grader."""
+    rows = []
+    for i, completion in enumerate(completions):
+        prompt = prompts[i] if prompts is not None and i < len(prompts) else None
+        rows.append({"response": _text(completion), "prompt": _text(prompt)})
+    return [score_of(r) for r in _shared_grader().grade_many(rows)]
+
+
+def _text(value: Any) -> Any:
+    """A chat message list as text: its last assistant turn, else the last message's content."""
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        turns = [m for m in value if m.get("role") == "assistant"] or value
+        return turns[-1].get("content")
+    return value

@@ -1,0 +1,81 @@
+"""The library API: `from iacgrade import Grader`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graders.models import SampleResult
+from iacgrade import Grader
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = (ROOT / "samples" / "good_api_RESPONSE.md").read_text(encoding="utf-8")
+FLAWED = (ROOT / "samples" / "flawed_api_RESPONSE.md").read_text(encoding="utf-8")
+NO_CODE = (ROOT / "samples" / "no_code_RESPONSE.md").read_text(encoding="utf-8")
+
+
+def test_importing_iacgrade_is_cheap() -> None:
+    code = (
+        "import sys, iacgrade, iacgrade.reward\n"
+        "from iacgrade import Grader\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'aws_cdk', 'pyarrow', 'jsii')"
+        " or m == 'graders.pipeline']\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_grade_one_answer_without_synth(tmp_path: Path) -> None:
+    with Grader(workers=1, synth=False, out=tmp_path) as g:
+        result = g.grade(GOOD, prompt="Build an API. Everything must be destroyable.", id="good")
+    assert isinstance(result, SampleResult)
+    assert result.status == "graded" and result.total is not None and result.files
+    assert result.synth.status == "skipped"
+    saved = json.loads((tmp_path / "good" / "result.json").read_text())
+    assert saved["total"] == result.total  # the same model the CLI saves
+    assert result.prompt_digest is not None
+
+
+def test_grade_many_keeps_order_and_owns_a_temp_folder() -> None:
+    rows = [{"response": GOOD, "id": "a"}, FLAWED, {"response": NO_CODE}, {"response": 5}]
+    with Grader(workers=2, synth=False) as g:
+        out = g.out
+        results = list(g.grade_many(rows, in_flight=2))
+        assert out.is_dir()
+    assert not out.exists()  # the Grader's own folder goes with it
+    assert results[0].sample_id == "a" and results[0].files
+    assert results[1].status == "graded" and results[1].total is not None
+    assert results[2].files == []
+    assert results[3].status == "error" and "not a string" in (results[3].error or "")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_grade_with_a_real_synth(tmp_path: Path) -> None:
+    with Grader(workers=1, out=tmp_path, cache=False) as g:
+        result = g.grade(GOOD, id="good")
+    assert result.status == "graded"
+    assert result.synth.status == "ok", result.synth.message
+
+
+def test_reward_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iacgrade import reward
+
+    monkeypatch.setattr(reward, "_grader", Grader(workers=1, synth=False))
+    try:
+        good = reward.compute_score("iac", GOOD, None)
+        assert isinstance(good, float) and 0.0 < good <= 1.0
+        assert reward.compute_score("iac", NO_CODE, None) == reward.FLOOR
+        detail = reward.compute_score("iac", GOOD, None, return_dict=True)
+        assert isinstance(detail, dict) and detail["score"] == good and 0.0 <= detail["security"] <= 1.0
+        chat = [{"role": "user", "content": "build it"}, {"role": "assistant", "content": GOOD}]
+        assert reward.reward_fn([GOOD, NO_CODE, chat]) == [good, reward.FLOOR, good]
+    finally:
+        assert reward._grader is not None
+        reward._grader.close()
