@@ -20,6 +20,15 @@ The subset is chosen before any naive run, from answers the naive way can run (a
 their own or the scaffold's; answers needing a generated driver are left out), split like the
 corpus between answers whose warm synth succeeded and answers whose synth failed, and spread evenly
 over each group in sample-id order: same corpus, same subset, every run.
+
+4. the command: ``iacgrade grade <corpus>`` on ``--workers`` workers into an empty cache (cold,
+   the whole pipeline: synth, lint, checks, scoring, reports, tables), then the same command again
+   into a new output folder (every answer from the cache), and ``iacgrade --help`` (the start-up
+   floor of any run).
+
+At the end the issue's three targets, each a ratio or a mean of this one run, with PASS or MISS:
+(a) warm pool + cfn-lint vs the naive way per answer (>= 20x), (b) seconds per answer of the cold
+command over the whole corpus (<= 0.2 s), (c) cold command vs cached re-grade (>= 50x).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,6 +57,11 @@ from graders.sandbox.pool import CLI_CONTEXT, DUMMY_ENV  # noqa: E402
 from graders.workspace import assemble  # noqa: E402
 
 _TIMEOUT = 120.0
+_ROOT = Path(__file__).resolve().parents[1]
+# The issue's targets (issue 14: cost per answer on one machine).
+_TARGET_VS_NAIVE = 20.0
+_TARGET_PER_ANSWER = 0.2
+_TARGET_CACHED = 50.0
 
 
 @dataclass
@@ -185,6 +200,28 @@ def _parallel(fn: Callable[[int], None], indexes: list[int], workers: int) -> fl
     return time.monotonic() - t0
 
 
+def _command(args: list[str]) -> tuple[float, dict[str, Any]]:
+    """Wall time of one ``iacgrade`` command (a fresh process, as a user runs it) and its --json."""
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=_ROOT, capture_output=True, text=True, check=False
+    )
+    wall = time.monotonic() - t0
+    summary: dict[str, Any] = {}
+    if proc.returncode == 0 and "--json" in args:
+        try:
+            summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            pass
+    elif proc.returncode != 0:
+        print(f"  iacgrade {args[0]} exited {proc.returncode}: {proc.stderr.strip()[-400:]}", file=sys.stderr)
+    return wall, summary
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
@@ -209,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     n, w = len(prepared), args.workers
     print(f"corpus: {n} answers ({len(tasks)} tasks, ideal + model), {w} workers, cpus {os.cpu_count()}")
 
-    print(f"[1/3] warm pool + cfn-lint ... ({_load()})", flush=True)
+    print(f"[1/4] warm pool + cfn-lint ... ({_load()})", flush=True)
     warm_lint = _warm(prepared, work, w, lint=True)
-    print(f"[2/3] warm pool, no lint ... ({_load()})", flush=True)
+    print(f"[2/4] warm pool, no lint ... ({_load()})", flush=True)
     warm_nolint = _warm(prepared, work, w, lint=False)
 
     ok = [r.status == "ok" for r in warm_lint.results]
@@ -222,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     picked = _pick(runnable, args.subset, sum(ok) / max(1, n))
     rows = {i: _Naive(prepared[i][0].sample_id, ok[i]) for i in picked}
-    print(f"[3/3] naive, {len(picked)} answers, {w} at a time ... ({_load()})", flush=True)
+    print(f"[3/4] naive, {len(picked)} answers, {w} at a time ... ({_load()})", flush=True)
     synth_wall = _parallel(lambda i: _synth_naive(prepared[i][1], prepared[i][0], rows[i]), picked, w)
     lint_wall = _parallel(lambda i: _lint_naive(prepared[i][1], rows[i]), picked, w)
     batch_wall = _lint_batch(
@@ -231,6 +268,22 @@ def main(argv: list[str] | None = None) -> int:
         ),
         w,
     )
+    print(f"[4/4] iacgrade grade, cold then cached, and --help ... ({_load()})", flush=True)
+    # The whole corpus; with --limit, the task folders of the answers kept.
+    roots = sorted({s.task_root for s in samples if s.task_root}) if args.limit else [str(args.corpus)]
+    grade = [
+        "grade",
+        *roots,
+        "--workers",
+        str(w),
+        "--quiet",
+        "--json",
+        "--cache-dir",
+        str(work / "cache"),
+    ]
+    cold_wall, cold = _command([*grade, "--out", str(work / "cold")])
+    cached_wall, cached = _command([*grade, "--out", str(work / "cached")])
+    help_wall = min(_command(["--help"])[0] for _ in range(3))
     print(f"done ({_load()})\n")
 
     k = max(1, len(picked))
@@ -294,6 +347,30 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nin-worker cfn-lint per ok answer: median {lint_job[len(lint_job) // 2]:.2f} s, mean {_mean(lint_job):.2f} s"
         )
+
+    graded = int(cold.get("samples") or 0)
+    per_answer = cold_wall / graded if graded else float("nan")
+    vs_naive = naive_lint_per / warm_lint.per_answer
+    speedup = cold_wall / cached_wall if cached_wall else float("nan")
+    print(
+        f"\ncommand: cold {cold_wall:.1f} s for {graded} answers ({cold.get('synth_ok', '?')} synth ok),"
+        f" cached {cached_wall:.2f} s ({cached.get('cache_hits', '?')} cache hits),"
+        f" iacgrade --help {help_wall:.2f} s (best of 3: the start-up floor)"
+    )
+    print("\ntargets (issue 14), all from this run:")
+    print(
+        f"(a) warm pool + cfn-lint vs naive, per answer    {vs_naive:>7.1f}x  target >= {_TARGET_VS_NAIVE:g}x"
+        f"   {_verdict(vs_naive >= _TARGET_VS_NAIVE)}"
+    )
+    print(
+        f"(b) seconds per answer, whole corpus, cold command {per_answer:>5.2f} s  target <= {_TARGET_PER_ANSWER:g} s"
+        f"  {_verdict(per_answer <= _TARGET_PER_ANSWER)}"
+        f"   (warm pool alone: {warm_lint.per_answer:.2f} s {_verdict(warm_lint.per_answer <= _TARGET_PER_ANSWER)})"
+    )
+    print(
+        f"(c) cached re-grade vs cold command              {speedup:>7.1f}x  target >= {_TARGET_CACHED:g}x"
+        f"   {_verdict(speedup >= _TARGET_CACHED)}"
+    )
     return 0
 
 

@@ -95,6 +95,9 @@ def sandbox_env(jsii_cache: str | None, extra: dict[str, str] | None = None) -> 
         "JSII_DEPRECATED": "warn",
         "CDK_DISABLE_VERSION_CHECK": "1",
         "CDK_DISABLE_CLI_TELEMETRY": "1",
+        # aws-cdk-lib >= 2.262 runs a WASM CloudFormation validator on every synth; its errors are
+        # only warnings in the log, and cfn-lint lints the same template right after: off.
+        "CDK_VALIDATION": "false",
     }
     for key in _PASS_ENV:
         if key in os.environ:
