@@ -48,10 +48,15 @@ def warn_every_time(printer: Path) -> bool:
     return True
 
 
+def cache_path() -> Path:
+    """Where the jsii cache of the installed aws-cdk-lib and jsii is (made or not)."""
+    return _cache_root() / f"jsii-cache-{_version_tag()}"
+
+
 def prepare_jsii_cache(timeout: float = 300.0) -> Path | None:
     """Return a populated, world-readable jsii package cache, or None when it cannot be made."""
     root = _cache_root()
-    target = root / f"jsii-cache-{_version_tag()}"
+    target = cache_path()
     done = target / ".iacgrade-complete"
     if done.exists():
         return target

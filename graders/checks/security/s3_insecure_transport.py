@@ -34,7 +34,9 @@ def s3_insecure_transport(ctx: CheckContext) -> Iterator[Hit]:
     Fix: `enforce_ssl=True` on the bucket (CDK adds the denying bucket policy).
     """
     template_items = [
-        Item(template_key(b), resource_label(b), b.evidence(value="no policy denies aws:SecureTransport=false"))
+        Item(
+            template_key(b), resource_label(b), b.evidence(value="no policy denies aws:SecureTransport=false")
+        )
         for b in _buckets_without_tls_policy(ctx)
     ]
     source_items: list[Item] = []
@@ -61,7 +63,9 @@ def _buckets_without_tls_policy(ctx: CheckContext) -> list[Resource]:
     for policy in ctx.resources("AWS::S3::BucketPolicy"):
         target = policy.properties.get("Bucket")
         lid = ref_target(target) or (names.get((policy.stack, target)) if isinstance(target, str) else None)
-        if lid and any(_denies_plain_http(s) for s in policy_statements(policy.properties.get("PolicyDocument"))):
+        if lid and any(
+            _denies_plain_http(s) for s in policy_statements(policy.properties.get("PolicyDocument"))
+        ):
             guarded.add((policy.stack, lid))
     return [b for b in buckets if (b.stack, b.logical_id) not in guarded]
 
