@@ -105,6 +105,7 @@ def grade(
     from graders.pipeline import grade as run_grade
     from graders.rubric import RubricError
     from reports.progress import Progress
+    from reports.writers import run_writers
 
     if isolation not in ("warm", "process"):
         raise typer.BadParameter("must be warm or process", param_hint="--isolation")
@@ -163,7 +164,9 @@ def grade(
     progress = Progress(enabled=not quiet and not as_json, console=err)
     try:
         with progress:
-            outcome = run_grade(paths, options, on_result=progress.advance, on_start=progress.start)
+            outcome = run_grade(
+                paths, options, writers=run_writers(), on_result=progress.advance, on_start=progress.start
+            )
     except RubricError as exc:
         err.print(f"[red]rubric error:[/] {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
