@@ -308,8 +308,9 @@ def compare(
 
     Exit codes: 0 done; 2 a run could not be read or the output not written; 3 with --fail-on-regression when NEW is worse: the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD, or answers BASE graded are errors or missing in NEW.
     """
-    from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown
+    from graders.compare import EXIT_REGRESSION, compare_runs
     from graders.runs import RunError, load_run
+    from reports.comparison import comparison_markdown
 
     try:
         base_run, new_run = load_run(base), load_run(new)

@@ -1,0 +1,31 @@
+"""Render a run comparison (`graders.compare.Comparison`) as markdown with jinja2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from graders.compare import Comparison, fmt_delta
+
+__all__ = ["comparison_markdown"]
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+    autoescape=False,  # markdown, not HTML
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+_ENV.filters["delta"] = fmt_delta
+_ENV.filters["mean"] = lambda value: "–" if value is None else f"{value:.1f}"
+
+# Answers listed by id in each list (lost, recovered, unpaired); the JSON has every one.
+LISTED = 50
+
+
+def comparison_markdown(c: Comparison) -> str:
+    """The comparison as a markdown report."""
+    return _ENV.get_template("comparison.md.j2").render(c=c, listed=LISTED)
