@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,3 +47,19 @@ def test_the_rule_sees_every_form_of_import() -> None:
         "reports.sarif",
     ]
     assert imports_of("reports", "graders"), "reports/ reads graders' models: the scan should see it"
+
+
+def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
+    from graders.pipeline import GradeOptions, grade
+    from reports.writers import run_writers
+
+    answer = ROOT / "samples" / "no_code_RESPONSE.md"
+    grade([answer], GradeOptions(out=tmp_path / "bare", synth=False, use_cache=False))
+    assert [p.name for p in (tmp_path / "bare").rglob("result.json")] == ["result.json"]
+    assert not list((tmp_path / "bare").rglob("report.md"))
+    options = GradeOptions(out=tmp_path / "ci", synth=False, use_cache=False, formats=["junit"])
+    with pytest.raises(ValueError, match="junit"):
+        grade([answer], options)  # asked for a format nobody renders: refused before any work
+    assert not (tmp_path / "ci").exists()
+    grade([answer], options, writers=run_writers())
+    assert len(list((tmp_path / "ci").rglob("report.md"))) == 1 and (tmp_path / "ci" / "junit.xml").is_file()
