@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jinja2
-
 from graders.compare import Comparison, fmt_delta
+from reports.templating import markdown_environment
 
 __all__ = ["comparison_markdown"]
 
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-    autoescape=False,  # markdown, not HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
+_ENV = markdown_environment()
 _ENV.filters["delta"] = fmt_delta
 _ENV.filters["mean"] = lambda value: "–" if value is None else f"{value:.1f}"
 

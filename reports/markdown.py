@@ -6,22 +6,12 @@ it reads no file, so a result.json read back renders the same report.md."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-import jinja2
 
 from graders.models import Evidence, Finding, SampleResult
 from graders.rubric import Rubric
+from reports.templating import markdown_environment
 
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-    autoescape=False,  # markdown, not HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
+_ENV = markdown_environment()
 
 SECTION_TITLES = {
     "syntax": "Syntax Issues",
