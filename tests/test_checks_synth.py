@@ -378,15 +378,16 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
 
 @needs_cdk
 def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
-    from graders.analysis import cdkapi as _cdkapi
+    from graders.analysis.cdkapi import CdkApi
 
     monkeypatch.delenv("IACGRADE_CACHE_DIR", raising=False)  # tests/conftest.py sets it; it comes first
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    fresh = _cdkapi.CdkApi()
-    logs = fresh.module("aws_cdk.aws_logs")
-    assert logs is not None and list(tmp_path.rglob("aws_cdk.aws_logs.json"))
-    direct = _cdkapi._read_module("aws_cdk.aws_logs", fresh.module_file("aws_cdk.aws_logs"))  # type: ignore[arg-type]
-    assert direct is not None
+    logs = CdkApi().module("aws_cdk.aws_logs")
+    [cached] = tmp_path.rglob("aws_cdk.aws_logs.json")
+    assert logs is not None
+    cached.write_text("{not json")  # an unreadable index: the module is parsed directly instead
+    direct = CdkApi().module("aws_cdk.aws_logs")
+    assert direct is not None and cached.read_text() == "{not json"  # parsed here, not from the index
     assert logs.classes["LogGroup"].init == direct.classes["LogGroup"].init
     assert logs.classes["RetentionDays"].members == direct.classes["RetentionDays"].members
 
