@@ -596,10 +596,17 @@ class _ReportWriter:
     def _write(self, result: SampleResult) -> None:
         if self.render is None:
             return
-        text = self.render(
-            result,
-            self.rubric,
-            reference=self.done_results.get(result.reference_id or ""),
-            reference_in_run=bool(result.reference_id and result.reference_id in self.in_run),
-        )
+        try:
+            text = self.render(
+                result,
+                self.rubric,
+                reference=self.done_results.get(result.reference_id or ""),
+                reference_in_run=bool(result.reference_id and result.reference_id in self.in_run),
+            )
+        except Exception as exc:  # noqa: BLE001 - a report that cannot be rendered must not end the run
+            # result.json holds the grade; the report says why it is missing instead of the run dying.
+            text = (
+                f"# Failure report: {result.sample_id}\n\n**The report could not be rendered** "
+                f"(grader error: {type(exc).__name__}: {str(exc)[:300]}); result.json holds the grade.\n"
+            )
         write_text_atomic(self.out / result.sample_id / "report.md", text)

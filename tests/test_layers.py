@@ -63,3 +63,22 @@ def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
     assert not (tmp_path / "ci").exists()
     grade([answer], options, writers=run_writers())
     assert len(list((tmp_path / "ci").rglob("report.md"))) == 1 and (tmp_path / "ci" / "junit.xml").is_file()
+
+
+def test_a_report_that_cannot_be_rendered_does_not_end_the_run(tmp_path: Path) -> None:
+    from graders.pipeline import GradeOptions, Writers, grade
+    from reports.markdown import render_report
+
+    def render(result, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if result.sample_id == "good_api_RESPONSE":
+            raise KeyError("confirmed_by")
+        return render_report(result, *args, **kwargs)
+
+    answers = [ROOT / "samples" / "good_api_RESPONSE.md", ROOT / "samples" / "no_code_RESPONSE.md"]
+    outcome = grade(
+        answers, GradeOptions(out=tmp_path, synth=False, use_cache=False), writers=Writers(render)
+    )
+    assert len(outcome.results) == 2
+    broken = (tmp_path / "good_api_RESPONSE" / "report.md").read_text()
+    assert "could not be rendered" in broken and "KeyError" in broken
+    assert "could not be rendered" not in (tmp_path / "no_code_RESPONSE" / "report.md").read_text()
