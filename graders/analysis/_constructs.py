@@ -134,18 +134,6 @@ def is_cdk_file(tree: ast.Module) -> bool:
     return False
 
 
-def is_test_file(path: str) -> bool:
-    """Unit tests shipped with an answer are not application code."""
-    name = path.rsplit("/", 1)[-1]
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or path.startswith(("tests/", "test/"))
-        or "/tests/" in path
-    )
-
-
 class Bindings:
     """Which construct the names of one file stand for.
 
