@@ -405,3 +405,43 @@ def test_codebuild_references_are_not_secrets_plaintext_values_are() -> None:
     }
     (finding,) = run_check("hardcoded-secret", {}, resources)
     assert "NPM_TOKEN" in finding.message
+
+
+# ---- s3-insecure-transport ------------------------------------------------------------------------
+_DENY_HTTP = {
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": False}},
+        }
+    ]
+}
+
+
+def test_insecure_transport_on_a_cloudformation_template() -> None:
+    resources = {
+        # A !Sub name is not a key to match a policy by: the policy below reaches it by Ref.
+        "Data": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": {"Fn::Sub": "data-${AWS::StackName}"}},
+        },
+        "DataPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {"Bucket": {"Ref": "Data"}, "PolicyDocument": _DENY_HTTP},
+        },
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "acme-logs"}},
+        "LogsPolicy": {  # names the bucket by its literal name
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {"Bucket": "acme-logs", "PolicyDocument": _DENY_HTTP},
+        },
+        "Open": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": {"Fn::Sub": "open-${AWS::StackName}"}},
+        },
+    }
+    (finding,) = run_check("s3-insecure-transport", {}, resources)
+    assert [e.resource for e in finding.evidence] == ["Open"]
+    assert finding.lenses == ["template"]

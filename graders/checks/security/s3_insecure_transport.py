@@ -59,7 +59,11 @@ def _buckets_without_tls_policy(ctx: CheckContext) -> list[Resource]:
         return []
     guarded: set[tuple[str, str]] = set()
     buckets = list(ctx.resources("AWS::S3::Bucket"))
-    names = {(b.stack, b.properties.get("BucketName")): b.logical_id for b in buckets}
+    names = {
+        (b.stack, b.properties["BucketName"]): b.logical_id
+        for b in buckets
+        if isinstance(b.properties.get("BucketName"), str)  # a !Sub name is matched by Ref only
+    }
     for policy in ctx.resources("AWS::S3::BucketPolicy"):
         target = policy.properties.get("Bucket")
         lid = ref_target(target) or (names.get((policy.stack, target)) if isinstance(target, str) else None)
