@@ -14,7 +14,9 @@ from rich.console import Console
 from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
 
 app = typer.Typer(
-    help="Grade LLM answers that contain AWS infrastructure as code (CDK, CloudFormation).", no_args_is_help=True, add_completion=False
+    help="Grade LLM answers that contain AWS infrastructure as code (CDK, CloudFormation).",
+    no_args_is_help=True,
+    add_completion=False,
 )
 err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the terminal width
 
