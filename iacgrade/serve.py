@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,7 +37,7 @@ from typing import Any
 import uvicorn
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -64,7 +64,6 @@ class ServeSettings:
     rubric: Path | None = None
     cache: bool = True
     cache_dir: Path | None = None
-    grader_options: dict[str, Any] = field(default_factory=dict)  # more Grader keywords
 
 
 class GradeRequest(BaseModel):
@@ -131,7 +130,6 @@ class GradingService:
             timeout=settings.timeout,
             cache=settings.cache,
             cache_dir=settings.cache_dir,
-            **settings.grader_options,
         )
         self._executor: ThreadPoolExecutor | None = None
         self._ids = itertools.count(1)
@@ -237,10 +235,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _HttpError(413, f"the body has {declared} bytes; the limit is {limit}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _HttpError(413, f"the body is over the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _HttpError(413, f"the body is over the limit of {limit} bytes")
+    except ClientDisconnect:
+        raise _HttpError(400, "the client went away before the body was complete") from None
     return bytes(body)
 
 
@@ -365,5 +366,8 @@ def run(
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(settings.timeout) + 30,
+        # Connections beyond this get uvicorn's own 503: each may hold a body of up to max_body
+        # while it is read, before the queue is asked.
+        limit_concurrency=4 * (settings.workers + settings.queue) + 16,
     )
     _Server(config, app.state.service).run()
