@@ -275,7 +275,9 @@ class Summary:
         ]
 
 
-def run_load(server: Server, plans: list[Plan], clients: int, request_timeout: float) -> Summary:
+def run_load(
+    server: Server, plans: list[Plan], clients: int, request_timeout: float, *, progress: bool = False
+) -> Summary:
     """Send ``plans`` from ``clients`` threads; check each reply; measure the server's RSS."""
     todo = list(enumerate(plans))
     outcomes: list[Outcome | None] = [None] * len(plans)
@@ -303,6 +305,13 @@ def run_load(server: Server, plans: list[Plan], clients: int, request_timeout: f
                 done += 1
                 if done == RSS_AFTER:
                     baseline.append(server.rss_kb())
+                if progress and done % 50 == 0:
+                    wrong = sum(1 for o in outcomes if o is not None and o.problem)
+                    print(
+                        f"  {done}/{len(plans)} replies, {wrong} wrong, server RSS {server.rss_kb()} kB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
     started = time.monotonic()
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
@@ -346,9 +355,8 @@ def main() -> int:
             Path(tmp) / "server.log",
         )  # fmt: skip
         try:
-            summary = run_load(
-                server, make_plans(args.requests, args.max_body), args.clients, request_timeout
-            )
+            plans = make_plans(args.requests, args.max_body)
+            summary = run_load(server, plans, args.clients, request_timeout, progress=True)
         finally:
             summary_exit = server.stop()
         summary.exit_code = summary_exit
