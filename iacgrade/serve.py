@@ -26,6 +26,7 @@ import math
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -110,6 +111,45 @@ class _Draining(Exception):
     """The server is shutting down: an answer not started yet is not started."""
 
 
+_WARM_UP = """A small CDK app the server grades when it starts ({nonce}).
+
+## File: app.py
+
+```python
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+class WarmUpStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        bucket = s3.Bucket(self, "Data")
+        table = dynamodb.Table(
+            self, "Items", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+        )
+        handler = lambda_.Function(
+            self,
+            "Handler",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context):\\n    return {'statusCode': 200}\\n"),
+        )
+        table.grant_read_write_data(handler)
+        bucket.grant_read(handler)
+        apigw.LambdaRestApi(self, "Api", handler=handler)
+
+
+app = cdk.App()
+WarmUpStack(app, "WarmUp", env=cdk.Environment(region="us-east-1"))
+app.synth()
+```
+"""
+
+
 @dataclass
 class _Answer:
     response: str
@@ -141,7 +181,15 @@ class GradingService:
         self._mean_s = 1.0  # running mean of seconds per answer, for Retry-After
 
     def start(self) -> None:
+        """Open the Grader and grade one answer before the first request: that starts the warm pool
+        and loads what grading loads on first use (cfn-lint and its schemas), so the first requests
+        are not slow and the server's memory after them is what it stays at."""
         self.grader.start()
+        folder = f"warm-up-{uuid.uuid4().hex[:12]}"
+        try:  # a fresh text each start, so the result cache cannot skip the work
+            self.grader.grade(_WARM_UP.replace("{nonce}", folder), id=folder)
+        finally:
+            shutil.rmtree(self.grader.out / folder, ignore_errors=True)
         self._executor = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="serve")
 
     def close(self) -> None:

@@ -164,7 +164,7 @@ def test_full_queue_is_503_and_shutdown_finishes_what_runs(tmp_path: Path) -> No
     # One worker, one place in the queue, and an answer whose app sleeps until its synth times out:
     # the first request is being graded, the second waits, the third finds the queue full.
     hang = (ROOT / "tests" / "hostile" / "answers" / "hang_sleep_RESPONSE.md").read_text(encoding="utf-8")
-    args = ["--workers", "1", "--queue", "1", "--timeout", "8", "--cache-dir", str(tmp_path / "cache")]
+    args = ["--workers", "1", "--queue", "1", "--timeout", "5", "--cache-dir", str(tmp_path / "cache")]
     running = start_server(args, tmp_path / "server.log")
     replies: dict[str, Reply] = {}
 
