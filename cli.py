@@ -112,6 +112,7 @@ def grade(
     from graders.pipeline import grade as run_grade
     from graders.rubric import RubricError
     from reports.progress import Progress
+    from reports.writers import run_writers
 
     if isolation not in ("warm", "process"):
         raise typer.BadParameter("must be warm or process", param_hint="--isolation")
@@ -170,7 +171,9 @@ def grade(
     progress = Progress(enabled=not quiet and not as_json, console=err)
     try:
         with progress:
-            outcome = run_grade(paths, options, on_result=progress.advance, on_start=progress.start)
+            outcome = run_grade(
+                paths, options, writers=run_writers(), on_result=progress.advance, on_start=progress.start
+            )
     except RubricError as exc:
         err.print(f"[red]rubric error:[/] {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
@@ -360,8 +363,9 @@ def compare(
 
     Exit codes: 0 done; 2 a run could not be read or the output not written; 3 with --fail-on-regression when NEW is worse: the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD, or answers BASE graded are errors or missing in NEW.
     """
-    from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown
+    from graders.compare import EXIT_REGRESSION, compare_runs
     from graders.runs import RunError, load_run
+    from reports.comparison import comparison_markdown
 
     try:
         base_run, new_run = load_run(base), load_run(new)

@@ -530,34 +530,6 @@ def key_matches(pattern: str | None, key: str) -> bool:
     return re.search("[A-Za-z0-9]*".join(re.escape(p) for p in alnum) + "$", key) is not None
 
 
-def ref_target(value: Any) -> str | None:
-    """The logical id a `{"Ref": X}` or `{"Fn::GetAtt": [X, ...]}` points at."""
-    if isinstance(value, dict) and len(value) == 1:
-        if "Ref" in value and isinstance(value["Ref"], str):
-            return value["Ref"]
-        att = value.get("Fn::GetAtt")
-        if isinstance(att, list) and att and isinstance(att[0], str):
-            return att[0]
-        if isinstance(att, str):
-            return att.split(".", 1)[0]
-    return None
-
-
-def refs_within(value: Any) -> set[str]:
-    """Every logical id referenced (Ref / GetAtt) anywhere inside a value."""
-    out: set[str] = set()
-    target = ref_target(value)
-    if target:
-        out.add(target)
-    if isinstance(value, dict):
-        for v in value.values():
-            out |= refs_within(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= refs_within(v)
-    return out
-
-
 # ---- merging the lenses -------------------------------------------------------------------
 @dataclass
 class Item:
