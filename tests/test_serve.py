@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -186,8 +187,11 @@ def test_full_queue_is_503_and_shutdown_finishes_what_runs(tmp_path: Path) -> No
         first.join(timeout=60)
         second.join(timeout=60)
     finally:
-        if running.process.poll() is None:
-            running.process.kill()
+        if running.process.poll() is None:  # a failed assertion above: stop it cleanly if it will
+            try:
+                running.stop(wait=60)
+            except subprocess.TimeoutExpired:
+                running.process.kill()
     assert replies["first"].status == 200
     assert replies["first"].json()["synth"]["status"] == "timeout"
     assert replies["second"].status == 503 and "shutting down" in replies["second"].json()["error"]
