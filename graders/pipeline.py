@@ -33,7 +33,7 @@ from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleRe
 from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import judge_claims, reviewer_report
 from graders.rubric import Rubric
-from graders.scoring import score_findings
+from graders.scoring import reward_of, score_findings
 from graders.store import (
     RunJournal,
     read_json_object,
@@ -371,6 +371,7 @@ def _grade_one(
         out_dir.mkdir(parents=True, exist_ok=True)
     if stop is not None and stop.is_set():
         raise _CutShort(sample.sample_id)  # interrupted mid-way: never keep a result it may have spoiled
+    result.reward = reward_of(result, rubric.reward)
     write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
     if reuse is not None:
         reuse.store(key, out_dir, result, text_key, notes)
