@@ -51,7 +51,10 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     The source decides: a template cannot tell ``f"orders-{env}"`` from ``"orders-dev"`` because
     synth resolves the suffix. The template adds the logical id of the named resource, and on its
     own reports a template name that equals a literal the answer wrote elsewhere (a name passed
-    in through props from app.py, say).
+    in through props from app.py, say). In a template the answer wrote itself (a CloudFormation
+    answer) the template is the source: a literal ``BucketName: my-bucket`` counts, and so does
+    an ``!Sub`` whose only variables are the account and region; an ``!Sub`` with
+    ``${AWS::StackName}`` or a parameter (an environment suffix) varies and does not.
 
     Why it matters: a fixed physical name can exist only once per account (and region, or
     globally for buckets), so a second environment or a second copy of the stack fails to
