@@ -9,8 +9,9 @@ import pytest
 
 from graders.analysis._constructs import keys_match, template_key
 from graders.analysis.context import Resource
+from graders.analysis.secret_names import is_secret_name
 from graders.checks import run_checks
-from graders.checks.security.hardcoded_secret import HardcodedSecretOptions, _is_secret_name, _looks_secret
+from graders.checks.security.hardcoded_secret import HardcodedSecretOptions, _looks_secret
 from graders.models import Finding
 from graders.rubric import load_rubric
 from tests.checkkit import make_context
@@ -73,7 +74,7 @@ CDK_HEADER = "from aws_cdk import Stack, SecretValue\nfrom aws_cdk import aws_la
     ],
 )
 def test_secret_names(name: str, secret: bool) -> None:
-    assert _is_secret_name(name, SECRET_NAMES) is secret
+    assert is_secret_name(name, SECRET_NAMES) is secret
 
 
 @pytest.mark.parametrize(

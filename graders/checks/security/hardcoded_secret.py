@@ -25,7 +25,6 @@ from graders.analysis.inline import source_inline_code
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
 from graders.analysis.secret_names import SECRET_WORDS, is_secret_name
 from graders.checks import CheckOptions, check
-from graders.models import Evidence
 
 
 class HardcodedSecretOptions(CheckOptions):
@@ -301,14 +300,10 @@ def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                         _secret_message(
                             found, f"as the {field_name.lower()} of {section[:-1].lower()} {lid}"
                         ),
-                        [_section_evidence(stack, lid, f"{field_name}={_mask(found.value)}")],
+                        [ctx.entry_evidence(stack, section, lid, f"{field_name}={_mask(found.value)}")],
                         key="secret:" + found.value,
                         lens="template",
                     )
-
-
-def _section_evidence(stack: str, lid: str, value: str) -> Evidence:
-    return Evidence(stack=stack, resource=lid, value=value)
 
 
 def _resource_secrets(res: Resource, names: list[str]) -> Iterator[_Secret]:
