@@ -21,7 +21,8 @@ def policy_resource_not_arn(ctx: CheckContext) -> Iterator[Hit]:
     a resource whose Ref is not its ARN — a bucket or table name, a queue URL, a function or
     role name, a key id — alone, at the start of an ``!Sub`` (``!Sub '${DataBucket}/*'``) or of
     an ``!Join``. Literal strings that are not ARNs are cfn-lint's (E3510, E3514, reported as
-    ``cfn-lint-error``) and are not repeated here.
+    ``cfn-lint-error``) and are not repeated here. One finding per policy (or role, for inline
+    policies) naming every such entry.
 
     Why it matters: IAM rejects a policy whose resource is not an ARN ("Partition \"x\" is not
     valid for resource", "Policy has invalid resource"), so the stack fails to create; where it
@@ -34,25 +35,27 @@ def policy_resource_not_arn(ctx: CheckContext) -> Iterator[Hit]:
     Fix: use the ARN: ``!GetAtt DataBucket.Arn`` and ``!Sub '${DataBucket.Arn}/*'`` (for a
     queue, table or function likewise its ``Arn`` attribute).
     """
+    found: dict[tuple[str, str], list[tuple[str, str, Resource]]] = {}
+    holders: dict[tuple[str, str], str] = {}
     for stmt in template_statements(ctx):
         by_id = _resources_of(ctx, stmt.holder.stack)
+        holder = (stmt.holder.stack, stmt.holder.logical_id)
+        holders.setdefault(holder, stmt.where())
         for key in ("Resource", "NotResource"):
             for value in as_list(stmt.statement.get(key)):
-                found = _named_not_arn(value, by_id)
-                if found is None:
-                    continue
-                target, shown = found
-                what = REF_NOT_ARN[target.type]
-                message = (
-                    f"a statement of {stmt.where()} has {key} {shown}, which is {what} of {target.logical_id},"
-                    " not an ARN: IAM rejects the policy"
-                )
-                yield Hit(
-                    message,
-                    [stmt.holder.evidence(value=f"{key}: {shown}")],
-                    key=f"{stmt.holder.stack}:{stmt.holder.logical_id}:{shown}",
-                    lens="template",
-                )
+                named = _named_not_arn(value, by_id)
+                if named is not None and (key, named[1], named[0]) not in found.get(holder, []):
+                    found.setdefault(holder, []).append((key, named[1], named[0]))
+    by_holder = {(r.stack, r.logical_id): r for r in ctx.resources()}
+    for holder, values in found.items():
+        shown = "; ".join(
+            f"{key} {text} ({REF_NOT_ARN[target.type]} of {target.logical_id})"
+            for key, text, target in values
+        )
+        message = f"policy statements of {holders[holder]} name resources that are not ARNs: {shown}: IAM rejects the policy"
+        res = by_holder[holder]
+        evidence = [res.evidence(value=f"{key}: {text}") for key, text, _ in values]
+        yield Hit(message, evidence, key=f"{holder[0]}:{holder[1]}", lens="template")
 
 
 def _resources_of(ctx: CheckContext, stack: str) -> dict[str, Resource]:
