@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graders.analysis._scope import describe
-from graders.analysis.cfn import stateful_types, written_attribute
+from graders.analysis.cfn import literal_choices, stateful_types, written_attribute
 from graders.analysis.context import CheckContext, Hit
 from graders.checks import check
 
@@ -16,7 +16,8 @@ def update_replace_policy_missing(ctx: CheckContext) -> Iterator[Hit]:
 
     What it finds: stateful resources (cfn-lint's list: tables, buckets, databases, file
     systems, keys, log groups, streams, ...) whose template gives a ``DeletionPolicy`` of
-    ``Retain``, ``RetainExceptOnCreate`` or ``Snapshot`` and no ``UpdateReplacePolicy``. Only a
+    ``Retain``, ``RetainExceptOnCreate`` or ``Snapshot`` (in either branch of an ``Fn::If``) and
+    no ``UpdateReplacePolicy``. Only a
     policy the answer wrote counts: where a CloudFormation template gives none, iacgrade makes
     the default explicit in the template it grades and marks it as such (resource metadata
     ``iacgrade:defaulted``), and that default is ``destroy-stateful``'s business. CDK writes both
@@ -39,11 +40,14 @@ def update_replace_policy_missing(ctx: CheckContext) -> Iterator[Hit]:
     for res in ctx.resources():
         if res.type not in stateful or "UpdateReplacePolicy" in res.raw:
             continue
-        policy = written_attribute(res.raw, "DeletionPolicy")
-        if not isinstance(policy, str) or policy == "Delete":
+        written = written_attribute(res.raw, "DeletionPolicy")
+        kept = [p for p in dict.fromkeys(literal_choices(written)) if p != "Delete"]
+        if not kept:
             continue
+        policy = " or ".join(kept)
+        when = " (under a condition)" if not isinstance(written, str) else ""
         message = (
-            f"{describe(res)} ({res.type}) has DeletionPolicy {policy} but no UpdateReplacePolicy:"
+            f"{describe(res)} ({res.type}) has DeletionPolicy {policy}{when} but no UpdateReplacePolicy:"
             " an update that replaces it deletes the old resource and its data"
         )
         yield Hit(

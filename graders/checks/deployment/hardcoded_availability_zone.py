@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from graders.analysis._scope import describe
-from graders.analysis.cfn import literal_choices, values_at_key
+from graders.analysis.cfn import literal_choices, sub_text, values_at_key
 from graders.analysis.context import CheckContext, Hit
 from graders.checks import check
 
@@ -17,7 +17,9 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
 
     What it finds: ``AvailabilityZone`` / ``AvailabilityZones`` properties (subnets, instances,
     volumes, databases, Auto Scaling groups) and parameter defaults that are a literal zone name
-    such as ``us-east-1a``, written by the answer itself. Zones a CDK VPC got from a context
+    such as ``us-east-1a``, written by the answer itself, or a zone letter appended to the
+    region (``!Sub '${AWS::Region}a'``: the letters open to an account differ by region and
+    account). Zones a CDK VPC got from a context
     lookup are not reported (the answer never wrote them); nor are ``!Select [0, !GetAZs '']``
     or a parameter the deployer fills in. One finding per resource, naming every zone it lists.
 
@@ -40,8 +42,8 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
             zone
             for key in ("AvailabilityZone", "AvailabilityZones")
             for value in values_at_key(res.properties, key)
-            for zone in literal_choices(value)
-            if _ZONE.match(zone) and ctx.wrote(zone)
+            for zone in [*literal_choices(value), *_region_letter(value)]
+            if _ZONE.match(zone) and ctx.wrote(zone) or _REGION_LETTER.match(zone)
         ]
         if zones:
             shown = ", ".join(dict.fromkeys(zones))
@@ -68,6 +70,15 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
 
 # A zone name: region + letter (us-east-1a, us-gov-west-1b, ap-southeast-2c).
 _ZONE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$")
+
+
+# ``!Sub '${AWS::Region}a'``: a zone letter guessed onto whatever region the stack is in.
+_REGION_LETTER = re.compile(r"^\$\{AWS::Region\}[a-z]$")
+
+
+def _region_letter(value: object) -> list[str]:
+    text = sub_text(value)
+    return [text] if text is not None and _REGION_LETTER.match(text) else []
 
 
 def _default_items(default: object) -> list[str]:
