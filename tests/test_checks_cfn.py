@@ -74,7 +74,7 @@ def test_cdk_s_own_parameters_and_paired_policies_are_not_reported() -> None:
     }
     template = _cdk_template({"Table": table}, Parameters={"BootstrapVersion": bootstrap})
     ctx = make_context({"lib/tap_stack.py": CDK_APP}, template)
-    for check_id in ("parameter-no-default", "secret-parameter", "update-replace-policy-missing"):
+    for check_id in ("parameter-no-default", "secret-parameter-no-echo", "update-replace-policy-missing"):
         assert _run(check_id, ctx) == [], check_id
 
 
