@@ -125,3 +125,15 @@ def test_the_managed_policy_list_knows_paths() -> None:
     assert same_name("AWSLambdaBasicExecutionRole") == ["service-role/AWSLambdaBasicExecutionRole"]
     assert aws_policy_part("arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess") == "ReadOnlyAccess"
     assert aws_policy_part("arn:aws:iam::123456789012:policy/mine") is None
+
+
+def test_the_environment_suffix_the_prompt_asks_for_is_the_deployment_s_to_pass() -> None:
+    template = {
+        "main": {"Parameters": {"EnvironmentSuffix": {"Type": "String"}, "AlertEmail": {"Type": "String"}}}
+    }
+    ctx = make_context({}, template)
+    [found] = _run("parameter-no-default", ctx)
+    assert "EnvironmentSuffix" in found.message
+    ctx.prompt = "Resource names must include environmentSuffix for uniqueness."
+    [found] = _run("parameter-no-default", ctx)
+    assert found.message.endswith(": AlertEmail")
