@@ -47,7 +47,10 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
         ]
         if zones:
             shown = ", ".join(dict.fromkeys(zones))
-            message = f"{describe(res)} ({res.type}) is pinned to the literal availability zone {shown}"
+            what = (
+                "a zone letter on the region" if shown.startswith("${") else "the literal availability zone"
+            )
+            message = f"{describe(res)} ({res.type}) is pinned to {what} {shown}"
             yield Hit(
                 message, [res.evidence(value=shown)], key=f"{res.stack}:{res.logical_id}", lens="template"
             )
