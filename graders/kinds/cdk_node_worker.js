@@ -507,7 +507,8 @@ function readAssembly(dir, out, depth) {
   }
 }
 
-const ENV_REQUIRED = /account\/region are not specified|Unable to resolve AWS account|requires an environment|Specify an environment|region-agnostic stack|env-agnostic/i;
+// The same errors as the Python pool's (graders/sandbox/classify.py), and a few CDK words it adds for TypeScript.
+const ENV_REQUIRED = /account\/region are not specified|StackAccountRegionNotSpecified|requires an? (explicit )?(account|region|env)|needs? an? (account|region|environment)|Cannot (retrieve|determine) .*region|unresolved .*region|region-agnostic|environment-agnostic|env-agnostic|"env" with an account|Region is required|Unable to resolve AWS account|explicitly set region/i;
 const MISSING_ASSET = /Cannot find asset at (\S+)|ENOENT: no such file or directory, (?:stat|open|lstat|scandir) '([^']+)'/;
 
 async function job(msg) {

@@ -407,9 +407,9 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
             file, line = str(frame[0]), int(frame[1])
             break
     syntax = error.get("syntax") or []
-    if syntax and isinstance(syntax[0], dict):
-        return "syntax", syntax[0].get("file") or file, syntax[0].get("line") or line
-    if etype == "SyntaxError":
+    if etype == "SyntaxError":  # the transpiler's own diagnostic has the line a SyntaxError lacks
+        if syntax and isinstance(syntax[0], dict):
+            return "syntax", syntax[0].get("file") or file, syntax[0].get("line") or line
         return "syntax", file, line
     if code == "MODULE_NOT_FOUND" or _MODULE.search(message):
         return "missing-module", file, line
@@ -423,8 +423,9 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         return "missing-asset", file, line
     if re.search(r"account/region|Unable to resolve AWS account|context provider", message, re.I):
         return "config", file, line
-    if etype == "ValidationError" or re.search(
-        r"Validation failed|must be|cannot be|is not a valid|Invalid", message
+    if etype.endswith("ValidationError") or re.search(
+        r"Validation failed|must be|cannot be|is not a valid|Invalid|already a Construct with name|must have",
+        message,
     ):
         return "validation", file, line
     if etype == "TypeError" or re.search(r"is not a (constructor|function)|Cannot read propert", message):
