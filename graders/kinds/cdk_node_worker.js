@@ -554,6 +554,11 @@ async function job(msg) {
         result.outputs = out;
         result.entry = entry;
         error = null;
+        if (syntaxErrors.length) {
+          // The transpiler recovered, but no TypeScript or JavaScript tool would run this file.
+          const first = syntaxErrors[0];
+          result.error = { type: 'SyntaxError', message: `${first.file}:${first.line}: ${first.message}`, code: null, frames: [], syntax: syntaxErrors.slice(0, 5), entry };
+        }
         break;
       } catch (err) {
         const described = describeError(err);

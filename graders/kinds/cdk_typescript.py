@@ -406,10 +406,12 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         if isinstance(frame, list) and len(frame) == 3 and frame[2]:
             file, line = str(frame[0]), int(frame[1])
             break
+    # A file that does not parse fails ts-node (and node) before anything runs, whatever the
+    # recovered transpile did next; the transpiler's diagnostic has the line.
     syntax = error.get("syntax") or []
-    if etype == "SyntaxError":  # the transpiler's own diagnostic has the line a SyntaxError lacks
-        if syntax and isinstance(syntax[0], dict):
-            return "syntax", syntax[0].get("file") or file, syntax[0].get("line") or line
+    if syntax and isinstance(syntax[0], dict):
+        return "syntax", syntax[0].get("file") or file, syntax[0].get("line") or line
+    if etype == "SyntaxError":
         return "syntax", file, line
     if code == "MODULE_NOT_FOUND" or _MODULE.search(message):
         return "missing-module", file, line
