@@ -11,7 +11,7 @@ import pytest
 from graders.extract import extract_files
 from graders.kinds import KINDS
 from graders.kinds.base import BuildSettings, Services
-from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, diagnostic_category
+from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, diagnostic_category, place_files
 from graders.models import Sample, SynthResult
 
 pytestmark = [
@@ -114,3 +114,18 @@ def test_a_syntax_error_is_a_parse_failure_with_its_line(services: Services, tmp
 def test_unnamed_blocks_are_placed_where_the_app_imports_them() -> None:
     md = GOOD.replace("// bin/tap.ts\n", "").replace("// lib/tap-stack.ts\n", "")
     assert [f.path for f in extract_files(md).files] == ["bin/tap.ts", "lib/tap-stack.ts"]
+
+
+def test_files_named_without_lib_go_where_the_imports_look() -> None:
+    md = (
+        "```typescript\n// tap-stack.ts\nimport { Vpc } from './constructs/vpc';\nexport class TapStack {}\n```\n"
+        "```typescript\n// constructs/vpc.ts\nexport class Vpc {}\n```\n"
+        "```typescript\n// lambda/handler.ts\nexport const handler = async () => 1;\n```\n"
+    )
+    files = extract_files(md).files
+    moves = place_files(files)
+    assert sorted(f.path for f in files) == ["lambda/handler.ts", "lib/constructs/vpc.ts", "lib/tap-stack.ts"]
+    assert [(m.src, m.dst) for m in moves] == [
+        ("tap-stack.ts", "lib/tap-stack.ts"),
+        ("constructs/vpc.ts", "lib/constructs/vpc.ts"),
+    ]

@@ -443,11 +443,13 @@ function driver(apps) {
   const app = new cdk.App();
   apps.push(app);
   const stacks = [];
+  let failed = null;
   for (const file of driverFiles) {
     let mod;
     try {
       mod = require(path.join(JOB, file));
-    } catch (_) {
+    } catch (e) {
+      failed = failed || e;
       continue;
     }
     for (const [name, value] of Object.entries(mod || {})) {
@@ -458,6 +460,7 @@ function driver(apps) {
   }
   const chosen = stacks.filter(([n]) => n === 'TapStack');
   const use = chosen.length ? chosen : stacks;
+  if (!use.length && failed) throw failed;
   if (!use.length) throw Object.assign(new Error('no exported Stack class in the answer'), { code: 'NO_STACK_CLASS' });
   let made = 0;
   let first = null;
@@ -508,7 +511,7 @@ function readAssembly(dir, out, depth) {
 }
 
 // The same errors as the Python pool's (graders/sandbox/classify.py), and a few CDK words it adds for TypeScript.
-const ENV_REQUIRED = /account\/region are not specified|StackAccountRegionNotSpecified|requires an? (explicit )?(account|region|env)|needs? an? (account|region|environment)|Cannot (retrieve|determine) .*region|unresolved .*region|region-agnostic|environment-agnostic|env-agnostic|"env" with an account|Region is required|Unable to resolve AWS account|explicitly set region/i;
+const ENV_REQUIRED = /account\/region are not specified|StackAccountRegionNotSpecified|requires an? (explicit )?(account|region|env)|needs? an? (account|region|environment)|Cannot (retrieve|determine) .*region|unresolved .*region|region-agnostic|environment-agnostic|env-agnostic|"env" with an account|Region is required|Unable to resolve AWS account|explicitly set region|\$\{token\[aws\.(region|accountid)/i;
 const MISSING_ASSET = /Cannot find asset at (\S+)|ENOENT: no such file or directory, (?:stat|open|lstat|scandir) '([^']+)'/;
 
 async function job(msg) {
@@ -516,6 +519,12 @@ async function job(msg) {
   const timing = {};
   emptyDir(JOB);
   copyTree(IN, JOB);
+  // NodejsFunction wants a lock file in the project (bundling itself is off, as under `cdk synth
+  // --exclusively` of other stacks): the harness's project has one, as `cdk init` makes.
+  const locks = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock'];
+  if (!locks.some((f) => fs.existsSync(path.join(JOB, f)))) {
+    fs.writeFileSync(path.join(JOB, 'package-lock.json'), '{"name": "tap", "lockfileVersion": 3, "requires": true, "packages": {}}\n');
+  }
   if (logFd !== null) fs.closeSync(logFd);
   logFd = fs.openSync(LOG, 'w');
   timing.copy = (Date.now() - t0) / 1000;

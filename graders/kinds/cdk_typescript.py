@@ -21,6 +21,7 @@ and the template from the transpile-only run still feeds the template lens.
 
 from __future__ import annotations
 
+import posixpath
 import queue
 import re
 import shutil
@@ -164,22 +165,70 @@ def _is_test(path: str) -> bool:
 
 def place_files(files: list[ExtractedFile]) -> list[FileMove]:
     """A file named without a folder goes where the scaffold's app imports from (``lib/``), or
-    to ``bin/`` when it is an app; recorded as moves (``moved_from`` on the file)."""
+    to ``bin/`` when it is an app; then a file a relative import of the answer looks for under
+    ``lib/`` (``./constructs/vpc`` from ``lib/tap-stack.ts``) and that the answer gave without the
+    ``lib/`` (``constructs/vpc.ts``) moves there. Recorded as moves (``moved_from`` on the file).
+    A shebang below the line that names the file (``// bin/tap.ts`` then ``#!/usr/bin/env node``)
+    is commented out: it is the file's first line in the answer's project."""
     taken = {f.path for f in files}
     moves: list[FileMove] = []
+
+    def move(f: ExtractedFile, dest: str, reason: str) -> None:
+        moves.append(FileMove(src=f.path, dst=dest, reason=reason))
+        taken.discard(f.path)
+        taken.add(dest)
+        f.moved_from, f.path = f.moved_from or f.path, dest
+
     for f in files:
+        _comment_out_shebang(f)
         if "/" in f.path or not f.path:
             continue
         folder = "bin" if _APP.search(f.content) else "lib"
-        dest = f"{folder}/{f.path}"
-        if dest in taken:
-            continue
-        moves.append(
-            FileMove(src=f.path, dst=dest, reason=f"named without a folder; the app imports from {folder}/")
-        )
-        taken.add(dest)
-        f.moved_from, f.path = f.path, dest
+        if f"{folder}/{f.path}" not in taken:
+            move(f, f"{folder}/{f.path}", f"named without a folder; the app imports from {folder}/")
+    by_path = {f.path: f for f in files}
+    for _round in range(3):
+        moved = False
+        for f in list(by_path.values()):
+            for spec in _RELATIVE_IMPORT.findall(f.content):
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(f.path), spec))
+                if not target.startswith("lib/") or _resolves(target, taken):
+                    continue
+                found = next((p for p in _module_files(target[4:]) if p in by_path), None)
+                if found is None or found.startswith(("lib/", "bin/")):
+                    continue
+                mover = by_path.pop(found)
+                move(mover, "lib/" + found, f"{f.path} imports it from {target}")
+                by_path[mover.path] = mover
+                moved = True
+        if not moved:
+            break
     return moves
+
+
+_RELATIVE_IMPORT = re.compile(r"""(?:from\s+|require\(\s*|import\s+)['"](\.{1,2}/[^'"]+)['"]""")
+_EXTS = (".ts", ".tsx", ".js", ".mjs", ".cjs")
+
+
+def _module_files(base: str) -> list[str]:
+    return [base, *(base + e for e in _EXTS), *(f"{base}/index{e}" for e in _EXTS)]
+
+
+def _resolves(target: str, taken: set[str]) -> bool:
+    return any(p in taken for p in _module_files(target))
+
+
+def _comment_out_shebang(f: ExtractedFile) -> None:
+    lines = f.content.split("\n")
+    for i, line in enumerate(lines[:4]):
+        stripped = line.strip()
+        if line.startswith("#!"):
+            if i > 0:
+                lines[i] = "//" + line
+                f.content = "\n".join(lines)
+            return
+        if stripped and not stripped.startswith("//"):
+            return
 
 
 def lint_templates(
