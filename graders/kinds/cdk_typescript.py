@@ -479,7 +479,9 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         message,
     ):
         return "validation", file, line
-    if etype == "TypeError" or re.search(r"is not a (constructor|function)|Cannot read propert", message):
+    if etype in ("TypeError", "CfnSynthesisError") or re.search(
+        r"is not a (constructor|function)|Cannot read propert|Supplied properties not correct", message
+    ):
         return "invalid-api", file, line
     if etype == "RangeError" and "call stack" in message:
         return "other", file, line
