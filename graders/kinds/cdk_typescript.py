@@ -440,6 +440,8 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
     message = str(error.get("message") or "").strip()
     result.message = f"{result.error_type}: {message.splitlines()[0] if message else ''}"[:1000]
     result.file, result.line = file, line
+    if re.search(r"\bdocker\b", message, re.I):  # DockerImage.fromBuild() or forced bundling runs docker
+        result.docker_bundling.append("docker run at synth")
 
 
 _MODULE = re.compile(r"Cannot find module '([^']+)'")
