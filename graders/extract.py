@@ -977,7 +977,7 @@ def _name_defaults(entries: list[_Entry], mentions_tap: bool, result: Extraction
 def _default_path(entry: _Entry, tap_entry: bool) -> tuple[str | None, str]:
     content = entry.content
     if entry.file.language in _NODE_LANGS:
-        return _default_node_path(content, entry.file.language)
+        return default_node_path(content, entry.file.language)
     if entry.fragment or not _TOP_IMPORT.search(content):
         return None, "fragment"
     if _APP_RE.search(content) and _SYNTH_RE.search(content):
@@ -1010,7 +1010,7 @@ _NODE_HANDLER = re.compile(
 )
 
 
-def _default_node_path(content: str, language: str) -> tuple[str | None, str]:
+def default_node_path(content: str, language: str) -> tuple[str | None, str]:
     """An unnamed CDK TypeScript/JavaScript block, named where the scaffold's app looks for it:
     an app is ``bin/tap.ts`` (``bin/tap.mjs`` for JavaScript modules), a Stack or Construct class
     ``lib/tap-stack.ts`` for ``TapStack`` else ``lib/<kebab-case-class>.ts``, a Lambda handler

@@ -129,3 +129,10 @@ def test_files_named_without_lib_go_where_the_imports_look() -> None:
         ("tap-stack.ts", "lib/tap-stack.ts"),
         ("constructs/vpc.ts", "lib/constructs/vpc.ts"),
     ]
+
+
+def test_a_stack_block_named_as_the_app_becomes_the_stack_module() -> None:
+    md = "```typescript\n// bin/tap.ts\nimport * as cdk from 'aws-cdk-lib';\nexport class TapStack extends cdk.Stack {}\n```\n"
+    files = extract_files(md).files
+    place_files(files)
+    assert [(f.path, f.moved_from) for f in files] == [("lib/tap-stack.ts", "bin/tap.ts")]

@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from graders.analysis.context import SourceFile
+from graders.extract import default_node_path
 from graders.kinds.base import BuildSettings, Built, Kind, Services
 from graders.models import ExtractedFile, Extraction, FileMove, Sample, SynthResult, Workspace
 from graders.workspace import assemble
@@ -181,6 +182,14 @@ def place_files(files: list[ExtractedFile]) -> list[FileMove]:
 
     for f in files:
         _comment_out_shebang(f)
+        if f.path.startswith("bin/tap.") and not _APP.search(f.content):
+            # The app's name on a block that holds no app but the stack: the scaffold's app is the app.
+            dest, _ = default_node_path(f.content, f.language)
+            if dest and dest.startswith("lib/") and dest not in taken:
+                move(
+                    f, dest, "named as the app, but holds no App(): a stack module, where the app imports it"
+                )
+            continue
         if "/" in f.path or not f.path:
             continue
         folder = "bin" if _APP.search(f.content) else "lib"
