@@ -156,17 +156,23 @@ function inJob(file) {
 const syntaxErrors = [];
 function compileJob(module, filename) {
   const text = fs.readFileSync(filename, 'utf8');
+  // Under its .mjs/.mts name TypeScript would keep an ES module's imports: transpile it as .js/.ts.
+  const asName = filename.replace(/\.[mc]js$/, '.js').replace(/\.[mc]ts$/, '.ts');
   const out = ts.transpileModule(text, {
     compilerOptions: TRANSPILE,
-    fileName: filename,
+    fileName: asName,
     reportDiagnostics: true,
   });
   for (const d of out.diagnostics || []) {
     if (d.category === ts.DiagnosticCategory.Error) syntaxErrors.push(diagnostic(d));
   }
-  if (out.sourceMapText) sourceMaps.set(filename, out.sourceMapText);
+  if (out.sourceMapText) {
+    const map = jsonParse(out.sourceMapText);
+    map.sources = [filename];
+    sourceMaps.set(filename, jsonStringify(map));
+  }
   const code = out.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-  module._compile(code, filename);
+  module._compile(code, filename, 'commonjs'); // never the ESM loader: it cannot forget a module
 }
 
 const plainJs = Module._extensions['.js'];

@@ -485,15 +485,16 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         return "missing-asset", file, line
     if re.search(r"account/region|Unable to resolve AWS account|context provider", message, re.I):
         return "config", file, line
-    if etype.endswith("ValidationError") or re.search(
-        r"Validation failed|must be|cannot be|is not a valid|Invalid|already a Construct with name|must have",
-        message,
-    ):
+    if etype.endswith("ValidationError"):
         return "validation", file, line
     if etype in ("TypeError", "CfnSynthesisError") or re.search(
         r"is not a (constructor|function)|Cannot read propert|Supplied properties not correct", message
     ):
         return "invalid-api", file, line
-    if etype == "RangeError" and "call stack" in message:
-        return "other", file, line
+    if re.search(
+        r"Validation failed|must be|cannot be|is not a valid|Invalid|already a Construct with name|must have",
+        message,
+    ):
+        return "validation", file, line
+    return "other", file, line
     return "other", file, line
