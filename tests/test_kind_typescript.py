@@ -111,6 +111,25 @@ def test_a_syntax_error_is_a_parse_failure_with_its_line(services: Services, tmp
     assert any(diagnostic_category(d["code"]) == "syntax" and d["line"] == 9 for d in synth.diagnostics)
 
 
+def test_a_javascript_module_answer_runs_as_commonjs(services: Services, tmp_path: Path) -> None:
+    md = (
+        "```javascript\n// bin/tap.mjs\nimport * as cdk from 'aws-cdk-lib';\n"
+        "import { QueueStack } from '../lib/queue-stack.mjs';\nnew QueueStack(new cdk.App(), 'Queues');\n```\n"
+        "```javascript\n// lib/queue-stack.mjs\nimport * as cdk from 'aws-cdk-lib';\n"
+        "import * as sqs from 'aws-cdk-lib/aws-sqs';\nexport class QueueStack extends cdk.Stack {\n"
+        "  constructor(scope, id) {\n    super(scope, id);\n    new sqs.Queue(this, 'Q');\n"
+        "    sqs.Queue.nope(this);\n  }\n}\n```\n"
+    )
+    sample = Sample(sample_id="j", source=str(tmp_path / "answer.md"))
+    built = KINDS["cdk-javascript"].build(
+        sample, extract_files(md), tmp_path / "ws", tmp_path / "out", services
+    )
+    synth = built.synth
+    assert synth.status == "failed" and synth.cause == "invalid-api", synth
+    assert (synth.file, synth.line) == ("lib/queue-stack.mjs", 8)  # mapped back through the source map
+    assert synth.diagnostics == []  # JavaScript is not type-checked
+
+
 def test_unnamed_blocks_are_placed_where_the_app_imports_them() -> None:
     md = GOOD.replace("// bin/tap.ts\n", "").replace("// lib/tap-stack.ts\n", "")
     assert [f.path for f in extract_files(md).files] == ["bin/tap.ts", "lib/tap-stack.ts"]
