@@ -821,7 +821,9 @@ def _entry(line: int, content: str, path: str | None, source: str, language: str
         content=content,
         end_line=line + max(n_lines, 0) if content else line,
     )
-    fragment = file_lang == "python" and not (_TOP_IMPORT.search(content) or _TOP_DEF.search(content))
+    fragment = (file_lang == "python" and not (_TOP_IMPORT.search(content) or _TOP_DEF.search(content))) or (
+        file_lang in _NODE_LANGS and not _NODE_TOP.search(content) and not _NODE_CLASS.search(content)
+    )
     return _Entry(file=file, named=path is not None, fragment=fragment, content=content)
 
 
