@@ -266,6 +266,11 @@ function resolveOne(name, containing) {
   }
 }
 
+// Paths of this machine never reach a report: the toolchain's and the job folder's are made relative.
+function scrub(text) {
+  return String(text).split(TOOLCHAIN + '/').join('').split(path.dirname(__filename) + '/').join('').split(JOB + '/').join('');
+}
+
 function diagnostic(d) {
   let file = null;
   let line = null;
@@ -281,7 +286,7 @@ function diagnostic(d) {
     file,
     line,
     column,
-    message: ts.flattenDiagnosticMessageText(d.messageText, '\n').slice(0, 2000),
+    message: scrub(ts.flattenDiagnosticMessageText(d.messageText, '\n')).slice(0, 2000),
   };
 }
 
@@ -388,9 +393,9 @@ function describeError(err) {
   const message = err && err.message !== undefined ? String(err.message) : String(err);
   return {
     type: err instanceof ExitCalled ? 'ProcessExit' : type,
-    message: message.slice(0, 4000),
+    message: scrub(message).slice(0, 4000),
     code: err && typeof err.code === 'string' ? err.code : null,
-    stack: String((err && err.stack) || '').slice(0, 8000),
+    stack: scrub((err && err.stack) || '').slice(0, 8000),
     frames: frames(err),
   };
 }
