@@ -591,7 +591,7 @@ async function job(msg) {
           result.dummy_env = true;
           continue;
         }
-        const assetPath = asset && (asset[1] || asset[2]);
+        const assetPath = asset && path.resolve(JOB, asset[1] || asset[2]); // CDK resolves a relative asset from cwd
         if (assetPath && inJob(assetPath) && stubs.length < 5 && !stubs.includes(assetPath)) {
           stubs.push(assetPath);
           stubAsset(assetPath);
