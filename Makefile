@@ -40,7 +40,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: system-deps $(STAMP)
+# The Node toolchain of the CDK TypeScript/JavaScript kinds (aws-cdk-lib, constructs, typescript):
+# installed from its committed lock, again only when the lock changes; nothing is fetched at grading.
+NODE_TOOLCHAIN := toolchain/node
+NODE_STAMP := $(NODE_TOOLCHAIN)/node_modules/.installed
+$(NODE_STAMP): $(NODE_TOOLCHAIN)/package-lock.json
+	cd $(NODE_TOOLCHAIN) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: system-deps $(STAMP) $(NODE_STAMP)
 
 demo: install
 	$(VENV)/bin/iacgrade grade samples --out $(OUT)/demo

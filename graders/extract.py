@@ -802,7 +802,7 @@ def _entries_for(block: _Block, result: Extraction) -> list[_Entry]:
         path, source = "cdk.json", "default"
     if path is None and language in ("yaml", "json") and template_format(block.content):
         path, source = f"template.{language}", "default"  # numbered by _number_templates
-    if path is None and language != "python":
+    if path is None and language not in ("python", *_NODE_LANGS):
         result.skipped.append(
             SkippedBlock(line=block.line, language=language, reason=f"unnamed {language} block")
         )
@@ -821,7 +821,9 @@ def _entry(line: int, content: str, path: str | None, source: str, language: str
         content=content,
         end_line=line + max(n_lines, 0) if content else line,
     )
-    fragment = file_lang == "python" and not (_TOP_IMPORT.search(content) or _TOP_DEF.search(content))
+    fragment = (file_lang == "python" and not (_TOP_IMPORT.search(content) or _TOP_DEF.search(content))) or (
+        file_lang in _NODE_LANGS and not _NODE_TOP.search(content) and not _NODE_CLASS.search(content)
+    )
     return _Entry(file=file, named=path is not None, fragment=fragment, content=content)
 
 
@@ -966,7 +968,9 @@ def _name_defaults(entries: list[_Entry], mentions_tap: bool, result: Extraction
         if path and path in given:
             path, reason = None, f"unnamed; {path} is given by another block"
         if path is None:
-            result.skipped.append(SkippedBlock(line=entry.file.line, language="python", reason=reason))
+            result.skipped.append(
+                SkippedBlock(line=entry.file.line, language=entry.file.language, reason=reason)
+            )
             entry.file.path = ""
             continue
         entry.file.path = path
@@ -974,6 +978,8 @@ def _name_defaults(entries: list[_Entry], mentions_tap: bool, result: Extraction
 
 def _default_path(entry: _Entry, tap_entry: bool) -> tuple[str | None, str]:
     content = entry.content
+    if entry.file.language in _NODE_LANGS:
+        return default_node_path(content, entry.file.language)
     if entry.fragment or not _TOP_IMPORT.search(content):
         return None, "fragment"
     if _APP_RE.search(content) and _SYNTH_RE.search(content):
@@ -990,6 +996,40 @@ def _default_path(entry: _Entry, tap_entry: bool) -> tuple[str | None, str]:
         return "lambda/lambda_function.py", ""
     if re.search(r"^def\s+handler\s*\(", content, re.M):
         return "lambda/index.py", ""
+    return None, "unnamed"
+
+
+# --- unnamed TypeScript / JavaScript blocks ---------------------------------------------------
+
+_NODE_LANGS = ("typescript", "javascript")
+_NODE_TOP = re.compile(r"^(?:import\s|export\s|const\s+\w+\s*=\s*require\()", re.M)
+_NODE_APP = re.compile(r"\bnew\s+(?:\w+\.)?App\s*\(")
+_NODE_CLASS = re.compile(
+    r"^(?:export\s+)?class\s+(\w+)\s+extends\s+(?:\w+\.)?(?:Stack|NestedStack|Construct|Stage)\b", re.M
+)
+_NODE_HANDLER = re.compile(
+    r"^(?:export\s+(?:const|async\s+function|function)\s+handler\b|exports\.handler\s*=)", re.M
+)
+
+
+def default_node_path(content: str, language: str) -> tuple[str | None, str]:
+    """An unnamed CDK TypeScript/JavaScript block, named where the scaffold's app looks for it:
+    an app is ``bin/tap.ts`` (``bin/tap.mjs`` for JavaScript modules), a Stack or Construct class
+    ``lib/tap-stack.ts`` for ``TapStack`` else ``lib/<kebab-case-class>.ts``, a Lambda handler
+    ``lib/lambda/index.ts``."""
+    ext = "ts" if language == "typescript" else "js"
+    if not _NODE_TOP.search(content):
+        return None, "fragment"
+    if _NODE_APP.search(content) and not _NODE_CLASS.search(content):
+        if language == "javascript":
+            return ("bin/tap.mjs" if re.search(r"^import\s", content, re.M) else "bin/tap.js"), ""
+        return "bin/tap.ts", ""
+    classes = _NODE_CLASS.findall(content)
+    if classes:
+        name = "TapStack" if "TapStack" in classes else classes[0]
+        return f"lib/{_snake(name).replace('_', '-')}.{ext}", ""
+    if _NODE_HANDLER.search(content):
+        return f"lib/lambda/index.{ext}", ""
     return None, "unnamed"
 
 

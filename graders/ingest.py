@@ -43,7 +43,7 @@ __all__ = ["NoAnswersFound", "discover", "read_answer", "scaffold_of"]
 _SKIP_DIRS = frozenset({".venv", "venv", "node_modules", ".git", "__pycache__", "cdk.out"})
 _TASK_MARKERS = ("cdk.json", "tap.py", "metadata.json")
 # Entry files a scaffold may carry even when cdk.json names another one.
-_ENTRY_NAMES = ("tap.py", "app.py", "main.py")
+_ENTRY_NAMES = ("tap.py", "app.py", "main.py", "bin/tap.ts", "bin/tap.mjs", "bin/tap.js")
 _BINARY_SAMPLE = 8192
 
 
@@ -319,7 +319,7 @@ def _entry_from_cdk_json(root: Path) -> str | None:
     except ValueError:
         words = app.split()
     for word in words:
-        if word.endswith(".py") and "=" not in word:
+        if word.endswith((".py", ".ts", ".js", ".mjs", ".cjs")) and "=" not in word:
             return safe_relpath(word)
     return None
 

@@ -168,6 +168,11 @@ class SynthResult(_Model):
         exclude=True,
         description="stack -> cfn-lint matches (rule, level, message, path, resource, line)",
     )
+    diagnostics: list[dict[str, Any]] = Field(
+        default_factory=list,
+        exclude=True,
+        description="compiler diagnostics of a typed answer (CDK TypeScript): code, file, line, column, message",
+    )
     marks: dict[str, dict[str, tuple[str, int, int | None]]] = Field(
         default_factory=dict,
         exclude=True,

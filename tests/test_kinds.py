@@ -60,12 +60,12 @@ def test_unrecognised_blocks_are_graded_as_the_default_with_a_note() -> None:
     assert any("could not be told" in n for n in resolved.notes)
 
 
-def test_a_kind_not_graded_yet_is_a_clear_error() -> None:
+def test_typescript_metadata_and_blocks_resolve_to_the_typescript_kind() -> None:
     sample = _sample(metadata={"platform": "cdk", "language": "ts"})
     sample.kind = kind_of_metadata(sample.metadata)
-    resolved = resolve_kind(sample, extract_files(_TS))
-    assert resolved.kind is None and resolved.error is not None
-    assert "cdk-typescript" in resolved.error and "does not grade yet" in resolved.error
+    assert resolve_kind(sample, extract_files(_TS)).name == "cdk-typescript"
+    stack = "```typescript\nimport * as cdk from 'aws-cdk-lib';\nexport class S extends cdk.Stack {}\n```\n"
+    assert resolve_kind(_sample(), extract_files(stack)).name == "cdk-typescript"
 
 
 def test_override_wins_over_metadata() -> None:
@@ -102,7 +102,7 @@ def test_source_checks_read_only_the_kinds_they_name() -> None:
     assert "grader-error" not in as_python | as_other
 
 
-def test_result_names_its_kind_and_a_metadata_kind_not_graded_is_an_error(tmp_path: Path) -> None:
+def test_result_names_its_kind(tmp_path: Path) -> None:
     task = tmp_path / "task"
     (task / "lib").mkdir(parents=True)
     (task / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
@@ -121,8 +121,8 @@ def test_result_names_its_kind_and_a_metadata_kind_not_graded_is_an_error(tmp_pa
     by_kind = {r["kind"]: r for r in results}
     assert by_kind["cdk-python"]["status"] == "graded"
     assert by_kind["cloudformation-yaml"]["status"] == "graded"
-    assert by_kind["cdk-typescript"]["status"] == "error"
-    assert "does not grade yet" in by_kind["cdk-typescript"]["error"]
+    assert by_kind["cdk-typescript"]["status"] == "graded"
+    assert by_kind["cdk-typescript"]["synth"]["status"] == "skipped"  # --no-synth
 
 
 def test_cli_refuses_an_unknown_kind(tmp_path: Path) -> None:

@@ -432,8 +432,18 @@ def merge(
 
 
 def answer_strings(ctx: CheckContext) -> set[str]:
-    """Every string literal of the answer's infrastructure code, lower-cased."""
-    return {text.lower() for idx in index_sources(ctx.parsed()) for text in idx.strings}
+    """Every string literal of the answer's infrastructure code, lower-cased (for TypeScript and
+    JavaScript, which have no syntax tree here, the quoted literals of their text)."""
+    found = {text.lower() for idx in index_sources(ctx.parsed()) for text in idx.strings}
+    for f in ctx.files:
+        if f.language in ("typescript", "javascript"):
+            found |= {
+                next(g for g in m.groups() if g is not None).lower() for m in _JS_STRING.finditer(f.content)
+            }
+    return found
+
+
+_JS_STRING = re.compile(r"'([^'\\\n]*)'|\"([^\"\\\n]*)\"|`([^`\\$]*)`")
 
 
 def join(stmt: SrcStatement, flagged: list[str], groups: list[Group]) -> Group | None:

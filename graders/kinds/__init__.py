@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from graders.kinds.base import BuildSettings, Built, Kind, Services
 from graders.kinds.cdk_python import CdkPython
+from graders.kinds.cdk_typescript import CdkJavaScript, CdkTypeScript
 from graders.kinds.cloudformation import CloudFormationJson, CloudFormationYaml
 from graders.models import Extraction, Sample
 
@@ -37,7 +38,10 @@ _METADATA_NAMES: dict[tuple[str, str], str] = {
     ("cloudformation", "yml"): "cloudformation-yaml",
     ("cloudformation", "json"): "cloudformation-json",
 }
-KINDS: dict[str, Kind] = {k.name: k for k in (CdkPython(), CloudFormationYaml(), CloudFormationJson())}
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (CdkPython(), CdkTypeScript(), CdkJavaScript(), CloudFormationYaml(), CloudFormationJson())
+}
 DEFAULT_KIND = "cdk-python"
 
 

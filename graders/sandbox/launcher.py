@@ -33,6 +33,7 @@ OUT_FILES = ("synth.log", "worker.log")
 # answer can rewrite aws-cdk-lib's JavaScript that later answers lazily load.
 JSII_CACHE_DIR = "/jsii-cache"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_TOOLCHAIN = REPO_ROOT / "toolchain" / "node"
 # Each pool gets its own uid range, and every worker start a fresh uid from it: a killed
 # sandbox's processes may take a moment to die and must not count against its successor's NPROC.
 BASE_UID = 100000 + (os.getpid() % 20000) * 4096
@@ -113,7 +114,8 @@ def sandbox_env(jsii_cache: str | None, extra: dict[str, str] | None = None) -> 
 def _ro_paths() -> list[str]:
     """Host paths the sandbox needs to read: system, Python, the venv, this project's code."""
     paths = ["/usr", "/etc"]
-    for p in (sys.base_prefix, sys.prefix, str(REPO_ROOT / "graders")):
+    # toolchain/node: aws-cdk-lib and typescript of the CDK TypeScript/JavaScript kinds (read-only).
+    for p in (sys.base_prefix, sys.prefix, str(REPO_ROOT / "graders"), str(NODE_TOOLCHAIN)):
         real = os.path.realpath(p)
         if not any(real == q or real.startswith(q + "/") for q in paths):
             paths.append(real)

@@ -128,7 +128,8 @@ class WorkerProcess:
             else (str(self.jsii_cache or "") or None),
             {"IACGRADE_JOB_DIR": self.job_dir_inside, "IACGRADE_OUT_DIR": self.out_dir_inside},
         )
-        cmd = [sys.executable, "-m", "graders.sandbox.worker"]
+        env.update(self.extra_env())
+        cmd = self.command()
         if self.sandboxed:
             cmd = (
                 launcher.bwrap_args(self.iso, self.scratch, self.uid, self.jsii_cache, self.opts.scratch_mb)
@@ -162,6 +163,14 @@ class WorkerProcess:
             self.kill()
             raise WorkerDied(f"worker failed to start: {err}")
         self.info = msg
+
+    def command(self) -> list[str]:
+        """The worker program (the CDK TypeScript kind's Node worker overrides this)."""
+        return [sys.executable, "-m", "graders.sandbox.worker"]
+
+    def extra_env(self) -> dict[str, str]:
+        """Environment the worker program needs beyond the sandbox's own."""
+        return {}
 
     def run(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one job and wait for its result; WorkerTimeout/WorkerDied when it does not come.

@@ -1,0 +1,712 @@
+// The CDK TypeScript/JavaScript synth worker: runs inside the sandbox, job after job.
+//
+// It loads aws-cdk-lib and the TypeScript compiler once, then for each job: copies the job's
+// files from the read-only inbox into the job folder, type-checks the answer's TypeScript with a
+// program that reuses the previous job's (aws-cdk-lib's .d.ts files are parsed once per worker),
+// runs the app from transpiled CommonJS (TypeScript's transpileModule, no type check: what
+// `ts-node --transpile-only` would run), captures the Apps the job creates (their auto-synth
+// waits for `beforeExit`, which a long-lived process never reaches) and synthesizes them, and
+// sends the cloud assembly's templates back in the result frame.
+//
+// Protocol: the grader's length-prefixed JSON frames (graders/sandbox/protocol.py) on fds 0/1,
+// read and written with the fs functions captured at start. What a job prints goes to the job's
+// log; a job that writes on fd 1 itself forges frames, which the grader's nonces expose.
+//
+// Between jobs: the job's modules leave require.cache (and the resolver's path cache), the
+// environment, cwd and timers are reset, process.exit is refused, and a fingerprint of the
+// globals and aws-cdk-lib's core classes is compared: a job that patched them is reported as
+// tampering and the grader replaces the worker. The token registry and other aws-cdk-lib state
+// grow with every job; the grader recycles the worker after a number of jobs or heap size.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const Module = require('module');
+
+const TOOLCHAIN = process.env.IACGRADE_NODE_TOOLCHAIN;
+const JOB = process.env.IACGRADE_JOB_DIR || '/job';
+const OUT = process.env.IACGRADE_OUT_DIR || '/out';
+const LOG = path.join(OUT, 'synth.log');
+const readSync = fs.readSync;
+const writeSync = fs.writeSync;
+const BufferAlloc = Buffer.alloc;
+const BufferFrom = Buffer.from;
+const jsonStringify = JSON.stringify;
+const jsonParse = JSON.parse;
+const HEAP_RECYCLE = 1200 * 1024 * 1024;
+const DUMMY_ENV = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-east-1' };
+
+function req(name) {
+  return require(require.resolve(name, { paths: [path.join(TOOLCHAIN, 'node_modules')] }));
+}
+
+// ---- frames ------------------------------------------------------------------------------------
+function readExact(n) {
+  const buf = BufferAlloc(n);
+  let got = 0;
+  while (got < n) {
+    let k;
+    try {
+      k = readSync(0, buf, got, n - got, null);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      nap(); // a job made the pipe non-blocking: wait without spinning
+      continue;
+    }
+    if (k === 0) process.reallyExit(0);
+    got += k;
+  }
+  return buf;
+}
+
+function readFrame() {
+  const size = readExact(4).readUInt32BE(0);
+  return jsonParse(readExact(size).toString('utf8'));
+}
+
+function writeFrame(msg) {
+  const body = BufferFrom(jsonStringify(msg), 'utf8');
+  const head = BufferAlloc(4);
+  head.writeUInt32BE(body.length, 0);
+  const all = Buffer.concat([head, body]);
+  let off = 0;
+  while (off < all.length) {
+    try {
+      off += writeSync(1, all, off, all.length - off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      nap();
+    }
+  }
+}
+
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+function nap() {
+  Atomics.wait(napCell, 0, 0, 2);
+}
+
+// ---- the job's output goes to its log ----------------------------------------------------------
+let logFd = null;
+function logWrite(chunk, encoding, cb) {
+  try {
+    if (logFd !== null) writeSync(logFd, typeof chunk === 'string' ? chunk : BufferFrom(chunk));
+  } catch (_) {
+    /* a full log is the job's problem */
+  }
+  if (typeof encoding === 'function') encoding();
+  else if (typeof cb === 'function') cb();
+  return true;
+}
+// Never node's own stdout/stderr streams: making one sets the pipe non-blocking, and it would
+// write on the protocol channel.
+const { Writable } = require('stream');
+for (const name of ['stdout', 'stderr']) {
+  const stream = new Writable({ write: (chunk, enc, cb) => logWrite(chunk, cb) });
+  stream.isTTY = false;
+  stream.fd = name === 'stdout' ? 1 : 2;
+  Object.defineProperty(process, name, { value: stream, configurable: false, writable: false, enumerable: true });
+}
+
+// ---- warm-up -----------------------------------------------------------------------------------
+const ts = req('typescript');
+const cdk = req('aws-cdk-lib');
+const sourceMaps = new Map(); // transpiled file -> source map text
+req('source-map-support').install({
+  environment: 'node',
+  handleUncaughtExceptions: false,
+  retrieveSourceMap(file) {
+    const map = sourceMaps.get(file);
+    return map ? { url: file, map } : null;
+  },
+});
+const PRELOAD = [
+  'aws-s3', 'aws-lambda', 'aws-iam', 'aws-ec2', 'aws-dynamodb', 'aws-apigateway', 'aws-logs',
+  'aws-sqs', 'aws-sns', 'aws-sns-subscriptions', 'aws-cloudwatch', 'aws-cloudwatch-actions',
+  'aws-kms', 'aws-events', 'aws-events-targets', 'aws-lambda-event-sources', 'aws-rds', 'aws-ecs',
+  'aws-elasticloadbalancingv2', 'aws-secretsmanager', 'aws-ssm', 'aws-stepfunctions',
+  'aws-cloudfront', 'aws-cloudfront-origins', 'aws-autoscaling', 'aws-wafv2', 'aws-cloudtrail',
+  'aws-config', 'aws-route53', 'aws-certificatemanager', 'aws-lambda-nodejs',
+];
+// graceful-fs (through fs-extra) patches fs and process.chdir when aws-cdk-lib first stages an
+// asset: load it now, before the fingerprint of what a job must not change is taken.
+req(require.resolve('fs-extra', { paths: [path.dirname(require.resolve('aws-cdk-lib/package.json', { paths: [path.join(TOOLCHAIN, 'node_modules')] }))] }));
+for (const m of PRELOAD) {
+  try {
+    req('aws-cdk-lib/' + m);
+  } catch (_) {
+    /* a submodule this aws-cdk-lib lacks */
+  }
+}
+
+// ---- transpiling the job's files ---------------------------------------------------------------
+const TRANSPILE = {
+  module: ts.ModuleKind.CommonJS,
+  target: ts.ScriptTarget.ES2022,
+  esModuleInterop: true,
+  allowJs: true,
+  sourceMap: true,
+  inlineSources: false,
+  experimentalDecorators: true,
+};
+
+function inJob(file) {
+  return file === JOB || file.startsWith(JOB + '/');
+}
+
+const syntaxErrors = [];
+function compileJob(module, filename) {
+  const text = fs.readFileSync(filename, 'utf8');
+  // Under its .mjs/.mts name TypeScript would keep an ES module's imports: transpile it as .js/.ts.
+  const asName = filename.replace(/\.[mc]js$/, '.js').replace(/\.[mc]ts$/, '.ts');
+  const out = ts.transpileModule(text, {
+    compilerOptions: TRANSPILE,
+    fileName: asName,
+    reportDiagnostics: true,
+  });
+  for (const d of out.diagnostics || []) {
+    if (d.category === ts.DiagnosticCategory.Error) syntaxErrors.push(diagnostic(d));
+  }
+  if (out.sourceMapText) {
+    const map = jsonParse(out.sourceMapText);
+    map.sources = [filename];
+    sourceMaps.set(filename, jsonStringify(map));
+  }
+  const code = out.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+  module._compile(code, filename, 'commonjs'); // never the ESM loader: it cannot forget a module
+}
+
+const plainJs = Module._extensions['.js'];
+for (const ext of ['.ts', '.mts', '.cts', '.tsx', '.mjs', '.cjs']) {
+  Module._extensions[ext] = compileJob;
+}
+Module._extensions['.js'] = function (module, filename) {
+  if (inJob(filename)) return compileJob(module, filename);
+  return plainJs(module, filename);
+};
+// --prefer-ts-exts: `import '../lib/x'` finds x.ts before a stale x.js beside it.
+{
+  const order = ['.ts', '.tsx', '.mts', '.cts'];
+  const rest = Object.keys(Module._extensions).filter((e) => !order.includes(e));
+  const handlers = Object.assign({}, Module._extensions);
+  for (const k of Object.keys(Module._extensions)) delete Module._extensions[k];
+  for (const k of [...order, ...rest]) Module._extensions[k] = handlers[k];
+}
+
+// ---- type checking -----------------------------------------------------------------------------
+// The compiler options of a project made by `cdk init app --language typescript`, which is what
+// the task's `npx ts-node --prefer-ts-exts bin/tap.ts` checks against (strict mode included).
+const CHECK = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.CommonJS,
+  lib: ['lib.es2022.d.ts'],
+  strict: true,
+  noImplicitAny: true,
+  strictNullChecks: true,
+  noImplicitThis: true,
+  alwaysStrict: true,
+  noImplicitReturns: true,
+  noFallthroughCasesInSwitch: false,
+  inlineSourceMap: true,
+  experimentalDecorators: true,
+  strictPropertyInitialization: false,
+  esModuleInterop: true,
+  skipLibCheck: true,
+  noEmit: true,
+  types: ['node'],
+  typeRoots: [path.join(TOOLCHAIN, 'node_modules', '@types')],
+};
+const libFiles = new Map(); // file outside the job -> SourceFile, shared by every job's program
+const baseHost = ts.createCompilerHost(CHECK, true);
+// The answer's own package.json is not the harness's (and would make the shared caches stale).
+const hidden = (f) => inJob(f) && path.basename(f) === 'package.json';
+const checkHost = Object.assign({}, baseHost, {
+  fileExists: (f) => !hidden(f) && baseHost.fileExists(f),
+  readFile: (f) => (hidden(f) ? undefined : baseHost.readFile(f)),
+  getSourceFile(fileName, languageVersion, onError, shouldCreate) {
+    if (inJob(fileName)) return baseHost.getSourceFile(fileName, languageVersion, onError, shouldCreate);
+    let sf = libFiles.get(fileName);
+    if (sf === undefined) {
+      sf = baseHost.getSourceFile(fileName, languageVersion, onError, shouldCreate);
+      libFiles.set(fileName, sf);
+    }
+    return sf;
+  },
+});
+// Answers import aws-cdk-lib, constructs and node's own modules from the toolchain. One module
+// resolution cache for every job: its package.json lookups (thousands per program otherwise) are
+// the bulk of a program's creation; the job's own imports are resolved afresh each time.
+const resolutionCache = ts.createModuleResolutionCache(JOB, (x) => x, CHECK);
+checkHost.getModuleResolutionCache = () => resolutionCache;
+const resolveHost = {
+  fileExists: (f) => checkHost.fileExists(f),
+  readFile: (f) => checkHost.readFile(f),
+  directoryExists: (d) => ts.sys.directoryExists(d),
+  realpath: ts.sys.realpath,
+  getCurrentDirectory: () => JOB,
+};
+const libResolved = new Map(); // (folder outside the job, module name) -> resolution, for every job
+checkHost.resolveModuleNames = function (names, containing) {
+  return names.map((name) => {
+    if (!inJob(containing)) {
+      const key = path.dirname(containing) + '\0' + name;
+      if (!libResolved.has(key)) libResolved.set(key, resolveOne(name, containing));
+      return libResolved.get(key);
+    }
+    return resolveOne(name, containing);
+  });
+};
+function resolveOne(name, containing) {
+  {
+    const cache = inJob(containing) ? undefined : resolutionCache;
+    let r = ts.resolveModuleName(name, containing, CHECK, resolveHost, cache).resolvedModule;
+    if (!r && !name.startsWith('.') && !name.startsWith('/')) {
+      r = ts.resolveModuleName(name, path.join(TOOLCHAIN, 'index.ts'), CHECK, resolveHost, resolutionCache).resolvedModule;
+    }
+    return r;
+  }
+}
+
+// Paths of this machine never reach a report: the toolchain's and the job folder's are made relative.
+function scrub(text) {
+  return String(text).split(TOOLCHAIN + '/').join('').split(path.dirname(__filename) + '/').join('').split(JOB + '/').join('');
+}
+
+function diagnostic(d) {
+  let file = null;
+  let line = null;
+  let column = null;
+  if (d.file && d.start !== undefined) {
+    const pos = d.file.getLineAndCharacterOfPosition(d.start);
+    file = path.relative(JOB, d.file.fileName);
+    line = pos.line + 1;
+    column = pos.character + 1;
+  }
+  return {
+    code: d.code,
+    file,
+    line,
+    column,
+    message: scrub(ts.flattenDiagnosticMessageText(d.messageText, '\n')).slice(0, 2000),
+  };
+}
+
+function typeCheck(files) {
+  const t0 = Date.now();
+  const roots = files.map((f) => path.join(JOB, f));
+  const program = ts.createProgram({ rootNames: roots, options: CHECK, host: checkHost });
+  const out = [];
+  for (const sf of program.getSourceFiles()) {
+    if (!inJob(sf.fileName) || sf.isDeclarationFile) continue;
+    const diags = [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)];
+    for (const d of diags) {
+      if (d.category === ts.DiagnosticCategory.Error && out.length < 500) out.push(diagnostic(d));
+    }
+  }
+  return { diagnostics: out, seconds: (Date.now() - t0) / 1000 };
+}
+
+// ---- what a job must not change ----------------------------------------------------------------
+function watched() {
+  const objs = [
+    ['JSON', JSON], ['Object', Object], ['Array.prototype', Array.prototype],
+    ['Function.prototype', Function.prototype], ['Promise', Promise], ['Buffer', Buffer],
+    ['fs', fs], ['Module', Module], ['Module.prototype', Module.prototype],
+    ['Module._extensions', Module._extensions], ['process', process],
+    ['App.prototype', cdk.App.prototype], ['Stack.prototype', cdk.Stack.prototype],
+    ['Stage.prototype', cdk.Stage.prototype], ['Tokenization', cdk.Tokenization],
+    ['ts', ts],
+  ];
+  const marks = new Map();
+  for (const [name, obj] of objs) {
+    for (const key of Object.getOwnPropertyNames(obj)) {
+      if (name === 'process' && !['exit', 'reallyExit', 'on', 'once', 'kill', 'chdir', 'binding', 'dlopen'].includes(key)) continue;
+      const d = Object.getOwnPropertyDescriptor(obj, key);
+      if (d && 'value' in d && typeof d.value === 'function') marks.set(name + '.' + key, d.value);
+    }
+  }
+  return marks;
+}
+
+function tamperedSince(marks) {
+  const now = watched();
+  const changed = [];
+  for (const [key, value] of marks) if (now.get(key) !== value) changed.push(key);
+  for (const key of now.keys()) if (!marks.has(key)) changed.push(key);
+  return changed.slice(0, 5);
+}
+
+// ---- one job -----------------------------------------------------------------------------------
+const baseEnv = Object.assign({}, process.env);
+const realExit = process.exit;
+const realOnce = process.once;
+const realOn = process.on;
+const realSetTimeout = global.setTimeout;
+const realSetInterval = global.setInterval;
+const realSetImmediate = global.setImmediate;
+
+class ExitCalled extends Error {}
+
+function resetEnv(extra) {
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, baseEnv, extra);
+}
+
+function copyTree(from, to) {
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const a = path.join(from, entry.name);
+    const b = path.join(to, entry.name);
+    if (entry.isDirectory()) {
+      fs.mkdirSync(b, { recursive: true });
+      copyTree(a, b);
+    } else if (entry.isFile()) {
+      fs.copyFileSync(a, b);
+    }
+  }
+}
+
+function emptyDir(dir) {
+  for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+}
+
+function forgetJobModules() {
+  for (const key of Object.keys(require.cache)) if (inJob(key)) delete require.cache[key];
+  // The resolver's cache maps (request, parent folder) to a file: a later job may lay out other files.
+  const cache = Module._pathCache;
+  if (cache) for (const key of Object.keys(cache)) if (key.includes(JOB)) delete cache[key];
+  for (const key of sourceMaps.keys()) if (inJob(key)) sourceMaps.delete(key);
+}
+
+function frames(err) {
+  const stack = String((err && err.stack) || '');
+  const out = [];
+  const re = /\(?((?:\/[^\s():]+)+):(\d+):(\d+)\)?/g;
+  let m;
+  while ((m = re.exec(stack)) && out.length < 30) {
+    const file = m[1];
+    out.push([inJob(file) ? path.relative(JOB, file) : file, Number(m[2]), inJob(file)]);
+  }
+  return out;
+}
+
+function describeError(err) {
+  const type = (err && err.constructor && err.constructor.name) || typeof err;
+  const message = err && err.message !== undefined ? String(err.message) : String(err);
+  return {
+    type: err instanceof ExitCalled ? 'ProcessExit' : type,
+    message: scrub(message).slice(0, 4000),
+    code: err && typeof err.code === 'string' ? err.code : null,
+    stack: scrub((err && err.stack) || '').slice(0, 8000),
+    frames: frames(err),
+  };
+}
+
+function tick() {
+  return new Promise((resolve) => realSetImmediate(resolve));
+}
+
+async function runEntry(entry, context, env, outdir, timers) {
+  // A fresh module registry for the job's files; the environment as `cdk synth` sets it.
+  forgetJobModules();
+  emptyDir(outdir);
+  resetEnv(Object.assign({}, env, {
+    CDK_CONTEXT_JSON: jsonStringify(context),
+    CDK_OUTDIR: outdir,
+    CDK_CLI_VERSION: '2.1000.0',
+  }));
+  process.chdir(JOB);
+  const apps = [];
+  const exits = [];
+  const capture = (event, listener) => event === 'beforeExit' ? (exits.push(listener), process) : null;
+  process.once = function (event, listener) {
+    return capture(event, listener) || realOnce.call(process, event, listener);
+  };
+  process.on = function (event, listener) {
+    return capture(event, listener) || realOn.call(process, event, listener);
+  };
+  const appsBefore = new Set();
+  try {
+    if (entry === null) {
+      driver(apps);
+    } else {
+      require(path.join(JOB, entry));
+    }
+    // Let an async main() go on: a few turns of the event loop, then its promises have settled.
+    for (let i = 0; i < 20; i++) await tick();
+    for (const listener of exits) listener();
+    for (const app of apps) app.synth();
+  } finally {
+    delete process.once; // back to EventEmitter's own
+    delete process.on;
+    if (process.once !== realOnce) process.once = realOnce;
+    if (process.on !== realOn) process.on = realOn;
+    for (const t of timers.splice(0)) {
+      clearTimeout(t);
+      clearInterval(t);
+      clearImmediate(t);
+    }
+  }
+  void appsBefore;
+}
+
+// Without an app of its own that works: every exported Stack class of the answer's files, each in
+// one App (TapStack alone when there is one).
+function driver(apps) {
+  const app = new cdk.App();
+  apps.push(app);
+  const stacks = [];
+  let failed = null;
+  for (const file of driverFiles) {
+    let mod;
+    try {
+      mod = require(path.join(JOB, file));
+    } catch (e) {
+      failed = failed || e;
+      continue;
+    }
+    for (const [name, value] of Object.entries(mod || {})) {
+      if (typeof value === 'function' && value.prototype instanceof cdk.Stack && !(value.prototype instanceof cdk.NestedStack)) {
+        stacks.push([name, value]);
+      }
+    }
+  }
+  const chosen = stacks.filter(([n]) => n === 'TapStack');
+  const use = chosen.length ? chosen : stacks;
+  if (!use.length && failed) throw failed;
+  if (!use.length) throw Object.assign(new Error('no exported Stack class in the answer'), { code: 'NO_STACK_CLASS' });
+  let made = 0;
+  let first = null;
+  for (const [name, Cls] of use) {
+    try {
+      new Cls(app, name, { env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }, environmentSuffix: 'dev' });
+      made++;
+    } catch (e) {
+      first = first || e;
+    }
+  }
+  if (!made && first) throw first;
+}
+let driverFiles = [];
+
+function readAssembly(dir, out, depth) {
+  let manifest;
+  try {
+    const raw = fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8');
+    if (depth === 0) out.manifest = raw;
+    manifest = jsonParse(raw);
+  } catch (_) {
+    return;
+  }
+  for (const item of manifest.missing || []) out.missing.push(`${item.provider}: ${item.key}`);
+  for (const [id, art] of Object.entries(manifest.artifacts || {})) {
+    const props = art.properties || {};
+    if (art.type === 'aws:cloudformation:stack' && props.templateFile && !props.templateFile.includes('/')) {
+      try {
+        out.templates[String(props.stackName || id)] = fs.readFileSync(path.join(dir, props.templateFile), 'utf8');
+      } catch (_) { /* not written */ }
+    } else if (art.type === 'cdk:asset-manifest') {
+      try {
+        const assets = jsonParse(fs.readFileSync(path.join(dir, String(props.file || '')), 'utf8'));
+        for (const key of Object.keys(assets.dockerImages || {})) out.docker_images.push(`docker image asset ${key.slice(0, 12)}`);
+      } catch (_) { /* none */ }
+    } else if (art.type === 'cdk:cloud-assembly' && depth < 3) {
+      const sub = String(props.directoryName || '');
+      if (sub && !sub.includes('/') && !sub.includes('..')) readAssembly(path.join(dir, sub), out, depth + 1);
+    }
+  }
+  for (const name of fs.readdirSync(dir)) {
+    if (name.endsWith('.nested.template.json')) {
+      const stack = name.slice(0, -'.template.json'.length);
+      if (!(stack in out.templates)) out.templates[stack] = fs.readFileSync(path.join(dir, name), 'utf8');
+    }
+  }
+}
+
+// The same errors as the Python pool's (graders/sandbox/classify.py), and a few CDK words it adds for TypeScript.
+const ENV_REQUIRED = /account\/region are not specified|StackAccountRegionNotSpecified|requires an? (explicit )?(account|region|env)|needs? an? (account|region|environment)|Cannot (retrieve|determine) .*region|unresolved .*region|region-agnostic|environment-agnostic|env-agnostic|"env" with an account|Region is required|Unable to resolve AWS account|explicitly set region|\$\{token\[aws\.(region|accountid)/i;
+const MISSING_ASSET = /Cannot find asset at (\S+)|ENOENT: no such file or directory, (?:stat|open|lstat|scandir) '([^']+)'/;
+
+async function job(msg) {
+  const t0 = Date.now();
+  const timing = {};
+  emptyDir(JOB);
+  copyTree(IN, JOB);
+  // NodejsFunction wants a lock file in the project (bundling itself is off, as under `cdk synth
+  // --exclusively` of other stacks): the harness's project has one, as `cdk init` makes.
+  const locks = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock'];
+  if (!locks.some((f) => fs.existsSync(path.join(JOB, f)))) {
+    fs.writeFileSync(path.join(JOB, 'package-lock.json'), '{"name": "tap", "lockfileVersion": 3, "requires": true, "packages": {}}\n');
+  }
+  if (logFd !== null) fs.closeSync(logFd);
+  logFd = fs.openSync(LOG, 'w');
+  timing.copy = (Date.now() - t0) / 1000;
+  driverFiles = msg.driver_files || [];
+  const result = { op: 'result', nonce: msg.nonce, fallbacks: [], attempts: [] };
+  const timers = [];
+  const track = (real) => function (...args) {
+    const t = real.apply(this, args);
+    timers.push(t);
+    return t;
+  };
+  global.setTimeout = track(realSetTimeout);
+  global.setInterval = track(realSetInterval);
+  global.setImmediate = track(realSetImmediate);
+  process.exit = (code) => {
+    throw new ExitCalled(`the app called process.exit(${code === undefined ? '' : code})`);
+  };
+  const outdir = path.join('/tmp', 'cdk.out');
+  fs.mkdirSync(outdir, { recursive: true });
+  let env = {};
+  const stubs = [];
+  const candidates = [...(msg.entries || []), null];
+  let error = null;
+  const t1 = Date.now();
+  try {
+    for (let i = 0; i < candidates.length; ) {
+      const entry = candidates[i];
+      syntaxErrors.length = 0;
+      try {
+        await runEntry(entry, msg.context || {}, env, outdir, timers);
+        const out = { templates: {}, manifest: null, missing: [], docker_images: [] };
+        readAssembly(outdir, out, 0);
+        if (Object.keys(out.templates).length === 0) {
+          throw Object.assign(new Error('the app ran but synthesized no stack'), { code: 'NO_STACKS' });
+        }
+        result.outputs = out;
+        result.entry = entry;
+        error = null;
+        if (syntaxErrors.length) {
+          // The transpiler recovered, but no TypeScript or JavaScript tool would run this file.
+          const first = syntaxErrors[0];
+          result.error = { type: 'SyntaxError', message: `${first.file}:${first.line}: ${first.message}`, code: null, frames: [], syntax: syntaxErrors.slice(0, 5), entry };
+        }
+        break;
+      } catch (err) {
+        const described = describeError(err);
+        if (syntaxErrors.length) described.syntax = syntaxErrors.slice(0, 5);
+        const text = described.message;
+        const asset = MISSING_ASSET.exec(text);
+        if (ENV_REQUIRED.test(text) && !env.CDK_DEFAULT_ACCOUNT) {
+          env = DUMMY_ENV;
+          result.fallbacks.push('dummy-env');
+          result.dummy_env = true;
+          continue;
+        }
+        const assetPath = asset && path.resolve(JOB, asset[1] || asset[2]); // CDK resolves a relative asset from cwd
+        if (assetPath && inJob(assetPath) && stubs.length < 5 && !stubs.includes(assetPath)) {
+          stubs.push(assetPath);
+          stubAsset(assetPath);
+          result.fallbacks.push('stub-asset:' + path.relative(JOB, assetPath));
+          continue;
+        }
+        described.entry = entry;
+        result.attempts.push(described);
+        error = error || described;
+        if (harnessMismatch(described, entry)) {
+          error = error === described ? null : error;
+          if (error === null) error = described;
+        }
+        if (i + 1 < candidates.length) result.fallbacks.push(candidates[i + 1] === null ? 'driver' : 'entry:' + candidates[i + 1]);
+        i++;
+      }
+    }
+  } finally {
+    global.setTimeout = realSetTimeout;
+    global.setInterval = realSetInterval;
+    global.setImmediate = realSetImmediate;
+    process.exit = realExit;
+    forgetJobModules();
+    resetEnv({});
+    try {
+      process.chdir(JOB);
+    } catch (_) { /* the job removed it */ }
+  }
+  timing.synth = (Date.now() - t1) / 1000;
+  if (error && !result.outputs) result.error = pickError(result.attempts);
+  if (msg.typecheck) {
+    // What `ts-node bin/tap.ts` checks: the entry that ran and what it imports (else the first tried).
+    const ran = result.outputs ? result.entry : candidates[0];
+    const roots = (ran ? [ran] : driverFiles).filter((f) => /\.[cm]?tsx?$/.test(f));
+    if (roots.length) {
+      const checked = typeCheck(roots);
+      result.diagnostics = checked.diagnostics;
+      timing.typecheck = checked.seconds;
+    }
+  }
+  if (result.outputs) result.fallbacks = result.fallbacks.filter((f) => result.attempts.length || !f.startsWith('entry:'));
+  result.stubs = stubs.map((s) => path.relative(JOB, s));
+  const changed = tamperedSince(baseline);
+  if (changed.length) result.tampered = ['changed: ' + changed.join(', ')];
+  const heap = process.memoryUsage().heapUsed;
+  if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB`;
+  result.timing = timing;
+  return result;
+}
+
+// A failure that says the entry does not fit the answer, rather than that the answer is wrong:
+// the scaffold's app imports a module the answer never wrote, or the app made no stack.
+function harnessMismatch(err, entry) {
+  if (err.code === 'NO_STACKS') return true;
+  if (err.code === 'MODULE_NOT_FOUND' && entry && /Cannot find module '\.\.?\//.test(err.message)) {
+    const top = err.frames.find((f) => f[2]);
+    return !top || top[0] === entry;
+  }
+  return false;
+}
+
+// The failure to report: the first that is the answer's own, else the first.
+function pickError(attempts) {
+  const own = attempts.find((a) => !harnessMismatch(a, a.entry) && a.code !== 'NO_STACK_CLASS');
+  return own || attempts[0] || null;
+}
+
+function stubAsset(p) {
+  if (/\.[A-Za-z0-9]{1,5}$/.test(p)) {
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, '// placeholder created by iacgrade: the answer never provides this asset\n');
+  } else {
+    fs.mkdirSync(p, { recursive: true });
+    fs.writeFileSync(path.join(p, 'index.js'), '// placeholder created by iacgrade\n');
+  }
+}
+
+let IN = '/in';
+let baseline = null;
+
+async function main() {
+  const hello = readFrame();
+  if (hello.op !== 'hello') process.reallyExit(2);
+  IN = hello.in_dir || IN;
+  // Warm the type checker on a tiny program: aws-cdk-lib's declarations get parsed now, not in job 1.
+  const warm = Date.now();
+  try {
+    fs.mkdirSync(path.join(JOB, 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(JOB, 'bin', 'warm.ts'), "import * as cdk from 'aws-cdk-lib';\nimport * as s3 from 'aws-cdk-lib/aws-s3';\nnew s3.Bucket(new cdk.Stack(new cdk.App(), 'W'), 'B');\n");
+    typeCheck(['bin/warm.ts']);
+    emptyDir(JOB);
+  } catch (_) { /* checked again per job */ }
+  baseline = watched();
+  writeFrame({ op: 'ready', node: process.version, cdk: req('aws-cdk-lib/package.json').version, ts: ts.version, warmup: (Date.now() - warm) / 1000 });
+  for (;;) {
+    const msg = readFrame();
+    if (msg.op === 'job') {
+      let result;
+      try {
+        result = await job(msg);
+      } catch (err) {
+        result = { op: 'result', nonce: msg.nonce, error: describeError(err), harness: true };
+      }
+      writeFrame(result);
+    } else if (msg.op === 'sync') {
+      writeFrame({ op: 'synced', nonce: msg.nonce });
+    } else if (msg.op === 'stop') {
+      process.reallyExit(0);
+    }
+  }
+}
+
+main().catch((err) => {
+  try {
+    fs.writeFileSync(path.join(OUT, 'worker.log'), String((err && err.stack) || err));
+  } catch (_) { /* nowhere to say it */ }
+  process.reallyExit(3);
+});
