@@ -25,10 +25,12 @@ answer is written twice, however many times it was sent.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from collections import deque
@@ -66,21 +68,24 @@ def grade_on_ray(
     its folder written into the run, as it comes back (not in order)."""
     import ray
 
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(
-            address=options.ray_address,
-            runtime_env=project_runtime_env(),
-            log_to_driver=False,  # the actors' own logs stay on their nodes; progress is ours
-            logging_level=logging.WARNING,
-        )
-    pool = _Pool(options, rubric)
-    try:
-        yield from pool.run(stream, reuse)
-    finally:
-        pool.close()
+    # Ray prints what it hears from the cluster ("(raylet) Raylet is terminated ...") on the
+    # driver's stdout, which belongs to `--json`: send it to stderr while the cluster is in use.
+    with contextlib.redirect_stdout(sys.stderr):
+        started_ray = not ray.is_initialized()
         if started_ray:
-            ray.shutdown()
+            ray.init(
+                address=options.ray_address,
+                runtime_env=project_runtime_env(),
+                log_to_driver=False,  # the actors' own logs stay on their nodes; progress is ours
+                logging_level=logging.WARNING,
+            )
+        pool = _Pool(options, rubric)
+        try:
+            yield from pool.run(stream, reuse)
+        finally:
+            pool.close()
+            if started_ray:
+                ray.shutdown()
 
 
 def project_runtime_env() -> dict[str, Any]:
@@ -170,7 +175,7 @@ class _Pool:
         import ray
 
         try:  # let the live actors stop their warm pools and clear their scratch folders
-            ray.get([self.actors[i].close.remote() for i in self.live], timeout=30)
+            ray.get([self.actors[i].close.remote() for i in self.live], timeout=10)
         except Exception:  # an actor that is gone or stuck is killed below all the same
             pass
         for actor in self.actors:

@@ -125,14 +125,21 @@ def run_summary(run: RunData) -> dict[str, Any]:
 _TIMING_FIELDS = ("seconds", "worker")
 
 
-def result_differences(a: str | Path, b: str | Path) -> list[str]:
+def result_differences(a: str | Path, b: str | Path, *, scores_only: bool = False) -> list[str]:
     """How two run folders' answers differ, apart from timings: one line per answer whose
-    result.json, report.md or set of files is not the same (empty when the runs agree)."""
+    result.json, report.md or set of files is not the same (empty when the runs agree).
+
+    ``scores_only`` compares what a score is made of: status, synth status, total, category
+    scores and the findings' check ids and severities (not their wording or evidence)."""
     folders = [Path(a), Path(b)]
     answers = [{p.parent.relative_to(f).as_posix() for p in f.rglob("result.json")} for f in folders]
     out = [f"only in {folders[i]}: {sid}" for i in (0, 1) for sid in sorted(answers[i] - answers[1 - i])]
     for sid in sorted(answers[0] & answers[1]):
-        results = [_comparable(f / sid / "result.json") for f in folders]
+        results = [_comparable(f / sid / "result.json", scores_only) for f in folders]
+        if scores_only:
+            if results[0] != results[1]:
+                out.append(f"{sid}: scores or findings differ")
+            continue
         files = [
             sorted(p.relative_to(f / sid).as_posix() for p in (f / sid).rglob("*") if p.is_file())
             for f in folders
@@ -147,8 +154,16 @@ def result_differences(a: str | Path, b: str | Path) -> list[str]:
     return out
 
 
-def _comparable(path: Path) -> dict[str, Any]:
+def _comparable(path: Path, scores_only: bool = False) -> dict[str, Any]:
     data = read_json_object(path) or {}
+    if scores_only:
+        findings = sorted((f["check"], f["severity"]) for f in data.get("findings") or [])
+        keys = ("status", "total", "scores")
+        return {
+            **{k: data.get(k) for k in keys},
+            "synth": (data.get("synth") or {}).get("status"),
+            "findings": findings,
+        }
     synth = {k: v for k, v in (data.get("synth") or {}).items() if k not in _TIMING_FIELDS}
     attempts = [{k: v for k, v in a.items() if k not in _TIMING_FIELDS} for a in synth.get("attempts") or []]
     return {**data, "synth": {**synth, "attempts": attempts}}

@@ -158,7 +158,9 @@ def test_second_node_dies_mid_run_and_every_answer_is_graded_once(
     assert len(ids) == len(set(ids)) == counts["samples"]  # each answer written once
     assert counts["infra_error"] == 0  # what the dead node held was graded again on the head
     assert counts["graded"] == counts["samples"]
-    # The same answers graded locally give the same results.
+    # The same answers graded locally give the same scores and findings. (Not always the same
+    # wording: jsii warns of a deprecated API once per process, so a deprecation's "(jsii warned:
+    # ...)" evidence depends on which answers shared a warm worker, locally as on Ray.)
     local = _finish(_grade(tmp_path / "local", *inputs, "--workers", "2", cache=tmp_path / "c1"))
     assert local["samples"] == counts["samples"]
-    assert result_differences(tmp_path / "local", out) == []
+    assert result_differences(tmp_path / "local", out, scores_only=True) == []
