@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 OUT ?= out
 CORPUS ?= ../shared/corpus/cdk-py
 
-.PHONY: install system-deps demo test lint bench ray-compare eval snapshots docs clean
+.PHONY: install system-deps demo test lint bench ray-compare eval loadtest snapshots docs clean
 
 # Debian packages, installed only when missing: bubblewrap (the sandbox) for everything, chromium
 # only for the dashboard test. Without apt or root/sudo this warns and goes on: grading works
@@ -70,6 +70,10 @@ ray-compare: install $(RAY_STAMP)
 
 eval: install
 	$(PY) scripts/eval.py --corpus $(CORPUS)
+
+# iacgrade serve under 8 concurrent clients, 500 mixed requests (LOADTEST_ARGS=--no-synth: source only)
+loadtest: install
+	$(PY) scripts/loadtest.py --requests 500 --clients 8 $(LOADTEST_ARGS)
 
 snapshots: install
 	$(PY) scripts/update_snapshots.py

@@ -11,10 +11,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
+from graders.defaults import (
+    ANSWER_PATTERN,
+    MAX_ANSWER_BYTES,
+    MAX_REQUEST_BYTES,
+    MIN_SCORE,
+    SCRATCH_MB,
+    TIMEOUT_S,
+)
 
 app = typer.Typer(
-    help="Grade LLM answers that contain AWS CDK (Python) code.", no_args_is_help=True, add_completion=False
+    help="Grade LLM answers that contain AWS infrastructure as code (CDK, CloudFormation).",
+    no_args_is_help=True,
+    add_completion=False,
 )
 err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the terminal width
 
@@ -118,6 +127,7 @@ def grade(
     from graders.pipeline import grade as run_grade
     from graders.rubric import RubricError
     from reports.progress import Progress
+    from reports.writers import run_writers
 
     if isolation not in ("warm", "process"):
         raise typer.BadParameter("must be warm or process", param_hint="--isolation")
@@ -189,7 +199,9 @@ def grade(
     progress = Progress(enabled=not quiet and not as_json, console=err)
     try:
         with progress:
-            outcome = run_grade(paths, options, on_result=progress.advance, on_start=progress.start)
+            outcome = run_grade(
+                paths, options, writers=run_writers(), on_result=progress.advance, on_start=progress.start
+            )
     except RubricError as exc:
         err.print(f"[red]rubric error:[/] {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
@@ -246,6 +258,54 @@ def explain(check_id: Annotated[str, typer.Argument(help="A check id, e.g. iam-w
         err.print(f"[red]error:[/] no check {check_id!r}; known: {', '.join(checks)}")
         raise typer.Exit(1)
     typer.echo(explain_check(checks[check_id], load_rubric()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Answers graded at once (the warm pool's size).")] = 2,
+    queue: Annotated[
+        int, typer.Option(help="Requests that may wait beyond those being graded; more get 503.")
+    ] = 16,
+    max_body: Annotated[
+        int, typer.Option(help="Largest request body in bytes; larger gets 413.")
+    ] = MAX_REQUEST_BYTES,
+    max_batch: Annotated[int, typer.Option(help="Most answers in one /get_reward request.")] = 512,
+    rubric: Annotated[
+        Path | None, typer.Option(help="Rubric file (default: the bundled rubric.yaml).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds one answer may synthesize.")] = TIMEOUT_S,
+    synth: Annotated[
+        bool, typer.Option("--synth/--no-synth", help="Synthesize (off: source checks only).")
+    ] = True,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Grade every answer afresh (the cache is still refreshed).")
+    ] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help="Result cache folder (as for grade).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+) -> None:
+    """Grade answers over HTTP: POST /grade, POST /get_reward (OpenRLHF), GET /health."""
+    from iacgrade.serve import ServeSettings, run
+
+    if min(workers, max_body, max_batch) < 1 or queue < 0:
+        err.print(
+            "[red]error:[/] --workers, --max-body and --max-batch must be at least 1, --queue at least 0"
+        )
+        raise typer.Exit(EXIT_RUN_FAILED)
+    settings = ServeSettings(
+        workers=workers,
+        queue=queue,
+        max_body=max_body,
+        max_batch=max_batch,
+        synth=synth,
+        timeout=timeout,
+        rubric=rubric,
+        cache=not no_cache,
+        cache_dir=cache_dir,
+    )
+    err.print(f"iacgrade serve: http://{host}:{port} (workers {workers}, queue {queue}, synth {synth})")
+    run(settings, host=host, port=port, log_level=log_level)
 
 
 def _no_live_actor() -> type[Exception]:
@@ -340,8 +400,9 @@ def compare(
 
     Exit codes: 0 done; 2 a run could not be read or the output not written; 3 with --fail-on-regression when NEW is worse: the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD, or answers BASE graded are errors or missing in NEW.
     """
-    from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown
+    from graders.compare import EXIT_REGRESSION, compare_runs
     from graders.runs import RunError, load_run
+    from reports.comparison import comparison_markdown
 
     try:
         base_run, new_run = load_run(base), load_run(new)

@@ -2,7 +2,7 @@
 
 The key of an answer is a hash of everything that decides its result: the files extracted from
 it (paths, languages, fence lines, content, skipped blocks and notes), the scaffold's files, the
-task metadata and prompt the checks can read, the rubric's digest, the grader's version and source, the
+task metadata and prompt the checks can read, the reviewer's report the result judges, the rubric's digest, the grader's version and source, the
 aws-cdk-lib version and the options that change a result (synth on/off, the timeout; not the
 isolation mode, which only changes how strongly it is separated).
 
@@ -35,6 +35,7 @@ from typing import Any
 from graders import __version__
 from graders.models import Extraction, Sample, SampleResult
 from graders.prompt import read_prompt
+from graders.reviewer import reviewer_report
 from graders.store import read_result, write_json_atomic
 
 CACHE_FORMAT = 1
@@ -123,6 +124,7 @@ def _context(
         },
         "scaffold": _scaffold_digest(sample),
         "prompt": hashlib.sha256((read_prompt(sample) or "").encode("utf-8")).hexdigest(),
+        "reviewer": hashlib.sha256((reviewer_report(sample) or "").encode("utf-8")).hexdigest(),
         "region": _task_region(sample),
     }
 

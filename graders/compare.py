@@ -14,6 +14,8 @@ either holds:
   answer to pair with it. An answer that can no longer be graded is worse than any score, and
   leaving it out of the means would let a gate pass on the answers that are left.
 Identical runs have every delta 0, an interval of [0, 0], nothing lost, and pass.
+
+`reports.comparison` renders a Comparison as markdown.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ EXIT_REGRESSION = 3
 CONFIDENCE = 0.95
 METRICS: tuple[str, ...] = (*CATEGORIES, "total")
 
-__all__ = ["EXIT_REGRESSION", "Comparison", "compare_runs", "comparison_markdown", "t_quantile"]
+__all__ = ["EXIT_REGRESSION", "Comparison", "compare_runs", "fmt_delta", "t_quantile"]
 
 
 class DeltaStat(BaseModel):
@@ -386,129 +388,26 @@ def _verdict(c: Comparison) -> str:
         scores = (
             ""
             if t.n == 0
-            else f"; on the {t.n} answers graded in both, the total's mean delta is {_fmt(t.mean_delta)}"
+            else f"; on the {t.n} answers graded in both, the total's mean delta is {fmt_delta(t.mean_delta)}"
         )
         return f"REGRESSION: {len(c.lost)} answer(s) BASE graded are errors or missing in NEW{scores}"
     if t.n == 0:
         return "no paired answers with a total on both sides: nothing to compare"
     if t.ci_low is None or t.ci_high is None:
-        return f"one paired answer (delta {_fmt(t.mean_delta)}): too few for a confidence interval"
+        return f"one paired answer (delta {fmt_delta(t.mean_delta)}): too few for a confidence interval"
     if c.regression:  # a significant drop (lost answers are handled above)
         return (
-            f"REGRESSION: total mean delta {_fmt(t.mean_delta)}, 95% CI [{_fmt(t.ci_low)}, {_fmt(t.ci_high)}] "
+            f"REGRESSION: total mean delta {fmt_delta(t.mean_delta)}, 95% CI [{fmt_delta(t.ci_low)}, {fmt_delta(t.ci_high)}] "
             f"is below 0 (threshold {c.threshold:g})"
         )
     if t.ci_low > 0:
-        return f"improvement: total mean delta {_fmt(t.mean_delta)}, 95% CI [{_fmt(t.ci_low)}, {_fmt(t.ci_high)}]"
+        return f"improvement: total mean delta {fmt_delta(t.mean_delta)}, 95% CI [{fmt_delta(t.ci_low)}, {fmt_delta(t.ci_high)}]"
     return (
-        f"no significant regression: total mean delta {_fmt(t.mean_delta)}, "
-        f"95% CI [{_fmt(t.ci_low)}, {_fmt(t.ci_high)}]"
+        f"no significant regression: total mean delta {fmt_delta(t.mean_delta)}, "
+        f"95% CI [{fmt_delta(t.ci_low)}, {fmt_delta(t.ci_high)}]"
     )
 
 
-def _fmt(value: float | None) -> str:
+def fmt_delta(value: float | None) -> str:
+    """A signed score change with two decimals (``+1.25``), ``–`` for none."""
     return "–" if value is None else f"{value:+.2f}"
-
-
-def comparison_markdown(c: Comparison) -> str:
-    """The comparison as a markdown report."""
-    lines = [
-        f"# Run comparison: {c.new['label'] or c.new['run_id']} vs {c.base['label'] or c.base['run_id']}",
-        "",
-        f"**{c.verdict}**",
-        "",
-        "| | run | started | rubric | answers |",
-        "|---|---|---|---|---|",
-    ]
-    for side, info in (("BASE", c.base), ("NEW", c.new)):
-        lines.append(
-            f"| {side} | {info['label'] or ''} `{info['run_id']}` | {info['started']} | "
-            f"{info['rubric_version']} | {info['answers']} |"
-        )
-    lines += [
-        "",
-        f"{c.paired} answers paired ({c.paired_by.get('sample_id', 0)} by sample id, "
-        f"{c.paired_by.get('prompt_kind', 0)} by prompt and kind, "
-        f"{c.paired_by.get('task_kind', 0)} by task and kind); {len(c.only_base)} only in BASE, "
-        f"{len(c.only_new)} only in NEW.",
-        "",
-        "## Mean scores",
-        "",
-        "| category | n | BASE | NEW | delta | 95% CI |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for s in c.stats:
-        ci = f"[{_fmt(s.ci_low)}, {_fmt(s.ci_high)}]" if s.ci_low is not None else "–"
-        base_mean = "–" if s.base_mean is None else f"{s.base_mean:.1f}"
-        new_mean = "–" if s.new_mean is None else f"{s.new_mean:.1f}"
-        lines.append(f"| {s.metric} | {s.n} | {base_mean} | {new_mean} | {_fmt(s.mean_delta)} | {ci} |")
-    if c.lost or c.recovered:
-        lines += ["", "## Answers lost and recovered", ""]
-        lines += [
-            "Lost: graded (with a total) in BASE, an error or missing in NEW. Recovered: the reverse.",
-            "",
-        ]
-        lines += [f"- lost: `{sid}`" for sid in c.lost[:50]]
-        lines += [f"- recovered: `{sid}`" for sid in c.recovered[:50]]
-        if len(c.lost) > 50 or len(c.recovered) > 50:
-            lines.append(
-                f"- ... ({len(c.lost)} lost, {len(c.recovered)} recovered in all; the JSON lists every one)"
-            )
-    if c.severity_changes:
-        lines += ["", "## Rubric severity changes", "", "| check | BASE | NEW |", "|---|---|---|"]
-        lines += [f"| {x.check} | {x.base} | {x.new} |" for x in c.severity_changes]
-    if c.regressed_most:
-        lines += [
-            "",
-            "## Answers that regressed most",
-            "",
-            "| answer | BASE | NEW | delta | new findings |",
-            "|---|---:|---:|---:|---|",
-        ]
-        lines += [
-            f"| `{d.new_id}` | {d.base_total} | {d.new_total} | {d.delta:+.1f} | {', '.join(d.appeared)} |"
-            for d in c.regressed_most
-        ]
-    if c.improved_most:
-        lines += [
-            "",
-            "## Answers that improved most",
-            "",
-            "| answer | BASE | NEW | delta |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [
-            f"| `{d.new_id}` | {d.base_total} | {d.new_total} | {d.delta:+.1f} |" for d in c.improved_most
-        ]
-    if c.check_changes:
-        lines += [
-            "",
-            "## Findings that appeared and disappeared, by check",
-            "",
-            "| check | appeared | disappeared | answers |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [f"| {x.check} | {x.appeared} | {x.disappeared} | {x.answers} |" for x in c.check_changes]
-        lines += ["", "<details><summary>Each change (answer, check, resource or file)</summary>", ""]
-        lines += [
-            f"- {f.change}: `{f.sample_id}` {f.check}" + (f" at `{f.where}`" if f.where else "")
-            for f in c.finding_changes
-        ]
-        lines += ["", "</details>"]
-    if c.synth_changes:
-        lines += [
-            "",
-            "## Synth status changes",
-            "",
-            "| BASE | NEW | answers | examples |",
-            "|---|---|---:|---|",
-        ]
-        lines += [
-            f"| {s.base} | {s.new} | {s.count} | {', '.join(f'`{x}`' for x in s.samples[:5])} |"
-            for s in c.synth_changes
-        ]
-    if c.only_base or c.only_new:
-        lines += ["", "## Unpaired answers", ""]
-        lines += [f"- only in BASE: `{sid}`" for sid in c.only_base[:50]]
-        lines += [f"- only in NEW: `{sid}`" for sid in c.only_new[:50]]
-    return "\n".join(lines) + "\n"

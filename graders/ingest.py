@@ -105,19 +105,13 @@ def read_answer(sample: Sample, *, max_bytes: int = MAX_ANSWER_BYTES) -> str | N
     if sample.status == "error":
         return None
     if sample.text is not None:  # a dataset row or a library call: the text came with the sample
-        data = sample.text.encode("utf-8", errors="surrogatepass")
-        if len(data) > max_bytes:
-            _fail(sample, f"answer too large: {len(data)} bytes > limit {max_bytes}")
-            return None
-        if not data.strip():
-            _fail(sample, f"empty answer: {sample.source}")
-            return None
-        sample.size_bytes = len(data)
+        given = sample.text.encode("utf-8", errors="surrogatepass")
+        read = _sized(sample, given, max_bytes, f"{len(given)} bytes > limit {max_bytes}")
     else:
         read = _read_bytes(sample, max_bytes)
-        if read is None:
-            return None
-        data = read
+    if read is None:
+        return None
+    data = read
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\x00" in data[:_BINARY_SAMPLE] or _mostly_binary(data[:_BINARY_SAMPLE]):
@@ -423,11 +417,16 @@ def _read_bytes(sample: Sample, max_bytes: int) -> bytes | None:
         else:
             _fail(sample, f"cannot read answer: {exc.strerror or exc}: {path}")
         return None
-    if len(data) > max_bytes:  # grew while we read it
-        _fail(sample, f"answer too large: more than {max_bytes} bytes")
+    return _sized(sample, data, max_bytes, f"more than {max_bytes} bytes")  # it may have grown
+
+
+def _sized(sample: Sample, data: bytes, max_bytes: int, too_large: str) -> bytes | None:
+    """``data`` when it is within the limit and not blank (recording its size), else None."""
+    if len(data) > max_bytes:
+        _fail(sample, f"answer too large: {too_large}")
         return None
     if not data.strip():
-        _fail(sample, f"empty answer: {path}")
+        _fail(sample, f"empty answer: {sample.source}")
         return None
     sample.size_bytes = len(data)
     return data

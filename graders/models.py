@@ -199,6 +199,26 @@ class Finding(_Model):
     lenses: list[Lens] = Field(default_factory=list)
 
 
+class ReviewerClaim(_Model):
+    """One topic a task's human reviewer raised (``lib/MODEL_FAILURES.md``), judged against the
+    answer's findings (graders/reviewer.py)."""
+
+    topic: str = Field(description="the topic, a key of graders.reviewer.TOPICS")
+    checks: list[str] = Field(description="the checks whose finding would confirm it, sorted")
+    confirmed_by: list[str] = Field(
+        default_factory=list, description="those of ``checks`` that found something here; empty: unconfirmed"
+    )
+    seen: list[Evidence] = Field(
+        default_factory=list,
+        description="an unconfirmed topic's lines in the answer's code (file, line, md_line, the code as "
+        "value; at most 3), so a reader can check the claim by hand",
+    )
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.confirmed_by)
+
+
 class CategoryScore(_Model):
     category: str
     score: float | None = Field(description="None when the category could not be assessed")
@@ -237,6 +257,11 @@ class SampleResult(_Model):
     )
     row_id: str | int | None = Field(default=None, description="the dataset row's id, to join grades back")
     row_fields: dict[str, Any] = Field(default_factory=dict, description="the row's --keep-field values")
+    reviewer_claims: list[ReviewerClaim] = Field(
+        default_factory=list,
+        description="a MODEL answer's task reviewer's topics and which findings confirm each; the report "
+        "renders them (empty without a lib/MODEL_FAILURES.md)",
+    )
 
     @model_validator(mode="before")
     @classmethod

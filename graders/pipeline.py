@@ -1,4 +1,4 @@
-"""Grade a batch: ingest -> extract -> workspace -> synth -> checks -> score -> write.
+"""Grade a batch: ingest -> extract -> workspace -> synth -> checks -> score (and the reviewer's claims) -> write.
 
 One sample's trouble never stops the batch: whatever goes wrong becomes that sample's status
 and message. Results are written as each sample finishes, atomically.
@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from graders import __version__
 from graders.analysis.context import load_templates
@@ -31,7 +32,7 @@ from graders.ingest import discover, read_answer
 from graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
 from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleResult
 from graders.prompt import prompt_digest, read_prompt
-from graders.reviewer import reviewer_report
+from graders.reviewer import judge_claims, reviewer_report
 from graders.rubric import Rubric
 from graders.scoring import score_findings
 from graders.store import (
@@ -43,7 +44,6 @@ from graders.store import (
     write_tables,
     write_text_atomic,
 )
-from reports.markdown import render_report
 
 
 @dataclass
@@ -73,6 +73,31 @@ class GradeOptions:
 ProgressFn = Callable[[SampleResult], None]
 
 
+class RenderReport(Protocol):
+    """The text of one answer's report.md, from its result alone and its reference's (if graded)."""
+
+    def __call__(
+        self,
+        result: SampleResult,
+        rubric: Rubric,
+        *,
+        reference: SampleResult | None,
+        reference_in_run: bool,
+    ) -> str: ...
+
+
+@dataclass(frozen=True)
+class Writers:
+    """The documents a run renders besides result.json and the tables: each answer's report.md,
+    and the ``--format`` files (given the run's options, rubric and results once it is done).
+
+    The caller brings them (the CLI passes ``reports.writers.run_writers()``): graders/ renders
+    nothing itself and never imports reports/, which reads graders' models. None: not written."""
+
+    report: RenderReport | None = None
+    formats: Callable[[GradeOptions, Rubric, list[SampleResult]], None] | None = None
+
+
 @dataclass
 class RunOutcome:
     manifest: RunManifest
@@ -83,12 +108,15 @@ def grade(
     paths: list[Path],
     options: GradeOptions,
     *,
+    writers: Writers = Writers(),
     on_result: ProgressFn | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> RunOutcome:
-    """Grade every answer found under ``paths`` into ``options.out``.
+    """Grade every answer found under ``paths`` into ``options.out``; ``writers`` render its documents.
 
     Raises NoAnswersFound (a ValueError) before any work when a folder holds no answer."""
+    if options.formats and writers.formats is None:
+        raise ValueError(f"no writer for the formats {options.formats}")
     rubric = load_checked_rubric(options.rubric)
     if options.scaffold is not None and not options.scaffold.is_dir():
         raise ValueError(f"scaffold {options.scaffold}: not a folder")  # before any work starts
@@ -126,7 +154,7 @@ def grade(
     if on_start:  # a dataset is read once more to count its rows: cheap next to grading them
         on_start(len(samples) + sum(sum(1 for _ in _dataset_samples(d, options)) for d in datasets))
 
-    run = _RunWriter(options.out, rubric, samples, reuse, on_result)
+    run = _RunWriter(options.out, rubric, samples, reuse, on_result, writers.report)
     seen_ids: set[str] = set()
     stream = run.announce(_all_samples(samples, datasets, options, seen_ids))
     executor = _grade_locally if options.executor == "local" else _ray_executor()
@@ -148,7 +176,8 @@ def grade(
         "cache_hits": reuse.count("cache"),
         "resumed": reuse.count("resume"),
     }
-    _write_formats(options, rubric, results)
+    if writers.formats is not None:
+        writers.formats(options, rubric, results)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
     return RunOutcome(manifest, results)
 
@@ -203,9 +232,10 @@ class _RunWriter:
         samples: list[Sample],
         reuse: Reuse,
         on_result: ProgressFn | None,
+        render: RenderReport | None,
     ) -> None:
         self.out, self.reuse, self.on_result = out, reuse, on_result
-        self.reports = _ReportWriter(out, rubric, samples)
+        self.reports = _ReportWriter(out, rubric, samples, render)
         self.journal = RunJournal(out)
         self.results: list[SampleResult] = []
         self.tables_written = time.monotonic()
@@ -529,6 +559,7 @@ def _grade_into(
         grader_version=__version__,
         rubric_version=f"{rubric.version}+{rubric.digest}",
         prompt_digest=prompt_digest(ctx.prompt),
+        reviewer_claims=judge_claims(reviewer_report(sample), findings, extraction.files),
     )
 
 
@@ -603,18 +634,6 @@ def _reuse(options: GradeOptions, manifest: RunManifest) -> Reuse:
     )
 
 
-def _write_formats(options: GradeOptions, rubric: Rubric, results: list[SampleResult]) -> None:
-    """The CI outputs asked for with --format: results.sarif, junit.xml."""
-    if "sarif" in options.formats:
-        from reports.sarif import write_sarif
-
-        write_sarif(options.out / "results.sarif", results, rubric)
-    if "junit" in options.formats:
-        from reports.junit import write_junit
-
-        write_junit(options.out / "junit.xml", results, min_score=options.min_score)
-
-
 def _counts(results: list[SampleResult]) -> dict[str, int]:
     counts = {
         "samples": len(results),
@@ -646,10 +665,9 @@ def _cdk_version() -> str | None:
 class _ReportWriter:
     """Writes each report.md as soon as its reference answer (if in this run) is graded too."""
 
-    def __init__(self, out: Path, rubric: Rubric, samples: list[Sample]) -> None:
-        self.out, self.rubric = out, rubric
+    def __init__(self, out: Path, rubric: Rubric, samples: list[Sample], render: RenderReport | None) -> None:
+        self.out, self.rubric, self.render = out, rubric, render
         self.in_run = {s.sample_id for s in samples}
-        self.task_roots = {s.sample_id: s.task_root for s in samples if s.task_root}
         self.done_ids: set[str] = set()
         # Only references (IDEAL answers) are kept whole: a dataset's rows are not held to the end.
         self.done_results: dict[str, SampleResult] = {}
@@ -660,8 +678,6 @@ class _ReportWriter:
         """A sample streamed into the run after it started (a dataset row)."""
         with self.lock:
             self.in_run.add(sample.sample_id)
-            if sample.task_root:
-                self.task_roots[sample.sample_id] = sample.task_root
 
     def done(self, result: SampleResult) -> None:
         with self.lock:
@@ -683,14 +699,19 @@ class _ReportWriter:
             self.waiting.clear()
 
     def _write(self, result: SampleResult) -> None:
-        reference = self.done_results.get(result.reference_id or "")
-        reviewer = reviewer_report(self.task_roots.get(result.sample_id)) if result.role == "model" else None
-        text = render_report(
-            result,
-            self.rubric,
-            reference=reference,
-            reviewer_text=reviewer,
-            reference_in_run=bool(result.reference_id and result.reference_id in self.in_run),
-            files_dir=self.out / result.sample_id / "files",
-        )
+        if self.render is None:
+            return
+        try:
+            text = self.render(
+                result,
+                self.rubric,
+                reference=self.done_results.get(result.reference_id or ""),
+                reference_in_run=bool(result.reference_id and result.reference_id in self.in_run),
+            )
+        except Exception as exc:  # noqa: BLE001 - a report that cannot be rendered must not end the run
+            # result.json holds the grade; the report says why it is missing instead of the run dying.
+            text = (
+                f"# Failure report: {result.sample_id}\n\n**The report could not be rendered** "
+                f"(grader error: {type(exc).__name__}: {str(exc)[:300]}); result.json holds the grade.\n"
+            )
         write_text_atomic(self.out / result.sample_id / "report.md", text)

@@ -51,8 +51,15 @@ __all__ = ["PER_ACTOR", "NoLiveActor", "grade_on_ray"]
 PER_ACTOR = 2  # answers queued per actor: one grading, one waiting, so no actor idles on a round trip
 ATTEMPTS = 2  # an answer whose actor died is sent once more, then it is infra_error
 NO_ACTOR_WAIT_S = 120.0  # how long the run waits for a restarted actor when none is left alive
-# Files of a task folder that grading reads besides the scaffold (prompt, region, metadata).
-_TASK_EXTRAS = ("lib/PROMPT.md", "PROMPT.md", "lib/AWS_REGION", "metadata.json", "cdk.json")
+# Files of a task folder that grading reads besides the scaffold (prompt, region, reviewer, metadata).
+_TASK_EXTRAS = (
+    "lib/PROMPT.md",
+    "PROMPT.md",
+    "lib/AWS_REGION",
+    "lib/MODEL_FAILURES.md",  # the reviewer's report, whose claims are judged with the findings
+    "metadata.json",
+    "cdk.json",
+)
 _BESIDE_ANSWER = ("AWS_REGION",)  # read from the answer's own folder (graders/kinds/cloudformation.py)
 _MAX_TASK_FILE = max(PROMPT_MAX_BYTES, 5_000_000)
 

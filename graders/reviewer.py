@@ -1,15 +1,19 @@
 """Reading a human reviewer's failure report (a task's lib/MODEL_FAILURES.md) by topic.
 
 The corpus' reviewers write free text. We only recognise which topics a report raises, by
-keyword, and map each topic to the checks whose findings confirm it. Used by the report (to say
-which of the reviewer's claims our checks confirm) and by `make eval`.
+keyword, and map each topic to the checks whose findings confirm it. The pipeline's last stage
+(`judge_claims`) saves that judgement in the result, which the report renders; `make eval`
+reads the topics too.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from graders.models import Evidence, ExtractedFile, Finding, ReviewerClaim, Sample
 
 # topic -> (pattern in the reviewer's text, checks whose finding confirms it)
 TOPICS: dict[str, tuple[str, frozenset[str]]] = {
@@ -80,34 +84,60 @@ _SETTINGS_RE = {topic: re.compile(pattern) for topic, pattern in SETTINGS.items(
 _TOPICS_RE = {topic: re.compile(pattern, re.I) for topic, (pattern, _) in TOPICS.items()}
 
 
-def answer_lines(files_dir: Path | None) -> list[tuple[str, int, str]]:
-    """(path, line number, code) of every non-comment line of the answer's Python files."""
-    if files_dir is None or not files_dir.is_dir():
+def judge_claims(
+    text: str | None, findings: list[Finding], files: list[ExtractedFile]
+) -> list[ReviewerClaim]:
+    """Each topic the reviewer's ``text`` raises, the checks among ``findings`` that confirm it,
+    and for an unconfirmed one the answer's own lines on that topic (``seen``)."""
+    if not text:
         return []
-    out: list[tuple[str, int, str]] = []
-    for path in sorted(files_dir.rglob("*.py")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        rel = path.relative_to(files_dir).as_posix()
+    found = {f.check for f in findings}
+    lines: list[tuple[ExtractedFile, int, str]] | None = None  # read once, and only if a topic needs them
+    claims = []
+    for topic in topics_in(text):
+        checks = sorted(confirming_checks(topic, text))
+        by = [c for c in checks if c in found]
+        if not by and lines is None and topic in SETTINGS:
+            lines = _answer_lines(files)
+        claims.append(
+            ReviewerClaim(
+                topic=topic,
+                checks=checks,
+                confirmed_by=by,
+                seen=[] if by or lines is None else _answer_settings(lines, topic),
+            )
+        )
+    return claims
+
+
+def _answer_lines(files: Iterable[ExtractedFile]) -> list[tuple[ExtractedFile, int, str]]:
+    """(file, line number, code) of every non-comment line of the answer's Python files, the
+    files in path order (folder by folder)."""
+    by_path = {f.path: f for f in files if f.path.endswith(".py")}
+    out: list[tuple[ExtractedFile, int, str]] = []
+    for path in sorted(by_path, key=lambda p: PurePosixPath(p).parts):
+        f = by_path[path]
         out += [
-            (rel, n, line.strip())
-            for n, line in enumerate(lines, start=1)
+            (f, n, line.strip())
+            for n, line in enumerate(f.content.splitlines(), start=1)
             if not line.strip().startswith("#")
         ]
     return out
 
 
-def answer_settings(lines: list[tuple[str, int, str]], topic: str, limit: int = 3) -> list[str]:
-    """Up to ``limit`` of ``lines`` (see `answer_lines`) that address ``topic``, each as the code
-    in backticks followed by (path:line); [] when the topic has no pattern or nothing matches."""
+def _answer_settings(
+    lines: list[tuple[ExtractedFile, int, str]], topic: str, limit: int = 3
+) -> list[Evidence]:
+    """Up to ``limit`` of ``lines`` (see `_answer_lines`) that address ``topic``, the code (cut
+    at 100 characters) as the evidence's value; [] when the topic has no pattern or nothing matches."""
     pattern = _SETTINGS_RE.get(topic)
     if pattern is None:
         return []
-    found = (f"`{code[:100]}` ({rel}:{n})" for rel, n, code in lines if pattern.search(code))
+    found = (
+        Evidence(file=f.path, line=n, md_line=f.md_line(n), value=code[:100])
+        for f, n, code in lines
+        if pattern.search(code)
+    )
     return list(itertools.islice(found, limit))
 
 
@@ -136,11 +166,11 @@ def topics_in(text: str) -> list[str]:
     return [topic for topic, pattern in _TOPICS_RE.items() if pattern.search(text)]
 
 
-def reviewer_report(task_root: str | None) -> str | None:
-    """The task's MODEL_FAILURES.md text, when the task folder has one."""
-    if not task_root:
+def reviewer_report(sample: Sample) -> str | None:
+    """The reviewer's report on a task's MODEL answer (its MODEL_FAILURES.md), when there is one."""
+    if sample.role != "model" or not sample.task_root:
         return None
-    path = Path(task_root) / "lib" / "MODEL_FAILURES.md"
+    path = Path(sample.task_root) / "lib" / "MODEL_FAILURES.md"
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -27,6 +27,7 @@ from typing import Any
 
 from graders.extract import safe_relpath
 from graders.models import ExtractedFile, Extraction, FileMove, Sample, Workspace
+from graders.paths import is_test_file
 
 __all__ = ["assemble", "MAX_FILES", "MAX_BYTES"]
 
@@ -174,19 +175,9 @@ def _place_by_imports(plan: _Plan) -> None:
 
 def _is_app_code(path: str, source: str) -> bool:
     """CDK app code, whose imports synth needs; tests and Lambda handlers resolve their own."""
-    if not path.endswith(".py") or _is_test(path):
+    if not path.endswith(".py") or is_test_file(path):
         return False
     return re.search(r"^\s*(?:from|import)\s+(?:aws_cdk|constructs)\b", source, re.M) is not None
-
-
-def _is_test(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return (
-        path.startswith(("tests/", "test/"))
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-    )
 
 
 def _imports(importer: str, source: str) -> list[tuple[str, list[str]]]:
@@ -272,7 +263,9 @@ def _provider(plan: _Plan, module: str) -> str | None:
 def _find_source(plan: _Plan, module: str, names: list[str], importer: str, pinned: set[str]) -> str | None:
     stem = module.rsplit(".", 1)[-1]
     movable = [
-        p for p in plan.answer if p.endswith(".py") and p not in pinned and p != importer and not _is_test(p)
+        p
+        for p in plan.answer
+        if p.endswith(".py") and p not in pinned and p != importer and not is_test_file(p)
     ]
     by_stem = [p for p in movable if p.rsplit("/", 1)[-1][:-3] == stem]
     if len(by_stem) == 1:

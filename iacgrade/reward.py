@@ -11,7 +11,7 @@ build or timed out gets ``FLOOR`` (0.0), so a policy cannot collect the categori
 pass by writing code that never builds. ``ground_truth`` is not used for the score (a reference
 answer only feeds the comparison section of a report). Settings come from environment variables
 read when the Grader starts: ``IACGRADE_REWARD_WORKERS`` (default 2), ``IACGRADE_REWARD_SYNTH``
-(``0`` grades the source only).
+(``0`` grades the source only). ``close()`` stops it; the next reward starts a new one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from graders.models import SampleResult
     from iacgrade.grader import Grader
 
-__all__ = ["FLOOR", "compute_score", "reward_fn", "score_of"]
+__all__ = ["FLOOR", "close", "compute_score", "reward_fn", "score_of"]
 
 FLOOR = 0.0
 _CATEGORIES = ("syntax", "deployment", "security", "performance", "best_practices")
@@ -47,6 +47,16 @@ def _shared_grader() -> Grader:
             atexit.register(grader.close)
             _grader = grader
         return _grader
+
+
+def close() -> None:
+    """Stop the shared Grader (its workers, its scratch folder); the next reward starts a new one,
+    with the settings the environment then holds."""
+    global _grader
+    with _lock:
+        grader, _grader = _grader, None
+    if grader is not None:
+        grader.close()
 
 
 def score_of(result: SampleResult) -> float:

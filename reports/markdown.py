@@ -1,25 +1,18 @@
-"""Render one sample's failure report (markdown) from its SampleResult with jinja2."""
+"""Render one sample's failure report (markdown) from its SampleResult with jinja2.
+
+The report says only what the result holds (and, for the comparison, its reference's result):
+it reads no file, so a result.json read back renders the same report.md."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import jinja2
-
+from graders.kinds import KINDS
 from graders.models import Evidence, Finding, SampleResult
-from graders.reviewer import SETTINGS, answer_lines, answer_settings, confirming_checks, topics_in
 from graders.rubric import Rubric
+from reports.templating import markdown_environment
 
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-    autoescape=False,  # markdown, not HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
+_ENV = markdown_environment()
 
 SECTION_TITLES = {
     "syntax": "Syntax Issues",
@@ -73,41 +66,12 @@ def _first_per_check(findings) -> list[Finding]:  # type: ignore[no-untyped-def]
     return list(seen.values())
 
 
-def reviewer_claims(
-    result: SampleResult, reviewer_text: str | None, files_dir: Path | None = None
-) -> list[dict[str, object]]:
-    """Each topic the task's reviewer raised, whether a finding of ours confirms it, and for
-    the unconfirmed ones the answer's own lines on that topic (``seen``)."""
-    if not reviewer_text:
-        return []
-    found = {f.check: f for f in result.findings}
-    lines: list[tuple[str, int, str]] | None = None  # read once, and only if a topic needs them
-    claims = []
-    for topic in topics_in(reviewer_text):
-        checks = sorted(confirming_checks(topic, reviewer_text))
-        hits = [found[c] for c in checks if c in found]
-        if not hits and lines is None and topic in SETTINGS:
-            lines = answer_lines(files_dir)
-        claims.append(
-            {
-                "topic": topic,
-                "confirmed": bool(hits),
-                "checks": checks,
-                "by": sorted({f.check for f in hits}),
-                "seen": [] if hits or lines is None else answer_settings(lines, topic),
-            }
-        )
-    return claims
-
-
 def render_report(
     result: SampleResult,
     rubric: Rubric,
     *,
     reference: SampleResult | None = None,
     reference_in_run: bool = False,
-    reviewer_text: str | None = None,
-    files_dir: Path | None = None,
 ) -> str:
     """The report.md text for one sample."""
     sections = []
@@ -137,12 +101,15 @@ def render_report(
         compare(result, reference) if reference is not None and reference.status == "graded" else None
     )
     template = _ENV.get_template("report.md.j2")
+    kind = KINDS.get(result.kind or "")
     return template.render(
         r=result,
+        build_name=kind.build_name if kind else "Synthesis",
+        entry_name=kind.entry_name if kind else "the answer's own app",
         sections=sections,
         ev=format_evidence,
         comparison=comparison,
         reference_in_run=reference_in_run,
         grader_errors=grader_errors,
-        claims=reviewer_claims(result, reviewer_text, files_dir) if result.status == "graded" else [],
+        claims=result.reviewer_claims if result.status == "graded" else [],
     )

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from graders.kinds import cdk_python  # noqa: E402
 from graders.models import Sample, SynthResult, Workspace  # noqa: E402
 from graders.pipeline import GradeOptions, grade  # noqa: E402
+from reports.writers import run_writers  # noqa: E402
 
 _KEPT = ("templates", "lint.json", "manifest.json", "synth.log")
 
@@ -83,7 +84,9 @@ def main() -> int:
         shutil.rmtree(args.out)
     replay = ReplayPool(args.run)
     cdk_python.start_pool = lambda settings: replay  # type: ignore[assignment,return-value]
-    grade(args.paths, GradeOptions(out=args.out, workers=args.workers, use_cache=False))
+    grade(
+        args.paths, GradeOptions(out=args.out, workers=args.workers, use_cache=False), writers=run_writers()
+    )
     before, after = _findings(args.run), _findings(args.out)
     checks = sorted({c for c, _ in before} | {c for c, _ in after})
     print(f"{'check':24s} {'before':>7s} {'after':>7s}  answers gained / lost")

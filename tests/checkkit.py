@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.checks import CheckContext
-from graders.models import ExtractedFile, Sample, SynthResult
+from graders.checks import GRADER_ERROR, CheckContext, run_checks
+from graders.models import ExtractedFile, Finding, Sample, SynthResult, Workspace
 from graders.rubric import Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,3 +138,50 @@ def make_context(
         templates=templates or {},
         lint=lint or {},
     )
+
+
+def only(check_id: str, options: dict[str, Any] | None = None) -> Rubric:
+    """The bundled rubric with every check but ``check_id`` turned off (and its options changed)."""
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    rubric.checks[check_id].options.update(options or {})
+    return rubric
+
+
+def run_check(
+    check_id: str,
+    given: CheckContext | dict[str, str] | None = None,
+    resources: dict[str, Any] | None = None,
+    *,
+    templates: dict[str, dict[str, Any]] | None = None,
+    template_extra: dict[str, Any] | None = None,
+    synth: SynthResult | None = None,
+    lint: dict[str, list[dict[str, Any]]] | None = None,
+    options: dict[str, Any] | None = None,
+    workspace: Workspace | None = None,
+    workspace_files: list[str] | None = None,
+    task_root: str | None = None,
+) -> list[Finding]:
+    """Run one check, alone, on a context or on files (path -> text) and a template.
+
+    ``resources`` is the Resources of a one-stack template ("Stack"), ``template_extra`` its other
+    sections; ``templates`` gives whole templates instead. A grader error fails the test.
+    """
+    if isinstance(given, CheckContext):
+        ctx = given
+    else:
+        if resources is not None:
+            templates = {"Stack": {"Resources": resources, **(template_extra or {})}}
+        ctx = make_context(given or {}, templates, synth=synth, lint=lint)
+    ctx.rubric = only(check_id, options)
+    if workspace is not None:
+        ctx.workspace = workspace
+    elif workspace_files is not None:
+        ctx.workspace = Workspace(root="/nonexistent", files=workspace_files)
+    if task_root is not None:
+        ctx.sample.task_root = task_root
+    findings = run_checks(ctx)
+    errors = [f.message for f in findings if f.check == GRADER_ERROR]
+    assert not errors, errors
+    return findings

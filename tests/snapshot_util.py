@@ -17,11 +17,12 @@ _VOLATILE_SYNTH = ("seconds", "worker", "isolation")
 
 def grade_samples(out: Path) -> Path:
     from graders.pipeline import GradeOptions, grade
+    from reports.writers import run_writers
 
     cwd = os.getcwd()
     os.chdir(ROOT)  # so `source` is the relative path samples/<file>
     try:
-        grade([Path("samples")], GradeOptions(out=out, workers=2, use_cache=False))
+        grade([Path("samples")], GradeOptions(out=out, workers=2, use_cache=False), writers=run_writers())
     finally:
         os.chdir(cwd)
     return out

@@ -26,12 +26,12 @@ SAMPLES = ROOT / "samples"
 
 @pytest.fixture(autouse=True)
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any grading or sandbox start fails the test: a bad configuration must stop before them."""
+    """Any grading or sandbox start fails the test: a bad configuration must stop before them
+    (a run opens its services and journal before it grades an answer, a Session its services)."""
 
     def forbidden(*_a: object, **_k: object) -> None:
         raise AssertionError("work started despite a bad configuration")
 
-    monkeypatch.setattr(graders.pipeline, "_grade_one", forbidden)
     monkeypatch.setattr(graders.pipeline, "open_services", forbidden)
     monkeypatch.setattr(graders.pipeline, "RunJournal", forbidden)
 

@@ -26,10 +26,10 @@ def _extraction(content: str = "print(1)\n", path: str = "lib/a.py") -> Extracti
     return Extraction(files=[f])
 
 
-def _key(sample: Sample, extraction: Extraction, **kw: object) -> str:
+def _key(sample: Sample, extraction: Extraction | None = None, **kw: object) -> str:
     args = {"rubric_version": "1+abc", "cdk_version": "2.200.0", "settings": {"synth": True, "timeout": 60.0}}
     args.update(kw)
-    return content_hash(sample, extraction, **args)  # type: ignore[arg-type]
+    return content_hash(sample, extraction or _extraction(), **args)  # type: ignore[arg-type]
 
 
 def test_key_depends_on_what_decides_the_result(tmp_path: Path) -> None:
@@ -44,6 +44,17 @@ def test_key_depends_on_what_decides_the_result(tmp_path: Path) -> None:
     assert base != _key(s, _extraction(), settings={"synth": False, "timeout": 60.0})
     (tmp_path / "tap.py").write_text("app2\n")
     assert base != _key(s, _extraction())
+
+
+def test_key_of_a_model_answer_depends_on_its_reviewer_report(tmp_path: Path) -> None:
+    """The result holds the reviewer's claims judged against the answer (graders/reviewer.py)."""
+    (tmp_path / "lib").mkdir()
+    model = Sample(sample_id="a", source="lib/MODEL_RESPONSE.md", role="model", task_root=str(tmp_path))
+    ideal = Sample(**{**model.model_dump(), "role": "ideal"})
+    before = _key(model), _key(ideal)
+    (tmp_path / "lib" / "MODEL_FAILURES.md").write_text("- No throttling.\n")
+    assert _key(model) != before[0]
+    assert _key(ideal) == before[1]  # only a MODEL answer's report lists the claims
 
 
 def test_default_cache_dir_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ import pytest
 
 from graders.checks import registry, run_checks
 from graders.models import SynthResult
-from graders.rubric import load_rubric
-from tests.checkkit import Fixture, all_fixtures, make_context, synthesize_fixtures
+from tests.checkkit import Fixture, all_fixtures, make_context, only, synthesize_fixtures
 
 FIXTURES = all_fixtures()
 needs_node = pytest.mark.skipif(
@@ -22,13 +21,6 @@ def synthesized() -> dict:
     if shutil.which("node") is None:
         pytest.skip("Node.js is needed to synthesize fixtures")
     return synthesize_fixtures(FIXTURES)
-
-
-def _only(check_id: str):
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    return rubric
 
 
 def test_every_check_has_a_bad_and_a_good_fixture() -> None:
@@ -50,8 +42,12 @@ def test_fixture(fx: Fixture, synthesized: dict) -> None:
         assert synth["error"] is None, f"fixture does not synthesize: {synth['error']}"
         templates = synth["templates"]
     fields = {"status": "ok" if templates else "failed", "stacks": sorted(templates)} | fx.synth_fields
-    ctx = make_context({fx.answer_path: text}, templates, synth=SynthResult(**fields), rubric=_only(fx.check))
+    ctx = make_context({fx.answer_path: text}, templates, synth=SynthResult(**fields), rubric=only(fx.check))
     findings = [f for f in run_checks(ctx) if f.check != "grader-error" or pytest.fail(f.message)]
+    declared = set(registry()[fx.check].lenses)
+    assert all(set(f.lenses) <= declared for f in findings), (
+        "a finding came through a lens its check does not declare"
+    )
     assert len(findings) == len(fx.expects), [f.message for f in findings]
     for exp in fx.expects:
         match = [

@@ -6,22 +6,11 @@ from typing import Any
 
 from graders.checks import run_checks
 from graders.models import Finding
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from tests.checkkit import make_context, run_check
 
 
 def _res(rtype: str, path: str, **props: Any) -> dict[str, Any]:
     return {"Type": rtype, "Properties": props, "Metadata": {"aws:cdk:path": f"Stack/{path}/Resource"}}
-
-
-def _run(check_id: str, files: dict[str, str], resources: dict[str, Any] | None = None) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    templates = {"Stack": {"Resources": resources}} if resources is not None else None
-    findings = run_checks(make_context(files, templates, rubric=rubric))
-    assert not [f for f in findings if f.check == "grader-error"], findings
-    return findings
 
 
 API = {"ApiA1B2C3D4": _res("AWS::ApiGateway::RestApi", "Api", Name="Api")}
@@ -79,7 +68,7 @@ def test_template_paths_follow_nested_resources_and_skip_preflight() -> None:
         "PutA1B2C3D4": _method("PUT", ROOT, AuthorizationType="NONE", ApiKeyRequired=True),
         "DelA1B2C3D4": _method("DELETE", ROOT, AuthorizationType={"Fn::If": ["Auth", "AWS_IAM", "NONE"]}),
     }
-    (finding,) = _run("api-no-auth", {}, resources)
+    (finding,) = run_check("api-no-auth", {}, resources)
     assert finding.message == "RestApi Api: 1 method with no authorizer, IAM auth or API key: GET /users/{id}"
 
 
@@ -98,11 +87,11 @@ def test_network_restricted_apis_are_not_flagged() -> None:
         "ApiA1B2C3D4": _res("AWS::ApiGateway::RestApi", "Api", Name="Api", Policy=policy),
         "GetA1B2C3D4": _method("GET", ROOT, AuthorizationType="NONE"),
     }
-    assert _run("api-no-auth", {}, resources) == []
+    assert run_check("api-no-auth", {}, resources) == []
     resources["ApiA1B2C3D4"] = _res(
         "AWS::ApiGateway::RestApi", "Api", Name="Api", EndpointConfiguration={"Types": ["PRIVATE"]}
     )
-    assert _run("api-no-auth", {}, resources) == []
+    assert run_check("api-no-auth", {}, resources) == []
 
 
 def test_websocket_only_connect_route_counts() -> None:
@@ -115,7 +104,7 @@ def test_websocket_only_connect_route_counts() -> None:
             "AWS::ApiGatewayV2::Route", "Ws/con", ApiId={"Ref": "WsA1B2C3D4"}, RouteKey="$connect"
         ),
     }
-    (finding,) = _run("api-no-auth", {}, resources)
+    (finding,) = run_check("api-no-auth", {}, resources)
     assert "$connect" in finding.message and "sendmessage" not in finding.message
 
 
@@ -133,7 +122,7 @@ def test_source_follows_self_attributes_and_default_options_across_methods() -> 
         "        self.admin.root.add_resource('users').add_method('GET', integration)\n"
         "        orders.add_method('POST', integration, **common_options)\n"
     )
-    (finding,) = _run("api-no-auth", {"lib/stack.py": code})
+    (finding,) = run_check("api-no-auth", {"lib/stack.py": code})
     assert finding.message == (
         "RestApi Orders: 3 methods with no authorizer, IAM auth or API key: GET /orders, PUT /orders/{id}, "
         "DELETE /orders/{id}"
@@ -147,7 +136,7 @@ def test_unresolved_receiver_with_several_apis_is_skipped() -> None:
         "    def _route(self, resource):\n"
         "        resource.add_method('GET', integration)\n"
     )
-    assert _run("api-no-auth", {"lib/stack.py": code}) == []
+    assert run_check("api-no-auth", {"lib/stack.py": code}) == []
 
 
 # ---- cors-allow-all --------------------------------------------------------------------------
@@ -177,7 +166,7 @@ def test_handler_header_joins_the_api_finding() -> None:
     )
     handler = "def handler(event, context):\n    return {'headers': {'Access-Control-Allow-Origin': '*'}, 'statusCode': 200}\n"
     resources = {**API, "OptA1B2C3D4": _preflight("'*'")}
-    (finding,) = _run("cors-allow-all", {"lib/stack.py": code, "lambda/index.py": handler}, resources)
+    (finding,) = run_check("cors-allow-all", {"lib/stack.py": code, "lambda/index.py": handler}, resources)
     assert finding.lenses == ["source", "template"]
     assert {e.file for e in finding.evidence} == {None, "lib/stack.py", "lambda/index.py"}
 
@@ -185,7 +174,7 @@ def test_handler_header_joins_the_api_finding() -> None:
 def test_handler_header_alone_is_its_own_finding() -> None:
     handler = "def handler(event, context):\n    return {'headers': {'access-control-allow-origin': '*'}}\n"
     restricted = {**API, "OptA1B2C3D4": _preflight("'https://app.example.com'")}
-    (finding,) = _run("cors-allow-all", {"lambda/index.py": handler}, restricted)
+    (finding,) = run_check("cors-allow-all", {"lambda/index.py": handler}, restricted)
     assert finding.message.startswith("Handler code returns") and finding.evidence[0].line == 2
 
 
@@ -198,7 +187,7 @@ def test_inline_node_code_header_is_evidence() -> None:
         "    code=_lambda.Code.from_inline(\"exports.handler = async () => ({headers: {'Access-Control-Allow-Origin': '*'}})\"))\n"
         "apigw.LambdaRestApi(self, 'Api', handler=fn, default_cors_preflight_options={'allow_origins': apigw.Cors.ALL_ORIGINS})\n"
     )
-    (finding,) = _run("cors-allow-all", {"lib/stack.py": code})
+    (finding,) = run_check("cors-allow-all", {"lib/stack.py": code})
     assert "RestApi Api" in finding.message
     assert [e.line for e in finding.evidence] == [6, 5]
 
@@ -221,7 +210,7 @@ def test_bucket_and_function_url_cors_in_the_template() -> None:
             Cors={"AllowOrigins": ["*"]},
         ),
     }
-    findings = sorted(f.message for f in _run("cors-allow-all", {}, resources))
+    findings = sorted(f.message for f in run_check("cors-allow-all", {}, resources))
     assert findings == [
         "Bucket Media has a CORS rule with AllowedOrigins `*`",
         "Function URL of Fn allows CORS from origin `*`",
@@ -253,7 +242,7 @@ def test_usage_plan_throttle_on_the_stage_by_ref_or_name() -> None:
         "PlanA1B2C3D4": plan,
         "QuotaA1B2C3D4": quota_only,
     }
-    (finding,) = _run("api-throttling-missing", {}, resources)
+    (finding,) = run_check("api-throttling-missing", {}, resources)
     assert "stage beta" in finding.message and "stage prod" not in finding.message
 
 
@@ -276,7 +265,7 @@ def test_http_stage_route_settings_and_deployment_stage_description() -> None:
             DefaultRouteSettings={"ThrottlingBurstLimit": 10},
         ),
     }
-    assert _run("api-throttling-missing", {}, resources) == []
+    assert run_check("api-throttling-missing", {}, resources) == []
 
 
 def test_source_lens_stays_silent_when_it_cannot_tell() -> None:
@@ -284,13 +273,13 @@ def test_source_lens_stays_silent_when_it_cannot_tell() -> None:
         "        apigw.RestApi(self, 'A', deploy_options=stage_options)\n"
         "        apigw.RestApi(self, 'B', deploy=False)\n"
     )
-    assert _run("api-throttling-missing", {"lib/stack.py": code}) == []
+    assert run_check("api-throttling-missing", {"lib/stack.py": code}) == []
     with_plan = STACK_CODE + (
         "        api = apigw.RestApi(self, 'C')\n"
         "        api.add_usage_plan('Plan', throttle=apigw.ThrottleSettings(rate_limit=5, burst_limit=10))\n"
     )
-    assert _run("api-throttling-missing", {"lib/stack.py": with_plan}) == []
-    (finding,) = _run(
+    assert run_check("api-throttling-missing", {"lib/stack.py": with_plan}) == []
+    (finding,) = run_check(
         "api-throttling-missing", {"lib/stack.py": STACK_CODE + "        apigw.RestApi(self, 'D')\n"}
     )
     assert finding.message.startswith("RestApi D: stage prod without throttling")
@@ -299,8 +288,8 @@ def test_source_lens_stays_silent_when_it_cannot_tell() -> None:
 def test_handler_header_without_any_api_is_not_a_finding() -> None:
     handler = "def handler(event, context):\n    return {'headers': {'Access-Control-Allow-Origin': '*'}}\n"
     queue_only = {"QA1B2C3D4": _res("AWS::SQS::Queue", "Q")}
-    assert _run("cors-allow-all", {"lambda/index.py": handler}, queue_only) == []
-    assert _run("cors-allow-all", {"lambda/index.py": handler}) == []
+    assert run_check("cors-allow-all", {"lambda/index.py": handler}, queue_only) == []
+    assert run_check("cors-allow-all", {"lambda/index.py": handler}) == []
 
 
 def test_handler_cors_counts_only_code_a_handler_can_run() -> None:

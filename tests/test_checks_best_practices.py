@@ -12,31 +12,13 @@ from typing import Any
 
 from graders.checks import run_checks
 from graders.models import Finding, Workspace
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from tests.checkkit import make_context, run_check
 
 MANAGED_FLAG = "@aws-cdk/aws-lambda:useCdkManagedLogGroup"
 
 
 def _res(rtype: str, path: str, **props: Any) -> dict[str, Any]:
     return {"Type": rtype, "Properties": props, "Metadata": {"aws:cdk:path": f"Stack/{path}/Resource"}}
-
-
-def _run(
-    check_id: str,
-    files: dict[str, str],
-    resources: dict[str, Any] | None = None,
-    workspace: Workspace | None = None,
-) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    templates = {"Stack": {"Resources": resources}} if resources is not None else None
-    ctx = make_context(files, templates, rubric=rubric)
-    ctx.workspace = workspace
-    findings = run_checks(ctx)
-    assert not [f for f in findings if f.check == "grader-error"], findings
-    return findings
 
 
 FN_ARN = {"Fn::GetAtt": ["WorkerA1B2C3D4", "Arn"]}
@@ -66,7 +48,7 @@ def test_tags_read_map_style_tags_and_ignore_key_case() -> None:
         ),
         "PolicyA1B2C3D4": _res("AWS::IAM::Policy", "Policy", PolicyName="p"),  # not taggable
     }
-    assert _run("tags-missing", {}, resources) == []
+    assert run_check("tags-missing", {}, resources) == []
 
 
 def test_tags_count_resources_and_keys() -> None:
@@ -79,7 +61,7 @@ def test_tags_count_resources_and_keys() -> None:
         "QueueA1B2C3D4": _res("AWS::SQS::Queue", "Queue", Tags=tagged),
         "TopicA1B2C3D4": _res("AWS::SNS::Topic", "Topic", Tags=tagged[:1]),
     }
-    (finding,) = _run("tags-missing", {}, resources)
+    (finding,) = run_check("tags-missing", {}, resources)
     assert "Owner on 1 of 2 taggable resources" in finding.message and "Topic" in finding.message
 
 
@@ -93,7 +75,7 @@ AppStack(app, "App", tags=load_tags())
 app.synth()
 """
     resources = {"QueueA1B2C3D4": _res("AWS::SQS::Queue", "Queue")}
-    assert _run("tags-missing", {"app.py": app, "lib/stack.py": STACK_ONLY}, resources) == []
+    assert run_check("tags-missing", {"app.py": app, "lib/stack.py": STACK_ONLY}, resources) == []
 
 
 def test_tags_source_lens_counts_the_scaffold_entry_tags(tmp_path: Path) -> None:
@@ -103,19 +85,15 @@ def test_tags_source_lens_counts_the_scaffold_entry_tags(tmp_path: Path) -> None
     )
     ws = Workspace(root=str(tmp_path), scaffold_files=["tap.py"], context_source="scaffold")
     files = {"lib/tap_stack.py": STACK_ONLY}
-    assert _run("tags-missing", files, workspace=None) != []  # scaffold unknown: the stack has no tags
+    assert run_check("tags-missing", files, workspace=None) != []  # scaffold unknown: the stack has no tags
     # The answer has no entry of its own, so the scaffold's app tags apply.
     assert _run_with_entry("tags-missing", files, ws) == []
 
 
 def _run_with_entry(check_id: str, files: dict[str, str], ws: Workspace) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    ctx = make_context(files, rubric=rubric)
-    ctx.workspace = ws
+    ctx = make_context(files)
     ctx.sample.entry_file = "tap.py"
-    return run_checks(ctx)
+    return run_check(check_id, ctx, workspace=ws)
 
 
 # ---- log-retention-missing --------------------------------------------------------------------
@@ -134,11 +112,11 @@ class AppStack(Stack):
 
 def test_function_logs_follow_the_managed_log_group_flag() -> None:
     files = {"lib/tap_stack.py": FUNCTION_SRC}
-    assert _run("log-retention-missing", files, workspace=None) == []  # flag unknown: silent
+    assert run_check("log-retention-missing", files, workspace=None) == []  # flag unknown: silent
     on = Workspace(root="/nonexistent", context={MANAGED_FLAG: True}, context_source="scaffold")
-    assert _run("log-retention-missing", files, workspace=on) == []
+    assert run_check("log-retention-missing", files, workspace=on) == []
     off = Workspace(root="/nonexistent", context={}, context_source="answer")
-    (finding,) = _run("log-retention-missing", files, workspace=off)
+    (finding,) = run_check("log-retention-missing", files, workspace=off)
     assert "Worker" in finding.message and finding.lenses == ["source"]
 
 
@@ -150,21 +128,21 @@ def test_template_function_covered_by_log_group_or_log_retention() -> None:
             "AWS::Logs::LogGroup", "Worker/LogGroup", LogGroupName=name, RetentionInDays=731
         ),
     }
-    assert _run("log-retention-missing", {}, with_group) == []
+    assert run_check("log-retention-missing", {}, with_group) == []
     with_retention = {
         "WorkerA1B2C3D4": WORKER,
         "WorkerLogRetentionA1B2C3D4": _res(
             "Custom::LogRetention", "Worker/LogRetention", LogGroupName=name, RetentionInDays=7
         ),
     }
-    assert _run("log-retention-missing", {}, with_retention) == []
-    (finding,) = _run("log-retention-missing", {}, {"WorkerA1B2C3D4": WORKER})
+    assert run_check("log-retention-missing", {}, with_retention) == []
+    (finding,) = run_check("log-retention-missing", {}, {"WorkerA1B2C3D4": WORKER})
     assert "/aws/lambda/<name> never expires" in finding.message
 
 
 def test_rds_exports_need_a_retention_for_their_groups() -> None:
     db = _res("AWS::RDS::DBInstance", "Db", EnableCloudwatchLogsExports=["postgresql"])
-    (finding,) = _run("log-retention-missing", {}, {"DbA1B2C3D4": db})
+    (finding,) = run_check("log-retention-missing", {}, {"DbA1B2C3D4": db})
     assert "exports postgresql logs" in finding.message
     retention = _res(
         "Custom::LogRetention",
@@ -172,7 +150,7 @@ def test_rds_exports_need_a_retention_for_their_groups() -> None:
         RetentionInDays=30,
         LogGroupName={"Fn::Join": ["", ["/aws/rds/instance/", {"Ref": "DbA1B2C3D4"}, "/postgresql"]]},
     )
-    assert _run("log-retention-missing", {}, {"DbA1B2C3D4": db, "DbRetA1B2C3D4": retention}) == []
+    assert run_check("log-retention-missing", {}, {"DbA1B2C3D4": db, "DbRetA1B2C3D4": retention}) == []
 
 
 # ---- tracing-disabled ---------------------------------------------------------------------------
@@ -186,9 +164,9 @@ def test_tracing_ignores_helpers_and_reads_intrinsics() -> None:
             "AWS::ApiGateway::Stage", "Api/DeploymentStage.prod", TracingEnabled={"Ref": "TraceParam"}
         ),
     }
-    assert _run("tracing-disabled", {}, resources) == []
+    assert run_check("tracing-disabled", {}, resources) == []
     resources["StageA1B2C3D4"]["Properties"]["TracingEnabled"] = False
-    (finding,) = _run("tracing-disabled", {}, resources)
+    (finding,) = run_check("tracing-disabled", {}, resources)
     assert "stage prod of Api" in finding.message
 
 
@@ -207,9 +185,9 @@ def test_pitr_global_table_replicas_and_conditions() -> None:
             },
         ),
     }
-    assert _run("pitr-disabled", {}, resources) == []
+    assert run_check("pitr-disabled", {}, resources) == []
     resources["GlobalA1B2C3D4"]["Properties"]["Replicas"] = [{"Region": "us-east-1"}]
-    (finding,) = _run("pitr-disabled", {}, resources)
+    (finding,) = run_check("pitr-disabled", {}, resources)
     assert "Global" in finding.message and "Cond" not in finding.message
 
 
@@ -225,7 +203,7 @@ class AppStack(Stack):
         dynamodb.Table(self, "Orders", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
                        point_in_time_recovery=is_prod)
 """
-    assert _run("pitr-disabled", {"lib/tap_stack.py": src}) == []
+    assert run_check("pitr-disabled", {"lib/tap_stack.py": src}) == []
 
 
 # ---- alarms-missing -------------------------------------------------------------------------------
@@ -239,9 +217,9 @@ def test_step_scaling_alarms_count_as_alarms() -> None:
             EvaluationPeriods=1,
         ),
     }
-    assert _run("alarms-missing", {}, resources) == []
+    assert run_check("alarms-missing", {}, resources) == []
     del resources["ScalingUpperAlarmA1B2C3D4"]
-    (finding,) = _run("alarms-missing", {}, resources)
+    (finding,) = run_check("alarms-missing", {}, resources)
     assert "Lambda function Worker" in finding.message
 
 
@@ -255,7 +233,7 @@ def test_dlq_schedule_rules_are_not_event_streams() -> None:
         "WorkerA1B2C3D4": WORKER,
         "RuleA1B2C3D4": _rule(ScheduleExpression="rate(1 hour)", Targets=[{"Arn": FN_ARN, "Id": "t"}]),
     }
-    assert _run("dlq-missing", {}, resources) == []
+    assert run_check("dlq-missing", {}, resources) == []
 
 
 def test_dlq_rule_target_dead_letter_config_covers_the_rule() -> None:
@@ -266,10 +244,10 @@ def test_dlq_rule_target_dead_letter_config_covers_the_rule() -> None:
         "DlqA1B2C3D4": _res("AWS::SQS::Queue", "Dlq"),
         "RuleA1B2C3D4": _rule(EventPattern=pattern, Targets=[target]),
     }
-    assert _run("dlq-missing", {}, resources) == []  # and the target DLQ is not a queue lacking a DLQ
+    assert run_check("dlq-missing", {}, resources) == []  # and the target DLQ is not a queue lacking a DLQ
     del target["DeadLetterConfig"]
     del resources["DlqA1B2C3D4"]
-    (finding,) = _run("dlq-missing", {}, resources)
+    (finding,) = run_check("dlq-missing", {}, resources)
     assert "EventBridge rule Rule" in finding.message
 
 
@@ -284,7 +262,7 @@ def test_dlq_event_invoke_config_on_a_sync_function_is_not_counted() -> None:
             MaximumRetryAttempts=2,
         ),
     }
-    assert _run("dlq-missing", {}, resources) == []
+    assert run_check("dlq-missing", {}, resources) == []
 
 
 def test_dlq_sns_to_alias_resolves_the_function_and_on_failure_protects_it() -> None:
@@ -302,7 +280,7 @@ def test_dlq_sns_to_alias_resolves_the_function_and_on_failure_protects_it() -> 
         ),
         "TopicA1B2C3D4": _res("AWS::SNS::Topic", "Topic"),
     }
-    (finding,) = _run("dlq-missing", {}, resources)
+    (finding,) = run_check("dlq-missing", {}, resources)
     assert "SNS topic Topic" in finding.message
     resources["ConfigA1B2C3D4"] = _res(
         "AWS::Lambda::EventInvokeConfig",
@@ -311,7 +289,7 @@ def test_dlq_sns_to_alias_resolves_the_function_and_on_failure_protects_it() -> 
         Qualifier="$LATEST",
         DestinationConfig={"OnFailure": {"Destination": {"Fn::GetAtt": ["FailA1B2C3D4", "Arn"]}}},
     )
-    assert _run("dlq-missing", {}, resources) == []
+    assert run_check("dlq-missing", {}, resources) == []
 
 
 def test_dlq_stream_mapping_on_a_dynamodb_table_stream() -> None:
@@ -326,25 +304,19 @@ def test_dlq_stream_mapping_on_a_dynamodb_table_stream() -> None:
             EventSourceArn={"Fn::GetAtt": ["TableA1B2C3D4", "StreamArn"]},
         ),
     }
-    (finding,) = _run("dlq-missing", {}, resources)
+    (finding,) = run_check("dlq-missing", {}, resources)
     assert "consumes stream Table" in finding.message
 
 
 def test_dlq_queue_named_as_a_dlq_is_not_a_consumer_queue() -> None:
     resources = {"OrdersDLQA1B2C3D4": _res("AWS::SQS::Queue", "OrdersDLQ")}
-    assert _run("dlq-missing", {}, resources) == []
+    assert run_check("dlq-missing", {}, resources) == []
 
 
 def test_dlq_schedule_rules_count_when_the_rubric_says_so() -> None:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == "dlq-missing"
-    rubric.checks["dlq-missing"].options["scheduled_rules"] = True
     rule = _rule(ScheduleExpression="rate(1 hour)", Targets=[{"Arn": FN_ARN, "Id": "t"}])
-    ctx = make_context(
-        {}, {"Stack": {"Resources": {"WorkerA1B2C3D4": WORKER, "RuleA1B2C3D4": rule}}}, rubric=rubric
-    )
-    (finding,) = run_checks(ctx)
+    resources = {"WorkerA1B2C3D4": WORKER, "RuleA1B2C3D4": rule}
+    (finding,) = run_check("dlq-missing", {}, resources, options={"scheduled_rules": True})
     assert "EventBridge rule Rule" in finding.message
 
 

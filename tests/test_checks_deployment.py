@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from graders.analysis.context import CheckContext
 from graders.checks import run_checks
 from graders.models import Finding, Sample, SynthResult
 from graders.prompt import read_prompt
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from tests.checkkit import make_context, run_check
 
 HEADER = """\
 import os
@@ -23,18 +21,8 @@ from aws_cdk import aws_s3 as s3, aws_sqs as sqs
 """
 
 
-def _run(check_id: str, ctx: CheckContext) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    ctx.rubric = rubric
-    found = run_checks(ctx)
-    assert not [f for f in found if f.check == "grader-error"], [f.message for f in found]
-    return found
-
-
 def _source(check_id: str, body: str, path: str = "lib/stack.py", **kw: Any) -> list[Finding]:
-    return _run(check_id, make_context({path: HEADER + body}, **kw))
+    return run_check(check_id, make_context({path: HEADER + body}, **kw))
 
 
 def _resource(rtype: str, props: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -138,7 +126,7 @@ class S(Stack):
         sample_id="t", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"), task_root=str(tmp_path)
     )
     ctx.prompt = read_prompt(ctx.sample)  # as the pipeline does
-    found = _run("hardcoded-name", ctx)
+    found = run_check("hardcoded-name", ctx)
     # the prompt's name with a suffix is the prompt's name; "orders" appears in the prompt only as a
     # plain word, not as a name: still reported
     assert [f.message.split("`")[1] for f in found] == ['table_name="orders"']
@@ -165,7 +153,7 @@ class S(Stack):
             "IfName": _resource("AWS::SNS::Topic", {"TopicName": {"Fn::If": ["C", "a", "b"]}}),
         }
     }
-    found = _run("hardcoded-name", make_context({"lib/stack.py": HEADER + body}, {"S": template}))
+    found = run_check("hardcoded-name", make_context({"lib/stack.py": HEADER + body}, {"S": template}))
     assert len(found) == 2
     assert all(set(f.lenses) == {"source", "template"} for f in found)
     assert {e.resource for f in found for e in f.evidence if e.resource} == {
@@ -192,7 +180,7 @@ class S(Stack):
     template = {
         "Resources": {"Orders12345678": _resource("AWS::DynamoDB::Table", {"TableName": "orders-main"})}
     }
-    assert _run("hardcoded-name", make_context({"lib/stack.py": HEADER + body}, {"S": template})) == []
+    assert run_check("hardcoded-name", make_context({"lib/stack.py": HEADER + body}, {"S": template})) == []
 
 
 # ---- region-not-set ----------------------------------------------------------------------
@@ -245,7 +233,7 @@ def build(scope):
 def test_region_synth_evidence_only_for_the_answers_own_entry() -> None:
     body = 'app = cdk.App()\nMyStack(app, "Svc")\napp.synth()\n'
     scaffold = SynthResult(status="ok", stacks=["Svc"], entry_kind="scaffold")
-    found = _run("region-not-set", make_context({"app.py": HEADER + body}, synth=scaffold))
+    found = run_check("region-not-set", make_context({"app.py": HEADER + body}, synth=scaffold))
     assert len(found) == 1 and found[0].lenses == ["source"]
 
 
@@ -285,7 +273,7 @@ class S(Stack):
             "NoPolicy": _resource("AWS::DynamoDB::Table", {}),
         }
     }
-    found = _run("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, {"S": template}))
+    found = run_check("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, {"S": template}))
     assert len(found) == 1
     assert found[0].lenses == ["source", "template"]
     assert "cfn_options.deletion_policy" in found[0].message
@@ -300,7 +288,7 @@ class S(Stack):
 """
     res = {"Audit1234ABCD": _resource("AWS::Logs::LogGroup", {}, DeletionPolicy="Delete")}
     templates = {"S-dev": {"Resources": res}, "S-prod": {"Resources": res}}
-    found = _run("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, templates))
+    found = run_check("destroy-stateful", make_context({"lib/stack.py": HEADER + body}, templates))
     assert len(found) == 1 and len([e for e in found[0].evidence if e.stack]) == 2
     assert "log data only" in found[0].message
 

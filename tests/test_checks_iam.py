@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from graders.analysis.context import CheckContext
-from graders.checks import run_checks
 from graders.checks.security.iam_wildcard_resource import is_unscoped_action
-from graders.models import Finding
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from tests.checkkit import make_context, run_check
 
 HEADER = """\
 from aws_cdk import Stack
@@ -23,16 +19,6 @@ ROOT = {
         "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]
     }
 }
-
-
-def _run(check_id: str, ctx: CheckContext) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    ctx.rubric = rubric
-    found = run_checks(ctx)
-    assert not [f for f in found if f.check == "grader-error"], [f.message for f in found]
-    return found
 
 
 def _template(**resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -104,7 +90,7 @@ def test_default_key_policy_deny_and_partial_wildcards_are_not_wildcard_actions(
             ]
         ),
     )
-    assert _run("iam-wildcard-action", make_context({"lib/s.py": HEADER}, templates)) == []
+    assert run_check("iam-wildcard-action", make_context({"lib/s.py": HEADER}, templates)) == []
 
 
 def test_wildcard_action_in_a_resource_policy_names_the_principal() -> None:
@@ -121,7 +107,7 @@ def test_wildcard_action_in_a_resource_policy_names_the_principal() -> None:
         }
     )
     source = HEADER + 'STATEMENT = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:*"}\n'
-    found = _run("iam-wildcard-action", make_context({"lib/s.py": source}, templates))
+    found = run_check("iam-wildcard-action", make_context({"lib/s.py": source}, templates))
     assert len(found) == 1 and "`*` (anyone)" in found[0].message and "`sqs:*`" in found[0].message
 
 
@@ -152,7 +138,7 @@ def test_json_text_documents_and_intrinsic_actions_do_not_crash() -> None:
         Odd={"Type": "AWS::IAM::Role", "Properties": {"Policies": ["x", {"PolicyDocument": None}]}},
     )
     source = HEADER + 'ACTIONS = ["logs:*", "s3:*"]\n'
-    found = _run("iam-wildcard-action", make_context({"lib/s.py": source}, templates))
+    found = run_check("iam-wildcard-action", make_context({"lib/s.py": source}, templates))
     assert [f.message.split(" ")[0] for f in found] == ["`logs:*`"]
 
 
@@ -163,8 +149,8 @@ def handler(event, context):
         {"Action": "execute-api:*", "Effect": "Allow", "Resource": "*"}]}}
 """
     ctx = make_context({"lambda/authorizer.py": handler})
-    assert _run("iam-wildcard-action", ctx) == []
-    assert _run("iam-wildcard-resource", make_context({"lambda/authorizer.py": handler})) == []
+    assert run_check("iam-wildcard-action", ctx) == []
+    assert run_check("iam-wildcard-resource", make_context({"lambda/authorizer.py": handler})) == []
 
 
 def test_with_a_template_source_statements_it_lacks_are_dropped() -> None:
@@ -176,8 +162,8 @@ class Unused(Stack):
         role.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
 """
     templates = _template(Other1234ABCD={"Type": "AWS::SNS::Topic", "Properties": {}})
-    assert _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}, templates)) == []
-    assert len(_run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}))) == 1
+    assert run_check("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}, templates)) == []
+    assert len(run_check("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}))) == 1
 
 
 def test_source_and_template_merge_without_path_metadata() -> None:
@@ -202,7 +188,7 @@ class S(Stack):
         ),
         HandlerTwoServiceRole33334444={"Type": "AWS::IAM::Role", "Properties": {}},
     )
-    found = _run("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body}, templates))
+    found = run_check("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body}, templates))
     assert len(found) == 2
     by_resource = {next(e.resource for e in f.evidence if e.resource): f for f in found}
     one = by_resource["HandlerServiceRoleDefaultPolicyABCD1234"]
@@ -224,7 +210,7 @@ class S(Stack):
         fn.add_to_role_policy(iam.PolicyStatement(effect=iam.Effect.DENY, actions=["s3:DeleteObject"],
                                                   resources=["*"]))
 """
-    assert _run("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body})) == []
+    assert run_check("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body})) == []
 
 
 @pytest.mark.parametrize(
@@ -243,7 +229,7 @@ def test_broad_managed_policy_arns(arn: Any, expected: int) -> None:
         HEADER
         + 'NAMES = ["AdministratorAccess", "AWSLambda_FullAccess", "TeamFullAccess", "ViewOnlyAccess"]\n'
     )
-    assert len(_run("broad-managed-policy", make_context({"lib/s.py": source}, templates))) == expected
+    assert len(run_check("broad-managed-policy", make_context({"lib/s.py": source}, templates))) == expected
 
 
 def test_statements_and_policies_cdk_writes_itself_are_not_the_answers() -> None:
@@ -272,9 +258,9 @@ class S(Stack):
         },
     )
     ctx = make_context({"lib/s.py": HEADER + body}, templates)
-    assert _run("iam-wildcard-resource", ctx) == []
-    assert _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}, templates)) == []
-    assert _run("broad-managed-policy", make_context({"lib/s.py": HEADER + body}, templates)) == []
+    assert run_check("iam-wildcard-resource", ctx) == []
+    assert run_check("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}, templates)) == []
+    assert run_check("broad-managed-policy", make_context({"lib/s.py": HEADER + body}, templates)) == []
 
 
 def test_broad_managed_policy_from_a_variable_owner() -> None:
@@ -285,7 +271,7 @@ class S(Stack):
         full = iam.ManagedPolicy.from_aws_managed_policy_name("AmazonDynamoDBFullAccess")
         role = iam.Role(self, "DaxRole", assumed_by=iam.ServicePrincipal("dax.amazonaws.com"), managed_policies=[full])
 """
-    found = _run("broad-managed-policy", make_context({"lib/s.py": HEADER + body}))
+    found = run_check("broad-managed-policy", make_context({"lib/s.py": HEADER + body}))
     assert len(found) == 1 and found[0].message.startswith(
         "DaxRole gets the AWS managed policy AmazonDynamoDBFullAccess"
     )
@@ -310,7 +296,7 @@ class S(Stack):
     def _endpoint_policy(self):
         return iam.PolicyDocument(statements=[iam.PolicyStatement(actions=["*"], resources=["*"])])
 """
-    assert _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body})) == []
+    assert run_check("iam-wildcard-action", make_context({"lib/s.py": HEADER + body})) == []
 
 
 def test_owner_is_found_through_a_helper_that_returns_the_statement() -> None:
@@ -324,7 +310,7 @@ class S(Stack):
     def _queue_statement(self):
         return iam.PolicyStatement(actions=["sqs:*"], resources=["*"])
 """
-    found = _run("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}))
+    found = run_check("iam-wildcard-action", make_context({"lib/s.py": HEADER + body}))
     assert len(found) == 1 and "(added to JobRole)" in found[0].message
 
 
@@ -337,4 +323,4 @@ class S(Stack):
             actions=["ec2:StartInstances", "ec2:StopInstances"], resources=["*"],
             conditions={"StringEquals": {"aws:ResourceTag/Team": "ops"}}))
 """
-    assert _run("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body})) == []
+    assert run_check("iam-wildcard-resource", make_context({"lib/s.py": HEADER + body})) == []

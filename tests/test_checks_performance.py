@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graders.analysis._copies import SourceIndex, key_matches
-from graders.checks import run_checks
-from graders.models import Finding
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from tests.checkkit import make_context, run_check
 
 HELPER_FN = {
     "Type": "AWS::Lambda::Function",
@@ -25,23 +22,13 @@ def _fn(path: str, **props: Any) -> dict[str, Any]:
     }
 
 
-def _run(check_id: str, files: dict[str, str], resources: dict[str, Any] | None = None) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    templates = {"Stack": {"Resources": resources}} if resources is not None else None
-    findings = run_checks(make_context(files, templates, rubric=rubric))
-    assert not [f for f in findings if f.check == "grader-error"], findings
-    return findings
-
-
 def test_uniform_names_the_functions_and_the_shared_size() -> None:
     resources = {
         "IngestA1B2C3D4": _fn("Ingest", MemorySize=256, Timeout=30),
         "ScoreA1B2C3D4": _fn("Score", MemorySize=256, Timeout=30),
         "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8aFD4BFC8A": HELPER_FN,
     }
-    (finding,) = _run("lambda-uniform-config", {}, resources)
+    (finding,) = run_check("lambda-uniform-config", {}, resources)
     assert "Both functions" in finding.message and "256 MB / 30 s" in finding.message
     assert "Ingest" in finding.message and "LogRetention" not in finding.message
 
@@ -51,13 +38,13 @@ def test_uniform_with_one_function_differing_is_silent() -> None:
         "IngestA1B2C3D4": _fn("Ingest", MemorySize=256, Timeout=30),
         "ScoreA1B2C3D4": _fn("Score", MemorySize=1024, Timeout=30),
     }
-    assert _run("lambda-uniform-config", {}, resources) == []
+    assert run_check("lambda-uniform-config", {}, resources) == []
 
 
 def test_uniform_on_default_size_is_left_to_lambda_default_config() -> None:
     resources = {"AA1B2C3D4": _fn("A"), "BA1B2C3D4": _fn("B")}
-    assert _run("lambda-uniform-config", {}, resources) == []
-    (finding,) = _run("lambda-default-config", {}, resources)
+    assert run_check("lambda-uniform-config", {}, resources) == []
+    (finding,) = run_check("lambda-default-config", {}, resources)
     assert "2 functions" in finding.message
 
 
@@ -68,9 +55,9 @@ def test_intrinsic_memory_is_compared_not_crashed_on() -> None:
         "BA1B2C3D4": _fn("B", MemorySize=ref, Timeout=60),
         "CA1B2C3D4": _fn("C", MemorySize={"Fn::If": ["IsProd", 1024, 256]}, Timeout=60),
     }
-    assert _run("lambda-uniform-config", {}, resources) == []
+    assert run_check("lambda-uniform-config", {}, resources) == []
     del resources["CA1B2C3D4"]
-    (finding,) = _run("lambda-uniform-config", {}, resources)
+    (finding,) = run_check("lambda-uniform-config", {}, resources)
     assert "MemoryParam" in finding.message
 
 
@@ -79,7 +66,7 @@ def test_default_config_ignores_cdk_helper_functions() -> None:
         "HandlerA1B2C3D4": _fn("Handler", Timeout=10),
         "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8aFD4BFC8A": HELPER_FN,
     }
-    assert _run("lambda-default-config", {}, resources) == []
+    assert run_check("lambda-default-config", {}, resources) == []
 
 
 SOURCE_HELPER_PARAMS = """
@@ -101,9 +88,9 @@ class AppStack(Stack):
 
 
 def test_source_binds_helper_parameters_per_call() -> None:
-    assert _run("lambda-uniform-config", {"lib/tap_stack.py": SOURCE_HELPER_PARAMS}) == []
+    assert run_check("lambda-uniform-config", {"lib/tap_stack.py": SOURCE_HELPER_PARAMS}) == []
     same = SOURCE_HELPER_PARAMS.replace('"Notify", 128, 10', '"Notify", 512, 60')
-    (finding,) = _run("lambda-uniform-config", {"lib/tap_stack.py": same})
+    (finding,) = run_check("lambda-uniform-config", {"lib/tap_stack.py": same})
     assert (
         "IngestFn" in finding.message and "NotifyFn" in finding.message and "512 MB / 60 s" in finding.message
     )
@@ -115,7 +102,7 @@ def test_source_ignores_boto3_table_and_test_files() -> None:
     )
     test_file = SOURCE_HELPER_PARAMS.replace('"Notify", 128, 10', '"Notify", 512, 60')
     files = {"lambda/handler.py": handler, "tests/test_stack.py": test_file}
-    assert _run("lambda-uniform-config", files) == []
+    assert run_check("lambda-uniform-config", files) == []
 
 
 def test_source_stays_silent_when_kwargs_are_hidden() -> None:
@@ -129,7 +116,7 @@ class AppStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         _lambda.Function(self, "A", runtime=_lambda.Runtime.PYTHON_3_12, handler="i.h", code=props.code, **props.sizing)
 """
-    assert _run("lambda-default-config", {"lib/tap_stack.py": src}) == []
+    assert run_check("lambda-default-config", {"lib/tap_stack.py": src}) == []
 
 
 def test_loop_over_dict_literals_names_each_copy() -> None:
@@ -161,10 +148,6 @@ def test_key_matches_source_patterns_to_template_keys() -> None:
 
 
 def test_uniform_does_not_count_env_copies_of_one_stack() -> None:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == "lambda-uniform-config"
     dev = {"Resources": {"HandlerdevA1B2C3D4": _fn("Handler-dev", MemorySize=256, Timeout=30)}}
     prod = {"Resources": {"HandlerprodA1B2C3D4": _fn("Handler-prod", MemorySize=256, Timeout=30)}}
-    ctx = make_context({}, {"AppDev": dev, "AppProd": prod}, rubric=rubric)
-    assert run_checks(ctx) == []
+    assert run_check("lambda-uniform-config", {}, templates={"AppDev": dev, "AppProd": prod}) == []

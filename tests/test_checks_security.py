@@ -9,13 +9,7 @@ import pytest
 
 from graders.analysis._constructs import keys_match, template_key
 from graders.analysis.context import Resource
-from graders.checks import run_checks
-from graders.checks.security.hardcoded_secret import HardcodedSecretOptions, _is_secret_name, _looks_secret
-from graders.models import Finding
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
-
-SECRET_NAMES = list(HardcodedSecretOptions().secret_names)
+from tests.checkkit import run_check
 
 
 def _res(rtype: str, path: str | None = None, **props: Any) -> dict[str, Any]:
@@ -23,29 +17,6 @@ def _res(rtype: str, path: str | None = None, **props: Any) -> dict[str, Any]:
     if path:
         out["Metadata"] = {"aws:cdk:path": f"Stack/{path}/Resource"}
     return out
-
-
-def _run(
-    check_id: str,
-    files: dict[str, str],
-    resources: dict[str, Any] | None = None,
-    *,
-    options: dict[str, Any] | None = None,
-    task_root: str | None = None,
-    template_extra: dict[str, Any] | None = None,
-) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    rubric.checks[check_id].options.update(options or {})
-    templates = None
-    if resources is not None:
-        templates = {"Stack": {"Resources": resources, **(template_extra or {})}}
-    ctx = make_context(files, templates, rubric=rubric)
-    ctx.sample.task_root = task_root
-    findings = run_checks(ctx)
-    assert not [f for f in findings if f.check == "grader-error"], findings
-    return findings
 
 
 CDK_HEADER = "from aws_cdk import Stack, SecretValue\nfrom aws_cdk import aws_lambda as _lambda\n"
@@ -73,7 +44,7 @@ CDK_HEADER = "from aws_cdk import Stack, SecretValue\nfrom aws_cdk import aws_la
     ],
 )
 def test_secret_names(name: str, secret: bool) -> None:
-    assert _is_secret_name(name, SECRET_NAMES) is secret
+    assert _env_var_is_a_secret(name, "Tr0ub4dor&3") is secret
 
 
 @pytest.mark.parametrize(
@@ -97,7 +68,13 @@ def test_secret_names(name: str, secret: bool) -> None:
     ],
 )
 def test_secret_values(value: str, secret: bool) -> None:
-    assert _looks_secret(value) is secret
+    assert _env_var_is_a_secret("DB_PASSWORD", value) is secret
+
+
+def _env_var_is_a_secret(name: str, value: str) -> bool:
+    """Whether hardcoded-secret reports a function's environment variable ``name`` set to ``value``."""
+    resources = {"FnA1B2C3D4": _res("AWS::Lambda::Function", "Fn", Environment={"Variables": {name: value}})}
+    return bool(run_check("hardcoded-secret", {}, resources))
 
 
 def test_secret_through_a_variable_is_one_finding_with_both_lenses() -> None:
@@ -115,7 +92,7 @@ def test_secret_through_a_variable_is_one_finding_with_both_lenses() -> None:
             Environment={"Variables": {"STRIPE_API_KEY": "rk9ZtQ2wX81mVb7c"}},
         )
     }
-    (finding,) = _run("hardcoded-secret", {"lib/stack.py": code}, resources)
+    (finding,) = run_check("hardcoded-secret", {"lib/stack.py": code}, resources)
     assert finding.lenses == ["source", "template"]
     assert "STRIPE_API_KEY" in finding.message and "rk9ZtQ2wX81mVb7c" not in finding.message
     assert {e.file for e in finding.evidence} == {"lib/stack.py", None}
@@ -141,7 +118,7 @@ def test_intrinsics_and_references_are_not_secrets() -> None:
             },
         ),
     }
-    assert _run("hardcoded-secret", {}, resources) == []
+    assert run_check("hardcoded-secret", {}, resources) == []
 
 
 def test_template_only_places_parameters_outputs_ssm_and_secret_strings() -> None:
@@ -162,7 +139,7 @@ def test_template_only_places_parameters_outputs_ssm_and_secret_strings() -> Non
         "Parameters": {"AdminPassword": {"Type": "String", "Default": "Adm1nPass!", "NoEcho": True}},
         "Outputs": {"ServiceToken": {"Value": "tok_9a8b7c6d5e4f"}, "TableName": {"Value": "orders"}},
     }
-    findings = _run("hardcoded-secret", {}, resources, template_extra=extra)
+    findings = run_check("hardcoded-secret", {}, resources, template_extra=extra)
     text = " | ".join(f.message for f in findings)
     assert len(findings) == 5, text
     for name in ("db-password", "password", "Value", "AdminPassword", "ServiceToken"):
@@ -177,7 +154,7 @@ def test_application_code_and_getenv_fallbacks_count_tests_do_not() -> None:
         "    return connect(password=os.getenv('DB_PASSWORD'))\n"
     )
     test = "def test_x():\n    connect(password='hunter2-test')\n"
-    (finding,) = _run("hardcoded-secret", {"lambda/app.py": handler, "tests/test_app.py": test})
+    (finding,) = run_check("hardcoded-secret", {"lambda/app.py": handler, "tests/test_app.py": test})
     assert "application code lambda/app.py" in finding.message and finding.evidence[0].line == 2
 
 
@@ -189,7 +166,7 @@ def test_inline_lambda_code_is_read_for_secrets() -> None:
         "        _lambda.Function(self, 'Fn', runtime=_lambda.Runtime.PYTHON_3_12, handler='index.handler',\n"
         "            code=_lambda.Code.from_inline('API_KEY = \"q7Wm2Kx9Lp4Zr8Tn\"\\ndef handler(e, c):\\n    return 1\\n'))\n"
     )
-    (finding,) = _run("hardcoded-secret", {"lib/stack.py": code})
+    (finding,) = run_check("hardcoded-secret", {"lib/stack.py": code})
     assert "inline code of Fn" in finding.message
     assert finding.evidence[0].file == "lib/stack.py"
 
@@ -201,7 +178,7 @@ def test_placeholder_secret_value_is_not_a_finding() -> None:
         "        super().__init__(scope, cid)\n"
         "        Secret(self, 'S', secret_object_value={'api_key': SecretValue.unsafe_plain_text('REPLACE_ME')})\n"
     )
-    assert _run("hardcoded-secret", {"lib/stack.py": code}) == []
+    assert run_check("hardcoded-secret", {"lib/stack.py": code}) == []
 
 
 # ---- s3-public-access ------------------------------------------------------------------------
@@ -243,7 +220,7 @@ def test_policy_pinned_by_condition_is_not_public_secure_transport_is_no_pin() -
         "LogsA1B2C3D4": _res("AWS::S3::Bucket", "Logs"),
         "LogsPolicyA1B2C3D4": _policy("Logs", deny),
     }
-    (finding,) = _run("s3-public-access", {}, resources)
+    (finding,) = run_check("s3-public-access", {}, resources)
     assert "Data" in finding.message and "s3:GetObject" in finding.message
 
 
@@ -262,7 +239,7 @@ def test_relaxed_block_public_access_alone_is_not_public_all_off_is() -> None:
             "AWS::S3::Bucket", "Cond", PublicAccessBlockConfiguration={"Fn::If": ["C", all_off, {}]}
         ),
     }
-    (finding,) = _run("s3-public-access", {}, resources)
+    (finding,) = run_check("s3-public-access", {}, resources)
     assert "Open" in finding.message
     code = (
         "from aws_cdk import aws_s3 as s3\n"
@@ -270,7 +247,7 @@ def test_relaxed_block_public_access_alone_is_not_public_all_off_is() -> None:
         " ignore_public_acls=False, block_public_policy=True, restrict_public_buckets=True))\n"
         "s3.Bucket(self, 'Site', block_public_access=s3.BlockPublicAccess.BLOCK_ACLS)\n"
     )
-    assert _run("s3-public-access", {"lib/stack.py": code}) == []
+    assert run_check("s3-public-access", {"lib/stack.py": code}) == []
 
 
 def test_source_keys_with_fstrings_merge_with_path_metadata() -> None:
@@ -289,7 +266,7 @@ def test_source_keys_with_fstrings_merge_with_path_metadata() -> None:
             "Sitedev", {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}
         ),
     }
-    (finding,) = _run("s3-public-access", {"lib/stack.py": code}, resources)
+    (finding,) = run_check("s3-public-access", {"lib/stack.py": code}, resources)
     assert finding.lenses == ["source", "template"]
     assert any(e.line == 2 for e in finding.evidence)
 
@@ -317,8 +294,8 @@ def test_require_cmk_flags_default_encrypted_stores_without_a_customer_key() -> 
         "QueueA1B2C3D4": _res("AWS::SQS::Queue", "Queue", KmsMasterKeyId="alias/aws/sqs"),
         "TableA1B2C3D4": _res("AWS::DynamoDB::Table", "Table", SSESpecification={"SSEEnabled": True}),
     }
-    assert _run("encryption-missing", {}, resources) == []
-    findings = _run("encryption-missing", {}, resources, options={"require_cmk": True})
+    assert run_check("encryption-missing", {}, resources) == []
+    findings = run_check("encryption-missing", {}, resources, options={"require_cmk": True})
     assert sorted(f.message.split(":")[0] for f in findings) == [
         "DynamoDB Table Table",
         "S3 Bucket Plain",
@@ -337,9 +314,9 @@ def test_prompt_asking_for_a_cmk_and_encrypted_topics(tmp_path: Path) -> None:
         "BucketA1B2C3D4": _res("AWS::S3::Bucket", "Bucket"),
         "AlertsA1B2C3D4": _res("AWS::SNS::Topic", "Alerts"),
     }
-    findings = _run("encryption-missing", {}, resources, task_root=str(tmp_path))
+    findings = run_check("encryption-missing", {}, resources, task_root=str(tmp_path))
     assert sorted(f.message.split(":")[0] for f in findings) == ["RDS DBInstance Db", "SNS Topic Alerts"]
-    assert _run("encryption-missing", {}, resources) == []  # no prompt: S3 and SNS defaults are fine
+    assert run_check("encryption-missing", {}, resources) == []  # no prompt: S3 and SNS defaults are fine
 
 
 def test_cluster_members_serverless_and_intrinsics_are_not_flagged() -> None:
@@ -364,7 +341,7 @@ def test_cluster_members_serverless_and_intrinsics_are_not_flagged() -> None:
             "AWS::RDS::DBInstance", "CondDb", StorageEncrypted={"Fn::If": ["Prod", True, False]}
         ),
     }
-    (finding,) = _run("encryption-missing", {}, resources)
+    (finding,) = run_check("encryption-missing", {}, resources)
     assert finding.message.startswith("RDS DBCluster Cl:")
 
 
@@ -386,7 +363,7 @@ def test_domain_ebs_and_redis_cache_cluster() -> None:
         ),
         "MemcA1B2C3D4": _res("AWS::ElastiCache::CacheCluster", "Memc", Engine="memcached"),
     }
-    findings = {f.message.split(":")[0]: f.message for f in _run("encryption-missing", {}, resources)}
+    findings = {f.message.split(":")[0]: f.message for f in run_check("encryption-missing", {}, resources)}
     assert set(findings) == {"OpenSearchService Domain Search", "EC2 Instance Host"}
     assert "NodeToNode" not in findings["OpenSearchService Domain Search"]
     assert "/dev/xvda" in findings["EC2 Instance Host"] and "/dev/xvdb" not in findings["EC2 Instance Host"]
@@ -402,7 +379,7 @@ def test_source_lens_follows_module_aliases_and_docdb_defaults() -> None:
         "CfnCacheCluster(self, 'Cache', engine='redis', cache_node_type='cache.t3.micro', num_cache_nodes=1)\n"
         "database.DatabaseInstance(self, 'Enc', engine=engine, vpc=vpc, storage_encryption_key=key)\n"
     )
-    findings = _run("encryption-missing", {"lib/stack.py": code})
+    findings = run_check("encryption-missing", {"lib/stack.py": code})
     assert sorted(f.message.split(":")[0] for f in findings) == [
         "CfnCacheCluster Cache",
         "DatabaseInstance Main",
@@ -426,5 +403,45 @@ def test_codebuild_references_are_not_secrets_plaintext_values_are() -> None:
     resources = {
         "BuildA1B2C3D4": _res("AWS::CodeBuild::Project", "Build", Environment={"EnvironmentVariables": env})
     }
-    (finding,) = _run("hardcoded-secret", {}, resources)
+    (finding,) = run_check("hardcoded-secret", {}, resources)
     assert "NPM_TOKEN" in finding.message
+
+
+# ---- s3-insecure-transport ------------------------------------------------------------------------
+_DENY_HTTP = {
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": False}},
+        }
+    ]
+}
+
+
+def test_insecure_transport_on_a_cloudformation_template() -> None:
+    resources = {
+        # A !Sub name is not a key to match a policy by: the policy below reaches it by Ref.
+        "Data": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": {"Fn::Sub": "data-${AWS::StackName}"}},
+        },
+        "DataPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {"Bucket": {"Ref": "Data"}, "PolicyDocument": _DENY_HTTP},
+        },
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "acme-logs"}},
+        "LogsPolicy": {  # names the bucket by its literal name
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {"Bucket": "acme-logs", "PolicyDocument": _DENY_HTTP},
+        },
+        "Open": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": {"Fn::Sub": "open-${AWS::StackName}"}},
+        },
+    }
+    (finding,) = run_check("s3-insecure-transport", {}, resources)
+    assert [e.resource for e in finding.evidence] == ["Open"]
+    assert finding.lenses == ["template"]

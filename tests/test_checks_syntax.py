@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from graders.checks import run_checks
-from graders.models import Finding, SynthResult
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from tests.checkkit import run_check
 
 STACK_HEAD = """\
 import aws_cdk as cdk
@@ -19,18 +16,6 @@ class S(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
 """
-
-
-def _run(
-    check_id: str, files: dict[str, str], templates: dict | None = None, synth: SynthResult | None = None
-) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    ctx = make_context(files, templates, synth=synth, rubric=rubric)
-    findings = run_checks(ctx)
-    assert all(f.check != "grader-error" for f in findings), [f.message for f in findings]
-    return findings
 
 
 def _fn(code_expr: str, runtime: str = "PYTHON_3_12", handler: str = "index.handler", cid: str = "Fn") -> str:
@@ -57,56 +42,56 @@ def _template_fn(zip_file: object, runtime: str = "python3.12", handler: str = "
 # ---- parse-error -----------------------------------------------------------------------------
 def test_parse_error_calls_a_truncated_file_cut_off() -> None:
     text = STACK_HEAD + "        cdk.CfnOutput(self, 'X',\n            value='y'\n"
-    [finding] = _run("parse-error", {"lib/tap_stack.py": text})
+    [finding] = run_check("parse-error", {"lib/tap_stack.py": text})
     assert "cut off" in finding.message and finding.evidence[0].line == 9
 
 
 def test_parse_error_in_the_middle_is_not_called_cut_off() -> None:
     text = "x = (1,\ny = 2\n" + "\n".join(f"z{n} = {n}" for n in range(30)) + "\n"
-    [finding] = _run("parse-error", {"a.py": text})
+    [finding] = run_check("parse-error", {"a.py": text})
     assert "cut off" not in finding.message
 
 
 def test_parse_error_ignores_files_that_parse_and_non_python_files() -> None:
-    assert _run("parse-error", {"a.py": "x = 1\n", "README.md": "not ( python"}) == []
+    assert run_check("parse-error", {"a.py": "x = 1\n", "README.md": "not ( python"}) == []
 
 
 # ---- undefined-name --------------------------------------------------------------------------
 def test_undefined_name_one_finding_per_file_with_each_name_once() -> None:
     text = "def f():\n    return json.dumps(boto3.client('s3'))\n\n\ndef g():\n    return json.loads('1')\n"
-    [finding] = _run("undefined-name", {"lambda/handler.py": text})
+    [finding] = run_check("undefined-name", {"lambda/handler.py": text})
     assert "`json` (line 2)" in finding.message and "`boto3` (line 2)" in finding.message
     assert [e.value for e in finding.evidence] == ["json", "boto3"]
 
 
 def test_undefined_name_in_an_evaluated_annotation_counts() -> None:
-    [finding] = _run("undefined-name", {"a.py": "def f(x: Props) -> None:\n    pass\n"})
+    [finding] = run_check("undefined-name", {"a.py": "def f(x: Props) -> None:\n    pass\n"})
     assert "`Props`" in finding.message
 
 
 def test_undefined_name_in_a_string_annotation_does_not_count() -> None:
-    assert _run("undefined-name", {"a.py": "def f(x: 'Props') -> None:\n    pass\n"}) == []
+    assert run_check("undefined-name", {"a.py": "def f(x: 'Props') -> None:\n    pass\n"}) == []
 
 
 def test_undefined_name_leaves_inline_code_to_inline_code_error() -> None:
     text = _fn('"def handler(event, context):\\n    return boto3.client(\\"s3\\")\\n"')
-    assert _run("undefined-name", {"lib/tap_stack.py": text}) == []
+    assert run_check("undefined-name", {"lib/tap_stack.py": text}) == []
 
 
 # ---- unused-import ---------------------------------------------------------------------------
 def test_unused_import_points_at_the_alias_line_of_a_multiline_import() -> None:
     text = "from typing import (\n    Any,\n    List,\n)\n\nx: Any = 1\n"
-    [finding] = _run("unused-import", {"a.py": text})
+    [finding] = run_check("unused-import", {"a.py": text})
     assert finding.evidence[0].line == 3 and finding.evidence[0].value == "List"
 
 
 def test_unused_import_skips_init_files_and_files_that_do_not_parse() -> None:
     files = {"pkg/__init__.py": "from .a import thing\n", "cut.py": "import os\nx = (\n"}
-    assert _run("unused-import", {**files}) == []
+    assert run_check("unused-import", {**files}) == []
 
 
 def test_unused_import_counts_unit_tests() -> None:
-    [finding] = _run(
+    [finding] = run_check(
         "unused-import", {"tests/test_x.py": "from unittest.mock import MagicMock, patch\n\npatch\n"}
     )
     assert "MagicMock" in finding.message and "tests/test_x.py" in finding.message
@@ -118,7 +103,7 @@ def test_unused_import_in_inline_code_points_at_the_outer_line() -> None:
         '            code=lambda_.Code.from_inline("""\nimport json\nimport os\n\n'
         'def handler(event, context):\n    return json.dumps(event)\n"""))\n'
     )
-    [finding] = _run("unused-import", {"lib/tap_stack.py": text})
+    [finding] = run_check("unused-import", {"lib/tap_stack.py": text})
     assert "`os`" in finding.message
     # the literal opens on line 10 of the file; its line 3 (import os) is file line 12
     assert finding.evidence[0].file == "lib/tap_stack.py" and finding.evidence[0].line == 12
@@ -128,7 +113,7 @@ def test_unused_import_in_inline_code_points_at_the_outer_line() -> None:
 def test_inline_missing_import_merges_source_and_template_by_construct() -> None:
     code = "def handler(event, context):\n    return json.dumps(event)\n"
     text = _fn(repr(code), cid="Fn")
-    [finding] = _run("inline-code-error", {"lib/tap_stack.py": text}, _template_fn(code))
+    [finding] = run_check("inline-code-error", {"lib/tap_stack.py": text}, templates=_template_fn(code))
     assert finding.lenses == ["source", "template"] and "`json`" in finding.message
 
 
@@ -136,12 +121,12 @@ def test_inline_template_is_the_judge_when_it_holds_exact_code() -> None:
     # the source lens cannot see the fix a helper applies; the template shows working code
     text = _fn("fix(CODE)")
     good = "import json\n\ndef handler(event, context):\n    return json.dumps(event)\n"
-    assert _run("inline-code-error", {"lib/tap_stack.py": text}, _template_fn(good)) == []
+    assert run_check("inline-code-error", {"lib/tap_stack.py": text}, templates=_template_fn(good)) == []
 
 
 def test_inline_template_only_fn_join_with_tokens() -> None:
     zip_file = {"Fn::Join": ["", ["TABLE = '", {"Ref": "T"}, "'\ndef handler(e, c):\n    return boto3\n"]]}
-    [finding] = _run("inline-code-error", {}, _template_fn(zip_file))
+    [finding] = run_check("inline-code-error", {}, templates=_template_fn(zip_file))
     assert finding.lenses == ["template"] and "`boto3`" in finding.message
 
 
@@ -152,12 +137,12 @@ def test_inline_fstring_placeholders_do_not_make_parse_errors() -> None:
         '    code=lambda_.Code.from_inline(f"TABLE = {name}\\ndef handler(e, c):\\n    return TABLE\\n"))\n',
         " " * 8,
     )
-    assert _run("inline-code-error", {"lib/tap_stack.py": text}) == []
+    assert run_check("inline-code-error", {"lib/tap_stack.py": text}) == []
 
 
 def test_inline_code_indented_as_a_whole_is_reported() -> None:
     code = '"""\n            import json\n            def handler(e, c):\n                return json.dumps(e)\n            """'
-    [finding] = _run("inline-code-error", {"lib/tap_stack.py": _fn(code)})
+    [finding] = run_check("inline-code-error", {"lib/tap_stack.py": _fn(code)})
     assert "indented as a whole" in finding.message
 
 
@@ -180,7 +165,7 @@ def test_inline_helper_method_with_a_dict_of_node_handlers() -> None:
             " " * 4,
         )
     )
-    findings = _run("inline-code-error", {"lib/tap_stack.py": text})
+    findings = run_check("inline-code-error", {"lib/tap_stack.py": text})
     assert len(findings) == 1 and "`aws-sdk`" in findings[0].message and "nodejs18.x" in findings[0].message
 
 
@@ -188,12 +173,12 @@ def test_inline_node_runtime_before_18_provides_aws_sdk_v2() -> None:
     code = repr(
         "const AWS = require('aws-sdk');\nconst path = require('path');\nexports.handler = async () => 1;\n"
     )
-    assert _run("inline-code-error", {"lib/tap_stack.py": _fn(code, runtime="NODEJS_16_X")}) == []
+    assert run_check("inline-code-error", {"lib/tap_stack.py": _fn(code, runtime="NODEJS_16_X")}) == []
 
 
 def test_inline_handler_function_missing() -> None:
     code = repr("def lambda_handler(event, context):\n    return 1\n")
-    [finding] = _run("inline-code-error", {"lib/tap_stack.py": _fn(code, handler="index.handler")})
+    [finding] = run_check("inline-code-error", {"lib/tap_stack.py": _fn(code, handler="index.handler")})
     assert "defines no `handler`" in finding.message and "`lambda_handler`" in finding.message
 
 
@@ -203,7 +188,7 @@ def test_inline_cloudfront_and_synthetics_code_are_not_lambda_code() -> None:
         "cloudfront.FunctionCode.from_inline('function handler(event) { return evt; }')\n"
         "synthetics.Code.from_inline('const x = require(\"synthetics\");')\n"
     )
-    assert _run("inline-code-error", {"a.py": text}) == []
+    assert run_check("inline-code-error", {"a.py": text}) == []
 
 
 def test_inline_code_given_through_a_variable_uses_the_function_runtime() -> None:
@@ -212,5 +197,5 @@ def test_inline_code_given_through_a_variable_uses_the_function_runtime() -> Non
         'lambda_.Function(self, "Fn", runtime=lambda_.Runtime.NODEJS_20_X, handler="index.handler", code=code)\n',
         " " * 8,
     )
-    [finding] = _run("inline-code-error", {"lib/tap_stack.py": text})
+    [finding] = run_check("inline-code-error", {"lib/tap_stack.py": text})
     assert "nodejs20.x" in finding.message

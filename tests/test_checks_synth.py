@@ -11,30 +11,10 @@ from graders.analysis.cdkapi import api
 from graders.analysis.cdkuse import CdkUse
 from graders.checks import run_checks
 from graders.lint import lint_template
-from graders.models import Finding, SynthResult, Workspace
-from graders.rubric import load_rubric
-from tests.checkkit import make_context
+from graders.models import SynthResult
+from tests.checkkit import make_context, run_check
 
 needs_cdk = pytest.mark.skipif(not api().available, reason="aws-cdk-lib is not installed")
-
-
-def _run(
-    check_id: str,
-    files: dict[str, str],
-    templates: dict | None = None,
-    synth: SynthResult | None = None,
-    lint: dict | None = None,
-    workspace_files: list[str] | None = None,
-) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    ctx = make_context(files, templates, synth=synth, rubric=rubric, lint=lint)
-    if workspace_files is not None:
-        ctx.workspace = Workspace(root="/nonexistent", files=workspace_files)
-    findings = run_checks(ctx)
-    assert all(f.check != "grader-error" for f in findings), [f.message for f in findings]
-    return findings
 
 
 def _use(text: str) -> CdkUse:
@@ -169,7 +149,7 @@ def test_invalid_api_reports_a_failed_attempt_a_fallback_got_past() -> None:
             }
         ],
     )
-    [finding] = _run("invalid-api", {"lib/tap_stack.py": text}, synth=synth)
+    [finding] = run_check("invalid-api", {"lib/tap_stack.py": text}, synth=synth)
     assert finding.lenses == ["synth"] and finding.evidence[0].line == 3
 
 
@@ -183,7 +163,7 @@ def test_invalid_api_ignores_errors_raised_in_scaffold_files() -> None:
         line=30,
         message="TypeError: missing 1 required positional argument: 'suffix' (tap.py:30)",
     )
-    assert _run("invalid-api", {"lib/tap_stack.py": "x = 1\n"}, synth=synth) == []
+    assert run_check("invalid-api", {"lib/tap_stack.py": "x = 1\n"}, synth=synth) == []
 
 
 @needs_cdk
@@ -201,7 +181,7 @@ def test_deprecated_api_groups_lines_and_reads_both_warning_formats() -> None:
             "aws_ssm.ParameterType is deprecated",
         ],
     )
-    findings = _run("deprecated-api", {"lib/tap_stack.py": text}, synth=synth)
+    findings = run_check("deprecated-api", {"lib/tap_stack.py": text}, synth=synth)
     assert len(findings) == 2
     pitr = next(f for f in findings if "point_in_time_recovery" in f.message)
     assert pitr.lenses == ["source", "synth"] and [e.line for e in pitr.evidence if e.line] == [3, 4]
@@ -211,7 +191,7 @@ def test_deprecated_api_groups_lines_and_reads_both_warning_formats() -> None:
 # ---- synth-failed / no-entry-point ------------------------------------------------------------
 def test_synth_failed_without_python_code() -> None:
     skipped = SynthResult(status="skipped", cause="no-code", message="the answer has no Python code")
-    [finding] = _run("synth-failed", {"README.md": "# nothing"}, synth=skipped)
+    [finding] = run_check("synth-failed", {"README.md": "# nothing"}, synth=skipped)
     assert "the answer has no Python code" in finding.message and "nothing to build" in finding.message
 
 
@@ -219,9 +199,9 @@ def test_synth_failed_on_timeout_and_not_when_switched_off() -> None:
     timeout = SynthResult(
         status="timeout", cause="timeout", error_type="Timeout", message="Timeout: synth ran longer than 60 s"
     )
-    [finding] = _run("synth-failed", {"a.py": "x = 1\n"}, synth=timeout)
+    [finding] = run_check("synth-failed", {"a.py": "x = 1\n"}, synth=timeout)
     assert "did not finish in time" in finding.message
-    assert _run("synth-failed", {"a.py": "x = 1\n"}, synth=SynthResult(status="skipped")) == []
+    assert run_check("synth-failed", {"a.py": "x = 1\n"}, synth=SynthResult(status="skipped")) == []
 
 
 def test_synth_failed_counts_a_stubbed_asset_but_not_a_dummy_env() -> None:
@@ -231,18 +211,25 @@ def test_synth_failed_counts_a_stubbed_asset_but_not_a_dummy_env() -> None:
         "message": "RuntimeError: Cannot find asset at /job/lambda (lib/tap_stack.py:20)",
     }
     stubbed = SynthResult(status="ok", stacks=["S"], fallbacks=["stub-asset:lambda"], attempts=[attempt])
-    [finding] = _run("synth-failed", {"lib/tap_stack.py": "x = 1\n"}, {"S": {"Resources": {}}}, synth=stubbed)
+    [finding] = run_check(
+        "synth-failed", {"lib/tap_stack.py": "x = 1\n"}, templates={"S": {"Resources": {}}}, synth=stubbed
+    )
     assert "stub-asset:lambda" in finding.message and finding.evidence[0].line == 20
     dummy = SynthResult(
         status="ok", stacks=["S"], fallbacks=["dummy-env"], attempts=[attempt | {"cause": "config"}]
     )
-    assert _run("synth-failed", {"lib/tap_stack.py": "x = 1\n"}, {"S": {"Resources": {}}}, synth=dummy) == []
+    assert (
+        run_check(
+            "synth-failed", {"lib/tap_stack.py": "x = 1\n"}, templates={"S": {"Resources": {}}}, synth=dummy
+        )
+        == []
+    )
 
 
 def test_no_entry_point_not_when_the_answer_has_its_own_app() -> None:
     text = "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n"
     synth = SynthResult(status="ok", stacks=["S"], entry_kind="driver")
-    assert _run("no-entry-point", {"app.py": text}, {"S": {}}, synth=synth) == []
+    assert run_check("no-entry-point", {"app.py": text}, templates={"S": {}}, synth=synth) == []
 
 
 # ---- missing-asset ---------------------------------------------------------------------------
@@ -260,7 +247,7 @@ def test_missing_asset_path_forms() -> None:
         lambda_.Code.from_asset(some_dir)                                          # cannot tell
         """)
     files = {"lib/tap_stack.py": text, "lambda/index.py": "def handler(e, c):\n    return 1\n"}
-    findings = _run("missing-asset", files)
+    findings = run_check("missing-asset", files)
     assert sorted(f.message.split("points at `")[1].split("`")[0] for f in findings) == [
         "lib/fns",
         "lib/layer",
@@ -269,29 +256,29 @@ def test_missing_asset_path_forms() -> None:
 
 def test_missing_asset_accepts_files_the_scaffold_provides() -> None:
     text = "from aws_cdk import aws_lambda as lambda_\nlambda_.Code.from_asset('src/handlers')\n"
-    assert _run("missing-asset", {"lib/tap_stack.py": text}, workspace_files=["src/handlers/a.py"]) == []
+    assert run_check("missing-asset", {"lib/tap_stack.py": text}, workspace_files=["src/handlers/a.py"]) == []
 
 
 def test_missing_asset_ignores_calls_of_other_libraries() -> None:
     text = "from mylib import Code\nCode.from_asset('nowhere')\n"
-    assert _run("missing-asset", {"lib/tap_stack.py": text}) == []
+    assert run_check("missing-asset", {"lib/tap_stack.py": text}) == []
 
 
 # ---- context-lookup / docker-bundling --------------------------------------------------------
 def test_context_lookup_needs_an_aws_cdk_import() -> None:
     text = "def from_lookup(x):\n    return x\n\nclass Vpc:\n    pass\n\nVpc.from_lookup(1)\n"
-    assert _run("context-lookup", {"a.py": text}) == []
+    assert run_check("context-lookup", {"a.py": text}) == []
 
 
 def test_context_lookup_ssm_value_from_lookup() -> None:
     text = "from aws_cdk import aws_ssm as ssm\nssm.StringParameter.value_from_lookup(None, '/my/param')\n"
-    [finding] = _run("context-lookup", {"a.py": text})
+    [finding] = run_check("context-lookup", {"a.py": text})
     assert "value_from_lookup" in finding.message and finding.evidence[0].line == 2
 
 
 def test_docker_bundling_synth_only() -> None:
     synth = SynthResult(status="ok", stacks=["S"], docker_bundling=["public.ecr.aws/sam/build-python3.12"])
-    [finding] = _run("docker-bundling", {"a.py": "x = 1\n"}, {"S": {}}, synth=synth)
+    [finding] = run_check("docker-bundling", {"a.py": "x = 1\n"}, templates={"S": {}}, synth=synth)
     assert finding.lenses == ["synth"] and "build-python3.12" in finding.message
 
 
@@ -325,14 +312,13 @@ def test_cfn_lint_error_skips_warnings_helpers_and_ignored_rules() -> None:
             _lint_match("E3012", "CustomS3AutoDeleteObjectsCustomResourceProviderHandler9D90184F"),
         ]
     }
-    [finding] = _run("cfn-lint-error", {"lib/tap_stack.py": "x = 1\n"}, templates, lint=lint)
+    [finding] = run_check("cfn-lint-error", {"lib/tap_stack.py": "x = 1\n"}, templates=templates, lint=lint)
     assert "E3034" in finding.message and finding.message.count("Queue") == 1
-    rubric = load_rubric()
-    rubric.checks["cfn-lint-error"].options["ignore_rules"] = ["E3034"]
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == "cfn-lint-error"
-    ctx = make_context({"a.py": "x = 1\n"}, templates, rubric=rubric, lint=lint)
-    assert run_checks(ctx) == []
+    options = {"ignore_rules": ["E3034"]}
+    assert (
+        run_check("cfn-lint-error", {"a.py": "x = 1\n"}, templates=templates, lint=lint, options=options)
+        == []
+    )
 
 
 def test_lint_template_returns_plain_dicts() -> None:
@@ -361,7 +347,7 @@ def test_deprecated_class_member_and_warning_about_a_member_of_a_deprecated_clas
     synth = SynthResult(
         status="ok", stacks=["S"], deprecations=["aws_cloudfront_origins.S3Origin#bind is deprecated"]
     )
-    [finding] = _run("deprecated-api", {"lib/tap_stack.py": text}, synth=synth)
+    [finding] = run_check("deprecated-api", {"lib/tap_stack.py": text}, synth=synth)
     assert finding.lenses == ["source", "synth"] and "S3Origin" in finding.message
 
 
@@ -387,20 +373,21 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
         ],
     }
     templates = {"S": {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}, "Empty": {}}
-    assert _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint) == []
+    assert run_check("cfn-lint-error", {"a.py": "x = 1\n"}, templates=templates, lint=lint) == []
 
 
 @needs_cdk
 def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
-    from graders.analysis import cdkapi as _cdkapi
+    from graders.analysis.cdkapi import CdkApi
 
     monkeypatch.delenv("IACGRADE_CACHE_DIR", raising=False)  # tests/conftest.py sets it; it comes first
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    fresh = _cdkapi.CdkApi()
-    logs = fresh.module("aws_cdk.aws_logs")
-    assert logs is not None and list(tmp_path.rglob("aws_cdk.aws_logs.json"))
-    direct = _cdkapi._read_module("aws_cdk.aws_logs", fresh.module_file("aws_cdk.aws_logs"))  # type: ignore[arg-type]
-    assert direct is not None
+    logs = CdkApi().module("aws_cdk.aws_logs")
+    [cached] = tmp_path.rglob("aws_cdk.aws_logs.json")
+    assert logs is not None
+    cached.write_text("{not json")  # an unreadable index: the module is parsed directly instead
+    direct = CdkApi().module("aws_cdk.aws_logs")
+    assert direct is not None and cached.read_text() == "{not json"  # parsed here, not from the index
     assert logs.classes["LogGroup"].init == direct.classes["LogGroup"].init
     assert logs.classes["RetentionDays"].members == direct.classes["RetentionDays"].members
 
@@ -418,7 +405,7 @@ def test_cfn_lint_error_reads_the_sandbox_format_keyed_by_artifact_id() -> None:
             }
         ]
     }
-    [finding] = _run("cfn-lint-error", {"a.py": "x = 1\n"}, templates, lint=lint)
+    [finding] = run_check("cfn-lint-error", {"a.py": "x = 1\n"}, templates=templates, lint=lint)
     assert finding.evidence[0].stack == "tap-dev"
     assert finding.evidence[0].value == "E3034 Resources/QueueABCDEF12/Properties/MessageRetentionPeriod"
 

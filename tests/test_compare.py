@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from graders.compare import EXIT_REGRESSION, compare_runs, comparison_markdown, t_quantile
+from graders.compare import EXIT_REGRESSION, compare_runs, t_quantile
 from graders.runs import load_run
+from reports.comparison import comparison_markdown
 from tests.run_factory import corpus_like, make_result, rubric, write_run
 
 runner = CliRunner()
@@ -187,3 +188,36 @@ def test_json_on_stdout_and_through_a_symlink(tmp_path: Path) -> None:
 def test_runs_on_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+def test_markdown_lists_each_change_and_cuts_long_lists_at_fifty(tmp_path: Path) -> None:
+    r = rubric()
+    base = write_run(
+        tmp_path / "base",
+        [make_result(f"s{i:02}", [("unused-import", None, 3)], r) for i in range(60)],
+    )
+    new = write_run(
+        tmp_path / "new",
+        [make_result("s00", [("iam-wildcard-action", "RoleB", 10)], r)]
+        + [make_result(f"t{i:02}", [], r) for i in range(55)],
+        label="next",
+    )
+    c = compare_runs(load_run(base), load_run(new))
+    lines = comparison_markdown(c).splitlines()
+    assert lines[0] == f"# Run comparison: next vs {c.base['run_id']}"
+    assert (
+        f"| BASE |  `{c.base['run_id']}` | {c.base['started']} | {c.base['rubric_version']} | 60 |" in lines
+    )
+    assert (
+        "1 answers paired (1 by sample id, 0 by prompt and kind, 0 by task and kind); 59 only in BASE, 55 only in NEW."
+        in lines
+    )
+    total = next(line for line in lines if line.startswith("| total |"))
+    assert total.endswith("| – |")  # one pair: no interval
+    assert sum(line.startswith("- lost: ") for line in lines) == 50
+    assert "- ... (59 lost, 0 recovered in all; the JSON lists every one)" in lines
+    assert sum(line.startswith("- only in BASE: ") for line in lines) == 50
+    assert sum(line.startswith("- only in NEW: ") for line in lines) == 50
+    assert "- appeared: `s00` iam-wildcard-action at `RoleB`" in lines
+    assert "- disappeared: `s00` unused-import at `lib/tap_stack.py`" in lines
+    assert lines[-1] == "- only in NEW: `t49`"

@@ -293,10 +293,14 @@ def test_a_json_template_is_read_up_to_its_closing_brace(pool: ParsePool) -> Non
 
 
 def test_the_task_region_is_part_of_the_cache_key(tmp_path: Path) -> None:
-    from graders.cache import _context
+    from graders.cache import content_hash
 
     sample = Sample(sample_id="a", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
     (tmp_path / "lib").mkdir()
-    before = _context(sample, "r", None, {})
+
+    def key() -> str:
+        return content_hash(sample, Extraction(), rubric_version="r", cdk_version=None, settings={})
+
+    before = key()
     (tmp_path / "lib" / "AWS_REGION").write_text("eu-west-1\n")
-    assert _context(sample, "r", None, {}) != before
+    assert key() != before

@@ -67,7 +67,9 @@ def test_grade_with_a_real_synth(tmp_path: Path) -> None:
 def test_reward_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
     from iacgrade import reward
 
-    monkeypatch.setattr(reward, "_grader", Grader(workers=1, synth=False))
+    monkeypatch.setenv("IACGRADE_REWARD_WORKERS", "1")
+    monkeypatch.setenv("IACGRADE_REWARD_SYNTH", "0")
+    reward.close()  # one started before would keep its settings
     try:
         good = reward.compute_score("iac", GOOD, None)
         assert isinstance(good, float) and 0.0 < good <= 1.0
@@ -77,5 +79,4 @@ def test_reward_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
         chat = [{"role": "user", "content": "build it"}, {"role": "assistant", "content": GOOD}]
         assert reward.reward_fn([GOOD, NO_CODE, chat]) == [good, reward.FLOOR, good]
     finally:
-        assert reward._grader is not None
-        reward._grader.close()
+        reward.close()

@@ -240,7 +240,7 @@ def test_deep_recursion_frames_are_capped_and_never_read_source(monkeypatch: pyt
     monkeypatch.setattr(traceback, "extract_tb", refuse)
     monkeypatch.setattr(linecache, "getline", refuse)
     monkeypatch.setattr(linecache, "updatecache", refuse)
-    frames = worker._frames(exc)
+    frames = worker.error_frames(exc)
     assert len(frames) == 40
     got = classify({"type": "RecursionError", "message": str(exc), "frames": frames}, set(), worker.JOB)
     assert (got.file, got.line) == ("app.py", 2) and got.message.endswith("(app.py:2)")
@@ -254,7 +254,7 @@ def test_answer_frame_far_above_a_deep_library_recursion_is_kept() -> None:
     exec(compile(library, "/usr/lib/python3/somelib.py", "exec"), namespace)
     answer = "x = 1\nlib_down(0)\n"
     exc = _deep_call(answer, f"{worker.JOB}/lib/stack.py", namespace["down"])
-    frames = worker._frames(exc)
+    frames = worker.error_frames(exc)
     assert len(frames) == 40
     got = classify({"type": "RecursionError", "message": str(exc), "frames": frames}, set(), worker.JOB)
     assert (got.file, got.line) == ("lib/stack.py", 2)

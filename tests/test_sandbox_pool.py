@@ -223,6 +223,22 @@ def test_warm_equals_cold(pool: SynthPool, tmp_path: Path) -> None:
             assert (tmp_path / f"co{name}" / r.templates[r.stacks[0]]).read_bytes() == warm[name]
 
 
+def test_every_job_on_a_warm_worker_sees_its_own_deprecation_warnings(
+    pool: SynthPool, tmp_path: Path
+) -> None:
+    # aws-cdk-lib warns once per Node process; the jsii cache is edited so that a second answer on
+    # the same worker is told about the deprecated API it uses too (as a fresh process would be).
+    seen = []
+    for i in range(2):
+        ws = make_ws(
+            tmp_path / f"d{i}", {"app.py": APP_ASSET, "lambda/index.py": "def handler(e, c):\n    return 1\n"}
+        )
+        r = pool.synthesize(ws, SAMPLE, tmp_path / f"do{i}")
+        assert r.status == "ok", r.message
+        seen.append([d for d in r.deprecations if "pointInTimeRecovery" in d])
+    assert seen[0] and seen[1] == seen[0]
+
+
 APP_BUNDLING = """\
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_

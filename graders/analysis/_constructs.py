@@ -96,20 +96,6 @@ def reconcile(
     return out
 
 
-def ref_target(value: object) -> str | None:
-    """The logical id a `{"Ref": id}` or `{"Fn::GetAtt": [id, attr]}` points at."""
-    if isinstance(value, dict) and len(value) == 1:
-        ref = value.get("Ref")
-        if isinstance(ref, str):
-            return ref
-        att = value.get("Fn::GetAtt")
-        if isinstance(att, list) and att and isinstance(att[0], str):
-            return att[0]
-        if isinstance(att, str):
-            return att.split(".", 1)[0]
-    return None
-
-
 def construct_call_id(call: ast.Call) -> str | None:
     """The id of `Cls(scope, "Id", ...)` (a class called with a scope first), else None."""
     if not call_name(call)[:1].isupper() or len(call.args) < 2:
@@ -146,18 +132,6 @@ def is_cdk_file(tree: ast.Module) -> bool:
         ):
             return True
     return False
-
-
-def is_test_file(path: str) -> bool:
-    """Unit tests shipped with an answer are not application code."""
-    name = path.rsplit("/", 1)[-1]
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or path.startswith(("tests/", "test/"))
-        or "/tests/" in path
-    )
 
 
 class Bindings:

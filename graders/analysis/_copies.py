@@ -23,6 +23,7 @@ from typing import Any
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
 from graders.models import Evidence
+from graders.paths import is_test_file
 
 _CDK_IMPORT = re.compile(r"^\s*(?:from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
 _HASH_SUFFIX = re.compile(r"^(?P<stem>[A-Za-z0-9]+?)[0-9A-F]{8}$")
@@ -37,19 +38,11 @@ def cdk_sources(ctx: CheckContext) -> list[SourceFile]:
     """The answer's CDK files: parsed, importing aws_cdk, not tests and not inline Lambda code."""
     out = []
     for src in ctx.parsed():
-        if src.inline_of is not None or _is_test_path(src.path):
+        if src.inline_of is not None or is_test_file(src.path):
             continue
         if _CDK_IMPORT.search(src.text):
             out.append(src)
     return out
-
-
-def _is_test_path(path: str) -> bool:
-    parts = path.replace("\\", "/").split("/")
-    name = parts[-1]
-    return (
-        "tests" in parts[:-1] or "test" in parts[:-1] or name.startswith("test_") or name.endswith("_test.py")
-    )
 
 
 @dataclass
@@ -528,34 +521,6 @@ def key_matches(pattern: str | None, key: str) -> bool:
     if not "".join(alnum):
         return False
     return re.search("[A-Za-z0-9]*".join(re.escape(p) for p in alnum) + "$", key) is not None
-
-
-def ref_target(value: Any) -> str | None:
-    """The logical id a `{"Ref": X}` or `{"Fn::GetAtt": [X, ...]}` points at."""
-    if isinstance(value, dict) and len(value) == 1:
-        if "Ref" in value and isinstance(value["Ref"], str):
-            return value["Ref"]
-        att = value.get("Fn::GetAtt")
-        if isinstance(att, list) and att and isinstance(att[0], str):
-            return att[0]
-        if isinstance(att, str):
-            return att.split(".", 1)[0]
-    return None
-
-
-def refs_within(value: Any) -> set[str]:
-    """Every logical id referenced (Ref / GetAtt) anywhere inside a value."""
-    out: set[str] = set()
-    target = ref_target(value)
-    if target:
-        out.add(target)
-    if isinstance(value, dict):
-        for v in value.values():
-            out |= refs_within(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= refs_within(v)
-    return out
 
 
 # ---- merging the lenses -------------------------------------------------------------------

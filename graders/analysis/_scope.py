@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from graders.analysis.context import Resource, SourceFile
 from graders.analysis.pyast import call_name, construct_id, parents, walk
+from graders.paths import is_test_file
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # Marks a name bound by something other than a plain assignment (parameter, loop, import, ...).
@@ -223,20 +224,6 @@ def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
 
 _INDEXES: dict[int, SourceIndex] = {}
 _CACHE_SIZE = 32
-
-
-_TEST_DIRS = {"test", "tests", "unit", "integration"}
-
-
-def is_test_file(path: str) -> bool:
-    parts = path.replace("\\", "/").split("/")
-    name = parts[-1]
-    return (
-        any(p in _TEST_DIRS for p in parts[:-1])
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-    )
 
 
 def _is_cdk_import(node: ast.Import | ast.ImportFrom) -> bool:

@@ -12,9 +12,9 @@ from graders.analysis._constructs import (
     construct_label,
     display_name,
     is_cdk_file,
-    ref_target,
     template_key,
 )
+from graders.analysis.cfn import ref_target
 from graders.analysis.context import CheckContext, Resource, SourceFile
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 

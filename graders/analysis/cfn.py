@@ -57,3 +57,31 @@ def policy_statements(document: Any) -> Iterator[dict[str, Any]]:
     for stmt in as_list(document.get("Statement")):
         if isinstance(stmt, dict):
             yield stmt
+
+
+def ref_target(value: Any) -> str | None:
+    """The logical id a `{"Ref": X}` or `{"Fn::GetAtt": [X, ...]}` points at."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "Ref" in value and isinstance(value["Ref"], str):
+            return value["Ref"]
+        att = value.get("Fn::GetAtt")
+        if isinstance(att, list) and att and isinstance(att[0], str):
+            return att[0]
+        if isinstance(att, str):
+            return att.split(".", 1)[0]
+    return None
+
+
+def refs_within(value: Any) -> set[str]:
+    """Every logical id referenced (Ref / GetAtt) anywhere inside a value."""
+    out: set[str] = set()
+    target = ref_target(value)
+    if target:
+        out.add(target)
+    if isinstance(value, dict):
+        for v in value.values():
+            out |= refs_within(v)
+    elif isinstance(value, list):
+        for v in value:
+            out |= refs_within(v)
+    return out

@@ -90,6 +90,9 @@ class Kind(ABC):
     metadata: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Said when the answer holds none of this kind's code.
     no_code: ClassVar[str]
+    # What the report calls the build step and the answer's own entry point.
+    build_name: ClassVar[str] = "Synthesis"
+    entry_name: ClassVar[str] = "the answer's own app"
 
     @abstractmethod
     def recognises(self, extraction: Extraction) -> bool:

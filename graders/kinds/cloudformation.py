@@ -34,6 +34,8 @@ class CloudFormation(Kind):
     """A CloudFormation answer; ``format`` is the language its task names (both formats are read)."""
 
     format: ClassVar[str]
+    build_name: ClassVar[str] = "Template parse"
+    entry_name: ClassVar[str] = "the main template"
 
     def recognises(self, extraction: Extraction) -> bool:
         return any(f.language == self.format for f in self.code_files(extraction))

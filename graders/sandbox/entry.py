@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from graders.paths import is_test_file
+
 DRIVER_FILE = "_iacgrade_driver.py"
 _PREFERRED = ("app.py", "main.py", "tap.py", "cdk_app.py", "bin/app.py", "bin/tap.py", "bin/main.py")
 _STACK_BASES = {"Stack"}
@@ -34,11 +36,6 @@ def _parse(path: Path) -> ast.Module | None:
         return ast.parse(path.read_text(errors="replace"))
     except (SyntaxError, ValueError, OSError):
         return None
-
-
-def _is_test(rel: str) -> bool:
-    parts = rel.split("/")
-    return parts[0] in ("tests", "test") or parts[-1].startswith("test_") or parts[-1] == "conftest.py"
 
 
 def _calls(tree: ast.AST) -> list[ast.Call]:
@@ -74,7 +71,7 @@ def find_answer_entry(root: Path, answer_files: list[str]) -> str | None:
     """The answer's own app file, if it has one."""
     found = []
     for rel in answer_files:
-        if not rel.endswith(".py") or _is_test(rel):
+        if not rel.endswith(".py") or is_test_file(rel):
             continue
         tree = _parse(root / rel)
         if tree is not None and builds_app(tree):
@@ -208,7 +205,7 @@ def find_top_stacks(root: Path, answer_files: list[str]) -> list[tuple[str, str]
     """(module, class) of the answer's Stack classes that no other stack creates."""
     classes: dict[str, tuple[str, ast.ClassDef]] = {}
     for rel in sorted(answer_files):
-        if not rel.endswith(".py") or _is_test(rel) or rel == DRIVER_FILE:
+        if not rel.endswith(".py") or is_test_file(rel) or rel == DRIVER_FILE:
             continue
         tree = _parse(root / rel)
         if tree is None:

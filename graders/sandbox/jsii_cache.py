@@ -2,6 +2,11 @@
 
 Extracting aws-cdk-lib takes seconds per process; doing it once makes cold starts cheaper and,
 mounted read-only, keeps any answer from rewriting the JavaScript later answers load.
+
+One edit is made to the extracted aws-cdk-lib: its deprecation printer warns about each API only
+once per Node process, so in a warm worker an answer would not see the warnings an earlier answer
+triggered, and the same answer would be graded differently warm and cold. The edited printer
+warns on every use; ``collect.deprecations`` keeps one line per API and answer.
 """
 
 from __future__ import annotations
@@ -24,15 +29,34 @@ def _version_tag() -> str:
     try:
         from importlib.metadata import version
 
-        return f"cdk{version('aws-cdk-lib')}-jsii{version('jsii')}"
+        return f"cdk{version('aws-cdk-lib')}-jsii{version('jsii')}-{_PATCH_TAG}"
     except Exception:  # noqa: BLE001 - any tag is fine, it only separates caches
         return "unknown"
+
+
+# Bumped whenever the edit below changes, so a cache made without it is made again.
+_PATCH_TAG = "w1"
+_WARN_ONCE = b"if(ALREADY_WARNED.has(name))return;ALREADY_WARNED.add(name);"
+
+
+def warn_every_time(printer: Path) -> bool:
+    """Drop the once-per-process memory of aws-cdk-lib's deprecation printer (False: not found)."""
+    code = printer.read_bytes()
+    if _WARN_ONCE not in code:
+        return False
+    printer.write_bytes(code.replace(_WARN_ONCE, b"", 1))
+    return True
+
+
+def cache_path() -> Path:
+    """Where the jsii cache of the installed aws-cdk-lib and jsii is (made or not)."""
+    return _cache_root() / f"jsii-cache-{_version_tag()}"
 
 
 def prepare_jsii_cache(timeout: float = 300.0) -> Path | None:
     """Return a populated, world-readable jsii package cache, or None when it cannot be made."""
     root = _cache_root()
-    target = root / f"jsii-cache-{_version_tag()}"
+    target = cache_path()
     done = target / ".iacgrade-complete"
     if done.exists():
         return target
@@ -52,6 +76,8 @@ def prepare_jsii_cache(timeout: float = 300.0) -> Path | None:
             )
             if proc.returncode != 0:
                 return None
+            for printer in target.rglob(".warnings.jsii.js"):
+                warn_every_time(printer)
             for dirpath, _dirnames, filenames in os.walk(target):
                 os.chmod(dirpath, 0o755)
                 for name in filenames:

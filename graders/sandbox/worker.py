@@ -274,7 +274,7 @@ class Worker:
                     error = {
                         "type": "SystemExit",
                         "message": f"exit code {exit_code}",
-                        "frames": _frames(exc),
+                        "frames": error_frames(exc),
                     }
             if error is None and not os.path.exists(f"{_Job.outdir}/manifest.json") and _Job.apps:
                 # The app built stacks but never called synth(): synthesize it ourselves.
@@ -540,8 +540,9 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
-def _frames(exc: BaseException, keep: int = 40) -> list[list[Any]]:
-    """The last ``keep`` traceback frames, and the deepest one in the answer's own files.
+def error_frames(exc: BaseException, keep: int = 40) -> list[list[Any]]:
+    """The last ``keep`` traceback frames, and the deepest one in the answer's own files: the
+    ``frames`` of an error message, which the pool's `classify` reads for the answer's file:line.
 
     A RecursionError carries thousands of frames: walk them once without reading source lines
     (what makes ``traceback.extract_tb`` slow) and keep only what the message needs.
@@ -576,7 +577,7 @@ def _describe(exc: BaseException) -> dict[str, Any]:
         "module": type(exc).__module__,
         "message": message[:4000],
         "js_name": js_name,
-        "frames": _frames(exc),
+        "frames": error_frames(exc),
         "errno": getattr(exc, "errno", None),
         "name": getattr(exc, "name", None),
     }

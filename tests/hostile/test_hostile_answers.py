@@ -83,12 +83,9 @@ class Outcome:
 
 def _protected(canaries: h.Canaries) -> dict[str, Any]:
     venv_site = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
-    jsii = Path(h.ROOT / "nonexistent")
-    from graders.sandbox.jsii_cache import _cache_root
+    from graders.sandbox.jsii_cache import cache_path
 
-    caches = sorted(_cache_root().glob("jsii-cache-*"))
-    if caches:
-        jsii = caches[-1]
+    jsii = cache_path()  # the one the pool mounts (other versions' caches may sit beside it)
     state: dict[str, Any] = {}
     for d in canaries.dirs:
         state |= h.tree_state(d)
@@ -306,7 +303,7 @@ def test_environment_is_scrubbed(outcome: Outcome) -> None:
         "PYTHONUNBUFFERED", "PYTHONHASHSEED", "JSII_RUNTIME_PACKAGE_CACHE_ROOT", "JSII_DEPRECATED",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION",
         "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "CDK_DISABLE_VERSION_CHECK", "CDK_DISABLE_CLI_TELEMETRY",
-        "IACGRADE_JOB_DIR", "IACGRADE_OUT_DIR", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION",
+        "IACGRADE_JOB_DIR", "IACGRADE_OUT_DIR", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_VALIDATION",
     }, keys  # fmt: skip
 
 

@@ -14,14 +14,13 @@ from graders.analysis._copies import (
     key_matches,
     names_list,
     ref_name,
-    ref_target,
     refs_in,
-    refs_within,
     resource_label,
     string_pattern,
     template_key,
     text_of,
 )
+from graders.analysis.cfn import ref_target, refs_within
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from graders.analysis.pyast import call_name, dotted, kwarg, walk

@@ -12,12 +12,12 @@ from graders.analysis._copies import (
     SourceIndex,
     items_hit,
     refs_in,
-    refs_within,
     resource_label,
     string_pattern,
     template_key,
     text_of,
 )
+from graders.analysis.cfn import refs_within
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal

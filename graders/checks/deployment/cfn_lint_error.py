@@ -23,7 +23,7 @@ class CfnLintErrorOptions(CheckOptions):
     accepts (E3691 on major-version aliases and E1001 on empty stacks are left out already)."""
 
 
-@check("cfn-lint-error", lenses=("template",), options=CfnLintErrorOptions)
+@check("cfn-lint-error", lenses=("source", "template"), kinds=("cdk-python",), options=CfnLintErrorOptions)
 def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
     """cfn-lint errors in the synthesized template.
 

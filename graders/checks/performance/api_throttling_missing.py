@@ -6,17 +6,14 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import (
-    reconcile,
-    ref_target,
-)
+from graders.analysis._constructs import reconcile
 from graders.analysis.apigw import (
     Template,
     api_label,
     options_of,
     source_view,
 )
-from graders.analysis.cfn import as_list
+from graders.analysis.cfn import as_list, ref_target
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.pyast import iter_calls, kwarg, literal, str_literal
 from graders.checks import check

@@ -13,7 +13,6 @@ from graders.analysis._constructs import (
     construct_label,
     display_name,
     is_cdk_file,
-    is_test_file,
     pretty,
     reconcile,
     template_key,
@@ -32,6 +31,7 @@ from graders.analysis.inline import source_inline_code
 from graders.analysis.pyast import call_name, dotted, iter_calls, literal, parents, str_literal, walk
 from graders.checks import check
 from graders.models import Evidence
+from graders.paths import is_test_file
 
 # ==== cors-allow-all ========================================================================
 

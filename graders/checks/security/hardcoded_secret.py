@@ -14,7 +14,6 @@ from graders.analysis._constructs import (
     construct_call_id,
     display_name,
     is_cdk_file,
-    is_test_file,
     pretty,
     reconcile,
     template_key,
@@ -25,6 +24,7 @@ from graders.analysis.inline import source_inline_code
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
 from graders.checks import CheckOptions, check
 from graders.models import Evidence
+from graders.paths import is_test_file
 
 
 class HardcodedSecretOptions(CheckOptions):

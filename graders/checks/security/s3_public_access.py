@@ -14,10 +14,9 @@ from graders.analysis._constructs import (
     is_cdk_file,
     pretty,
     reconcile,
-    ref_target,
     template_key,
 )
-from graders.analysis.cfn import as_list, is_intrinsic, policy_statements
+from graders.analysis.cfn import as_list, is_intrinsic, policy_statements, ref_target
 from graders.analysis.context import CheckContext, Hit
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 from graders.checks import check

@@ -1,0 +1,84 @@
+"""The packages depend one way: reports/ renders graders' models, graders/ never imports reports/.
+
+The pipeline is handed its renderers (`graders.pipeline.Writers`) by the layer above (cli.py).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) of every import in ``tree``, at any depth (function-level imports too)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def imports_of(package: str, target: str) -> list[str]:
+    """``file:line module`` for each import of ``target`` (or a module in it) under ``package``."""
+    hits = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, module in _imported_modules(tree):
+            if module == target or module.startswith(target + "."):
+                hits.append(f"{path.relative_to(ROOT).as_posix()}:{line} {module}")
+    return hits
+
+
+def test_graders_never_imports_reports() -> None:
+    assert imports_of("graders", "reports") == []
+
+
+def test_the_rule_sees_every_form_of_import() -> None:
+    source = "import reports\nimport reports.markdown as m\ndef f():\n    from reports.sarif import x\n"
+    assert [m for _, m in _imported_modules(ast.parse(source))] == [
+        "reports",
+        "reports.markdown",
+        "reports.sarif",
+    ]
+    assert imports_of("reports", "graders"), "reports/ reads graders' models: the scan should see it"
+
+
+def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
+    from graders.pipeline import GradeOptions, grade
+    from reports.writers import run_writers
+
+    answer = ROOT / "samples" / "no_code_RESPONSE.md"
+    grade([answer], GradeOptions(out=tmp_path / "bare", synth=False, use_cache=False))
+    assert [p.name for p in (tmp_path / "bare").rglob("result.json")] == ["result.json"]
+    assert not list((tmp_path / "bare").rglob("report.md"))
+    options = GradeOptions(out=tmp_path / "ci", synth=False, use_cache=False, formats=["junit"])
+    with pytest.raises(ValueError, match="junit"):
+        grade([answer], options)  # asked for a format nobody renders: refused before any work
+    assert not (tmp_path / "ci").exists()
+    grade([answer], options, writers=run_writers())
+    assert len(list((tmp_path / "ci").rglob("report.md"))) == 1 and (tmp_path / "ci" / "junit.xml").is_file()
+
+
+def test_a_report_that_cannot_be_rendered_does_not_end_the_run(tmp_path: Path) -> None:
+    from graders.pipeline import GradeOptions, Writers, grade
+    from reports.markdown import render_report
+
+    def render(result, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if result.sample_id == "good_api_RESPONSE":
+            raise KeyError("confirmed_by")
+        return render_report(result, *args, **kwargs)
+
+    answers = [ROOT / "samples" / "good_api_RESPONSE.md", ROOT / "samples" / "no_code_RESPONSE.md"]
+    outcome = grade(
+        answers, GradeOptions(out=tmp_path, synth=False, use_cache=False), writers=Writers(render)
+    )
+    assert len(outcome.results) == 2
+    broken = (tmp_path / "good_api_RESPONSE" / "report.md").read_text()
+    assert "could not be rendered" in broken and "KeyError" in broken
+    assert "could not be rendered" not in (tmp_path / "no_code_RESPONSE" / "report.md").read_text()
