@@ -246,6 +246,12 @@ class SampleResult(_Model):
     scores: dict[str, float | None] = Field(default_factory=dict)
     categories: list[CategoryScore] = Field(default_factory=list)
     total: float | None = None
+    reward: float | None = Field(
+        default=None,
+        description="the total as a reward in [0, 1] by the rubric's reward rule (its floor for an "
+        "answer with no code, one not graded, or one whose build failed); None in results from "
+        "before rewards were recorded",
+    )
     grader_version: str = ""
     rubric_version: str = ""
     content_hash: str | None = Field(

@@ -34,7 +34,7 @@ from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleRe
 from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import judge_claims, reviewer_report
 from graders.rubric import Rubric
-from graders.scoring import score_findings
+from graders.scoring import reward_of, score_findings
 from graders.store import (
     RunJournal,
     read_json_object,
@@ -443,6 +443,7 @@ def build(
     only when nothing is left to build (a failed preparation or an unreadable answer)."""
     if prepared.failed is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        prepared.failed.reward = reward_of(prepared.failed, rubric.reward)
         return prepared.failed
     try:
         if out_dir.exists():
@@ -456,6 +457,7 @@ def build(
             raise  # a run-wide service (the sandbox) could not start: the run fails, not this sample
         result = _grader_error(sample, rubric, exc)
         out_dir.mkdir(parents=True, exist_ok=True)
+    result.reward = reward_of(result, rubric.reward)
     return result
 
 

@@ -25,6 +25,17 @@ class CategorySpec(BaseModel):
     weight: float = Field(ge=0, allow_inf_nan=False)
 
 
+class RewardRule(BaseModel):
+    """How a result becomes a reward in [0, 1] for training loops: total / 100, except that an
+    answer that could not be graded, has no code, or (``floor_failed_build``) whose build failed or
+    timed out gets ``floor``, so a policy cannot collect the categories it still passes by writing
+    code that never deploys."""
+
+    model_config = ConfigDict(extra="forbid")
+    floor: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    floor_failed_build: bool = True
+
+
 class CheckOptions(BaseModel):
     """A check's options: a typed model beside the check, its fields' defaults the defaults.
 
@@ -57,6 +68,7 @@ class Rubric(BaseModel):
     categories: dict[str, CategorySpec]
     severities: dict[str, float]
     checks: dict[str, CheckSpec]
+    reward: RewardRule = Field(default_factory=RewardRule)
     digest: str = ""
     path: str = ""
 

@@ -11,8 +11,8 @@ the categories that were scored.
 
 from __future__ import annotations
 
-from graders.models import CATEGORIES, CategoryScore, Finding
-from graders.rubric import Rubric
+from graders.models import CATEGORIES, CategoryScore, Finding, SampleResult
+from graders.rubric import RewardRule, Rubric
 
 
 def category_basis(*, has_source: bool, has_template: bool) -> str:
@@ -103,3 +103,12 @@ def score_findings(
     weight_sum = sum(w for w, _ in scored)
     total = round(sum(w * s for w, s in scored) / weight_sum, 1) if weight_sum > 0 else None
     return scores, total
+
+
+def reward_of(result: SampleResult, rule: RewardRule) -> float:
+    """The result's reward in [0, 1] under the rubric's rule (see RewardRule)."""
+    if result.status != "graded" or result.total is None or not result.files:
+        return rule.floor
+    if rule.floor_failed_build and result.synth.status in ("failed", "timeout"):
+        return rule.floor
+    return min(1.0, max(0.0, result.total / 100.0))

@@ -40,6 +40,7 @@ RESULT_COLUMNS = [
     "findings",
     *CATEGORIES,
     "total",
+    "reward",
     "grader_version",
     "rubric_version",
     "prompt_digest",
@@ -63,7 +64,7 @@ FINDING_COLUMNS = [
 _RESULT_COLUMN_SET = frozenset(RESULT_COLUMNS)
 JOURNAL = ".results.jsonl"
 TABLE_FILES = ("results.csv", "findings.csv", "results.parquet", "findings.parquet")
-_FLOAT_COLUMNS = ["synth_seconds", *CATEGORIES, "total"]
+_FLOAT_COLUMNS = ["synth_seconds", *CATEGORIES, "total", "reward"]
 _INT_COLUMNS = ["line", "md_line"]
 
 
@@ -113,6 +114,7 @@ def result_row(r: SampleResult) -> dict[str, Any]:
         "findings": len(r.findings),
         **{c: r.scores.get(c) for c in CATEGORIES},
         "total": r.total,
+        "reward": r.reward,
         "grader_version": r.grader_version,
         "rubric_version": r.rubric_version,
         "prompt_digest": r.prompt_digest,

@@ -5,10 +5,11 @@
 - ``reward_fn(completions, prompts=None, **kw)``: TRL's reward function shape, one float per
   completion.
 
-The reward is the answer's total / 100, in [0, 1], with a floor: an answer with no code, one that
-could not be read or graded (``status: "error"``, or no total) and one whose CDK app failed to
-build or timed out gets ``FLOOR`` (0.0), so a policy cannot collect the categories it can still
-pass by writing code that never builds. ``ground_truth`` is not used for the score (a reference
+The reward is the one every result carries (``result.reward``, also a column of results.csv): the
+answer's total / 100, in [0, 1], with a floor the rubric's ``reward`` section sets (default 0.0)
+for an answer with no code, one that could not be read or graded, and one whose build failed or
+timed out, so a policy cannot collect the categories it can still pass by writing code that never
+builds. ``ground_truth`` is not used for the score (a reference
 answer only feeds the comparison section of a report). Settings come from environment variables
 read when the Grader starts: ``IACGRADE_REWARD_WORKERS`` (default 2), ``IACGRADE_REWARD_SYNTH``
 (``0`` grades the source only). ``close()`` stops it; the next reward starts a new one.
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["FLOOR", "close", "compute_score", "reward_fn", "score_of"]
 
 FLOOR = 0.0
-_CATEGORIES = ("syntax", "deployment", "security", "performance", "best_practices")
 _grader: Grader | None = None
 _lock = threading.Lock()
 
@@ -60,12 +60,8 @@ def close() -> None:
 
 
 def score_of(result: SampleResult) -> float:
-    """The reward of a graded answer: total / 100, or ``FLOOR`` (see the module docstring)."""
-    if result.status != "graded" or result.total is None or not result.files:
-        return FLOOR
-    if result.synth.status in ("failed", "timeout"):
-        return FLOOR
-    return min(1.0, max(0.0, result.total / 100.0))
+    """The reward the pipeline recorded for the result by its rubric's rule (``FLOOR`` if none)."""
+    return result.reward if result.reward is not None else FLOOR
 
 
 def _prompt_of(extra_info: Any) -> str | None:
@@ -89,7 +85,9 @@ def compute_score(
     score = score_of(result)
     if not return_dict:
         return score
-    categories = {c: (result.scores.get(c) or 0.0) / 100.0 for c in _CATEGORIES}
+    from graders.models import CATEGORIES
+
+    categories = {c: (result.scores.get(c) or 0.0) / 100.0 for c in CATEGORIES}
     return {"score": score, **categories, "synth_ok": 1.0 if result.synth.status == "ok" else 0.0}
 
 

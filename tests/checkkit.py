@@ -1,7 +1,8 @@
 """Test helpers for checks: build a CheckContext from source text and real synthesized templates.
 
-Fixtures live in ``tests/fixtures/checks/<check-id>/{bad,good}*.py``. Header comments say
-what the fixture must produce:
+Fixtures live in ``tests/fixtures/checks/<check-id>/{bad,good}*.py`` (a CDK app, synthesized) or
+``{bad,good}*.yaml`` (a CloudFormation template, parsed as the cloudformation-yaml kind parses it,
+with its line marks). Header comments say what the fixture must produce:
 
     # expect: iam-wildcard-action lens=source,template construct=HandlerRole
     # expect: none
@@ -57,9 +58,10 @@ class Fixture:
 def parse_fixture(path: Path) -> Fixture:
     text = path.read_text()
     expects: list[Expect] = []
-    answer_path = "lib/tap_stack.py"
+    template = path.suffix == ".yaml"
+    answer_path = "lib/TapStack.yml" if template else "lib/tap_stack.py"
     synth_fields: dict[str, Any] = {}
-    synthesize = True
+    synthesize = not template
     for line in text.splitlines()[:40]:
         if line.startswith("# expect:"):
             words = line.split(":", 1)[1].split()
@@ -83,7 +85,20 @@ def parse_fixture(path: Path) -> Fixture:
 
 
 def all_fixtures() -> list[Fixture]:
-    return [parse_fixture(p) for p in sorted(FIXTURES.glob("*/*.py"))]
+    return [parse_fixture(p) for p in sorted([*FIXTURES.glob("*/*.py"), *FIXTURES.glob("*/*.yaml")])]
+
+
+def parse_template_fixture(text: str, answer_path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A CloudFormation fixture as the kind grades it: ({stack: template}, {stack: marks})."""
+    from graders.kinds.cfn_parse import parse_text
+    from graders.kinds.cloudformation import with_defaults
+
+    parsed = parse_text(text)
+    assert parsed["status"] == "ok", parsed.get("message")
+    stack = Path(answer_path).stem
+    lines = {**parsed["entries"], **parsed["marks"]}
+    marks = {stack: {key: (answer_path, line, line) for key, line in lines.items()}}
+    return {stack: json.loads(with_defaults(parsed["template_json"]))}, marks
 
 
 def synthesize_fixtures(fixtures: list[Fixture]) -> dict[str, dict[str, Any]]:
@@ -115,12 +130,13 @@ def make_context(
     synth: SynthResult | None = None,
     rubric: Rubric | None = None,
     lint: dict[str, list[dict[str, Any]]] | None = None,
+    marks: dict[str, Any] | None = None,
 ) -> CheckContext:
     """A CheckContext over the given files (path -> text) and templates (stack -> template)."""
     extracted = [
         ExtractedFile(
             path=p,
-            language="python" if p.endswith(".py") else "text",
+            language="python" if p.endswith(".py") else "yaml" if p.endswith((".yml", ".yaml")) else "text",
             line=10 * n + 1,
             path_source="heading",
             content=text,
@@ -137,6 +153,7 @@ def make_context(
         rubric=rubric or load_rubric(),
         templates=templates or {},
         lint=lint or {},
+        marks=marks or {},
     )
 
 

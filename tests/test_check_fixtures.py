@@ -8,7 +8,14 @@ import pytest
 
 from graders.checks import registry, run_checks
 from graders.models import SynthResult
-from tests.checkkit import Fixture, all_fixtures, make_context, only, synthesize_fixtures
+from tests.checkkit import (
+    Fixture,
+    all_fixtures,
+    make_context,
+    only,
+    parse_template_fixture,
+    synthesize_fixtures,
+)
 
 FIXTURES = all_fixtures()
 needs_node = pytest.mark.skipif(
@@ -31,8 +38,12 @@ def test_every_check_has_a_bad_and_a_good_fixture() -> None:
     assert not missing, f"checks without both a bad and a good fixture: {missing}"
 
 
+APPS = [fx for fx in FIXTURES if fx.path.suffix == ".py"]
+TEMPLATES = [fx for fx in FIXTURES if fx.path.suffix == ".yaml"]
+
+
 @needs_node
-@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+@pytest.mark.parametrize("fx", APPS, ids=[f.id for f in APPS])
 def test_fixture(fx: Fixture, synthesized: dict) -> None:
     assert fx.check in registry(), f"fixture folder {fx.check} names no registered check"
     text = fx.path.read_text()
@@ -43,7 +54,25 @@ def test_fixture(fx: Fixture, synthesized: dict) -> None:
         templates = synth["templates"]
     fields = {"status": "ok" if templates else "failed", "stacks": sorted(templates)} | fx.synth_fields
     ctx = make_context({fx.answer_path: text}, templates, synth=SynthResult(**fields), rubric=only(fx.check))
-    findings = [f for f in run_checks(ctx) if f.check != "grader-error" or pytest.fail(f.message)]
+    _assert_findings(fx, run_checks(ctx))
+
+
+@pytest.mark.parametrize("fx", TEMPLATES, ids=[f.id for f in TEMPLATES])
+def test_template_fixture(fx: Fixture) -> None:
+    """A CloudFormation fixture, parsed as the cloudformation-yaml kind parses it: findings carry its lines."""
+    assert fx.check in registry(), f"fixture folder {fx.check} names no registered check"
+    text = fx.path.read_text()
+    templates, marks = parse_template_fixture(text, fx.answer_path)
+    synth = SynthResult(status="ok", stacks=sorted(templates), **fx.synth_fields)
+    ctx = make_context({fx.answer_path: text}, templates, synth=synth, rubric=only(fx.check), marks=marks)
+    findings = run_checks(ctx)
+    _assert_findings(fx, findings)
+    for f in findings:
+        assert any(e.file == fx.answer_path and e.line for e in f.evidence), f"no file:line in {f.evidence}"
+
+
+def _assert_findings(fx: Fixture, all_findings: list) -> None:
+    findings = [f for f in all_findings if f.check != "grader-error" or pytest.fail(f.message)]
     declared = set(registry()[fx.check].lenses)
     assert all(set(f.lenses) <= declared for f in findings), (
         "a finding came through a lens its check does not declare"

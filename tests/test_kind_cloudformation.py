@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from graders.analysis.cfn import DEFAULTED, written_attribute
 from graders.checks import CheckContext, run_checks
 from graders.extract import extract_files
 from graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
@@ -109,6 +110,7 @@ def test_a_template_parses_to_long_form_json_with_lines_and_lint(pool: ParsePool
     template = json.loads(outcome.template_json or "")
     assert template["Resources"]["Data"]["Properties"]["BucketName"] == {"Fn::Sub": "${AWS::StackName}-data"}
     assert outcome.marks == {"Data": 6, "Table": 10}
+    assert outcome.entries == {"Parameters/Env": 3}
     assert [m["rule"] for m in outcome.lint or []] == ["W2001"]  # Env is never used
 
 
@@ -189,7 +191,11 @@ def test_the_kind_builds_a_template_with_marks_and_cloudformation_defaults(tmp_p
     assert synth.status == "ok" and synth.stacks == ["template"]
     template = json.loads((tmp_path / "out" / synth.templates["template"]).read_text())
     assert template["Resources"]["Data"]["DeletionPolicy"] == "Delete"  # none given: Delete applies
+    # ... marked as a default, so checks can tell it from a policy the answer wrote
+    assert template["Resources"]["Data"]["Metadata"] == {DEFAULTED: ["DeletionPolicy"]}
+    assert written_attribute(template["Resources"]["Data"], "DeletionPolicy") is None
     assert synth.marks["template"]["Table"] == ("template.yaml", 10, 13)
+    assert synth.marks["template"]["Parameters/Env"] == ("template.yaml", 3, 6)
     assert [m["rule"] for m in synth.lint["template"]] == ["W2001"]
 
 

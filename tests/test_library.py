@@ -80,3 +80,43 @@ def test_reward_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
         assert reward.reward_fn([GOOD, NO_CODE, chat]) == [good, reward.FLOOR, good]
     finally:
         reward.close()
+
+
+def test_the_reward_is_the_same_through_the_cli_the_api_and_compute_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from cli import app
+    from iacgrade import reward
+
+    answers = {"good": GOOD, "flawed": FLAWED, "none": NO_CODE}
+    for name, text in answers.items():
+        (tmp_path / f"{name}_RESPONSE.md").write_text(text, encoding="utf-8")
+    out = tmp_path / "run"
+    ran = CliRunner().invoke(app, ["grade", str(tmp_path), "--out", str(out), "--no-synth", "--no-cache"])
+    assert ran.exit_code == 0, ran.output
+    table = pd.read_csv(out / "results.csv").set_index("sample_id")["reward"]
+    with Grader(workers=1, synth=False, cache=False) as g:
+        api = {name: g.grade(text).reward for name, text in answers.items()}
+    monkeypatch.setenv("IACGRADE_REWARD_SYNTH", "0")
+    reward.close()
+    try:
+        verl = {name: reward.compute_score("iac", text, None) for name, text in answers.items()}
+    finally:
+        reward.close()
+    cli = {name: float(table[f"{name}_RESPONSE"]) for name in answers}
+    assert cli == api == verl
+    assert cli["none"] == 0.0 and cli["flawed"] < cli["good"] <= 1.0
+
+
+def test_the_rubric_sets_the_reward_floor(tmp_path: Path) -> None:
+    rubric = tmp_path / "rubric.yaml"
+    text = (ROOT / "rubric.yaml").read_text(encoding="utf-8")
+    rubric.write_text(text.replace("  floor: 0.0\n", "  floor: 0.05\n"), encoding="utf-8")
+    with Grader(rubric, workers=1, synth=False, cache=False) as g:
+        assert g.grade(NO_CODE).reward == 0.05
+    rubric.write_text(text.replace("  floor: 0.0\n", "  floor: 2\n"), encoding="utf-8")
+    with pytest.raises(Exception, match="reward.floor"):
+        Grader(rubric, workers=1, synth=False).start()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 INTRINSICS = (
@@ -19,6 +22,20 @@ INTRINSICS = (
     "Fn::Base64",
     "Fn::Cidr",
 )
+
+
+# Resource Metadata key listing the resource attributes iacgrade added with CloudFormation's
+# default value (graders.kinds.cloudformation.with_defaults), as opposed to what the answer wrote.
+DEFAULTED = "iacgrade:defaulted"
+
+
+def written_attribute(raw: dict[str, Any], attribute: str) -> Any:
+    """The resource attribute (``DeletionPolicy``, ...) as the template's author wrote it; None
+    when it is absent or is a default iacgrade made explicit."""
+    meta = raw.get("Metadata")
+    if isinstance(meta, dict) and attribute in as_list(meta.get(DEFAULTED)):
+        return None
+    return raw.get(attribute)
 
 
 def is_intrinsic(value: Any) -> bool:
@@ -85,3 +102,85 @@ def refs_within(value: Any) -> set[str]:
         for v in value:
             out |= refs_within(v)
     return out
+
+
+def values_at_key(value: Any, key: str, depth: int = 0) -> Iterator[Any]:
+    """Every value held under ``key`` anywhere inside ``value`` (nested properties, lists)."""
+    if depth > 30:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == key:
+                yield v
+            else:
+                yield from values_at_key(v, key, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from values_at_key(item, key, depth + 1)
+
+
+def literal_choices(value: Any, depth: int = 0) -> Iterator[str]:
+    """The literal strings a value can take: itself, list items, both branches of ``Fn::If``."""
+    if depth > 12:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from literal_choices(item, depth + 1)
+    elif isinstance(value, dict) and len(value) == 1 and "Fn::If" in value:
+        branches = value["Fn::If"]
+        if isinstance(branches, list) and len(branches) == 3:
+            yield from literal_choices(branches[1:], depth + 1)
+
+
+def sub_text(value: Any) -> str | None:
+    """The template string of an ``Fn::Sub`` (short or long form), else None."""
+    if not isinstance(value, dict) or len(value) != 1 or "Fn::Sub" not in value:
+        return None
+    body = value["Fn::Sub"]
+    if isinstance(body, list) and body and isinstance(body[0], str):
+        return body[0]
+    return body if isinstance(body, str) else None
+
+
+def intrinsic_calls(value: Any, name: str, depth: int = 0) -> Iterator[Any]:
+    """The arguments of every call of intrinsic ``name`` (``Fn::FindInMap``, ...) inside ``value``."""
+    if depth > 40:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == name:
+                yield v
+            yield from intrinsic_calls(v, name, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from intrinsic_calls(item, name, depth + 1)
+
+
+# What ``Ref`` gives for resource types whose Ref is not an ARN (an IAM policy needs the ARN).
+REF_NOT_ARN: dict[str, str] = {
+    "AWS::S3::Bucket": "the bucket name",
+    "AWS::DynamoDB::Table": "the table name",
+    "AWS::SQS::Queue": "the queue URL",
+    "AWS::Lambda::Function": "the function name",
+    "AWS::Kinesis::Stream": "the stream name",
+    "AWS::KinesisFirehose::DeliveryStream": "the delivery stream name",
+    "AWS::Logs::LogGroup": "the log group name",
+    "AWS::KMS::Key": "the key id",
+    "AWS::IAM::Role": "the role name",
+    "AWS::IAM::User": "the user name",
+    "AWS::ECR::Repository": "the repository name",
+    "AWS::Events::EventBus": "the event bus name",
+    "AWS::SSM::Parameter": "the parameter name",
+    "AWS::EFS::FileSystem": "the file system id",
+}
+
+
+@lru_cache(maxsize=1)
+def stateful_types() -> frozenset[str]:
+    """Resource types whose replacement or deletion loses data: cfn-lint's own list (I3011)."""
+    from cfnlint.data import AdditionalSpecs
+
+    text = resources.files(AdditionalSpecs).joinpath("StatefulResources.json").read_text(encoding="utf-8")
+    return frozenset(json.loads(text).get("ResourceTypes", {}))

@@ -125,6 +125,20 @@ def is_cdk_helper(logical_id: str, resource: dict[str, Any]) -> bool:
     )
 
 
+# Parameters CDK writes into every template it synthesizes (the bootstrap version check, asset
+# locations of CDK v1, values of SSM parameters read at deploy time), not the answer's own.
+_CDK_PARAMETER = re.compile(r"^(BootstrapVersion|AssetParameters[0-9a-fA-F]{8,}\w*|SsmParameterValue\w+)$")
+
+
+def is_cdk_parameter(name: str, entry: dict[str, Any]) -> bool:
+    """True for parameters CDK synthesizes on its own (see _CDK_PARAMETER)."""
+    description = entry.get("Description")
+    return bool(_CDK_PARAMETER.match(name)) or (
+        isinstance(description, str)
+        and description.startswith(("[cdk:skip]", "Version of the CDK Bootstrap"))
+    )
+
+
 @dataclass
 class Hit:
     """What a check found: a message and where. Category, severity and fix come from the rubric.
@@ -225,6 +239,26 @@ class CheckContext:
                     line,
                     md_line,
                 )
+
+    def wrote(self, literal: str) -> bool:
+        """Whether the answer's own files contain ``literal``: a value in a template that the
+        answer wrote, not one a tool filled in (a CDK context lookup, from cdk.context.json too)."""
+        return any(literal in f.content for f in self.files if not f.path.endswith("cdk.context.json"))
+
+    def entries(self, section: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(stack, name, entry) for every entry of a template section: Parameters, Mappings, Outputs."""
+        for stack, template in sorted(self.templates.items()):
+            found = template.get(section)
+            if not isinstance(found, dict):
+                continue
+            for name, entry in found.items():
+                if isinstance(entry, dict):
+                    yield stack, str(name), entry
+
+    def entry_evidence(self, stack: str, section: str, name: str, value: str | None = None) -> Evidence:
+        """Evidence for a parameter, mapping or output: file:line when the template is the answer's text."""
+        file, line, md_line = self.marks.get(stack, {}).get(f"{section}/{name}", (None, None, None))
+        return Evidence(file=file, line=line, md_line=md_line, stack=stack, resource=name, value=value)
 
     def options(self, model: type[_Options]) -> _Options:
         """The check's options, typed: the rubric's values over ``model``'s defaults."""

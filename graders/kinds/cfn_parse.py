@@ -38,6 +38,8 @@ class ParseOutcome:
     message: str | None = None
     line: int | None = None  # 1-based line of a parse error, in the template text
     marks: dict[str, int] = field(default_factory=dict)  # logical id -> 1-based line of its key
+    # "Parameters/Name", "Mappings/Name", "Outputs/Name" -> 1-based line of its key
+    entries: dict[str, int] = field(default_factory=dict)
     lint: list[dict[str, Any]] | None = None  # None: cfn-lint did not finish
     lint_note: str | None = None
     note: str | None = None  # what the parse left out of the text, when it did
@@ -142,6 +144,7 @@ class _Worker:
             "ok",
             template_json=parsed["template_json"],
             marks=dict(parsed.get("marks") or {}),
+            entries=dict(parsed.get("entries") or {}),
             note=parsed.get("note"),
         )
         try:
@@ -278,6 +281,7 @@ def parse_text(text: str) -> dict[str, Any]:
         "status": "ok",
         "template_json": json.dumps(template, indent=1, default=str),
         "marks": resource_lines(template),
+        "entries": entry_lines(template),
         "note": note,
     }
 
@@ -310,6 +314,24 @@ def resource_lines(template: dict[str, Any]) -> dict[str, int]:
         mark = getattr(key, "start_mark", None)
         if mark is not None and isinstance(key, str):
             out[str(key)] = int(mark.line) + 1
+    return out
+
+
+# Template sections whose entries checks name besides resources (a parameter, a mapping, an output).
+ENTRY_SECTIONS = ("Parameters", "Mappings", "Outputs")
+
+
+def entry_lines(template: dict[str, Any]) -> dict[str, int]:
+    """``Section/Name`` -> the 1-based line of the entry's key, for the sections in ENTRY_SECTIONS."""
+    out: dict[str, int] = {}
+    for section in ENTRY_SECTIONS:
+        entries = template.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for key in entries:
+            mark = getattr(key, "start_mark", None)
+            if mark is not None and isinstance(key, str):
+                out[f"{section}/{key}"] = int(mark.line) + 1
     return out
 
 

@@ -19,6 +19,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
+from graders.analysis.cfn import DEFAULTED
 from graders.analysis.context import SourceFile
 from graders.extract import template_format
 from graders.kinds.base import BuildSettings, Built, Kind, Services
@@ -69,8 +70,10 @@ class CloudFormation(Kind):
             (out_dir / rel).write_text(with_defaults(outcome.template_json or "{}"), encoding="utf-8")
             synth.stacks.append(stack)
             synth.templates[stack] = rel
+            # Resources by logical id; parameters, mappings and outputs as "Section/Name".
+            written = {**outcome.entries, **outcome.marks}
             synth.marks[stack] = {
-                lid: (f.path, line, f.md_line(line)) for lid, line in sorted(outcome.marks.items())
+                key: (f.path, line, f.md_line(line)) for key, line in sorted(written.items())
             }
             if outcome.lint is not None:
                 synth.lint[stack] = outcome.lint
@@ -133,7 +136,9 @@ def with_defaults(template_json: str) -> str:
 
     A resource with no ``DeletionPolicy`` is deleted with its stack (an RDS cluster, or an RDS
     instance outside a cluster, is snapshotted first): the template lens reads the policy that
-    will apply, not the key the author left out. cfn-lint has already read the answer's own text.
+    will apply, not the key the author left out. The resource's ``Metadata`` records the keys
+    added here (:data:`~graders.analysis.cfn.DEFAULTED`), so a check that asks what the answer
+    wrote (``written_attribute``) can tell them apart. cfn-lint has already read the answer's own text.
     """
     template = json.loads(template_json)
     resources = template.get("Resources") if isinstance(template, dict) else None
@@ -148,6 +153,9 @@ def with_defaults(template_json: str) -> str:
             raw["Type"] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in props
         )
         raw["DeletionPolicy"] = "Snapshot" if snapshot else "Delete"
+        meta = raw.setdefault("Metadata", {})
+        if isinstance(meta, dict):
+            meta[DEFAULTED] = ["DeletionPolicy"]
     return json.dumps(template, indent=1)
 
 

@@ -16,6 +16,7 @@ from graders.analysis._scope import (
     id_regex,
     index_sources,
 )
+from graders.analysis.cfn import sub_text
 from graders.analysis.context import CheckContext, Hit, SourceFile
 from graders.analysis.names import (
     ACCOUNT_REGION,
@@ -50,7 +51,10 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     The source decides: a template cannot tell ``f"orders-{env}"`` from ``"orders-dev"`` because
     synth resolves the suffix. The template adds the logical id of the named resource, and on its
     own reports a template name that equals a literal the answer wrote elsewhere (a name passed
-    in through props from app.py, say).
+    in through props from app.py, say). In a template the answer wrote itself (a CloudFormation
+    answer) the template is the source: a literal ``BucketName: my-bucket`` counts, and so does
+    an ``!Sub`` whose only variables are the account and region; an ``!Sub`` with
+    ``${AWS::StackName}`` or a parameter (an environment suffix) varies and does not.
 
     Why it matters: a fixed physical name can exist only once per account (and region, or
     globally for buckets), so a second environment or a second copy of the stack fails to
@@ -94,6 +98,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
             claimed.add(n)
             yield Hit(message, [named[n].evidence], key=key, lens="template")
     yield from _template_only_names(ctx, indexes, named, claimed, prompt)
+    yield from _written_names(ctx, prompt)
 
 
 # =====================================================================================
@@ -376,6 +381,37 @@ def _template_only_names(
         )
         key = f"template:{name.evidence.stack}:{name.evidence.resource}"
         yield Hit(message, [name.evidence, ctx.at(src, node, value=text)], key=key, lens="template")
+
+
+# Pseudo parameters that vary with the account or region only, not per environment or stack.
+_ACCOUNT_REGION_VARS = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::URLSuffix"}
+
+
+def _written_names(ctx: CheckContext, prompt: str) -> Iterator[Hit]:
+    """Names in a template the answer wrote itself (a CloudFormation answer: the template is the
+    source): a literal, or an ``Fn::Sub`` whose only variables are the account and region."""
+    for res in ctx.resources(*_CFN_NAME_PROPS):
+        if res.file is None:
+            continue
+        prop = _CFN_NAME_PROPS[res.type]
+        value = res.properties.get(prop)
+        text = sub_text(value)
+        if text is not None:
+            variables = set(re.findall(r"\$\{([^}!]+)\}", text))
+            if not variables or not variables <= _ACCOUNT_REGION_VARS:
+                continue
+            why = "varies only with the account/region, not per environment or stack"
+        elif isinstance(value, str):
+            text = value
+            why = "has no environment, stack-name or parameter component"
+        else:
+            continue
+        if _prompt_mentions(prompt, text):
+            continue
+        message = f"{prop} `{text}` of {describe(res)} ({res.type}) {why}"
+        yield Hit(
+            message, [res.evidence(value=text)], key=f"template:{res.stack}:{res.logical_id}", lens="template"
+        )
 
 
 def _fixed_literals(indexes: list[SourceIndex]) -> dict[str, tuple[SourceFile, ast.Constant]]:

@@ -22,16 +22,13 @@ from graders.analysis.cfn import is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
+from graders.analysis.secret_names import SECRET_WORDS, is_secret_name
 from graders.checks import CheckOptions, check
-from graders.models import Evidence
 from graders.paths import is_test_file
 
 
 class HardcodedSecretOptions(CheckOptions):
-    secret_names: tuple[str, ...] = (
-        "password", "passwd", "secret", "api_key", "apikey", "access_key", "secret_key",
-        "private_key", "token", "auth_token", "client_secret", "credentials",
-    )  # fmt: skip
+    secret_names: tuple[str, ...] = SECRET_WORDS
     """Words that make a setting secret-named when its name ends with one (``DB_PASSWORD``, ``apiKey``)."""
 
 
@@ -95,30 +92,6 @@ _SECRET_VALUE_CALLS = frozenset({"unsafe_plain_text", "plain_text", "SecretValue
 _GETENV = frozenset({"getenv", "get"})
 
 
-def _tokens(name: str) -> list[str]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
-    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
-
-
-def _is_secret_name(name: str, secret_names: list[str]) -> bool:
-    """`DB_PASSWORD`, `apiKey`, `client_secret`: the name ends with a secret word."""
-    tokens = _tokens(name)
-    if not tokens:
-        return False
-    for word in secret_names:
-        wt = _tokens(word)
-        if not wt:
-            continue
-        if (
-            tokens[-len(wt) :] == wt
-            or "".join(tokens[-len(wt) :]) == "".join(wt)
-            or tokens[-1] == "".join(wt)
-        ):
-            return True
-    return False
-
-
 def _looks_secret(value: str) -> bool:
     """A literal that could be a real credential: not a placeholder, reference, name or sentence."""
     v = value.strip()
@@ -172,7 +145,7 @@ def _judge(name: str, value: Any, secret_names: list[str], *, named_secret: bool
     kind = _token_kind(value)
     if kind:
         return _Secret(name, value, kind)
-    if (named_secret or _is_secret_name(name, secret_names)) and _looks_secret(value):
+    if (named_secret or is_secret_name(name, secret_names)) and _looks_secret(value):
         return _Secret(name, value)
     return None
 
@@ -278,8 +251,8 @@ def _call_secrets(
         label = str_literal(kwarg(call, "parameter_name")) or cid
         named = (
             name in ("CfnApiKey", "ApiKey")
-            or _is_secret_name(cid, names)
-            or _is_secret_name(label.rsplit("/", 1)[-1], names)
+            or is_secret_name(cid, names)
+            or is_secret_name(label.rsplit("/", 1)[-1], names)
         )
         found = _judge(f"{cid}.{key}" if cid else key, str_literal(value_node), names, named_secret=named)
         if found and value_node is not None:
@@ -327,14 +300,10 @@ def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                         _secret_message(
                             found, f"as the {field_name.lower()} of {section[:-1].lower()} {lid}"
                         ),
-                        [_section_evidence(stack, lid, f"{field_name}={_mask(found.value)}")],
+                        [ctx.entry_evidence(stack, section, lid, f"{field_name}={_mask(found.value)}")],
                         key="secret:" + found.value,
                         lens="template",
                     )
-
-
-def _section_evidence(stack: str, lid: str, value: str) -> Evidence:
-    return Evidence(stack=stack, resource=lid, value=value)
 
 
 def _resource_secrets(res: Resource, names: list[str]) -> Iterator[_Secret]:
@@ -348,7 +317,7 @@ def _resource_secrets(res: Resource, names: list[str]) -> Iterator[_Secret]:
             last or "Value",
             props.get("Value"),
             names,
-            named_secret=bool(last) and _is_secret_name(last, names),
+            named_secret=bool(last) and is_secret_name(last, names),
         )
         if found:
             yield found

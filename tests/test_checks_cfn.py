@@ -1,0 +1,139 @@
+"""Edge cases of the CloudFormation checks that the template fixtures cannot express: templates
+CDK synthesized (lookups, its own parameters and policies), nested stacks, the task's region."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from graders.analysis.context import CheckContext
+from graders.analysis.managed_policies import aws_policy_part, managed_policies, same_name
+from graders.checks import run_checks
+from graders.models import Finding, Sample
+from graders.rubric import load_rubric
+from tests.checkkit import make_context, parse_template_fixture
+
+CDK_APP = "import aws_cdk as cdk\nfrom aws_cdk import aws_ec2 as ec2\n# ec2.Vpc(self, 'Vpc', max_azs=2)\n"
+
+
+def _run(check_id: str, ctx: CheckContext) -> list[Finding]:
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == check_id
+    ctx.rubric = rubric
+    found = run_checks(ctx)
+    assert not [f for f in found if f.check == "grader-error"], [f.message for f in found]
+    return found
+
+
+def _cdk_template(resources: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    return {"TapStack": {"Resources": resources, **sections}}
+
+
+def _subnet(zone: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24", "AvailabilityZone": zone},
+        "Metadata": {"aws:cdk:path": "TapStack/Vpc/PublicSubnet1/Subnet"},
+    }
+
+
+def test_zones_and_images_from_a_cdk_lookup_are_not_the_answer_s() -> None:
+    template = _cdk_template(
+        {
+            "VpcPublicSubnet1Subnet": _subnet("us-east-1a"),
+            "Host": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-0c02fb55956c7d316"}},
+        }
+    )
+    ctx = make_context({"lib/tap_stack.py": CDK_APP}, template)
+    assert _run("hardcoded-availability-zone", ctx) == []
+    assert _run("hardcoded-ami-id", ctx) == []
+
+
+def test_zones_the_cdk_answer_wrote_are_reported() -> None:
+    app = CDK_APP + "ec2.Vpc(self, 'Vpc', availability_zones=['us-east-1a'])\n"
+    ctx = make_context(
+        {"lib/tap_stack.py": app}, _cdk_template({"VpcPublicSubnet1Subnet": _subnet("us-east-1a")})
+    )
+    [found] = _run("hardcoded-availability-zone", ctx)
+    assert "us-east-1a" in found.message
+
+
+def test_cdk_s_own_parameters_and_paired_policies_are_not_reported() -> None:
+    bootstrap = {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/cdk-bootstrap/hnb659fds/version",
+        "Description": "Version of the CDK Bootstrap resources in this environment, automatically retrieved "
+        "from SSM Parameter Store. [cdk:skip]",
+    }
+    table = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {},
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+    }
+    template = _cdk_template({"Table": table}, Parameters={"BootstrapVersion": bootstrap})
+    ctx = make_context({"lib/tap_stack.py": CDK_APP}, template)
+    for check_id in ("parameter-no-default", "secret-parameter-no-echo", "update-replace-policy-missing"):
+        assert _run(check_id, ctx) == [], check_id
+
+
+def test_a_cdk_template_that_keeps_only_on_delete_is_reported() -> None:
+    table = {"Type": "AWS::DynamoDB::Table", "Properties": {}, "DeletionPolicy": "Retain"}
+    ctx = make_context({"lib/tap_stack.py": CDK_APP}, _cdk_template({"Table": table}))
+    assert [f.check for f in _run("update-replace-policy-missing", ctx)] == ["update-replace-policy-missing"]
+
+
+def test_parameters_of_nested_templates_are_their_parent_s_to_give() -> None:
+    parent = {
+        "Parameters": {"Env": {"Type": "String"}},
+        "Resources": {
+            "Network": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {
+                    "TemplateURL": "https://example.com/n.yaml",
+                    "Parameters": {"Cidr": "10.0.0.0/16"},
+                },
+            }
+        },
+    }
+    child = {"Parameters": {"Cidr": {"Type": "String"}}, "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    ctx = make_context({}, {"main": parent, "network": child})
+    [found] = _run("parameter-no-default", ctx)
+    assert found.message.endswith(": Env") and found.evidence[0].stack == "main"
+
+
+def test_the_mapping_lookup_uses_the_task_s_region(tmp_path: Path) -> None:
+    text = (
+        "Mappings:\n  Images:\n    us-east-1: {Id: ami-0a1b2c3d4e5f60718}\n"
+        "Resources:\n  Host:\n    Type: AWS::EC2::Instance\n"
+        "    Properties:\n      ImageId: !FindInMap [Images, !Ref 'AWS::Region', Id]\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    ctx = make_context({"lib/TapStack.yml": text}, templates, marks=marks)
+    assert _run("mapping-region-missing", ctx) == []  # no region given: us-east-1
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "AWS_REGION").write_text("eu-central-1\n")
+    ctx.sample = Sample(sample_id="t", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
+    [found] = _run("mapping-region-missing", ctx)
+    assert "eu-central-1" in found.message and found.evidence[0].line == 5
+
+
+def test_the_managed_policy_list_knows_paths() -> None:
+    policies = managed_policies()
+    assert len(policies) > 1000 and "service-role/AWSLambdaBasicExecutionRole" in policies
+    assert same_name("AWSLambdaBasicExecutionRole") == ["service-role/AWSLambdaBasicExecutionRole"]
+    assert aws_policy_part("arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess") == "ReadOnlyAccess"
+    assert aws_policy_part("arn:aws:iam::123456789012:policy/mine") is None
+
+
+def test_the_environment_suffix_the_prompt_asks_for_is_the_deployment_s_to_pass() -> None:
+    template = {
+        "main": {"Parameters": {"EnvironmentSuffix": {"Type": "String"}, "AlertEmail": {"Type": "String"}}}
+    }
+    ctx = make_context({}, template)
+    [found] = _run("parameter-no-default", ctx)
+    assert "EnvironmentSuffix" in found.message
+    ctx.prompt = "Resource names must include environmentSuffix for uniqueness."
+    [found] = _run("parameter-no-default", ctx)
+    assert found.message.endswith(": AlertEmail")
