@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 OUT ?= out
 CORPUS ?= ../shared/corpus/cdk-py
 
-.PHONY: install system-deps demo test lint bench eval loadtest snapshots docs clean
+.PHONY: install system-deps demo test lint bench ray-compare eval loadtest snapshots docs clean
 
 # Debian packages, installed only when missing: bubblewrap (the sandbox) for everything, chromium
 # only for the dashboard test. Without apt or root/sudo this warns and goes on: grading works
@@ -50,6 +50,12 @@ $(NODE_STAMP): $(NODE_TOOLCHAIN)/package-lock.json
 
 install: system-deps $(STAMP) $(NODE_STAMP)
 
+# The ray extra (tests/test_ray.py starts a two-node cluster on this machine with it).
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,ray]'
+	@touch $(RAY_STAMP)
+
 demo: install
 	$(VENV)/bin/iacgrade grade samples --out $(OUT)/demo
 	@echo "reports: $(OUT)/demo/<sample>/report.md, table: $(OUT)/demo/results.csv"
@@ -60,11 +66,15 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: APT_PACKAGES += chromium
-test: install lint
+test: install $(RAY_STAMP) lint
 	$(VENV)/bin/pytest -q
 
 bench: install
 	$(PY) scripts/bench.py --corpus $(CORPUS) --workers 2 --subset 12
+
+# The corpus graded by the local executor (2 workers) and on a local Ray cluster (2 nodes x 1 CPU).
+ray-compare: install $(RAY_STAMP)
+	$(PY) scripts/ray_compare.py --corpus $(CORPUS)
 
 eval: install
 	$(PY) scripts/eval.py --corpus $(CORPUS)

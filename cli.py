@@ -104,6 +104,19 @@ def grade(
         list[str],
         typer.Option(help="Dataset: a column copied into results.csv (repeatable), to join grades back."),
     ] = [],  # noqa: B006
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="local (this machine's warm pools) or ray (a pool of Ray actors, one per CPU of the "
+            "cluster unless --workers, each with its node's warm pool; needs the ray extra)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster's address (default: $RAY_ADDRESS, else a local Ray)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
@@ -122,6 +135,16 @@ def grade(
         raise typer.BadParameter(f"must be a number of seconds > 0, not {timeout}", param_hint="--timeout")
     if workers < 0:
         raise typer.BadParameter(f"must be >= 0 (0: one per core), not {workers}", param_hint="--workers")
+    if executor not in ("local", "ray"):
+        raise typer.BadParameter("must be local or ray", param_hint="--executor")
+    if ray_address is not None and executor != "ray":
+        raise typer.BadParameter("needs --executor ray", param_hint="--ray-address")
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            err.print("[red]error:[/] --executor ray needs Ray: pip install 'iacgrade[ray]'")
+            raise typer.Exit(EXIT_RUN_FAILED) from exc
     if max_bytes <= 0:
         raise typer.BadParameter(f"must be > 0, not {max_bytes}", param_hint="--max-bytes")
     if scratch_mb < 16:
@@ -145,7 +168,8 @@ def grade(
         raise typer.BadParameter(f"unknown format {unknown[0]!r} (sarif, junit)", param_hint="--format")
     options = GradeOptions(
         out=out,
-        workers=workers or max(1, os.cpu_count() or 1),
+        # With ray, 0 means one actor per CPU of the cluster (counted once connected).
+        workers=workers or (0 if executor == "ray" else max(1, os.cpu_count() or 1)),
         rubric=rubric,
         scaffold=scaffold,
         timeout=timeout,
@@ -161,6 +185,8 @@ def grade(
         kind=kind,
         use_cache=not no_cache,
         cache_dir=cache_dir,
+        executor=executor,
+        ray_address=ray_address,
         fields=DatasetFields(
             response=response_field,
             prompt=prompt_field,
@@ -180,6 +206,9 @@ def grade(
         err.print(f"[red]rubric error:[/] {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
     except NoAnswersFound as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_RUN_FAILED) from exc
+    except _no_live_actor() as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_RUN_FAILED) from exc
     except _sandbox_unavailable() as exc:
@@ -277,6 +306,12 @@ def serve(
     )
     err.print(f"iacgrade serve: http://{host}:{port} (workers {workers}, queue {queue}, synth {synth})")
     run(settings, host=host, port=port, log_level=log_level)
+
+
+def _no_live_actor() -> type[Exception]:
+    from graders.ray_executor import NoLiveActor  # imports without ray
+
+    return NoLiveActor
 
 
 def _sandbox_unavailable() -> type[Exception]:

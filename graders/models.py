@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CATEGORIES: tuple[str, ...] = ("syntax", "deployment", "security", "performance", "best_practices")
 
-SampleStatus = Literal["graded", "error"]
+# infra_error: the grader itself broke on the answer (a worker node died twice under it, say):
+# kept out of every score and mean, counted apart, graded again by the next run in the folder.
+SampleStatus = Literal["graded", "error", "infra_error"]
 Role = Literal["model", "ideal", "other"]
 ROLES: tuple[str, ...] = ("model", "ideal", "other")
 SynthStatus = Literal["ok", "failed", "timeout", "skipped"]

@@ -6,6 +6,7 @@ and message. Results are written as each sample finishes, atomically.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,6 +66,8 @@ class GradeOptions:
     use_cache: bool = True  # off (--no-cache): neither resume nor read or write the cache
     cache_dir: Path | None = None  # default: graders.cache.default_cache_dir()
     fields: DatasetFields = field(default_factory=DatasetFields)  # which column of a dataset row is what
+    executor: str = "local"  # local (this machine's warm pools) or ray (graders/ray_executor.py)
+    ray_address: str | None = None  # --ray-address; None: $RAY_ADDRESS, else a local Ray instance
 
 
 ProgressFn = Callable[[SampleResult], None]
@@ -141,72 +144,32 @@ def grade(
             "scaffold": str(options.scaffold) if options.scaffold else None,
             "kind": options.kind,
             **({"fields": options.fields.as_dict()} if datasets else {}),
+            **({"executor": options.executor} if options.executor != "local" else {}),
         },
         cache_dir=str(options.cache_dir or default_cache_dir()) if options.use_cache else None,
         check_severities={c: spec.severity for c, spec in rubric.checks.items() if spec.enabled},
     )
     reuse = _reuse(options, manifest)
-    journal = RunJournal(options.out)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
     if on_start:  # a dataset is read once more to count its rows: cheap next to grading them
         on_start(len(samples) + sum(sum(1 for _ in _dataset_samples(d, options)) for d in datasets))
 
-    reports = _ReportWriter(options.out, rubric, samples, writers.report)
-    results: list[SampleResult] = []
+    run = _RunWriter(options.out, rubric, samples, reuse, on_result, writers.report)
     seen_ids: set[str] = set()
-    services = open_services(options)
-    stop = threading.Event()  # set on Ctrl-C: answers cut short are not written, a re-run grades them
+    stream = run.announce(_all_samples(samples, datasets, options, seen_ids))
+    executor = _grade_locally if options.executor == "local" else _ray_executor()
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as executor:
-            # Samples are submitted a few at a time, so a dataset's rows stream through the run.
-            stream = _all_samples(samples, datasets, options, seen_ids)
-            futures: set[Future[SampleResult]] = set()
-            in_flight = 4 * max(1, options.workers)
-            tables_written = time.monotonic()
-            try:
-                for sample in _take(stream, in_flight):
-                    reports.add(sample)
-                    futures.add(executor.submit(_grade_one, sample, options, rubric, services, reuse, stop))
-                while futures:
-                    finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                    for sample in _take(stream, len(finished)):
-                        reports.add(sample)
-                        futures.add(
-                            executor.submit(_grade_one, sample, options, rubric, services, reuse, stop)
-                        )
-                    for future in finished:
-                        result = future.result()
-                        results.append(result)
-                        reports.done(result)  # before the journal line: a journaled answer has its report
-                        journal.append(result, reuse.how.get(result.sample_id, "graded"))
-                        if (
-                            time.monotonic() - tables_written > _TABLES_EVERY_S
-                        ):  # a killed run keeps recent tables
-                            write_run_tables(options.out, results)
-                            tables_written = time.monotonic()
-                        if on_result:
-                            on_result(result)
-            except KeyboardInterrupt:
-                stop.set()
-                for f in futures:
-                    f.cancel()
-                services.close()  # in-flight builds end now (their results are dropped)
-                raise
+        # Both executors yield each answer's result once, written into its folder; the writer
+        # keeps it (report, journal line, tables) the same way whichever graded it.
+        with contextlib.closing(executor(stream, options, rubric, reuse)) as graded:
+            for result in graded:
+                run.keep(result)
     except KeyboardInterrupt:
         # Keep what was graded: the journal, the tables and the reports; run.json stays unfinished.
-        # The tables come from the journal, not from `results`: Ctrl-C can land between the two
-        # appends, and the journal is what a re-run trusts.
-        reports.flush()
-        journal.close()
-        _write_tables_from_journal(options.out, seen_ids)
-        raise RunInterrupted(len(results), max(len(seen_ids), len(results))) from None
-    finally:
-        services.close()
-    reports.flush()
-    journal.close()
+        run.interrupted(seen_ids)
+        raise RunInterrupted(len(run.results), max(len(seen_ids), len(run.results))) from None
+    results = run.finish()
 
-    results.sort(key=lambda r: r.sample_id)
-    write_run_tables(options.out, results)
     manifest.finished = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.counts = {
         **_counts(results),
@@ -217,6 +180,95 @@ def grade(
         writers.formats(options, rubric, results)
     write_json_atomic(options.out / "run.json", manifest.model_dump(mode="json"))
     return RunOutcome(manifest, results)
+
+
+Executor = Callable[[Iterator[Sample], "GradeOptions", Rubric, Reuse], Generator[SampleResult, None, None]]
+
+
+def _grade_locally(
+    stream: Iterator[Sample], options: GradeOptions, rubric: Rubric, reuse: Reuse
+) -> Generator[SampleResult, None, None]:
+    """The local executor: a thread per worker over this machine's warm pools, a bounded window
+    of samples in flight (so a dataset's rows stream through the run)."""
+    services = open_services(options)
+    stop = threading.Event()  # set on Ctrl-C: answers cut short are not written, a re-run grades them
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            futures: set[Future[SampleResult]] = set()
+            in_flight = 4 * max(1, options.workers)
+            try:
+                for sample in _take(stream, in_flight):
+                    futures.add(pool.submit(_grade_one, sample, options, rubric, services, reuse, stop))
+                while futures:
+                    finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                    for sample in _take(stream, len(finished)):
+                        futures.add(pool.submit(_grade_one, sample, options, rubric, services, reuse, stop))
+                    for future in finished:
+                        yield future.result()
+            except (KeyboardInterrupt, GeneratorExit):
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                services.close()  # in-flight builds end now (their results are dropped)
+                raise
+    finally:
+        services.close()
+
+
+def _ray_executor() -> Executor:
+    from graders.ray_executor import grade_on_ray  # ray is an optional extra: imported only when asked
+
+    return grade_on_ray
+
+
+class _RunWriter:
+    """Keeps each result an executor hands back: its report, its journal line, the tables every
+    few seconds, the progress callback; and the run's end (or interruption)."""
+
+    def __init__(
+        self,
+        out: Path,
+        rubric: Rubric,
+        samples: list[Sample],
+        reuse: Reuse,
+        on_result: ProgressFn | None,
+        render: RenderReport | None,
+    ) -> None:
+        self.out, self.reuse, self.on_result = out, reuse, on_result
+        self.reports = _ReportWriter(out, rubric, samples, render)
+        self.journal = RunJournal(out)
+        self.results: list[SampleResult] = []
+        self.tables_written = time.monotonic()
+
+    def announce(self, stream: Iterator[Sample]) -> Iterator[Sample]:
+        """The stream of samples, each made known to the reports as it enters the run."""
+        for sample in stream:
+            self.reports.add(sample)
+            yield sample
+
+    def keep(self, result: SampleResult) -> None:
+        self.results.append(result)
+        self.reports.done(result)  # before the journal line: a journaled answer has its report
+        self.journal.append(result, self.reuse.how.get(result.sample_id, "graded"))
+        if time.monotonic() - self.tables_written > _TABLES_EVERY_S:  # a killed run keeps recent tables
+            write_run_tables(self.out, self.results)
+            self.tables_written = time.monotonic()
+        if self.on_result:
+            self.on_result(result)
+
+    def interrupted(self, seen_ids: set[str]) -> None:
+        # The tables come from the journal, not from `results`: Ctrl-C can land between the two
+        # appends, and the journal is what a re-run trusts.
+        self.reports.flush()
+        self.journal.close()
+        _write_tables_from_journal(self.out, seen_ids)
+
+    def finish(self) -> list[SampleResult]:
+        self.reports.flush()
+        self.journal.close()
+        self.results.sort(key=lambda r: r.sample_id)
+        write_run_tables(self.out, self.results)
+        return self.results
 
 
 def _dataset_samples(path: Path, options: GradeOptions) -> Iterator[Sample]:
@@ -337,44 +389,97 @@ def _grade_one(
     stop: threading.Event | None = None,
 ) -> SampleResult:
     out_dir = options.out / sample.sample_id
+    prepared = prepare(sample, options, rubric, reuse, out_dir)
+    if isinstance(prepared, SampleResult):
+        return prepared  # resumed from the run folder or copied from the cache
+    return keep(build(sample, rubric, services, out_dir, prepared), out_dir, reuse, prepared, stop)
+
+
+@dataclass
+class Prepared:
+    """An answer read, extracted and keyed, found neither in the run folder nor in the cache."""
+
+    extraction: Extraction | None = None  # None: the answer could not be read (``sample.error``)
     key: str | None = None
     text_key: str | None = None
-    notes: list[str] = []
+    notes: list[str] = field(default_factory=list)
+    failed: SampleResult | None = None  # the grader's own failure while reading or looking up
+
+
+def prepare(
+    sample: Sample, options: GradeOptions, rubric: Rubric, reuse: Reuse | None, out_dir: Path
+) -> SampleResult | Prepared:
+    """The answer's result when the run or the cache already has it (written into ``out_dir``),
+    else what `build` needs. Cheap next to building: an executor runs it where the run folder is."""
+    prepared = Prepared()
     try:
         text = _read(sample, options)
         context = reuse.context(sample) if reuse is not None and text is not None else None
         if reuse is not None and context is not None and text is not None and reuse.enabled:
             # An unchanged answer text names its entry directly, so a cached run skips extraction.
-            text_key = reuse.text_key(context, text)
-            found = reuse.find_by_text(sample, text_key, out_dir)
+            prepared.text_key = reuse.text_key(context, text)
+            found = reuse.find_by_text(sample, prepared.text_key, out_dir)
             if found is not None:
                 return found
-        extraction = None if text is None else extract_files(text)
-        if reuse is not None and context is not None and extraction is not None:
+        prepared.extraction = None if text is None else extract_files(text)
+        if reuse is not None and context is not None and prepared.extraction is not None:
             # The key needs the extraction (cheap); it decides before the costly assemble and synth.
-            notes = extraction.notes
-            key = reuse.key(context, extraction)
-            found = reuse.find(sample, notes, key, out_dir, text_key=text_key)
+            prepared.notes = prepared.extraction.notes
+            prepared.key = reuse.key(context, prepared.extraction)
+            found = reuse.find(sample, prepared.notes, prepared.key, out_dir, text_key=prepared.text_key)
             if found is not None:
                 return found
+    except Exception as exc:  # the grader's own failure, reported on this sample only
+        prepared.failed = _grader_error(sample, rubric, exc)
+    return prepared
+
+
+def build(
+    sample: Sample, rubric: Rubric, services: Services | None, out_dir: Path, prepared: Prepared
+) -> SampleResult:
+    """Grade a prepared answer into ``out_dir`` (files, templates, logs; not result.json).
+
+    Never raises, but for a run-wide service that could not start. ``services`` may be None
+    only when nothing is left to build (a failed preparation or an unreadable answer)."""
+    if prepared.failed is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        prepared.failed.reward = reward_of(prepared.failed, rubric.reward)
+        return prepared.failed
+    try:
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
-        result = _grade_into(sample, rubric, services, out_dir, extraction)
-        result.content_hash = key
+        assert services is not None or prepared.extraction is None, "building needs the run's services"
+        result = _grade_into(sample, rubric, services, out_dir, prepared.extraction)  # type: ignore[arg-type]
+        result.content_hash = prepared.key
     except Exception as exc:  # the grader's own failure, reported on this sample only
-        if exc is services.failure:
+        if services is not None and exc is services.failure:
             raise  # a run-wide service (the sandbox) could not start: the run fails, not this sample
-        key = None
-        result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
-        result.warnings.append(traceback.format_exc(limit=4))
+        result = _grader_error(sample, rubric, exc)
         out_dir.mkdir(parents=True, exist_ok=True)
-    if stop is not None and stop.is_set():
-        raise _CutShort(sample.sample_id)  # interrupted mid-way: never keep a result it may have spoiled
     result.reward = reward_of(result, rubric.reward)
+    return result
+
+
+def keep(
+    result: SampleResult,
+    out_dir: Path,
+    reuse: Reuse | None,
+    prepared: Prepared,
+    stop: threading.Event | None = None,
+) -> SampleResult:
+    """Write a built answer's result.json and put its folder into the cache."""
+    if stop is not None and stop.is_set():
+        raise _CutShort(result.sample_id)  # interrupted mid-way: never keep a result it may have spoiled
     write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
     if reuse is not None:
-        reuse.store(key, out_dir, result, text_key, notes)
+        reuse.store(result.content_hash, out_dir, result, prepared.text_key, prepared.notes)
+    return result
+
+
+def _grader_error(sample: Sample, rubric: Rubric, exc: Exception) -> SampleResult:
+    result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
+    result.warnings.append(traceback.format_exc(limit=4))
     return result
 
 
@@ -536,6 +641,7 @@ def _counts(results: list[SampleResult]) -> dict[str, int]:
         "samples": len(results),
         "graded": 0,
         "error": 0,
+        "infra_error": 0,
         "synth_ok": 0,
         "synth_failed": 0,
         "synth_timeout": 0,

@@ -28,7 +28,7 @@ from graders.store import (
     results_frame,
 )
 
-__all__ = ["RunData", "RunError", "find_runs", "load_run", "run_summary"]
+__all__ = ["RunData", "RunError", "find_runs", "load_run", "result_differences", "run_summary"]
 
 
 class RunError(ValueError):
@@ -114,10 +114,59 @@ def run_summary(run: RunData) -> dict[str, Any]:
         "samples": len(r),
         "graded": len(graded),
         "errors": int((r["status"] == "error").sum()) if len(r) else 0,
+        "infra_errors": int((r["status"] == "infra_error").sum()) if len(r) else 0,
         "synth_ok": int(synth.get("ok", 0)),
         "mean_total": _round(total.mean()) if len(total) else None,
         "findings": len(run.findings),
     }
+
+
+# What may differ between two gradings of one answer: how long it took and which worker ran it.
+_TIMING_FIELDS = ("seconds", "worker")
+
+
+def result_differences(a: str | Path, b: str | Path, *, scores_only: bool = False) -> list[str]:
+    """How two run folders' answers differ, apart from timings: one line per answer whose
+    result.json, report.md or set of files is not the same (empty when the runs agree).
+
+    ``scores_only`` compares what a score is made of: status, synth status, total, category
+    scores and the findings' check ids and severities (not their wording or evidence)."""
+    folders = [Path(a), Path(b)]
+    answers = [{p.parent.relative_to(f).as_posix() for p in f.rglob("result.json")} for f in folders]
+    out = [f"only in {folders[i]}: {sid}" for i in (0, 1) for sid in sorted(answers[i] - answers[1 - i])]
+    for sid in sorted(answers[0] & answers[1]):
+        results = [_comparable(f / sid / "result.json", scores_only) for f in folders]
+        if scores_only:
+            if results[0] != results[1]:
+                out.append(f"{sid}: scores or findings differ")
+            continue
+        files = [
+            sorted(p.relative_to(f / sid).as_posix() for p in (f / sid).rglob("*") if p.is_file())
+            for f in folders
+        ]
+        reports = [
+            (f / sid / "report.md").read_text(encoding="utf-8") if (f / sid / "report.md").is_file() else None
+            for f in folders
+        ]
+        for what, pair in (("result.json", results), ("files", files), ("report.md", reports)):
+            if pair[0] != pair[1]:
+                out.append(f"{sid}: {what} differs")
+    return out
+
+
+def _comparable(path: Path, scores_only: bool = False) -> dict[str, Any]:
+    data = read_json_object(path) or {}
+    if scores_only:
+        findings = sorted((f["check"], f["severity"]) for f in data.get("findings") or [])
+        keys = ("status", "total", "scores")
+        return {
+            **{k: data.get(k) for k in keys},
+            "synth": (data.get("synth") or {}).get("status"),
+            "findings": findings,
+        }
+    synth = {k: v for k, v in (data.get("synth") or {}).items() if k not in _TIMING_FIELDS}
+    attempts = [{k: v for k, v in a.items() if k not in _TIMING_FIELDS} for a in synth.get("attempts") or []]
+    return {**data, "synth": {**synth, "attempts": attempts}}
 
 
 def _manifest(raw: dict[str, Any], folder: Path) -> RunManifest:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from graders.runs import RunError, find_runs, load_run, run_summary
+from graders.runs import RunError, find_runs, load_run, result_differences, run_summary
 from tests.run_factory import corpus_like, rubric, write_run
 
 
@@ -61,3 +61,37 @@ def test_runs_command(tmp_path: Path) -> None:
     assert rows[0]["label"] == "lbl" and rows[0]["samples"] == 3
     table = CliRunner().invoke(app, ["runs", str(tmp_path)])
     assert table.exit_code == 0 and "lbl" in table.output
+
+
+def test_result_differences_ignores_timings_and_names_what_differs(tmp_path: Path) -> None:
+    results = corpus_like(rubric(), 4)
+    a = write_run(tmp_path / "a", results)
+    slower = [r.model_copy(deep=True) for r in results]
+    for r in slower:
+        r.synth.seconds += 3.0
+        r.synth.worker = {"id": 7, "jobs": 40}
+    b = write_run(tmp_path / "b", slower)
+    assert result_differences(a, b) == []
+
+    changed = [r.model_copy(deep=True) for r in results]
+    graded = next(r for r in changed if r.findings)
+    graded.findings[0].message += " (worded otherwise)"
+    c = write_run(tmp_path / "c", changed)
+    assert result_differences(a, c) == [
+        f"{graded.sample_id}: result.json differs",
+        f"{graded.sample_id}: report.md differs",  # the report quotes the message
+    ]
+    assert result_differences(a, c, scores_only=True) == []  # same check ids, severities, totals
+    graded.findings.pop()
+    c = write_run(tmp_path / "c2", changed)
+    assert result_differences(a, c, scores_only=True) == [f"{graded.sample_id}: scores or findings differ"]
+
+
+def test_infra_errors_are_counted_apart_and_kept_out_of_the_mean(tmp_path: Path) -> None:
+    results = corpus_like(rubric(), 4)
+    broken = results[0].model_copy(update={"status": "infra_error", "total": None, "error": "node lost"})
+    run = load_run(write_run(tmp_path / "r", [broken, *results[1:]]))
+    summary = run_summary(run)
+    assert summary["infra_errors"] == 1 and summary["errors"] == 0 and summary["graded"] == 3
+    graded_totals = [r.total for r in results[1:] if r.status == "graded" and r.total is not None]
+    assert summary["mean_total"] == pytest.approx(sum(graded_totals) / len(graded_totals), abs=0.01)
