@@ -304,3 +304,17 @@ def test_frames_survive_a_patched_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_mod.JSONDecoder, "decode", lambda *a, **k: {})
     frame = protocol.encode_frame(message)
     assert protocol.decode_body(frame[4:]) == message
+
+
+def test_token_numbers_do_not_depend_on_the_worker() -> None:
+    # A warm worker numbers tokens after every answer it built before; a fresh one starts again.
+    texts = [
+        f"'displayName' may not contain a Token, got: \"scanner-${{Token[TOKEN.{n}]}}/Code\""
+        for n in (50, 9665)
+    ]
+    warm, cold = (classify({"type": "RuntimeError", "message": t}, set(), "/job") for t in texts)
+    assert warm.message == cold.message and "${Token[TOKEN]}" in warm.message
+    assert (
+        "${Token[AWS.Region]}"
+        in classify({"type": "E", "message": "${Token[AWS.Region.12]}"}, set(), "/j").detail
+    )

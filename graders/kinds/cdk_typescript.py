@@ -34,6 +34,7 @@ from graders.analysis.context import SourceFile
 from graders.extract import default_node_path
 from graders.kinds.base import BuildSettings, Built, Kind, Services
 from graders.models import ExtractedFile, Extraction, FileMove, Sample, SynthResult, Workspace
+from graders.sandbox.classify import without_token_numbers
 from graders.workspace import assemble
 
 NODE_LANGS = ("typescript", "javascript")
@@ -425,7 +426,11 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
     result.dummy_env = bool(raw.get("dummy_env"))
     result.missing_assets = [str(s) for s in raw.get("stubs") or []][:5]
     result.attempts = [
-        {"error_type": a.get("type"), "message": str(a.get("message"))[:500], "cause": classify(a)[0]}
+        {
+            "error_type": a.get("type"),
+            "message": without_token_numbers(str(a.get("message")))[:500],
+            "cause": classify(a)[0],
+        }
         for a in (raw.get("attempts") or [])[:6]
         if isinstance(a, dict)
     ]
@@ -446,7 +451,7 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
     result.status = "failed"
     result.cause = cause
     result.error_type = str(error.get("type") or "Error")
-    message = str(error.get("message") or "").strip()
+    message = without_token_numbers(str(error.get("message") or "")).strip()
     result.message = f"{result.error_type}: {message.splitlines()[0] if message else ''}"[:1000]
     result.file, result.line = file, line
     if re.search(r"\bdocker\b", message, re.I):  # DockerImage.fromBuild() or forced bundling runs docker
@@ -458,7 +463,7 @@ _MODULE = re.compile(r"Cannot find module '([^']+)'")
 
 def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
     """The cause of a Node synth error and the answer's file:line it was raised from."""
-    message = str(error.get("message") or "")
+    message = without_token_numbers(str(error.get("message") or ""))
     etype = str(error.get("type") or "")
     code = error.get("code")
     file = line = None

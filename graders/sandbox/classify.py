@@ -66,12 +66,22 @@ def _first_line(text: str) -> str:
     return ""
 
 
+# CDK numbers its unresolved tokens per process (``${Token[TOKEN.9665]}``): a warm worker's numbers
+# depend on the answers it built before, so messages keep a token's name and drop its number.
+_TOKEN_NUMBER = re.compile(r"(\$\{Token\[[^\]\s]*?)\.\d+(\]\})")
+
+
+def without_token_numbers(text: str) -> str:
+    """``text`` with CDK's per-process token numbers left out (the same on a warm or fresh worker)."""
+    return _TOKEN_NUMBER.sub(r"\1\2", text)
+
+
 def classify(
     error: dict[str, Any], answer_classes: set[str], job_dir: str, driver: str | None = None
 ) -> Classified:
     """Classify the worker's description of an exception."""
     etype = error.get("type") or "Error"
-    text = error.get("message") or ""
+    text = without_token_numbers(error.get("message") or "")
     js = error.get("js_name") or ""
     file, line = answer_frame(error.get("frames") or [], job_dir, driver)
     cause = "other"
