@@ -7,7 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= out
-CORPUS ?= ../shared/corpus/cdk-py
+# The corpus of one kind of answer: make eval KIND=cfn-yaml (cdk-py, cdk-ts, cdk-js, cfn-yaml, cfn-json).
+KIND ?= cdk-py
+CORPUS ?= ../shared/corpus/$(KIND)
 
 .PHONY: install system-deps demo test lint bench ray-compare eval loadtest snapshots docs clean
 

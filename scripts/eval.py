@@ -8,7 +8,7 @@ Prints:
   (d) precision and recall per check against ../shared/labels/ (unknowable labels left out).
 
 Usage: python scripts/eval.py --corpus ../shared/corpus/cdk-py [--run DIR] [--labels DIR]
-Without --run it grades the corpus first (into .bench/eval-run).
+Without --run it grades the corpus first (into .bench/eval-<corpus folder name>, one per kind).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def main() -> int:
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
         return 2
     labels = args.labels or args.corpus.parent.parent / "labels"
-    run = args.run or ROOT / ".bench" / "eval-run"
+    run = args.run or ROOT / ".bench" / f"eval-{args.corpus.resolve().name}"
     if args.run is None:
         _grade(args.corpus, run)
     results = _results(run)
