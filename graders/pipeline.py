@@ -28,7 +28,7 @@ from graders.checks import CheckContext, load_checked_rubric, run_checks
 from graders.datasets import DatasetFields, is_dataset, iter_dataset
 from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
 from graders.extract import extract_files
-from graders.ingest import discover, read_answer
+from graders.ingest import NoAnswersFound, discover, read_answer
 from graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
 from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleResult
 from graders.prompt import prompt_digest, read_prompt
@@ -114,7 +114,8 @@ def grade(
 ) -> RunOutcome:
     """Grade every answer found under ``paths`` into ``options.out``; ``writers`` render its documents.
 
-    Raises NoAnswersFound (a ValueError) before any work when a folder holds no answer."""
+    Raises NoAnswersFound (a ValueError) before any work when a folder holds no answer or a
+    dataset no row."""
     if options.formats and writers.formats is None:
         raise ValueError(f"no writer for the formats {options.formats}")
     rubric = load_checked_rubric(options.rubric)
@@ -125,6 +126,9 @@ def grade(
     if options.scaffold is not None:
         _use_scaffold(samples, options.scaffold)
     datasets = [p for p in paths if is_dataset(p)]
+    for dataset in datasets:  # like a folder with no answer file: nothing to grade is a bad path
+        if next(iter(_dataset_samples(dataset, options)), None) is None:
+            raise NoAnswersFound(f"{dataset}: the dataset has no rows")
     options.out.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
         **_run_identity(options.out),  # type: ignore[arg-type]

@@ -182,3 +182,11 @@ def test_hugging_face_dataset_saved_to_disk(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert _grade(str(tmp_path / "hf"), "--out", str(out)).exit_code == 0
     assert list(pd.read_csv(out / "results.csv")["sample_id"]) == ["hf/a", "hf/b"]
+
+
+def test_an_empty_dataset_is_a_bad_path_not_an_empty_run(tmp_path: Path) -> None:
+    empty = tmp_path / "rows.jsonl"
+    empty.write_text("")
+    result = _grade(str(empty), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "has no rows" in result.output
+    assert not (tmp_path / "out" / "run.json").exists()
