@@ -59,7 +59,6 @@ A ``#`` line inside a markdown block is a heading, never a comment naming the bl
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Iterator
@@ -68,6 +67,7 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from graders.analysis.pyast import parse_module
 from graders.models import ExtractedFile, Extraction, SkippedBlock
 
 __all__ = ["extract_files", "safe_relpath", "template_format"]
@@ -949,7 +949,7 @@ def _is_prose(line: str) -> bool:
 
 def _parses(source: str) -> bool:
     try:
-        ast.parse(source)
+        parse_module(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return False
     return True

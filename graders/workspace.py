@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graders.analysis.pyast import parse_module
 from graders.extract import safe_relpath
 from graders.models import ExtractedFile, Extraction, FileMove, Sample, Workspace
 from graders.paths import is_test_file
@@ -198,7 +199,7 @@ def _imports(importer: str, source: str) -> list[tuple[str, list[str]]]:
 
 def _raw_imports(source: str) -> list[tuple[int, str, list[str]]]:
     try:
-        tree = ast.parse(source)
+        tree = parse_module(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _regex_imports(source)  # truncated answers still say what they import
     out: list[tuple[int, str, list[str]]] = []

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graders.analysis.pyast import parse_expression, parse_module
+
 # ---- types -------------------------------------------------------------------------------
 # A parameter type is a small tuple tree: ("str",), ("num",), ("bool",), ("none",), ("any",),
 # ("seq", T), ("map", T), ("union", (T, ...)), ("class", "module.Name"), ("unknown",).
@@ -346,7 +348,7 @@ def _from_json(data: dict[str, Any]) -> ModuleInfo:
 # ---- reading one generated module -----------------------------------------------------------
 def _read_module(module: str, path: Path) -> ModuleInfo | None:
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse_module(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     info = ModuleInfo(module)
@@ -441,7 +443,7 @@ class _Reader:
         """A class reference in a base list or annotation -> (module, name)."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
-                node = ast.parse(node.value, mode="eval").body
+                node = parse_expression(node.value).body
             except SyntaxError:
                 return None
         if isinstance(node, ast.Name):
@@ -550,7 +552,7 @@ class _Reader:
                 return ("none",)
             if isinstance(node.value, str):
                 try:
-                    return self.type(ast.parse(node.value, mode="eval").body)
+                    return self.type(parse_expression(node.value).body)
                 except SyntaxError:
                     return UNKNOWN
             return UNKNOWN

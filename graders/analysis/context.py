@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from graders.analysis.pyast import parse_module
 from graders.models import Evidence, ExtractedFile, Lens, Sample, SynthResult, Workspace
 from graders.rubric import CheckOptions, Rubric
 
@@ -267,7 +268,7 @@ class CheckContext:
 
 def parse_source(path: str, text: str, extracted: ExtractedFile | None = None) -> SourceFile:
     try:
-        tree = ast.parse(text, filename=path)
+        tree = parse_module(text, filename=path)
         return SourceFile(path, text, tree, None, extracted)
     except SyntaxError as exc:
         return SourceFile(path, text, None, exc, extracted)

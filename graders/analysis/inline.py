@@ -22,7 +22,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from graders.analysis.context import CheckContext, Resource, SourceFile, parse_source
-from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, parents, scope_nodes, segment, walk
+from graders.analysis.pyast import (
+    call_name,
+    construct_id,
+    dotted,
+    kwarg,
+    parents,
+    parse_module,
+    scope_nodes,
+    segment,
+    walk,
+)
 from graders.models import Evidence
 
 PLACEHOLDER = "0"  # stands for an f-string's {...}: a valid expression inside or outside quotes
@@ -304,7 +314,7 @@ def _language(runtime: str | None, text: str) -> str | None:
     if runtime:
         return "python" if runtime.startswith("python") else "node" if runtime.startswith("nodejs") else None
     try:
-        ast.parse(textwrap.dedent(text))
+        parse_module(textwrap.dedent(text))
         return "python"
     except (SyntaxError, ValueError):
         pass

@@ -17,6 +17,24 @@ _T = TypeVar("_T")
 # cannot be reused while the scope lives), and drops it when the answer is done.
 _local = threading.local()
 
+# CPython 3.11 keeps the AST constructor's recursion depth in state the threads share, so two
+# threads building trees at once can fail with "SystemError: AST constructor recursion depth
+# mismatch" (gh-106905; seen here on a corpus run). Answers are graded on several threads: every
+# parse of the grader goes through this lock.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_module(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse`` of a module, safe to call from several threads."""
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
+
+
+def parse_expression(source: str) -> ast.Expression:
+    """``ast.parse(source, mode="eval")``, safe to call from several threads."""
+    with _PARSE_LOCK:
+        return ast.parse(source, mode="eval")
+
 
 @contextmanager
 def memo_scope() -> Iterator[None]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from graders.analysis.cdkuse import CdkUse
 from graders.analysis.context import CheckContext, SourceFile
-from graders.analysis.pyast import call_name, dotted, walk
+from graders.analysis.pyast import call_name, dotted, parse_module, walk
 from graders.models import Evidence
 
 LOCATION = re.compile(r"\(([^()\s]+\.py):(\d+)\)\s*$")
@@ -75,7 +75,7 @@ def failure_where(ctx: CheckContext, file: str | None, line: int | None, value: 
 @lru_cache(maxsize=64)
 def cdk_use(path: str, text: str) -> CdkUse:
     """The API analysis of one file, shared by invalid-api and deprecated-api (keyed by content)."""
-    return CdkUse(ast.parse(text, filename=path), text).analyse()
+    return CdkUse(parse_module(text, filename=path), text).analyse()
 
 
 def no_entry_reason(ctx: CheckContext) -> str:
@@ -98,7 +98,7 @@ def scaffold_import_mismatch(ctx: CheckContext) -> str | None:
         return None
     entry = Path(sample.task_root) / sample.entry_file
     try:
-        tree = ast.parse(entry.read_text(encoding="utf-8", errors="replace"))
+        tree = parse_module(entry.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return None
     answer = {src.path: src for src in ctx.sources}

@@ -18,7 +18,7 @@ from graders.analysis._copies import (
     text_of,
 )
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
+from graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
 from graders.analysis.stacks import stack_class_evidence
 from graders.checks import CheckOptions, check
 from graders.prompt import tag_keys
@@ -276,7 +276,7 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
         return []
     try:
         text = (Path(ws.root) / entry).read_text(encoding="utf-8")
-        tree = ast.parse(text)
+        tree = parse_module(text)
     except (OSError, SyntaxError, ValueError):
         return []
     src = SourceFile(entry, text, tree, None)

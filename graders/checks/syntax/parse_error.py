@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import io
 import tokenize
 from collections.abc import Iterator
 
 from graders.analysis.context import CheckContext, Hit, SourceFile
+from graders.analysis.pyast import parse_module
 from graders.checks import check
 from graders.models import Evidence
 
@@ -105,7 +105,7 @@ def _parses_when_closed(text: str) -> bool:
         return False
     closed = text.rstrip().rstrip(",") + "".join(reversed(stack)) + "\n"
     try:
-        ast.parse(closed)
+        parse_module(closed)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
