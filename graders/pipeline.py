@@ -351,9 +351,11 @@ class Session:
         self.reuse = _reuse(options, manifest)
         self.services = open_services(options)
 
-    def grade(self, sample: Sample) -> SampleResult:
-        if self.options.scaffold is not None:
-            _use_scaffold([sample], self.options.scaffold)
+    def grade(self, sample: Sample, scaffold: Path | None = None) -> SampleResult:
+        """Grade ``sample``; ``scaffold`` (a task folder) wins over the options' for this answer."""
+        scaffold = scaffold or self.options.scaffold
+        if scaffold is not None:
+            _use_scaffold([sample], scaffold)
         return _grade_one(
             _with_kind(sample, self.options), self.options, self.rubric, self.services, self.reuse
         )

@@ -117,9 +117,17 @@ class Grader:
     # -- grading --------------------------------------------------------------------------
 
     def grade(
-        self, response: str, prompt: str | None = None, kind: str | None = None, id: str | None = None
+        self,
+        response: str,
+        prompt: str | None = None,
+        kind: str | None = None,
+        id: str | None = None,
+        scaffold: str | Path | None = None,
     ) -> SampleResult:
-        """Grade one answer (markdown with code blocks) against its prompt; never raises for a bad answer."""
+        """Grade one answer (markdown with code blocks) against its prompt; never raises for a bad answer.
+
+        ``scaffold`` is the answer's task folder (its entry file and cdk.json), for this answer only;
+        by default the Grader's own ``scaffold``, if it has one."""
         from graders.datasets import safe_id
         from graders.models import Sample
 
@@ -138,13 +146,16 @@ class Grader:
             if isinstance(response, str)
             else f"response is not a string but {type(response).__name__}",
         )
-        return self._session.grade(sample)
+        task = Path(scaffold) if scaffold is not None else None
+        if task is not None and not task.is_dir():
+            sample.status, sample.error, task = "error", f"scaffold {scaffold}: not a folder", None
+        return self._session.grade(sample, task)
 
     def grade_many(
         self, rows: Iterable[str | dict[str, Any]], *, in_flight: int | None = None
     ) -> Iterator[SampleResult]:
         """Grade rows (answer texts, or dicts with ``response`` and optional ``prompt``, ``kind``,
-        ``id``), yielding results in the rows' order while at most ``in_flight`` (default: twice the
+        ``id``, ``scaffold``), yielding results in the rows' order while at most ``in_flight`` (default: twice the
         workers) are being graded, so the pool stays busy and a long iterable is never held whole."""
         self.start()
         assert self._executor is not None
@@ -155,7 +166,14 @@ class Grader:
                 row = {"response": row}
             response: Any = row.get("response")
             pending.append(
-                self._executor.submit(self.grade, response, row.get("prompt"), row.get("kind"), row.get("id"))
+                self._executor.submit(
+                    self.grade,
+                    response,
+                    row.get("prompt"),
+                    row.get("kind"),
+                    row.get("id"),
+                    row.get("scaffold"),
+                )
             )
             while len(pending) >= limit:
                 yield pending.popleft().result()
