@@ -120,3 +120,17 @@ def test_the_rubric_sets_the_reward_floor(tmp_path: Path) -> None:
     rubric.write_text(text.replace("  floor: 0.0\n", "  floor: 2\n"), encoding="utf-8")
     with pytest.raises(Exception, match="reward.floor"):
         Grader(rubric, workers=1, synth=False).start()
+
+
+def test_an_answer_can_bring_its_task_folder(tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "cdk.json").write_text(
+        '{"app": "python3 tap.py", "context": {"@aws-cdk/core:newStyleStackSynthesis": true}}'
+    )
+    (task / "tap.py").write_text("import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n")
+    with Grader(workers=1, synth=False, cache=False) as g:
+        graded = g.grade(GOOD, id="with-task", scaffold=task)
+        missing = g.grade(GOOD, id="no-task", scaffold=tmp_path / "nowhere")
+    assert graded.status == "graded" and graded.files
+    assert missing.status == "error" and "not a folder" in (missing.error or "")
