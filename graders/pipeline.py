@@ -289,6 +289,8 @@ def _all_samples(
     for sample in samples:
         seen_ids.add(sample.sample_id)
         yield _with_kind(sample, options)
+    # The scaffold is walked once for all rows, not once per row.
+    scaffold = _read_scaffold(options.scaffold) if options.scaffold is not None and datasets else None
     for path in datasets:
         for sample in _dataset_samples(path, options):
             if sample.sample_id in seen_ids:  # two datasets with the same file name
@@ -297,7 +299,7 @@ def _all_samples(
             while sample.sample_id in seen_ids:
                 sample.sample_id, n = f"{base}~{n}", n + 1
             if options.scaffold is not None:
-                _use_scaffold([sample], options.scaffold)
+                _use_scaffold([sample], options.scaffold, scaffold)
             seen_ids.add(sample.sample_id)
             yield _with_kind(sample, options)
 
@@ -350,12 +352,15 @@ class Session:
         )
         self.reuse = _reuse(options, manifest)
         self.services = open_services(options)
+        # The options' scaffold is walked once for every answer; an answer's own is read with it.
+        self._scaffold = _read_scaffold(options.scaffold) if options.scaffold is not None else None
 
     def grade(self, sample: Sample, scaffold: Path | None = None) -> SampleResult:
         """Grade ``sample``; ``scaffold`` (a task folder) wins over the options' for this answer."""
-        scaffold = scaffold or self.options.scaffold
         if scaffold is not None:
             _use_scaffold([sample], scaffold)
+        elif self.options.scaffold is not None:
+            _use_scaffold([sample], self.options.scaffold, self._scaffold)
         return _grade_one(
             _with_kind(sample, self.options), self.options, self.rubric, self.services, self.reuse
         )
@@ -604,10 +609,18 @@ def _save_files(extraction: Extraction, dest: Path) -> None:
         target.write_text(f.content, encoding="utf-8", errors="replace")
 
 
-def _use_scaffold(samples: list[Sample], scaffold: Path) -> None:
+def _read_scaffold(scaffold: Path) -> tuple[list[str], str | None]:
     from graders.ingest import scaffold_of
 
-    files, entry = scaffold_of(scaffold)
+    return scaffold_of(scaffold)
+
+
+def _use_scaffold(
+    samples: list[Sample], scaffold: Path, read: tuple[list[str], str | None] | None = None
+) -> None:
+    """Give ``samples`` without a task folder ``scaffold`` (``read``: its files and entry, when the
+    caller read them once for many samples)."""
+    files, entry = read or _read_scaffold(scaffold)
     for sample in samples:
         if sample.task_root is None:
             sample.task_root = str(scaffold.resolve())
