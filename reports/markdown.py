@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graders.kinds import KINDS
+from graders.kinds import KINDS, Kind
 from graders.models import Evidence, Finding, SampleResult
 from graders.rubric import Rubric
 from reports.templating import markdown_environment
@@ -101,11 +101,11 @@ def render_report(
         compare(result, reference) if reference is not None and reference.status == "graded" else None
     )
     template = _ENV.get_template("report.md.j2")
-    kind = KINDS.get(result.kind or "")
+    kind = KINDS.get(result.kind or "") or Kind  # an old result without a kind: the base's words
     return template.render(
         r=result,
-        build_name=kind.build_name if kind else "Synthesis",
-        entry_name=kind.entry_name if kind else "the answer's own app",
+        build_name=kind.build_name,
+        entry_name=kind.entry_name,
         sections=sections,
         ev=format_evidence,
         comparison=comparison,
