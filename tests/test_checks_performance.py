@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.analysis._copies import SourceIndex, key_matches
+from graders.analysis._copies import SourceIndex
 from tests.checkkit import make_context, run_check
 
 HELPER_FN = {
@@ -136,15 +136,6 @@ class AppStack(Stack):
     ctx = make_context({"lib/tap_stack.py": src})
     ids = [i.cid for i in SourceIndex(ctx).instances("Function")]
     assert ids == ["Lambda-processor", "Lambda-reporter"]
-
-
-def test_key_matches_source_patterns_to_template_keys() -> None:
-    assert key_matches("ApiHandler-{}", "ApiHandler-dev")
-    assert key_matches("ApiHandler-{}", "ApiHandlerdev")  # logical-id stem, no path metadata
-    assert key_matches("Handler", "ApiHandler")  # nested in a construct "Api"
-    assert not key_matches("Handler", "HandlerRole")
-    assert not key_matches(None, "Handler")
-    assert not key_matches("{}-{}", "Handler-dev")  # no literal part: names nothing
 
 
 def test_uniform_does_not_count_env_copies_of_one_stack() -> None:

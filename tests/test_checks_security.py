@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from graders.analysis._constructs import keys_match, template_key
-from graders.analysis.context import Resource
 from tests.checkkit import run_check
 
 
@@ -384,15 +382,6 @@ def test_source_lens_follows_module_aliases_and_docdb_defaults() -> None:
         "CfnCacheCluster Cache",
         "DatabaseInstance Main",
     ]
-
-
-def test_template_keys_without_path_metadata() -> None:
-    bare = Resource("Stack", "OrdersTable5D02A0A9", "AWS::DynamoDB::Table", {}, {}, {})
-    assert template_key(bare) == "~OrdersTable"
-    assert keys_match("OrdersTable", "~OrdersTable")
-    assert keys_match("Orders{}", "~Ordersdev") and keys_match("Orders{}", "Ordersdev")
-    assert not keys_match("Table", "OrdersTable")  # with metadata the id must match whole
-    assert not keys_match("{}-{}", "Orders-dev")  # no literal part names nothing
 
 
 def test_codebuild_references_are_not_secrets_plaintext_values_are() -> None:

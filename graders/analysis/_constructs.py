@@ -11,11 +11,7 @@ construct, so that the runner merges them into one finding.
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Iterable
-from dataclasses import replace
 
-from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.pyast import call_name, construct_id, dotted, parents, walk
 
 # Methods and attributes that return a part of the construct they are called on
@@ -34,66 +30,6 @@ _PART_OF = frozenset(
         "default_child",
     }
 )
-
-# CDK appends an 8-character hash to logical ids of constructs below the stack's top level.
-_LOGICAL_HASH = re.compile(r"[0-9A-F]{8}$")
-
-# Prefix of keys derived from a logical id (no CDK path metadata in the template).
-_FROM_LOGICAL_ID = "~"
-
-
-def template_key(res: Resource) -> str:
-    """The construct a resource belongs to: its construct id, or its logical id without the hash."""
-    if res.construct_id:
-        return res.construct_id
-    lid = res.logical_id
-    if len(lid) > 8 and _LOGICAL_HASH.search(lid):
-        lid = lid[:-8]
-    return _FROM_LOGICAL_ID + lid
-
-
-def display_name(key: str) -> str:
-    """A template key as shown in messages."""
-    return key.removeprefix(_FROM_LOGICAL_ID)
-
-
-def pretty(key: str) -> str:
-    """A source key as shown in messages: `Api{…}` for an f-string id."""
-    return key.replace("{}", "{…}")
-
-
-def keys_match(source_key: str | None, tkey: str) -> bool:
-    """True when a source construct id (`Table{}` for f-strings) names the template construct."""
-    if not source_key or len(re.sub(r"[^A-Za-z0-9]", "", source_key.replace("{}", ""))) < 2:
-        return False  # `{}` or `{}-{}` would name every construct
-    if tkey.startswith(_FROM_LOGICAL_ID):
-        # Logical ids drop every non-alphanumeric character and concatenate the whole path.
-        clean = re.sub(r"[^A-Za-z0-9{}]", "", source_key)
-        pattern = ".*".join(re.escape(part) for part in clean.split("{}"))
-        return re.fullmatch(".*" + pattern, tkey[1:]) is not None
-    pattern = ".*".join(re.escape(part) for part in source_key.split("{}"))
-    return re.fullmatch(pattern, tkey) is not None
-
-
-def reconcile(
-    ctx: CheckContext, template_hits: list[Hit], source_hits: Iterable[Hit], *, keep_unmatched: bool = False
-) -> list[Hit]:
-    """Template hits first (the template is exact), then source hits re-keyed to match them.
-
-    Without a template the source lens decides alone. With one, a source hit for a construct the
-    template does not flag is dropped (the template saw the construct and found it fine, or it
-    is never instantiated) unless ``keep_unmatched``.
-    """
-    if not ctx.has_template:
-        return list(source_hits)
-    tkeys = list(dict.fromkeys(h.key for h in template_hits if h.key))
-    out = list(template_hits)
-    for hit in source_hits:
-        matched = [k for k in tkeys if keys_match(hit.key, k)]
-        out.extend(replace(hit, key=k) for k in matched)
-        if not matched and keep_unmatched:
-            out.append(hit)
-    return out
 
 
 def construct_call_id(call: ast.Call) -> str | None:

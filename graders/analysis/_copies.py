@@ -16,11 +16,10 @@ from __future__ import annotations
 import ast
 import copy
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.context import CheckContext, SourceFile
 from graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
 from graders.models import Evidence
 from graders.paths import is_test_file
@@ -488,105 +487,3 @@ def _bind_args(args: ast.arguments, call: ast.Call, skip_first: bool) -> Layer:
     for name, value in defaults.items():
         layer.setdefault(name, value)
     return layer
-
-
-# ---- template side ------------------------------------------------------------------------
-def template_key(res: Resource) -> str:
-    """The construct id of a template resource (from its CDK path, else its logical id)."""
-    if res.construct_id:
-        return res.construct_id
-    m = _HASH_SUFFIX.match(res.logical_id)
-    return m.group("stem") if m else res.logical_id
-
-
-def resource_label(res: Resource) -> str:
-    key = template_key(res)
-    return key if key == res.logical_id else f"{key} ({res.logical_id})"
-
-
-def key_matches(pattern: str | None, key: str) -> bool:
-    """True when a source construct id (``{}`` for variable parts) names the template key."""
-    if not pattern:
-        return False
-    if pattern == key:
-        return True
-    parts = pattern.split("{}")
-    if len(re.sub(r"[^A-Za-z0-9]", "", "".join(parts))) < 2:
-        return False  # `{}` or `{}-{}` would name every resource
-    if re.fullmatch(".*".join(re.escape(p) for p in parts), key):
-        return True
-    # Without path metadata the key is the logical id's stem: the path without non-alphanumerics,
-    # prefixed by any parent constructs.
-    alnum = [re.sub(r"[^A-Za-z0-9]", "", p) for p in parts]
-    if not "".join(alnum):
-        return False
-    return re.search("[A-Za-z0-9]*".join(re.escape(p) for p in alnum) + "$", key) is not None
-
-
-# ---- merging the lenses -------------------------------------------------------------------
-@dataclass
-class Item:
-    """One offending resource or construct: its key (construct id), how to name it, where."""
-
-    key: str | None
-    text: str
-    evidence: Evidence
-
-
-def items_hit(
-    ctx: CheckContext,
-    key: str,
-    template_items: list[Item],
-    source_items: list[Item],
-    message: Any,
-) -> list[Hit]:
-    """One finding listing the items: the template judges when there is one, the source adds
-    file:line evidence for the items it also sees; without a template the source judges alone.
-
-    ``message`` builds the message from the judged items.
-    """
-    if ctx.has_template:
-        if not template_items:
-            return []
-        hits = [Hit(message(template_items), [i.evidence for i in template_items], key=key, lens="template")]
-        extra = [
-            s.evidence for s in source_items if any(key_matches(s.key, t.key or "") for t in template_items)
-        ]
-        if extra:
-            hits.append(Hit(message(template_items), extra, key=key, lens="source"))
-        return hits
-    if not source_items:
-        return []
-    return [Hit(message(source_items), [i.evidence for i in source_items], key=key, lens="source")]
-
-
-def per_item_hits(
-    ctx: CheckContext, template_items: list[Item], source_items: list[Item], prefix: str = ""
-) -> list[Hit]:
-    """One finding per item, keyed by construct id, template judging when there is one."""
-    hits: list[Hit] = []
-    if ctx.has_template:
-        for t in template_items:
-            k = f"{prefix}{t.key}"
-            hits.append(Hit(t.text, [t.evidence], key=k, lens="template"))
-            for s in source_items:
-                if key_matches(s.key, t.key or ""):
-                    hits.append(Hit(t.text, [s.evidence], key=k, lens="source"))
-        return hits
-    seen: dict[str, int] = {}
-    for s in source_items:
-        k = f"{prefix}{s.key}"
-        if k in seen:
-            hits.append(Hit(s.text, [s.evidence], key=k, lens="source"))
-            continue
-        seen[k] = len(hits)
-        hits.append(Hit(s.text, [s.evidence], key=k, lens="source"))
-    return hits
-
-
-def names_list(labels: Iterable[str], limit: int = 6) -> str:
-    """`A, B, C and 4 more`."""
-    uniq = list(dict.fromkeys(labels))
-    if len(uniq) <= limit:
-        return ", ".join(uniq)
-    return ", ".join(uniq[:limit]) + f" and {len(uniq) - limit} more"

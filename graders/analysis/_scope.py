@@ -9,11 +9,10 @@ a name bound more than once, a parameter or anything dynamic resolves to nothing
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from graders.analysis.context import Resource, SourceFile
+from graders.analysis.context import SourceFile
 from graders.analysis.pyast import call_name, construct_id, parents, walk
 from graders.paths import is_test_file
 
@@ -304,56 +303,3 @@ def method_receiver(call: ast.Call, *methods: str) -> ast.expr | None:
 
 def is_method_call(call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call_name(call) != ""
-
-
-# ---- matching source constructs to template resources -----------------------------------
-_HASH = re.compile(r"[0-9A-F]{8}$")
-
-
-def id_regex(cid: str) -> re.Pattern[str]:
-    """A construct id as the source gives it; ``{}`` (an f-string part) matches anything."""
-    return re.compile("^" + ".*".join(re.escape(p) for p in cid.split("{}")) + "$")
-
-
-def _logical_stem(logical_id: str) -> str:
-    return _HASH.sub("", logical_id)
-
-
-def match_level(resource: Resource, cid: str) -> int:
-    """How well a template resource matches a source construct id.
-
-    3: a component of its CDK path is the id; 2: its logical id starts with the id (CDK builds
-    logical ids from the path, alphanumerics only, plus a hash); 1: the logical id contains it;
-    0: no match. Path metadata is not always present, hence the logical-id fallbacks.
-    """
-    pattern = id_regex(cid)
-    if resource.cdk_path:
-        return 3 if any(pattern.match(part) for part in resource.construct_ids) else 0
-    stem = _logical_stem(resource.logical_id)
-    alnum = "".join(ch for ch in cid if ch.isalnum() or ch in "{}")
-    if not alnum.strip("{}"):
-        return 0
-    loose = ".*".join(re.escape(p) for p in alnum.split("{}"))
-    if re.match(loose, stem):
-        return 2
-    return 1 if re.search(loose, stem) else 0
-
-
-def display_name(resource: Resource) -> str:
-    """A readable name for a template resource: its CDK path below the stack, or its logical
-    id without CDK's hash suffix when the template has no path metadata."""
-    ids = resource.construct_ids
-    return "/".join(ids) if ids else (_logical_stem(resource.logical_id) or resource.logical_id)
-
-
-def describe(resource: Resource) -> str:
-    """``Name (LogicalId)``, or the logical id alone when the name adds nothing."""
-    name = display_name(resource)
-    return resource.logical_id if name == resource.logical_id else f"{name} ({resource.logical_id})"
-
-
-def best_matches(resources: list[Resource], cid: str) -> list[Resource]:
-    """The resources that match ``cid`` at the best level found (empty when none does)."""
-    scored = [(match_level(r, cid), r) for r in resources]
-    top = max((s for s, _ in scored), default=0)
-    return [r for s, r in scored if s == top and s > 0]

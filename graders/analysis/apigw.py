@@ -6,16 +6,10 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis._constructs import (
-    Bindings,
-    construct_call_id,
-    construct_label,
-    display_name,
-    is_cdk_file,
-    template_key,
-)
+from graders.analysis._constructs import Bindings, construct_call_id, construct_label, is_cdk_file
 from graders.analysis.cfn import ref_target
 from graders.analysis.context import CheckContext, Resource, SourceFile
+from graders.analysis.model import key_text, template_key
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 
 REST_API_CLASSES = frozenset({"RestApi", "LambdaRestApi", "SpecRestApi", "StepFunctionsRestApi"})
@@ -76,7 +70,7 @@ def api_label(api: Resource | None, key: str) -> str:
     kind = {"AWS::ApiGateway::RestApi": "RestApi", "AWS::ApiGatewayV2::Api": "API"}.get(
         api.type if api else "", "API"
     )
-    return f"{kind} {display_name(key)}"
+    return f"{kind} {key_text(key)}"
 
 
 # ==== shared: the source ====================================================================

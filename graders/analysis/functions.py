@@ -6,13 +6,9 @@ import ast
 import json
 from typing import Any
 
-from graders.analysis._copies import (
-    Instance,
-    Item,
-    SourceIndex,
-    text_of,
-)
+from graders.analysis._copies import Instance, SourceIndex, text_of
 from graders.analysis.context import CheckContext, Resource
+from graders.analysis.model import Item
 from graders.analysis.pyast import call_name
 
 FUNCTION_CALLS = (

@@ -6,10 +6,7 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._copies import (
-    Instance,
-    SourceIndex,
-)
+from graders.analysis._copies import Instance, SourceIndex
 from graders.analysis.context import CheckContext
 from graders.analysis.pyast import literal, walk
 from graders.models import Evidence

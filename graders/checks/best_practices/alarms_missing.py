@@ -6,13 +6,10 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
-    SourceIndex,
-    names_list,
-    template_key,
-)
+from graders.analysis._copies import SourceIndex
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS
+from graders.analysis.model import construct_name, names_list
 from graders.analysis.pyast import call_name, dotted, walk
 from graders.analysis.stacks import stack_class_evidence
 from graders.checks import check
@@ -168,13 +165,13 @@ def _alarms_template(ctx: CheckContext, index: SourceIndex) -> list[Hit]:
         Evidence(
             stack=stack,
             value="no AWS::CloudWatch::Alarm; workload: "
-            + names_list((f"{_WORKLOAD_TYPES[r.type]} {template_key(r)}" for r in res), 4),
+            + names_list((f"{_WORKLOAD_TYPES[r.type]} {construct_name(r)}" for r in res), 4),
         )
         for stack, res in sorted(by_stack.items())
     ]
     every = [r for res in by_stack.values() for r in res]
     message = f"No CloudWatch alarm in {names_list(sorted(by_stack))}, for a workload of " + names_list(
-        (f"{_WORKLOAD_TYPES[r.type]} {template_key(r)}" for r in every), 5
+        (f"{_WORKLOAD_TYPES[r.type]} {construct_name(r)}" for r in every), 5
     )
     hits = [Hit(message, evidence, key="alarms-missing", lens="template")]
     src_ev = stack_class_evidence(ctx, index, "no cloudwatch.Alarm / create_alarm")

@@ -5,24 +5,14 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from graders.analysis._copies import (
-    Instance,
-    SourceIndex,
-    key_matches,
-    names_list,
-    ref_name,
-    refs_in,
-    resource_label,
-    string_pattern,
-    template_key,
-    text_of,
-)
+from graders.analysis._copies import Instance, SourceIndex, ref_name, refs_in, string_pattern, text_of
 from graders.analysis.cfn import ref_target, refs_within
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
+from graders.analysis.model import construct_name, merge_lenses, names_list, resource_label, template_key
 from graders.analysis.pyast import call_name, dotted, kwarg, walk
 from graders.analysis.stacks import string_values, truthy_kw
 from graders.checks import CheckOptions, check
@@ -62,17 +52,17 @@ def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     index = SourceIndex(ctx)
     template = _template_consumers(ctx) if ctx.has_template else []
     source = _source_consumers(ctx, index)
-    hits: list[Hit] = []
-    if ctx.has_template:
-        for t in template:
-            key = f"{t.group}:{t.key}"
-            hits.append(Hit(t.text, [t.evidence], key=key, lens="template"))
-            for s in source:
-                if s.group == t.group and key_matches(s.key, t.key or ""):
-                    hits.append(Hit(t.text, [s.evidence], key=key, lens="source"))
-        return hits
-    for s in source:
-        hits.append(Hit(s.text, [s.evidence], key=f"{s.group}:{s.key or s.text}", lens="source"))
+    if not ctx.has_template:
+        return [Hit(s.text, [s.evidence], key=f"{s.group}:{s.key or s.text}", lens="source") for s in source]
+    hits = [Hit(t.text, [t.evidence], key=f"{t.group}:{t.key}", lens="template") for t in template]
+    # A queue and a function may share a construct id: source consumers join only their own group.
+    for group in dict.fromkeys(t.group for t in template):
+        merged = merge_lenses(
+            ctx,
+            [Hit(t.text, [t.evidence], key=t.key, lens="template") for t in template if t.group == group],
+            [Hit(s.text, [s.evidence], key=s.key) for s in source if s.group == group],
+        )
+        hits += [replace(h, key=f"{group}:{h.key}") for h in merged if h.lens == "source"]
     return hits
 
 
@@ -142,7 +132,7 @@ def _template_queues(
         if _DLQ_NAME.search(template_key(q)) or (isinstance(qname, str) and _DLQ_NAME.search(qname)):
             continue  # meant as a dead-letter queue itself
         fns = [by_id.get((q.stack, f)) for f in _consumers_of_queue(everything, q)]
-        consumers = [template_key(f) for f in fns if f is not None]
+        consumers = [construct_name(f) for f in fns if f is not None]
         text = f"queue {resource_label(q)} has no dead-letter queue (no RedrivePolicy)"
         if consumers:
             text += f"; its consumer {names_list(consumers)} retries a poison message until it expires"
@@ -192,14 +182,14 @@ def _async_sources(
                     arn = entry.get("LambdaFunctionArn", entry.get("Function"))
                     add(
                         _function_of(arn, r.stack, by_id, fns),
-                        f"S3 notifications of {template_key(bucket_res) if bucket_res else bucket}",
+                        f"S3 notifications of {construct_name(bucket_res) if bucket_res else bucket}",
                         False,
                     )
         elif r.type == "AWS::SNS::Subscription" and p.get("Protocol") == "lambda":
             topic = by_id.get((r.stack, ref_target(p.get("TopicArn")) or ""))
             add(
                 _function_of(p.get("Endpoint"), r.stack, by_id, fns),
-                f"SNS topic {template_key(topic) if topic else '?'}",
+                f"SNS topic {construct_name(topic) if topic else '?'}",
                 p.get("RedrivePolicy") is not None,
             )
         elif r.type == "AWS::SNS::Topic" and isinstance(p.get("Subscription"), list):
@@ -207,7 +197,7 @@ def _async_sources(
                 if isinstance(sub, dict) and sub.get("Protocol") == "lambda":
                     add(
                         _function_of(sub.get("Endpoint"), r.stack, by_id, fns),
-                        f"SNS topic {template_key(r)}",
+                        f"SNS topic {construct_name(r)}",
                         False,
                     )
         elif r.type == "AWS::Lambda::EventInvokeConfig" and isinstance(p.get("DestinationConfig"), dict):
@@ -215,9 +205,7 @@ def _async_sources(
             for outcome in ("OnSuccess", "OnFailure"):
                 dest = p["DestinationConfig"].get(outcome)
                 if isinstance(dest, dict):
-                    label = (
-                        f"the {outcome[2:].lower()} destination of {template_key(source) if source else '?'}"
-                    )
+                    label = f"the {outcome[2:].lower()} destination of {construct_name(source) if source else '?'}"
                     add(_function_of(dest.get("Destination"), r.stack, by_id, fns), label, False)
         elif r.type == "AWS::Events::Rule":
             if not schedules and p.get("ScheduleExpression") is not None and p.get("EventPattern") is None:
@@ -226,7 +214,7 @@ def _async_sources(
                 if isinstance(target, dict):
                     add(
                         _function_of(target.get("Arn"), r.stack, by_id, fns),
-                        f"EventBridge rule {template_key(r)}",
+                        f"EventBridge rule {construct_name(r)}",
                         target.get("DeadLetterConfig") is not None,
                     )
     return out
@@ -301,7 +289,7 @@ def _template_streams(everything: list[Resource], by_id: dict, fns: dict) -> lis
         if fn is None:
             continue
         source = by_id.get((m.stack, ref_target(m.properties.get("EventSourceArn")) or ""))
-        what = f"{'Kinesis stream' if source is not None and source.type.startswith('AWS::Kinesis') else 'stream'} {template_key(source) if source else ''}".strip()
+        what = f"{'Kinesis stream' if source is not None and source.type.startswith('AWS::Kinesis') else 'stream'} {construct_name(source) if source else ''}".strip()
         text = (
             f"function {resource_label(fn)} consumes {what} with no on-failure destination: a failing batch "
             "is retried until the records expire and blocks its shard"

@@ -6,20 +6,11 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis._copies import (
-    Instance,
-    Item,
-    SourceIndex,
-    items_hit,
-    refs_in,
-    resource_label,
-    string_pattern,
-    template_key,
-    text_of,
-)
+from graders.analysis._copies import Instance, SourceIndex, refs_in, string_pattern, text_of
 from graders.analysis.cfn import refs_within
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
+from graders.analysis.model import Item, one_finding, resource_label, template_key
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal
 from graders.analysis.stacks import string_values
 from graders.checks import check
@@ -63,7 +54,7 @@ def log_retention_missing(ctx: CheckContext) -> Iterable[Hit]:
             + (f"; and {len(items) - 6} more" if len(items) > 6 else "")
         )
 
-    return items_hit(ctx, "log-retention-missing", template_items, source_items, message)
+    return one_finding(ctx, "log-retention-missing", template_items, source_items, message)
 
 
 # ==== log-retention-missing ================================================================

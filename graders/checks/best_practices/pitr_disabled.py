@@ -7,16 +7,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis._copies import (
-    Instance,
-    Item,
-    SourceIndex,
-    items_hit,
-    names_list,
-    resource_label,
-    template_key,
-)
+from graders.analysis._copies import Instance, SourceIndex
 from graders.analysis.context import CheckContext, Hit
+from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
 from graders.analysis.pyast import call_name, kwarg, literal, str_literal
 from graders.analysis.stacks import assigned_call, truthy_kw
 from graders.checks import check
@@ -65,7 +58,7 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
         noun = "table has" if len(items) == 1 else f"{len(items)} tables have"
         return f"DynamoDB {noun} no point-in-time recovery: {names_list(i.text for i in items)}"
 
-    hits = items_hit(ctx, "pitr-disabled", template_items, source_items, message)
+    hits = one_finding(ctx, "pitr-disabled", template_items, source_items, message)
     if gated and not off and len(template_items) <= gated:
         for hit in hits:  # every table without it turns PITR on in production: a stage choice
             hit.as_note("; it is on in production (the answer enables it only there), so not scored")

@@ -9,15 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.analysis._copies import (
-    SourceIndex,
-    names_list,
-    ref_name,
-    resource_label,
-    substitute,
-    text_of,
-)
+from graders.analysis._copies import SourceIndex, ref_name, substitute, text_of
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.model import names_list, resource_label
 from graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
 from graders.analysis.stacks import stack_class_evidence
 from graders.checks import CheckOptions, check

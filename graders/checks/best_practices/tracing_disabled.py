@@ -6,18 +6,10 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
-    Instance,
-    Item,
-    SourceIndex,
-    items_hit,
-    names_list,
-    resource_label,
-    template_key,
-    text_of,
-)
+from graders.analysis._copies import Instance, SourceIndex, text_of
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
+from graders.analysis.model import Item, key_text, names_list, one_finding, resource_label, template_key
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal
 from graders.analysis.stacks import assigned_call, truthy_kw
 from graders.checks import check
@@ -49,7 +41,7 @@ def tracing_disabled(ctx: CheckContext) -> Iterable[Hit]:
     def message(items: list[Item]) -> str:
         return f"X-Ray tracing is off for {names_list((i.text for i in items), 8)}"
 
-    return items_hit(ctx, "tracing-disabled", template_items, source_items, message)
+    return one_finding(ctx, "tracing-disabled", template_items, source_items, message)
 
 
 # ==== tracing-disabled ======================================================================
@@ -66,8 +58,10 @@ def _stage_key(res: Resource) -> tuple[str, str]:
         return ids[-2], f"stage {ids[-1].split('.', 1)[-1]} of {ids[-2]}"
     key = template_key(res)
     m = _STAGE_ID.match(key)
-    if m and m.group("api"):
-        return m.group("api"), f"stage {m.group('stage') or '?'} of {m.group('api')} ({res.logical_id})"
+    if m and key_text(m.group("api")):
+        return m.group(
+            "api"
+        ), f"stage {m.group('stage') or '?'} of {key_text(m.group('api'))} ({res.logical_id})"
     return key, f"stage {resource_label(res)}"
 
 

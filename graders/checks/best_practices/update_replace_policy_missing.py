@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graders.analysis._scope import describe
 from graders.analysis.cfn import literal_choices, stateful_types, written_attribute
 from graders.analysis.context import CheckContext, Hit
+from graders.analysis.model import describe
 from graders.checks import check
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from graders.analysis._scope import describe
 from graders.analysis.cfn import literal_choices, sub_text, values_at_key
 from graders.analysis.context import CheckContext, Hit
+from graders.analysis.model import describe
 from graders.checks import check
 
 

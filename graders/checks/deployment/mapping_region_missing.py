@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import describe
 from graders.analysis.cfn import intrinsic_calls
 from graders.analysis.context import CheckContext, Hit
+from graders.analysis.model import describe
 from graders.checks import check
 from graders.kinds.cloudformation import task_region
 

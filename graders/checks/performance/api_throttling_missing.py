@@ -6,7 +6,6 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import reconcile
 from graders.analysis.apigw import (
     Template,
     api_label,
@@ -15,6 +14,7 @@ from graders.analysis.apigw import (
 )
 from graders.analysis.cfn import as_list, ref_target
 from graders.analysis.context import CheckContext, Hit, Resource
+from graders.analysis.model import merge_lenses
 from graders.analysis.pyast import iter_calls, kwarg, literal, str_literal
 from graders.checks import check
 
@@ -42,7 +42,7 @@ def api_throttling_missing(ctx: CheckContext) -> Iterator[Hit]:
     throttling_burst_limit=200)` or attach a usage plan with a `throttle` to the stage.
     """
     template_hits = list(_throttle_template(ctx)) if ctx.has_template else []
-    yield from reconcile(ctx, template_hits, _throttle_source(ctx))
+    yield from merge_lenses(ctx, template_hits, _throttle_source(ctx))
 
 
 def _throttled_settings(settings: Any) -> bool:

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
-    Item,
-    items_hit,
-    names_list,
-    resource_label,
-    template_key,
-)
 from graders.analysis.context import CheckContext, Hit
 from graders.analysis.functions import (
     DEFAULT_CONFIG,
@@ -20,6 +13,7 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
+from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
 from graders.checks import check
 
 
@@ -64,4 +58,4 @@ def lambda_default_config(ctx: CheckContext) -> Iterable[Hit]:
             return f"Function {names} sets neither memory_size nor timeout: it runs with the 128 MB / 3 s defaults"
         return f"{len(items)} functions set neither memory_size nor timeout and run with the 128 MB / 3 s defaults: {names}"
 
-    return items_hit(ctx, "lambda-default-config", template_items, source_items, message)
+    return one_finding(ctx, "lambda-default-config", template_items, source_items, message)

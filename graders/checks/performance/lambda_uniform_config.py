@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
-    Item,
-    items_hit,
-    names_list,
-    resource_label,
-    template_key,
-)
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import (
     DEFAULT_CONFIG,
@@ -22,6 +15,7 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
+from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
 from graders.checks import CheckOptions, check
 from graders.prompt import asks_function_size
 
@@ -95,7 +89,7 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
             f"{show(shared[0])}: nothing is sized for its own workload"
         )
 
-    hits = items_hit(ctx, "lambda-uniform-config", template_items, source_items, message)
+    hits = one_finding(ctx, "lambda-uniform-config", template_items, source_items, message)
     waives = ctx.options(LambdaUniformConfigOptions).prompt_waives
     asked = asks_function_size(ctx.prompt) if waives else None
     if asked:

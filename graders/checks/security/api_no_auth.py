@@ -5,14 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from graders.analysis._constructs import (
-    Bindings,
-    construct_call_id,
-    display_name,
-    pretty,
-    reconcile,
-    template_key,
-)
+from graders.analysis._constructs import Bindings, construct_call_id
 from graders.analysis.apigw import (
     NETWORK_KEYS,
     Api,
@@ -25,6 +18,7 @@ from graders.analysis.apigw import (
 )
 from graders.analysis.cfn import is_intrinsic, policy_statements
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.model import key_text, merge_lenses, pretty, template_key
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks import check
 from graders.models import Evidence
@@ -55,7 +49,7 @@ def api_no_auth(ctx: CheckContext) -> Iterator[Hit]:
     or IAM) or require an API key with a usage plan.
     """
     template_hits = list(_no_auth_template(ctx)) if ctx.has_template else []
-    yield from reconcile(ctx, template_hits, _no_auth_source(ctx))
+    yield from merge_lenses(ctx, template_hits, _no_auth_source(ctx))
 
 
 _AUTHORIZED_TYPES = frozenset({"AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS", "JWT"})
@@ -170,7 +164,7 @@ def _no_auth_template(ctx: CheckContext) -> Iterator[Hit]:
         fn = tpl.target(url, url.properties.get("TargetFunctionArn"))
         key = template_key(fn) if fn is not None else template_key(url)
         yield Hit(
-            f"Function URL of {display_name(key)} has AuthType NONE: anyone with the URL can invoke the function",
+            f"Function URL of {key_text(key)} has AuthType NONE: anyone with the URL can invoke the function",
             [url.evidence(value="AuthType: NONE")],
             key=key,
             lens="template",

@@ -7,16 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import (
-    Bindings,
-    construct_call_id,
-    construct_label,
-    display_name,
-    is_cdk_file,
-    pretty,
-    reconcile,
-    template_key,
-)
+from graders.analysis._constructs import Bindings, construct_call_id, construct_label, is_cdk_file
 from graders.analysis.apigw import (
     HTTP_API_CLASSES,
     REST_API_CLASSES,
@@ -28,6 +19,7 @@ from graders.analysis.apigw import (
 from graders.analysis.cfn import as_list
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
+from graders.analysis.model import key_text, merge_lenses, pretty, template_key
 from graders.analysis.pyast import call_name, dotted, iter_calls, literal, parents, str_literal, walk
 from graders.checks import check
 from graders.models import Evidence
@@ -59,7 +51,7 @@ def cors_allow_all(ctx: CheckContext) -> Iterator[Hit]:
     """
     template_hits = list(_cors_template(ctx)) if ctx.has_template else []
     source_hits, handler_evidence = _cors_source(ctx)
-    hits = reconcile(ctx, template_hits, source_hits)
+    hits = merge_lenses(ctx, template_hits, source_hits)
     yield from hits
     if not handler_evidence:
         return
@@ -143,7 +135,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
             fn = tpl.target(url, url.properties.get("TargetFunctionArn"))
             key = template_key(fn) if fn is not None else template_key(url)
             yield Hit(
-                f"Function URL of {display_name(key)} allows CORS from origin `*`",
+                f"Function URL of {key_text(key)} allows CORS from origin `*`",
                 [url.evidence(value="Cors.AllowOrigins: ['*']")],
                 key=key,
                 lens="template",
@@ -154,7 +146,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
         if any(isinstance(r, dict) and "*" in as_list(r.get("AllowedOrigins")) for r in as_list(rules)):
             key = template_key(bucket)
             yield Hit(
-                f"Bucket {display_name(key)} has a CORS rule with AllowedOrigins `*`",
+                f"Bucket {key_text(key)} has a CORS rule with AllowedOrigins `*`",
                 [bucket.evidence(value="CorsRules[].AllowedOrigins: ['*']")],
                 key=key,
                 lens="template",

@@ -8,16 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from graders.analysis._constructs import (
-    construct_call_id,
-    construct_label,
-    display_name,
-    is_cdk_file,
-    reconcile,
-    template_key,
-)
+from graders.analysis._constructs import construct_call_id, construct_label, is_cdk_file
 from graders.analysis.cfn import as_list, is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource
+from graders.analysis.model import key_text, merge_lenses, template_key
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks import CheckOptions, check
 
@@ -62,7 +56,7 @@ def encryption_missing(ctx: CheckContext) -> Iterator[Hit]:
     """
     cmk, sns = _requirements(ctx)
     template_hits = list(_encryption_template(ctx, cmk, sns)) if ctx.has_template else []
-    yield from reconcile(ctx, template_hits, _encryption_source(ctx, cmk, sns))
+    yield from merge_lenses(ctx, template_hits, _encryption_source(ctx, cmk, sns))
 
 
 # ==== encryption-missing ====================================================================
@@ -128,7 +122,7 @@ def _encryption_template(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterato
         if problems:
             key = template_key(res)
             yield Hit(
-                f"{_kind(res.type)} {display_name(key)}: {'; '.join(problems)}",
+                f"{_kind(res.type)} {key_text(key)}: {'; '.join(problems)}",
                 [res.evidence(value=p) for p in problems],
                 key=key,
                 lens="template",

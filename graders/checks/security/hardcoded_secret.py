@@ -9,18 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graders.analysis._constructs import (
-    Bindings,
-    construct_call_id,
-    display_name,
-    is_cdk_file,
-    pretty,
-    reconcile,
-    template_key,
-)
+from graders.analysis._constructs import Bindings, construct_call_id, is_cdk_file
 from graders.analysis.cfn import is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
+from graders.analysis.model import key_text, merge_lenses, pretty, template_key
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
 from graders.analysis.secret_names import SECRET_WORDS, is_secret_name
 from graders.checks import CheckOptions, check
@@ -62,7 +55,7 @@ def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     template_hits = list(_secret_template(ctx, names)) if ctx.has_template else []
     # A literal credential in the code counts whether or not it reaches a template; hits share
     # the value as key, so the code line and the template resource of one secret merge.
-    yield from reconcile(ctx, template_hits, _secret_source(ctx, names), keep_unmatched=True)
+    yield from merge_lenses(ctx, template_hits, _secret_source(ctx, names), keep_unmatched=True)
 
 
 # ==== hardcoded-secret ======================================================================
@@ -278,7 +271,7 @@ def _context_name(node: ast.AST, parent: dict[ast.AST, ast.AST]) -> str:
 
 def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
     for res in ctx.resources():
-        label = f"{display_name(template_key(res))} ({res.type})"
+        label = f"{key_text(template_key(res))} ({res.type})"
         for secret in _resource_secrets(res, names):
             yield Hit(
                 _secret_message(secret, f"in the template on {label}"),

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import (
-    index_sources,
-)
+from graders.analysis._scope import index_sources
 from graders.analysis.cfn import as_list
 from graders.analysis.context import CheckContext, Hit
 from graders.analysis.iam_statements import (

@@ -6,9 +6,10 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._copies import Item, SourceIndex, items_hit, names_list, resource_label, template_key
+from graders.analysis._copies import SourceIndex
 from graders.analysis.cfn import as_list, policy_statements, ref_target
 from graders.analysis.context import CheckContext, Hit, Resource
+from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
 from graders.analysis.stacks import truthy_kw
 from graders.checks import check
 
@@ -51,7 +52,7 @@ def s3_insecure_transport(ctx: CheckContext) -> Iterator[Hit]:
         noun = "bucket accepts" if len(items) == 1 else f"{len(items)} buckets accept"
         return f"S3 {noun} requests over plain HTTP: {names_list(i.text for i in items)}"
 
-    yield from items_hit(ctx, "s3-insecure-transport", template_items, source_items, message)
+    yield from one_finding(ctx, "s3-insecure-transport", template_items, source_items, message)
 
 
 def _buckets_without_tls_policy(ctx: CheckContext) -> list[Resource]:

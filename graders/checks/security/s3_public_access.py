@@ -6,18 +6,10 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import (
-    Bindings,
-    construct_call_id,
-    construct_label,
-    display_name,
-    is_cdk_file,
-    pretty,
-    reconcile,
-    template_key,
-)
+from graders.analysis._constructs import Bindings, construct_call_id, construct_label, is_cdk_file
 from graders.analysis.cfn import as_list, is_intrinsic, policy_statements, ref_target
 from graders.analysis.context import CheckContext, Hit
+from graders.analysis.model import key_text, merge_lenses, pretty, template_key
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 from graders.checks import check
 
@@ -44,7 +36,7 @@ def s3_public_access(ctx: CheckContext) -> Iterator[Hit]:
     CloudFront with origin access control, or grant access to named principals only.
     """
     template_hits = list(_public_template(ctx)) if ctx.has_template else []
-    yield from reconcile(ctx, template_hits, _public_source(ctx))
+    yield from merge_lenses(ctx, template_hits, _public_source(ctx))
 
 
 # ==== s3-public-access ======================================================================
@@ -159,7 +151,7 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
             continue  # relaxed Block Public Access alone (ACLs for log delivery, say) grants nobody access
         key = template_key(buckets[ref])
         yield Hit(
-            f"Bucket {display_name(key)} is open to the public: {'; '.join(why)}",
+            f"Bucket {key_text(key)} is open to the public: {'; '.join(why)}",
             evidence[ref],
             key=key,
             lens="template",

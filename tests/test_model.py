@@ -1,0 +1,89 @@
+"""The analysis model's one matching rule and its one lens merger."""
+
+from __future__ import annotations
+
+from graders.analysis.context import Hit, Resource
+from graders.analysis.model import (
+    Item,
+    best_matches,
+    match_level,
+    merge_lenses,
+    names,
+    one_finding,
+    resource_label,
+    template_key,
+)
+from graders.models import Evidence
+from tests.checkkit import make_context
+
+
+def _res(logical_id: str, path: str | None = None, rtype: str = "AWS::SQS::Queue") -> Resource:
+    raw: dict = {"Type": rtype}
+    if path:
+        raw["Metadata"] = {"aws:cdk:path": path}
+    return Resource("Stack", logical_id, rtype, {}, raw, {})
+
+
+def test_template_key_is_the_construct_id_or_the_marked_logical_stem() -> None:
+    assert template_key(_res("OrdersTable5D02A0A9", "Stack/Orders/Resource")) == "Orders"
+    bare = _res("OrdersTable5D02A0A9")
+    assert template_key(bare) == "~OrdersTable"
+    assert resource_label(bare) == "OrdersTable (OrdersTable5D02A0A9)"
+    assert resource_label(_res("MyQueue")) == "MyQueue"  # a hand-written template: no hash, no mark
+
+
+def test_names_the_construct_itself() -> None:
+    assert names("ApiHandler-{}", "ApiHandler-dev")
+    assert names("OrdersTable", "~OrdersTable")
+    assert names("ApiHandler-{}", "~ApiHandlerdev")  # logical ids keep alphanumerics only
+    assert names("Handler", "~ApiHandler")  # nested in a construct "Api", no path metadata
+    assert not names("Handler", "~HandlerRole")
+    assert not names("Table", "OrdersTable")  # with path metadata the id must match whole
+    assert not names(None, "Handler")
+    assert not names("{}-{}", "Handler-dev")  # no literal part names nothing
+    assert names("A", "A") and not names("A", "~BA")  # one letter names only itself
+
+
+def test_match_level_prefers_the_construct_to_what_it_contains() -> None:
+    fn = _res("FnA1B2C3D4", "Stack/Fn/Resource", "AWS::Lambda::Function")
+    role = _res("FnServiceRoleA1B2C3D4", "Stack/Fn/ServiceRole/Resource", "AWS::IAM::Role")
+    other = _res("OtherA1B2C3D4", "Stack/Other/Resource")
+    assert [match_level(r, "Fn") for r in (fn, role, other)] == [3, 2, 0]
+    assert best_matches([role, fn, other], "Fn") == [fn]
+    assert best_matches([role, other], "Fn") == [role]
+    bare_role = _res("FnServiceRoleA1B2C3D4", None, "AWS::IAM::Role")
+    inner = _res("AppFnPolicyA1B2C3D4", None, "AWS::IAM::Policy")
+    assert [match_level(r, "Fn") for r in (bare_role, inner)] == [2, 1]
+    assert match_level(role, "{}") == 0
+
+
+def test_merge_lenses_joins_source_hits_to_the_template_hits_they_name() -> None:
+    ctx = make_context({}, {"Stack": {"Resources": {}}})
+    template = [Hit("queue Orders", [Evidence(resource="OrdersA1B2C3D4")], key="~Orders", lens="template")]
+    source = [
+        Hit("queue Orders (source)", [Evidence(file="app.py", line=3)], key="Orders"),
+        Hit("queue Gone", [Evidence(file="app.py", line=9)], key="Gone"),
+    ]
+    merged = merge_lenses(ctx, template, source)
+    assert [(h.key, h.lens) for h in merged] == [("~Orders", "template"), ("~Orders", "source")]
+    kept = merge_lenses(ctx, template, source, keep_unmatched=True)
+    assert [h.key for h in kept] == ["~Orders", "~Orders", "Gone"]
+    no_template = make_context({})
+    assert merge_lenses(no_template, [], source) == source
+
+
+def test_one_finding_lets_the_template_judge_and_the_source_add_evidence() -> None:
+    ctx = make_context({}, {"Stack": {"Resources": {}}})
+    t = [Item("~Orders", "table Orders", Evidence(resource="OrdersA1B2C3D4"))]
+    s = [
+        Item("Orders", "Orders", Evidence(file="app.py", line=3)),
+        Item("Else", "Else", Evidence(file="app.py", line=8)),
+    ]
+    hits = one_finding(ctx, "k", t, s, lambda items: ", ".join(i.text for i in items))
+    assert [(h.message, h.lens, [e.line for e in h.evidence]) for h in hits] == [
+        ("table Orders", "template", [None]),
+        ("table Orders", "source", [3]),
+    ]
+    assert one_finding(ctx, "k", [], s, lambda items: "x") == []
+    alone = one_finding(make_context({}), "k", [], s, lambda items: ", ".join(i.text for i in items))
+    assert [(h.message, h.lens) for h in alone] == [("Orders, Else", "source")]
