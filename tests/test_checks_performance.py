@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.analysis._copies import SourceIndex
+from graders.analysis.model import AnswerModel
 from tests.checkkit import make_context, run_check
 
 HELPER_FN = {
@@ -134,7 +134,7 @@ class AppStack(Stack):
                              handler="i.h", code=_lambda.Code.from_asset("src"))
 """
     ctx = make_context({"lib/tap_stack.py": src})
-    ids = [i.cid for i in SourceIndex(ctx).instances("Function")]
+    ids = [i.cid for i in AnswerModel(ctx).instances("Function")]
     assert ids == ["Lambda-processor", "Lambda-reporter"]
 
 

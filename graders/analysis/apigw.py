@@ -6,10 +6,16 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis._constructs import Bindings, construct_call_id, construct_label, is_cdk_file
 from graders.analysis.cfn import ref_target
 from graders.analysis.context import CheckContext, Resource, SourceFile
-from graders.analysis.model import key_text, template_key
+from graders.analysis.model import (
+    Bindings,
+    construct_call_id,
+    construct_label,
+    is_cdk_file,
+    key_text,
+    template_key,
+)
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 
 REST_API_CLASSES = frozenset({"RestApi", "LambdaRestApi", "SpecRestApi", "StepFunctionsRestApi"})

@@ -6,9 +6,8 @@ import ast
 import json
 from typing import Any
 
-from graders.analysis._copies import Instance, SourceIndex, text_of
 from graders.analysis.context import CheckContext, Resource
-from graders.analysis.model import Item
+from graders.analysis.model import AnswerModel, Instance, Item, text_of
 from graders.analysis.pyast import call_name
 
 FUNCTION_CALLS = (
@@ -102,7 +101,7 @@ def workload_functions(ctx: CheckContext) -> list[Resource]:
 
 
 def function_instances(ctx: CheckContext) -> list[Instance]:
-    return list(SourceIndex(ctx).instances(*FUNCTION_CALLS))
+    return list(AnswerModel(ctx).instances(*FUNCTION_CALLS))
 
 
 def source_item(ctx: CheckContext, inst: Instance, config: Config) -> Item:

@@ -9,10 +9,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis._scope import SourceIndex, index_sources, method_receiver
 from graders.analysis.cfn import as_list, policy_statements
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import best_matches, describe, display_name
+from graders.analysis.model import (
+    SourceIndex,
+    best_matches,
+    describe,
+    display_name,
+    index_sources,
+    method_receiver,
+)
 from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
 from graders.models import Evidence
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from graders.analysis._scope import SourceIndex
+from graders.analysis.model import SourceIndex
 from graders.analysis.pyast import construct_id, dotted
 
 # A value that varies only with the account or region (``self.account``, ``Aws.REGION``).

@@ -6,13 +6,13 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._copies import Instance, SourceIndex
 from graders.analysis.context import CheckContext
+from graders.analysis.model import AnswerModel, Instance
 from graders.analysis.pyast import literal, walk
 from graders.models import Evidence
 
 
-def stack_class_evidence(ctx: CheckContext, index: SourceIndex, value: str) -> list[Evidence]:
+def stack_class_evidence(ctx: CheckContext, index: AnswerModel, value: str) -> list[Evidence]:
     stacks = index.stack_classes()
     out = []
     for src in index.sources:
@@ -41,7 +41,7 @@ def truthy_kw(node: ast.expr | None) -> bool | None:
     return bool(value) if value is not ast else None
 
 
-def assigned_call(index: SourceIndex, inst: Instance, name: str) -> ast.Call | None:
+def assigned_call(index: AnswerModel, inst: Instance, name: str) -> ast.Call | None:
     scope = index.enclosing(inst.src, inst.call, (ast.FunctionDef, ast.AsyncFunctionDef)) or inst.src.tree
     found = None
     for node in walk(scope) if scope is not None else ():

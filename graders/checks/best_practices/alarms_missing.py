@@ -6,10 +6,9 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis._copies import SourceIndex
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS
-from graders.analysis.model import construct_name, names_list
+from graders.analysis.model import AnswerModel, construct_name, names_list
 from graders.analysis.pyast import call_name, dotted, walk
 from graders.analysis.stacks import stack_class_evidence
 from graders.checks import check
@@ -38,7 +37,7 @@ def alarms_missing(ctx: CheckContext) -> Iterable[Hit]:
     threshold=1, evaluation_periods=1)`, throttles, queue age, DB CPU and connections, and
     send them to an SNS topic.
     """
-    index = SourceIndex(ctx)
+    index = AnswerModel(ctx)
     if ctx.has_template:
         return _alarms_template(ctx, index)
     if any(call_name(c) in _ALARM_CALLS for _, c in index.calls):
@@ -114,7 +113,7 @@ _ALARM_CALLS = (
 )
 
 
-def _modules_never_given(ctx: CheckContext, index: SourceIndex) -> list[str]:
+def _modules_never_given(ctx: CheckContext, index: AnswerModel) -> list[str]:
     """When a file of the answer is cut off mid-statement: the modules of its own package that
     the answer imports but never gives (the part the answer did not reach)."""
     if not any(src.tree is None for src in ctx.sources):
@@ -153,7 +152,7 @@ def _is_workload_call(call: ast.Call) -> bool:
     return True
 
 
-def _alarms_template(ctx: CheckContext, index: SourceIndex) -> list[Hit]:
+def _alarms_template(ctx: CheckContext, index: AnswerModel) -> list[Hit]:
     if any(True for _ in ctx.resources(*_ALARM_TYPES, include_helpers=True)):
         return []
     by_stack: dict[str, list[Resource]] = {}

@@ -8,11 +8,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from graders.analysis._copies import Instance, SourceIndex, ref_name, refs_in, string_pattern, text_of
 from graders.analysis.cfn import ref_target, refs_within
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
-from graders.analysis.model import construct_name, merge_lenses, names_list, resource_label, template_key
+from graders.analysis.model import (
+    AnswerModel,
+    Instance,
+    construct_name,
+    merge_lenses,
+    names_list,
+    ref_name,
+    refs_in,
+    resource_label,
+    string_pattern,
+    template_key,
+    text_of,
+)
 from graders.analysis.pyast import call_name, dotted, kwarg, walk
 from graders.analysis.stacks import string_values, truthy_kw
 from graders.checks import CheckOptions, check
@@ -49,7 +60,7 @@ def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     max_receive_count=3))`; `on_failure=SqsDestination(dlq)` on stream sources and on
     async-invoked functions (or `dead_letter_queue=`).
     """
-    index = SourceIndex(ctx)
+    index = AnswerModel(ctx)
     template = _template_consumers(ctx) if ctx.has_template else []
     source = _source_consumers(ctx, index)
     if not ctx.has_template:
@@ -317,13 +328,13 @@ _DLQ_WRAPPERS = ("SqsDestination", "SqsDlq", "DeadLetterQueue", "SnsDestination"
 
 @dataclass
 class _SourceModel:
-    index: SourceIndex
+    index: AnswerModel
     fn_by_ref: dict[str, Instance]
     dlq_refs: set[str]
     schedules: bool = False  # count schedule-only rules as async sources (rubric option)
 
 
-def _source_model(index: SourceIndex) -> _SourceModel:
+def _source_model(index: AnswerModel) -> _SourceModel:
     fn_by_ref: dict[str, Instance] = {}
     for inst in index.instances(*FUNCTION_CALLS):
         for ref in index.assigned_names(inst):
@@ -355,7 +366,7 @@ def _first_ref(nodes: Iterable[ast.expr | None]) -> str | None:
     return None
 
 
-def _source_consumers(ctx: CheckContext, index: SourceIndex) -> list[_Consumer]:
+def _source_consumers(ctx: CheckContext, index: AnswerModel) -> list[_Consumer]:
     model = _source_model(index)
     model.schedules = ctx.options(DlqMissingOptions).scheduled_rules
     out = _source_queues(ctx, index, model)
@@ -364,7 +375,7 @@ def _source_consumers(ctx: CheckContext, index: SourceIndex) -> list[_Consumer]:
     return out
 
 
-def _source_queues(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -> list[_Consumer]:
+def _source_queues(ctx: CheckContext, index: AnswerModel, model: _SourceModel) -> list[_Consumer]:
     consumers: dict[str, list[str]] = {}
     for src, call in index.calls:
         if call_name(call) == "SqsEventSource" and call.args:
@@ -390,7 +401,7 @@ def _source_queues(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -
     return out
 
 
-def _receiver_fn(index: SourceIndex, src: SourceFile, call: ast.Call, model: _SourceModel) -> Instance | None:
+def _receiver_fn(index: AnswerModel, src: SourceFile, call: ast.Call, model: _SourceModel) -> Instance | None:
     """The function of `fn.add_event_source(<call>)`."""
     par = index.parent(src, call)
     if (
@@ -403,7 +414,7 @@ def _receiver_fn(index: SourceIndex, src: SourceFile, call: ast.Call, model: _So
     return None
 
 
-def _protected_fns(index: SourceIndex, model: _SourceModel) -> set[int]:
+def _protected_fns(index: AnswerModel, model: _SourceModel) -> set[int]:
     """ids of function instances with a DLQ or on-failure destination of their own."""
     out: set[int] = set()
     for inst in model.fn_by_ref.values():
@@ -430,7 +441,7 @@ def _protected_fns(index: SourceIndex, model: _SourceModel) -> set[int]:
     return out
 
 
-def _scheduled_rule(index: SourceIndex, src: SourceFile, call: ast.Call) -> bool:
+def _scheduled_rule(index: AnswerModel, src: SourceFile, call: ast.Call) -> bool:
     """True when a `targets.LambdaFunction(...)` call sits on a schedule-only rule."""
     rule: ast.Call | None = None
     cur: ast.AST | None = index.parent(src, call)
@@ -451,7 +462,7 @@ def _scheduled_rule(index: SourceIndex, src: SourceFile, call: ast.Call) -> bool
     return rule is not None and kwarg(rule, "schedule") is not None and kwarg(rule, "event_pattern") is None
 
 
-def _rule_assigned(index: SourceIndex, src: SourceFile, var: str) -> ast.Call | None:
+def _rule_assigned(index: AnswerModel, src: SourceFile, var: str) -> ast.Call | None:
     for node in walk(src.tree) if src.tree else ():
         if (
             isinstance(node, ast.Assign)
@@ -464,7 +475,7 @@ def _rule_assigned(index: SourceIndex, src: SourceFile, var: str) -> ast.Call | 
 
 
 def _async_trigger(
-    index: SourceIndex, src: SourceFile, call: ast.Call, model: _SourceModel
+    index: AnswerModel, src: SourceFile, call: ast.Call, model: _SourceModel
 ) -> tuple[Instance | None, str]:
     """(function, what invokes it) when ``call`` wires a function to an asynchronous source."""
     name = call_name(call)
@@ -487,7 +498,7 @@ def _async_trigger(
     return None, ""
 
 
-def _source_async(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -> list[_Consumer]:
+def _source_async(ctx: CheckContext, index: AnswerModel, model: _SourceModel) -> list[_Consumer]:
     protected = _protected_fns(index, model)
     found: dict[int, tuple[Instance, list[str], list[Evidence]]] = {}
     for src, call in index.calls:
@@ -510,7 +521,7 @@ def _source_async(ctx: CheckContext, index: SourceIndex, model: _SourceModel) ->
     return out
 
 
-def _source_streams(ctx: CheckContext, index: SourceIndex, model: _SourceModel) -> list[_Consumer]:
+def _source_streams(ctx: CheckContext, index: AnswerModel, model: _SourceModel) -> list[_Consumer]:
     out = []
     for src, call in index.calls:
         name = call_name(call)

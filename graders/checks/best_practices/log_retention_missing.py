@@ -6,11 +6,20 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis._copies import Instance, SourceIndex, refs_in, string_pattern, text_of
 from graders.analysis.cfn import refs_within
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
-from graders.analysis.model import Item, one_finding, resource_label, template_key
+from graders.analysis.model import (
+    AnswerModel,
+    Instance,
+    Item,
+    one_finding,
+    refs_in,
+    resource_label,
+    string_pattern,
+    template_key,
+    text_of,
+)
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal
 from graders.analysis.stacks import string_values
 from graders.checks import check
@@ -40,7 +49,7 @@ def log_retention_missing(ctx: CheckContext) -> Iterable[Hit]:
     `log_group` with a retention, and add `cloudwatch_logs_retention` next to
     `cloudwatch_logs_exports`.
     """
-    index = SourceIndex(ctx)
+    index = AnswerModel(ctx)
     template_items = _template_log_items(ctx) if ctx.has_template else []
     source_items = _source_log_items(ctx, index)
 
@@ -148,7 +157,7 @@ def _managed_log_groups(ctx: CheckContext) -> bool | None:
     return ws.context.get(_MANAGED_LOG_FLAG) in (True, "true")
 
 
-def _source_log_items(ctx: CheckContext, index: SourceIndex) -> list[Item]:
+def _source_log_items(ctx: CheckContext, index: AnswerModel) -> list[Item]:
     items: list[Item] = []
     for inst in index.instances("LogGroup"):
         ret = inst.kw("retention")
@@ -210,7 +219,7 @@ def _list_text(node: ast.expr) -> str:
     return text_of(node)
 
 
-def _named_log_groups(index: SourceIndex, prefix: str) -> list[Instance]:
+def _named_log_groups(index: AnswerModel, prefix: str) -> list[Instance]:
     out = []
     for inst in index.instances("LogGroup", "CfnLogGroup"):
         name = string_pattern(inst.kw("log_group_name"))
@@ -219,7 +228,7 @@ def _named_log_groups(index: SourceIndex, prefix: str) -> list[Instance]:
     return out
 
 
-def _source_function_log_items(ctx: CheckContext, index: SourceIndex) -> list[Item]:
+def _source_function_log_items(ctx: CheckContext, index: AnswerModel) -> list[Item]:
     managed = _managed_log_groups(ctx)
     if managed or (managed is None and not ctx.has_template):
         return []  # CDK-managed groups with retention, or we cannot know the flag

@@ -7,9 +7,16 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis._copies import Instance, SourceIndex
 from graders.analysis.context import CheckContext, Hit
-from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
+from graders.analysis.model import (
+    AnswerModel,
+    Instance,
+    Item,
+    names_list,
+    one_finding,
+    resource_label,
+    template_key,
+)
 from graders.analysis.pyast import call_name, kwarg, literal, str_literal
 from graders.analysis.stacks import assigned_call, truthy_kw
 from graders.checks import check
@@ -38,7 +45,7 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     Fix: `point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
     point_in_time_recovery_enabled=True)`.
     """
-    index = SourceIndex(ctx)
+    index = AnswerModel(ctx)
     template_items = _template_pitr_items(ctx) if ctx.has_template else []
     source_items = []
     off = gated = 0
@@ -108,7 +115,7 @@ def _template_pitr_items(ctx: CheckContext) -> list[Item]:
     return items
 
 
-def _source_pitr_state(index: SourceIndex, inst: Instance) -> bool | None:
+def _source_pitr_state(index: AnswerModel, inst: Instance) -> bool | None:
     """True/False when the source says whether PITR is on, None when it cannot tell."""
     l1 = call_name(inst.call).startswith("Cfn")
     if not l1:

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.analysis._copies import SourceIndex, ref_name, substitute, text_of
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import names_list, resource_label
+from graders.analysis.model import AnswerModel, names_list, ref_name, resource_label, substitute, text_of
 from graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
 from graders.analysis.stacks import stack_class_evidence
 from graders.checks import CheckOptions, check
@@ -59,7 +58,7 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
         required = asked
     if not required:
         return []
-    index = SourceIndex(ctx)
+    index = AnswerModel(ctx)
     uses = _tag_uses(ctx, index)
     whose = "Tags the prompt asks for" if asked else "Required tags"
     if ctx.has_template:
@@ -119,7 +118,7 @@ class _TagUse:
     stack_tags: bool = False  # a Stack's tags= prop: CloudFormation tags the resources at deploy time
 
 
-def _tag_uses(ctx: CheckContext, index: SourceIndex) -> list[_TagUse]:
+def _tag_uses(ctx: CheckContext, index: AnswerModel) -> list[_TagUse]:
     """Every tag the answer's code (and the scaffold entry it relies on) applies."""
     stacks = index.stack_classes()
     uses: list[_TagUse] = []
@@ -133,7 +132,7 @@ def _tag_uses(ctx: CheckContext, index: SourceIndex) -> list[_TagUse]:
 
 
 def _tag_uses_of_call(
-    index: SourceIndex, src: SourceFile, call: ast.Call, stacks: set[str], wide_names: set[str]
+    index: AnswerModel, src: SourceFile, call: ast.Call, stacks: set[str], wide_names: set[str]
 ) -> Iterator[_TagUse]:
     func = call.func
     # Tags.of(scope).add("Key", value) and Aspects.of(scope).add(Tag("Key", value))
@@ -166,14 +165,14 @@ def _tag_uses_of_call(
         yield _TagUse(key, is_stack, src, call, shown, stack_tags=is_stack)
 
 
-def _is_super_init(index: SourceIndex, src: SourceFile, call: ast.Call, stacks: set[str]) -> bool:
+def _is_super_init(index: AnswerModel, src: SourceFile, call: ast.Call, stacks: set[str]) -> bool:
     if not (isinstance(call.func, ast.Attribute) and call.func.attr == "__init__"):
         return False
     cls = index.enclosing(src, call, (ast.ClassDef,))
     return isinstance(cls, ast.ClassDef) and cls.name in stacks
 
 
-def _keys_of(index: SourceIndex, src: SourceFile, call: ast.Call, node: ast.expr) -> list[str | None]:
+def _keys_of(index: AnswerModel, src: SourceFile, call: ast.Call, node: ast.expr) -> list[str | None]:
     """The tag key(s) one call applies, loop variables bound to their literal values."""
     keys: list[str | None] = []
     for layers in index.copies(src, call, 0):
@@ -183,7 +182,7 @@ def _keys_of(index: SourceIndex, src: SourceFile, call: ast.Call, node: ast.expr
 
 
 def _dict_or_list_keys(
-    index: SourceIndex, src: SourceFile, call: ast.Call, node: ast.expr
+    index: AnswerModel, src: SourceFile, call: ast.Call, node: ast.expr
 ) -> list[str | None]:
     if isinstance(node, ast.Name):
         node = index.assigned_literal(src, call, node.id) or node
@@ -235,7 +234,7 @@ def _stack_vars(src: SourceFile, stacks: set[str]) -> set[str]:
 
 
 def _is_wide_scope(
-    index: SourceIndex, src: SourceFile, scope: ast.expr, stacks: set[str], wide_names: set[str]
+    index: AnswerModel, src: SourceFile, scope: ast.expr, stacks: set[str], wide_names: set[str]
 ) -> bool:
     ref = ref_name(scope)
     if ref == "self":
@@ -284,7 +283,7 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
 
 
 def _tags_template(
-    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse], whose: str
+    ctx: CheckContext, index: AnswerModel, required: list[str], uses: list[_TagUse], whose: str
 ) -> list[Hit]:
     taggable = [r for r in ctx.resources() if _taggable(r.type)]
     if not taggable:
@@ -331,7 +330,7 @@ def _share(n: int, total: int) -> str:
 
 
 def _tags_source(
-    ctx: CheckContext, index: SourceIndex, required: list[str], uses: list[_TagUse], whose: str
+    ctx: CheckContext, index: AnswerModel, required: list[str], uses: list[_TagUse], whose: str
 ) -> list[Hit]:
     if not index.sources or any(u.key is None and u.wide for u in uses):
         return []  # no CDK code, or app/stack tags whose keys we cannot read: stay silent

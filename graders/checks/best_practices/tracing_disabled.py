@@ -6,10 +6,19 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis._copies import Instance, SourceIndex, text_of
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
-from graders.analysis.model import Item, key_text, names_list, one_finding, resource_label, template_key
+from graders.analysis.model import (
+    AnswerModel,
+    Instance,
+    Item,
+    key_text,
+    names_list,
+    one_finding,
+    resource_label,
+    template_key,
+    text_of,
+)
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal
 from graders.analysis.stacks import assigned_call, truthy_kw
 from graders.checks import check
@@ -34,7 +43,7 @@ def tracing_disabled(ctx: CheckContext) -> Iterable[Hit]:
     Fix: `tracing=_lambda.Tracing.ACTIVE` on each function and
     `deploy_options=apigw.StageOptions(tracing_enabled=True)` on the API.
     """
-    index = SourceIndex(ctx)
+    index = AnswerModel(ctx)
     template_items = _template_tracing_items(ctx) if ctx.has_template else []
     source_items = _source_tracing_items(ctx, index)
 
@@ -90,7 +99,7 @@ def _template_tracing_items(ctx: CheckContext) -> list[Item]:
     return items
 
 
-def _source_tracing_items(ctx: CheckContext, index: SourceIndex) -> list[Item]:
+def _source_tracing_items(ctx: CheckContext, index: AnswerModel) -> list[Item]:
     items = []
     for inst in index.instances(*FUNCTION_CALLS):
         tracing = inst.kw("tracing") if call_name(inst.call) != "CfnFunction" else inst.kw("tracing_config")
@@ -142,7 +151,7 @@ def _reads_as_untraced(node: ast.expr) -> bool:
     return "DISABLED" in text or "PASS_THROUGH" in text or "PassThrough" in text
 
 
-def _struct_flag(index: SourceIndex, inst: Instance, node: ast.expr | None, name: str) -> bool | None:
+def _struct_flag(index: AnswerModel, inst: Instance, node: ast.expr | None, name: str) -> bool | None:
     """A boolean field of a struct argument (StageOptions(...) or a dict); None when unreadable."""
     if node is None:
         return False

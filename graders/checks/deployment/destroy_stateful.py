@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
-from graders.analysis._scope import SourceIndex, index_sources, method_receiver
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import best_matches, describe
+from graders.analysis.model import SourceIndex, best_matches, describe, index_sources, method_receiver
 from graders.analysis.names import (
     id_text,
 )

@@ -10,10 +10,9 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.analysis._scope import SourceIndex, index_sources
 from graders.analysis.cfn import sub_text
 from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.model import describe, id_regex
+from graders.analysis.model import SourceIndex, describe, id_regex, index_sources
 from graders.analysis.names import (
     ACCOUNT_REGION,
     Part,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from graders.analysis._scope import SourceIndex, index_sources
 from graders.analysis.context import CheckContext, Hit
+from graders.analysis.model import SourceIndex, index_sources
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, walk
 from graders.checks import check
 from graders.models import Evidence

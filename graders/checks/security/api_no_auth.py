@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from graders.analysis._constructs import Bindings, construct_call_id
 from graders.analysis.apigw import (
     NETWORK_KEYS,
     Api,
@@ -18,7 +17,7 @@ from graders.analysis.apigw import (
 )
 from graders.analysis.cfn import is_intrinsic, policy_statements
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import key_text, merge_lenses, pretty, template_key
+from graders.analysis.model import Bindings, construct_call_id, key_text, merge_lenses, pretty, template_key
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks import check
 from graders.models import Evidence

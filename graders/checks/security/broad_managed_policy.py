@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import SourceIndex, index_sources, method_receiver
 from graders.analysis.cfn import as_list, is_intrinsic, plain_strings
 from graders.analysis.context import CheckContext, Hit
 from graders.analysis.iam_statements import (
@@ -19,7 +18,7 @@ from graders.analysis.iam_statements import (
     owner_call_of,
     texts,
 )
-from graders.analysis.model import describe
+from graders.analysis.model import SourceIndex, describe, index_sources, method_receiver
 from graders.analysis.pyast import call_name, construct_id, kwarg, walk
 from graders.checks import CheckOptions, check
 

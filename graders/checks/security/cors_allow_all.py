@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import Bindings, construct_call_id, construct_label, is_cdk_file
 from graders.analysis.apigw import (
     HTTP_API_CLASSES,
     REST_API_CLASSES,
@@ -19,7 +18,16 @@ from graders.analysis.apigw import (
 from graders.analysis.cfn import as_list
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
-from graders.analysis.model import key_text, merge_lenses, pretty, template_key
+from graders.analysis.model import (
+    Bindings,
+    construct_call_id,
+    construct_label,
+    is_cdk_file,
+    key_text,
+    merge_lenses,
+    pretty,
+    template_key,
+)
 from graders.analysis.pyast import call_name, dotted, iter_calls, literal, parents, str_literal, walk
 from graders.checks import check
 from graders.models import Evidence

@@ -8,10 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from graders.analysis._constructs import construct_call_id, construct_label, is_cdk_file
 from graders.analysis.cfn import as_list, is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.model import key_text, merge_lenses, template_key
+from graders.analysis.model import (
+    construct_call_id,
+    construct_label,
+    is_cdk_file,
+    key_text,
+    merge_lenses,
+    template_key,
+)
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks import CheckOptions, check
 

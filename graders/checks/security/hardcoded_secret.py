@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graders.analysis._constructs import Bindings, construct_call_id, is_cdk_file
 from graders.analysis.cfn import is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
-from graders.analysis.model import key_text, merge_lenses, pretty, template_key
+from graders.analysis.model import (
+    Bindings,
+    construct_call_id,
+    is_cdk_file,
+    key_text,
+    merge_lenses,
+    pretty,
+    template_key,
+)
 from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
 from graders.analysis.secret_names import SECRET_WORDS, is_secret_name
 from graders.checks import CheckOptions, check

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import index_sources
 from graders.analysis.cfn import as_list
 from graders.analysis.context import CheckContext, Hit
 from graders.analysis.iam_statements import (
@@ -20,6 +19,7 @@ from graders.analysis.iam_statements import (
     template_statements,
     texts,
 )
+from graders.analysis.model import index_sources
 from graders.checks import check
 
 # =====================================================================================

@@ -6,10 +6,9 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._copies import SourceIndex
 from graders.analysis.cfn import as_list, policy_statements, ref_target
 from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
+from graders.analysis.model import AnswerModel, Item, names_list, one_finding, resource_label, template_key
 from graders.analysis.stacks import truthy_kw
 from graders.checks import check
 
@@ -42,7 +41,7 @@ def s3_insecure_transport(ctx: CheckContext) -> Iterator[Hit]:
     ]
     source_items: list[Item] = []
     if not any("aws:SecureTransport" in src.text for src in ctx.sources):
-        index = SourceIndex(ctx)
+        index = AnswerModel(ctx)
         for inst in index.instances("Bucket"):
             flag = inst.kw("enforce_ssl")
             if (flag is None and not inst.opaque) or (flag is not None and truthy_kw(flag) is False):

@@ -6,10 +6,18 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import Bindings, construct_call_id, construct_label, is_cdk_file
 from graders.analysis.cfn import as_list, is_intrinsic, policy_statements, ref_target
 from graders.analysis.context import CheckContext, Hit
-from graders.analysis.model import key_text, merge_lenses, pretty, template_key
+from graders.analysis.model import (
+    Bindings,
+    construct_call_id,
+    construct_label,
+    is_cdk_file,
+    key_text,
+    merge_lenses,
+    pretty,
+    template_key,
+)
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 from graders.checks import check
 
