@@ -9,10 +9,10 @@ from typing import Any
 from graders.analysis.cfn import ref_target
 from graders.analysis.context import CheckContext, Resource, SourceFile
 from graders.analysis.model import (
-    Bindings,
+    SourceIndex,
     construct_call_id,
     construct_label,
-    is_cdk_file,
+    index_of,
     key_text,
     template_key,
 )
@@ -99,10 +99,10 @@ class Api:
 class SourceView:
     """The answer's infrastructure files with their bindings and API constructs."""
 
-    files: list[tuple[SourceFile, Bindings]] = field(default_factory=list)
+    files: list[tuple[SourceFile, SourceIndex]] = field(default_factory=list)
     apis: list[Api] = field(default_factory=list)
 
-    def api_for(self, bindings: Bindings, receiver: ast.AST, kinds: tuple[str, ...]) -> Api | None:
+    def api_for(self, bindings: SourceIndex, receiver: ast.AST, kinds: tuple[str, ...]) -> Api | None:
         """The API a resource/route expression belongs to; the only API of that kind when unsure."""
         key = bindings.owner(receiver)
         candidates = [a for a in self.apis if a.kind in kinds]
@@ -114,9 +114,9 @@ class SourceView:
 def source_view(ctx: CheckContext) -> SourceView:
     view = SourceView()
     for src in ctx.parsed():
-        if src.tree is None or src.inline_of is not None or not is_cdk_file(src.tree):
+        if src.tree is None or src.inline_of is not None or not index_of(src).imports_cdk:
             continue
-        bindings = Bindings(src.tree)
+        bindings = index_of(src)
         view.files.append((src, bindings))
         restricted_file = mentions_network_restriction(src.text)
         for call in iter_calls(src.tree, *REST_API_CLASSES, *HTTP_API_CLASSES, *WS_API_CLASSES):

@@ -176,6 +176,8 @@ class CheckContext:
     # stack -> logical id -> (file, line, markdown line): where a template written by hand says it
     marks: dict[str, dict[str, tuple[str, int, int | None]]] = field(default_factory=dict)
     _sources: list[SourceFile] | None = None  # the kind's source model; tests may leave it to the default
+    # The analysis model of this answer (graders.analysis.model.AnswerModel), built on first use.
+    model: Any = field(default=None, repr=False, compare=False)
 
     # ---- source lens -------------------------------------------------------------------
     @property
@@ -187,7 +189,7 @@ class CheckContext:
 
     def without_sources(self) -> CheckContext:
         """This context with an empty source model: a check's template lens on a kind it cannot read."""
-        return replace(self, _sources=[])
+        return replace(self, _sources=[], model=None)
 
     def parsed(self) -> Iterator[SourceFile]:
         for src in self.sources:

@@ -101,7 +101,7 @@ def workload_functions(ctx: CheckContext) -> list[Resource]:
 
 
 def function_instances(ctx: CheckContext) -> list[Instance]:
-    return list(AnswerModel(ctx).instances(*FUNCTION_CALLS))
+    return list(AnswerModel.of(ctx).instances(*FUNCTION_CALLS))
 
 
 def source_item(ctx: CheckContext, inst: Instance, config: Config) -> Item:

@@ -5,11 +5,12 @@ Template lens. A template resource is keyed by the construct that made it
 metadata (CDK without metadata, a CloudFormation answer), its logical id without CDK's hash
 suffix, marked with ``~``.
 
-Source lens. :class:`SourceIndex` is one infrastructure file's index (parents, calls,
-single-assignment bindings, the construct an expression refers to); :class:`Bindings` tells
-which construct a name or an API part (``api.root.add_resource(...)``) belongs to;
-:class:`AnswerModel` expands each construct call of the answer's CDK files into the copies it
-makes (helper methods called several times, loops) with the bindings of each copy. A source
+Source lens. :class:`SourceIndex` is one file's index, built once per file
+(:func:`index_of`): parents, calls, single-assignment bindings, the construct an expression
+refers to and which construct a name or an API part (``api.root.add_resource(...)``) belongs
+to. :class:`AnswerModel`, built once per answer (:meth:`AnswerModel.of`), expands each construct
+call of the answer's CDK files into the copies it makes (helper methods called several times,
+loops) with the bindings of each copy. A source
 construct is keyed by its id as written, ``{}`` standing for the variable parts of an f-string.
 
 Matching (:func:`match_level`), the one rule for "this source construct is that template
@@ -233,10 +234,13 @@ _MAX_DEPTH = 6
 
 @dataclass
 class SourceIndex:
-    """Parents, scopes and single-assignment bindings of one parsed file."""
+    """One parsed file of the answer: parents, scopes, calls, single-assignment bindings and the
+    construct a name stands for. One per file (:func:`index_of`), shared by every check."""
 
     src: SourceFile
     _parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
+    all_calls: list[ast.Call] = field(default_factory=list)  # every call, in walk order
+    _values: dict[tuple[ast.AST | None, str], list[ast.expr]] | None = None
     _bindings: dict[ast.AST, dict[str, list[ast.expr]]] = field(default_factory=dict)
     _self_attrs: dict[ast.AST, dict[str, list[ast.expr]]] = field(default_factory=dict)
     _calls: dict[str, list[ast.Call]] = field(default_factory=dict)
@@ -253,6 +257,7 @@ class SourceIndex:
         for node in walk(self.src.tree):
             if isinstance(node, ast.Call):
                 self._calls.setdefault(call_name(node), []).append(node)
+                self.all_calls.append(node)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
                 self._attr_loads.add(node.attr)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -409,6 +414,80 @@ class SourceIndex:
         call = self.construct_call(expr)
         return construct_id(call) if call is not None else None
 
+    # ---- which construct a name stands for (assignments file-wide, self.x across methods) ----
+    @property
+    def parents(self) -> dict[ast.AST, ast.AST]:
+        return self._parents
+
+    def _assigned(self) -> dict[tuple[ast.AST | None, str], list[ast.expr]]:
+        """Values assigned to each dotted name: ``self.x`` file-wide, plain names per function."""
+        if self._values is None:
+            self._values = {}
+            for node in walk(self.tree):
+                targets: list[ast.expr] = []
+                value: ast.expr | None = None
+                if isinstance(node, ast.Assign):
+                    targets, value = node.targets, node.value
+                elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+                    targets, value = [node.target], node.value
+                if value is None:
+                    continue
+                for target in targets:
+                    name = dotted(target)
+                    if name:
+                        self._values.setdefault((self._assign_scope(node, name), name), []).append(value)
+        return self._values
+
+    def _assign_scope(self, node: ast.AST, name: str) -> ast.AST | None:
+        if "." in name:
+            return None
+        cur = self._parents.get(node)
+        while cur is not None and not isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            cur = self._parents.get(cur)
+        return cur
+
+    def value_of(self, expr: ast.AST) -> ast.expr | None:
+        """The one expression a name was assigned (in its function, else file-wide), if unique."""
+        name = dotted(expr)
+        if not name or "()" in name:
+            return None
+        for scope in (self._assign_scope(expr, name), None):
+            values = self._assigned().get((scope, name))
+            if values:
+                return values[0] if len(values) == 1 else None
+        return None
+
+    def owner(self, expr: ast.AST | None, _depth: int = 0) -> str | None:
+        """The construct id `expr` is (or is a part of), when the file tells."""
+        if expr is None or _depth > 12:
+            return None
+        if isinstance(expr, ast.Call):
+            func = expr.func
+            if isinstance(func, ast.Attribute) and func.attr in _PART_OF:
+                return self.owner(func.value, _depth + 1)
+            return construct_call_id(expr)
+        if isinstance(expr, ast.Attribute) and expr.attr in _PART_OF:
+            return self.owner(expr.value, _depth + 1)
+        if isinstance(expr, (ast.Name, ast.Attribute)):
+            return self.owner(self.value_of(expr), _depth + 1)
+        return None
+
+    def enclosing_construct(self, node: ast.AST) -> tuple[str | None, ast.Call | None]:
+        """The construct a node configures: the nearest enclosing `Cls(scope, "Id", ...)` call or
+        `x.method(...)` call on a construct the file names."""
+        cur = self._parents.get(node)
+        while cur is not None and not isinstance(cur, ast.stmt):
+            if isinstance(cur, ast.Call):
+                cid = construct_call_id(cur)
+                if cid:
+                    return cid, cur
+                if isinstance(cur.func, ast.Attribute):
+                    owner = self.owner(cur.func.value)
+                    if owner:
+                        return owner, cur
+            cur = self._parents.get(cur)
+        return None, None
+
 
 def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
     """An index per parsed infrastructure file: inline Lambda code and unit tests are left out
@@ -416,18 +495,22 @@ def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
 
     Indexes are cached for the few most recent files: six checks read the same answer.
     """
-    out = []
-    for src in sources:
-        if src.tree is None or src.inline_of is not None or is_test_file(src.path):
-            continue
-        cached = _INDEXES.get(id(src))
-        if cached is None or cached.src is not src:
-            cached = SourceIndex(src)
-            _INDEXES[id(src)] = cached
-            while len(_INDEXES) > _CACHE_SIZE:
-                _INDEXES.pop(next(iter(_INDEXES)))
-        out.append(cached)
-    return out
+    return [
+        index_of(src)
+        for src in sources
+        if src.tree is not None and src.inline_of is None and not is_test_file(src.path)
+    ]
+
+
+def index_of(src: SourceFile) -> SourceIndex:
+    """The index of a parsed file, built once (cached for the few most recent files)."""
+    cached = _INDEXES.get(id(src))
+    if cached is None or cached.src is not src:
+        cached = SourceIndex(src)
+        _INDEXES[id(src)] = cached
+        while len(_INDEXES) > _CACHE_SIZE:
+            _INDEXES.pop(next(iter(_INDEXES)))
+    return cached
 
 
 _INDEXES: dict[int, SourceIndex] = {}
@@ -556,99 +639,8 @@ def construct_label(call: ast.Call) -> str | None:
     return construct_call_id(call)
 
 
-def is_cdk_file(tree: ast.Module) -> bool:
-    """True for infrastructure code (imports aws_cdk or constructs), False for application code."""
-    for node in walk(tree):
-        if isinstance(node, ast.Import) and any(
-            a.name.split(".")[0] in ("aws_cdk", "constructs") for a in node.names
-        ):
-            return True
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
-            "aws_cdk",
-            "constructs",
-        ):
-            return True
-    return False
-
-
-class Bindings:
-    """Which construct the names of one file stand for.
-
-    `self.x` attributes are file-wide (methods of a stack share them); plain names are local to
-    the function that assigns them. A name assigned more than once is left unknown.
-    """
-
-    def __init__(self, tree: ast.Module) -> None:
-        self.parents = parents(tree)
-        self._values: dict[tuple[ast.AST | None, str], list[ast.expr]] = {}
-        for node in walk(tree):
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(node, ast.Assign):
-                targets, value = node.targets, node.value
-            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
-                targets, value = [node.target], node.value
-            if value is None:
-                continue
-            for target in targets:
-                name = dotted(target)
-                if name:
-                    self._values.setdefault((self._scope(node, name), name), []).append(value)
-
-    def _scope(self, node: ast.AST, name: str) -> ast.AST | None:
-        if "." in name:
-            return None
-        cur = self.parents.get(node)
-        while cur is not None and not isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            cur = self.parents.get(cur)
-        return cur
-
-    def value_of(self, expr: ast.AST) -> ast.expr | None:
-        """The one expression a name was assigned (in its function, else file-wide), if unique."""
-        name = dotted(expr)
-        if not name or "()" in name:
-            return None
-        for scope in (self._scope(expr, name), None):
-            values = self._values.get((scope, name))
-            if values:
-                return values[0] if len(values) == 1 else None
-        return None
-
-    def owner(self, expr: ast.AST | None, _depth: int = 0) -> str | None:
-        """The construct id `expr` is (or is a part of), when the file tells."""
-        if expr is None or _depth > 12:
-            return None
-        if isinstance(expr, ast.Call):
-            func = expr.func
-            if isinstance(func, ast.Attribute) and func.attr in _PART_OF:
-                return self.owner(func.value, _depth + 1)
-            return construct_call_id(expr)
-        if isinstance(expr, ast.Attribute) and expr.attr in _PART_OF:
-            return self.owner(expr.value, _depth + 1)
-        if isinstance(expr, (ast.Name, ast.Attribute)):
-            return self.owner(self.value_of(expr), _depth + 1)
-        return None
-
-    def enclosing_construct(self, node: ast.AST) -> tuple[str | None, ast.Call | None]:
-        """The construct a node configures: the nearest enclosing `Cls(scope, "Id", ...)` call or
-        `x.method(...)` call on a construct the file names."""
-        cur = self.parents.get(node)
-        while cur is not None and not isinstance(cur, ast.stmt):
-            if isinstance(cur, ast.Call):
-                cid = construct_call_id(cur)
-                if cid:
-                    return cid, cur
-                if isinstance(cur.func, ast.Attribute):
-                    owner = self.owner(cur.func.value)
-                    if owner:
-                        return owner, cur
-            cur = self.parents.get(cur)
-        return None, None
-
-
 # ==== the copies a construct call makes ========================================================
 _CDK_IMPORT = re.compile(r"^\s*(?:from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
-_HASH_SUFFIX = re.compile(r"^(?P<stem>[A-Za-z0-9]+?)[0-9A-F]{8}$")
 _MAX_HELPER_DEPTH = 4
 _MAX_COPIES = 64
 _SITE = "<site>"
@@ -786,17 +778,23 @@ class AnswerModel:
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.sources = cdk_sources(ctx)
-        self.parents: dict[int, dict[ast.AST, ast.AST]] = {
-            id(s): parents(s.tree) for s in self.sources if s.tree
-        }
+        self.indexes: dict[int, SourceIndex] = {id(s): index_of(s) for s in self.sources if s.tree}
         self._sites: list[ast.expr] = []
         self.calls: list[tuple[SourceFile, ast.Call]] = [
-            (s, n) for s in self.sources if s.tree for n in walk(s.tree) if isinstance(n, ast.Call)
+            (s, n) for s in self.sources if s.tree for n in self.indexes[id(s)].all_calls
         ]
+
+    @classmethod
+    def of(cls, ctx: CheckContext) -> AnswerModel:
+        """The answer's model, built on first use and kept on the context for every check."""
+        if not isinstance(ctx.model, cls):
+            ctx.model = cls(ctx)
+        return ctx.model
 
     # ---- structure -----------------------------------------------------------------------
     def parent(self, src: SourceFile, node: ast.AST) -> ast.AST | None:
-        return self.parents.get(id(src), {}).get(node)
+        index = self.indexes.get(id(src))
+        return index.parent(node) if index is not None else None
 
     def enclosing(self, src: SourceFile, node: ast.AST, kinds: tuple[type, ...]) -> ast.AST | None:
         cur = self.parent(src, node)

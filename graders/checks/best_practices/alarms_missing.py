@@ -37,7 +37,7 @@ def alarms_missing(ctx: CheckContext) -> Iterable[Hit]:
     threshold=1, evaluation_periods=1)`, throttles, queue age, DB CPU and connections, and
     send them to an SNS topic.
     """
-    index = AnswerModel(ctx)
+    index = AnswerModel.of(ctx)
     if ctx.has_template:
         return _alarms_template(ctx, index)
     if any(call_name(c) in _ALARM_CALLS for _, c in index.calls):

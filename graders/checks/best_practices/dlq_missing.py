@@ -60,7 +60,7 @@ def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     max_receive_count=3))`; `on_failure=SqsDestination(dlq)` on stream sources and on
     async-invoked functions (or `dead_letter_queue=`).
     """
-    index = AnswerModel(ctx)
+    index = AnswerModel.of(ctx)
     template = _template_consumers(ctx) if ctx.has_template else []
     source = _source_consumers(ctx, index)
     if not ctx.has_template:

@@ -49,7 +49,7 @@ def log_retention_missing(ctx: CheckContext) -> Iterable[Hit]:
     `log_group` with a retention, and add `cloudwatch_logs_retention` next to
     `cloudwatch_logs_exports`.
     """
-    index = AnswerModel(ctx)
+    index = AnswerModel.of(ctx)
     template_items = _template_log_items(ctx) if ctx.has_template else []
     source_items = _source_log_items(ctx, index)
 

@@ -45,7 +45,7 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     Fix: `point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
     point_in_time_recovery_enabled=True)`.
     """
-    index = AnswerModel(ctx)
+    index = AnswerModel.of(ctx)
     template_items = _template_pitr_items(ctx) if ctx.has_template else []
     source_items = []
     off = gated = 0

@@ -58,7 +58,7 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
         required = asked
     if not required:
         return []
-    index = AnswerModel(ctx)
+    index = AnswerModel.of(ctx)
     uses = _tag_uses(ctx, index)
     whose = "Tags the prompt asks for" if asked else "Required tags"
     if ctx.has_template:

@@ -43,7 +43,7 @@ def tracing_disabled(ctx: CheckContext) -> Iterable[Hit]:
     Fix: `tracing=_lambda.Tracing.ACTIVE` on each function and
     `deploy_options=apigw.StageOptions(tracing_enabled=True)` on the API.
     """
-    index = AnswerModel(ctx)
+    index = AnswerModel.of(ctx)
     template_items = _template_tracing_items(ctx) if ctx.has_template else []
     source_items = _source_tracing_items(ctx, index)
 

@@ -17,7 +17,14 @@ from graders.analysis.apigw import (
 )
 from graders.analysis.cfn import is_intrinsic, policy_statements
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import Bindings, construct_call_id, key_text, merge_lenses, pretty, template_key
+from graders.analysis.model import (
+    SourceIndex,
+    construct_call_id,
+    key_text,
+    merge_lenses,
+    pretty,
+    template_key,
+)
 from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
 from graders.checks import check
 from graders.models import Evidence
@@ -72,7 +79,7 @@ def _network_restricted(api: Resource | None) -> bool:
     return False
 
 
-def _http_methods(call: ast.Call, bindings: Bindings) -> list[str]:
+def _http_methods(call: ast.Call, bindings: SourceIndex) -> list[str]:
     """The verbs of an `add_method` call: a literal, or the literal list a loop variable runs over."""
     node = call.args[0] if call.args else kwarg(call, "http_method")
     value = str_literal(node)
@@ -90,7 +97,7 @@ def _http_methods(call: ast.Call, bindings: Bindings) -> list[str]:
     return ["{" + ast.unparse(node) + "}"] if node is not None else ["?"]
 
 
-def _source_path(bindings: Bindings, expr: ast.AST, depth: int = 0) -> str:
+def _source_path(bindings: SourceIndex, expr: ast.AST, depth: int = 0) -> str:
     """Best-effort path of an API resource expression (`/users/{userId}`), '' when unknown."""
     if depth > 12:
         return ""
@@ -262,7 +269,7 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
         )
 
 
-def _function_url_source(ctx: CheckContext, src: SourceFile, bindings: Bindings) -> Iterator[Hit]:
+def _function_url_source(ctx: CheckContext, src: SourceFile, bindings: SourceIndex) -> Iterator[Hit]:
     assert src.tree is not None
     for call in iter_calls(src.tree, "add_function_url", "FunctionUrl"):
         auth = kwarg(call, "auth_type")

@@ -19,10 +19,10 @@ from graders.analysis.cfn import as_list
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
 from graders.analysis.model import (
-    Bindings,
+    SourceIndex,
     construct_call_id,
     construct_label,
-    is_cdk_file,
+    index_of,
     key_text,
     merge_lenses,
     pretty,
@@ -182,12 +182,12 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
     for src in ctx.parsed():
         if src.tree is None or is_test_file(src.path):
             continue
-        if src.inline_of is not None or not is_cdk_file(src.tree):
+        if src.inline_of is not None or not index_of(src).imports_cdk:
             handler.extend(_handler_star_origin(ctx, src))
             continue
         handler.extend(_inline_star_origin(ctx, src))
         kinds = {api.key: "RestApi" if api.kind == "rest" else "API" for api in view.apis}
-        bindings = Bindings(src.tree)
+        bindings = index_of(src)
         single_api = _single_api_id(src.tree)
         for node, value_node, what in _origin_settings(src.tree):
             key, owner_call = bindings.enclosing_construct(node)
@@ -240,7 +240,7 @@ def _short(node: ast.AST) -> str:
     return "['*']"
 
 
-def _owner_via_use(bindings: Bindings, tree: ast.Module, node: ast.AST) -> str | None:
+def _owner_via_use(bindings: SourceIndex, tree: ast.Module, node: ast.AST) -> str | None:
     """For `opts = CorsOptions(...)` used later as `RestApi(..., x=opts)`: the construct using it."""
     stmt: ast.AST | None = node
     while stmt is not None and not isinstance(stmt, ast.stmt):

@@ -13,7 +13,7 @@ from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.model import (
     construct_call_id,
     construct_label,
-    is_cdk_file,
+    index_of,
     key_text,
     merge_lenses,
     template_key,
@@ -260,7 +260,7 @@ def _s3_cmk(props: dict[str, Any]) -> bool:
 
 def _encryption_source(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[Hit]:
     for src in ctx.parsed():
-        if src.tree is None or src.inline_of is not None or not is_cdk_file(src.tree):
+        if src.tree is None or src.inline_of is not None or not index_of(src).imports_cdk:
             continue
         modules = _cdk_modules(src.tree)
         for call in iter_calls(src.tree):

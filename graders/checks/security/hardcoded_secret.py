@@ -13,9 +13,8 @@ from graders.analysis.cfn import is_intrinsic
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.inline import source_inline_code
 from graders.analysis.model import (
-    Bindings,
     construct_call_id,
-    is_cdk_file,
+    index_of,
     key_text,
     merge_lenses,
     pretty,
@@ -159,8 +158,8 @@ def _secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
     for src in ctx.parsed():
         if src.tree is None or is_test_file(src.path):
             continue
-        bindings = Bindings(src.tree)
-        infra = src.inline_of is None and is_cdk_file(src.tree)
+        bindings = index_of(src)
+        infra = src.inline_of is None and index_of(src).imports_cdk
         seen: set[int] = set()
         for node, secret in _source_secrets(src.tree, names):
             if id(node) in seen:

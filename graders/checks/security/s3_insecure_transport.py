@@ -41,7 +41,7 @@ def s3_insecure_transport(ctx: CheckContext) -> Iterator[Hit]:
     ]
     source_items: list[Item] = []
     if not any("aws:SecureTransport" in src.text for src in ctx.sources):
-        index = AnswerModel(ctx)
+        index = AnswerModel.of(ctx)
         for inst in index.instances("Bucket"):
             flag = inst.kw("enforce_ssl")
             if (flag is None and not inst.opaque) or (flag is not None and truthy_kw(flag) is False):

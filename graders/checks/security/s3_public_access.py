@@ -9,10 +9,9 @@ from typing import Any
 from graders.analysis.cfn import as_list, is_intrinsic, policy_statements, ref_target
 from graders.analysis.context import CheckContext, Hit
 from graders.analysis.model import (
-    Bindings,
     construct_call_id,
     construct_label,
-    is_cdk_file,
+    index_of,
     key_text,
     merge_lenses,
     pretty,
@@ -197,9 +196,9 @@ def _bpa_off(node: ast.AST | None) -> tuple[str, bool] | None:
 
 def _public_source(ctx: CheckContext) -> Iterator[Hit]:
     for src in ctx.parsed():
-        if src.tree is None or src.inline_of is not None or not is_cdk_file(src.tree):
+        if src.tree is None or src.inline_of is not None or not index_of(src).imports_cdk:
             continue
-        bindings = Bindings(src.tree)
+        bindings = index_of(src)
         found: dict[str, list[tuple[str, Any]]] = {}
         labels: dict[str, str] = {}
         opened: set[str] = set()
