@@ -12,7 +12,7 @@ from graders.analysis.model import (
     SourceIndex,
     construct_call_id,
     construct_label,
-    index_of,
+    infrastructure_files,
     key_text,
     template_key,
 )
@@ -113,13 +113,11 @@ class SourceView:
 
 def source_view(ctx: CheckContext) -> SourceView:
     view = SourceView()
-    for src in ctx.parsed():
-        if src.tree is None or src.inline_of is not None or not index_of(src).imports_cdk:
-            continue
-        bindings = index_of(src)
+    for bindings in infrastructure_files(ctx):
+        src = bindings.src
         view.files.append((src, bindings))
         restricted_file = mentions_network_restriction(src.text)
-        for call in iter_calls(src.tree, *REST_API_CLASSES, *HTTP_API_CLASSES, *WS_API_CLASSES):
+        for call in iter_calls(bindings.tree, *REST_API_CLASSES, *HTTP_API_CLASSES, *WS_API_CLASSES):
             key = construct_call_id(call)
             if not key:
                 continue

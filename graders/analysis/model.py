@@ -502,6 +502,12 @@ def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
     ]
 
 
+def infrastructure_files(ctx: CheckContext) -> list[SourceIndex]:
+    """The answer's infrastructure code, the one rule: parsed files that import CDK (aws_cdk or
+    constructs), neither tests nor inline Lambda code."""
+    return [idx for idx in index_sources(ctx.parsed()) if idx.imports_cdk]
+
+
 def index_of(src: SourceFile) -> SourceIndex:
     """The index of a parsed file, built once (cached for the few most recent files)."""
     cached = _INDEXES.get(id(src))
@@ -640,23 +646,11 @@ def construct_label(call: ast.Call) -> str | None:
 
 
 # ==== the copies a construct call makes ========================================================
-_CDK_IMPORT = re.compile(r"^\s*(?:from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
 _MAX_HELPER_DEPTH = 4
 _MAX_COPIES = 64
 _SITE = "<site>"
 
 Layer = dict[str, ast.expr]
-
-
-def cdk_sources(ctx: CheckContext) -> list[SourceFile]:
-    """The answer's CDK files: parsed, importing aws_cdk, not tests and not inline Lambda code."""
-    out = []
-    for src in ctx.parsed():
-        if src.inline_of is not None or is_test_file(src.path):
-            continue
-        if _CDK_IMPORT.search(src.text):
-            out.append(src)
-    return out
 
 
 @dataclass
@@ -777,7 +771,7 @@ class AnswerModel:
 
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
-        self.sources = cdk_sources(ctx)
+        self.sources = [idx.src for idx in infrastructure_files(ctx)]
         self.indexes: dict[int, SourceIndex] = {id(s): index_of(s) for s in self.sources if s.tree}
         self._sites: list[ast.expr] = []
         self.calls: list[tuple[SourceFile, ast.Call]] = [

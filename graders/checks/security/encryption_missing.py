@@ -13,7 +13,7 @@ from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.model import (
     construct_call_id,
     construct_label,
-    index_of,
+    infrastructure_files,
     key_text,
     merge_lenses,
     template_key,
@@ -259,11 +259,10 @@ def _s3_cmk(props: dict[str, Any]) -> bool:
 
 
 def _encryption_source(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[Hit]:
-    for src in ctx.parsed():
-        if src.tree is None or src.inline_of is not None or not index_of(src).imports_cdk:
-            continue
-        modules = _cdk_modules(src.tree)
-        for call in iter_calls(src.tree):
+    for idx in infrastructure_files(ctx):
+        src, tree = idx.src, idx.tree
+        modules = _cdk_modules(tree)
+        for call in iter_calls(tree):
             key = construct_call_id(call)
             if not key:
                 continue

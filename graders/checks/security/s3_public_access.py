@@ -11,7 +11,7 @@ from graders.analysis.context import CheckContext, Hit
 from graders.analysis.model import (
     construct_call_id,
     construct_label,
-    index_of,
+    infrastructure_files,
     key_text,
     merge_lenses,
     pretty,
@@ -195,14 +195,12 @@ def _bpa_off(node: ast.AST | None) -> tuple[str, bool] | None:
 
 
 def _public_source(ctx: CheckContext) -> Iterator[Hit]:
-    for src in ctx.parsed():
-        if src.tree is None or src.inline_of is not None or not index_of(src).imports_cdk:
-            continue
-        bindings = index_of(src)
+    for bindings in infrastructure_files(ctx):
+        src = bindings.src
         found: dict[str, list[tuple[str, Any]]] = {}
         labels: dict[str, str] = {}
         opened: set[str] = set()
-        for call in iter_calls(src.tree, "Bucket", "CfnBucket"):
+        for call in iter_calls(bindings.tree, "Bucket", "CfnBucket"):
             key = construct_call_id(call)
             if not key:
                 continue
@@ -211,7 +209,7 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
                 found.setdefault(key, []).append((why, ctx.at(src, node, value=why)))
                 if grant:
                     opened.add(key)
-        for call in iter_calls(src.tree, "grant_public_access", "add_to_resource_policy"):
+        for call in iter_calls(bindings.tree, "grant_public_access", "add_to_resource_policy"):
             if not isinstance(call.func, ast.Attribute):
                 continue
             owner = bindings.owner(call.func.value)
