@@ -87,3 +87,15 @@ def test_one_finding_lets_the_template_judge_and_the_source_add_evidence() -> No
     assert one_finding(ctx, "k", [], s, lambda items: "x") == []
     alone = one_finding(make_context({}), "k", [], s, lambda items: ", ".join(i.text for i in items))
     assert [(h.message, h.lens) for h in alone] == [("Orders, Else", "source")]
+
+
+def test_merge_lenses_takes_the_join_a_check_gives() -> None:
+    ctx = make_context({}, {"Stack": {"Resources": {}}})
+    template = [
+        Hit("role A", [Evidence(resource="RoleA")], key="holder:A", lens="template"),
+        Hit("role B", [Evidence(resource="RoleB")], key="holder:B", lens="template"),
+    ]
+    source = [Hit("", [Evidence(file="app.py", line=4)], key="Fn")]
+    merged = merge_lenses(ctx, template, source, joins=lambda hit: ["holder:B"])
+    assert [(h.key, h.lens) for h in merged][-1] == ("holder:B", "source")
+    assert merge_lenses(ctx, template, source, joins=lambda hit: [])[2:] == []

@@ -6,7 +6,7 @@ import ast
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graders.analysis.cfn import as_list, policy_statements
@@ -17,6 +17,7 @@ from graders.analysis.model import (
     describe,
     display_name,
     index_sources,
+    merge_lenses,
     method_receiver,
 )
 from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
@@ -408,27 +409,52 @@ def merge(
     statements of its own (ECS Exec, tracing, VPC access) that are not the answer's choice.
     Without a template, source statements are grouped by owner and reported on their own.
     """
+    if ctx.has_template:
+        statements: dict[int, tuple[SrcStatement, list[str]]] = {}
+        source_hits = []
+        for stmt, flagged in src_items:
+            hit = Hit("", statement_evidence(ctx, [(stmt, flagged)]), key=stmt.owner)
+            statements[id(hit)] = (stmt, flagged)
+            source_hits.append(hit)
+
+        def joins(hit: Hit) -> list[str]:
+            group = join(*statements[id(hit)], cfn_groups)
+            return [group.key] if group is not None else []
+
+        yield from holder_hits(ctx, cfn_groups, source_hits, joins, corroborated)
+        return
     by_key: dict[str, list[tuple[SrcStatement, list[str]]]] = {}
     for stmt, flagged in src_items:
-        if ctx.has_template:
-            group = join(stmt, flagged, cfn_groups)
-            if group is None:
-                continue
-            key = group.key
-        else:
-            where = stmt.owner or f"{stmt.src.path}:{getattr(stmt.node, 'lineno', 0)}"
-            key = f"{lens_check}:{where}"
-        by_key.setdefault(key, []).append((stmt, flagged))
-    for group in cfn_groups:
-        if group.key in by_key or corroborated(group):
-            yield Hit(group.message, group.evidence, key=group.key, lens="template")
-    cfn_messages = {g.key: g.message for g in cfn_groups}
+        where = stmt.owner or f"{stmt.src.path}:{getattr(stmt.node, 'lineno', 0)}"
+        by_key.setdefault(f"{lens_check}:{where}", []).append((stmt, flagged))
     for key, items in by_key.items():
-        message = cfn_messages.get(key) or describe_source(key, items)
-        evidence = [ctx.at(s.src, n, value=a) for s, flagged in items for a, n in s.actions if a in flagged]
-        if not evidence:
-            evidence = [ctx.at(s.src, s.node) for s, _ in items]
-        yield Hit(message, evidence, key=key, lens="source")
+        yield Hit(describe_source(key, items), statement_evidence(ctx, items), key=key, lens="source")
+
+
+def holder_hits(
+    ctx: CheckContext,
+    cfn_groups: list[Group],
+    source_hits: list[Hit],
+    joins: Callable[[Hit], list[str]],
+    keep: Callable[[Group], bool],
+) -> Iterator[Hit]:
+    """The lens merger over policy holders: a template group no source hit joins is kept only
+    when ``keep`` says so; joined source hits carry their group's message."""
+    groups = {g.key: g for g in cfn_groups}
+    template = [Hit(g.message, g.evidence, key=g.key, lens="template") for g in cfn_groups]
+    merged = merge_lenses(ctx, template, source_hits, joins=joins)
+    joined = {h.key for h in merged if h.lens == "source"}
+    for hit in merged:
+        if hit.lens == "source":
+            yield replace(hit, message=groups[hit.key or ""].message)
+        elif hit.key in joined or keep(groups[hit.key or ""]):
+            yield hit
+
+
+def statement_evidence(ctx: CheckContext, items: list[tuple[SrcStatement, list[str]]]) -> list[Evidence]:
+    """Where source statements grant their flagged actions (or the statements, when none is shown)."""
+    evidence = [ctx.at(s.src, n, value=a) for s, flagged in items for a, n in s.actions if a in flagged]
+    return evidence or [ctx.at(s.src, s.node) for s, _ in items]
 
 
 def answer_strings(ctx: CheckContext) -> set[str]:

@@ -157,10 +157,13 @@ def merge_lenses(
     source_hits: Iterable[Hit],
     *,
     keep_unmatched: bool = False,
+    joins: Callable[[Hit], Iterable[str]] | None = None,
 ) -> list[Hit]:
     """Template hits first (the template is exact), then source hits re-keyed to join them.
 
-    A source hit joins every template hit whose key its key names. Without a template the source lens decides alone. With one, a
+    A source hit joins every template hit whose key its key names, or, with ``joins``, the
+    template keys that function gives for it (IAM statements join a policy holder by owner and
+    action). Without a template the source lens decides alone. With one, a
     source hit that joins nothing is dropped (the template saw the construct and found it fine,
     or it is never instantiated) unless ``keep_unmatched``.
     """
@@ -170,7 +173,7 @@ def merge_lenses(
     keys = list(dict.fromkeys(h.key for h in template if h.key))
     out = list(template)
     for hit in source_hits:
-        joined = [key for key in keys if names(hit.key, key)]
+        joined = list(joins(hit)) if joins is not None else [key for key in keys if names(hit.key, key)]
         out.extend(replace(hit, key=key) for key in joined)
         if not joined and keep_unmatched:
             out.append(hit)

@@ -14,6 +14,7 @@ from graders.analysis.iam_statements import (
     Group,
     SrcStatement,
     answer_strings,
+    holder_hits,
     join,
     owner_call_of,
     texts,
@@ -160,20 +161,32 @@ def _merge_managed(
     # Managed policies CDK attaches itself (a construct's default service role) are not the
     # answer's choice: a template finding needs the policy name somewhere in the answer's code.
     strings = " ".join(answer_strings(ctx))
-    for group in cfn_groups:
-        if any(name.lower() in strings for name in group.flagged):
-            yield Hit(group.message, group.evidence, key=group.key, lens="template")
+    if ctx.has_template:
+        records: dict[int, tuple[SrcStatement, str]] = {}
+        source_hits = []
+        for record, name in items:
+            value = record.idx.segment(record.node, 100)
+            hit = Hit("", [ctx.at(record.src, record.node, value=value)], key=record.owner)
+            records[id(hit)] = (record, name)
+            source_hits.append(hit)
+
+        def joins(hit: Hit) -> list[str]:
+            record, name = records[id(hit)]
+            group = join(record, [name.rsplit("/", 1)[-1]], cfn_groups)
+            return [group.key] if group is not None else []
+
+        yield from holder_hits(
+            ctx, cfn_groups, source_hits, joins, lambda g: any(n.lower() in strings for n in g.flagged)
+        )
+        return
     for record, name in items:
-        base = name.rsplit("/", 1)[-1]
-        if ctx.has_template:
-            joined = join(record, [base], cfn_groups)
-            if joined is None:
-                continue
-            key, message = joined.key, joined.message
-        else:
-            key = f"managed:{record.owner or record.src.path}:{name}"
-            line = getattr(record.node, "lineno", 0)
-            holder = record.owner or f"a role at {record.src.path}:{line}"
-            message = f"{holder} gets the AWS managed policy {name}"
+        key = f"managed:{record.owner or record.src.path}:{name}"
+        line = getattr(record.node, "lineno", 0)
+        holder = record.owner or f"a role at {record.src.path}:{line}"
         value = record.idx.segment(record.node, 100)
-        yield Hit(message, [ctx.at(record.src, record.node, value=value)], key=key, lens="source")
+        yield Hit(
+            f"{holder} gets the AWS managed policy {name}",
+            [ctx.at(record.src, record.node, value=value)],
+            key=key,
+            lens="source",
+        )
