@@ -243,7 +243,6 @@ class SourceIndex:
     src: SourceFile
     _parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
     all_calls: list[ast.Call] = field(default_factory=list)  # every call, in walk order
-    _values: dict[tuple[ast.AST | None, str], list[ast.expr]] | None = None
     _bindings: dict[ast.AST, dict[str, list[ast.expr]]] = field(default_factory=dict)
     _self_attrs: dict[ast.AST, dict[str, list[ast.expr]]] = field(default_factory=dict)
     _calls: dict[str, list[ast.Call]] = field(default_factory=dict)
@@ -417,47 +416,17 @@ class SourceIndex:
         call = self.construct_call(expr)
         return construct_id(call) if call is not None else None
 
-    # ---- which construct a name stands for (assignments file-wide, self.x across methods) ----
+    # ---- which construct a name stands for --------------------------------------------------
     @property
     def parents(self) -> dict[ast.AST, ast.AST]:
         return self._parents
 
-    def _assigned(self) -> dict[tuple[ast.AST | None, str], list[ast.expr]]:
-        """Values assigned to each dotted name: ``self.x`` file-wide, plain names per function."""
-        if self._values is None:
-            self._values = {}
-            for node in walk(self.tree):
-                targets: list[ast.expr] = []
-                value: ast.expr | None = None
-                if isinstance(node, ast.Assign):
-                    targets, value = node.targets, node.value
-                elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
-                    targets, value = [node.target], node.value
-                if value is None:
-                    continue
-                for target in targets:
-                    name = dotted(target)
-                    if name:
-                        self._values.setdefault((self._assign_scope(node, name), name), []).append(value)
-        return self._values
-
-    def _assign_scope(self, node: ast.AST, name: str) -> ast.AST | None:
-        if "." in name:
-            return None
-        cur = self._parents.get(node)
-        while cur is not None and not isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            cur = self._parents.get(cur)
-        return cur
-
     def value_of(self, expr: ast.AST) -> ast.expr | None:
-        """The one expression a name was assigned (in its function, else file-wide), if unique."""
-        name = dotted(expr)
-        if not name or "()" in name:
-            return None
-        for scope in (self._assign_scope(expr, name), None):
-            values = self._assigned().get((scope, name))
-            if values:
-                return values[0] if len(values) == 1 else None
+        """The one value a name or ``self.attr`` was assigned where ``expr`` sits (see :meth:`binding`)."""
+        if isinstance(expr, ast.Name):
+            return self.binding(expr.id, expr)
+        if (attr := _self_attr_name(expr)) is not None:
+            return self.self_binding(attr, expr)
         return None
 
     def owner(self, expr: ast.AST | None, _depth: int = 0) -> str | None:
