@@ -474,6 +474,26 @@ def index_sources(sources: Iterator[SourceFile]) -> list[SourceIndex]:
     ]
 
 
+def subclasses(
+    classes: Iterable[ast.ClassDef], bases: set[str], excluded: frozenset[str] = frozenset()
+) -> dict[str, ast.ClassDef]:
+    """The classes that derive from one of ``bases``, directly or through one another (by the
+    last name of each base); a class with a base in ``excluded`` never counts."""
+    by_name = {c.name: c for c in classes}
+    found: dict[str, ast.ClassDef] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, cls in by_name.items():
+            if name in found:
+                continue
+            names_ = {dotted(b).rsplit(".", 1)[-1] for b in cls.bases}
+            if not names_ & excluded and names_ & (bases | set(found)):
+                found[name] = cls
+                changed = True
+    return found
+
+
 def infrastructure_files(ctx: CheckContext) -> list[SourceIndex]:
     """The answer's infrastructure code, the one rule: parsed files that import CDK (aws_cdk or
     constructs), neither tests nor inline Lambda code."""
@@ -770,21 +790,8 @@ class AnswerModel:
 
     def stack_classes(self) -> set[str]:
         """Names of the answer's classes that are stacks (directly or through its own base)."""
-        classes = {
-            n.name: n for s in self.sources if s.tree for n in walk(s.tree) if isinstance(n, ast.ClassDef)
-        }
-        out: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for name, cls in classes.items():
-                if name in out:
-                    continue
-                bases = [dotted(b).rsplit(".", 1)[-1] for b in cls.bases]
-                if any(b in ("Stack", "NestedStack") or b in out for b in bases):
-                    out.add(name)
-                    changed = True
-        return out
+        classes = [c for idx in self.indexes.values() for c in idx.classes]
+        return set(subclasses(classes, {"Stack", "NestedStack"}))
 
     # ---- copies of a call ------------------------------------------------------------------
     def instances(self, *names: str) -> Iterator[Instance]:

@@ -6,8 +6,8 @@ import ast
 from collections.abc import Iterator
 
 from graders.analysis.context import CheckContext, Hit
-from graders.analysis.model import SourceIndex, index_sources
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, walk
+from graders.analysis.model import SourceIndex, index_sources, subclasses
+from graders.analysis.pyast import call_name, iter_calls, kwarg, walk
 from graders.checks import check
 from graders.models import Evidence
 
@@ -68,21 +68,7 @@ _STACK_BASES = {"Stack", "Stage"}
 
 def _stack_classes(indexes: list[SourceIndex]) -> dict[str, ast.ClassDef]:
     """The answer's Stack (and Stage) subclasses, through its own class hierarchy."""
-    classes = {n.name: n for idx in indexes for n in idx.classes}
-    found: dict[str, ast.ClassDef] = {}
-    changed = True
-    while changed:
-        changed = False
-        for name, cls in classes.items():
-            if name in found:
-                continue
-            bases = {dotted(b).rsplit(".", 1)[-1] for b in cls.bases}
-            if "NestedStack" in bases:
-                continue
-            if bases & _STACK_BASES or bases & set(found):
-                found[name] = cls
-                changed = True
-    return found
+    return subclasses((c for idx in indexes for c in idx.classes), _STACK_BASES, frozenset({"NestedStack"}))
 
 
 def _is_stack_call(call: ast.Call, stack_classes: dict[str, ast.ClassDef]) -> bool:
