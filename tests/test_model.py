@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from graders.analysis.context import Hit, Resource
 from graders.analysis.model import (
+    AnswerModel,
     Item,
     best_matches,
+    infrastructure_files,
     match_level,
     merge_lenses,
     names,
@@ -99,3 +101,36 @@ def test_merge_lenses_takes_the_join_a_check_gives() -> None:
     merged = merge_lenses(ctx, template, source, joins=lambda hit: ["holder:B"])
     assert [(h.key, h.lens) for h in merged][-1] == ("holder:B", "source")
     assert merge_lenses(ctx, template, source, joins=lambda hit: [])[2:] == []
+
+
+STACK = """
+from aws_cdk import Stack, aws_sqs as sqs
+
+class AppStack(Stack):
+    def __init__(self, scope, cid):
+        super().__init__(scope, cid)
+        for name in ["a", "b"]:
+            sqs.Queue(self, f"{name}Queue")
+"""
+
+
+def test_infrastructure_files_is_one_rule_for_every_check() -> None:
+    ctx = make_context(
+        {
+            "lib/app_stack.py": STACK,
+            "lib/parts.py": "from constructs import Construct\n\nclass Part(Construct):\n    pass\n",
+            "lambda/handler.py": "import json\n\ndef handler(event, context):\n    return json.dumps(event)\n",
+            "tests/unit/test_app_stack.py": "from aws_cdk import App\nfrom aws_cdk import assertions\n",
+        }
+    )
+    assert [idx.src.path for idx in infrastructure_files(ctx)] == ["lib/app_stack.py", "lib/parts.py"]
+
+
+def test_the_answer_model_is_built_once_per_answer() -> None:
+    ctx = make_context({"lib/app_stack.py": STACK})
+    model = AnswerModel.of(ctx)
+    assert AnswerModel.of(ctx) is model
+    assert [i.cid for i in model.instances("Queue")] == ["aQueue", "bQueue"]
+    assert model.stack_classes() == {"AppStack"}
+    bare = ctx.without_sources()
+    assert AnswerModel.of(bare) is not model and list(AnswerModel.of(bare).instances("Queue")) == []
