@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from graders.analysis.context import CheckContext, Resource, SourceFile, parse_source
+from graders.analysis.model import names, template_key
 from graders.analysis.pyast import (
     call_name,
     construct_id,
@@ -361,31 +362,6 @@ def _cfn_string(value: object) -> tuple[str | None, bool]:
     return None, False
 
 
-def construct_matches(pattern: str | None, construct: str | None) -> bool:
-    """Whether a source construct id (f-string parts as `{}`) names a template construct id."""
-    if not pattern or not construct:
-        return False
-    if "{}" not in pattern:
-        return pattern == construct
-    regex = ".+".join(re.escape(p) for p in pattern.split("{}"))
-    return re.fullmatch(regex, construct) is not None
-
-
-def resource_matches(pattern: str | None, res: Resource | None) -> bool:
-    """Whether a source construct id names a template resource.
-
-    By the CDK path when the template has path metadata; otherwise by the logical id CDK derives
-    from the path: the path's alphanumerics (any enclosing constructs first) plus an 8-hex hash.
-    """
-    if res is None or not pattern:
-        return False
-    if res.cdk_path:
-        return construct_matches(pattern, res.construct_id)
-    pieces = [re.sub(r"[^A-Za-z0-9]", "", p) for p in pattern.split("{}")]
-    regex = "[A-Za-z0-9]*?" + "[A-Za-z0-9]+?".join(re.escape(p) for p in pieces) + "[0-9A-F]{8}"
-    return re.fullmatch(regex, res.logical_id) is not None
-
-
 def pair_inline_code(ctx: CheckContext) -> list[tuple[InlineCode | None, InlineCode | None]]:
     """Source and template views of each inline function, paired by construct id.
 
@@ -398,7 +374,9 @@ def pair_inline_code(ctx: CheckContext) -> list[tuple[InlineCode | None, InlineC
     used: set[int] = set()
     for s in sources:
         match = [
-            i for i, t in enumerate(templates) if i not in used and resource_matches(s.construct, t.resource)
+            i
+            for i, t in enumerate(templates)
+            if i not in used and t.resource is not None and names(s.construct, template_key(t.resource))
         ]
         if len(match) > 1:  # e.g. one construct id per environment: prefer the same code
             same = [i for i in match if _normalised(templates[i].code) == _normalised(s.code)]

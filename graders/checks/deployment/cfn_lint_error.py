@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
-from graders.analysis.inline import resource_matches
+from graders.analysis.model import names, template_key
 from graders.analysis.pyast import construct_id, walk
 from graders.checks import CheckOptions, check
 from graders.models import Evidence
@@ -171,7 +171,7 @@ def _construct_calls(ctx: CheckContext, res: Resource) -> Iterator[tuple[SourceF
         (src, call)
         for src in ctx.parsed()
         for call in walk(src.tree)  # type: ignore[arg-type]
-        if isinstance(call, ast.Call) and len(call.args) >= 2 and resource_matches(construct_id(call), res)
+        if isinstance(call, ast.Call) and len(call.args) >= 2 and names(construct_id(call), template_key(res))
     ]
     if len(found) == 1:
         yield found[0]

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import Field
 
 from graders.analysis.cfn import sub_text
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.model import SourceIndex, describe, id_regex, index_sources
+from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from graders.analysis.model import SourceIndex, describe, index_sources, match_level
 from graders.analysis.names import (
     ACCOUNT_REGION,
     Part,
@@ -298,6 +298,7 @@ class _TemplateName:
     text: str
     prop: str
     owner: str
+    resource: Resource | None = None  # None for an output's export name
 
 
 def _template_names(ctx: CheckContext) -> Iterator[_TemplateName]:
@@ -309,7 +310,7 @@ def _template_names(ctx: CheckContext) -> Iterator[_TemplateName]:
         prop = _CFN_NAME_PROPS[res.type]
         text = _cfn_text(res.properties.get(prop))
         if text is not None:
-            yield _TemplateName(res.evidence(value=text), text, prop, describe(res))
+            yield _TemplateName(res.evidence(value=text), text, prop, describe(res), res)
     for stack, template in sorted(ctx.templates.items()):
         outputs = template.get("Outputs")
         for out_id, out in outputs.items() if isinstance(outputs, dict) else []:
@@ -341,17 +342,14 @@ def _matching_names(use: _NameUse, named: list[_TemplateName]) -> list[int]:
         if pattern.match(name.text) or (alias and pattern.match(name.text.removeprefix("alias/")))
     ]
     if len(hits) > 1 and use.construct:
-        narrowed = [n for n in hits if _evidence_names(named[n].evidence, use.construct)]
+        narrowed = [n for n in hits if _within(named[n].resource, use.construct)]
         hits = narrowed or hits
     return hits
 
 
-def _evidence_names(ev: Evidence, cid: str) -> bool:
-    pattern = id_regex(cid)
-    if ev.cdk_path:
-        return any(pattern.match(p) for p in ev.cdk_path.split("/"))
-    alnum = "".join(ch for ch in cid if ch.isalnum())
-    return bool(alnum) and (ev.resource or "").startswith(alnum)
+def _within(res: Resource | None, cid: str) -> bool:
+    """The resource is the construct ``cid`` or sits inside it."""
+    return res is not None and match_level(res, cid) >= 2
 
 
 def _template_only_names(
