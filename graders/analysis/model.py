@@ -595,7 +595,7 @@ def is_method_call(call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call_name(call) != ""
 
 
-# ==== which construct a name stands for ========================================================
+# ==== construct calls and their ids ============================================================
 # Methods and attributes that return a part of the construct they are called on
 # (API resources of a RestApi, the default stage, ...): the part belongs to that construct.
 _PART_OF = frozenset(
