@@ -234,6 +234,11 @@ def grade(
             f"from cache {counts.get('cache_hits', 0)}, resumed {counts.get('resumed', 0)}; "
             f"reports in {out}/<sample>/report.md, table {out}/results.csv"
         )
+        if counts.get("infra_error"):
+            err.print(
+                f"[yellow]{counts['infra_error']} answers hit an infrastructure failure[/] (the sandbox, "
+                "not the answer: kept out of the scores; the same command grades them again)"
+            )
 
 
 @app.command()
