@@ -507,6 +507,12 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         return "no-stacks", file, line
     if etype == "ProcessExit":
         return "exited", file, line
+    if etype == "RangeError" and re.search(
+        r"Invalid (string|array|typed array) length|Array buffer allocation failed", message
+    ):
+        return "memory", file, line  # a string or buffer beyond what V8 allocates
+    if etype == "RangeError" and "Maximum call stack size exceeded" in message:
+        return "other", file, line  # as Python's RecursionError
     if etype == "ReferenceError":
         return "undefined-name", file, line
     if re.search(r"Cannot find asset|ENOENT", message):
