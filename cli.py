@@ -236,8 +236,9 @@ def grade(
         )
         if counts.get("infra_error"):
             err.print(
-                f"[yellow]{counts['infra_error']} answers hit an infrastructure failure[/] (the sandbox, "
-                "not the answer: kept out of the scores; the same command grades them again)"
+                f"[yellow]infrastructure failure on {counts['infra_error']} of {counts.get('samples', 0)} "
+                "answers[/] (the sandbox failed, not the answers: kept out of the scores; the same "
+                "command grades them again)"
             )
 
 

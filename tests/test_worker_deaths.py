@@ -143,7 +143,9 @@ def test_an_answer_that_kills_its_own_worker_is_its_fault_after_one_retry(
     services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = _count_runs(monkeypatch)
-    synth = _build(services, tmp_path, _answer("    process.kill(process.pid, 'SIGKILL');"))
+    # process.kill of itself only ends the job (the worker refuses it); a shell's kill is real.
+    kill = "    require('child_process').execSync(`kill -9 ${process.pid}`);"
+    synth = _build(services, tmp_path, _answer(kill))
     assert synth.status == "failed" and synth.error_type == "WorkerDied", synth
     assert "killed by SIGKILL" in (synth.message or ""), synth
     assert synth.cause == "memory", synth  # what a SIGKILLed Node worker is taken for: its memory
@@ -205,3 +207,21 @@ def test_a_sandbox_that_kills_every_worker_is_an_infra_error(
     assert outcome.manifest.counts["infra_error"] == 1 and outcome.manifest.counts["graded"] == 0
     on_disk = json.loads((tmp_path / "out" / "a_RESPONSE" / "result.json").read_text())
     assert on_disk["status"] == "infra_error"
+
+
+def test_the_run_says_how_many_answers_the_sandbox_failed_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    monkeypatch.setattr(NodeWorker, "command", lambda self: [sys.executable, "-c", "raise SystemExit(1)"])
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "a_RESPONSE.md").write_text("# An answer\n\n" + _answer(""))
+    args = ["grade", str(answers), "--kind", "cdk-typescript", "--out", str(tmp_path / "out"), "--no-cache"]
+    result = CliRunner().invoke(app, [*args, "--workers", "1", "--rubric", str(dev_rubric(tmp_path))])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "infrastructure failure on 1 of 1 answers" in flat, flat
