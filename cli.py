@@ -234,6 +234,12 @@ def grade(
             f"from cache {counts.get('cache_hits', 0)}, resumed {counts.get('resumed', 0)}; "
             f"reports in {out}/<sample>/report.md, table {out}/results.csv"
         )
+        if counts.get("infra_error"):
+            err.print(
+                f"[yellow]infrastructure failure on {counts['infra_error']} of {counts.get('samples', 0)} "
+                "answers[/] (the sandbox failed, not the answers: kept out of the scores; the same "
+                "command grades them again)"
+            )
 
 
 @app.command()

@@ -34,6 +34,7 @@ from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleRe
 from graders.prompt import prompt_digest, read_prompt
 from graders.reviewer import judge_claims, reviewer_report
 from graders.rubric import Rubric
+from graders.sandbox.options import SandboxBroken
 from graders.scoring import reward_of, score_findings
 from graders.store import (
     RunJournal,
@@ -463,6 +464,9 @@ def build(
         assert services is not None or prepared.extraction is None, "building needs the run's services"
         result = _grade_into(sample, rubric, services, out_dir, prepared.extraction)  # type: ignore[arg-type]
         result.content_hash = prepared.key
+    except SandboxBroken as exc:  # the sandbox failed, not the answer: kept out of the scores
+        result = infra_error_result(sample, rubric, f"infrastructure failure: {exc}")
+        out_dir.mkdir(parents=True, exist_ok=True)
     except Exception as exc:  # the grader's own failure, reported on this sample only
         if services is not None and exc is services.failure:
             raise  # a run-wide service (the sandbox) could not start: the run fails, not this sample
@@ -577,6 +581,14 @@ def _grade_into(
 
 
 _CATEGORY_ORDER = {c: n for n, c in enumerate(CATEGORIES)}
+
+
+def infra_error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:
+    """The result of an answer the grader's infrastructure failed on (status infra_error: kept out
+    of the scores and the cache, graded again by the next run in the folder)."""
+    result = _error_result(sample, rubric, message)
+    result.status = "infra_error"
+    return result
 
 
 def _error_result(sample: Sample, rubric: Rubric, message: str) -> SampleResult:

@@ -252,13 +252,11 @@ class _Pool:
 
 
 def _error(job: _Job, rubric: Rubric) -> SampleResult:
-    from graders.pipeline import _error_result
+    from graders.pipeline import infra_error_result
 
-    result = _error_result(
+    return infra_error_result(
         job.sample, rubric, f"infrastructure failure, {job.attempts} attempts: " + "; ".join(job.lost)
     )
-    result.status = "infra_error"
-    return result
 
 
 def _first_line(exc: BaseException) -> str:

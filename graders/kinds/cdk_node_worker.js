@@ -13,9 +13,13 @@
 // log; a job that writes on fd 1 itself forges frames, which the grader's nonces expose.
 //
 // Between jobs: the job's modules leave require.cache (and the resolver's path cache), the
-// environment, cwd and timers are reset, process.exit is refused, and a fingerprint of the
-// globals and aws-cdk-lib's core classes is compared: a job that patched them is reported as
-// tampering and the grader replaces the worker. The token registry and other aws-cdk-lib state
+// environment, cwd and timers are reset, /tmp and /out are emptied; process.exit, reallyExit,
+// abort and a kill of the worker itself throw in the job instead (cause "exited"); what the job
+// prints is capped. A fingerprint of what a job must not change is compared after each job: the
+// functions of the built-ins' prototypes, Node's modules, the worker's globals, the classes
+// aws-cdk-lib and constructs export (prototypes and statics), require.cache, the process's
+// listeners, live timers and handles, and (in the sandbox's own pid namespace) processes. A job
+// that changed any is reported as tampering and the grader replaces the worker. The token registry and other aws-cdk-lib state
 // grow with every job; the grader recycles the worker after a number of jobs or heap size.
 'use strict';
 
@@ -33,6 +37,18 @@ const BufferAlloc = Buffer.alloc;
 const BufferFrom = Buffer.from;
 const jsonStringify = JSON.stringify;
 const jsonParse = JSON.parse;
+const realReallyExit = process.reallyExit.bind(process);
+const realKill = process.kill;
+const realAbort = process.abort;
+const reflectOwnKeys = Reflect.ownKeys;
+const ownDescriptor = Reflect.getOwnPropertyDescriptor;
+const reflectApply = Reflect.apply;
+const reflectHas = Reflect.has;
+const objectKeys = Object.keys;
+const stringOf = String;
+const activeResources = process.getActiveResourcesInfo;
+const eventNames = process.eventNames;
+const listenersOf = process.listeners;
 const HEAP_RECYCLE = 1200 * 1024 * 1024;
 const DUMMY_ENV = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-east-1' };
 
@@ -53,7 +69,7 @@ function readExact(n) {
       nap(); // a job made the pipe non-blocking: wait without spinning
       continue;
     }
-    if (k === 0) process.reallyExit(0);
+    if (k === 0) realReallyExit(0);
     got += k;
   }
   return buf;
@@ -87,9 +103,18 @@ function nap() {
 
 // ---- the job's output goes to its log ----------------------------------------------------------
 let logFd = null;
+// What a job may print: past it, the job's next print throws (an endless print loop ends there).
+const LOG_CAP = 8 * 1024 * 1024;
+let logBytes = 0;
+class OutputLimit extends Error {}
+function overLimit() {
+  if (logBytes > LOG_CAP) throw new OutputLimit(`output limit exceeded: the app printed more than ${LOG_CAP >> 20} MB`);
+}
 function logWrite(chunk, encoding, cb) {
   try {
-    if (logFd !== null) writeSync(logFd, typeof chunk === 'string' ? chunk : BufferFrom(chunk));
+    const data = typeof chunk === 'string' ? BufferFrom(chunk) : chunk;
+    logBytes += data.length;
+    if (logFd !== null && logBytes <= LOG_CAP) writeSync(logFd, data);
   } catch (_) {
     /* a full log is the job's problem */
   }
@@ -104,8 +129,25 @@ for (const name of ['stdout', 'stderr']) {
   const stream = new Writable({ write: (chunk, enc, cb) => logWrite(chunk, cb) });
   stream.isTTY = false;
   stream.fd = name === 'stdout' ? 1 : 2;
+  const write = stream.write;
+  stream.write = function (...args) {
+    overLimit(); // before the stream's own machinery, which must stay usable for the next job
+    return write.apply(this, args);
+  };
   Object.defineProperty(process, name, { value: stream, configurable: false, writable: false, enumerable: true });
 }
+// A console whose printing past the cap throws (node's own swallows its stream's errors).
+const jobConsole = new (require('console').Console)({ stdout: process.stdout, stderr: process.stderr });
+for (const key of ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir', 'table', 'dirxml', 'group', 'assert']) {
+  const method = jobConsole[key];
+  if (typeof method === 'function') {
+    jobConsole[key] = function (...args) {
+      overLimit();
+      return method.apply(jobConsole, args);
+    };
+  }
+}
+Object.defineProperty(globalThis, 'console', { value: jobConsole, writable: true, configurable: true, enumerable: false });
 
 // ---- warm-up -----------------------------------------------------------------------------------
 const ts = req('typescript');
@@ -268,8 +310,15 @@ function resolveOne(name, containing) {
 
 // Paths of this machine never reach a report: the toolchain's and the job folder's are made relative.
 function scrub(text) {
-  return String(text).split(TOOLCHAIN + '/').join('').split(path.dirname(__filename) + '/').join('').split(JOB + '/').join('');
+  let out = String(text).split(TOOLCHAIN + '/').join('').split(path.dirname(__filename) + '/').join('').split(JOB + '/').join('');
+  if (TOOLCHAIN_REAL) out = out.split(TOOLCHAIN_REAL + '/').join('');
+  return out;
 }
+let TOOLCHAIN_REAL = null; // where the toolchain's node_modules really are, when it is a link
+try {
+  const real = path.dirname(fs.realpathSync(path.join(TOOLCHAIN, 'node_modules')));
+  if (real !== TOOLCHAIN) TOOLCHAIN_REAL = real;
+} catch (_) { /* not there */ }
 
 function diagnostic(d) {
   let file = null;
@@ -306,38 +355,224 @@ function typeCheck(files) {
 }
 
 // ---- what a job must not change ----------------------------------------------------------------
-function watched() {
-  const objs = [
-    ['JSON', JSON], ['Object', Object], ['Array.prototype', Array.prototype],
-    ['Function.prototype', Function.prototype], ['Promise', Promise], ['Buffer', Buffer],
-    ['fs', fs], ['Module', Module], ['Module.prototype', Module.prototype],
-    ['Module._extensions', Module._extensions], ['process', process],
-    ['App.prototype', cdk.App.prototype], ['Stack.prototype', cdk.Stack.prototype],
-    ['Stage.prototype', cdk.Stage.prototype], ['Tokenization', cdk.Tokenization],
-    ['ts', ts],
-  ];
-  const marks = new Map();
-  for (const [name, obj] of objs) {
-    for (const key of Object.getOwnPropertyNames(obj)) {
-      if (name === 'process' && !['exit', 'reallyExit', 'on', 'once', 'kill', 'chdir', 'binding', 'dlopen'].includes(key)) continue;
-      const d = Object.getOwnPropertyDescriptor(obj, key);
-      if (d && 'value' in d && typeof d.value === 'function') marks.set(name + '.' + key, d.value);
-    }
+// A fingerprint taken once the worker is warm: every function and accessor of the objects below
+// (a patched method is another function), how many own properties the prototypes and Node's
+// objects have (a new one can shadow or pollute), what aws-cdk-lib's and constructs' modules
+// export (a replaced class), the modules require.cache holds, the process's listeners and its
+// live timers and handles. Comparing it costs a few milliseconds per job.
+const EventEmitter = require('events');
+const NODE_MODULES = ['fs', 'path', 'os', 'crypto', 'util', 'stream', 'child_process', 'events', 'url', 'module', 'console', 'timers', 'buffer', 'zlib'];
+const BUILTINS = [
+  'Object', 'Array', 'Function', 'String', 'Number', 'Boolean', 'Symbol', 'BigInt', 'RegExp', 'Date',
+  'Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'Map', 'Set', 'WeakMap', 'WeakSet',
+  'Promise', 'Proxy', 'ArrayBuffer', 'Uint8Array', 'DataView', 'Buffer', 'URL', 'TextEncoder', 'TextDecoder',
+];
+function watchedModules() {
+  const mods = [['aws-cdk-lib', cdk], ['constructs', req('constructs')]];
+  for (const m of PRELOAD) {
+    try {
+      mods.push(['aws-cdk-lib/' + m, req('aws-cdk-lib/' + m)]);
+    } catch (_) { /* a submodule this aws-cdk-lib lacks */ }
   }
-  return marks;
+  return mods;
 }
 
-function tamperedSince(marks) {
-  const now = watched();
+function fingerprint() {
+  const fp = { objs: [], entries: [], values: [], exports: [], cache: [], listeners: [], resources: null, seen: new Set() };
+  // Objects the worker and aws-cdk-lib hold by identity, and a number that shapes every stack trace.
+  for (const [obj, key, name] of [[Module, '_cache', 'require.cache itself'], [Module, '_pathCache', 'the module path cache itself'],
+    [process, 'env', 'process.env itself'], [Error, 'stackTraceLimit', 'Error.stackTraceLimit']]) {
+    const d = ownDescriptor(obj, key);
+    if (d && 'value' in d) fp.values.push([obj, key, d.value, name]);
+  }
+  for (const key of reflectOwnKeys(globalThis)) {
+    const d = ownDescriptor(globalThis, key);
+    if (d && d.get) {
+      try {
+        void globalThis[key]; // node's lazy globals (TextEncoder, ...) become plain values on first use
+      } catch (_) { /* one that refuses */ }
+    }
+  }
+  watch(fp, 'globalThis', globalThis, true);
+  for (const name of BUILTINS) {
+    const ctor = globalThis[name];
+    watch(fp, name, ctor, false);
+    if (ctor && ctor.prototype) watch(fp, name + '.prototype', ctor.prototype, true);
+  }
+  for (const name of ['JSON', 'Math', 'Reflect', 'Atomics']) watch(fp, name, globalThis[name], true);
+  watch(fp, 'process', process, true);
+  watch(fp, 'console', jobConsole, true);
+  watch(fp, 'EventEmitter.prototype', EventEmitter.prototype, true);
+  for (const name of NODE_MODULES) watch(fp, name, require(name), true);
+  watch(fp, 'Module.prototype', Module.prototype, true);
+  watch(fp, 'Module._extensions', Module._extensions, true);
+  watch(fp, 'ts', ts, false);
+  for (const [modName, mod] of watchedModules()) {
+    for (const key of Object.keys(mod)) {
+      if (!/^[A-Z]/.test(key) && !(modName === 'aws-cdk-lib' && PRELOAD.includes(key.replace(/_/g, '-')))) continue;
+      let value;
+      try {
+        value = mod[key]; // resolves aws-cdk-lib's lazy exports now, once
+      } catch (_) {
+        continue;
+      }
+      watchExport(fp, modName, mod, key, value);
+    }
+  }
+  for (const [key, mod] of Object.entries(require.cache)) if (!inJob(key)) watchModule(fp, key, mod, false);
+  for (const event of process.eventNames()) fp.listeners.push([event, process.listeners(event)]);
+  fp.resources = resourceCounts();
+  return fp;
+}
+
+// Every function and accessor of ``obj`` (and with ``counted`` how many own properties it has).
+function watch(fp, name, obj, counted) {
+  if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function') || fp.seen.has(obj)) return;
+  fp.seen.add(obj);
+  const keys = reflectOwnKeys(obj);
+  fp.objs.push([obj, name, counted ? keys.length : -1]);
+  for (const key of keys) {
+    const d = ownDescriptor(obj, key);
+    if (!d) continue;
+    if ('value' in d) {
+      if (typeof d.value === 'function') fp.entries.push([obj, key, d.value, undefined, name]);
+    } else {
+      fp.entries.push([obj, key, d.get, d.set, name]);
+    }
+  }
+}
+
+function watchExport(fp, modName, mod, key, value) {
+  fp.exports.push([mod, key, value, modName]);
+  if (typeof value === 'function') {
+    watch(fp, modName + '.' + key, value, false);
+    if (value.prototype) watch(fp, modName + '.' + key + '.prototype', value.prototype, true);
+  }
+}
+
+// A module of the toolchain: its cache entry, and the classes it exports as plain values (not
+// its lazy getters: resolving them would load more). ``exports`` also for the classes' insides.
+function watchModule(fp, key, mod, exportsToo) {
+  fp.cache.push([key, mod, mod && mod.exports]);
+  const exported = mod && mod.exports;
+  if (!exportsToo || exported === null || (typeof exported !== 'object' && typeof exported !== 'function')) return;
+  const name = scrub(key).replace(/^node_modules\//, '');
+  for (const k of Object.keys(exported)) {
+    const d = ownDescriptor(exported, k);
+    if (d && 'value' in d && typeof d.value === 'function') watchExport(fp, name, exported, k, d.value);
+  }
+}
+
+// A toolchain module first loaded during a job is watched as soon as it has loaded, before the
+// job's code holds it: a patch of it, in this job or later, is seen like one of a preloaded module.
+let baseline = null; // the fingerprint, taken once the worker is warm
+const realLoad = Module.prototype.load;
+Module.prototype.load = function (filename) {
+  const out = realLoad.call(this, filename);
+  if (baseline !== null && !inJob(filename)) watchModule(baseline, filename, this, true);
+  return out;
+};
+
+function resourceCounts() {
+  const counts = {};
+  const list = reflectApply(activeResources, process, []);
+  for (let i = 0; i < list.length; i++) counts[list[i]] = (counts[list[i]] || 0) + 1;
+  return counts;
+}
+
+// Plain index loops and functions captured at start only: a job may have patched any built-in
+// (an array iterator that yields nothing would otherwise blind every check below).
+function tamperedSince(fp) {
   const changed = [];
-  for (const [key, value] of marks) if (now.get(key) !== value) changed.push(key);
-  for (const key of now.keys()) if (!marks.has(key)) changed.push(key);
-  return changed.slice(0, 5);
+  const note = (what) => {
+    if (changed.length < 8) changed[changed.length] = what;
+  };
+  for (let i = 0; i < fp.objs.length; i++) {
+    const [obj, name, count] = fp.objs[i];
+    if (count >= 0 && reflectOwnKeys(obj).length !== count) note(name + ' (a property added or removed)');
+  }
+  for (let i = 0; i < fp.entries.length; i++) {
+    const [obj, key, value, set, name] = fp.entries[i];
+    const d = ownDescriptor(obj, key);
+    const isValue = d !== undefined && reflectHas(d, 'value');
+    if (d === undefined || (isValue ? d.value : d.get) !== value || (isValue ? undefined : d.set) !== set) {
+      note(name + '.' + stringOf(key));
+    }
+  }
+  for (let i = 0; i < fp.values.length; i++) {
+    const [obj, key, value, name] = fp.values[i];
+    const d = ownDescriptor(obj, key);
+    if (d === undefined || d.value !== value) note(name);
+  }
+  for (let i = 0; i < fp.exports.length; i++) {
+    const [mod, key, value, name] = fp.exports[i];
+    let now;
+    try {
+      now = mod[key];
+    } catch (_) {
+      now = undefined;
+    }
+    if (now !== value) note(name + ' export ' + key);
+  }
+  const cache = Module._cache;
+  for (let i = 0; i < fp.cache.length; i++) {
+    const [key, mod, exports] = fp.cache[i];
+    const now = cache[key];
+    if (now !== mod || (now && now.exports !== exports)) note('require.cache ' + scrub(key));
+  }
+  const pathCache = Module._pathCache || {};
+  const keys = objectKeys(pathCache);
+  for (let i = 0; i < keys.length; i++) {
+    const to = '' + pathCache[keys[i]];
+    let allowed = inJob(keys[i]);
+    for (let j = 0; j < ALLOWED_ROOTS.length && !allowed; j++) allowed = to.slice(0, ALLOWED_ROOTS[j].length) === ALLOWED_ROOTS[j];
+    if (!allowed) note('module path cache ' + scrub(to));
+  }
+  const events = reflectApply(eventNames, process, []);
+  if (events.length !== fp.listeners.length) note('process listeners (' + events.length + ' events)');
+  for (let i = 0; i < fp.listeners.length; i++) {
+    const [event, listeners] = fp.listeners[i];
+    const now = reflectApply(listenersOf, process, [event]);
+    let same = now.length === listeners.length;
+    for (let j = 0; same && j < now.length; j++) same = now[j] === listeners[j];
+    if (!same) note('process listeners of ' + stringOf(event));
+  }
+  const resources = resourceCounts();
+  const names = objectKeys(resources);
+  let left = '';
+  for (let i = 0; i < names.length; i++) if (resources[names[i]] > (fp.resources[names[i]] || 0)) left += (left ? ', ' : '') + names[i];
+  if (left) note('timers or handles left running: ' + left);
+  return changed;
+}
+
+// Where the worker's modules may resolve to: the toolchain (its node_modules may be a link), the worker.
+const ALLOWED_ROOTS = [TOOLCHAIN + '/', path.dirname(__filename) + '/'];
+try {
+  ALLOWED_ROOTS.push(fs.realpathSync(path.join(TOOLCHAIN, 'node_modules')) + '/');
+} catch (_) { /* not there */ }
+
+// Processes of the sandbox's own pid namespace (init is 1, the worker 2) that outlive the job.
+function strayProcesses() {
+  const stray = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid || pid === 1 || pid === process.ppid) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (/^Z/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue; // exited, its parent reaps it
+    } catch (_) {
+      continue;
+    }
+    stray.push(pid);
+  }
+  return stray;
 }
 
 // ---- one job -----------------------------------------------------------------------------------
 const baseEnv = Object.assign({}, process.env);
 const realExit = process.exit;
+const realReallyExitOwn = process.reallyExit;
 const realOnce = process.once;
 const realOn = process.on;
 const realSetTimeout = global.setTimeout;
@@ -538,6 +773,7 @@ async function job(msg) {
   }
   if (logFd !== null) fs.closeSync(logFd);
   logFd = fs.openSync(LOG, 'w');
+  logBytes = 0;
   timing.copy = (Date.now() - t0) / 1000;
   driverFiles = msg.driver_files || [];
   const result = { op: 'result', nonce: msg.nonce, fallbacks: [], attempts: [] };
@@ -550,8 +786,22 @@ async function job(msg) {
   global.setTimeout = track(realSetTimeout);
   global.setInterval = track(realSetInterval);
   global.setImmediate = track(realSetImmediate);
+  // The ways out of a Node process an app can call: each ends the job instead, not the worker.
   process.exit = (code) => {
     throw new ExitCalled(`the app called process.exit(${code === undefined ? '' : code})`);
+  };
+  process.reallyExit = (code) => {
+    throw new ExitCalled(`the app called process.reallyExit(${code === undefined ? '' : code})`);
+  };
+  process.abort = () => {
+    throw new ExitCalled('the app called process.abort()');
+  };
+  process.kill = function (pid, sig) {
+    const target = Number(pid);
+    if ([process.pid, process.ppid, 0, -1].includes(target)) {
+      throw new ExitCalled(`the app called process.kill(${pid}${sig === undefined ? '' : ', ' + String(sig)}) on the worker`);
+    }
+    return realKill.call(process, pid, sig);
   };
   const outdir = path.join('/tmp', 'cdk.out');
   fs.mkdirSync(outdir, { recursive: true });
@@ -614,6 +864,9 @@ async function job(msg) {
     global.setInterval = realSetInterval;
     global.setImmediate = realSetImmediate;
     process.exit = realExit;
+    process.reallyExit = realReallyExitOwn;
+    process.abort = realAbort;
+    process.kill = realKill;
     forgetJobModules();
     resetEnv({});
     try {
@@ -627,15 +880,26 @@ async function job(msg) {
     const ran = result.outputs ? result.entry : candidates[0];
     const roots = (ran ? [ran] : driverFiles).filter((f) => /\.[cm]?tsx?$/.test(f));
     if (roots.length) {
-      const checked = typeCheck(roots);
-      result.diagnostics = checked.diagnostics;
-      timing.typecheck = checked.seconds;
+      try {
+        const checked = typeCheck(roots);
+        result.diagnostics = checked.diagnostics;
+        timing.typecheck = checked.seconds;
+      } catch (err) {
+        // The compiler runs in the worker, after the job: a job that broke what it relies on
+        // (a built-in's prototype, say) breaks it. The template stands; the worker is replaced.
+        result.recycle = 'the type check failed: ' + describeError(err).message.slice(0, 200);
+      }
     }
   }
   if (result.outputs) result.fallbacks = result.fallbacks.filter((f) => result.attempts.length || !f.startsWith('entry:'));
   result.stubs = stubs.map((s) => path.relative(JOB, s));
+  cleanScratch();
   const changed = tamperedSince(baseline);
   if (changed.length) result.tampered = ['changed: ' + changed.join(', ')];
+  if (SANDBOXED) {
+    const stray = strayProcesses();
+    if (stray.length) result.tampered = [...(result.tampered || []), `processes left running: ${stray.length}`];
+  }
   const heap = process.memoryUsage().heapUsed;
   if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB`;
   result.timing = timing;
@@ -669,13 +933,49 @@ function stubAsset(p) {
   }
 }
 
+function warmSynth() {
+  const outdir = path.join('/tmp', 'warm.out');
+  const app = new cdk.App({ outdir });
+  const stack = new cdk.Stack(app, 'Warm');
+  const lambda = req('aws-cdk-lib/aws-lambda');
+  new (req('aws-cdk-lib/aws-s3').Bucket)(stack, 'Data', { versioned: true });
+  new (req('aws-cdk-lib/aws-sqs').Queue)(stack, 'Jobs');
+  new lambda.Function(stack, 'Fn', {
+    runtime: lambda.Runtime.NODEJS_20_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => 1;'),
+  });
+  app.synth();
+  fs.rmSync(outdir, { recursive: true, force: true });
+}
+
 let IN = '/in';
-let baseline = null;
+let SANDBOXED = false; // in bubblewrap: a private /tmp and a pid namespace of its own
+
+// What a job left in the scratch folders would fill them for the next one (they are bounded).
+function cleanScratch() {
+  if (!SANDBOXED) return;
+  for (const dir of ['/tmp', OUT]) {
+    let names = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (_) {
+      continue;
+    }
+    for (const name of names) {
+      if (dir === OUT && (name === 'synth.log' || name === 'worker.log')) continue;
+      try {
+        fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+      } catch (_) { /* not ours to remove */ }
+    }
+  }
+}
 
 async function main() {
   const hello = readFrame();
-  if (hello.op !== 'hello') process.reallyExit(2);
+  if (hello.op !== 'hello') realReallyExit(2);
   IN = hello.in_dir || IN;
+  SANDBOXED = Boolean(hello.private_tmp);
   // Warm the type checker on a tiny program: aws-cdk-lib's declarations get parsed now, not in job 1.
   const warm = Date.now();
   try {
@@ -684,7 +984,12 @@ async function main() {
     typeCheck(['bin/warm.ts']);
     emptyDir(JOB);
   } catch (_) { /* checked again per job */ }
-  baseline = watched();
+  // One synth before the fingerprint: aws-cdk-lib hooks its profiling into fs and child_process on
+  // an App's first synth, and node defines some things on first use.
+  try {
+    warmSynth();
+  } catch (_) { /* each job reports its own failures */ }
+  baseline = fingerprint();
   writeFrame({ op: 'ready', node: process.version, cdk: req('aws-cdk-lib/package.json').version, ts: ts.version, warmup: (Date.now() - warm) / 1000 });
   for (;;) {
     const msg = readFrame();
@@ -693,13 +998,15 @@ async function main() {
       try {
         result = await job(msg);
       } catch (err) {
-        result = { op: 'result', nonce: msg.nonce, error: describeError(err), harness: true };
+        // The worker itself failed on this job: whatever the job changed, it is not trusted again.
+        const described = describeError(err);
+        result = { op: 'result', nonce: msg.nonce, error: described, harness: true, recycle: 'the worker failed: ' + described.message.slice(0, 200) };
       }
       writeFrame(result);
     } else if (msg.op === 'sync') {
       writeFrame({ op: 'synced', nonce: msg.nonce });
     } else if (msg.op === 'stop') {
-      process.reallyExit(0);
+      realReallyExit(0);
     }
   }
 }
@@ -708,5 +1015,5 @@ main().catch((err) => {
   try {
     fs.writeFileSync(path.join(OUT, 'worker.log'), String((err && err.stack) || err));
   } catch (_) { /* nowhere to say it */ }
-  process.reallyExit(3);
+  realReallyExit(3);
 });

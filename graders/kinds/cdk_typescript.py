@@ -272,7 +272,23 @@ def start_node_pool(settings: BuildSettings) -> NodePool:
 
 
 from graders.sandbox.launcher import NODE_TOOLCHAIN  # noqa: E402 - after the kind, which needs none of it
-from graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout  # noqa: E402
+from graders.sandbox.options import SandboxBroken  # noqa: E402
+from graders.sandbox.process import (  # noqa: E402
+    WorkerDied,
+    WorkerProcess,
+    WorkerTimeout,
+    sandbox_fault,
+    start_or_broken,
+)
+
+# What runs on a fresh worker after an answer's job died twice, to tell the answer's fault from the sandbox's.
+_PROBE_APP = "const cdk = require('aws-cdk-lib');\nconst app = new cdk.App();\nnew cdk.Stack(app, 'Probe');\napp.synth();\n"
+_PROBE_JOB: dict[str, Any] = {
+    "entries": ["bin/probe.js"],
+    "driver_files": [],
+    "context": CLI_CONTEXT,
+    "typecheck": False,
+}
 
 
 class NodeWorker(WorkerProcess):
@@ -347,30 +363,38 @@ class NodePool:
         raw: dict[str, Any] | None = None
         failure: dict[str, Any] | None = None
         log = b""
+        deaths: list[str] = []
         for _try in range(2):
+            # A worker that dies under the job is replaced and the job run once more: a death from
+            # outside (the kernel's OOM killer, an operator's kill) is not the answer's. A second
+            # death is the answer's own, unless a benign app then dies too (infra_error).
             if self._closed:
                 raise RuntimeError("the Node synth pool is closed")
             w = self._slots.get()
             try:
                 if not w.alive():
-                    w.start()
+                    start_or_broken(w)
                 warm = w.jobs > 0
                 w.clear()
                 shutil.copytree(root, w.in_dir, dirs_exist_ok=True, symlinks=False,
                                 ignore=shutil.ignore_patterns("cdk.out", "node_modules", ".git"))  # fmt: skip
                 w.own_tree(w.in_dir)
-                result.worker = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm}
+                result.worker = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm, "uid": w.uid}
+                if deaths:
+                    result.worker["retried"] = f"the worker died under the first run: {deaths[0]}"
                 try:
                     raw = w.run(job, self.opts.timeout)
                 except WorkerTimeout:
                     failure = {"cause": "timeout", "type": "Timeout",
                                "message": f"synth ran longer than {self.opts.timeout:g} s"}  # fmt: skip
                 except WorkerDied as exc:
+                    deaths.append(str(exc))
                     w.kill()
                     failure = {"cause": _died_cause(str(exc)), "type": "WorkerDied",
                                "message": f"the synth process ended abruptly ({exc})"}  # fmt: skip
                 log, _ = read_log(w.out_dir / "synth.log", self.opts.log_cap_bytes)
                 if raw is not None:
+                    failure = None
                     recycle = raw.get("tampered") or raw.get("recycle") or (
                         w.jobs >= self.opts.max_jobs_per_worker and "job limit"
                     ) or (self.opts.isolation == "process" and "process isolation")  # fmt: skip
@@ -378,15 +402,14 @@ class NodePool:
                         result.worker["recycled"] = recycle
                         w.kill()
                     break
-                if failure and failure["cause"] != "exited":
-                    break  # a timeout or memory is the answer's: not retried on a fresh worker
-            except WorkerDied as exc:  # the worker did not start
-                failure = {
-                    "cause": "other",
-                    "type": "WorkerDied",
-                    "message": f"the Node worker did not start: {exc}",
-                }
-                w.kill()
+                if not deaths or failure is None or failure["type"] != "WorkerDied":
+                    break  # a timeout is the answer's: not retried on a fresh worker
+                if len(deaths) == 2:
+                    fault = sandbox_fault(w, {"bin/probe.js": _PROBE_APP}, _PROBE_JOB)
+                    if fault is not None:
+                        raise SandboxBroken(
+                            f"the Node worker died twice under this answer ({'; '.join(deaths)}) and {fault}"
+                        )
             finally:
                 self._slots.put(w)
         outputs = from_frame((raw or {}).get("outputs"))
@@ -484,6 +507,12 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         return "no-stacks", file, line
     if etype == "ProcessExit":
         return "exited", file, line
+    if etype == "RangeError" and re.search(
+        r"Invalid (string|array|typed array) length|Array buffer allocation failed", message
+    ):
+        return "memory", file, line  # a string or buffer beyond what V8 allocates
+    if etype == "RangeError" and "Maximum call stack size exceeded" in message:
+        return "other", file, line  # as Python's RecursionError
     if etype == "ReferenceError":
         return "undefined-name", file, line
     if re.search(r"Cannot find asset|ENOENT", message):
@@ -501,5 +530,4 @@ def classify(error: dict[str, Any]) -> tuple[str, str | None, int | None]:
         message,
     ):
         return "validation", file, line
-    return "other", file, line
     return "other", file, line

@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from graders.sandbox.doctor import doctor_report
-    from graders.sandbox.options import SandboxOptions, SandboxUnavailable
+    from graders.sandbox.options import SandboxBroken, SandboxOptions, SandboxUnavailable
     from graders.sandbox.pool import SynthPool
 
-__all__ = ["SynthPool", "SandboxOptions", "SandboxUnavailable", "doctor_report"]
+__all__ = ["SynthPool", "SandboxBroken", "SandboxOptions", "SandboxUnavailable", "doctor_report"]
 
 _WHERE = {
     "SynthPool": "graders.sandbox.pool",
     "SandboxOptions": "graders.sandbox.options",
     "SandboxUnavailable": "graders.sandbox.options",
+    "SandboxBroken": "graders.sandbox.options",
     "doctor_report": "graders.sandbox.doctor",
 }
 

@@ -115,7 +115,9 @@ def _ro_paths() -> list[str]:
     """Host paths the sandbox needs to read: system, Python, the venv, this project's code."""
     paths = ["/usr", "/etc"]
     # toolchain/node: aws-cdk-lib and typescript of the CDK TypeScript/JavaScript kinds (read-only).
-    for p in (sys.base_prefix, sys.prefix, str(REPO_ROOT / "graders"), str(NODE_TOOLCHAIN)):
+    # Its node_modules may be a link to another checkout's (a git worktree sharing one install).
+    toolchain = (str(NODE_TOOLCHAIN), str(NODE_TOOLCHAIN / "node_modules"))
+    for p in (sys.base_prefix, sys.prefix, str(REPO_ROOT / "graders"), *toolchain):
         real = os.path.realpath(p)
         if not any(real == q or real.startswith(q + "/") for q in paths):
             paths.append(real)

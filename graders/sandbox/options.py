@@ -13,6 +13,11 @@ class SandboxUnavailable(RuntimeError):
     """Raised when ``require_sandbox`` is set and bubblewrap cannot be used."""
 
 
+class SandboxBroken(RuntimeError):
+    """The sandbox fails for reasons that are not the answer's: its workers do not start, or a
+    benign app dies too. The answer's result is ``infra_error`` (kept out of the scores)."""
+
+
 def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 

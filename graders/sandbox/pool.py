@@ -28,8 +28,15 @@ from graders.sandbox.entry import (
     scaffold_mismatch,
 )
 from graders.sandbox.jsii_cache import prepare_jsii_cache
-from graders.sandbox.options import SandboxOptions, SandboxUnavailable
-from graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout
+from graders.sandbox.options import SandboxBroken, SandboxOptions, SandboxUnavailable
+from graders.sandbox.process import (
+    PROBE_TIMEOUT,
+    WorkerDied,
+    WorkerProcess,
+    WorkerTimeout,
+    sandbox_fault,
+    start_or_broken,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,8 @@ CLI_CONTEXT: dict[str, Any] = {
     "aws:cdk:version-reporting": False,
 }
 DUMMY_ENV = {"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-east-1"}
+# What runs on a fresh worker after an answer's job died twice, to tell the answer's fault from the sandbox's.
+_PROBE_APP = 'import aws_cdk as cdk\n\napp = cdk.App()\ncdk.Stack(app, "Probe")\napp.synth()\n'
 _STUB_FILE_SUFFIXES = (".zip", ".jar", ".py", ".js", ".json", ".txt", ".yaml", ".yml", ".sh", ".html", ".tgz")
 
 
@@ -175,25 +184,23 @@ class SynthPool:
     # -- attempts --------------------------------------------------------------------------
 
     def _attempt(self, root: Path, plan: _Plan) -> _Run:
-        """Run the plan on a worker; a worker that dies is replaced and the job retried once."""
-        died = None
+        """Run the plan on a worker. A worker that dies under the job is replaced and the job run
+        once more: a death from outside (the kernel's OOM killer under another program's memory,
+        an operator's kill) is not the answer's. A second death is the answer's own, unless a
+        benign app then dies too (`SandboxBroken`: the answer's result is infra_error)."""
+        deaths: list[str] = []
         info: dict[str, Any] = {}
         outputs = Outputs()
         job_dir = launcher.JOB_DIR
         for _try in range(2):
             w = self._acquire()
             info = {"id": w.slot, "jobs": 0, "warm": False}
-            outputs = Outputs()
             job_dir = w.job_dir_inside
             try:
                 if not w.alive():
                     with self._lock_for(w):
                         if not w.alive():
-                            try:
-                                w.start()
-                            except WorkerDied as exc:
-                                died = str(exc)
-                                continue
+                            start_or_broken(w)
                 warm = w.jobs > 0
                 self._prepare(w, root, plan)
                 job = {
@@ -205,15 +212,19 @@ class SynthPool:
                     "lint": self.opts.lint,
                 }
                 info = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm, "uid": w.uid}
+                if deaths:
+                    info["retried"] = f"the worker died under the first run: {deaths[0]}"
                 try:
                     raw = w.run(job, self.opts.timeout)
                 except WorkerTimeout:
                     outputs = self._log_only(w)
                     return _Run(None, outputs, timeout=True, worker=info, job_dir=job_dir)
                 except WorkerDied as exc:
-                    died = str(exc)
+                    deaths.append(str(exc))
                     outputs = self._log_only(w)
                     w.kill()
+                    if len(deaths) == 2:
+                        self._check_sandbox(w, deaths)
                     continue
                 outputs = from_frame(raw.get("outputs"))
                 outputs.log, outputs.log_size = read_log(w.out_dir / "synth.log", self.opts.log_cap_bytes)
@@ -227,7 +238,23 @@ class SynthPool:
                 return _Run(raw, outputs, worker=info, job_dir=job_dir)
             finally:
                 self._release(w)
-        return _Run(None, outputs, died=died, worker=info, job_dir=job_dir)
+        return _Run(None, outputs, died=deaths[-1], worker=info, job_dir=job_dir)
+
+    def _check_sandbox(self, w: WorkerProcess, deaths: list[str]) -> None:
+        """An answer killed its worker twice: it did, unless a benign app fails on a fresh one."""
+        job = {
+            "entry": "app.py",
+            "context": dict(CLI_CONTEXT),
+            "env": {},
+            "timeout": PROBE_TIMEOUT,
+            "lint": False,
+        }
+        with self._lock_for(w):
+            fault = sandbox_fault(w, {"app.py": _PROBE_APP}, job)
+        if fault is not None:
+            raise SandboxBroken(
+                f"the synth worker died twice under this answer ({'; '.join(deaths)}) and {fault}"
+            )
 
     def _log_only(self, w: WorkerProcess) -> Outputs:
         """What is left of a job whose worker did not answer: its log (a host file)."""

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from graders.sandbox import launcher
-from graders.sandbox.options import SandboxOptions
+from graders.sandbox.options import SandboxBroken, SandboxOptions
 from graders.sandbox.protocol import _HEADER, MAX_FRAME, ProtocolError, decode_body, write_frame
 
 STARTUP_TIMEOUT = 180.0
+PROBE_TIMEOUT = 60.0  # a benign app on a warm worker takes about a second, even on a busy machine
 
 
 class WorkerDied(RuntimeError):
@@ -346,3 +347,41 @@ class WorkerProcess:
             os.chown(dirpath, self.uid, self.uid)
             for name in filenames + dirnames:
                 os.lchown(os.path.join(dirpath, name), self.uid, self.uid)
+
+
+def start_or_broken(w: WorkerProcess) -> None:
+    """Start ``w``, once more when that fails: a worker that does not start twice in a row is the
+    sandbox's failure, never the answer's (it has not run yet)."""
+    why = ""
+    for _try in range(2):
+        try:
+            w.start()
+            return
+        except WorkerDied as exc:
+            why = str(exc)
+    raise SandboxBroken(f"the sandbox worker does not start (twice): {why}")
+
+
+def sandbox_fault(w: WorkerProcess, files: dict[str, str], job: dict[str, Any]) -> str | None:
+    """After an answer's job died twice: why a benign app fails too on a fresh start of ``w``
+    (the sandbox is broken), or None when it synthesizes (the deaths were the answer's own).
+
+    The worker would be started again for the next answer anyway; it is left warm for it."""
+    try:
+        w.start()
+        w.clear()
+        for rel, text in files.items():
+            path = w.in_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        w.own_tree(w.in_dir)
+        raw = w.run(job, PROBE_TIMEOUT)
+    except (WorkerDied, WorkerTimeout, OSError) as exc:
+        w.kill()
+        return f"a benign app fails on a fresh worker too ({type(exc).__name__}: {exc})"
+    error = raw.get("error")
+    if error or not (raw.get("outputs") or {}).get("templates") or raw.get("tampered"):
+        w.kill()
+        what = error.get("message") if isinstance(error, dict) else error
+        return f"a benign app does not synthesize on a fresh worker ({str(what or 'no template')[:300]})"
+    return None
