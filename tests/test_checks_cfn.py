@@ -137,3 +137,18 @@ def test_the_environment_suffix_the_prompt_asks_for_is_the_deployment_s_to_pass(
     ctx.prompt = "Resource names must include environmentSuffix for uniqueness."
     [found] = _run("parameter-no-default", ctx)
     assert found.message.endswith(": AlertEmail")
+
+
+def test_a_deletion_cloudformation_applies_by_default_is_not_called_the_answer_s_policy() -> None:
+    text = (
+        "Resources:\n  Uploads:\n    Type: AWS::S3::Bucket\n"
+        "  Scratch:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: Delete\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    ctx = make_context({"lib/TapStack.yml": text}, templates, marks=marks)
+    found = {f.evidence[0].resource: f for f in _run("destroy-stateful", ctx)}
+    assert "has no DeletionPolicy" in found["Uploads"].message
+    assert found["Uploads"].evidence[0].value == "no DeletionPolicy (CloudFormation's default: Delete)"
+    assert found["Uploads"].evidence[0].line == 2
+    assert found["Scratch"].evidence[0].value == "DeletionPolicy: Delete"
+    assert "removal policy" in found["Scratch"].message
