@@ -152,3 +152,14 @@ def test_a_deletion_cloudformation_applies_by_default_is_not_called_the_answer_s
     assert found["Uploads"].evidence[0].line == 2
     assert found["Scratch"].evidence[0].value == "DeletionPolicy: Delete"
     assert "removal policy" in found["Scratch"].message
+
+
+def test_encryption_an_answer_turned_off_reads_false_not_unset() -> None:
+    text = (
+        "Resources:\n  Cache:\n    Type: AWS::ElastiCache::ReplicationGroup\n    Properties:\n"
+        "      ReplicationGroupDescription: cache\n      Engine: redis\n      CacheNodeType: cache.t3.micro\n"
+        "      AtRestEncryptionEnabled: true\n      TransitEncryptionEnabled: false\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    [found] = _run("encryption-missing", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
+    assert "TransitEncryptionEnabled is false" in found.message and "AtRest" not in found.message

@@ -433,14 +433,23 @@ def merge(
 
 def answer_strings(ctx: CheckContext) -> set[str]:
     """Every string literal of the answer's infrastructure code, lower-cased (for TypeScript and
-    JavaScript, which have no syntax tree here, the quoted literals of their text)."""
+    JavaScript, which have no syntax tree here, the quoted literals of their text; for YAML and
+    JSON, a CloudFormation template's own text, its scalars: a template the answer wrote is
+    the answer's code, where a synthesized one is not)."""
     found = {text.lower() for idx in index_sources(ctx.parsed()) for text in idx.strings}
     for f in ctx.files:
         if f.language in ("typescript", "javascript"):
             found |= {
                 next(g for g in m.groups() if g is not None).lower() for m in _JS_STRING.finditer(f.content)
             }
+        elif f.language in ("yaml", "json"):
+            found |= {token.lower() for token in _DATA_SCALAR.findall(f.content)}
     return found
+
+
+# A YAML or JSON scalar as it stands in the text: quotes, commas, brackets and braces around it
+# left out, so `- logs:PutLogEvents`, `Action: '*'` and `"s3:*",` give the action as written.
+_DATA_SCALAR = re.compile(r"[^\s'\",\[\]{}]+")
 
 
 _JS_STRING = re.compile(r"'([^'\\\n]*)'|\"([^\"\\\n]*)\"|`([^`\\$]*)`")
