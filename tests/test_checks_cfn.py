@@ -163,3 +163,14 @@ def test_encryption_an_answer_turned_off_reads_false_not_unset() -> None:
     templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
     [found] = _run("encryption-missing", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
     assert "TransitEncryptionEnabled is false" in found.message and "AtRest" not in found.message
+
+
+def test_a_placeholder_ami_blocks_the_deploy_and_a_real_one_only_ties_it_to_a_region() -> None:
+    text = (
+        "Resources:\n"
+        "  Fake:\n    Type: AWS::EC2::Instance\n    Properties:\n      ImageId: ami-0abcdef1234567890\n"
+        "  Real:\n    Type: AWS::EC2::Instance\n    Properties:\n      ImageId: ami-0c02fb55956c7d316\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    found = _run("hardcoded-ami-id", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
+    assert {f.evidence[0].resource: f.severity for f in found} == {"Fake": "high", "Real": "medium"}

@@ -25,8 +25,9 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
 
     Why it matters: an AMI id exists in one region only and is deprecated as images are
     patched, so the stack fails to deploy in any other region (or once the image is gone) and
-    launches an unpatched image meanwhile. Ids like ``ami-0abcdef1234567890`` are placeholders
-    that exist nowhere.
+    launches an unpatched image meanwhile (reported at medium). Ids like
+    ``ami-0abcdef1234567890`` are placeholders that exist nowhere: the stack cannot deploy at
+    all (reported at the rubric's severity, high, like the other deploy blockers).
 
     Bad example:
 
@@ -49,6 +50,7 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
                     [res.evidence(value=f"ImageId: {ami}")],
                     key=f"{res.stack}:{res.logical_id}",
                     lens="template",
+                    severity=_severity(ami),
                 )
     for stack, name, entry in ctx.entries("Parameters"):
         default = entry.get("Default")
@@ -62,6 +64,7 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
                 [ctx.entry_evidence(stack, "Parameters", name, f"Default: {default}")],
                 key=f"{stack}:{name}",
                 lens="template",
+                severity=_severity(default),
             )
     for stack, name, entry in ctx.entries("Mappings"):
         for ami in dict.fromkeys(_strings(entry)):
@@ -90,6 +93,12 @@ def _strings(value: object, depth: int = 0) -> Iterator[str]:
 _AMI = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 # Ids made of a counting or alphabet run: what a model writes when it has no real id to give.
 _PLACEHOLDER = re.compile(r"^ami-(?:0?(?:12345678|abcdef|fedcba|0{6,}|1{6,}|x+)|0abcdef1234567890)")
+
+
+def _severity(ami: str) -> str | None:
+    """The rubric's (high) for a placeholder, which no region has: the launch fails wherever the
+    stack goes. A real id works in its own region until the image is retired: medium."""
+    return None if _PLACEHOLDER.match(ami) else "medium"
 
 
 def _placeholder(ami: str) -> str:
