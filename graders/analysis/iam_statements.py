@@ -17,7 +17,7 @@ from graders.analysis._scope import (
     index_sources,
     method_receiver,
 )
-from graders.analysis.cfn import as_list, policy_statements
+from graders.analysis.cfn import as_list, policy_statements, sub_text
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
 from graders.models import Evidence
@@ -100,7 +100,11 @@ class CfnStatement:
         """The standard key-policy statement: ``kms:*`` for the account root."""
         principal = self.statement.get("Principal")
         aws = principal.get("AWS") if isinstance(principal, dict) else None
-        roots = [p for v in as_list(aws) for p in texts(v) if p.endswith(":root")]
+        # The account itself: `arn:...:root` (a literal, an Fn::Join, an Fn::Sub with
+        # ${AWS::AccountId}) or the bare account id (`!Ref AWS::AccountId`).
+        roots = [p for v in as_list(aws) for p in texts(v) if p.endswith(":root")] + [
+            v for v in as_list(aws) if v == {"Ref": "AWS::AccountId"}
+        ]
         return bool(roots) and all(a.lower() == "kms:*" for a in self.actions if WILDCARD_ACTION.match(a))
 
     def where(self) -> str:
@@ -112,9 +116,12 @@ class CfnStatement:
 
 
 def texts(value: Any) -> Iterator[str]:
-    """A string, or a Fn::Join's parts with intrinsics shown as ``${Ref}`` / ``${Id.Attr}``."""
+    """A string, an Fn::Sub's template, or a Fn::Join's parts with intrinsics shown as ``${Ref}`` /
+    ``${Id.Attr}``."""
     if isinstance(value, str):
         yield value
+    elif sub_text(value) is not None:
+        yield str(sub_text(value))
     elif isinstance(value, dict) and "Fn::Join" in value:
         parts = value["Fn::Join"]
         if isinstance(parts, list) and len(parts) == 2 and isinstance(parts[1], list):
