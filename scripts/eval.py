@@ -40,13 +40,23 @@ def _grade(corpus: Path, out: Path) -> None:
     grade([corpus], GradeOptions(out=out, workers=2))
 
 
-def ideal_above_model(results: dict[str, dict]) -> tuple[float, int, list[str]]:
+def _holds_code(result: dict) -> bool:
+    """The answer gave code of its kind (a template, an app), whether or not it builds."""
+    return bool(result.get("files")) and (result.get("synth") or {}).get("status") != "skipped"
+
+
+def ideal_above_model(results: dict[str, dict], *, both_code: bool = False) -> tuple[float, int, list[str]]:
+    """Share of tasks whose IDEAL answer scores above its MODEL answer (ties count half); with
+    ``both_code``, only the tasks where both answers give code of their kind (issue 11's measure:
+    a placeholder IDEAL against a real MODEL says nothing about the checks)."""
     wins, n, losses = 0.0, 0, []
     for sid, model in sorted(results.items()):
         if not sid.endswith("lib/MODEL_RESPONSE"):
             continue
         ideal = results.get(sid.replace("MODEL_RESPONSE", "IDEAL_RESPONSE"))
         if ideal is None:
+            continue
+        if both_code and not (_holds_code(model) and _holds_code(ideal)):
             continue
         m, i = model.get("total"), ideal.get("total")
         m = -1.0 if m is None else m
@@ -169,6 +179,8 @@ def main() -> int:
     print(f"(a) IDEAL above MODEL: {share:.1%} of {n} tasks (ties count half)")
     for line in losses:
         print(f"      {line}")
+    share_code, n_code, _ = ideal_above_model(results, both_code=True)
+    print(f"(a') IDEAL above MODEL where both answers give code: {share_code:.1%} of {n_code} tasks")
 
     topics, topic_misses = reviewer_topics(args.corpus, results)
     hit = sum(v[0] for v in topics.values())

@@ -137,3 +137,40 @@ def test_the_environment_suffix_the_prompt_asks_for_is_the_deployment_s_to_pass(
     ctx.prompt = "Resource names must include environmentSuffix for uniqueness."
     [found] = _run("parameter-no-default", ctx)
     assert found.message.endswith(": AlertEmail")
+
+
+def test_a_deletion_cloudformation_applies_by_default_is_not_called_the_answer_s_policy() -> None:
+    text = (
+        "Resources:\n  Uploads:\n    Type: AWS::S3::Bucket\n"
+        "  Scratch:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: Delete\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    ctx = make_context({"lib/TapStack.yml": text}, templates, marks=marks)
+    found = {f.evidence[0].resource: f for f in _run("destroy-stateful", ctx)}
+    assert "has no DeletionPolicy" in found["Uploads"].message
+    assert found["Uploads"].evidence[0].value == "no DeletionPolicy (CloudFormation's default: Delete)"
+    assert found["Uploads"].evidence[0].line == 2
+    assert found["Scratch"].evidence[0].value == "DeletionPolicy: Delete"
+    assert "removal policy" in found["Scratch"].message
+
+
+def test_encryption_an_answer_turned_off_reads_false_not_unset() -> None:
+    text = (
+        "Resources:\n  Cache:\n    Type: AWS::ElastiCache::ReplicationGroup\n    Properties:\n"
+        "      ReplicationGroupDescription: cache\n      Engine: redis\n      CacheNodeType: cache.t3.micro\n"
+        "      AtRestEncryptionEnabled: true\n      TransitEncryptionEnabled: false\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    [found] = _run("encryption-missing", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
+    assert "TransitEncryptionEnabled is false" in found.message and "AtRest" not in found.message
+
+
+def test_a_placeholder_ami_blocks_the_deploy_and_a_real_one_only_ties_it_to_a_region() -> None:
+    text = (
+        "Resources:\n"
+        "  Fake:\n    Type: AWS::EC2::Instance\n    Properties:\n      ImageId: ami-0abcdef1234567890\n"
+        "  Real:\n    Type: AWS::EC2::Instance\n    Properties:\n      ImageId: ami-0c02fb55956c7d316\n"
+    )
+    templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
+    found = _run("hardcoded-ami-id", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
+    assert {f.evidence[0].resource: f.severity for f in found} == {"Fake": "high", "Real": "medium"}

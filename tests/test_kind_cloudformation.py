@@ -216,6 +216,41 @@ def test_drafts_are_left_out_and_siblings_kept(tmp_path: Path) -> None:
     assert any("template.yaml is a draft of template-2.yaml" in n for n in built.notes)
 
 
+def test_of_drafts_with_as_many_resources_the_fuller_one_in_the_task_s_language_is_main(
+    tmp_path: Path,
+) -> None:
+    shorter = _TEMPLATE.replace("      BucketName: !Sub '${AWS::StackName}-data'\n", "")
+    as_json = json.dumps(
+        {"Resources": {"Data": {"Type": "AWS::S3::Bucket"}, "Table": {"Type": "AWS::DynamoDB::Table"}}}
+    )
+    md = f"```yaml\n{_TEMPLATE}```\n\n```json\n{as_json}\n```\n\n```yaml\n{shorter}```\n"
+    built, _ = _build(tmp_path, md)
+    assert built.synth.entry == "template.yaml"
+    assert built.synth.stacks == ["template"]
+
+
+def test_a_template_written_inline_as_a_nested_stack_s_body_is_graded_with_its_lines(tmp_path: Path) -> None:
+    parent = (
+        "Resources:\n"
+        "  Storage:\n"
+        "    Type: AWS::CloudFormation::Stack\n"
+        "    Properties:\n"
+        "      TemplateBody: |\n"
+        "        Resources:\n"
+        "          Logs:\n"
+        "            Type: AWS::S3::Bucket\n"
+        "  Topic:\n"
+        "    Type: AWS::SNS::Topic\n"
+    )
+    built, _ = _build(tmp_path, f"```yaml\n{parent}```\n")
+    synth = built.synth
+    assert synth.stacks == ["template", "template-Storage"]
+    nested = json.loads((tmp_path / "out" / synth.templates["template-Storage"]).read_text())
+    assert nested["Resources"]["Logs"]["Type"] == "AWS::S3::Bucket"
+    assert synth.marks["template-Storage"]["Logs"] == ("template.yaml", 7, 8)
+    assert any("Storage gives inline" in n for n in built.notes)
+
+
 def test_a_prose_answer_is_no_code(tmp_path: Path) -> None:
     built, _ = _build(tmp_path, "# Model response\n\nThe template creates a bucket.\n")
     assert built.synth.status == "skipped" and "no CloudFormation template" in (built.synth.message or "")

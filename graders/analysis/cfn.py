@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
@@ -89,12 +90,28 @@ def ref_target(value: Any) -> str | None:
     return None
 
 
+_SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)(?:\.[A-Za-z0-9_.]+)?\}")
+
+
+def sub_refs(value: Any) -> set[str]:
+    """The names an ``Fn::Sub`` string reads as ``${Name}`` or ``${Name.Attribute}`` (a Ref or a
+    GetAtt), less the variables its own map defines; ``${!Literal}`` and pseudo parameters
+    (``${AWS::Region}``) are not references."""
+    text = sub_text(value)
+    if text is None:
+        return set()
+    body = value["Fn::Sub"]
+    local = body[1] if isinstance(body, list) and len(body) > 1 and isinstance(body[1], dict) else {}
+    return {name for name in _SUB_VARIABLE.findall(text) if name not in local}
+
+
 def refs_within(value: Any) -> set[str]:
-    """Every logical id referenced (Ref / GetAtt) anywhere inside a value."""
+    """Every logical id referenced (Ref, GetAtt, ``${X}`` in an Fn::Sub) anywhere inside a value."""
     out: set[str] = set()
     target = ref_target(value)
     if target:
         out.add(target)
+    out |= sub_refs(value)
     if isinstance(value, dict):
         for v in value.values():
             out |= refs_within(v)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graders.analysis.cfn import as_list, policy_statements
+from graders.analysis.cfn import as_list, policy_statements, sub_text
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.model import (
     SourceIndex,
@@ -101,7 +101,11 @@ class CfnStatement:
         """The standard key-policy statement: ``kms:*`` for the account root."""
         principal = self.statement.get("Principal")
         aws = principal.get("AWS") if isinstance(principal, dict) else None
-        roots = [p for v in as_list(aws) for p in texts(v) if p.endswith(":root")]
+        # The account itself: `arn:...:root` (a literal, an Fn::Join, an Fn::Sub with
+        # ${AWS::AccountId}) or the bare account id (`!Ref AWS::AccountId`).
+        roots = [p for v in as_list(aws) for p in texts(v) if p.endswith(":root")] + [
+            v for v in as_list(aws) if v == {"Ref": "AWS::AccountId"}
+        ]
         return bool(roots) and all(a.lower() == "kms:*" for a in self.actions if WILDCARD_ACTION.match(a))
 
     def where(self) -> str:
@@ -113,9 +117,12 @@ class CfnStatement:
 
 
 def texts(value: Any) -> Iterator[str]:
-    """A string, or a Fn::Join's parts with intrinsics shown as ``${Ref}`` / ``${Id.Attr}``."""
+    """A string, an Fn::Sub's template, or a Fn::Join's parts with intrinsics shown as ``${Ref}`` /
+    ``${Id.Attr}``."""
     if isinstance(value, str):
         yield value
+    elif sub_text(value) is not None:
+        yield str(sub_text(value))
     elif isinstance(value, dict) and "Fn::Join" in value:
         parts = value["Fn::Join"]
         if isinstance(parts, list) and len(parts) == 2 and isinstance(parts[1], list):
@@ -459,14 +466,23 @@ def statement_evidence(ctx: CheckContext, items: list[tuple[SrcStatement, list[s
 
 def answer_strings(ctx: CheckContext) -> set[str]:
     """Every string literal of the answer's infrastructure code, lower-cased (for TypeScript and
-    JavaScript, which have no syntax tree here, the quoted literals of their text)."""
+    JavaScript, which have no syntax tree here, the quoted literals of their text; for YAML and
+    JSON, a CloudFormation template's own text, its scalars: a template the answer wrote is
+    the answer's code, where a synthesized one is not)."""
     found = {text.lower() for idx in index_sources(ctx.parsed()) for text in idx.strings}
     for f in ctx.files:
         if f.language in ("typescript", "javascript"):
             found |= {
                 next(g for g in m.groups() if g is not None).lower() for m in _JS_STRING.finditer(f.content)
             }
+        elif f.language in ("yaml", "json"):
+            found |= {token.lower() for token in _DATA_SCALAR.findall(f.content)}
     return found
+
+
+# A YAML or JSON scalar as it stands in the text: quotes, commas, brackets and braces around it
+# left out, so `- logs:PutLogEvents`, `Action: '*'` and `"s3:*",` give the action as written.
+_DATA_SCALAR = re.compile(r"[^\s'\",\[\]{}]+")
 
 
 _JS_STRING = re.compile(r"'([^'\\\n]*)'|\"([^\"\\\n]*)\"|`([^`\\$]*)`")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
@@ -56,7 +57,7 @@ class CloudFormation(Kind):
         pool: ParsePool = services.get("cfn-parse", start_parse_pool)
         region = task_region(sample)
         outcomes = {f.path: pool.parse(f.content, region) for f in files}
-        main, graded, notes = choose_templates(files, outcomes)
+        main, graded, notes = choose_templates(files, outcomes, self.format)
         seconds = round(sum(o.seconds for o in outcomes.values()), 3)
         failed = outcomes[main.path]
         if failed.status != "ok":
@@ -81,6 +82,27 @@ class CloudFormation(Kind):
                 notes.append(f"{f.path}: {outcome.note}")
             if outcome.lint_note:
                 notes.append(f"{f.path}: {outcome.lint_note}")
+            for logical_id, body, offset in inline_templates(f.content, outcome):
+                inner = pool.parse(body, region)
+                if inner.status != "ok":
+                    notes.append(
+                        f"{f.path}: the TemplateBody of {logical_id} does not parse ({inner.message})"
+                    )
+                    continue
+                nested = _stack_name(f"{stack}-{logical_id}", synth.stacks)
+                rel = f"templates/{nested}.template.json"
+                (out_dir / rel).write_text(with_defaults(inner.template_json or "{}"), encoding="utf-8")
+                synth.stacks.append(nested)
+                synth.templates[nested] = rel
+                at = {**inner.entries, **inner.marks}
+                synth.marks[nested] = {
+                    key: (f.path, offset(line), f.md_line(offset(line))) for key, line in sorted(at.items())
+                }
+                if inner.lint is not None:
+                    synth.lint[nested] = inner.lint
+                notes.append(
+                    f"{f.path}: the template {logical_id} gives inline (TemplateBody) is graded as {nested}"
+                )
         return Built(synth, workspace, notes)
 
     def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
@@ -159,6 +181,47 @@ def with_defaults(template_json: str) -> str:
     return json.dumps(template, indent=1)
 
 
+_BLOCK_KEY = re.compile(r"^\s*[\"']?TemplateBody[\"']?\s*:\s*[|>]")
+
+
+def inline_templates(text: str, outcome: ParseOutcome) -> list[tuple[str, str, Callable[[int], int]]]:
+    """Templates a nested stack (or stack set) writes inline as a ``TemplateBody`` string: (its
+    logical id, the body, a map from the body's lines to the file's). A YAML block scalar keeps
+    its lines, so they map one to one below its key; any other form maps to the resource's line."""
+    try:
+        template = json.loads(outcome.template_json or "{}")
+    except ValueError:
+        return []
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    lines = text.splitlines()
+    found: list[tuple[str, str, Callable[[int], int]]] = []
+    for logical_id, raw in (resources or {}).items() if isinstance(resources, dict) else []:
+        if not isinstance(raw, dict) or raw.get("Type") not in _INLINE_TYPES:
+            continue
+        props = raw.get("Properties")
+        body = props.get("TemplateBody") if isinstance(props, dict) else None
+        if not isinstance(body, str) or not _RESOURCE_TYPE.search(body):
+            continue
+        start = outcome.marks.get(logical_id, 1)
+        key_line = next(
+            (n for n in range(start, min(len(lines), start + 200) + 1) if _BLOCK_KEY.match(lines[n - 1])),
+            None,
+        )
+        found.append((logical_id, body, _shift(key_line) if key_line else _fixed(start)))
+    return found
+
+
+_INLINE_TYPES = ("AWS::CloudFormation::Stack", "AWS::CloudFormation::StackSet")
+
+
+def _shift(key_line: int) -> Callable[[int], int]:
+    return lambda line: key_line + line
+
+
+def _fixed(line: int) -> Callable[[int], int]:
+    return lambda _: line
+
+
 def start_parse_pool(settings: BuildSettings) -> ParsePool:
     return ParsePool(workers=settings.workers, timeout=settings.timeout).__enter__()
 
@@ -179,13 +242,20 @@ def task_region(sample: Sample) -> str:
 
 
 def choose_templates(
-    files: list[ExtractedFile], outcomes: dict[str, ParseOutcome]
+    files: list[ExtractedFile], outcomes: dict[str, ParseOutcome], language: str | None = None
 ) -> tuple[ExtractedFile, list[ExtractedFile], list[str]]:
-    """The main template, every template graded (main first) and notes on those left out."""
+    """The main template, every template graded (main first) and notes on those left out.
+
+    Among templates with as many resources, the one in the task's language (a YAML task's
+    answer may add a JSON rendering of it), then the fuller text (the same resources with the
+    parameters and properties a revision adds), then the later (the final draft)."""
     nesting = [f for f in files if _NESTED.search(f.content)]
     pool = nesting or files
-    # max() keeps the first of equals: walk backwards so a tie goes to the later (final) draft.
-    main = max(reversed(pool), key=lambda f: len(_RESOURCE_TYPE.findall(f.content)))
+    # max() keeps the first of equals: walk backwards so a full tie goes to the later (final) draft.
+    main = max(
+        reversed(pool),
+        key=lambda f: (len(_RESOURCE_TYPE.findall(f.content)), f.language == language, len(f.content)),
+    )
     graded, notes = [main], []
     if len(files) > 1:
         notes.append(f"{len(files)} templates in the answer; {main.path} is the main one")

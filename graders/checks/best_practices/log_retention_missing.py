@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis.cfn import refs_within
+from graders.analysis.cfn import refs_within, sub_text
 from graders.analysis.context import CheckContext, Hit, Resource
 from graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from graders.analysis.model import (
@@ -97,7 +97,20 @@ def _names_function(name: Any, fn: Resource) -> bool:
     if fn.logical_id in refs_within(name) and "/aws/lambda/" in strings:
         return True
     fname = fn.properties.get("FunctionName")
-    return isinstance(fname, str) and isinstance(name, str) and name == f"/aws/lambda/{fname}"
+    if isinstance(fname, str) and isinstance(name, str):
+        return name == f"/aws/lambda/{fname}"
+    # CloudFormation: the same Fn::Sub pattern for both (`!Sub '/aws/lambda/app-${Env}'` beside
+    # `FunctionName: !Sub 'app-${Env}'`) names the function's own group.
+    group_text, fn_text = sub_text(name), sub_text(fname)
+    if group_text is None or group_text != f"/aws/lambda/{fn_text if fn_text is not None else fname}":
+        return False
+    return _sub_map(name) == _sub_map(fname)
+
+
+def _sub_map(value: Any) -> Any:
+    """The variable map of a long-form Fn::Sub (None for the short form or a literal)."""
+    body = value.get("Fn::Sub") if isinstance(value, dict) else None
+    return body[1] if isinstance(body, list) and len(body) > 1 else None
 
 
 def _template_log_items(ctx: CheckContext) -> list[Item]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
+from graders.analysis.cfn import written_attribute
 from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from graders.analysis.model import SourceIndex, best_matches, describe, index_sources, method_receiver
 from graders.analysis.names import (
@@ -45,7 +46,10 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     When a template exists it decides (a DESTROY gated to non-production stages counts only if
     it applies to the stage that synthesized); without one, the source reports unconditional and
     gated DESTROY alike and names the gate. Queues and secrets are not reported: CDK deletes them
-    by default anyway.
+    by default anyway. In a CloudFormation template a stateful resource with no
+    ``DeletionPolicy`` is deleted with the stack (RDS snapshots first), and is reported so,
+    except a log group: CloudFormation removing the stack's own log groups with it is their
+    intended lifecycle; a ``DeletionPolicy: Delete`` written on one is reported.
 
     Why it matters: deleting or replacing the stack (or a rename that forces replacement) then
     deletes the data: table items, objects, database contents, and for a KMS key everything it
@@ -168,7 +172,9 @@ def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
         return
     auto_deleted = _auto_deleted_buckets(ctx)
     deleted = [
-        r for r in ctx.resources(*stateful) if r.raw.get("DeletionPolicy") == "Delete" and not _cdk_default(r)
+        r
+        for r in ctx.resources(*stateful)
+        if r.raw.get("DeletionPolicy") == "Delete" and not _cdk_default(r) and not _cfn_default_log_group(r)
     ]
     matched: dict[str, list[_Destroy]] = {}
     for d in destroys:
@@ -182,14 +188,23 @@ def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
         sources = matched.get(key, [])
         how = "; ".join(dict.fromkeys(f"`{d.code}`" for d in sources)) or "its removal policy"
         auto = res.logical_id in auto_deleted or any(d.auto_delete for d in sources)
+        written = written_attribute(res.raw, "DeletionPolicy") is not None
+        policy = (
+            f"has DeletionPolicy Delete from {how}"
+            if written
+            else "has no DeletionPolicy, so CloudFormation deletes it with the stack"
+        )
         message = (
-            f"{label} {describe(res)} has DeletionPolicy Delete"
-            f" from {how}{' and auto-deletes its objects' if auto else ''}: deleting the stack deletes its data"
+            f"{label} {describe(res)} {policy}"
+            f"{' and auto-deletes its objects' if auto else ''}: deleting the stack deletes its data"
         )
         if label == "log group":
             message += _LOG_NOTE
         gated = bool(sources) and all(_spares_production(d.gate) for d in sources)
-        hits = [Hit(message, [res.evidence(value="DeletionPolicy: Delete")], key=key, lens="template")]
+        shown = (
+            "DeletionPolicy: Delete" if written else "no DeletionPolicy (CloudFormation's default: Delete)"
+        )
+        hits = [Hit(message, [res.evidence(value=shown)], key=key, lens="template")]
         hits += [Hit(message, _destroy_evidence(ctx, d), key=key, lens="source") for d in sources]
         yield from (hit.as_note(_GATED_NOTE) if gated else hit for hit in hits)
 
@@ -217,6 +232,14 @@ def _spares_production(gate: str | None) -> bool:
 def _cdk_default(res: Resource) -> bool:
     """Delete that CDK chose, not the answer: the instances of an Aurora/DocDB cluster."""
     return res.type.endswith("DBInstance") and "DBClusterIdentifier" in res.properties
+
+
+def _cfn_default_log_group(res: Resource) -> bool:
+    """A CloudFormation log group left at the default DeletionPolicy: its logs go with the stack
+    that writes them, which is the group's intended lifecycle (an answer that gives each function
+    a group with retention must not score below one that leaves the logs unmanaged). A
+    ``DeletionPolicy: Delete`` the answer wrote is still reported."""
+    return res.type == "AWS::Logs::LogGroup" and written_attribute(res.raw, "DeletionPolicy") is None
 
 
 def _auto_deleted_buckets(ctx: CheckContext) -> set[str]:

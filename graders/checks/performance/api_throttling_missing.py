@@ -66,7 +66,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
             continue
         key, api = tpl.api_key(stage, "RestApiId")
         apis[key] = api
-        per_api.setdefault(key, []).append((stage, f"stage {name if isinstance(name, str) else '?'}"))
+        per_api.setdefault(key, []).append((stage, _stage_label(stage, name)))
     for dep in ctx.resources("AWS::ApiGateway::Deployment"):
         desc = dep.properties.get("StageDescription")
         name = dep.properties.get("StageName")
@@ -91,8 +91,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
             continue
         key, api = tpl.api_key(stage, "ApiId")
         apis[key] = api
-        name = props.get("StageName")
-        per_api.setdefault(key, []).append((stage, f"stage {name if isinstance(name, str) else '?'}"))
+        per_api.setdefault(key, []).append((stage, _stage_label(stage, props.get("StageName"))))
     for key, stages in per_api.items():
         names = [n for _, n in stages]
         yield Hit(
@@ -179,3 +178,8 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
                 [ctx.at(api.src, api.call, value="HttpApi default stage")],
                 key=api.key,
             )
+
+
+def _stage_label(stage: Resource, name: object) -> str:
+    """``stage prod``; a stage whose name is a parameter or an intrinsic is named by its logical id."""
+    return f"stage {name}" if isinstance(name, str) else f"stage {stage.logical_id} (name set at deploy time)"

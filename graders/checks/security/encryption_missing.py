@@ -139,6 +139,11 @@ def _kind(rtype: str) -> str:
     return rtype.removeprefix("AWS::").replace("::", " ")
 
 
+def _off(props: dict[str, Any], key: str) -> str:
+    """How a switched-off encryption setting reads: turned off by the answer, or left out."""
+    return f"{key} is false" if props.get(key) is not None else f"{key} is not set"
+
+
 def _not_true(props: dict[str, Any], *path: str) -> bool:
     """True when the boolean at ``path`` is missing or false (not when it is an intrinsic)."""
     value: Any = props
@@ -156,7 +161,7 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
         if "DBClusterIdentifier" in p or "SourceDBInstanceIdentifier" in p or "DBSnapshotIdentifier" in p:
             return []  # encryption comes from the cluster / source / snapshot
         if _not_true(p, "StorageEncrypted") and "KmsKeyId" not in p:
-            out.append("StorageEncrypted is not set (RDS does not encrypt storage by default)")
+            out.append(f"{_off(p, 'StorageEncrypted')} (RDS does not encrypt storage by default)")
         elif "RDS" in cmk and "KmsKeyId" not in p:
             out.append("encrypted with the AWS-managed key, not a customer-managed KMS key")
     elif t in ("AWS::RDS::DBCluster", "AWS::DocDB::DBCluster", "AWS::Neptune::DBCluster"):
@@ -167,19 +172,19 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
         ):
             return []
         if _not_true(p, "StorageEncrypted") and "KmsKeyId" not in p:
-            out.append("StorageEncrypted is not set (clusters are not encrypted by default)")
+            out.append(f"{_off(p, 'StorageEncrypted')} (clusters are not encrypted by default)")
         elif "RDS" in cmk and t == "AWS::RDS::DBCluster" and "KmsKeyId" not in p:
             out.append("encrypted with the AWS-managed key, not a customer-managed KMS key")
     elif t == "AWS::EFS::FileSystem":
         if _not_true(p, "Encrypted"):
-            out.append("Encrypted is not set")
+            out.append(_off(p, "Encrypted"))
         elif "EFS" in cmk and "KmsKeyId" not in p:
             out.append("encrypted with the AWS-managed key, not a customer-managed KMS key")
     elif t == "AWS::ElastiCache::ReplicationGroup":
         if _not_true(p, "AtRestEncryptionEnabled"):
-            out.append("AtRestEncryptionEnabled is not set")
+            out.append(_off(p, "AtRestEncryptionEnabled"))
         if _not_true(p, "TransitEncryptionEnabled"):
-            out.append("TransitEncryptionEnabled is not set")
+            out.append(_off(p, "TransitEncryptionEnabled"))
     elif t == "AWS::ElastiCache::CacheCluster":
         if str(p.get("Engine", "")).lower() in ("redis", "valkey"):
             out.append(
@@ -210,7 +215,7 @@ def _template_problems(res: Resource, cmk: set[str], sns: bool) -> list[str]:
             out.append("SSESpecification.SSEEnabled is not true (DAX does not encrypt by default)")
     elif t == "AWS::EC2::Volume":
         if _not_true(p, "Encrypted") and "SnapshotId" not in p:
-            out.append("Encrypted is not set")
+            out.append(_off(p, "Encrypted"))
     elif t in ("AWS::EC2::Instance", "AWS::EC2::LaunchTemplate", "AWS::AutoScaling::LaunchConfiguration"):
         out.extend(_block_device_problems(p))
     elif t == "AWS::SNS::Topic":
