@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import pytest
 from graders.extract import extract_files
 from graders.kinds import KINDS
 from graders.kinds.base import BuildSettings, Services
-from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, diagnostic_category, place_files
+from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, NodeWorker, diagnostic_category, place_files
 from graders.models import Sample, SynthResult
+from graders.pipeline import GradeOptions, grade
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
@@ -128,6 +131,20 @@ def test_a_javascript_module_answer_runs_as_commonjs(services: Services, tmp_pat
     assert synth.status == "failed" and synth.cause == "invalid-api", synth
     assert (synth.file, synth.line) == ("lib/queue-stack.mjs", 8)  # mapped back through the source map
     assert synth.diagnostics == []  # JavaScript is not type-checked
+
+
+def test_a_worker_that_never_starts_is_a_grader_error_never_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A toolchain the sandbox cannot read (a node_modules symlinked outside its binds) kills the
+    # worker at start: that is the grader's failure, not a deployment failure of every answer.
+    monkeypatch.setattr(NodeWorker, "command", lambda self: [sys.executable, "-c", "raise SystemExit(1)"])
+    (tmp_path / "answer.md").write_text(GOOD)
+    opts = GradeOptions(out=tmp_path / "out", workers=1, cache_dir=tmp_path / "cache", kind="cdk-typescript")
+    grade([tmp_path / "answer.md"], opts)
+    result = json.loads(next((tmp_path / "out").glob("**/result.json")).read_text())
+    assert result["status"] == "error" and "did not start" in result["error"], result
+    assert not list((tmp_path / "cache").glob("v1/*/*/entry.json"))  # graded again next time
 
 
 def test_unnamed_blocks_are_placed_where_the_app_imports_them() -> None:

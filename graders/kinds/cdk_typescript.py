@@ -347,6 +347,7 @@ class NodePool:
         raw: dict[str, Any] | None = None
         failure: dict[str, Any] | None = None
         log = b""
+        not_started: str | None = None
         for _try in range(2):
             if self._closed:
                 raise RuntimeError("the Node synth pool is closed")
@@ -354,6 +355,7 @@ class NodePool:
             try:
                 if not w.alive():
                     w.start()
+                not_started = None
                 warm = w.jobs > 0
                 w.clear()
                 shutil.copytree(root, w.in_dir, dirs_exist_ok=True, symlinks=False,
@@ -380,15 +382,16 @@ class NodePool:
                     break
                 if failure and failure["cause"] != "exited":
                     break  # a timeout or memory is the answer's: not retried on a fresh worker
-            except WorkerDied as exc:  # the worker did not start
-                failure = {
-                    "cause": "other",
-                    "type": "WorkerDied",
-                    "message": f"the Node worker did not start: {exc}",
-                }
+            except WorkerDied as exc:  # the worker did not start: nothing of the answer ran
+                not_started = str(exc)
                 w.kill()
+                continue
             finally:
                 self._slots.put(w)
+        if not_started is not None:
+            # The grader's failure, not the answer's: raised, so the answer is a grader error (never
+            # a graded result with a Deployment score, and never cached), graded again next run.
+            raise WorkerDied(f"the Node worker did not start: {not_started}")
         outputs = from_frame((raw or {}).get("outputs"))
         outputs.log = log
         result.templates = write_outputs(out_dir, outputs, None)
