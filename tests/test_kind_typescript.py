@@ -16,6 +16,7 @@ from graders.kinds.base import BuildSettings, Services
 from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, NodeWorker, diagnostic_category, place_files
 from graders.models import Sample, SynthResult
 from graders.pipeline import GradeOptions, grade
+from graders.workspace import assemble
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
@@ -131,6 +132,44 @@ def test_a_javascript_module_answer_runs_as_commonjs(services: Services, tmp_pat
     assert synth.status == "failed" and synth.cause == "invalid-api", synth
     assert (synth.file, synth.line) == ("lib/queue-stack.mjs", 8)  # mapped back through the source map
     assert synth.diagnostics == []  # JavaScript is not type-checked
+
+
+def test_an_error_only_an_env_agnostic_app_hits_is_tried_again_with_the_dummy_env(
+    services: Services, tmp_path: Path
+) -> None:
+    # `cdk synth` always passes a region: a KMS alias built from `this.region` is valid there,
+    # and only the harness's env-agnostic first run sees the unresolved (lowercased) token.
+    body = (
+        "    const kms = cdk.aws_kms;\n"
+        "    new kms.Alias(this, 'A', { aliasName: `alias/app-${this.region.replace('-', '')}`.toLowerCase(),\n"
+        "      targetKey: new kms.Key(this, 'K') });"
+    )
+    app = APP.replace(
+        "{}", "{ env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } }"
+    )
+    synth = _build(services, tmp_path, app + _stack(body))
+    assert synth.status == "ok", synth.message
+    assert synth.dummy_env and synth.fallbacks == ["dummy-env"] and synth.entry == "bin/tap.ts"
+    # a real error stays the answer's: tried again with the env, then reported
+    bad = "    new cdk.aws_kms.Alias(this, 'A', { aliasName: 'alias/bad name!', targetKey: new cdk.aws_kms.Key(this, 'K') });"
+    broken = _build(services, tmp_path / "b", app + _stack(bad))
+    assert broken.status == "failed" and broken.cause == "validation", broken
+    assert "Alias name must be" in (broken.message or "")
+
+
+def test_lookup_caches_of_an_answers_cdk_json_are_not_passed_to_the_app(tmp_path: Path) -> None:
+    cdk_json = (
+        '```json\n// cdk.json\n{"app": "npx ts-node bin/tap.ts", "context": {"@aws-cdk/core:checkSecretUsage": true,'
+        ' "vpc-provider:account=123456789012:filter.isDefault=true:region=us-east-1": {"vpcId": "vpc-1"},'
+        ' "availability-zones:account=123456789012:region=us-east-1": ["us-east-1a"]}}\n```\n'
+    )
+    extraction = extract_files(GOOD + cdk_json)
+    sample = Sample(sample_id="c", source=str(tmp_path / "answer.md"))
+    kind = KINDS["cdk-typescript"]
+    workspace = assemble(sample, extraction, tmp_path / "ws")
+    context = kind.job(workspace, extraction)["context"]  # type: ignore[attr-defined]
+    assert context["@aws-cdk/core:checkSecretUsage"] is True
+    assert not [k for k in context if ":account=" in k]
 
 
 def test_a_worker_that_never_starts_is_a_grader_error_never_cached(

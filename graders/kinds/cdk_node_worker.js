@@ -585,7 +585,7 @@ async function job(msg) {
         if (syntaxErrors.length) described.syntax = syntaxErrors.slice(0, 5);
         const text = described.message;
         const asset = MISSING_ASSET.exec(text);
-        if (ENV_REQUIRED.test(text) && !env.CDK_DEFAULT_ACCOUNT) {
+        if (!env.CDK_DEFAULT_ACCOUNT && (ENV_REQUIRED.test(text) || envMayMatter(described))) {
           env = DUMMY_ENV;
           result.fallbacks.push('dummy-env');
           result.dummy_env = true;
@@ -640,6 +640,16 @@ async function job(msg) {
   if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB`;
   result.timing = timing;
   return result;
+}
+
+// `cdk synth` always hands the app a region (CDK_DEFAULT_REGION: the configured one, else
+// us-east-1) and, in the task's pipeline, which has credentials, an account. An env-agnostic run
+// is the harness's choice, so any error it hits is tried again with the dummy env before it is
+// the answer's (`this.region.replace(...)` in a KMS alias name fails only on the unresolved
+// token). Errors the environment cannot change are not retried.
+function envMayMatter(err) {
+  if (err.type === 'SyntaxError' || err.type === 'ProcessExit' || err.syntax) return false;
+  return !['MODULE_NOT_FOUND', 'NO_STACKS', 'NO_STACK_CLASS'].includes(err.code);
 }
 
 // A failure that says the entry does not fit the answer, rather than that the answer is wrong:

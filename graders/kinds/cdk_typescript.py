@@ -48,6 +48,11 @@ CLI_CONTEXT: dict[str, Any] = {
     "aws:cdk:enable-asset-metadata": True,
     "aws:cdk:version-reporting": False,
 }
+# Context providers' cached answers (`vpc-provider:account=...:region=...`, `availability-zones:...`)
+# hold one account's lookups: a real deploy from another account never reads them, and the
+# harness's dummy account is nobody's, so they are left out (a lookup then gets the dummy value
+# and is listed as one; an answer's hand-written `vpc-provider` value of the wrong shape broke synth).
+_LOOKUP_CACHE = re.compile(r"^[a-z0-9-]+:account=")
 MAX_JOBS_PER_WORKER = 100
 NODE_HEAP_MB = 2048
 
@@ -132,10 +137,11 @@ class CdkTypeScript(Kind):
             for f in answer
             if not f.path.endswith(".d.ts") and "lambda" not in PurePosixPath(f.path).parts[:-1]
         ]
+        context = {k: v for k, v in workspace.context.items() if not _LOOKUP_CACHE.match(k)}
         return {
             "entries": entries,
             "driver_files": driver,
-            "context": {**workspace.context, **CLI_CONTEXT},
+            "context": {**context, **CLI_CONTEXT},
             "typecheck": self.typecheck,
         }
 
