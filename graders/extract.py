@@ -411,13 +411,17 @@ def _code_fence_inside(block: _Block, markup: str) -> int | None:
     answer in a fresh ```` ```typescript ```` block makes one block of both (the fresh fence is
     no closing fence, having a language); no TypeScript, JavaScript or Python file holds such a
     line, so the answer is read again as markdown from there."""
-    if _language(block.info, "") not in (*_NODE_LANGS, "python"):
+    outer = _language(block.info, "")
+    if outer not in (*_NODE_LANGS, "python"):
         return None
     for i, line in enumerate(block.content.split("\n")):
         match = _CODE_OPEN.match(line)
-        if match is None or match.group(1)[0] != markup[:1] or len(match.group(1)) < len(markup):
+        if match is None or _language(match.group(2), "") not in (*_NODE_LANGS, "python"):
             continue
-        if _language(match.group(2), "") in (*_NODE_LANGS, "python"):
+        # A Python string may hold a fenced example, so a Python block is cut only at a fence of
+        # its own kind; no TypeScript or JavaScript line opens a fence (```` ````typescript ````
+        # in reasoning, then ```` ```typescript ```` for the answer).
+        if outer in _NODE_LANGS or (match.group(1)[0] == markup[:1] and len(match.group(1)) >= len(markup)):
             return i
     return None
 

@@ -490,6 +490,14 @@ def test_a_reasoning_block_never_closed_gives_way_to_the_answers_own_block() -> 
     (only,) = extraction.files
     assert (only.path, only.line) == ("lib/tap-stack.ts", 10)
     assert only.content.startswith("import * as cdk") and "Now I will" not in only.content
+    # the same with a longer outer fence, which the answer's shorter one cannot close
+    longer = md.replace(
+        "```typescript\nimport * as cdk from 'aws-cdk-lib';\n\nNow",
+        "````typescript\nimport * as cdk from 'aws-cdk-lib';\n\nNow",
+    )
+    longer = longer[: longer.rindex("```")] + "````\n"
+    (again,) = extract_files(longer).files
+    assert again.line == 10 and again.content == only.content
     # a fence that only closes (no language) still closes, and a markdown block keeps its examples
     kept = "```markdown\n# Readme\n\n```typescript\nconst x = 1;\n```\n"
     assert not any("runs into" in n for n in extract_files(kept).notes)

@@ -157,6 +157,44 @@ def test_an_error_only_an_env_agnostic_app_hits_is_tried_again_with_the_dummy_en
     assert "Alias name must be" in (broken.message or "")
 
 
+def test_when_the_scaffold_cannot_import_the_answer_its_own_files_are_type_checked(
+    services: Services, tmp_path: Path
+) -> None:
+    task = tmp_path / "task"
+    (task / "bin").mkdir(parents=True)
+    (task / "bin" / "tap.ts").write_text(APP.split("\n", 2)[2].rsplit("```", 1)[0])
+    (task / "cdk.json").write_text('{"app": "npx ts-node --prefer-ts-exts bin/tap.ts"}')
+    answer = (
+        _stack("    new s3.Bucket(this, 'Data', { versioning: true });\n    (undefined as any).boom();")
+        .replace("lib/tap-stack.ts", "lib/web-stack.ts")
+        .replace("TapStack", "WebStack")
+    )
+    sample = Sample(
+        sample_id="s", source=str(task / "lib" / "MODEL_RESPONSE.md"), task_root=str(task),
+        scaffold_files=["bin/tap.ts", "cdk.json"], entry_file="bin/tap.ts",
+    )  # fmt: skip
+    built = KINDS["cdk-typescript"].build(
+        sample, extract_files(answer), tmp_path / "ws", tmp_path / "out", services
+    )
+    synth = built.synth
+    assert synth.status == "failed" and synth.cause == "invalid-api", synth
+    found = {(d["code"], d["file"]) for d in synth.diagnostics}
+    assert (2353, "lib/web-stack.ts") in found  # the answer's own misuse, not the scaffold's import
+    assert not [d for d in synth.diagnostics if d["file"] == "bin/tap.ts"]
+
+
+def test_an_app_that_requires_the_pipelines_environment_suffix_gets_it(
+    services: Services, tmp_path: Path
+) -> None:
+    app = APP.replace(
+        "const app = new cdk.App();",
+        "const app = new cdk.App();\nconst suffix = app.node.tryGetContext('environmentSuffix');\n"
+        "if (!suffix) throw new Error('pass -c environmentSuffix');",
+    )
+    synth = _build(services, tmp_path, app + _stack("    new s3.Bucket(this, 'Data');"))
+    assert synth.status == "ok" and synth.entry == "bin/tap.ts", synth.message
+
+
 def test_lookup_caches_of_an_answers_cdk_json_are_not_passed_to_the_app(tmp_path: Path) -> None:
     cdk_json = (
         '```json\n// cdk.json\n{"app": "npx ts-node bin/tap.ts", "context": {"@aws-cdk/core:checkSecretUsage": true,'

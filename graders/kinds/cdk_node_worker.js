@@ -623,8 +623,12 @@ async function job(msg) {
   timing.synth = (Date.now() - t1) / 1000;
   if (error && !result.outputs) result.error = pickError(result.attempts);
   if (msg.typecheck) {
-    // What `ts-node bin/tap.ts` checks: the entry that ran and what it imports (else the first tried).
-    const ran = result.outputs ? result.entry : candidates[0];
+    // What `ts-node bin/tap.ts` checks: the entry that ran and what it imports (else the first
+    // tried). When the scaffold's entry could not even import the answer's module (the answer named
+    // its stack otherwise), checking it says only that: the answer's own files are checked instead.
+    const first = result.attempts[0];
+    const mismatch = !result.outputs && first !== undefined && harnessMismatch(first, first.entry);
+    const ran = result.outputs ? result.entry : mismatch ? null : candidates[0];
     const roots = (ran ? [ran] : driverFiles).filter((f) => /\.[cm]?tsx?$/.test(f));
     if (roots.length) {
       const checked = typeCheck(roots);

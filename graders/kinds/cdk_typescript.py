@@ -94,6 +94,9 @@ class CdkTypeScript(Kind):
     language: ClassVar[str] = "typescript"
     entry_names: ClassVar[tuple[str, ...]] = ("bin/tap.ts",)
     typecheck: ClassVar[bool] = True
+    unreadable_note: ClassVar[str] = (
+        "no template was synthesized, and these checks do not read TypeScript/JavaScript source"
+    )
 
     def recognises(self, extraction: Extraction) -> bool:
         return any(f.language == self.language and _CDK_IMPORT.search(f.content) for f in extraction.files)
@@ -138,6 +141,9 @@ class CdkTypeScript(Kind):
             if not f.path.endswith(".d.ts") and "lambda" not in PurePosixPath(f.path).parts[:-1]
         ]
         context = {k: v for k, v in workspace.context.items() if not _LOOKUP_CACHE.match(k)}
+        # The task's pipeline passes `-c environmentSuffix=...` (the scaffold's bin/tap.ts: "from
+        # context (set by CI/CD pipeline) or use 'dev' as default"): an app that requires it gets it.
+        context.setdefault("environmentSuffix", "dev")
         return {
             "entries": entries,
             "driver_files": driver,
