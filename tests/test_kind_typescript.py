@@ -99,6 +99,16 @@ def test_type_errors_are_reported_and_the_template_still_built(services: Service
     assert {diagnostic_category(code) for code, _, _ in found} == {"invalid-api"}
 
 
+def test_an_error_line_is_the_jobs_own_when_an_earlier_job_had_the_same_file(
+    services: Services, tmp_path: Path
+) -> None:
+    vpc = "    new cdk.aws_ec2.Vpc(this, 'V', { maxAzs: 2, availabilityZones: ['us-east-1a'] });"
+    first = _build(services, tmp_path / "a", APP + _stack(vpc))
+    second = _build(services, tmp_path / "b", APP + _stack("\n" * 20 + vpc))
+    assert (first.file, first.line) == ("lib/tap-stack.ts", 9), first
+    assert (second.file, second.line) == ("lib/tap-stack.ts", 29), second  # not the first job's map
+
+
 def test_a_package_the_harness_lacks_is_a_missing_module(services: Services, tmp_path: Path) -> None:
     synth = _build(services, tmp_path, MISSING_MODULE)
     assert synth.status == "failed" and synth.cause == "missing-module"

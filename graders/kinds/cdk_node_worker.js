@@ -114,6 +114,9 @@ const sourceMaps = new Map(); // transpiled file -> source map text
 req('source-map-support').install({
   environment: 'node',
   handleUncaughtExceptions: false,
+  // Every job's files have the same paths (/job/lib/tap-stack.ts): a map cached for one job's
+  // file would place the next job's errors on the earlier file's lines.
+  emptyCacheBetweenOperations: true,
   retrieveSourceMap(file) {
     const map = sourceMaps.get(file);
     return map ? { url: file, map } : null;
