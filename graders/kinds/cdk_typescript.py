@@ -444,10 +444,13 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
         {
             "error_type": a.get("type"),
             "message": without_token_numbers(str(a.get("message")))[:500],
-            "cause": classify(a)[0],
+            "cause": cause,
+            "file": file,
+            "line": line,
         }
         for a in (raw.get("attempts") or [])[:6]
         if isinstance(a, dict)
+        for cause, file, line in [classify(a)]
     ]
     if raw.get("timing"):
         result.worker["timing"] = raw["timing"]
