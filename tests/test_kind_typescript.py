@@ -263,3 +263,16 @@ def test_a_stack_block_named_as_the_app_becomes_the_stack_module() -> None:
     files = extract_files(md).files
     place_files(files)
     assert [(f.path, f.moved_from) for f in files] == [("lib/tap-stack.ts", "bin/tap.ts")]
+
+
+def test_a_folderless_app_keeps_the_sibling_module_it_imports_beside_it() -> None:
+    md = (
+        "```typescript\n// main.ts\nimport * as cdk from 'aws-cdk-lib';\nimport { NetStack } from './netstack';\n"
+        "new NetStack(new cdk.App(), 'Net');\n```\n"
+        "```typescript\n// netstack.ts\nimport * as cdk from 'aws-cdk-lib';\nexport class NetStack extends cdk.Stack {}\n```\n"
+        "```typescript\n// tap-stack.ts\nimport * as cdk from 'aws-cdk-lib';\nexport class TapStack extends cdk.Stack {}\n```\n"
+    )
+    files = extract_files(md).files
+    place_files(files)
+    # ./netstack resolves from bin/main.ts; the scaffold's tap-stack stays where bin/tap.ts imports it
+    assert sorted(f.path for f in files) == ["bin/main.ts", "bin/netstack.ts", "lib/tap-stack.ts"]

@@ -193,6 +193,19 @@ def place_files(files: list[ExtractedFile]) -> list[FileMove]:
         taken.add(dest)
         f.moved_from, f.path = f.moved_from or f.path, dest
 
+    # A folderless module that a folderless app imports as a sibling (`import ... from './stack'`
+    # in main.ts) stays beside the app, in bin/; except the scaffold's own `tap-stack`, which its
+    # bin/tap.ts imports from lib/.
+    folderless = {f.path for f in files if f.path and "/" not in f.path}
+    beside_app = {
+        found
+        for f in files
+        if f.path in folderless and _APP.search(f.content)
+        for spec in _RELATIVE_IMPORT.findall(f.content)
+        if spec.startswith("./") and "/" not in spec[2:]
+        for found in _module_files(spec[2:])
+        if found in folderless and not found.startswith("tap-stack.")
+    }
     for f in files:
         _comment_out_shebang(f)
         if f.path.startswith("bin/tap.") and not _APP.search(f.content):
@@ -204,6 +217,9 @@ def place_files(files: list[ExtractedFile]) -> list[FileMove]:
                 )
             continue
         if "/" in f.path or not f.path:
+            continue
+        if f.path in beside_app and f"bin/{f.path}" not in taken:
+            move(f, f"bin/{f.path}", "named without a folder; the answer's app beside it imports it as ./")
             continue
         folder = "bin" if _APP.search(f.content) else "lib"
         if f"{folder}/{f.path}" not in taken:
