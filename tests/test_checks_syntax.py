@@ -240,3 +240,34 @@ def test_a_typescript_file_the_build_cannot_parse_is_a_parse_error_in_syntax() -
     # a file that parses and fails later is no parse error
     ctx.synth = synth.model_copy(update={"cause": "invalid-api", "error_type": "TypeError"})
     assert "parse-error" not in {f.check for f in run_checks(ctx)}
+
+
+def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() -> None:
+    from graders.checks import run_checks
+    from graders.models import SynthResult
+    from graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = (
+        "import * as logs from 'aws-cdk-lib/aws-logs';\n" * 42
+        + "new logs.CloudWatchLogGroupDestination(g);\n"
+    )
+    failure = {"error_type": "TypeError", "cause": "invalid-api", "file": "lib/monitoring-stack.ts", "line": 43,
+               "message": "logs.CloudWatchLogGroupDestination is not a constructor"}  # fmt: skip
+    synth = SynthResult(
+        status="failed", cause="invalid-api", error_type="TypeError", file="lib/monitoring-stack.ts", line=43,
+        message="TypeError: logs.CloudWatchLogGroupDestination is not a constructor", attempts=[failure],
+    )  # fmt: skip
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "invalid-api"
+    ctx = make_context({"lib/monitoring-stack.ts": text}, synth=synth, rubric=rubric)
+    ctx.kind = "cdk-typescript"  # no source model: the synth lens alone
+    (finding,) = run_checks(ctx)
+    assert finding.check == "invalid-api" and "not a constructor" in finding.message
+    assert (finding.evidence[0].file, finding.evidence[0].line) == ("lib/monitoring-stack.ts", 43)
+    # raised in a file the answer never gave (the scaffold's): not the answer's API misuse
+    ctx.synth = synth.model_copy(
+        update={"file": "bin/tap.ts", "attempts": [{**failure, "file": "bin/tap.ts"}]}
+    )
+    assert run_checks(ctx) == []
