@@ -221,6 +221,7 @@ def extract_files(markdown: str) -> Extraction:
     if not entries:
         for block in _bare_template(markdown, result):
             entries.extend(_entries_for(block, result))
+    entries = _join_parts(entries, result)
     _name_defaults(entries, mentions_tap, result)
     _number_templates(entries)
     result.files = _resolve(entries, result)
@@ -294,7 +295,7 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
                 blocks.extend(_find_blocks(block.content, line, depth + 1, result))
             elif cut is not None:
                 result.notes.append(
-                    f"block at line {line} runs into the next file's label at line {line + cut + 1}"
+                    f"block at line {line} runs into the next file's label or fence at line {line + cut + 1}"
                     " (its fence was never closed): the rest is read as markdown"
                 )
                 rest = block.content.split("\n")
@@ -396,6 +397,31 @@ def _unclosed_cut(block: _Block, markup: str) -> int | None:
     """
     for i, fence in _labels_over_fences(block.content):
         if not block.closed or (fence[0] == markup[:1] and len(fence) >= len(markup)):
+            return i
+    return _code_fence_inside(block, markup)
+
+
+_CODE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([A-Za-z][\w+#-]*)[ \t]*$")
+
+
+def _code_fence_inside(block: _Block, markup: str) -> int | None:
+    """Line index of an opening fence of a code language inside a code block of the same fence.
+
+    A model that never closes a ```` ```typescript ```` block in its reasoning and then gives the
+    answer in a fresh ```` ```typescript ```` block makes one block of both (the fresh fence is
+    no closing fence, having a language); no TypeScript, JavaScript or Python file holds such a
+    line, so the answer is read again as markdown from there."""
+    outer = _language(block.info, "")
+    if outer not in (*_NODE_LANGS, "python"):
+        return None
+    for i, line in enumerate(block.content.split("\n")):
+        match = _CODE_OPEN.match(line)
+        if match is None or _language(match.group(2), "") not in (*_NODE_LANGS, "python"):
+            continue
+        # A Python string may hold a fenced example, so a Python block is cut only at a fence of
+        # its own kind; no TypeScript or JavaScript line opens a fence (```` ````typescript ````
+        # in reasoning, then ```` ```typescript ```` for the answer).
+        if outer in _NODE_LANGS or (match.group(1)[0] == markup[:1] and len(match.group(1)) >= len(markup)):
             return i
     return None
 
@@ -953,6 +979,79 @@ def _parses(source: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return False
     return True
+
+
+# --- a TypeScript/JavaScript file shown in parts ---------------------------------------------
+
+
+def _join_parts(entries: list[_Entry], result: Extraction) -> list[_Entry]:
+    """A TypeScript/JavaScript file whose braces stay open at the end of its block, followed by
+    unnamed fragments of its language that close them, is one file shown in parts (a class cut
+    at each section heading): the parts are joined, with empty lines in place of the prose
+    between them so that line ``k`` of the file stays markdown line ``line + k``. Joined only
+    when the braces balance exactly at the end of a part; otherwise nothing changes."""
+    out: list[_Entry] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        depth = _brace_depth(entry.content) if entry.file.language in _NODE_LANGS else 0
+        if not depth or entry.fragment or depth < 0:
+            out.append(entry)
+            i += 1
+            continue
+        j, joined = i + 1, None
+        while j < len(entries):
+            part = entries[j]
+            if part.named or not part.fragment or part.file.language != entry.file.language:
+                break
+            depth = _brace_depth("\n".join(e.content for e in entries[i : j + 1]))
+            j += 1
+            if depth == 0:
+                joined = j
+                break
+            if depth < 0:
+                break
+        if joined is None:
+            out.append(entry)
+            i += 1
+            continue
+        content = entry.content
+        for part in entries[i + 1 : joined]:
+            used = content.count("\n") if content.endswith("\n") else content.count("\n") + 1
+            pad = part.file.line - entry.file.line - used
+            content = (
+                (content if content.endswith("\n") else content + "\n") + "\n" * max(pad, 0) + part.content
+            )
+        result.notes.append(
+            f"block at line {entry.file.line} and the {joined - i - 1} unnamed fragment(s) after it "
+            "close each other's braces: one file shown in parts, joined"
+        )
+        merged = _entry(
+            entry.file.line, content, entry.file.path or None, entry.file.path_source, entry.file.language
+        )
+        merged.named = entry.named
+        out.append(merged)
+        i = joined
+    return out
+
+
+_JS_TOKEN = re.compile(
+    r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`|[{}]", re.S
+)
+
+
+def _brace_depth(code: str) -> int:
+    """Open minus closed braces of TypeScript/JavaScript code, strings and comments left out
+    (a template literal counts as a string, its ``${...}`` included: they balance)."""
+    depth = 0
+    for token in _JS_TOKEN.findall(code):
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+            if depth < 0:
+                return depth
+    return depth
 
 
 # --- unnamed python blocks and clashes --------------------------------------------------------

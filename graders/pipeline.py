@@ -551,6 +551,7 @@ def _grade_into(
         rubric,
         has_source=bool(kind.code_files(extraction)),
         no_code=kind.no_code,
+        unreadable_note=kind.unreadable_note,
         has_template=bool(templates),
         source_readable=kind.source_readable(ctx.sources),
     )

@@ -58,6 +58,7 @@ def score_findings(
     has_template: bool,
     source_readable: bool = True,
     no_code: str = "no code to look at",
+    unreadable_note: str = "none of the answer's code parses",
 ) -> tuple[list[CategoryScore], float | None]:
     """Score each category from its findings; return the category scores and the total.
 
@@ -82,7 +83,7 @@ def score_findings(
                     score=None,
                     assessed=False,
                     basis="none",
-                    note="none of the answer's code parses" if unreadable else no_code,
+                    note=unreadable_note if unreadable else no_code,
                 )
             )
             continue

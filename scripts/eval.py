@@ -2,10 +2,14 @@
 
 Prints:
   (a) the share of tasks where the IDEAL answer scores above the MODEL answer (ties count half);
+      (a') the same over the tasks where both answers give code (a template, for CloudFormation),
+      (a'') over the tasks where the IDEAL gives code;
   (b) for topics a reviewer's MODEL_FAILURES.md names, the share where our MODEL report has a
       finding of a matching check;
   (c) findings per answer, IDEAL vs MODEL;
-  (d) precision and recall per check against ../shared/labels/ (unknowable labels left out).
+  (d) precision and recall per check against ../shared/labels/ (unknowable labels left out);
+  (e) the IDEAL answers with code that do not synthesize, each with its cause and the hand
+      judgement in scripts/eval_data/ideal_synth-<corpus>.json (the answer's own gap, or ours).
 
 Usage: python scripts/eval.py --corpus ../shared/corpus/cdk-py [--run DIR] [--labels DIR]
 Without --run it grades the corpus first (into .bench/eval-<corpus folder name>, one per kind).
@@ -70,6 +74,36 @@ def ideal_above_model(results: dict[str, dict], *, both_code: bool = False) -> t
         else:
             losses.append(f"{sid.split('/')[0]} IDEAL {i} < MODEL {m}")
     return (wins / n if n else 0.0), n, losses
+
+
+def ideal_synth(results: dict[str, dict], judged: dict[str, dict]) -> list[str]:
+    """(e) Which IDEAL answers with code synthesize, and for each that does not: its cause, file:line,
+    message and the hand judgement of ``judged`` (task -> {"class", "why"}), where one was made.
+
+    Classes: ``incomplete`` (the answer never gives a file or a part its code needs: not complete
+    code, left out of the second rate), ``error`` (a real error of complete code: an API that does
+    not exist, a missing import, a CDK validation), ``package`` (a package beyond aws-cdk-lib and
+    constructs that the answer never declares), ``harness`` (ours: must be fixed).
+    """
+    ideal = {sid: r for sid, r in results.items() if sid.endswith("lib/IDEAL_RESPONSE")}
+    with_code = {sid: r for sid, r in ideal.items() if r.get("synth", {}).get("status") != "skipped"}
+    failed = {sid: r for sid, r in with_code.items() if r["synth"].get("status") != "ok"}
+    ok = len(with_code) - len(failed)
+    incomplete = {sid for sid in failed if judged.get(sid.split("/")[0], {}).get("class") == "incomplete"}
+    complete = len(with_code) - len(incomplete)
+    lines = [
+        f"(e) IDEAL answers that synthesize: {ok}/{len(with_code)} = {ok / max(len(with_code), 1):.1%} of those "
+        f"with code ({len(ideal) - len(with_code)} have none); of those with complete code: "
+        f"{ok}/{complete} = {ok / max(complete, 1):.1%}"
+    ]
+    for sid, r in sorted(failed.items()):
+        task, synth = sid.split("/")[0], r["synth"]
+        where = f"{synth.get('file')}:{synth.get('line')}" if synth.get("file") else "-"
+        note = judged.get(task)
+        verdict = f"{note['class']}: {note['why']}" if note else "not judged"
+        lines.append(f"      {task} {synth.get('cause')} at {where}: {(synth.get('message') or '')[:140]}")
+        lines.append(f"            -> {verdict}")
+    return lines
 
 
 def reviewer_topics(corpus: Path, results: dict[str, dict]) -> tuple[dict[str, list[int]], list[str]]:
@@ -181,6 +215,18 @@ def main() -> int:
         print(f"      {line}")
     share_code, n_code, _ = ideal_above_model(results, both_code=True)
     print(f"(a') IDEAL above MODEL where both answers give code: {share_code:.1%} of {n_code} tasks")
+    coded = {
+        sid: r
+        for sid, r in results.items()
+        if not (sid.endswith("lib/IDEAL_RESPONSE") and r.get("synth", {}).get("status") == "skipped")
+    }
+    share_c, n_c, _ = ideal_above_model(coded)
+    print(f"(a'') IDEAL above MODEL where the IDEAL has code: {share_c:.1%} of {n_c} tasks (ties count half)")
+
+    judged_synth = ROOT / "scripts" / "eval_data" / f"ideal_synth-{args.corpus.resolve().name}.json"
+    notes = json.loads(judged_synth.read_text()) if judged_synth.is_file() else {}
+    for line in ideal_synth(results, notes):
+        print(line)
 
     topics, topic_misses = reviewer_topics(args.corpus, results)
     hit = sum(v[0] for v in topics.values())

@@ -199,3 +199,75 @@ def test_inline_code_given_through_a_variable_uses_the_function_runtime() -> Non
     )
     [finding] = run_check("inline-code-error", {"lib/tap_stack.py": text})
     assert "nodejs20.x" in finding.message
+
+
+def test_a_typescript_file_the_build_cannot_parse_is_a_parse_error_in_syntax() -> None:
+    from graders.checks import run_checks
+    from graders.models import SynthResult
+    from graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = "import * as cdk from 'aws-cdk-lib';\n" * 8 + "new cdk.App({ a: 1 b: 2 });\n"
+    diagnostics = [
+        {"code": 1005, "file": "lib/tap-stack.ts", "line": 9, "message": "',' expected."},
+        {
+            "code": 2353,
+            "file": "lib/tap-stack.ts",
+            "line": 9,
+            "message": "'a' does not exist in type 'AppProps'.",
+        },
+    ]
+    synth = SynthResult(
+        status="failed", cause="syntax", error_type="SyntaxError", file="lib/tap-stack.ts", line=9,
+        message="SyntaxError: lib/tap-stack.ts:9: ',' expected.", diagnostics=diagnostics,
+    )  # fmt: skip
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid in ("parse-error", "type-error")
+    ctx = make_context({"lib/tap-stack.ts": text}, synth=synth, rubric=rubric)
+    ctx.kind = "cdk-typescript"
+    by_check = {f.check: f for f in run_checks(ctx)}
+    parse = by_check["parse-error"]
+    assert (
+        parse.category == "syntax"
+        and parse.message == "`lib/tap-stack.ts` does not parse: ',' expected. (line 9)"
+    )
+    assert (parse.evidence[0].file, parse.evidence[0].line) == ("lib/tap-stack.ts", 9)
+    # the compiler's own syntax error is that same failure: type-error keeps only the API misuse
+    assert (
+        "TS2353" in by_check["type-error"].message and "does not parse" not in by_check["type-error"].message
+    )
+    # a file that parses and fails later is no parse error
+    ctx.synth = synth.model_copy(update={"cause": "invalid-api", "error_type": "TypeError"})
+    assert "parse-error" not in {f.check for f in run_checks(ctx)}
+
+
+def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() -> None:
+    from graders.checks import run_checks
+    from graders.models import SynthResult
+    from graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = (
+        "import * as logs from 'aws-cdk-lib/aws-logs';\n" * 42
+        + "new logs.CloudWatchLogGroupDestination(g);\n"
+    )
+    failure = {"error_type": "TypeError", "cause": "invalid-api", "file": "lib/monitoring-stack.ts", "line": 43,
+               "message": "logs.CloudWatchLogGroupDestination is not a constructor"}  # fmt: skip
+    synth = SynthResult(
+        status="failed", cause="invalid-api", error_type="TypeError", file="lib/monitoring-stack.ts", line=43,
+        message="TypeError: logs.CloudWatchLogGroupDestination is not a constructor", attempts=[failure],
+    )  # fmt: skip
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "invalid-api"
+    ctx = make_context({"lib/monitoring-stack.ts": text}, synth=synth, rubric=rubric)
+    ctx.kind = "cdk-typescript"  # no source model: the synth lens alone
+    (finding,) = run_checks(ctx)
+    assert finding.check == "invalid-api" and "not a constructor" in finding.message
+    assert (finding.evidence[0].file, finding.evidence[0].line) == ("lib/monitoring-stack.ts", 43)
+    # raised in a file the answer never gave (the scaffold's): not the answer's API misuse
+    ctx.synth = synth.model_copy(
+        update={"file": "bin/tap.ts", "attempts": [{**failure, "file": "bin/tap.ts"}]}
+    )
+    assert run_checks(ctx) == []

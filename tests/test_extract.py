@@ -474,3 +474,53 @@ def test_a_block_holding_only_a_file_name_labels_the_next_block(name_line: str) 
     md = f"```\n{name_line}\n```\n\n```python\n{_STACK}```\n"
     files = extract_files(md).files
     assert [(f.path, f.path_source, f.line) for f in files] == [("lib/tap_stack.py", "comment", 5)]
+
+
+def test_a_reasoning_block_never_closed_gives_way_to_the_answers_own_block() -> None:
+    # The reasoning opens a TypeScript block, drifts into prose and never closes it; the answer
+    # then opens a fresh one. CommonMark reads one block from the first fence to the last.
+    md = (
+        "Thinking it through:\n\n```typescript\nimport * as cdk from 'aws-cdk-lib';\n\n"
+        "Now I will also add the bucket and finish the stack.\n\n### Answer\n\n"
+        "```typescript\nimport * as cdk from 'aws-cdk-lib';\nimport { Construct } from 'constructs';\n\n"
+        "export class TapStack extends cdk.Stack {\n"
+        "  constructor(scope: Construct, id: string) {\n    super(scope, id);\n  }\n}\n```\n"
+    )
+    extraction = extract_files(md)
+    (only,) = extraction.files
+    assert (only.path, only.line) == ("lib/tap-stack.ts", 10)
+    assert only.content.startswith("import * as cdk") and "Now I will" not in only.content
+    # the same with a longer outer fence, which the answer's shorter one cannot close
+    longer = md.replace(
+        "```typescript\nimport * as cdk from 'aws-cdk-lib';\n\nNow",
+        "````typescript\nimport * as cdk from 'aws-cdk-lib';\n\nNow",
+    )
+    longer = longer[: longer.rindex("```")] + "````\n"
+    (again,) = extract_files(longer).files
+    assert again.line == 10 and again.content == only.content
+    # a fence that only closes (no language) still closes, and a markdown block keeps its examples
+    kept = "```markdown\n# Readme\n\n```typescript\nconst x = 1;\n```\n"
+    assert not any("runs into" in n for n in extract_files(kept).notes)
+
+
+def test_a_typescript_file_shown_in_parts_is_joined_with_its_lines_in_place() -> None:
+    md = (
+        "## Core\n\n```typescript\nimport * as cdk from 'aws-cdk-lib';\n"
+        "export class TapStack extends cdk.Stack {\n  constructor(scope: any, id: string) {\n"
+        "    super(scope, id);\n    const tags = { a: '{' };\n```\n\n"
+        "## Storage\n\nThe bucket:\n\n```typescript\n    new cdk.aws_s3.Bucket(this, 'B', {\n"
+        "      versioned: true,\n    });\n```\n\n## End\n\n```typescript\n  }\n}\n```\n"
+    )
+    extraction = extract_files(md)
+    (only,) = extraction.files
+    assert only.path == "lib/tap-stack.ts" and not extraction.skipped
+    lines, md_lines = only.content.split("\n"), md.split("\n")
+    for k, text in enumerate(lines, start=1):
+        if text.strip():
+            assert md_lines[only.md_line(k) - 1] == text  # file line k is still markdown line line + k
+    assert "versioned: true" in only.content and only.content.rstrip().endswith("}")
+    # parts that do not close the braces are left as they were: a file and skipped fragments
+    open_only = md.replace("```typescript\n  }\n}\n```\n", "")
+    left = extract_files(open_only)
+    assert [f.path for f in left.files] == ["lib/tap-stack.ts"] and "versioned" not in left.files[0].content
+    assert [s.reason for s in left.skipped] == ["fragment"]

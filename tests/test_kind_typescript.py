@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +13,10 @@ import pytest
 from graders.extract import extract_files
 from graders.kinds import KINDS
 from graders.kinds.base import BuildSettings, Services
-from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, diagnostic_category, place_files
+from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, NodeWorker, diagnostic_category, place_files
 from graders.models import Sample, SynthResult
+from graders.pipeline import GradeOptions, grade
+from graders.workspace import assemble
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
@@ -95,6 +99,20 @@ def test_type_errors_are_reported_and_the_template_still_built(services: Service
     assert {diagnostic_category(code) for code, _, _ in found} == {"invalid-api"}
 
 
+def test_an_error_line_is_the_jobs_own_when_an_earlier_job_had_the_same_file(
+    services: Services, tmp_path: Path
+) -> None:
+    vpc = "    new cdk.aws_ec2.Vpc(this, 'V', { maxAzs: 2, availabilityZones: ['us-east-1a'] });"
+    first = _build(services, tmp_path / "a", APP + _stack(vpc))
+    second = _build(services, tmp_path / "b", APP + _stack("\n" * 20 + vpc))
+    assert (first.file, first.line) == ("lib/tap-stack.ts", 9), first
+    assert (second.file, second.line) == ("lib/tap-stack.ts", 29), second  # not the first job's map
+    # each failed attempt keeps its place too (the invalid-api finding's evidence is read from them)
+    assert second.attempts and all(
+        (a["file"], a["line"]) == ("lib/tap-stack.ts", 29) for a in second.attempts
+    )
+
+
 def test_a_package_the_harness_lacks_is_a_missing_module(services: Services, tmp_path: Path) -> None:
     synth = _build(services, tmp_path, MISSING_MODULE)
     assert synth.status == "failed" and synth.cause == "missing-module"
@@ -130,6 +148,96 @@ def test_a_javascript_module_answer_runs_as_commonjs(services: Services, tmp_pat
     assert synth.diagnostics == []  # JavaScript is not type-checked
 
 
+def test_an_error_only_an_env_agnostic_app_hits_is_tried_again_with_the_dummy_env(
+    services: Services, tmp_path: Path
+) -> None:
+    # `cdk synth` always passes a region: a KMS alias built from `this.region` is valid there,
+    # and only the harness's env-agnostic first run sees the unresolved (lowercased) token.
+    body = (
+        "    const kms = cdk.aws_kms;\n"
+        "    new kms.Alias(this, 'A', { aliasName: `alias/app-${this.region.replace('-', '')}`.toLowerCase(),\n"
+        "      targetKey: new kms.Key(this, 'K') });"
+    )
+    app = APP.replace(
+        "{}", "{ env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } }"
+    )
+    synth = _build(services, tmp_path, app + _stack(body))
+    assert synth.status == "ok", synth.message
+    assert synth.dummy_env and synth.fallbacks == ["dummy-env"] and synth.entry == "bin/tap.ts"
+    # a real error stays the answer's: tried again with the env, then reported
+    bad = "    new cdk.aws_kms.Alias(this, 'A', { aliasName: 'alias/bad name!', targetKey: new cdk.aws_kms.Key(this, 'K') });"
+    broken = _build(services, tmp_path / "b", app + _stack(bad))
+    assert broken.status == "failed" and broken.cause == "validation", broken
+    assert "Alias name must be" in (broken.message or "")
+
+
+def test_when_the_scaffold_cannot_import_the_answer_its_own_files_are_type_checked(
+    services: Services, tmp_path: Path
+) -> None:
+    task = tmp_path / "task"
+    (task / "bin").mkdir(parents=True)
+    (task / "bin" / "tap.ts").write_text(APP.split("\n", 2)[2].rsplit("```", 1)[0])
+    (task / "cdk.json").write_text('{"app": "npx ts-node --prefer-ts-exts bin/tap.ts"}')
+    answer = (
+        _stack("    new s3.Bucket(this, 'Data', { versioning: true });\n    (undefined as any).boom();")
+        .replace("lib/tap-stack.ts", "lib/web-stack.ts")
+        .replace("TapStack", "WebStack")
+    )
+    sample = Sample(
+        sample_id="s", source=str(task / "lib" / "MODEL_RESPONSE.md"), task_root=str(task),
+        scaffold_files=["bin/tap.ts", "cdk.json"], entry_file="bin/tap.ts",
+    )  # fmt: skip
+    built = KINDS["cdk-typescript"].build(
+        sample, extract_files(answer), tmp_path / "ws", tmp_path / "out", services
+    )
+    synth = built.synth
+    assert synth.status == "failed" and synth.cause == "invalid-api", synth
+    found = {(d["code"], d["file"]) for d in synth.diagnostics}
+    assert (2353, "lib/web-stack.ts") in found  # the answer's own misuse, not the scaffold's import
+    assert not [d for d in synth.diagnostics if d["file"] == "bin/tap.ts"]
+
+
+def test_an_app_that_requires_the_pipelines_environment_suffix_gets_it(
+    services: Services, tmp_path: Path
+) -> None:
+    app = APP.replace(
+        "const app = new cdk.App();",
+        "const app = new cdk.App();\nconst suffix = app.node.tryGetContext('environmentSuffix');\n"
+        "if (!suffix) throw new Error('pass -c environmentSuffix');",
+    )
+    synth = _build(services, tmp_path, app + _stack("    new s3.Bucket(this, 'Data');"))
+    assert synth.status == "ok" and synth.entry == "bin/tap.ts", synth.message
+
+
+def test_lookup_caches_of_an_answers_cdk_json_are_not_passed_to_the_app(tmp_path: Path) -> None:
+    cdk_json = (
+        '```json\n// cdk.json\n{"app": "npx ts-node bin/tap.ts", "context": {"@aws-cdk/core:checkSecretUsage": true,'
+        ' "vpc-provider:account=123456789012:filter.isDefault=true:region=us-east-1": {"vpcId": "vpc-1"},'
+        ' "availability-zones:account=123456789012:region=us-east-1": ["us-east-1a"]}}\n```\n'
+    )
+    extraction = extract_files(GOOD + cdk_json)
+    sample = Sample(sample_id="c", source=str(tmp_path / "answer.md"))
+    kind = KINDS["cdk-typescript"]
+    workspace = assemble(sample, extraction, tmp_path / "ws")
+    context = kind.job(workspace, extraction)["context"]  # type: ignore[attr-defined]
+    assert context["@aws-cdk/core:checkSecretUsage"] is True
+    assert not [k for k in context if ":account=" in k]
+
+
+def test_a_worker_that_never_starts_is_a_grader_error_never_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A toolchain the sandbox cannot read (a node_modules symlinked outside its binds) kills the
+    # worker at start: that is the grader's failure, not a deployment failure of every answer.
+    monkeypatch.setattr(NodeWorker, "command", lambda self: [sys.executable, "-c", "raise SystemExit(1)"])
+    (tmp_path / "answer.md").write_text(GOOD)
+    opts = GradeOptions(out=tmp_path / "out", workers=1, cache_dir=tmp_path / "cache", kind="cdk-typescript")
+    grade([tmp_path / "answer.md"], opts)
+    result = json.loads(next((tmp_path / "out").glob("**/result.json")).read_text())
+    assert result["status"] == "error" and "did not start" in result["error"], result
+    assert not list((tmp_path / "cache").glob("v1/*/*/entry.json"))  # graded again next time
+
+
 def test_unnamed_blocks_are_placed_where_the_app_imports_them() -> None:
     md = GOOD.replace("// bin/tap.ts\n", "").replace("// lib/tap-stack.ts\n", "")
     assert [f.path for f in extract_files(md).files] == ["bin/tap.ts", "lib/tap-stack.ts"]
@@ -155,3 +263,16 @@ def test_a_stack_block_named_as_the_app_becomes_the_stack_module() -> None:
     files = extract_files(md).files
     place_files(files)
     assert [(f.path, f.moved_from) for f in files] == [("lib/tap-stack.ts", "bin/tap.ts")]
+
+
+def test_a_folderless_app_keeps_the_sibling_module_it_imports_beside_it() -> None:
+    md = (
+        "```typescript\n// main.ts\nimport * as cdk from 'aws-cdk-lib';\nimport { NetStack } from './netstack';\n"
+        "new NetStack(new cdk.App(), 'Net');\n```\n"
+        "```typescript\n// netstack.ts\nimport * as cdk from 'aws-cdk-lib';\nexport class NetStack extends cdk.Stack {}\n```\n"
+        "```typescript\n// tap-stack.ts\nimport * as cdk from 'aws-cdk-lib';\nexport class TapStack extends cdk.Stack {}\n```\n"
+    )
+    files = extract_files(md).files
+    place_files(files)
+    # ./netstack resolves from bin/main.ts; the scaffold's tap-stack stays where bin/tap.ts imports it
+    assert sorted(f.path for f in files) == ["bin/main.ts", "bin/netstack.ts", "lib/tap-stack.ts"]

@@ -97,3 +97,15 @@ def test_each_finding_counts_at_its_own_severity() -> None:
     cats, _ = score_findings([noted, real], rubric, has_source=True, has_template=True)
     medium = rubric.severities["medium"]
     assert next(c for c in cats if c.category == "deployment").score == 100 - medium
+
+
+def test_a_kind_says_why_its_infrastructure_categories_are_unscored() -> None:
+    from graders.kinds import KINDS
+
+    note = KINDS["cdk-typescript"].unreadable_note
+    cats, _ = score_findings(
+        [_finding("synth-failed")], load_rubric(), has_source=True, has_template=False,
+        source_readable=False, unreadable_note=note,
+    )  # fmt: skip
+    security = {c.category: c for c in cats}["security"]
+    assert security.score is None and security.note == note and "parses" not in note

@@ -93,6 +93,9 @@ class Kind(ABC):
     # What the report calls the build step and the answer's own entry point.
     build_name: ClassVar[str] = "Synthesis"
     entry_name: ClassVar[str] = "the answer's own app"
+    # Why a category that reads the infrastructure is unscored when there is no template and the
+    # source lens has nothing it can read.
+    unreadable_note: ClassVar[str] = "none of the answer's code parses"
 
     @abstractmethod
     def recognises(self, extraction: Extraction) -> bool:

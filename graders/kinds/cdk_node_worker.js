@@ -156,6 +156,9 @@ const sourceMaps = new Map(); // transpiled file -> source map text
 req('source-map-support').install({
   environment: 'node',
   handleUncaughtExceptions: false,
+  // Every job's files have the same paths (/job/lib/tap-stack.ts): a map cached for one job's
+  // file would place the next job's errors on the earlier file's lines.
+  emptyCacheBetweenOperations: true,
   retrieveSourceMap(file) {
     const map = sourceMaps.get(file);
     return map ? { url: file, map } : null;
@@ -835,7 +838,7 @@ async function job(msg) {
         if (syntaxErrors.length) described.syntax = syntaxErrors.slice(0, 5);
         const text = described.message;
         const asset = MISSING_ASSET.exec(text);
-        if (ENV_REQUIRED.test(text) && !env.CDK_DEFAULT_ACCOUNT) {
+        if (!env.CDK_DEFAULT_ACCOUNT && (ENV_REQUIRED.test(text) || envMayMatter(described))) {
           env = DUMMY_ENV;
           result.fallbacks.push('dummy-env');
           result.dummy_env = true;
@@ -876,8 +879,12 @@ async function job(msg) {
   timing.synth = (Date.now() - t1) / 1000;
   if (error && !result.outputs) result.error = pickError(result.attempts);
   if (msg.typecheck) {
-    // What `ts-node bin/tap.ts` checks: the entry that ran and what it imports (else the first tried).
-    const ran = result.outputs ? result.entry : candidates[0];
+    // What `ts-node bin/tap.ts` checks: the entry that ran and what it imports (else the first
+    // tried). When the scaffold's entry could not even import the answer's module (the answer named
+    // its stack otherwise), checking it says only that: the answer's own files are checked instead.
+    const first = result.attempts[0];
+    const mismatch = !result.outputs && first !== undefined && harnessMismatch(first, first.entry);
+    const ran = result.outputs ? result.entry : mismatch ? null : candidates[0];
     const roots = (ran ? [ran] : driverFiles).filter((f) => /\.[cm]?tsx?$/.test(f));
     if (roots.length) {
       try {
@@ -904,6 +911,16 @@ async function job(msg) {
   if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB`;
   result.timing = timing;
   return result;
+}
+
+// `cdk synth` always hands the app a region (CDK_DEFAULT_REGION: the configured one, else
+// us-east-1) and, in the task's pipeline, which has credentials, an account. An env-agnostic run
+// is the harness's choice, so any error it hits is tried again with the dummy env before it is
+// the answer's (`this.region.replace(...)` in a KMS alias name fails only on the unresolved
+// token). Errors the environment cannot change are not retried.
+function envMayMatter(err) {
+  if (err.type === 'SyntaxError' || err.type === 'ProcessExit' || err.syntax) return false;
+  return !['MODULE_NOT_FOUND', 'NO_STACKS', 'NO_STACK_CLASS'].includes(err.code);
 }
 
 // A failure that says the entry does not fit the answer, rather than that the answer is wrong:

@@ -48,6 +48,11 @@ CLI_CONTEXT: dict[str, Any] = {
     "aws:cdk:enable-asset-metadata": True,
     "aws:cdk:version-reporting": False,
 }
+# Context providers' cached answers (`vpc-provider:account=...:region=...`, `availability-zones:...`)
+# hold one account's lookups: a real deploy from another account never reads them, and the
+# harness's dummy account is nobody's, so they are left out (a lookup then gets the dummy value
+# and is listed as one; an answer's hand-written `vpc-provider` value of the wrong shape broke synth).
+_LOOKUP_CACHE = re.compile(r"^[a-z0-9-]+:account=")
 MAX_JOBS_PER_WORKER = 100
 NODE_HEAP_MB = 2048
 
@@ -89,6 +94,9 @@ class CdkTypeScript(Kind):
     language: ClassVar[str] = "typescript"
     entry_names: ClassVar[tuple[str, ...]] = ("bin/tap.ts",)
     typecheck: ClassVar[bool] = True
+    unreadable_note: ClassVar[str] = (
+        "no template was synthesized, and these checks do not read TypeScript/JavaScript source"
+    )
 
     def recognises(self, extraction: Extraction) -> bool:
         return any(f.language == self.language and _CDK_IMPORT.search(f.content) for f in extraction.files)
@@ -132,10 +140,14 @@ class CdkTypeScript(Kind):
             for f in answer
             if not f.path.endswith(".d.ts") and "lambda" not in PurePosixPath(f.path).parts[:-1]
         ]
+        context = {k: v for k, v in workspace.context.items() if not _LOOKUP_CACHE.match(k)}
+        # The task's pipeline passes `-c environmentSuffix=...` (the scaffold's bin/tap.ts: "from
+        # context (set by CI/CD pipeline) or use 'dev' as default"): an app that requires it gets it.
+        context.setdefault("environmentSuffix", "dev")
         return {
             "entries": entries,
             "driver_files": driver,
-            "context": {**workspace.context, **CLI_CONTEXT},
+            "context": {**context, **CLI_CONTEXT},
             "typecheck": self.typecheck,
         }
 
@@ -181,6 +193,19 @@ def place_files(files: list[ExtractedFile]) -> list[FileMove]:
         taken.add(dest)
         f.moved_from, f.path = f.moved_from or f.path, dest
 
+    # A folderless module that a folderless app imports as a sibling (`import ... from './stack'`
+    # in main.ts) stays beside the app, in bin/; except the scaffold's own `tap-stack`, which its
+    # bin/tap.ts imports from lib/.
+    folderless = {f.path for f in files if f.path and "/" not in f.path}
+    beside_app = {
+        found
+        for f in files
+        if f.path in folderless and _APP.search(f.content)
+        for spec in _RELATIVE_IMPORT.findall(f.content)
+        if spec.startswith("./") and "/" not in spec[2:]
+        for found in _module_files(spec[2:])
+        if found in folderless and not found.startswith("tap-stack.")
+    }
     for f in files:
         _comment_out_shebang(f)
         if f.path.startswith("bin/tap.") and not _APP.search(f.content):
@@ -192,6 +217,9 @@ def place_files(files: list[ExtractedFile]) -> list[FileMove]:
                 )
             continue
         if "/" in f.path or not f.path:
+            continue
+        if f.path in beside_app and f"bin/{f.path}" not in taken:
+            move(f, f"bin/{f.path}", "named without a folder; the answer's app beside it imports it as ./")
             continue
         folder = "bin" if _APP.search(f.content) else "lib"
         if f"{folder}/{f.path}" not in taken:
@@ -452,10 +480,13 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
         {
             "error_type": a.get("type"),
             "message": without_token_numbers(str(a.get("message")))[:500],
-            "cause": classify(a)[0],
+            "cause": cause,
+            "file": file,
+            "line": line,
         }
         for a in (raw.get("attempts") or [])[:6]
         if isinstance(a, dict)
+        for cause, file, line in [classify(a)]
     ]
     if raw.get("timing"):
         result.worker["timing"] = raw["timing"]

@@ -47,6 +47,8 @@ def type_error(ctx: CheckContext) -> Iterator[Hit]:
     for diag in ctx.synth.diagnostics:
         code = diag.get("code")
         category = diagnostic_category(code) if isinstance(code, int) else "type"
+        if category == "syntax" and ctx.synth.cause == "syntax":
+            continue  # the file does not parse: parse-error (syntax) and synth-failed report it
         if category is not None:
             groups.setdefault(category, []).append(diag)
     for category, diags in groups.items():

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from graders.analysis.context import CheckContext, Hit, SourceFile
 from graders.analysis.pyast import parse_module
+from graders.analysis.synth_failure import failure_where
 from graders.checks import check
 from graders.models import Evidence
 
@@ -16,7 +17,7 @@ from graders.models import Evidence
 @check(
     "parse-error",
     lenses=("source", "synth"),
-    kinds=("cdk-python", "cloudformation-yaml", "cloudformation-json"),
+    kinds=("cdk-python", "cloudformation-yaml", "cloudformation-json", "cdk-typescript", "cdk-javascript"),
 )
 def parse_error(ctx: CheckContext) -> Iterator[Hit]:
     """A Python file of the answer does not parse.
@@ -36,8 +37,14 @@ def parse_error(ctx: CheckContext) -> Iterator[Hit]:
             value=self.service.service_name
         # the answer stops here
 
+    A TypeScript or JavaScript file that does not parse is found by the build (the transpiler's
+    syntax errors, or Node's), with its file:line.
+
     Fix: Complete or correct the file so that it parses (`python -m py_compile file.py`).
     """
+    if ctx.kind in ("cdk-typescript", "cdk-javascript"):
+        yield from _node_parse_error(ctx)
+        return
     for src in ctx.sources:
         err = src.syntax_error
         if err is None:
@@ -66,6 +73,24 @@ def parse_error(ctx: CheckContext) -> Iterator[Hit]:
                 key=src.path,
                 lens="synth",
             )
+
+
+def _node_parse_error(ctx: CheckContext) -> Iterator[Hit]:
+    """The build's parse failure of a TypeScript/JavaScript file (no syntax tree of ours to read)."""
+    synth = ctx.synth
+    if synth.cause != "syntax":
+        return
+    text = (synth.message or "").removeprefix(f"{synth.error_type or 'SyntaxError'}: ")
+    if synth.file and synth.line:
+        text = text.removeprefix(f"{synth.file}:{synth.line}: ")
+    where = f"`{synth.file}`" if synth.file else "a file of the answer"
+    line = f" (line {synth.line})" if synth.line else ""
+    yield Hit(
+        f"{where} does not parse: {text.strip() or 'syntax error'}{line}",
+        [failure_where(ctx, synth.file, synth.line, synth.message)],
+        key=synth.file or "syntax",
+        lens="synth",
+    )
 
 
 def _looks_cut_off(src: SourceFile, err: SyntaxError) -> bool:
