@@ -224,17 +224,18 @@ def test_lookup_caches_of_an_answers_cdk_json_are_not_passed_to_the_app(tmp_path
     assert not [k for k in context if ":account=" in k]
 
 
-def test_a_worker_that_never_starts_is_a_grader_error_never_cached(
+def test_a_worker_that_never_starts_is_an_infra_error_never_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A toolchain the sandbox cannot read (a node_modules symlinked outside its binds) kills the
-    # worker at start: that is the grader's failure, not a deployment failure of every answer.
+    # worker at start: that is the grader's failure (infra_error, kept out of the scores), not a
+    # deployment failure of every answer.
     monkeypatch.setattr(NodeWorker, "command", lambda self: [sys.executable, "-c", "raise SystemExit(1)"])
     (tmp_path / "answer.md").write_text(GOOD)
     opts = GradeOptions(out=tmp_path / "out", workers=1, cache_dir=tmp_path / "cache", kind="cdk-typescript")
     grade([tmp_path / "answer.md"], opts)
     result = json.loads(next((tmp_path / "out").glob("**/result.json")).read_text())
-    assert result["status"] == "error" and "did not start" in result["error"], result
+    assert result["status"] == "infra_error" and "does not start" in result["error"], result
     assert not list((tmp_path / "cache").glob("v1/*/*/entry.json"))  # graded again next time
 
 
