@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+from iacgrade.graders.models import CATEGORIES, SampleResult
 from pydantic import ValidationError
-
-from graders.models import CATEGORIES, SampleResult
 
 RESULT_COLUMNS = [
     "sample_id",

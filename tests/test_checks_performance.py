@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.analysis.model import AnswerModel
+from iacgrade.graders.analysis.model import AnswerModel
+
 from tests.checkkit import make_context, run_check
 
 HELPER_FN = {

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from iacgrade.cli import app
+from iacgrade.graders.checks import registry
 from typer.testing import CliRunner
-
-from cli import app
-from graders.checks import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from graders.analysis.context import Hit, Resource
-from graders.analysis.model import (
+from iacgrade.graders.analysis.context import Hit, Resource
+from iacgrade.graders.analysis.model import (
     AnswerModel,
     Item,
     best_matches,
@@ -15,7 +15,8 @@ from graders.analysis.model import (
     resource_label,
     template_key,
 )
-from graders.models import Evidence
+from iacgrade.graders.models import Evidence
+
 from tests.checkkit import make_context
 
 

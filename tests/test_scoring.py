@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from graders.models import Finding
-from graders.rubric import load_rubric
-from graders.scoring import score_findings
+from iacgrade.graders.models import Finding
+from iacgrade.graders.rubric import load_rubric
+from iacgrade.graders.scoring import score_findings
 
 
 def _finding(check: str) -> Finding:
@@ -100,7 +100,7 @@ def test_each_finding_counts_at_its_own_severity() -> None:
 
 
 def test_a_kind_says_why_its_infrastructure_categories_are_unscored() -> None:
-    from graders.kinds import KINDS
+    from iacgrade.graders.kinds import KINDS
 
     note = KINDS["cdk-typescript"].unreadable_note
     cats, _ = score_findings(

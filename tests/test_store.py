@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from graders.store import (
+from iacgrade.graders.store import (
     JOURNAL,
     RunJournal,
     read_journal,
@@ -14,6 +13,7 @@ from graders.store import (
     write_run_tables,
     write_text_atomic,
 )
+
 from tests.run_factory import corpus_like, make_result, rubric
 
 

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.sandbox.launcher import detect_isolation
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "cdk-py"

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.kinds import KINDS
+from iacgrade.graders.kinds.base import BuildSettings, Services
+from iacgrade.graders.kinds.cdk_typescript import NODE_TOOLCHAIN, NodePool, NodeWorker, start_node_pool
+from iacgrade.graders.models import Sample, SynthResult
+from iacgrade.graders.sandbox.launcher import detect_isolation
 
-from graders.extract import extract_files
-from graders.kinds import KINDS
-from graders.kinds.base import BuildSettings, Services
-from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, NodePool, NodeWorker, start_node_pool
-from graders.models import Sample, SynthResult
-from graders.sandbox.launcher import detect_isolation
 from tests.run_factory import ROOT, dev_rubric
 
 pytestmark = [
@@ -161,7 +161,7 @@ def test_an_answer_that_kills_its_own_worker_is_its_fault_after_one_retry(
 # A stand-in worker: says it is ready, then dies on its first job, whatever the job is.
 _DIES_ON_JOB = """
 import os, signal, sys
-from graders.sandbox.protocol import read_frame, write_frame
+from iacgrade.graders.sandbox.protocol import read_frame, write_frame
 read_frame(sys.stdin.buffer)
 write_frame(sys.stdout.buffer, {"op": "ready"})
 read_frame(sys.stdin.buffer)
@@ -170,7 +170,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _grade_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]) -> Any:
-    from graders.pipeline import GradeOptions, grade
+    from iacgrade.graders.pipeline import GradeOptions, grade
 
     monkeypatch.setattr(NodeWorker, "command", lambda self: command)
     monkeypatch.setattr(NodeWorker, "extra_env", lambda self: {"PYTHONPATH": str(ROOT)})
@@ -212,9 +212,8 @@ def test_a_sandbox_that_kills_every_worker_is_an_infra_error(
 def test_the_run_says_how_many_answers_the_sandbox_failed_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from iacgrade.cli import app
     from typer.testing import CliRunner
-
-    from cli import app
 
     monkeypatch.setattr(NodeWorker, "command", lambda self: [sys.executable, "-c", "raise SystemExit(1)"])
     answers = tmp_path / "answers"

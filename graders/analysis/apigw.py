@@ -6,9 +6,9 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis.cfn import ref_target
-from graders.analysis.context import CheckContext, Resource, SourceFile
-from graders.analysis.model import (
+from iacgrade.graders.analysis.cfn import ref_target
+from iacgrade.graders.analysis.context import CheckContext, Resource, SourceFile
+from iacgrade.graders.analysis.model import (
     SourceIndex,
     construct_call_id,
     construct_label,
@@ -16,7 +16,7 @@ from graders.analysis.model import (
     key_text,
     template_key,
 )
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 
 REST_API_CLASSES = frozenset({"RestApi", "LambdaRestApi", "SpecRestApi", "StepFunctionsRestApi"})
 

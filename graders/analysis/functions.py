@@ -6,9 +6,9 @@ import ast
 import json
 from typing import Any
 
-from graders.analysis.context import CheckContext, Resource
-from graders.analysis.model import AnswerModel, Instance, Item, text_of
-from graders.analysis.pyast import call_name
+from iacgrade.graders.analysis.context import CheckContext, Resource
+from iacgrade.graders.analysis.model import AnswerModel, Instance, Item, text_of
+from iacgrade.graders.analysis.pyast import call_name
 
 FUNCTION_CALLS = (
     "Function",

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graders.analysis.cfn import as_list, policy_statements, sub_text
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import (
+from iacgrade.graders.analysis.cfn import as_list, policy_statements, sub_text
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.model import (
     SourceIndex,
     best_matches,
     describe,
@@ -20,8 +20,8 @@ from graders.analysis.model import (
     merge_lenses,
     method_receiver,
 )
-from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
-from graders.models import Evidence
+from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
+from iacgrade.graders.models import Evidence
 
 # Where policy documents sit in a template: (resource type, property path, identity policy?).
 # Identity policies are attached to principals; resource policies carry their own Principal.

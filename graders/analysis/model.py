@@ -35,10 +35,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, parents, walk
-from graders.models import Evidence, Lens
-from graders.paths import is_test_file
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, parents, walk
+from iacgrade.graders.models import Evidence, Lens
+from iacgrade.graders.paths import is_test_file
 
 # CDK appends an 8-character hash to logical ids of constructs below the stack's top level.
 _LOGICAL_HASH = re.compile(r"[0-9A-F]{8}$")

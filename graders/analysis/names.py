@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from graders.analysis.model import SourceIndex
-from graders.analysis.pyast import construct_id, dotted
+from iacgrade.graders.analysis.model import SourceIndex
+from iacgrade.graders.analysis.pyast import construct_id, dotted
 
 # A value that varies only with the account or region (``self.account``, ``Aws.REGION``).
 ACCOUNT_REGION = object()

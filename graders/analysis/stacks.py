@@ -6,10 +6,10 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis.context import CheckContext
-from graders.analysis.model import AnswerModel, Instance
-from graders.analysis.pyast import literal, walk
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext
+from iacgrade.graders.analysis.model import AnswerModel, Instance
+from iacgrade.graders.analysis.pyast import literal, walk
+from iacgrade.graders.models import Evidence
 
 
 def stack_class_evidence(ctx: CheckContext, index: AnswerModel, value: str) -> list[Evidence]:

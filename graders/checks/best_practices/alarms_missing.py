@@ -6,13 +6,13 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.functions import FUNCTION_CALLS
-from graders.analysis.model import AnswerModel, construct_name, names_list
-from graders.analysis.pyast import call_name, dotted, walk
-from graders.analysis.stacks import stack_class_evidence
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.functions import FUNCTION_CALLS
+from iacgrade.graders.analysis.model import AnswerModel, construct_name, names_list
+from iacgrade.graders.analysis.pyast import call_name, dotted, walk
+from iacgrade.graders.analysis.stacks import stack_class_evidence
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("alarms-missing", lenses=("source", "template"), kinds=("cdk-python",))

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.model import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.model import (
     AnswerModel,
     Instance,
     Item,
@@ -17,9 +17,9 @@ from graders.analysis.model import (
     resource_label,
     template_key,
 )
-from graders.analysis.pyast import call_name, kwarg, literal, str_literal
-from graders.analysis.stacks import assigned_call, truthy_kw
-from graders.checks import check
+from iacgrade.graders.analysis.pyast import call_name, kwarg, literal, str_literal
+from iacgrade.graders.analysis.stacks import assigned_call, truthy_kw
+from iacgrade.graders.checks import check
 
 
 @check("pitr-disabled", lenses=("source", "template"), kinds=("cdk-python",))

@@ -9,12 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.model import AnswerModel, names_list, ref_name, resource_label, substitute, text_of
-from graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
-from graders.analysis.stacks import stack_class_evidence
-from graders.checks import CheckOptions, check
-from graders.prompt import tag_keys
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.model import (
+    AnswerModel,
+    names_list,
+    ref_name,
+    resource_label,
+    substitute,
+    text_of,
+)
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
+from iacgrade.graders.analysis.stacks import stack_class_evidence
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.prompt import tag_keys
 
 
 class TagsMissingOptions(CheckOptions):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.functions import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.functions import (
     DEFAULT_CONFIG,
     function_instances,
     source_config,
@@ -13,8 +13,8 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
-from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
-from graders.checks import check
+from iacgrade.graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
+from iacgrade.graders.checks import check
 
 
 @check("lambda-default-config", lenses=("source", "template"), kinds=("cdk-python",))

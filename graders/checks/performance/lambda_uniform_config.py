@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.functions import (
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.functions import (
     DEFAULT_CONFIG,
     Config,
     function_instances,
@@ -15,9 +15,9 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
-from graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
-from graders.checks import CheckOptions, check
-from graders.prompt import asks_function_size
+from iacgrade.graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.prompt import asks_function_size
 
 
 # ---- checks ------------------------------------------------------------------------------

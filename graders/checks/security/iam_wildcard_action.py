@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis.cfn import as_list
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.iam_statements import (
+from iacgrade.graders.analysis.cfn import as_list
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.iam_statements import (
     WILDCARD_ACTION,
     Group,
     SrcStatement,
@@ -19,8 +19,8 @@ from graders.analysis.iam_statements import (
     template_statements,
     texts,
 )
-from graders.analysis.model import index_sources
-from graders.checks import check
+from iacgrade.graders.analysis.model import index_sources
+from iacgrade.graders.checks import check
 
 # =====================================================================================
 # iam-wildcard-action

@@ -6,11 +6,11 @@ import io
 import tokenize
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.pyast import parse_module
-from graders.analysis.synth_failure import failure_where
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.analysis.synth_failure import failure_where
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 # ---- parse-error ---------------------------------------------------------------------------------
