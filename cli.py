@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+
 from iacgrade.graders.defaults import (
     ANSWER_PATTERN,
     MAX_ANSWER_BYTES,
@@ -17,7 +19,6 @@ from iacgrade.graders.defaults import (
     SCRATCH_MB,
     TIMEOUT_S,
 )
-from rich.console import Console
 
 app = typer.Typer(
     help="Grade LLM answers that contain AWS infrastructure as code (CDK, CloudFormation).",
@@ -251,6 +252,22 @@ def doctor() -> None:
         typer.echo(f"{key}: {value}")
 
 
+@app.command("setup-node")
+def setup_node() -> None:
+    """Install the Node toolchain of the CDK TypeScript/JavaScript kinds (aws-cdk-lib, constructs,
+    typescript) with `npm ci` from the lock file the package ships; once per installed version."""
+    import subprocess
+
+    from iacgrade.graders.locations import install_node_toolchain
+
+    try:
+        target = install_node_toolchain()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        err.print(f"[red]error:[/] cannot install the Node toolchain: {exc}")
+        raise typer.Exit(1) from None
+    typer.echo(f"Node toolchain installed in {target}")
+
+
 @app.command()
 def explain(check_id: Annotated[str, typer.Argument(help="A check id, e.g. iam-wildcard-action.")]) -> None:
     """Explain a check: what it finds, why it matters, an example and the fix."""
@@ -336,8 +353,9 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
 ) -> None:
     """List runs (folders with a run.json): id, label, when, versions, counts and mean total."""
-    from iacgrade.graders.runs import RunError, find_runs, load_run, run_summary
     from rich.table import Table
+
+    from iacgrade.graders.runs import RunError, find_runs, load_run, run_summary
 
     missing = [p for p in paths or [] if not p.exists()]
     if missing:

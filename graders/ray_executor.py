@@ -97,10 +97,10 @@ def grade_on_ray(
 
 def project_runtime_env() -> dict[str, Any]:
     """The runtime_env that puts this project's code on every node, as the driver has it: the
-    graders package, which is all an actor runs (reports are rendered by the driver)."""
-    from iacgrade import graders
+    iacgrade package (an actor runs only its graders; reports are rendered by the driver)."""
+    from iacgrade.graders.locations import PACKAGE_DIR
 
-    return {"py_modules": [str(Path(graders.__file__).parent)]}
+    return {"py_modules": [str(PACKAGE_DIR)]}
 
 
 @dataclass

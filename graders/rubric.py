@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
-from iacgrade.graders.models import CATEGORIES
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from iacgrade.graders.models import CATEGORIES
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubric.yaml"
 

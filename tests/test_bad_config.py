@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import iacgrade.graders.pipeline
 import pytest
 import yaml
-from iacgrade.cli import app
-from iacgrade.graders.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
 from typer.testing import CliRunner
 
+import iacgrade.graders.pipeline
+from iacgrade.cli import app
+from iacgrade.graders.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
 from tests.run_factory import ROOT, dev_rubric
 
 runner = CliRunner()

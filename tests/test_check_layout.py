@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from iacgrade.graders.checks import registry
 from iacgrade.graders.rubric import load_rubric
 

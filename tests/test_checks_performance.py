@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from iacgrade.graders.analysis.model import AnswerModel
-
 from tests.checkkit import make_context, run_check
 
 HELPER_FN = {

@@ -205,7 +205,6 @@ def test_a_typescript_file_the_build_cannot_parse_is_a_parse_error_in_syntax() -
     from iacgrade.graders.checks import run_checks
     from iacgrade.graders.models import SynthResult
     from iacgrade.graders.rubric import load_rubric
-
     from tests.checkkit import make_context
 
     text = "import * as cdk from 'aws-cdk-lib';\n" * 8 + "new cdk.App({ a: 1 b: 2 });\n"
@@ -247,7 +246,6 @@ def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() ->
     from iacgrade.graders.checks import run_checks
     from iacgrade.graders.models import SynthResult
     from iacgrade.graders.rubric import load_rubric
-
     from tests.checkkit import make_context
 
     text = (

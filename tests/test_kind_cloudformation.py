@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from iacgrade.cli import app
 from iacgrade.graders.analysis.cfn import DEFAULTED, written_attribute
 from iacgrade.graders.checks import CheckContext, run_checks
@@ -17,7 +19,6 @@ from iacgrade.graders.kinds.cfn_parse import ParsePool
 from iacgrade.graders.kinds.cloudformation import task_region
 from iacgrade.graders.models import Extraction, Sample, SynthResult
 from iacgrade.graders.rubric import load_rubric
-from typer.testing import CliRunner
 
 _TEMPLATE = (
     "AWSTemplateFormatVersion: '2010-09-09'\n"

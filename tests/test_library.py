@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from iacgrade.graders.models import SampleResult
 
 from iacgrade import Grader
+from iacgrade.graders.models import SampleResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = (ROOT / "samples" / "good_api_RESPONSE.md").read_text(encoding="utf-8")
@@ -86,10 +86,10 @@ def test_the_reward_is_the_same_through_the_cli_the_api_and_compute_score(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pandas as pd
-    from iacgrade.cli import app
     from typer.testing import CliRunner
 
     from iacgrade import reward
+    from iacgrade.cli import app
 
     answers = {"good": GOOD, "flawed": FLAWED, "none": NO_CODE}
     for name, text in answers.items():

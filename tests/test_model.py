@@ -16,7 +16,6 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.models import Evidence
-
 from tests.checkkit import make_context
 
 

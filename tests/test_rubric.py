@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from iacgrade.graders.checks import (
     GRADER_ERROR,
     known_ids,
@@ -17,7 +18,6 @@ from iacgrade.graders.checks import (
 from iacgrade.graders.checks.best_practices.tags_missing import TagsMissingOptions
 from iacgrade.graders.models import Finding
 from iacgrade.graders.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
-
 from tests.checkkit import make_context
 
 

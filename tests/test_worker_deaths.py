@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.kinds import KINDS
 from iacgrade.graders.kinds.base import BuildSettings, Services
 from iacgrade.graders.kinds.cdk_typescript import NODE_TOOLCHAIN, NodePool, NodeWorker, start_node_pool
 from iacgrade.graders.models import Sample, SynthResult
 from iacgrade.graders.sandbox.launcher import detect_isolation
-
 from tests.run_factory import ROOT, dev_rubric
 
 pytestmark = [
@@ -212,8 +212,9 @@ def test_a_sandbox_that_kills_every_worker_is_an_infra_error(
 def test_the_run_says_how_many_answers_the_sandbox_failed_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from iacgrade.cli import app
     from typer.testing import CliRunner
+
+    from iacgrade.cli import app
 
     monkeypatch.setattr(NodeWorker, "command", lambda self: [sys.executable, "-c", "raise SystemExit(1)"])
     answers = tmp_path / "answers"

@@ -293,8 +293,8 @@ def start_node_pool(settings: BuildSettings) -> NodePool:
         from iacgrade.graders.sandbox import SandboxUnavailable
 
         raise SandboxUnavailable(
-            f"the Node toolchain is not installed in {NODE_TOOLCHAIN}: run `make install` "
-            "(npm ci there), or grade with --no-synth"
+            f"the Node toolchain is not installed in {NODE_TOOLCHAIN}: run `iacgrade setup-node` "
+            "(in a checkout, `make install`), or grade with --no-synth"
         )
     return NodePool(settings).__enter__()
 

@@ -206,9 +206,16 @@ class Worker:
             self.linter = WarmLinter()
         _install_hooks()
         import iacgrade.graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
+        from iacgrade.graders.locations import GRADERS_DIR, PACKAGE_DIR
 
         trusted = tuple(
-            {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), str(Path(__file__).parents[2])}
+            {
+                sys.prefix,
+                sys.base_prefix,
+                os.path.realpath(sys.base_prefix),
+                str(PACKAGE_DIR),
+                str(GRADERS_DIR),
+            }
         )
         integrity.set_trusted_prefixes(trusted)
         self.baseline_modules = set(sys.modules)

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from iacgrade.graders.kinds.cdk_typescript import NODE_TOOLCHAIN
 from iacgrade.graders.sandbox.launcher import detect_isolation
 from iacgrade.graders.sandbox.options import SandboxOptions
-
 from tests.hostile import harness as h
 
 pytestmark = [

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
 from iacgrade.graders.analysis.cfn import written_attribute
 from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from iacgrade.graders.analysis.model import (
@@ -23,7 +25,6 @@ from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, ite
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
 from iacgrade.graders.prompt import asks_destroyable
-from pydantic import Field
 
 
 class DestroyStatefulOptions(CheckOptions):

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from iacgrade.graders.analysis.cfn import sub_text
 from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
 from iacgrade.graders.analysis.model import SourceIndex, describe, index_sources, match_level
@@ -20,7 +22,6 @@ from iacgrade.graders.analysis.names import (
 from iacgrade.graders.analysis.pyast import call_name, construct_id, iter_calls, walk
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
-from pydantic import Field
 
 
 class HardcodedNameOptions(CheckOptions):
