@@ -72,7 +72,8 @@ def check(
             if options.check_id not in ("", check_id):
                 raise ValueError(f"{options.__name__} already belongs to check {options.check_id!r}")
             options.check_id = check_id
-        path = fn.__module__.replace(".", "/") + ".py"  # the same on every machine, for docs
+        # The file in the repository's layout (graders/checks/...), the same on every machine, for docs.
+        path = fn.__module__.removeprefix("iacgrade.").replace(".", "/") + ".py"
         doc = (fn.__doc__ or "").strip()
         _REGISTRY[check_id] = CheckInfo(check_id, fn, lenses, doc, kinds, options, path)
         return fn
