@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +16,15 @@ from iacgrade.graders.analysis.cfn import DEFAULTED, written_attribute
 from iacgrade.graders.checks import CheckContext, run_checks
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
-from iacgrade.graders.kinds.cfn_parse import ParsePool
+from iacgrade.graders.kinds.cfn_parse import (
+    MAX_DEPTH,
+    MAX_KEYS,
+    MAX_NODES,
+    MAX_RESOURCES,
+    ParsePool,
+    parse_text,
+    scan_limits,
+)
 from iacgrade.graders.kinds.cloudformation import task_region
 from iacgrade.graders.models import Extraction, Sample, SynthResult
 from iacgrade.graders.rubric import load_rubric
@@ -345,3 +354,87 @@ def test_the_task_region_is_part_of_the_cache_key(tmp_path: Path) -> None:
     before = key()
     (tmp_path / "lib" / "AWS_REGION").write_text("eu-west-1\n")
     assert key() != before
+
+
+# ---- the limits checked before the decoder -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("Resources:\n" + "".join(f"  Q{i}:\n    Type: AWS::SQS::Queue\n" for i in range(MAX_RESOURCES + 1)),
+         f"more than {MAX_RESOURCES:,} resources", 2 * MAX_RESOURCES + 2),
+        ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Metadata:\n"
+         + "".join(f"      k{i}: 1\n" for i in range(MAX_KEYS + 1)),
+         f"the mapping at line 5 has more than {MAX_KEYS:,} keys", MAX_KEYS + 5),
+        ("Resources:\n  X: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n",
+         f"nested deeper than {MAX_DEPTH} levels", 2),
+        ('{\n "Resources": {"X": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+         f"nested deeper than {MAX_DEPTH} levels", 2),
+        # A tab before the first brace: YAML cannot scan it, the JSON decoder reads it; checked as JSON.
+        ('\t{"Description": "x", "Resources": {"X": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+         f"nested deeper than {MAX_DEPTH} levels", None),
+        ('\t{"Description": "x", "Resources": {"X": ' + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "}}",
+         f"nested deeper than {MAX_DEPTH} levels", None),
+        ('\t{"Description": "x", "Resources": {'
+         + ",".join(f'"Q{i}": {{"Type": "AWS::SQS::Queue"}}' for i in range(MAX_RESOURCES + 1)) + "}}",
+         f"the template declares {MAX_RESOURCES + 1:,} resources", None),
+        ('\t{"Description": "x", "Metadata": {' + ",".join(f'"k{i}": 1' for i in range(MAX_KEYS + 1)) + "}}",
+         f"more than {MAX_KEYS:,} keys", None),
+        ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Metadata: [" + ",".join(["1"] * MAX_NODES) + "]\n",
+         f"more than {MAX_NODES:,} values to read", 4),
+        (_alias_bomb(), "values once its YAML aliases are expanded: too many aliases", 6),
+        ("- Resources:\n    B:\n      Type: AWS::S3::Bucket\n", "the template is a list, not a mapping", 1),
+        ('\t[{"Resources": {}}]', "the template is a list, not a mapping", 1),
+        ('"Resources:\n  B:\n"\n', "the template is a single value (text), not a mapping", 1),
+        ("--- !!null 'x'\n", "the template is null (an empty document), not a mapping", 1),
+        ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Description: a\x07b\n",
+         "the control character 0x0007", 4),
+    ],
+    ids=["resources", "keys", "depth", "depth-flow", "depth-json", "depth-json-101", "resources-json", "keys-json", "values", "aliases", "list", "list-json", "text", "null", "bell"],
+)  # fmt: skip
+def test_a_template_over_a_limit_is_refused_before_the_decoder(
+    text: str, message: str, line: int | None
+) -> None:
+    refused = scan_limits(text)
+    assert refused is not None and message in refused["message"], refused
+    assert (refused["status"], refused["line"]) == ("failed", line)
+    assert parse_text(text) == refused
+
+
+def test_templates_within_the_limits_are_left_to_the_decoder() -> None:
+    assert scan_limits(_TEMPLATE) is None
+    anchors = "Mappings:\n  M: &m {a: {b: c}}\n  N: *m\n" + _TEMPLATE.split("\n", 1)[1]
+    assert scan_limits(anchors) is None
+    assert scan_limits('{\n\t"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}') is None  # JSON with tabs
+    assert scan_limits('\t{"Description": "x", "Resources": {"B": {"Type": "AWS::S3::Bucket"}}}') is None
+    assert scan_limits("Resources: [unclosed\n") is None  # a syntax error: the decoder's message names it
+    prose = (
+        "I will write the template\nthat creates the bucket.\n\nResources:\n  B:\n    Type: AWS::S3::Bucket\n"
+    )
+    assert scan_limits(prose) is None  # text, then a syntax error: the error is the message, not "text"
+    assert "mapping values are not allowed" in parse_text(prose)["message"]
+
+
+def test_the_lint_of_the_decoded_template_is_the_lint_of_its_text() -> None:
+    from iacgrade.graders.lint import WarmLinter
+
+    text = _TEMPLATE.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE")
+    keep: list[Any] = []
+    assert parse_text(text, keep)["status"] == "ok" and len(keep) == 1
+    from_text = WarmLinter(["us-east-1"]).lint(text)
+    assert {m["rule"] for m in from_text} >= {"E3030", "W2001"}, from_text  # FREE is no billing mode
+    assert WarmLinter(["us-east-1"]).lint(text, keep[0]) == from_text
+
+
+def test_an_outline_with_elided_entries_is_no_template(tmp_path: Path) -> None:
+    outline = (
+        '```json\n{\n  "AWSTemplateFormatVersion": "2010-09-09",\n  "Parameters": {"Env": {...}},\n'
+        '  "Resources": {\n    "VPC": {...},\n    "Bucket": { "Type": "AWS::S3::Bucket" },\n'
+        '    "Table": {...}\n  }\n}\n```\n'
+    )
+    built, _ = _build(tmp_path, outline)
+    assert (built.synth.status, built.synth.cause) == ("skipped", "no-code")
+    assert built.notes == [
+        "template.json is an outline of a template (its entries are elided as {...}), not a template"
+    ]
+    one = _FENCED.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_PER_REQUEST\n      Tags: [...]")
+    assert _build(tmp_path / "one", one)[0].synth.status == "ok"  # one elided value: still a template

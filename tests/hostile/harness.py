@@ -203,7 +203,7 @@ class Run:
         cmd = [
             sys.executable,
             "-m",
-            "cli",
+            "iacgrade.cli",
             "grade",
             *self.args,
             "--out",
