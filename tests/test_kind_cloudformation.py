@@ -15,7 +15,15 @@ from graders.analysis.cfn import DEFAULTED, written_attribute
 from graders.checks import CheckContext, run_checks
 from graders.extract import extract_files
 from graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
-from graders.kinds.cfn_parse import ParsePool
+from graders.kinds.cfn_parse import (
+    MAX_DEPTH,
+    MAX_KEYS,
+    MAX_NODES,
+    MAX_RESOURCES,
+    ParsePool,
+    parse_text,
+    scan_limits,
+)
 from graders.kinds.cloudformation import task_region
 from graders.models import Extraction, Sample, SynthResult
 from graders.rubric import load_rubric
@@ -310,3 +318,61 @@ def test_the_task_region_is_part_of_the_cache_key(tmp_path: Path) -> None:
     before = key()
     (tmp_path / "lib" / "AWS_REGION").write_text("eu-west-1\n")
     assert key() != before
+
+
+# ---- the limits checked before the decoder -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("Resources:\n" + "".join(f"  Q{i}:\n    Type: AWS::SQS::Queue\n" for i in range(MAX_RESOURCES + 1)),
+         f"more than {MAX_RESOURCES:,} resources", 2 * MAX_RESOURCES + 2),
+        ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Metadata:\n"
+         + "".join(f"      k{i}: 1\n" for i in range(MAX_KEYS + 1)),
+         f"the mapping at line 5 has more than {MAX_KEYS:,} keys", MAX_KEYS + 5),
+        ("Resources:\n  X: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n",
+         f"nested deeper than {MAX_DEPTH} levels", 2),
+        ('{\n "Resources": {"X": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+         f"nested deeper than {MAX_DEPTH} levels", 2),
+        # A tab before the first brace: YAML cannot scan it, the JSON decoder reads it; checked as JSON.
+        ('\t{"Description": "x", "Resources": {"X": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+         f"nested deeper than {MAX_DEPTH} levels", None),
+        ('\t{"Description": "x", "Resources": {"X": ' + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "}}",
+         f"nested deeper than {MAX_DEPTH} levels", None),
+        ('\t{"Description": "x", "Resources": {'
+         + ",".join(f'"Q{i}": {{"Type": "AWS::SQS::Queue"}}' for i in range(MAX_RESOURCES + 1)) + "}}",
+         f"the template declares {MAX_RESOURCES + 1:,} resources", None),
+        ('\t{"Description": "x", "Metadata": {' + ",".join(f'"k{i}": 1' for i in range(MAX_KEYS + 1)) + "}}",
+         f"more than {MAX_KEYS:,} keys", None),
+        ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Metadata: [" + ",".join(["1"] * MAX_NODES) + "]\n",
+         f"more than {MAX_NODES:,} values to read", 4),
+        (_alias_bomb(), "values once its YAML aliases are expanded: too many aliases", 6),
+        ("- Resources:\n    B:\n      Type: AWS::S3::Bucket\n", "the template is a list, not a mapping", 1),
+        ('\t[{"Resources": {}}]', "the template is a list, not a mapping", 1),
+        ('"Resources:\n  B:\n"\n', "the template is a single value (text), not a mapping", 1),
+        ("--- !!null 'x'\n", "the template is null (an empty document), not a mapping", 1),
+        ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Description: a\x07b\n",
+         "the control character 0x0007", 4),
+    ],
+    ids=["resources", "keys", "depth", "depth-flow", "depth-json", "depth-json-101", "resources-json", "keys-json", "values", "aliases", "list", "list-json", "text", "null", "bell"],
+)  # fmt: skip
+def test_a_template_over_a_limit_is_refused_before_the_decoder(
+    text: str, message: str, line: int | None
+) -> None:
+    refused = scan_limits(text)
+    assert refused is not None and message in refused["message"], refused
+    assert (refused["status"], refused["line"]) == ("failed", line)
+    assert parse_text(text) == refused
+
+
+def test_templates_within_the_limits_are_left_to_the_decoder() -> None:
+    assert scan_limits(_TEMPLATE) is None
+    anchors = "Mappings:\n  M: &m {a: {b: c}}\n  N: *m\n" + _TEMPLATE.split("\n", 1)[1]
+    assert scan_limits(anchors) is None
+    assert scan_limits('{\n\t"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}') is None  # JSON with tabs
+    assert scan_limits('\t{"Description": "x", "Resources": {"B": {"Type": "AWS::S3::Bucket"}}}') is None
+    assert scan_limits("Resources: [unclosed\n") is None  # a syntax error: the decoder's message names it
+    prose = (
+        "I will write the template\nthat creates the bucket.\n\nResources:\n  B:\n    Type: AWS::S3::Bucket\n"
+    )
+    assert scan_limits(prose) is None  # text, then a syntax error: the error is the message, not "text"
+    assert "mapping values are not allowed" in parse_text(prose)["message"]

@@ -7,7 +7,12 @@ multiprocessing, so nothing re-imports the caller's main module) with an address
 intrinsics become long form; every node keeps its line) and then lints the template with a warm
 cfn-lint. The parent waits a bounded time for each of the two replies; a worker that does not
 answer in time, or dies, is killed and replaced, and the answer gets ``timeout`` / ``memory`` /
-``exited``. Inputs over :data:`MAX_TEMPLATE_BYTES` are refused before any parsing.
+``exited``. Inputs over :data:`MAX_TEMPLATE_BYTES` are refused before any parsing, and in the
+worker one linear pass over the YAML events (:func:`scan_limits`) refuses, before cfn-lint's
+decoder builds anything, a template nested deeper than :data:`MAX_DEPTH`, with more than
+:data:`MAX_RESOURCES` resources or :data:`MAX_KEYS` keys in a mapping (the decoder's duplicate-key
+check is quadratic: 50,000 resources took it over a minute), more than :data:`MAX_NODES` values once
+aliases are expanded (an alias bomb), a control character, or a document that is not a mapping.
 """
 
 from __future__ import annotations
@@ -26,6 +31,13 @@ from typing import IO, Any, BinaryIO
 
 # CloudFormation refuses a template body over 1 MB (from S3); twice that is surely not a template.
 MAX_TEMPLATE_BYTES = 2_000_000
+# Limits checked on the YAML event stream before the decoder builds anything (see scan_limits):
+# cfn-lint's decoder compares each key of a mapping with every key before it (a duplicate check,
+# quadratic: 50,000 resources take a minute), and its linter walks every value.
+MAX_DEPTH = 100  # nesting levels; real templates stay under 20
+MAX_RESOURCES = 1_000  # CloudFormation accepts at most 500 resources in a template
+MAX_KEYS = 2_000  # keys of any one mapping (CloudFormation's largest section limit is 500)
+MAX_NODES = 250_000  # values once YAML aliases are expanded (cfn-lint's own alias-bomb limit)
 MEMORY_MB = 2048  # a worker's address space: cfn-lint with its schemas needs ~300 MB
 
 
@@ -269,6 +281,9 @@ def parse_text(text: str) -> dict[str, Any]:
     from cfnlint.decode import decode_str
 
     text, note = json_object_only(text)
+    refused = scan_limits(text)
+    if refused is not None:
+        return refused
     template, errors = decode_str(text)
     if errors or template is None:
         first = errors[0] if errors else None
@@ -286,6 +301,184 @@ def parse_text(text: str) -> dict[str, Any]:
     }
 
 
+def scan_limits(text: str) -> dict[str, Any] | None:
+    """A ``failed`` reply when the template breaks a limit or is not a mapping, else None.
+
+    One pass over the YAML event stream (libyaml's parser: a JSON template is YAML too), linear in
+    the text and stopping at the first limit broken, so that cfn-lint's decoder (quadratic in a
+    mapping's keys, recursive in its depth) only ever sees a template of bounded shape: at most
+    :data:`MAX_DEPTH` levels, :data:`MAX_KEYS` keys in a mapping, :data:`MAX_RESOURCES` resources
+    and :data:`MAX_NODES` values with YAML aliases expanded. A text YAML cannot scan (a JSON
+    template indented with tabs) is checked as JSON; any other syntax error is left to the
+    decoder, whose message names it.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return _scan_events(yaml.parse(text, Loader=loader))
+    except yaml.reader.ReaderError as exc:
+        # libyaml counts the offset in the UTF-8 bytes it was given, PyYAML in characters
+        offset = max(0, exc.position)
+        if loader is yaml.SafeLoader:
+            line = text[:offset].count("\n") + 1
+        else:
+            line = text.encode("utf-8", "surrogatepass")[:offset].count(b"\n") + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return _refused(
+            f"the template holds the control character {ord(char):#06x}, which YAML does not allow",
+            line,
+        )
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):  # libyaml's own bound, met before ours in flow style
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else 1
+            return _refused(f"the template is nested deeper than {MAX_DEPTH} levels", line)
+        return _scan_json(text)
+    except yaml.YAMLError:
+        return _scan_json(text)
+
+
+def _refused(message: str, line: int | None) -> dict[str, Any]:
+    return {"status": "failed", "message": message, "line": line}
+
+
+def _not_a_mapping(what: str, line: int) -> dict[str, Any]:
+    return _refused(f"the template is {what}, not a mapping of sections (Resources, Parameters, ...)", line)
+
+
+_NULLS = ("", "~", "null", "Null", "NULL")
+
+
+@dataclass
+class _Open:
+    """A collection the event scan is inside of."""
+
+    mapping: bool
+    name: str  # its key in the parent mapping ("" for the root or a list item)
+    line: int
+    total_at_start: int  # values counted before it
+    anchor: str | None
+    children: int = 0  # keys and values (a mapping) or items (a list) so far
+    last_key: str = ""
+
+
+def _scan_events(events: Any) -> dict[str, Any] | None:
+    import yaml
+
+    stack: list[_Open] = []
+    anchors: dict[str, int] = {}  # anchor -> the values it expands to
+    total = documents = 0
+    not_mapping: dict[str, Any] | None = None
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                return None  # several documents: the decoder refuses them with its own message
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            closed = stack.pop()
+            if closed.anchor is not None:
+                anchors[closed.anchor] = total - closed.total_at_start
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if not stack:
+            # Said at the end of a clean scan: a syntax error further on is the better message
+            # (prose read as a template starts as text, then breaks).
+            if isinstance(event, yaml.SequenceStartEvent):
+                not_mapping = _not_a_mapping("a list", line)
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                null = isinstance(event, yaml.ScalarEvent) and (
+                    event.tag == "tag:yaml.org,2002:null" or (event.implicit[0] and event.value in _NULLS)
+                )
+                what = "null (an empty document)" if null else "a single value (text)"
+                not_mapping = _not_a_mapping(what, line)
+        else:
+            parent = stack[-1]
+            parent.children += 1
+            if parent.mapping and parent.children % 2 == 1:  # a key
+                if isinstance(event, yaml.ScalarEvent):
+                    parent.last_key = event.value
+                keys = parent.children // 2 + 1
+                if len(stack) == 2 and parent.name == "Resources" and keys > MAX_RESOURCES:
+                    return _refused(
+                        f"the template declares more than {MAX_RESOURCES:,} resources (Resources at line "
+                        f"{parent.line}): too many resources to read (CloudFormation accepts at most 500)",
+                        line,
+                    )
+                if keys > MAX_KEYS:
+                    return _refused(
+                        f"the mapping at line {parent.line} has more than {MAX_KEYS:,} keys: "
+                        "too many keys in one mapping to read",
+                        line,
+                    )
+        total += anchors.get(str(event.anchor), 1) if isinstance(event, yaml.AliasEvent) else 1
+        if total > MAX_NODES:
+            what = "values once its YAML aliases are expanded: too many aliases" if anchors else "values"
+            return _refused(f"the template holds more than {MAX_NODES:,} {what} to read", line)
+        if isinstance(event, yaml.CollectionStartEvent):
+            parent_key = stack[-1].last_key if stack and stack[-1].mapping else ""
+            stack.append(
+                _Open(isinstance(event, yaml.MappingStartEvent), parent_key, line, total, event.anchor)
+            )
+            if len(stack) > MAX_DEPTH:
+                return _refused(f"the template is nested deeper than {MAX_DEPTH} levels", line)
+        elif isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+            anchors[event.anchor] = 1
+    return not_mapping
+
+
+def _scan_json(text: str) -> dict[str, Any] | None:
+    """The limits for a text only the JSON decoder reads; None when it is not JSON either."""
+    widest = 0
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal widest
+        widest = max(widest, len(items))
+        if widest > MAX_KEYS:
+            raise _TooWide
+        return dict(items)
+
+    try:
+        template = json.loads(text, object_pairs_hook=pairs)
+    except _TooWide:
+        return _refused(
+            f"a mapping of the template has more than {MAX_KEYS:,} keys: too many keys in one mapping to read",
+            None,
+        )
+    except RecursionError:
+        return _refused(f"the template is nested deeper than {MAX_DEPTH} levels", None)
+    except ValueError:
+        return None
+    if not isinstance(template, dict):
+        what = "a list" if isinstance(template, list) else "null" if template is None else "a single value"
+        return _not_a_mapping(what, 1)
+    resources = template.get("Resources")
+    if isinstance(resources, dict) and len(resources) > MAX_RESOURCES:
+        return _refused(
+            f"the template declares {len(resources):,} resources: more than the {MAX_RESOURCES:,} "
+            "iacgrade reads (CloudFormation accepts at most 500)",
+            None,
+        )
+    if _depth(template) > MAX_DEPTH:
+        return _refused(f"the template is nested deeper than {MAX_DEPTH} levels", None)
+    return None
+
+
+class _TooWide(Exception):
+    pass
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    """The nesting depth of a decoded JSON value, stopping once past MAX_DEPTH."""
+    if level > MAX_DEPTH or not isinstance(value, (dict, list)):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(c, level + 1) for c in children), default=level)
+
+
 def json_object_only(text: str) -> tuple[str, str | None]:
     """A JSON template followed by more text (a fence closed on the brace's own line, or
     never closed, so the answer's prose runs on) is read up to its closing brace."""
@@ -294,7 +487,7 @@ def json_object_only(text: str) -> tuple[str, str | None]:
         return text, None
     try:
         _, end = json.JSONDecoder().raw_decode(stripped)
-    except ValueError:  # broken JSON (or too deep): the decoder says where
+    except (ValueError, RecursionError):  # broken JSON, or too deep: the limits and the decoder say
         return text, None
     rest = stripped[end:]
     if not rest.strip():
