@@ -71,8 +71,18 @@ test: APT_PACKAGES += chromium
 test: install $(RAY_STAMP) lint
 	$(VENV)/bin/pytest -q
 
+# make bench: each kind's corpus apart (BENCH_KINDS), one after another; make bench KIND=cfn-yaml
+# (or CORPUS=...): that one alone. CloudFormation kinds print their own phases and target.
+BENCH_KINDS ?= cdk-py cfn-yaml cfn-json
 bench: install
+ifeq ($(origin KIND)$(origin CORPUS),filefile)
+	@for k in $(BENCH_KINDS); do \
+	  echo "== make bench KIND=$$k =="; \
+	  $(PY) scripts/bench.py --corpus ../shared/corpus/$$k --workers 2 --subset 12 || exit 1; echo; \
+	done
+else
 	$(PY) scripts/bench.py --corpus $(CORPUS) --workers 2 --subset 12
+endif
 
 # The corpus graded by the local executor (2 workers) and on a local Ray cluster (2 nodes x 1 CPU).
 ray-compare: install $(RAY_STAMP)

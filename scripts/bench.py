@@ -29,6 +29,12 @@ over each group in sample-id order: same corpus, same subset, every run.
 At the end the issue's three targets, each a ratio or a mean of this one run, with PASS or MISS:
 (a) warm pool + cfn-lint vs the naive way per answer (>= 20x), (b) seconds per answer of the cold
 command over the whole corpus (<= 0.2 s), (c) cold command vs cached re-grade (>= 50x).
+
+A CloudFormation corpus (``make bench KIND=cfn-yaml`` or ``cfn-json``: its tasks' metadata name the
+kind) has nothing to synthesize, so it gets its own phases (see :func:`bench_cloudformation`):
+parse + cfn-lint on the kind's warm parse pool over the whole corpus, the naive way (a fresh
+``cfn-lint`` CLI once per template, ``--subset`` answers), and the same command phase; its target is
+issue 11's: <= 0.1 s per answer on ``--workers`` workers, lint included, with no sandbox started.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graders.extract import extract_files  # noqa: E402
 from graders.ingest import discover, read_answer  # noqa: E402
-from graders.models import Sample, SynthResult, Workspace  # noqa: E402
+from graders.kinds import KINDS, BuildSettings, Services, kind_of_metadata  # noqa: E402
+from graders.kinds.cloudformation import CloudFormation, task_region  # noqa: E402
+from graders.models import Extraction, Sample, SynthResult, Workspace  # noqa: E402
 from graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
 from graders.sandbox.entry import plan_entry  # noqa: E402
 from graders.sandbox.pool import CLI_CONTEXT, DUMMY_ENV  # noqa: E402
@@ -62,6 +70,8 @@ _ROOT = Path(__file__).resolve().parents[1]
 _TARGET_VS_NAIVE = 20.0
 _TARGET_PER_ANSWER = 0.2
 _TARGET_CACHED = 50.0
+# Issue 11: grading a CloudFormation answer costs no sandbox start, lint included.
+_TARGET_CFN_PER_ANSWER = 0.1
 
 
 @dataclass
@@ -242,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     samples.sort(key=lambda s: s.sample_id)
     if args.limit:
         samples = samples[: args.limit]
+    kinds = {kind_of_metadata(s.metadata) for s in samples}
+    if kinds and all(k is not None and isinstance(KINDS.get(k), CloudFormation) for k in kinds):
+        return bench_cloudformation(args, tasks, samples, work)
     prepared = _prepare(samples, work)
     n, w = len(prepared), args.workers
     print(f"corpus: {n} answers ({len(tasks)} tasks, ideal + model), {w} workers, cpus {os.cpu_count()}")
@@ -370,6 +383,173 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"(c) cached re-grade vs cold command              {speedup:>7.1f}x  target >= {_TARGET_CACHED:g}x"
         f"   {_verdict(speedup >= _TARGET_CACHED)}"
+    )
+    return 0
+
+
+# ---- CloudFormation -------------------------------------------------------------------------------
+@dataclass
+class _CfnAnswer:
+    sample: Sample
+    extraction: Extraction
+    templates: list[str]  # paths of the extraction's template files
+    synth: SynthResult | None = None
+    naive_seconds: float = 0.0
+
+
+def _cfn_build(answers: list[_CfnAnswer], work: Path, workers: int) -> tuple[float, list[str]]:
+    """Every answer through its kind's build (parse + cfn-lint on the warm parse pool), ``workers``
+    at a time, as the pipeline runs it; the wall time (pool start-up included) and the services started."""
+    settings = BuildSettings(
+        timeout=_TIMEOUT, scratch_mb=64, isolation="warm", require_sandbox=False, workers=workers
+    )
+    services = Services(settings)
+    t0 = time.monotonic()
+    try:
+        with ThreadPoolExecutor(workers) as ex:
+
+            def one(a: _CfnAnswer) -> None:
+                name = a.sample.sample_id.replace("/", "__")
+                kind = KINDS[kind_of_metadata(a.sample.metadata) or "cloudformation-yaml"]
+                out = work / "cfn-out" / name
+                out.mkdir(parents=True, exist_ok=True)
+                a.synth = kind.build(a.sample, a.extraction, work / "cfn-ws" / name, out, services).synth
+
+            list(ex.map(one, answers))
+        started = sorted(services._started)  # noqa: SLF001  (the pools the builds started)
+    finally:
+        services.close()
+    return time.monotonic() - t0, started
+
+
+def _cfn_lint_cli(answer: _CfnAnswer, work: Path) -> None:
+    """What a user without iacgrade runs: the template saved to a file, ``cfn-lint`` on it (once per
+    template, a fresh CLI each time) with the task's region."""
+    cli = Path(sys.executable).with_name("cfn-lint")
+    cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "cfnlint"]
+    folder = work / "naive" / answer.sample.sample_id.replace("/", "__")
+    by_path = {f.path: f for f in answer.extraction.files}
+    region = task_region(answer.sample)
+    t0 = time.monotonic()
+    for path in answer.templates:
+        target = folder / Path(path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(by_path[path].content, encoding="utf-8")
+        try:
+            subprocess.run(
+                [*cmd, "--regions", region, "--", str(target)],
+                capture_output=True,
+                timeout=_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pass
+    answer.naive_seconds = time.monotonic() - t0
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (and theirs) of this process."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_cloudformation(
+    args: argparse.Namespace, tasks: list[Path], samples: list[Sample], work: Path
+) -> int:
+    """The CloudFormation bench: warm parse pool vs the cfn-lint CLI, and the whole command."""
+    w = args.workers
+    answers: list[_CfnAnswer] = []
+    for s in samples:
+        text = read_answer(s)
+        if text is None:
+            continue
+        extraction = extract_files(text)
+        kind = KINDS[kind_of_metadata(s.metadata) or "cloudformation-yaml"]
+        answers.append(_CfnAnswer(s, extraction, [f.path for f in kind.code_files(extraction)]))
+    n = len(answers)
+    kinds = sorted({kind_of_metadata(a.sample.metadata) or "?" for a in answers})
+    print(
+        f"corpus: {n} answers ({len(tasks)} tasks, ideal + model), kind {', '.join(kinds)},"
+        f" {w} workers, cpus {os.cpu_count()}"
+    )
+    print(f"[1/3] parse + cfn-lint on the warm parse pool, every answer ... ({_load()})", flush=True)
+    build_wall, started = _cfn_build(answers, work, w)
+    ok = [a.synth is not None and a.synth.status == "ok" for a in answers]
+    with_template = [(i, ok[i]) for i, a in enumerate(answers) if a.templates]
+    picked = _pick(with_template, args.subset, sum(ok) / max(1, len(with_template)))
+    n_templates = sum(len(answers[i].templates) for i in picked)
+    print(
+        f"[2/3] naive: cfn-lint CLI once per template, {len(picked)} answers ({n_templates} templates),"
+        f" {w} at a time ... ({_load()})",
+        flush=True,
+    )
+    naive_wall = _parallel(lambda i: _cfn_lint_cli(answers[i], work), picked, w)
+    print(f"[3/3] iacgrade grade, cold then cached, and --help ... ({_load()})", flush=True)
+    roots = sorted({s.task_root for s in samples if s.task_root}) if args.limit else [str(args.corpus)]
+    grade = ["grade", *roots, "--workers", str(w), "--quiet", "--json", "--cache-dir", str(work / "cache")]
+    cpu0 = _children_cpu()
+    cold_wall, cold = _command([*grade, "--out", str(work / "cold")])
+    cold_cpu = _children_cpu() - cpu0
+    cached_wall, cached = _command([*grade, "--out", str(work / "cached")])
+    help_wall = min(_command(["--help"])[0] for _ in range(3))
+    print(f"done ({_load()})\n")
+
+    sandboxed = sum(1 for a in answers if a.synth is not None and (a.synth.isolation or a.synth.worker))
+    per_build = build_wall / max(1, n)
+    naive_per = naive_wall / max(1, len(picked))
+    warm_same = _mean([a.synth.seconds for i in picked if (a := answers[i]).synth is not None])
+    naive_same = _mean([answers[i].naive_seconds for i in picked])
+    statuses = {
+        st: sum(1 for a in answers if a.synth and a.synth.status == st) for st in ("ok", "failed", "skipped")
+    }
+    print(
+        f"parse: {statuses['ok']} ok, {statuses['failed']} failed, {statuses['skipped']} with no template"
+        f" ({n} answers); services started: {', '.join(started) or 'none'}; answers that used a sandbox"
+        f" worker: {sandboxed}"
+    )
+    print(
+        "naive subset: "
+        + ", ".join(f"{answers[i].sample.sample_id}{'' if ok[i] else ' (failed)'}" for i in picked)
+    )
+    print()
+    print("seconds per answer = wall time of the phase / answers in it; both sides use the same worker count")
+    print(f"                                       {'warm pool':>11} {'naive':>9} {'ratio':>7}")
+    print(
+        f"(i)  parse + cfn-lint                   {per_build:>9.3f} s {naive_per:>7.2f} s"
+        f" {naive_per / per_build:>6.1f}x"
+    )
+    print(
+        f"(ii) same {len(picked)} answers, one at a time   {warm_same:>9.3f} s {naive_same:>7.2f} s"
+        f" {naive_same / warm_same:>6.1f}x   (job time on a warm worker vs the CLI's process time)"
+    )
+    graded = int(cold.get("samples") or 0)
+    per_answer = cold_wall / graded if graded else float("nan")
+    speedup = cold_wall / cached_wall if cached_wall else float("nan")
+    print(
+        f"\ncommand: cold {cold_wall:.1f} s for {graded} answers ({cold.get('synth_ok', '?')} parsed),"
+        f" cached {cached_wall:.2f} s ({cached.get('cache_hits', '?')} cache hits),"
+        f" iacgrade --help {help_wall:.2f} s (best of 3: the start-up floor)"
+    )
+    cpu_per = cold_cpu / graded if graded else float("nan")
+    print(
+        f"         CPU (the command and its workers) {cpu_per:.3f} s per answer: on {w} idle cores about"
+        f" {cpu_per / w:.3f} s per answer, whatever else the machine runs"
+    )
+    print("\ntargets (issue 11), all from this run:")
+    print(
+        f"(a) seconds per answer, whole corpus, cold command {per_answer:>6.3f} s  target <= "
+        f"{_TARGET_CFN_PER_ANSWER:g} s  {_verdict(per_answer <= _TARGET_CFN_PER_ANSWER)}"
+        f"   (parse pool alone: {per_build:.3f} s {_verdict(per_build <= _TARGET_CFN_PER_ANSWER)})"
+    )
+    print(
+        f"(b) no sandbox started                            {sandboxed:>6d}    target 0"
+        f"        {_verdict(sandboxed == 0 and not set(started) - {'cfn-parse'})}"
+    )
+    print(
+        f"    warm parse pool vs naive cfn-lint CLI, per answer {naive_per / per_build:.1f}x;"
+        f" cached re-grade vs cold command {speedup:.1f}x"
     )
     return 0
 
