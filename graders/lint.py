@@ -45,19 +45,22 @@ class WarmLinter:
         # synthesize alike) is linted once. Sound because a lint depends on nothing but the text.
         self._seen: dict[str, list[dict[str, Any]]] = {}
 
-    def lint(self, text: str) -> list[dict[str, Any]]:
-        """Lint one template given as JSON or YAML text; matches sorted by path, then rule."""
+    def lint(self, text: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Lint one template given as JSON or YAML text; matches sorted by path, then rule.
+
+        ``template``: ``text`` as ``cfnlint.decode.decode_str`` already decoded it, when the caller
+        has it (the CloudFormation parse worker): the same template, not decoded twice."""
         key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         out = self._seen.get(key)
         if out is None:
-            out = self._lint(text)
+            out = self._lint(text, template)
             if len(self._seen) >= _SEEN_MAX:
                 self._seen.pop(next(iter(self._seen)))
             self._seen[key] = out
         return [{**m, "path": list(m["path"])} for m in out]
 
-    def _lint(self, text: str) -> list[dict[str, Any]]:
-        template, errors = self._api.decode_str(text)
+    def _lint(self, text: str, decoded: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        template, errors = (decoded, []) if decoded is not None else self._api.decode_str(text)
         matches = list(errors or [])
         if template is not None and not errors:
             matches = list(self._api.run_template_by_data(template, self._config, self._rules))

@@ -8,9 +8,11 @@ runs it: the templates extracted from the markdown, parsed in the bounded parse 
 with cfn-lint for the task's region (``lib/AWS_REGION``).
 
 An answer holds a *complete* template when one of its template blocks has a top-level
-``Resources`` section naming at least one ``AWS::`` type, and none of its fences is left open (an
-answer cut off in the middle of a block leaves its last fence open). Of those, *parse* means the
-main template decoded (a template the parse limits refuse counts as not parsed). cfn-lint errors
+``Resources`` section naming at least one ``AWS::`` type, and the answer is not cut off: it is
+when a fence is never closed (the text ran out inside a block) and the main template fails to
+parse on its last lines (the text stops inside a structure). A fence left open at the end of an
+answer whose template parses is only a missing closing fence. Of the complete ones, *parse* means
+the main template decoded (a template the parse limits refuse counts as not parsed). cfn-lint errors
 are the matches of level ``error`` (rule ids ``E...``) on every template the build graded, listed
 with the answer's file:line and task, then counted by rule.
 """
@@ -54,14 +56,16 @@ class Answer:
     errors: list[dict[str, Any]] = field(default_factory=list)  # cfn-lint errors, with "file"
 
 
-def _complete(extraction: Extraction, templates: list[str]) -> tuple[bool, str]:
+def _complete(extraction: Extraction, templates: list[str], synth: SynthResult | None) -> tuple[bool, str]:
     if not templates:
         return False, "no template"
     by_path = {f.path: f for f in extraction.files}
     if not any(_RESOURCES.search(by_path[p].content) and _TYPE.search(by_path[p].content) for p in templates):
         return False, "no top-level Resources section"
-    if any(_OPEN_FENCE.search(n) for n in extraction.notes):
-        return False, "cut off (a fence is never closed)"
+    if synth is not None and synth.status != "ok" and synth.file in by_path and synth.line:
+        last = by_path[synth.file].content.rstrip().count("\n") + 1
+        if synth.line >= last - 2 and any(_OPEN_FENCE.search(n) for n in extraction.notes):
+            return False, "cut off (the fence is never closed and the template breaks on its last lines)"
     return True, ""
 
 
@@ -105,9 +109,10 @@ def report(corpus: Path, role: str, workers: int, work: Path) -> tuple[int, int]
         extraction = extract_files(text)
         kind = KINDS[kind_of_metadata(s.metadata) or "cloudformation-yaml"]
         templates = [f.path for f in kind.code_files(extraction)]
-        whole, why = _complete(extraction, templates)
-        answers.append(Answer(s, extraction, templates, whole, why))
+        answers.append(Answer(s, extraction, templates, False))
     _build(answers, work / corpus.name, workers)
+    for a in answers:
+        a.complete, a.why_not = _complete(a.extraction, a.templates, a.synth)
 
     complete = [a for a in answers if a.complete]
     parsed = [a for a in complete if a.synth is not None and a.synth.status == "ok"]

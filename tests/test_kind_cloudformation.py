@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -376,3 +377,14 @@ def test_templates_within_the_limits_are_left_to_the_decoder() -> None:
     )
     assert scan_limits(prose) is None  # text, then a syntax error: the error is the message, not "text"
     assert "mapping values are not allowed" in parse_text(prose)["message"]
+
+
+def test_the_lint_of_the_decoded_template_is_the_lint_of_its_text() -> None:
+    from graders.lint import WarmLinter
+
+    text = _TEMPLATE.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE")
+    keep: list[Any] = []
+    assert parse_text(text, keep)["status"] == "ok" and len(keep) == 1
+    from_text = WarmLinter(["us-east-1"]).lint(text)
+    assert {m["rule"] for m in from_text} >= {"E3030", "W2001"}, from_text  # FREE is no billing mode
+    assert WarmLinter(["us-east-1"]).lint(text, keep[0]) == from_text

@@ -255,14 +255,15 @@ def serve(memory_mb: int) -> None:
         except (EOFError, OSError, ValueError):
             return
         text, region = str(job.get("text", "")), str(job.get("region", "us-east-1"))
-        parsed = _guarded(parse_text, text)
+        decoded: list[Any] = []
+        parsed = _guarded(parse_text, text, decoded)
         _write(out, parsed)
         if parsed.get("status") == "ok":  # the parent reads a lint reply only after a good parse
-            _write(out, _guarded(_lint_job, json_object_only(text)[0], region))
+            _write(out, _guarded(_lint_job, json_object_only(text)[0], region, decoded[0]))
 
 
-def _lint_job(text: str, region: str) -> dict[str, Any]:
-    return {"status": "ok", "lint": lint_text(text, region)}
+def _lint_job(text: str, region: str, template: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "ok", "lint": lint_text(text, region, template)}
 
 
 def _guarded(fn: Any, *args: Any) -> dict[str, Any]:
@@ -276,8 +277,10 @@ def _guarded(fn: Any, *args: Any) -> dict[str, Any]:
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "line": None}
 
 
-def parse_text(text: str) -> dict[str, Any]:
-    """Decode a template with cfn-lint's decoder: the long-form JSON, and each resource's line."""
+def parse_text(text: str, keep: list[Any] | None = None) -> dict[str, Any]:
+    """Decode a template with cfn-lint's decoder: the long-form JSON, and each resource's line.
+
+    ``keep`` receives the decoded template (so the lint that follows does not decode it again)."""
     from cfnlint.decode import decode_str
 
     text, note = json_object_only(text)
@@ -292,6 +295,8 @@ def parse_text(text: str) -> dict[str, Any]:
         return {"status": "failed", "message": message, "line": line if isinstance(line, int) else None}
     if not isinstance(template, dict):
         return {"status": "failed", "message": "the template is not a mapping", "line": 1}
+    if keep is not None:
+        keep.append(template)
     return {
         "status": "ok",
         "template_json": json.dumps(template, indent=1, default=str),
@@ -528,11 +533,12 @@ def entry_lines(template: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def lint_text(text: str, region: str) -> list[dict[str, Any]]:
-    """cfn-lint on the template's own text (so each match's line is the answer's), warm per region."""
+def lint_text(text: str, region: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """cfn-lint on the template's own text (so each match's line is the answer's), warm per region;
+    ``template``: the text as cfn-lint's decoder already read it."""
     from graders.lint import _linter
 
-    return _linter((region,)).lint(text)
+    return _linter((region,)).lint(text, template)
 
 
 __all__ = ["MAX_TEMPLATE_BYTES", "ParseOutcome", "ParsePool", "parse_text"]
