@@ -8,7 +8,8 @@ runs it: the templates extracted from the markdown, parsed in the bounded parse 
 with cfn-lint for the task's region (``lib/AWS_REGION``).
 
 An answer holds a *complete* template when one of its template blocks has a top-level
-``Resources`` section naming at least one ``AWS::`` type, and the answer is not cut off: it is
+``Resources`` section naming at least one ``AWS::`` type (an outline whose entries are elided as
+``{...}`` is no template), and the answer is not cut off: it is
 when a fence is never closed (the text ran out inside a block) and the main template fails to
 parse on its last lines (the text stops inside a structure). A fence left open at the end of an
 answer whose template parses is only a missing closing fence. Of the complete ones, *parse* means
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from graders.extract import extract_files  # noqa: E402
 from graders.ingest import discover, read_answer  # noqa: E402
 from graders.kinds import KINDS, BuildSettings, Services, kind_of_metadata  # noqa: E402
+from graders.kinds.cloudformation import is_outline  # noqa: E402
 from graders.models import Extraction, Sample, SynthResult  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +60,8 @@ class Answer:
 
 def _complete(extraction: Extraction, templates: list[str], synth: SynthResult | None) -> tuple[bool, str]:
     if not templates:
+        if any(f.language in ("yaml", "json") and is_outline(f.content) for f in extraction.files):
+            return False, "an outline ({...} for its entries), no template"
         return False, "no template"
     by_path = {f.path: f for f in extraction.files}
     if not any(_RESOURCES.search(by_path[p].content) and _TYPE.search(by_path[p].content) for p in templates):

@@ -388,3 +388,18 @@ def test_the_lint_of_the_decoded_template_is_the_lint_of_its_text() -> None:
     from_text = WarmLinter(["us-east-1"]).lint(text)
     assert {m["rule"] for m in from_text} >= {"E3030", "W2001"}, from_text  # FREE is no billing mode
     assert WarmLinter(["us-east-1"]).lint(text, keep[0]) == from_text
+
+
+def test_an_outline_with_elided_entries_is_no_template(tmp_path: Path) -> None:
+    outline = (
+        '```json\n{\n  "AWSTemplateFormatVersion": "2010-09-09",\n  "Parameters": {"Env": {...}},\n'
+        '  "Resources": {\n    "VPC": {...},\n    "Bucket": { "Type": "AWS::S3::Bucket" },\n'
+        '    "Table": {...}\n  }\n}\n```\n'
+    )
+    built, _ = _build(tmp_path, outline)
+    assert (built.synth.status, built.synth.cause) == ("skipped", "no-code")
+    assert built.notes == [
+        "template.json is an outline of a template (its entries are elided as {...}), not a template"
+    ]
+    one = _FENCED.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_PER_REQUEST\n      Tags: [...]")
+    assert _build(tmp_path / "one", one)[0].synth.status == "ok"  # one elided value: still a template

@@ -28,6 +28,10 @@ from graders.models import ExtractedFile, Extraction, Sample, SynthResult, Works
 
 _RESOURCE_TYPE = re.compile(r"[\"']?Type[\"']?\s*:\s*[\"']?AWS::\w+::\w+")
 _NESTED = re.compile(r"AWS::CloudFormation::Stack\b")
+# An entry whose body is elided: ``"VPC": {...}``, ``ParameterGroups: [...]`` (or the ellipsis character).
+_ELIDED = re.compile(r":\s*(?:\{\s*(?:\.\.\.|\u2026)\s*\}|\[\s*(?:\.\.\.|\u2026)\s*\])")
+# This many elided entries make a block an outline of a template (a summary), not a template.
+OUTLINE_ELISIONS = 3
 DEFAULT_REGION = "us-east-1"
 
 
@@ -42,7 +46,11 @@ class CloudFormation(Kind):
         return any(f.language == self.format for f in self.code_files(extraction))
 
     def code_files(self, extraction: Extraction) -> list[ExtractedFile]:
-        return [f for f in extraction.files if f.language in ("yaml", "json") and template_format(f.content)]
+        return [
+            f
+            for f in extraction.files
+            if f.language in ("yaml", "json") and template_format(f.content) and not is_outline(f.content)
+        ]
 
     def build(
         self, sample: Sample, extraction: Extraction, workdir: Path, out_dir: Path, services: Services
@@ -52,7 +60,14 @@ class CloudFormation(Kind):
             root=str(workdir), files=sorted(f.path for f in files), answer_files=sorted(f.path for f in files)
         )
         if not files:
-            return Built(SynthResult(status="skipped", cause="no-code", message=self.no_code), workspace)
+            outlines = [
+                f"{f.path} is an outline of a template (its entries are elided as {{...}}), not a template"
+                for f in extraction.files
+                if f.language in ("yaml", "json") and template_format(f.content) and is_outline(f.content)
+            ]
+            return Built(
+                SynthResult(status="skipped", cause="no-code", message=self.no_code), workspace, outlines
+            )
         pool: ParsePool = services.get("cfn-parse", start_parse_pool)
         region = task_region(sample)
         outcomes = {f.path: pool.parse(f.content, region) for f in files}
@@ -88,7 +103,7 @@ class CloudFormation(Kind):
         return [
             SourceFile(f.path, f.content, None, None, f)
             for f in files
-            if f.language in ("yaml", "json") and template_format(f.content)
+            if f.language in ("yaml", "json") and template_format(f.content) and not is_outline(f.content)
         ]
 
     def judged(self, synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
@@ -157,6 +172,14 @@ def with_defaults(template_json: str) -> str:
         if isinstance(meta, dict):
             meta[DEFAULTED] = ["DeletionPolicy"]
     return json.dumps(template, indent=1)
+
+
+def is_outline(content: str) -> bool:
+    """A template-shaped block whose entries are elided (``"VPC": {...}``): a summary, not a template.
+
+    YAML reads ``{...}`` as a mapping with the key ``...``, so an outline would parse and be linted
+    as a template full of nonsense; it is left out like a prose answer (no template)."""
+    return len(_ELIDED.findall(content, 0, 200_000)) >= OUTLINE_ELISIONS
 
 
 def start_parse_pool(settings: BuildSettings) -> ParsePool:
