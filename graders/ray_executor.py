@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.cache import Reuse
-from graders.extract import safe_relpath
-from graders.models import Sample, SampleResult
-from graders.pipeline import GradeOptions, Prepared, Session, build, keep, prepare
-from graders.prompt import PROMPT_MAX_BYTES, read_prompt
-from graders.rubric import DEFAULT_RUBRIC, Rubric
+from iacgrade.graders.cache import Reuse
+from iacgrade.graders.extract import safe_relpath
+from iacgrade.graders.models import Sample, SampleResult
+from iacgrade.graders.pipeline import GradeOptions, Prepared, Session, build, keep, prepare
+from iacgrade.graders.prompt import PROMPT_MAX_BYTES, read_prompt
+from iacgrade.graders.rubric import DEFAULT_RUBRIC, Rubric
 
 __all__ = ["PER_ACTOR", "NoLiveActor", "grade_on_ray"]
 
@@ -98,8 +98,7 @@ def grade_on_ray(
 def project_runtime_env() -> dict[str, Any]:
     """The runtime_env that puts this project's code on every node, as the driver has it: the
     graders package, which is all an actor runs (reports are rendered by the driver)."""
-    import graders
-
+    from iacgrade import graders
     return {"py_modules": [str(Path(graders.__file__).parent)]}
 
 
@@ -252,7 +251,7 @@ class _Pool:
 
 
 def _error(job: _Job, rubric: Rubric) -> SampleResult:
-    from graders.pipeline import _error_result
+    from iacgrade.graders.pipeline import _error_result
 
     result = _error_result(
         job.sample, rubric, f"infrastructure failure, {job.attempts} attempts: " + "; ".join(job.lost)

@@ -32,11 +32,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graders.extract import extract_files  # noqa: E402
-from graders.ingest import discover, read_answer  # noqa: E402
-from graders.kinds import KINDS, BuildSettings, Services, kind_of_metadata  # noqa: E402
-from graders.kinds.cloudformation import is_outline  # noqa: E402
-from graders.models import Extraction, Sample, SynthResult  # noqa: E402
+from iacgrade.graders.extract import extract_files  # noqa: E402
+from iacgrade.graders.ingest import discover, read_answer  # noqa: E402
+from iacgrade.graders.kinds import KINDS, BuildSettings, Services, kind_of_metadata  # noqa: E402
+from iacgrade.graders.kinds.cloudformation import is_outline  # noqa: E402
+from iacgrade.graders.models import Extraction, Sample, SynthResult  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parents[1]
 _CORPORA = [_ROOT.parent / "shared" / "corpus" / "cfn-yaml", _ROOT.parent / "shared" / "corpus" / "cfn-json"]

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.analysis.cfn import DEFAULTED, written_attribute
-from graders.checks import CheckContext, run_checks
-from graders.extract import extract_files
-from graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
-from graders.kinds.cfn_parse import (
+from iacgrade.cli import app
+from iacgrade.graders.analysis.cfn import DEFAULTED, written_attribute
+from iacgrade.graders.checks import CheckContext, run_checks
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
+from iacgrade.graders.kinds.cfn_parse import (
     MAX_DEPTH,
     MAX_KEYS,
     MAX_NODES,
@@ -25,9 +25,9 @@ from graders.kinds.cfn_parse import (
     parse_text,
     scan_limits,
 )
-from graders.kinds.cloudformation import task_region
-from graders.models import Extraction, Sample, SynthResult
-from graders.rubric import load_rubric
+from iacgrade.graders.kinds.cloudformation import task_region
+from iacgrade.graders.models import Extraction, Sample, SynthResult
+from iacgrade.graders.rubric import load_rubric
 
 _TEMPLATE = (
     "AWSTemplateFormatVersion: '2010-09-09'\n"
@@ -308,7 +308,7 @@ def test_a_json_template_is_read_up_to_its_closing_brace(pool: ParsePool) -> Non
 
 
 def test_the_task_region_is_part_of_the_cache_key(tmp_path: Path) -> None:
-    from graders.cache import content_hash
+    from iacgrade.graders.cache import content_hash
 
     sample = Sample(sample_id="a", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
     (tmp_path / "lib").mkdir()
@@ -380,7 +380,7 @@ def test_templates_within_the_limits_are_left_to_the_decoder() -> None:
 
 
 def test_the_lint_of_the_decoded_template_is_the_lint_of_its_text() -> None:
-    from graders.lint import WarmLinter
+    from iacgrade.graders.lint import WarmLinter
 
     text = _TEMPLATE.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE")
     keep: list[Any] = []

@@ -1,6 +1,6 @@
 """The packages depend one way: reports/ renders graders' models, graders/ never imports reports/.
 
-The pipeline is handed its renderers (`graders.pipeline.Writers`) by the layer above (cli.py).
+The pipeline is handed its renderers (`iacgrade.graders.pipeline.Writers`) by the layer above (cli.py).
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ def test_the_rule_sees_every_form_of_import() -> None:
     source = "import reports\nimport reports.markdown as m\ndef f():\n    from reports.sarif import x\n"
     assert [m for _, m in _imported_modules(ast.parse(source))] == [
         "reports",
-        "reports.markdown",
-        "reports.sarif",
+        "iacgrade.reports.markdown",
+        "iacgrade.reports.sarif",
     ]
     assert imports_of("reports", "graders"), "reports/ reads graders' models: the scan should see it"
 
 
 def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
-    from graders.pipeline import GradeOptions, grade
-    from reports.writers import run_writers
+    from iacgrade.graders.pipeline import GradeOptions, grade
+    from iacgrade.reports.writers import run_writers
 
     answer = ROOT / "samples" / "no_code_RESPONSE.md"
     grade([answer], GradeOptions(out=tmp_path / "bare", synth=False, use_cache=False))
@@ -66,8 +66,8 @@ def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
 
 
 def test_a_report_that_cannot_be_rendered_does_not_end_the_run(tmp_path: Path) -> None:
-    from graders.pipeline import GradeOptions, Writers, grade
-    from reports.markdown import render_report
+    from iacgrade.graders.pipeline import GradeOptions, Writers, grade
+    from iacgrade.reports.markdown import render_report
 
     def render(result, *args, **kwargs):  # type: ignore[no-untyped-def]
         if result.sample_id == "good_api_RESPONSE":

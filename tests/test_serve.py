@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.models import SampleResult
+from iacgrade.graders.models import SampleResult
 from iacgrade import Grader
 from scripts.loadtest import CLEAN_EXITS, HOSTILE, Reply, Server, make_plans, run_load, start_server
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.defaults import SCRATCH_MB
-from graders.sandbox.options import SandboxOptions
+from iacgrade.graders.defaults import SCRATCH_MB
+from iacgrade.graders.sandbox.options import SandboxOptions
 
 JOB_DIR = "/job"
 OUT_DIR = "/out"

@@ -36,11 +36,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from graders.lint import WarmLinter
-from graders.sandbox import integrity
-from graders.sandbox.collect import collect_assembly, to_frame
-from graders.sandbox.entry import DRIVER_FILE
-from graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
+from iacgrade.graders.lint import WarmLinter
+from iacgrade.graders.sandbox import integrity
+from iacgrade.graders.sandbox.collect import collect_assembly, to_frame
+from iacgrade.graders.sandbox.entry import DRIVER_FILE
+from iacgrade.graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
 
 JOB = os.environ.get("IACGRADE_JOB_DIR", "/job")
 OUT = os.environ.get("IACGRADE_OUT_DIR", "/out")
@@ -205,7 +205,7 @@ class Worker:
         if lint:
             self.linter = WarmLinter()
         _install_hooks()
-        import graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
+        import iacgrade.graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
 
         trusted = tuple(
             {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), str(Path(__file__).parents[2])}
