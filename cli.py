@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from iacgrade.graders.defaults import (
     ANSWER_PATTERN,
     MAX_ANSWER_BYTES,
@@ -19,6 +17,7 @@ from iacgrade.graders.defaults import (
     SCRATCH_MB,
     TIMEOUT_S,
 )
+from rich.console import Console
 
 app = typer.Typer(
     help="Grade LLM answers that contain AWS infrastructure as code (CDK, CloudFormation).",
@@ -331,9 +330,8 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
 ) -> None:
     """List runs (folders with a run.json): id, label, when, versions, counts and mean total."""
-    from rich.table import Table
-
     from iacgrade.graders.runs import RunError, find_runs, load_run, run_summary
+    from rich.table import Table
 
     missing = [p for p in paths or [] if not p.exists()]
     if missing:

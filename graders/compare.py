@@ -25,10 +25,9 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, Field
-
 from iacgrade.graders.models import CATEGORIES
 from iacgrade.graders.runs import RunData
+from pydantic import BaseModel, Field
 
 EXIT_REGRESSION = 3
 CONFIDENCE = 0.95

@@ -64,11 +64,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-
 from iacgrade.graders.analysis.pyast import parse_module
 from iacgrade.graders.models import ExtractedFile, Extraction, SkippedBlock
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 __all__ = ["extract_files", "safe_relpath", "template_format"]
 

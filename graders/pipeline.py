@@ -220,7 +220,9 @@ def _grade_locally(
 
 
 def _ray_executor() -> Executor:
-    from iacgrade.graders.ray_executor import grade_on_ray  # ray is an optional extra: imported only when asked
+    from iacgrade.graders.ray_executor import (
+        grade_on_ray,  # ray is an optional extra: imported only when asked
+    )
 
     return grade_on_ray
 

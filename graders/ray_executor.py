@@ -99,6 +99,7 @@ def project_runtime_env() -> dict[str, Any]:
     """The runtime_env that puts this project's code on every node, as the driver has it: the
     graders package, which is all an actor runs (reports are rendered by the driver)."""
     from iacgrade import graders
+
     return {"py_modules": [str(Path(graders.__file__).parent)]}
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from iacgrade.graders.models import CATEGORIES
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubric.yaml"
 

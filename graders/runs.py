@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
-
 from iacgrade.graders.models import RunManifest, SampleResult
 from iacgrade.graders.store import (
     finding_rows,
@@ -27,6 +25,7 @@ from iacgrade.graders.store import (
     result_row,
     results_frame,
 )
+from pydantic import ValidationError
 
 __all__ = ["RunData", "RunError", "find_runs", "load_run", "result_differences", "run_summary"]
 

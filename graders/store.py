@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-from pydantic import ValidationError
-
 from iacgrade.graders.models import CATEGORIES, SampleResult
+from pydantic import ValidationError
 
 RESULT_COLUMNS = [
     "sample_id",

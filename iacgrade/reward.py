@@ -23,8 +23,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from iacgrade.graders.models import SampleResult
     from iacgrade.grader import Grader
+    from iacgrade.graders.models import SampleResult
 
 __all__ = ["FLOOR", "close", "compute_score", "reward_fn", "score_of"]
 

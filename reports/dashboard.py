@@ -17,12 +17,11 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-from markdown_it import MarkdownIt
-from markupsafe import Markup
-
 from iacgrade.graders.models import CATEGORIES
 from iacgrade.graders.runs import RunData
 from iacgrade.graders.store import write_text_atomic
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 __all__ = ["dashboard_html", "write_dashboard"]
 

@@ -6,11 +6,10 @@ import os
 import time
 from types import TracebackType
 
+from iacgrade.graders.models import SampleResult
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
-
-from iacgrade.graders.models import SampleResult
 
 
 class Progress:

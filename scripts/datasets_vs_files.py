@@ -25,11 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from warm_cold import comparable  # noqa: E402
-
 from iacgrade.graders.datasets import DatasetFields  # noqa: E402
 from iacgrade.graders.kinds import kind_of_metadata  # noqa: E402
 from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
+from warm_cold import comparable  # noqa: E402
 
 
 def rows_of(corpus: Path) -> list[dict[str, str | None]]:

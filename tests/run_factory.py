@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from iacgrade.graders.checks import known_ids
 from iacgrade.graders.models import Evidence, ExtractedFile, Finding, RunManifest, SampleResult, SynthResult
 from iacgrade.graders.rubric import DEFAULT_RUBRIC, Rubric, load_rubric

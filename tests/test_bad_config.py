@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import iacgrade.graders.pipeline
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-import iacgrade.graders.pipeline
 from iacgrade.cli import app
 from iacgrade.graders.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+from typer.testing import CliRunner
+
 from tests.run_factory import ROOT, dev_rubric
 
 runner = CliRunner()
@@ -186,7 +186,9 @@ def test_scaffold_that_is_not_a_folder(tmp_path: Path, kind: str) -> None:
 
 def test_scaffold_checked_by_the_library_too(tmp_path: Path) -> None:
     """Callers of iacgrade.graders.pipeline.grade (not the CLI) get the same early, clear error."""
-    options = iacgrade.graders.pipeline.GradeOptions(out=tmp_path / "out", scaffold=tmp_path / "absent", synth=False)
+    options = iacgrade.graders.pipeline.GradeOptions(
+        out=tmp_path / "out", scaffold=tmp_path / "absent", synth=False
+    )
     with pytest.raises((ValueError, OSError)) as info:
         iacgrade.graders.pipeline.grade([SAMPLES], options)
     assert "absent" in str(info.value) and "scaffold" in str(info.value)

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.cache import ResultCache, content_hash, default_cache_dir
 from iacgrade.graders.models import ExtractedFile, Extraction, Sample
 from iacgrade.graders.store import read_journal, write_json_atomic
+
 from tests.run_factory import ROOT, dev_rubric, make_result, rubric
 
 TIMING = {"seconds", "synth_seconds", "worker", "attempts"}
@@ -113,9 +113,8 @@ def test_corrupt_entries_are_ignored_and_dropped(tmp_path: Path, damage: str) ->
 
 
 def _grade(args: list[str]) -> dict:
-    from typer.testing import CliRunner
-
     from iacgrade.cli import app
+    from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, ["grade", *args, "--json"])
     assert result.exit_code == 0, result.output

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from iacgrade.graders.checks import registry, run_checks
 from iacgrade.graders.models import SynthResult
+
 from tests.checkkit import (
     Fixture,
     all_fixtures,

@@ -8,7 +8,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.checks import registry
 from iacgrade.graders.rubric import load_rubric
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from iacgrade.graders.checks import run_checks
 from iacgrade.graders.models import Finding
+
 from tests.checkkit import make_context, run_check
 
 

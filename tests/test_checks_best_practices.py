@@ -12,6 +12,7 @@ from typing import Any
 
 from iacgrade.graders.checks import run_checks
 from iacgrade.graders.models import Finding, Workspace
+
 from tests.checkkit import make_context, run_check
 
 MANAGED_FLAG = "@aws-cdk/aws-lambda:useCdkManagedLogGroup"

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from iacgrade.graders.checks import run_checks
 from iacgrade.graders.models import Finding, Sample, SynthResult
 from iacgrade.graders.prompt import read_prompt
+
 from tests.checkkit import make_context, run_check
 
 HEADER = """\

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-
 from iacgrade.graders.checks.security.iam_wildcard_resource import is_unscoped_action
+
 from tests.checkkit import make_context, run_check
 
 HEADER = """\

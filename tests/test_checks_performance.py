@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from iacgrade.graders.analysis._copies import SourceIndex, key_matches
+
 from tests.checkkit import make_context, run_check
 
 HELPER_FN = {

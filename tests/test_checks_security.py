@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from iacgrade.graders.analysis._constructs import keys_match, template_key
 from iacgrade.graders.analysis.context import Resource
+
 from tests.checkkit import run_check
 
 

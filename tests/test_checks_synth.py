@@ -6,12 +6,12 @@ import ast
 import textwrap
 
 import pytest
-
 from iacgrade.graders.analysis.cdkapi import api
 from iacgrade.graders.analysis.cdkuse import CdkUse
 from iacgrade.graders.checks import run_checks
 from iacgrade.graders.lint import lint_template
 from iacgrade.graders.models import SynthResult
+
 from tests.checkkit import make_context, run_check
 
 needs_cdk = pytest.mark.skipif(not api().available, reason="aws-cdk-lib is not installed")

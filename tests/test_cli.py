@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.checks import registry
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

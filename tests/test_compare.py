@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.compare import EXIT_REGRESSION, compare_runs, t_quantile
 from iacgrade.graders.runs import load_run
 from iacgrade.reports.comparison import comparison_markdown
+from typer.testing import CliRunner
+
 from tests.run_factory import corpus_like, make_result, rubric, write_run
 
 runner = CliRunner()

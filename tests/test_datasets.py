@@ -8,12 +8,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.datasets import DatasetFields, iter_dataset
 from iacgrade.graders.models import Sample
 from iacgrade.graders.prompt import prompt_digest, read_prompt
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

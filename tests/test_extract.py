@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from iacgrade.graders.extract import extract_files, safe_relpath
 from iacgrade.graders.models import Extraction
 

@@ -22,11 +22,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.sandbox.launcher import detect_isolation
 from iacgrade.graders.store import read_journal
+from typer.testing import CliRunner
+
 from tests.run_factory import ROOT, dev_rubric
 
 NODE = shutil.which("node")

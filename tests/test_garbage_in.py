@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.ingest import discover, read_answer
 from iacgrade.graders.models import Extraction
 from iacgrade.graders.workspace import MAX_FILES, assemble
+
 from tests.run_factory import ROOT, dev_rubric
 
 
@@ -308,9 +308,8 @@ def test_special_files_named_like_answers(tmp_path: Path) -> None:
 
 def test_garbage_folder_graded_end_to_end(tmp_path: Path) -> None:
     """Through the CLI: every garbage answer gets a row, the run exits 0, nothing escapes."""
-    from typer.testing import CliRunner
-
     from iacgrade.cli import app
+    from typer.testing import CliRunner
 
     answers = tmp_path / "answers"
     answers.mkdir()

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.ingest import discover, read_answer, scaffold_of
 from iacgrade.graders.models import Sample
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from iacgrade.reports.junit import junit_xml
+
 from tests.run_factory import make_result, rubric
 
 

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.analysis.cfn import DEFAULTED, written_attribute
 from iacgrade.graders.checks import CheckContext, run_checks
@@ -28,6 +26,7 @@ from iacgrade.graders.kinds.cfn_parse import (
 from iacgrade.graders.kinds.cloudformation import task_region
 from iacgrade.graders.models import Extraction, Sample, SynthResult
 from iacgrade.graders.rubric import load_rubric
+from typer.testing import CliRunner
 
 _TEMPLATE = (
     "AWSTemplateFormatVersion: '2010-09-09'\n"

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.kinds import KINDS
 from iacgrade.graders.kinds.base import BuildSettings, Services

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.checks import CheckContext, registry, run_checks
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.kinds import KIND_NAMES, KINDS, kind_of_metadata, resolve_kind
 from iacgrade.graders.models import Sample, SynthResult
 from iacgrade.graders.rubric import load_rubric
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

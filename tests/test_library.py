@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.models import SampleResult
+
 from iacgrade import Grader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,9 +86,9 @@ def test_the_reward_is_the_same_through_the_cli_the_api_and_compute_score(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pandas as pd
+    from iacgrade.cli import app
     from typer.testing import CliRunner
 
-    from iacgrade.cli import app
     from iacgrade import reward
 
     answers = {"good": GOOD, "flawed": FLAWED, "none": NO_CODE}

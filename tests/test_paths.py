@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from iacgrade.graders.paths import is_test_file
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.checks import run_checks
 from iacgrade.graders.models import Sample
 from iacgrade.graders.prompt import asks_destroyable, asks_function_size, read_prompt, tag_keys
+
 from tests.checkkit import make_context
 
 

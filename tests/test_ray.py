@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.runs import result_differences
 from iacgrade.graders.store import read_journal
+
 from tests.ray_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from iacgrade.cli import app
 from iacgrade.graders.runs import RunError, find_runs, load_run, result_differences, run_summary
+from typer.testing import CliRunner
+
 from tests.run_factory import corpus_like, rubric, write_run
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.sandbox import classify as classify_mod
 from iacgrade.graders.sandbox.classify import classify, env_required, missing_asset, unsupported_flag
 from iacgrade.graders.sandbox.collect import collect, deprecations, read_log

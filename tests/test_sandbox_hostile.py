@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.models import Sample, SynthResult, Workspace
 from iacgrade.graders.sandbox import SandboxOptions, SynthPool
 from iacgrade.graders.sandbox.launcher import detect_isolation

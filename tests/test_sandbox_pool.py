@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.models import Sample, Workspace
 from iacgrade.graders.sandbox import SandboxOptions, SynthPool, doctor_report
 from iacgrade.graders.sandbox.launcher import detect_isolation

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.models import SampleResult
+
 from iacgrade import Grader
 from scripts.loadtest import CLEAN_EXITS, HOSTILE, Reply, Server, make_plans, run_load, start_server
 

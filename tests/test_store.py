@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
 from iacgrade.graders.store import (
     JOURNAL,
     RunJournal,
@@ -14,6 +13,7 @@ from iacgrade.graders.store import (
     write_run_tables,
     write_text_atomic,
 )
+
 from tests.run_factory import corpus_like, make_result, rubric
 
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders.sandbox.launcher import detect_isolation
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from iacgrade.graders import workspace as ws
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.ingest import discover, read_answer

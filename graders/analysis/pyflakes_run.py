@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pyflakes.checker
 import pyflakes.messages
-
 from iacgrade.graders.analysis.context import SourceFile
 
 

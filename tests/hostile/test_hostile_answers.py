@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from iacgrade.graders.sandbox.launcher import detect_isolation
 from iacgrade.graders.sandbox.options import SandboxOptions
+
 from tests.hostile import harness as h
 from tests.run_factory import dev_rubric
 

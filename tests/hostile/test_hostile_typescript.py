@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from iacgrade.graders.kinds.cdk_typescript import NODE_TOOLCHAIN
 from iacgrade.graders.sandbox.launcher import detect_isolation
+
 from tests.hostile import harness as h
 
 pytestmark = [

@@ -7,8 +7,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pydantic import Field
-
 from iacgrade.graders.analysis._scope import (
     SourceIndex,
     best_matches,
@@ -24,6 +22,7 @@ from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, ite
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
 from iacgrade.graders.prompt import asks_destroyable
+from pydantic import Field
 
 
 class DestroyStatefulOptions(CheckOptions):

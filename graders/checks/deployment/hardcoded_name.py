@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
 from iacgrade.graders.analysis._scope import (
     SourceIndex,
     describe,
@@ -27,6 +25,7 @@ from iacgrade.graders.analysis.names import (
 from iacgrade.graders.analysis.pyast import call_name, construct_id, iter_calls, walk
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
+from pydantic import Field
 
 
 class HardcodedNameOptions(CheckOptions):

@@ -6,7 +6,14 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from iacgrade.graders.analysis._copies import Item, SourceIndex, items_hit, names_list, resource_label, template_key
+from iacgrade.graders.analysis._copies import (
+    Item,
+    SourceIndex,
+    items_hit,
+    names_list,
+    resource_label,
+    template_key,
+)
 from iacgrade.graders.analysis.cfn import as_list, policy_statements, ref_target
 from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
 from iacgrade.graders.analysis.stacks import truthy_kw

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import pyflakes.checker
 import pyflakes.messages
-
 from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.inline import InlineCode, pair_inline_code
 from iacgrade.graders.analysis.pyflakes_run import flakes

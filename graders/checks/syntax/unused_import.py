@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pyflakes.checker
 import pyflakes.messages
-
 from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
 from iacgrade.graders.analysis.inline import pair_inline_code
 from iacgrade.graders.analysis.pyast import walk
