@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from graders.defaults import (
+from iacgrade.graders.defaults import (
     ANSWER_PATTERN,
     MAX_ANSWER_BYTES,
     MAX_REQUEST_BYTES,
@@ -121,13 +121,13 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
     """Grade answers: extract, synthesize, check, score and write a report for each."""
-    from graders.datasets import DatasetFields
-    from graders.ingest import NoAnswersFound
-    from graders.pipeline import GradeOptions
-    from graders.pipeline import grade as run_grade
-    from graders.rubric import RubricError
-    from reports.progress import Progress
-    from reports.writers import run_writers
+    from iacgrade.graders.datasets import DatasetFields
+    from iacgrade.graders.ingest import NoAnswersFound
+    from iacgrade.graders.pipeline import GradeOptions
+    from iacgrade.graders.pipeline import grade as run_grade
+    from iacgrade.graders.rubric import RubricError
+    from iacgrade.reports.progress import Progress
+    from iacgrade.reports.writers import run_writers
 
     if isolation not in ("warm", "process"):
         raise typer.BadParameter("must be warm or process", param_hint="--isolation")
@@ -157,7 +157,7 @@ def grade(
         err.print(f"[red]error:[/] --scaffold {scaffold}: not a folder")
         raise typer.Exit(EXIT_RUN_FAILED)
     if kind is not None:
-        from graders.kinds import KINDS
+        from iacgrade.graders.kinds import KINDS
 
         if kind not in KINDS:
             raise typer.BadParameter(
@@ -239,19 +239,35 @@ def grade(
 @app.command()
 def doctor() -> None:
     """Say which isolation, Node and CDK versions this machine has."""
-    from graders.sandbox import doctor_report
+    from iacgrade.graders.sandbox import doctor_report
 
     report = doctor_report()
     for key, value in report.items():
         typer.echo(f"{key}: {value}")
 
 
+@app.command("setup-node")
+def setup_node() -> None:
+    """Install the Node toolchain of the CDK TypeScript/JavaScript kinds (aws-cdk-lib, constructs,
+    typescript) with `npm ci` from the lock file the package ships; once per installed version."""
+    import subprocess
+
+    from iacgrade.graders.locations import install_node_toolchain
+
+    try:
+        target = install_node_toolchain()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        err.print(f"[red]error:[/] cannot install the Node toolchain: {exc}")
+        raise typer.Exit(1) from None
+    typer.echo(f"Node toolchain installed in {target}")
+
+
 @app.command()
 def explain(check_id: Annotated[str, typer.Argument(help="A check id, e.g. iam-wildcard-action.")]) -> None:
     """Explain a check: what it finds, why it matters, an example and the fix."""
-    from graders.checks import registry
-    from graders.rubric import load_rubric
-    from reports.docs import explain_check
+    from iacgrade.graders.checks import registry
+    from iacgrade.graders.rubric import load_rubric
+    from iacgrade.reports.docs import explain_check
 
     checks = registry()
     if check_id not in checks:
@@ -309,14 +325,14 @@ def serve(
 
 
 def _no_live_actor() -> type[Exception]:
-    from graders.ray_executor import NoLiveActor  # imports without ray
+    from iacgrade.graders.ray_executor import NoLiveActor  # imports without ray
 
     return NoLiveActor
 
 
 def _sandbox_unavailable() -> type[Exception]:
     try:
-        from graders.sandbox import SandboxUnavailable
+        from iacgrade.graders.sandbox import SandboxUnavailable
 
         return SandboxUnavailable
     except ImportError:  # pragma: no cover - the sandbox package is part of the install
@@ -333,7 +349,7 @@ def runs(
     """List runs (folders with a run.json): id, label, when, versions, counts and mean total."""
     from rich.table import Table
 
-    from graders.runs import RunError, find_runs, load_run, run_summary
+    from iacgrade.graders.runs import RunError, find_runs, load_run, run_summary
 
     missing = [p for p in paths or [] if not p.exists()]
     if missing:
@@ -400,9 +416,9 @@ def compare(
 
     Exit codes: 0 done; 2 a run could not be read or the output not written; 3 with --fail-on-regression when NEW is worse: the 95% confidence interval of the total's mean delta (NEW - BASE) lies below 0 and the mean delta is below -THRESHOLD, or answers BASE graded are errors or missing in NEW.
     """
-    from graders.compare import EXIT_REGRESSION, compare_runs
-    from graders.runs import RunError, load_run
-    from reports.comparison import comparison_markdown
+    from iacgrade.graders.compare import EXIT_REGRESSION, compare_runs
+    from iacgrade.graders.runs import RunError, load_run
+    from iacgrade.reports.comparison import comparison_markdown
 
     try:
         base_run, new_run = load_run(base), load_run(new)
@@ -434,7 +450,7 @@ def compare(
 def _write_output(path: Path, text: str) -> None:
     """Write a file the user named: atomically when it is (or will be) a plain file, else through it,
     so a symlink is followed and a device or pipe (/dev/stdout) is written to, not replaced."""
-    from graders.store import write_text_atomic
+    from iacgrade.graders.store import write_text_atomic
 
     if path.is_symlink() or (path.exists() and not path.is_file()):
         with open(path, "w", encoding="utf-8") as fh:
@@ -457,8 +473,8 @@ def dashboard(
     ] = 20,
 ) -> None:
     """Write one self-contained HTML dashboard (works offline) for one or more runs."""
-    from graders.runs import RunError, find_runs, load_run
-    from reports.dashboard import write_dashboard
+    from iacgrade.graders.runs import RunError, find_runs, load_run
+    from iacgrade.reports.dashboard import write_dashboard
 
     try:
         loaded = [load_run(folder) for folder in find_runs(runs_)]

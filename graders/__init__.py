@@ -12,17 +12,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "discover": "graders.ingest",
-    "read_answer": "graders.ingest",
-    "extract_files": "graders.extract",
-    "safe_relpath": "graders.extract",
-    "assemble": "graders.workspace",
-    "grade": "graders.pipeline",
-    "GradeOptions": "graders.pipeline",
-    "load_rubric": "graders.rubric",
-    "score_findings": "graders.scoring",
-    "load_run": "graders.runs",
-    "run_checks": "graders.checks",
+    "discover": "iacgrade.graders.ingest",
+    "read_answer": "iacgrade.graders.ingest",
+    "extract_files": "iacgrade.graders.extract",
+    "safe_relpath": "iacgrade.graders.extract",
+    "assemble": "iacgrade.graders.workspace",
+    "grade": "iacgrade.graders.pipeline",
+    "GradeOptions": "iacgrade.graders.pipeline",
+    "load_rubric": "iacgrade.graders.rubric",
+    "score_findings": "iacgrade.graders.scoring",
+    "load_run": "iacgrade.graders.runs",
+    "run_checks": "iacgrade.graders.checks",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders import __version__
-from graders.models import Extraction, Sample, SampleResult
-from graders.prompt import read_prompt
-from graders.reviewer import reviewer_report
-from graders.store import read_result, write_json_atomic
+from iacgrade.graders import __version__
+from iacgrade.graders.models import Extraction, Sample, SampleResult
+from iacgrade.graders.prompt import read_prompt
+from iacgrade.graders.reviewer import reviewer_report
+from iacgrade.graders.store import read_result, write_json_atomic
 
 CACHE_FORMAT = 1
 # Rendered from the result after every run (it depends on the reference answer too), never cached.
@@ -131,7 +131,7 @@ def _context(
 
 def _task_region(sample: Sample) -> str:
     """The task's region (lib/AWS_REGION): a CloudFormation answer is linted for it."""
-    from graders.kinds.cloudformation import task_region
+    from iacgrade.graders.kinds.cloudformation import task_region
 
     return task_region(sample)
 

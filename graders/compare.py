@@ -15,7 +15,7 @@ either holds:
   leaving it out of the means would let a gate pass on the answers that are left.
 Identical runs have every delta 0, an interval of [0, 0], nothing lost, and pass.
 
-`reports.comparison` renders a Comparison as markdown.
+`iacgrade.reports.comparison` renders a Comparison as markdown.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from graders.models import CATEGORIES
-from graders.runs import RunData
+from iacgrade.graders.models import CATEGORIES
+from iacgrade.graders.runs import RunData
 
 EXIT_REGRESSION = 3
 CONFIDENCE = 0.95

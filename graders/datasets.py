@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.models import Sample
+from iacgrade.graders.models import Sample
 
 __all__ = ["DATASET_SUFFIXES", "DatasetFields", "is_dataset", "iter_dataset"]
 

@@ -67,8 +67,8 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from graders.analysis.pyast import parse_module
-from graders.models import ExtractedFile, Extraction, SkippedBlock
+from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.models import ExtractedFile, Extraction, SkippedBlock
 
 __all__ = ["extract_files", "safe_relpath", "template_format"]
 

@@ -34,9 +34,9 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
-from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES
-from graders.extract import safe_relpath
-from graders.models import Sample
+from iacgrade.graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES
+from iacgrade.graders.extract import safe_relpath
+from iacgrade.graders.models import Sample
 
 __all__ = ["NoAnswersFound", "discover", "read_answer", "scaffold_of"]
 

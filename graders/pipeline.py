@@ -21,21 +21,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from graders import __version__
-from graders.analysis.context import load_templates
-from graders.cache import ResultCache, Reuse, default_cache_dir
-from graders.checks import CheckContext, load_checked_rubric, run_checks
-from graders.datasets import DatasetFields, is_dataset, iter_dataset
-from graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
-from graders.extract import extract_files
-from graders.ingest import NoAnswersFound, discover, read_answer
-from graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
-from graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleResult
-from graders.prompt import prompt_digest, read_prompt
-from graders.reviewer import judge_claims, reviewer_report
-from graders.rubric import Rubric
-from graders.scoring import reward_of, score_findings
-from graders.store import (
+from iacgrade.graders import __version__
+from iacgrade.graders.analysis.context import load_templates
+from iacgrade.graders.cache import ResultCache, Reuse, default_cache_dir
+from iacgrade.graders.checks import CheckContext, load_checked_rubric, run_checks
+from iacgrade.graders.datasets import DatasetFields, is_dataset, iter_dataset
+from iacgrade.graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.ingest import NoAnswersFound, discover, read_answer
+from iacgrade.graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
+from iacgrade.graders.models import CATEGORIES, Extraction, RunManifest, Sample, SampleResult
+from iacgrade.graders.prompt import prompt_digest, read_prompt
+from iacgrade.graders.reviewer import judge_claims, reviewer_report
+from iacgrade.graders.rubric import Rubric
+from iacgrade.graders.scoring import reward_of, score_findings
+from iacgrade.graders.store import (
     RunJournal,
     read_json_object,
     tables_from_journal,
@@ -91,7 +91,7 @@ class Writers:
     """The documents a run renders besides result.json and the tables: each answer's report.md,
     and the ``--format`` files (given the run's options, rubric and results once it is done).
 
-    The caller brings them (the CLI passes ``reports.writers.run_writers()``): graders/ renders
+    The caller brings them (the CLI passes ``iacgrade.reports.writers.run_writers()``): graders/ renders
     nothing itself and never imports reports/, which reads graders' models. None: not written."""
 
     report: RenderReport | None = None
@@ -220,7 +220,9 @@ def _grade_locally(
 
 
 def _ray_executor() -> Executor:
-    from graders.ray_executor import grade_on_ray  # ray is an optional extra: imported only when asked
+    from iacgrade.graders.ray_executor import (
+        grade_on_ray,  # ray is an optional extra: imported only when asked
+    )
 
     return grade_on_ray
 
@@ -610,7 +612,7 @@ def _save_files(extraction: Extraction, dest: Path) -> None:
 
 
 def _read_scaffold(scaffold: Path) -> tuple[list[str], str | None]:
-    from graders.ingest import scaffold_of
+    from iacgrade.graders.ingest import scaffold_of
 
     return scaffold_of(scaffold)
 

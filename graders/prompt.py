@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from graders.models import Sample
+from iacgrade.graders.models import Sample
 
 PROMPT_MAX_BYTES = 1_000_000
 

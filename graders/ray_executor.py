@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.cache import Reuse
-from graders.extract import safe_relpath
-from graders.models import Sample, SampleResult
-from graders.pipeline import GradeOptions, Prepared, Session, build, keep, prepare
-from graders.prompt import PROMPT_MAX_BYTES, read_prompt
-from graders.rubric import DEFAULT_RUBRIC, Rubric
+from iacgrade.graders.cache import Reuse
+from iacgrade.graders.extract import safe_relpath
+from iacgrade.graders.models import Sample, SampleResult
+from iacgrade.graders.pipeline import GradeOptions, Prepared, Session, build, keep, prepare
+from iacgrade.graders.prompt import PROMPT_MAX_BYTES, read_prompt
+from iacgrade.graders.rubric import DEFAULT_RUBRIC, Rubric
 
 __all__ = ["PER_ACTOR", "NoLiveActor", "grade_on_ray"]
 
@@ -97,10 +97,10 @@ def grade_on_ray(
 
 def project_runtime_env() -> dict[str, Any]:
     """The runtime_env that puts this project's code on every node, as the driver has it: the
-    graders package, which is all an actor runs (reports are rendered by the driver)."""
-    import graders
+    iacgrade package (an actor runs only its graders; reports are rendered by the driver)."""
+    from iacgrade.graders.locations import PACKAGE_DIR
 
-    return {"py_modules": [str(Path(graders.__file__).parent)]}
+    return {"py_modules": [str(PACKAGE_DIR)]}
 
 
 @dataclass
@@ -252,7 +252,7 @@ class _Pool:
 
 
 def _error(job: _Job, rubric: Rubric) -> SampleResult:
-    from graders.pipeline import _error_result
+    from iacgrade.graders.pipeline import _error_result
 
     result = _error_result(
         job.sample, rubric, f"infrastructure failure, {job.attempts} attempts: " + "; ".join(job.lost)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from graders.models import Evidence, ExtractedFile, Finding, ReviewerClaim, Sample
+from iacgrade.graders.models import Evidence, ExtractedFile, Finding, ReviewerClaim, Sample
 
 # topic -> (pattern in the reviewer's text, checks whose finding confirms it)
 TOPICS: dict[str, tuple[str, frozenset[str]]] = {

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from graders.models import CATEGORIES
+from iacgrade.graders.models import CATEGORIES
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubric.yaml"
 

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from graders.models import RunManifest, SampleResult
-from graders.store import (
+from iacgrade.graders.models import RunManifest, SampleResult
+from iacgrade.graders.store import (
     finding_rows,
     findings_frame,
     iter_results,

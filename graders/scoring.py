@@ -11,8 +11,8 @@ the categories that were scored.
 
 from __future__ import annotations
 
-from graders.models import CATEGORIES, CategoryScore, Finding, SampleResult
-from graders.rubric import RewardRule, Rubric
+from iacgrade.graders.models import CATEGORIES, CategoryScore, Finding, SampleResult
+from iacgrade.graders.rubric import RewardRule, Rubric
 
 
 def category_basis(*, has_source: bool, has_template: bool) -> str:

@@ -21,7 +21,7 @@ from typing import IO, Any
 import pandas as pd
 from pydantic import ValidationError
 
-from graders.models import CATEGORIES, SampleResult
+from iacgrade.graders.models import CATEGORIES, SampleResult
 
 RESULT_COLUMNS = [
     "sample_id",

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.analysis.pyast import parse_module
-from graders.extract import safe_relpath
-from graders.models import ExtractedFile, Extraction, FileMove, Sample, Workspace
-from graders.paths import is_test_file
+from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.extract import safe_relpath
+from iacgrade.graders.models import ExtractedFile, Extraction, FileMove, Sample, Workspace
+from iacgrade.graders.paths import is_test_file
 
 __all__ = ["assemble", "MAX_FILES", "MAX_BYTES"]
 

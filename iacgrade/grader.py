@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the pipeline (pandas, the checks) loads when a Grader starts, not on import
-    from graders.models import SampleResult
+    from iacgrade.graders.models import SampleResult
 
 __all__ = ["Grader"]
 
@@ -80,7 +80,7 @@ class Grader:
         with self._lock:
             if self._started:
                 return
-            from graders import pipeline
+            from iacgrade.graders import pipeline
 
             out = self._given_out
             if out is None:
@@ -128,8 +128,8 @@ class Grader:
 
         ``scaffold`` is the answer's task folder (its entry file and cdk.json), for this answer only;
         by default the Grader's own ``scaffold``, if it has one."""
-        from graders.datasets import safe_id
-        from graders.models import Sample
+        from iacgrade.graders.datasets import safe_id
+        from iacgrade.graders.models import Sample
 
         self.start()
         with self._lock:

@@ -23,8 +23,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from graders.models import SampleResult
     from iacgrade.grader import Grader
+    from iacgrade.graders.models import SampleResult
 
 __all__ = ["FLOOR", "close", "compute_score", "reward_fn", "score_of"]
 
@@ -85,7 +85,7 @@ def compute_score(
     score = score_of(result)
     if not return_dict:
         return score
-    from graders.models import CATEGORIES
+    from iacgrade.graders.models import CATEGORIES
 
     categories = {c: (result.scores.get(c) or 0.0) / 100.0 for c in CATEGORIES}
     return {"score": score, **categories, "synth_ok": 1.0 if result.synth.status == "ok" else 0.0}

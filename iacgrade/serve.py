@@ -42,11 +42,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from graders.datasets import safe_id
-from graders.defaults import MAX_REQUEST_BYTES, TIMEOUT_S
-from graders.kinds import KINDS
-from graders.models import SampleResult
 from iacgrade.grader import Grader
+from iacgrade.graders.datasets import safe_id
+from iacgrade.graders.defaults import MAX_REQUEST_BYTES, TIMEOUT_S
+from iacgrade.graders.kinds import KINDS
+from iacgrade.graders.models import SampleResult
 from iacgrade.reward import score_of
 
 __all__ = ["ServeSettings", "build_app", "run"]

@@ -1,9 +1,9 @@
-"""Render a run comparison (`graders.compare.Comparison`) as markdown with jinja2."""
+"""Render a run comparison (`iacgrade.graders.compare.Comparison`) as markdown with jinja2."""
 
 from __future__ import annotations
 
-from graders.compare import Comparison, fmt_delta
-from reports.templating import markdown_environment
+from iacgrade.graders.compare import Comparison, fmt_delta
+from iacgrade.reports.templating import markdown_environment
 
 __all__ = ["comparison_markdown"]
 

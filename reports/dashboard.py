@@ -20,9 +20,9 @@ import pandas as pd
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from graders.models import CATEGORIES
-from graders.runs import RunData
-from graders.store import write_text_atomic
+from iacgrade.graders.models import CATEGORIES
+from iacgrade.graders.runs import RunData
+from iacgrade.graders.store import write_text_atomic
 
 __all__ = ["dashboard_html", "write_dashboard"]
 

@@ -6,8 +6,8 @@ import json
 import re
 import textwrap
 
-from graders.checks import CheckInfo, registry
-from graders.rubric import Rubric
+from iacgrade.graders.checks import CheckInfo, registry
+from iacgrade.graders.rubric import Rubric
 
 HEADINGS = ("What it finds:", "Why it matters:", "Bad example:", "Fix:")
 

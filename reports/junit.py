@@ -9,8 +9,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from graders.models import CATEGORIES, SampleResult
-from graders.store import write_text_atomic
+from iacgrade.graders.models import CATEGORIES, SampleResult
+from iacgrade.graders.store import write_text_atomic
 
 __all__ = ["junit_xml", "write_junit"]
 

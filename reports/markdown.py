@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graders.kinds import KINDS, Kind
-from graders.models import Evidence, Finding, SampleResult
-from graders.rubric import Rubric
-from reports.templating import markdown_environment
+from iacgrade.graders.kinds import KINDS, Kind
+from iacgrade.graders.models import Evidence, Finding, SampleResult
+from iacgrade.graders.rubric import Rubric
+from iacgrade.reports.templating import markdown_environment
 
 _ENV = markdown_environment()
 

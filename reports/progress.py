@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from graders.models import SampleResult
+from iacgrade.graders.models import SampleResult
 
 
 class Progress:

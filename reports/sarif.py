@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from graders import __version__
-from graders.checks import registry
-from graders.models import Finding, SampleResult
-from graders.rubric import Rubric
-from graders.store import write_text_atomic
-from reports.docs import doc_sections
+from iacgrade.graders import __version__
+from iacgrade.graders.checks import registry
+from iacgrade.graders.models import Finding, SampleResult
+from iacgrade.graders.rubric import Rubric
+from iacgrade.graders.store import write_text_atomic
+from iacgrade.reports.docs import doc_sections
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}

@@ -1,16 +1,16 @@
-"""The documents a grading run writes, handed to `graders.pipeline.grade` by the layer above.
+"""The documents a grading run writes, handed to `iacgrade.graders.pipeline.grade` by the layer above.
 
 graders/ grades and never imports reports/; reports/ renders graders' models. The run loop
 decides *when* a report can be written (once its reference answer is graded too), so it takes
-the renderers as `graders.pipeline.Writers` from its caller (the CLI, the snapshot tools).
+the renderers as `iacgrade.graders.pipeline.Writers` from its caller (the CLI, the snapshot tools).
 """
 
 from __future__ import annotations
 
-from graders.models import SampleResult
-from graders.pipeline import GradeOptions, Writers
-from graders.rubric import Rubric
-from reports.markdown import render_report
+from iacgrade.graders.models import SampleResult
+from iacgrade.graders.pipeline import GradeOptions, Writers
+from iacgrade.graders.rubric import Rubric
+from iacgrade.reports.markdown import render_report
 
 __all__ = ["run_writers", "write_formats"]
 
@@ -23,10 +23,10 @@ def run_writers() -> Writers:
 def write_formats(options: GradeOptions, rubric: Rubric, results: list[SampleResult]) -> None:
     """The CI outputs asked for with --format: results.sarif, junit.xml."""
     if "sarif" in options.formats:
-        from reports.sarif import write_sarif
+        from iacgrade.reports.sarif import write_sarif
 
         write_sarif(options.out / "results.sarif", results, rubric)
     if "junit" in options.formats:
-        from reports.junit import write_junit
+        from iacgrade.reports.junit import write_junit
 
         write_junit(options.out / "junit.xml", results, min_score=options.min_score)

@@ -48,13 +48,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graders.extract import extract_files  # noqa: E402
-from graders.ingest import discover, read_answer  # noqa: E402
-from graders.models import Sample, SynthResult, Workspace  # noqa: E402
-from graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
-from graders.sandbox.entry import plan_entry  # noqa: E402
-from graders.sandbox.pool import CLI_CONTEXT, DUMMY_ENV  # noqa: E402
-from graders.workspace import assemble  # noqa: E402
+from iacgrade.graders.extract import extract_files  # noqa: E402
+from iacgrade.graders.ingest import discover, read_answer  # noqa: E402
+from iacgrade.graders.models import Sample, SynthResult, Workspace  # noqa: E402
+from iacgrade.graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
+from iacgrade.graders.sandbox.entry import plan_entry  # noqa: E402
+from iacgrade.graders.sandbox.pool import CLI_CONTEXT, DUMMY_ENV  # noqa: E402
+from iacgrade.graders.workspace import assemble  # noqa: E402
 
 _TIMEOUT = 120.0
 _ROOT = Path(__file__).resolve().parents[1]

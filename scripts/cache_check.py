@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.store import read_journal  # noqa: E402
+from iacgrade.graders.store import read_journal  # noqa: E402
 
 TIMING = {"seconds", "synth_seconds", "worker", "attempts"}
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from warm_cold import comparable  # noqa: E402
 
-from graders.datasets import DatasetFields  # noqa: E402
-from graders.kinds import kind_of_metadata  # noqa: E402
-from graders.pipeline import GradeOptions, grade  # noqa: E402
+from iacgrade.graders.datasets import DatasetFields  # noqa: E402
+from iacgrade.graders.kinds import kind_of_metadata  # noqa: E402
+from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
 
 
 def rows_of(corpus: Path) -> list[dict[str, str | None]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.reviewer import TOPICS, confirming_checks  # noqa: E402
+from iacgrade.graders.reviewer import TOPICS, confirming_checks  # noqa: E402
 
 
 def _results(run: Path) -> dict[str, dict]:
@@ -35,7 +35,7 @@ def _results(run: Path) -> dict[str, dict]:
 
 
 def _grade(corpus: Path, out: Path) -> None:
-    from graders.pipeline import GradeOptions, grade
+    from iacgrade.graders.pipeline import GradeOptions, grade
 
     grade([corpus], GradeOptions(out=out, workers=2))
 

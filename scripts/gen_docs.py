@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from graders.rubric import load_rubric
-from reports.docs import checks_markdown
+from iacgrade.graders.rubric import load_rubric
+from iacgrade.reports.docs import checks_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 

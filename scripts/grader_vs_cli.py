@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from datasets_vs_files import rows_of  # noqa: E402
 from warm_cold import comparable  # noqa: E402
 
-from graders.pipeline import GradeOptions, grade  # noqa: E402
 from iacgrade import Grader  # noqa: E402
+from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graders.extract import extract_files  # noqa: E402
-from graders.ingest import discover, read_answer  # noqa: E402
-from graders.workspace import assemble  # noqa: E402
+from iacgrade.graders.extract import extract_files  # noqa: E402
+from iacgrade.graders.ingest import discover, read_answer  # noqa: E402
+from iacgrade.graders.workspace import assemble  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
 _LINE_REF = re.compile(r"`?(?::\d|,?\s+lines?\s*\d)", re.I)

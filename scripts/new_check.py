@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit
-from graders.checks import check
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.checks import check
 
 
 @check("{id}", lenses=({lenses}){kinds})

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graders.runs import result_differences  # noqa: E402
+from iacgrade.graders.runs import result_differences  # noqa: E402
 from tests.ray_cluster import LocalCluster  # noqa: E402
 
 

@@ -23,10 +23,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.kinds import cdk_python  # noqa: E402
-from graders.models import Sample, SynthResult, Workspace  # noqa: E402
-from graders.pipeline import GradeOptions, grade  # noqa: E402
-from reports.writers import run_writers  # noqa: E402
+from iacgrade.graders.kinds import cdk_python  # noqa: E402
+from iacgrade.graders.models import Sample, SynthResult, Workspace  # noqa: E402
+from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
+from iacgrade.reports.writers import run_writers  # noqa: E402
 
 _KEPT = ("templates", "lint.json", "manifest.json", "synth.log")
 

@@ -20,11 +20,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graders.extract import extract_files  # noqa: E402
-from graders.ingest import discover, read_answer  # noqa: E402
-from graders.models import Sample, SynthResult  # noqa: E402
-from graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
-from graders.workspace import assemble  # noqa: E402
+from iacgrade.graders.extract import extract_files  # noqa: E402
+from iacgrade.graders.ingest import discover, read_answer  # noqa: E402
+from iacgrade.graders.models import Sample, SynthResult  # noqa: E402
+from iacgrade.graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
+from iacgrade.graders.workspace import assemble  # noqa: E402
 
 
 def _one(pool: SynthPool, sample: Sample, work: Path) -> tuple[Sample, SynthResult]:

@@ -20,7 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.pipeline import GradeOptions, grade  # noqa: E402
+from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
 
 
 def _evidence(e: dict[str, Any]) -> tuple[Any, ...]:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.checks import GRADER_ERROR, CheckContext, run_checks
-from graders.models import ExtractedFile, Finding, Sample, SynthResult, Workspace
-from graders.rubric import Rubric, load_rubric
+from iacgrade.graders.checks import GRADER_ERROR, CheckContext, run_checks
+from iacgrade.graders.models import ExtractedFile, Finding, Sample, SynthResult, Workspace
+from iacgrade.graders.rubric import Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "checks"
@@ -90,8 +90,8 @@ def all_fixtures() -> list[Fixture]:
 
 def parse_template_fixture(text: str, answer_path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A CloudFormation fixture as the kind grades it: ({stack: template}, {stack: marks})."""
-    from graders.kinds.cfn_parse import parse_text
-    from graders.kinds.cloudformation import with_defaults
+    from iacgrade.graders.kinds.cfn_parse import parse_text
+    from iacgrade.graders.kinds.cloudformation import with_defaults
 
     parsed = parse_text(text)
     assert parsed["status"] == "ok", parsed.get("message")

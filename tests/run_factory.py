@@ -11,11 +11,11 @@ from typing import Any
 
 import yaml
 
-from graders.checks import known_ids
-from graders.models import Evidence, ExtractedFile, Finding, RunManifest, SampleResult, SynthResult
-from graders.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
-from graders.scoring import score_findings
-from graders.store import write_json_atomic, write_run_tables, write_text_atomic
+from iacgrade.graders.checks import known_ids
+from iacgrade.graders.models import Evidence, ExtractedFile, Finding, RunManifest, SampleResult, SynthResult
+from iacgrade.graders.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
+from iacgrade.graders.scoring import score_findings
+from iacgrade.graders.store import write_json_atomic, write_run_tables, write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 

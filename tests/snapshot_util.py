@@ -16,8 +16,8 @@ _VOLATILE_SYNTH = ("seconds", "worker", "isolation")
 
 
 def grade_samples(out: Path) -> Path:
-    from graders.pipeline import GradeOptions, grade
-    from reports.writers import run_writers
+    from iacgrade.graders.pipeline import GradeOptions, grade
+    from iacgrade.reports.writers import run_writers
 
     cwd = os.getcwd()
     os.chdir(ROOT)  # so `source` is the relative path samples/<file>

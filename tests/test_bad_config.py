@@ -15,9 +15,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import graders.pipeline
-from cli import app
-from graders.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+import iacgrade.graders.pipeline
+from iacgrade.cli import app
+from iacgrade.graders.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
 from tests.run_factory import ROOT, dev_rubric
 
 runner = CliRunner()
@@ -32,8 +32,8 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*_a: object, **_k: object) -> None:
         raise AssertionError("work started despite a bad configuration")
 
-    monkeypatch.setattr(graders.pipeline, "open_services", forbidden)
-    monkeypatch.setattr(graders.pipeline, "RunJournal", forbidden)
+    monkeypatch.setattr(iacgrade.graders.pipeline, "open_services", forbidden)
+    monkeypatch.setattr(iacgrade.graders.pipeline, "RunJournal", forbidden)
 
 
 def _grade(tmp_path: Path, *extra: str) -> tuple[int, str, Path]:
@@ -185,10 +185,12 @@ def test_scaffold_that_is_not_a_folder(tmp_path: Path, kind: str) -> None:
 
 
 def test_scaffold_checked_by_the_library_too(tmp_path: Path) -> None:
-    """Callers of graders.pipeline.grade (not the CLI) get the same early, clear error."""
-    options = graders.pipeline.GradeOptions(out=tmp_path / "out", scaffold=tmp_path / "absent", synth=False)
+    """Callers of iacgrade.graders.pipeline.grade (not the CLI) get the same early, clear error."""
+    options = iacgrade.graders.pipeline.GradeOptions(
+        out=tmp_path / "out", scaffold=tmp_path / "absent", synth=False
+    )
     with pytest.raises((ValueError, OSError)) as info:
-        graders.pipeline.grade([SAMPLES], options)
+        iacgrade.graders.pipeline.grade([SAMPLES], options)
     assert "absent" in str(info.value) and "scaffold" in str(info.value)
     _nothing_written(tmp_path / "out")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from graders.cache import ResultCache, content_hash, default_cache_dir
-from graders.models import ExtractedFile, Extraction, Sample
-from graders.store import read_journal, write_json_atomic
+from iacgrade.graders.cache import ResultCache, content_hash, default_cache_dir
+from iacgrade.graders.models import ExtractedFile, Extraction, Sample
+from iacgrade.graders.store import read_journal, write_json_atomic
 from tests.run_factory import ROOT, dev_rubric, make_result, rubric
 
 TIMING = {"seconds", "synth_seconds", "worker", "attempts"}
@@ -115,7 +115,7 @@ def test_corrupt_entries_are_ignored_and_dropped(tmp_path: Path, damage: str) ->
 def _grade(args: list[str]) -> dict:
     from typer.testing import CliRunner
 
-    from cli import app
+    from iacgrade.cli import app
 
     result = CliRunner().invoke(app, ["grade", *args, "--json"])
     assert result.exit_code == 0, result.output
@@ -183,7 +183,7 @@ def test_no_cache_grades_afresh_and_refreshes_the_entries(tmp_path: Path) -> Non
 def test_an_unchanged_answer_is_found_by_its_text_without_extracting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import graders.pipeline as pipeline
+    import iacgrade.graders.pipeline as pipeline
 
     rub = str(dev_rubric(tmp_path))
     common = ["--no-synth", "--rubric", rub, "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from graders.checks import registry, run_checks
-from graders.models import SynthResult
+from iacgrade.graders.checks import registry, run_checks
+from iacgrade.graders.models import SynthResult
 from tests.checkkit import (
     Fixture,
     all_fixtures,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.checks import registry
-from graders.rubric import load_rubric
+from iacgrade.graders.checks import registry
+from iacgrade.graders.rubric import load_rubric
 
 CHECKS = Path(__file__).resolve().parent.parent / "graders" / "checks"
 MODULES = sorted(p for p in CHECKS.glob("*/*.py") if p.name != "__init__.py")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.checks import run_checks
-from graders.models import Finding
+from iacgrade.graders.checks import run_checks
+from iacgrade.graders.models import Finding
 from tests.checkkit import make_context, run_check
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from graders.checks import run_checks
-from graders.models import Finding, Workspace
+from iacgrade.graders.checks import run_checks
+from iacgrade.graders.models import Finding, Workspace
 from tests.checkkit import make_context, run_check
 
 MANAGED_FLAG = "@aws-cdk/aws-lambda:useCdkManagedLogGroup"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from graders.analysis.context import CheckContext
-from graders.analysis.managed_policies import aws_policy_part, managed_policies, same_name
-from graders.checks import run_checks
-from graders.models import Finding, Sample
-from graders.rubric import load_rubric
+from iacgrade.graders.analysis.context import CheckContext
+from iacgrade.graders.analysis.managed_policies import aws_policy_part, managed_policies, same_name
+from iacgrade.graders.checks import run_checks
+from iacgrade.graders.models import Finding, Sample
+from iacgrade.graders.rubric import load_rubric
 from tests.checkkit import make_context, parse_template_fixture
 
 CDK_APP = "import aws_cdk as cdk\nfrom aws_cdk import aws_ec2 as ec2\n# ec2.Vpc(self, 'Vpc', max_azs=2)\n"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from graders.checks import run_checks
-from graders.models import Finding, Sample, SynthResult
-from graders.prompt import read_prompt
+from iacgrade.graders.checks import run_checks
+from iacgrade.graders.models import Finding, Sample, SynthResult
+from iacgrade.graders.prompt import read_prompt
 from tests.checkkit import make_context, run_check
 
 HEADER = """\

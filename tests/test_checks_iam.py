@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from graders.checks.security.iam_wildcard_resource import is_unscoped_action
+from iacgrade.graders.checks.security.iam_wildcard_resource import is_unscoped_action
 from tests.checkkit import make_context, run_check
 
 HEADER = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.analysis._copies import SourceIndex, key_matches
+from iacgrade.graders.analysis._copies import SourceIndex, key_matches
 from tests.checkkit import make_context, run_check
 
 HELPER_FN = {

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from graders.analysis._constructs import keys_match, template_key
-from graders.analysis.context import Resource
+from iacgrade.graders.analysis._constructs import keys_match, template_key
+from iacgrade.graders.analysis.context import Resource
 from tests.checkkit import run_check
 
 

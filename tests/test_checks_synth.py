@@ -7,11 +7,11 @@ import textwrap
 
 import pytest
 
-from graders.analysis.cdkapi import api
-from graders.analysis.cdkuse import CdkUse
-from graders.checks import run_checks
-from graders.lint import lint_template
-from graders.models import SynthResult
+from iacgrade.graders.analysis.cdkapi import api
+from iacgrade.graders.analysis.cdkuse import CdkUse
+from iacgrade.graders.checks import run_checks
+from iacgrade.graders.lint import lint_template
+from iacgrade.graders.models import SynthResult
 from tests.checkkit import make_context, run_check
 
 needs_cdk = pytest.mark.skipif(not api().available, reason="aws-cdk-lib is not installed")
@@ -378,7 +378,7 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
 
 @needs_cdk
 def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
-    from graders.analysis.cdkapi import CdkApi
+    from iacgrade.graders.analysis.cdkapi import CdkApi
 
     monkeypatch.delenv("IACGRADE_CACHE_DIR", raising=False)  # tests/conftest.py sets it; it comes first
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

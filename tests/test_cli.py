@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.checks import registry
+from iacgrade.cli import app
+from iacgrade.graders.checks import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

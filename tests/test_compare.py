@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.compare import EXIT_REGRESSION, compare_runs, t_quantile
-from graders.runs import load_run
-from reports.comparison import comparison_markdown
+from iacgrade.cli import app
+from iacgrade.graders.compare import EXIT_REGRESSION, compare_runs, t_quantile
+from iacgrade.graders.runs import load_run
+from iacgrade.reports.comparison import comparison_markdown
 from tests.run_factory import corpus_like, make_result, rubric, write_run
 
 runner = CliRunner()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.runs import load_run
-from reports.dashboard import dashboard_html
+from iacgrade.cli import app
+from iacgrade.graders.runs import load_run
+from iacgrade.reports.dashboard import dashboard_html
 from tests.run_factory import ROOT, corpus_like, rubric, write_run
 
 ARTIFACTS = ROOT / "test-artifacts"

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.datasets import DatasetFields, iter_dataset
-from graders.models import Sample
-from graders.prompt import prompt_digest, read_prompt
+from iacgrade.cli import app
+from iacgrade.graders.datasets import DatasetFields, iter_dataset
+from iacgrade.graders.models import Sample
+from iacgrade.graders.prompt import prompt_digest, read_prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graders.checks import registry
-from graders.rubric import load_rubric
-from reports.docs import checks_markdown, missing_headings
+from iacgrade.graders.checks import registry
+from iacgrade.graders.rubric import load_rubric
+from iacgrade.reports.docs import checks_markdown, missing_headings
 
 ROOT = Path(__file__).resolve().parent.parent
 

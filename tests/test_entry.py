@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from graders.sandbox.entry import (
+from iacgrade.graders.sandbox.entry import (
     DRIVER_FILE,
     find_answer_entry,
     find_top_stacks,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graders.extract import extract_files, safe_relpath
-from graders.models import Extraction
+from iacgrade.graders.extract import extract_files, safe_relpath
+from iacgrade.graders.models import Extraction
 
 DATA = Path(__file__).parent / "data" / "markdown"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"

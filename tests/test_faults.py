@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.sandbox.launcher import detect_isolation
-from graders.store import read_journal
+from iacgrade.cli import app
+from iacgrade.graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.store import read_journal
 from tests.run_factory import ROOT, dev_rubric
 
 NODE = shutil.which("node")
@@ -94,8 +94,8 @@ def _no_corrupt_files(out: Path) -> None:
 @needs_node
 @needs_bwrap
 def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> None:
-    from graders.pipeline import GradeOptions, grade
-    from graders.sandbox import launcher
+    from iacgrade.graders.pipeline import GradeOptions, grade
+    from iacgrade.graders.sandbox import launcher
 
     tag = uuid.uuid4().hex[:8]
     answers = tmp_path / "answers"
@@ -117,7 +117,7 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
                 if mode == "once" and kills["once"]:
                     continue
                 # A retry runs on a fresh worker: new pids. Never count the same worker twice.
-                pids = set(_pids(uids, "graders.sandbox.worker")) - killed[mode]
+                pids = set(_pids(uids, "iacgrade.graders.sandbox.worker")) - killed[mode]
                 for pid in pids:
                     os.kill(pid, signal.SIGKILL)
                 if pids:
@@ -287,9 +287,9 @@ def _uid(pid: str) -> int:
 def test_disk_full_at_the_store_layer_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import graders.store
+    import iacgrade.graders.store
 
-    real = graders.store.tempfile.mkstemp
+    real = iacgrade.graders.store.tempfile.mkstemp
     calls = {"n": 0}
 
     def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
@@ -298,7 +298,7 @@ def test_disk_full_at_the_store_layer_is_a_clear_error(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
 
-    monkeypatch.setattr(graders.store.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(iacgrade.graders.store.tempfile, "mkstemp", mkstemp)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["grade", str(ROOT / "samples"), "--out", str(out), "--no-synth", "--no-cache",
                                       "--quiet", "--rubric", str(dev_rubric(tmp_path))])  # fmt: skip

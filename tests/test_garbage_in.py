@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graders.extract import extract_files
-from graders.ingest import discover, read_answer
-from graders.models import Extraction
-from graders.workspace import MAX_FILES, assemble
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.ingest import discover, read_answer
+from iacgrade.graders.models import Extraction
+from iacgrade.graders.workspace import MAX_FILES, assemble
 from tests.run_factory import ROOT, dev_rubric
 
 
@@ -310,7 +310,7 @@ def test_garbage_folder_graded_end_to_end(tmp_path: Path) -> None:
     """Through the CLI: every garbage answer gets a row, the run exits 0, nothing escapes."""
     from typer.testing import CliRunner
 
-    from cli import app
+    from iacgrade.cli import app
 
     answers = tmp_path / "answers"
     answers.mkdir()

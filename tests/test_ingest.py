@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.ingest import discover, read_answer, scaffold_of
-from graders.models import Sample
+from iacgrade.graders.ingest import discover, read_answer, scaffold_of
+from iacgrade.graders.models import Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
@@ -63,8 +63,8 @@ def test_entry_in_bin_and_scaffold_lib_python(tmp_path: Path) -> None:
 
 def test_a_reference_stack_in_lib_is_not_scaffold(tmp_path: Path) -> None:
     """A task folder that keeps its reference code in lib/ must not have it graded for the answer."""
-    from graders.extract import extract_files
-    from graders.workspace import assemble
+    from iacgrade.graders.extract import extract_files
+    from iacgrade.graders.workspace import assemble
 
     task = _task(tmp_path)
     (task / "lib" / "tap_stack.py").write_text("REFERENCE = True\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from reports.junit import junit_xml
+from iacgrade.reports.junit import junit_xml
 from tests.run_factory import make_result, rubric
 
 

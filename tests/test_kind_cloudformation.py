@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.analysis.cfn import DEFAULTED, written_attribute
-from graders.checks import CheckContext, run_checks
-from graders.extract import extract_files
-from graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
-from graders.kinds.cfn_parse import ParsePool
-from graders.kinds.cloudformation import task_region
-from graders.models import Extraction, Sample, SynthResult
-from graders.rubric import load_rubric
+from iacgrade.cli import app
+from iacgrade.graders.analysis.cfn import DEFAULTED, written_attribute
+from iacgrade.graders.checks import CheckContext, run_checks
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
+from iacgrade.graders.kinds.cfn_parse import ParsePool
+from iacgrade.graders.kinds.cloudformation import task_region
+from iacgrade.graders.models import Extraction, Sample, SynthResult
+from iacgrade.graders.rubric import load_rubric
 
 _TEMPLATE = (
     "AWSTemplateFormatVersion: '2010-09-09'\n"
@@ -299,7 +299,7 @@ def test_a_json_template_is_read_up_to_its_closing_brace(pool: ParsePool) -> Non
 
 
 def test_the_task_region_is_part_of_the_cache_key(tmp_path: Path) -> None:
-    from graders.cache import content_hash
+    from iacgrade.graders.cache import content_hash
 
     sample = Sample(sample_id="a", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
     (tmp_path / "lib").mkdir()

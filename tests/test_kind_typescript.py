@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from graders.extract import extract_files
-from graders.kinds import KINDS
-from graders.kinds.base import BuildSettings, Services
-from graders.kinds.cdk_typescript import NODE_TOOLCHAIN, diagnostic_category, place_files
-from graders.models import Sample, SynthResult
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.kinds import KINDS
+from iacgrade.graders.kinds.base import BuildSettings, Services
+from iacgrade.graders.kinds.cdk_typescript import NODE_TOOLCHAIN, diagnostic_category, place_files
+from iacgrade.graders.models import Sample, SynthResult
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),

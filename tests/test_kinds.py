@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.checks import CheckContext, registry, run_checks
-from graders.extract import extract_files
-from graders.kinds import KIND_NAMES, KINDS, kind_of_metadata, resolve_kind
-from graders.models import Sample, SynthResult
-from graders.rubric import load_rubric
+from iacgrade.cli import app
+from iacgrade.graders.checks import CheckContext, registry, run_checks
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.kinds import KIND_NAMES, KINDS, kind_of_metadata, resolve_kind
+from iacgrade.graders.models import Sample, SynthResult
+from iacgrade.graders.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -1,6 +1,6 @@
 """The packages depend one way: reports/ renders graders' models, graders/ never imports reports/.
 
-The pipeline is handed its renderers (`graders.pipeline.Writers`) by the layer above (cli.py).
+The pipeline is handed its renderers (`iacgrade.graders.pipeline.Writers`) by the layer above (cli.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def imports_of(package: str, target: str) -> list[str]:
     """``file:line module`` for each import of ``target`` (or a module in it) under ``package``."""
     hits = []
     for path in sorted((ROOT / package).rglob("*.py")):
+        if "fixtures" in path.relative_to(ROOT).parts:
+            continue  # the answers of check fixtures, not the project's code
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for line, module in _imported_modules(tree):
             if module == target or module.startswith(target + "."):
@@ -36,22 +38,31 @@ def imports_of(package: str, target: str) -> list[str]:
 
 
 def test_graders_never_imports_reports() -> None:
-    assert imports_of("graders", "reports") == []
+    assert imports_of("graders", "iacgrade.reports") == []
 
 
 def test_the_rule_sees_every_form_of_import() -> None:
-    source = "import reports\nimport reports.markdown as m\ndef f():\n    from reports.sarif import x\n"
+    source = "import iacgrade.reports\nimport iacgrade.reports.markdown as m\ndef f():\n    from iacgrade.reports.sarif import x\n"
     assert [m for _, m in _imported_modules(ast.parse(source))] == [
-        "reports",
-        "reports.markdown",
-        "reports.sarif",
+        "iacgrade.reports",
+        "iacgrade.reports.markdown",
+        "iacgrade.reports.sarif",
     ]
-    assert imports_of("reports", "graders"), "reports/ reads graders' models: the scan should see it"
+    assert imports_of("reports", "iacgrade.graders"), "reports/ reads graders' models: the scan should see it"
+
+
+@pytest.mark.parametrize("folder", ["graders", "reports", "iacgrade", "tests", "scripts"])
+def test_one_import_namespace(folder: str) -> None:
+    """graders, reports and cli are imported only as iacgrade.graders, iacgrade.reports and
+    iacgrade.cli: the bare names are not what the wheel installs, and importing a module under two
+    names makes two copies of it (two registries, two classes of one name)."""
+    bare = [hit for top in ("graders", "reports", "cli") for hit in imports_of(folder, top)]
+    assert bare == []
 
 
 def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
-    from graders.pipeline import GradeOptions, grade
-    from reports.writers import run_writers
+    from iacgrade.graders.pipeline import GradeOptions, grade
+    from iacgrade.reports.writers import run_writers
 
     answer = ROOT / "samples" / "no_code_RESPONSE.md"
     grade([answer], GradeOptions(out=tmp_path / "bare", synth=False, use_cache=False))
@@ -66,8 +77,8 @@ def test_the_pipeline_renders_only_what_it_is_handed(tmp_path: Path) -> None:
 
 
 def test_a_report_that_cannot_be_rendered_does_not_end_the_run(tmp_path: Path) -> None:
-    from graders.pipeline import GradeOptions, Writers, grade
-    from reports.markdown import render_report
+    from iacgrade.graders.pipeline import GradeOptions, Writers, grade
+    from iacgrade.reports.markdown import render_report
 
     def render(result, *args, **kwargs):  # type: ignore[no-untyped-def]
         if result.sample_id == "good_api_RESPONSE":

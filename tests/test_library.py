@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.models import SampleResult
 from iacgrade import Grader
+from iacgrade.graders.models import SampleResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = (ROOT / "samples" / "good_api_RESPONSE.md").read_text(encoding="utf-8")
@@ -24,7 +24,7 @@ def test_importing_iacgrade_is_cheap() -> None:
         "import sys, iacgrade, iacgrade.reward\n"
         "from iacgrade import Grader\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'aws_cdk', 'pyarrow', 'jsii')"
-        " or m == 'graders.pipeline']\n"
+        " or m == 'iacgrade.graders.pipeline']\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -88,8 +88,8 @@ def test_the_reward_is_the_same_through_the_cli_the_api_and_compute_score(
     import pandas as pd
     from typer.testing import CliRunner
 
-    from cli import app
     from iacgrade import reward
+    from iacgrade.cli import app
 
     answers = {"good": GOOD, "flawed": FLAWED, "none": NO_CODE}
     for name, text in answers.items():

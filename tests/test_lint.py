@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from graders.lint import WarmLinter, install_speedups
+from iacgrade.graders.lint import WarmLinter, install_speedups
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -276,7 +276,7 @@ _PLAIN = textwrap.dedent("""
 """)
 _WARM = textwrap.dedent("""
     import json, sys
-    from graders.lint import WarmLinter, install_speedups
+    from iacgrade.graders.lint import WarmLinter, install_speedups
     linter = WarmLinter()
     assert all(install_speedups().values()), install_speedups()
     out = []

@@ -7,13 +7,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from graders.models import Evidence, ExtractedFile, Finding, SampleResult, SynthResult
-from graders.pipeline import GradeOptions, grade
-from graders.reviewer import confirming_checks, judge_claims
-from graders.rubric import load_rubric
-from graders.store import read_result
-from reports.markdown import render_report
-from reports.writers import run_writers
+from iacgrade.graders.models import Evidence, ExtractedFile, Finding, SampleResult, SynthResult
+from iacgrade.graders.pipeline import GradeOptions, grade
+from iacgrade.graders.reviewer import confirming_checks, judge_claims
+from iacgrade.graders.rubric import load_rubric
+from iacgrade.graders.store import read_result
+from iacgrade.reports.markdown import render_report
+from iacgrade.reports.writers import run_writers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders.paths import is_test_file
+from iacgrade.graders.paths import is_test_file
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from graders.analysis.context import SourceFile, parse_source
-from graders.kinds.cdk_python import CdkPython
-from graders.models import SynthResult
+from iacgrade.graders.analysis.context import SourceFile, parse_source
+from iacgrade.graders.kinds.cdk_python import CdkPython
+from iacgrade.graders.models import SynthResult
 
 _KIND = CdkPython()
 
@@ -48,9 +48,9 @@ def test_source_readable_needs_parsed_cdk_code() -> None:
 
 
 def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import graders.kinds.cdk_python as cdk_python
-    import graders.pipeline as pipeline
-    import graders.sandbox as sandbox
+    import iacgrade.graders.kinds.cdk_python as cdk_python
+    import iacgrade.graders.pipeline as pipeline
+    import iacgrade.graders.sandbox as sandbox
 
     seen = {}
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from graders.checks import run_checks
-from graders.models import Sample
-from graders.prompt import asks_destroyable, asks_function_size, read_prompt, tag_keys
+from iacgrade.graders.checks import run_checks
+from iacgrade.graders.models import Sample
+from iacgrade.graders.prompt import asks_destroyable, asks_function_size, read_prompt, tag_keys
 from tests.checkkit import make_context
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.runs import result_differences
-from graders.store import read_journal
+from iacgrade.graders.runs import result_differences
+from iacgrade.graders.store import read_journal
 from tests.ray_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from graders.checks import GRADER_ERROR, known_ids, load_checked_rubric, option_models, registry, run_checks
-from graders.checks.best_practices.tags_missing import TagsMissingOptions
-from graders.models import Finding
-from graders.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
+from iacgrade.graders.checks import (
+    GRADER_ERROR,
+    known_ids,
+    load_checked_rubric,
+    option_models,
+    registry,
+    run_checks,
+)
+from iacgrade.graders.checks.best_practices.tags_missing import TagsMissingOptions
+from iacgrade.graders.models import Finding
+from iacgrade.graders.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
 from tests.checkkit import make_context
 
 

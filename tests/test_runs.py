@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from graders.runs import RunError, find_runs, load_run, result_differences, run_summary
+from iacgrade.cli import app
+from iacgrade.graders.runs import RunError, find_runs, load_run, result_differences, run_summary
 from tests.run_factory import corpus_like, rubric, write_run
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from graders.sandbox import classify as classify_mod
-from graders.sandbox.classify import classify, env_required, missing_asset, unsupported_flag
-from graders.sandbox.collect import collect, deprecations, read_log
-from graders.sandbox.driver_runtime import build
+from iacgrade.graders.sandbox import classify as classify_mod
+from iacgrade.graders.sandbox.classify import classify, env_required, missing_asset, unsupported_flag
+from iacgrade.graders.sandbox.collect import collect, deprecations, read_log
+from iacgrade.graders.sandbox.driver_runtime import build
 
 FRAMES = [["/job/app.py", 3, "<module>"], ["/job/lib/stack.py", 42, "__init__"], ["/venv/jsii/x.py", 9, "f"]]
 
@@ -122,7 +122,7 @@ def test_driver_runtime_fills_arguments() -> None:
 
 
 def test_every_cause_has_a_report_text() -> None:
-    from graders.models import SYNTH_CAUSES
+    from iacgrade.graders.models import SYNTH_CAUSES
 
     assert all(text.strip() for text in SYNTH_CAUSES.values())
 
@@ -149,7 +149,7 @@ _TEXTS = [
 
 @pytest.mark.parametrize("etype", _ETYPES)
 def test_classifier_never_emits_an_unknown_cause(etype: str) -> None:
-    from graders.sandbox.classify import CAUSES
+    from iacgrade.graders.sandbox.classify import CAUSES
 
     for text in _TEXTS:
         for errno in (None, 27, 28, 2):
@@ -162,7 +162,7 @@ def test_sandbox_code_names_only_known_causes() -> None:
     """Every cause literal the sandbox modules set or compare (pool.py sets a few itself)."""
     import ast
 
-    from graders.sandbox.classify import CAUSES
+    from iacgrade.graders.sandbox.classify import CAUSES
 
     seen: dict[str, str] = {}
     for path in sorted(Path(classify_mod.__file__).parent.glob("*.py")):
@@ -187,7 +187,7 @@ def test_sandbox_code_names_only_known_causes() -> None:
 
 
 def test_unknown_cause_is_refused() -> None:
-    from graders.sandbox.classify import Classified
+    from iacgrade.graders.sandbox.classify import Classified
 
     with pytest.raises(ValueError, match="unknown synth failure cause"):
         Classified("disk-full", "OSError", "m", None, None, "")
@@ -230,7 +230,7 @@ def test_deep_recursion_frames_are_capped_and_never_read_source(monkeypatch: pyt
     import linecache
     import traceback
 
-    from graders.sandbox import worker
+    from iacgrade.graders.sandbox import worker
 
     exc = _deep("def down(n):\n    return down(n + 1) + 1\ndown(0)\n", f"{worker.JOB}/app.py")
 
@@ -247,7 +247,7 @@ def test_deep_recursion_frames_are_capped_and_never_read_source(monkeypatch: pyt
 
 
 def test_answer_frame_far_above_a_deep_library_recursion_is_kept() -> None:
-    from graders.sandbox import worker
+    from iacgrade.graders.sandbox import worker
 
     library = "def down(n):\n    return down(n + 1) + 1\n"
     namespace: dict[str, object] = {}
@@ -286,7 +286,7 @@ def _deep_call(source: str, filename: str, down: object) -> BaseException:
     ],
 )
 def test_exit_names_the_signal(code: int | None, sig: int | None, words: str) -> None:
-    from graders.sandbox.process import Exit
+    from iacgrade.graders.sandbox.process import Exit
 
     assert Exit(code, sig, "").describe() == words
 
@@ -295,7 +295,7 @@ def test_frames_survive_a_patched_json(monkeypatch: pytest.MonkeyPatch) -> None:
     """The frame codec was captured at import: patching json afterwards does not reach it."""
     import json as json_mod
 
-    from graders.sandbox import protocol
+    from iacgrade.graders.sandbox import protocol
 
     message = {"op": "result", "tampered": ["json: attributes changed ['dumps']"], "n": 1.5, "x": None}
     monkeypatch.setattr(json_mod, "dumps", lambda *a, **k: "{}")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from graders.models import Sample, SynthResult, Workspace
-from graders.sandbox import SandboxOptions, SynthPool
-from graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.models import Sample, SynthResult, Workspace
+from iacgrade.graders.sandbox import SandboxOptions, SynthPool
+from iacgrade.graders.sandbox.launcher import detect_isolation
 
 HOSTILE = Path(__file__).parent / "hostile_synth"
 SECRET = "iacgrade-fake-secret-5f1c0a"

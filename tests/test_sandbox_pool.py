@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from graders.models import Sample, Workspace
-from graders.sandbox import SandboxOptions, SynthPool, doctor_report
-from graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.models import Sample, Workspace
+from iacgrade.graders.sandbox import SandboxOptions, SynthPool, doctor_report
+from iacgrade.graders.sandbox.launcher import detect_isolation
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
@@ -260,9 +260,9 @@ def test_docker_bundling_is_skipped_and_recorded(pool: SynthPool, tmp_path: Path
 
 
 def test_plain_process_fallback_and_require_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from graders.sandbox import SandboxUnavailable
-    from graders.sandbox import pool as pool_mod
-    from graders.sandbox.launcher import Isolation
+    from iacgrade.graders.sandbox import SandboxUnavailable
+    from iacgrade.graders.sandbox import pool as pool_mod
+    from iacgrade.graders.sandbox.launcher import Isolation
 
     plain = Isolation(kind="process", bwrap=None, version=None, setpriv=None, root=False)
     monkeypatch.setattr(pool_mod.launcher, "detect_isolation", lambda: plain)
@@ -278,7 +278,7 @@ def test_plain_process_fallback_and_require_sandbox(monkeypatch: pytest.MonkeyPa
 def test_a_venv_under_tmp_is_bound_on_top_of_the_private_tmp(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from graders.sandbox import launcher
+    from iacgrade.graders.sandbox import launcher
 
     # A clone made with `mktemp -d` puts the project and its venv under /tmp: the private /tmp
     # tmpfs must be mounted first, or it hides them and the worker cannot even start (exit 127).

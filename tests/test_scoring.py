@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from graders.models import Finding
-from graders.rubric import load_rubric
-from graders.scoring import score_findings
+from iacgrade.graders.models import Finding
+from iacgrade.graders.rubric import load_rubric
+from iacgrade.graders.scoring import score_findings
 
 
 def _finding(check: str) -> Finding:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.models import SampleResult
 from iacgrade import Grader
+from iacgrade.graders.models import SampleResult
 from scripts.loadtest import CLEAN_EXITS, HOSTILE, Reply, Server, make_plans, run_load, start_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from graders.store import (
+from iacgrade.graders.store import (
     JOURNAL,
     RunJournal,
     read_journal,

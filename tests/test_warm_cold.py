@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.sandbox.launcher import detect_isolation
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "cdk-py"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from graders import workspace as ws
-from graders.extract import extract_files
-from graders.ingest import discover, read_answer
-from graders.models import ExtractedFile, Extraction, Sample
-from graders.workspace import assemble
+from iacgrade.graders import workspace as ws
+from iacgrade.graders.extract import extract_files
+from iacgrade.graders.ingest import discover, read_answer
+from iacgrade.graders.models import ExtractedFile, Extraction, Sample
+from iacgrade.graders.workspace import assemble
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cdk-py"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")

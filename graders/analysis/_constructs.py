@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.pyast import call_name, construct_id, dotted, parents, walk
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, parents, walk
 
 # Methods and attributes that return a part of the construct they are called on
 # (API resources of a RestApi, the default stage, ...): the part belongs to that construct.

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
-from graders.models import Evidence
-from graders.paths import is_test_file
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
+from iacgrade.graders.models import Evidence
+from iacgrade.graders.paths import is_test_file
 
 _CDK_IMPORT = re.compile(r"^\s*(?:from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
 _HASH_SUFFIX = re.compile(r"^(?P<stem>[A-Za-z0-9]+?)[0-9A-F]{8}$")

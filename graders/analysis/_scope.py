@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from graders.analysis.context import Resource, SourceFile
-from graders.analysis.pyast import call_name, construct_id, parents, walk
-from graders.paths import is_test_file
+from iacgrade.graders.analysis.context import Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, construct_id, parents, walk
+from iacgrade.graders.paths import is_test_file
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # Marks a name bound by something other than a plain assignment (parameter, loop, import, ...).

@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis._constructs import (
+from iacgrade.graders.analysis._constructs import (
     Bindings,
     construct_call_id,
     construct_label,
@@ -14,9 +14,9 @@ from graders.analysis._constructs import (
     is_cdk_file,
     template_key,
 )
-from graders.analysis.cfn import ref_target
-from graders.analysis.context import CheckContext, Resource, SourceFile
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
+from iacgrade.graders.analysis.cfn import ref_target
+from iacgrade.graders.analysis.context import CheckContext, Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
 
 REST_API_CLASSES = frozenset({"RestApi", "LambdaRestApi", "SpecRestApi", "StepFunctionsRestApi"})
 

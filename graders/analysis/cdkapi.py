@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.analysis.pyast import parse_expression, parse_module
+from iacgrade.graders.analysis.pyast import parse_expression, parse_module
 
 # ---- types -------------------------------------------------------------------------------
 # A parameter type is a small tuple tree: ("str",), ("num",), ("bool",), ("none",), ("any",),
@@ -241,7 +241,7 @@ def _index_dir() -> Path | None:
         versions = f"{importlib.metadata.version('aws-cdk-lib')}-{importlib.metadata.version('constructs')}"
     except importlib.metadata.PackageNotFoundError:
         return None
-    from graders.cache import default_cache_dir
+    from iacgrade.graders.cache import default_cache_dir
 
     return default_cache_dir() / "cdk-api" / f"{versions}-f{_FORMAT}"
 
@@ -264,7 +264,7 @@ def _build_in_child(module: str, path: Path, target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "graders.analysis.cdkapi", module, str(path), str(target)],
+            [sys.executable, "-m", "iacgrade.graders.analysis.cdkapi", module, str(path), str(target)],
             check=False,
             timeout=_BUILD_TIMEOUT,
             capture_output=True,

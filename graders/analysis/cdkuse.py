@@ -2,7 +2,7 @@
 
 :class:`CdkUse` resolves the names a file imports from ``aws_cdk`` / ``constructs`` (only those:
 a name it cannot trace to an import stays unknown), follows attribute chains and calls through
-the static API index of :mod:`graders.analysis.cdkapi`, infers the class of variables that are
+the static API index of :mod:`iacgrade.graders.analysis.cdkapi`, infers the class of variables that are
 only ever assigned one CDK constructor, and reports two kinds of findings:
 
 - :class:`ApiError`: what raises at synth time (unknown module/attribute/member, unexpected or
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis.cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
-from graders.analysis.pyast import scope_nodes, walk
+from iacgrade.graders.analysis.cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
+from iacgrade.graders.analysis.pyast import scope_nodes, walk
 
 # Module names that separate pip packages may add under the aws_cdk namespace: never "missing".
 _OPTIONAL_NAMESPACE_SUFFIXES = ("_alpha",)

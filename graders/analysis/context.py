@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from graders.analysis.pyast import parse_module
-from graders.models import Evidence, ExtractedFile, Lens, Sample, SynthResult, Workspace
-from graders.rubric import CheckOptions, Rubric
+from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.models import Evidence, ExtractedFile, Lens, Sample, SynthResult, Workspace
+from iacgrade.graders.rubric import CheckOptions, Rubric
 
 _Options = TypeVar("_Options", bound=CheckOptions)
 

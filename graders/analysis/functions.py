@@ -6,14 +6,14 @@ import ast
 import json
 from typing import Any
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Instance,
     Item,
     SourceIndex,
     text_of,
 )
-from graders.analysis.context import CheckContext, Resource
-from graders.analysis.pyast import call_name
+from iacgrade.graders.analysis.context import CheckContext, Resource
+from iacgrade.graders.analysis.pyast import call_name
 
 FUNCTION_CALLS = (
     "Function",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     SourceIndex,
     best_matches,
     describe,
@@ -17,10 +17,10 @@ from graders.analysis._scope import (
     index_sources,
     method_receiver,
 )
-from graders.analysis.cfn import as_list, policy_statements
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
-from graders.models import Evidence
+from iacgrade.graders.analysis.cfn import as_list, policy_statements
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
+from iacgrade.graders.models import Evidence
 
 # Where policy documents sit in a template: (resource type, property path, identity policy?).
 # Identity policies are attached to principals; resource policies carry their own Principal.

@@ -21,8 +21,8 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graders.analysis.context import CheckContext, Resource, SourceFile, parse_source
-from graders.analysis.pyast import (
+from iacgrade.graders.analysis.context import CheckContext, Resource, SourceFile, parse_source
+from iacgrade.graders.analysis.pyast import (
     call_name,
     construct_id,
     dotted,
@@ -33,7 +33,7 @@ from graders.analysis.pyast import (
     segment,
     walk,
 )
-from graders.models import Evidence
+from iacgrade.graders.models import Evidence
 
 PLACEHOLDER = "0"  # stands for an f-string's {...}: a valid expression inside or outside quotes
 

@@ -14,7 +14,11 @@ _AWS_POLICY = re.compile(r"^arn:(?:\$\{[^}]*\}|[^:$]*):iam::aws:policy/(.+)$")
 @lru_cache(maxsize=1)
 def managed_policies() -> frozenset[str]:
     """Every AWS managed policy as ``path/name`` (``service-role/AWSLambdaBasicExecutionRole``)."""
-    text = resources.files("graders.analysis").joinpath("data/aws_managed_policies.txt").read_text("utf-8")
+    text = (
+        resources.files("iacgrade.graders.analysis")
+        .joinpath("data/aws_managed_policies.txt")
+        .read_text("utf-8")
+    )
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 

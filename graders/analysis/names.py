@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 import re
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     SourceIndex,
 )
-from graders.analysis.pyast import construct_id, dotted
+from iacgrade.graders.analysis.pyast import construct_id, dotted
 
 # A value that varies only with the account or region (``self.account``, ``Aws.REGION``).
 ACCOUNT_REGION = object()

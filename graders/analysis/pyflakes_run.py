@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyflakes.checker
 import pyflakes.messages
 
-from graders.analysis.context import SourceFile
+from iacgrade.graders.analysis.context import SourceFile
 
 
 def flakes(src: SourceFile) -> list[pyflakes.messages.Message]:

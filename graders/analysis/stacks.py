@@ -6,13 +6,13 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Instance,
     SourceIndex,
 )
-from graders.analysis.context import CheckContext
-from graders.analysis.pyast import literal, walk
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext
+from iacgrade.graders.analysis.pyast import literal, walk
+from iacgrade.graders.models import Evidence
 
 
 def stack_class_evidence(ctx: CheckContext, index: SourceIndex, value: str) -> list[Evidence]:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from graders.analysis.cdkuse import CdkUse
-from graders.analysis.context import CheckContext, SourceFile
-from graders.analysis.pyast import call_name, dotted, parse_module, walk
-from graders.models import Evidence
+from iacgrade.graders.analysis.cdkuse import CdkUse
+from iacgrade.graders.analysis.context import CheckContext, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, dotted, parse_module, walk
+from iacgrade.graders.models import Evidence
 
 LOCATION = re.compile(r"\(([^()\s]+\.py):(\d+)\)\s*$")
 

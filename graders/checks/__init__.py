@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, parse_source
-from graders.analysis.pyast import memo_scope
-from graders.models import Evidence, Finding, Lens
-from graders.rubric import CheckOptions, Rubric, load_rubric
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile, parse_source
+from iacgrade.graders.analysis.pyast import memo_scope
+from iacgrade.graders.models import Evidence, Finding, Lens
+from iacgrade.graders.rubric import CheckOptions, Rubric, load_rubric
 
 CheckFn = Callable[[CheckContext], Iterable[Hit]]
 

@@ -2,18 +2,18 @@
 
 ``KINDS`` is the one list of the kinds iacgrade grades; ``resolve_kind`` tells which one an
 answer is: ``--kind`` first, then the task's metadata.json (platform, language), then the
-answer's own blocks. Each kind implements :class:`graders.kinds.base.Kind` in its own module.
+answer's own blocks. Each kind implements :class:`iacgrade.graders.kinds.base.Kind` in its own module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graders.kinds.base import BuildSettings, Built, Kind, Services
-from graders.kinds.cdk_python import CdkPython
-from graders.kinds.cdk_typescript import CdkJavaScript, CdkTypeScript
-from graders.kinds.cloudformation import CloudFormationJson, CloudFormationYaml
-from graders.models import Extraction, Sample
+from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
+from iacgrade.graders.kinds.cdk_python import CdkPython
+from iacgrade.graders.kinds.cdk_typescript import CdkJavaScript, CdkTypeScript
+from iacgrade.graders.kinds.cloudformation import CloudFormationJson, CloudFormationYaml
+from iacgrade.graders.models import Extraction, Sample
 
 # Every kind the design names, graded or not yet: metadata that names one of the others is told
 # apart from metadata that names nothing iacgrade knows.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from graders.analysis.context import SourceFile
-from graders.models import ExtractedFile, Extraction, Sample, SynthResult, Workspace
+from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.models import ExtractedFile, Extraction, Sample, SynthResult, Workspace
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any, ClassVar
 
-from graders.analysis.context import SourceFile, parse_source
-from graders.kinds.base import BuildSettings, Built, Kind, Services
-from graders.models import ExtractedFile, Extraction, Sample, SynthResult
-from graders.workspace import assemble
+from iacgrade.graders.analysis.context import SourceFile, parse_source
+from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
+from iacgrade.graders.models import ExtractedFile, Extraction, Sample, SynthResult
+from iacgrade.graders.workspace import assemble
 
 _CDK_IMPORT = re.compile(r"^\s*(from|import)\s+(aws_cdk|constructs)\b", re.M)
 
@@ -78,7 +78,7 @@ class CdkPython(Kind):
 
 
 def start_pool(settings: BuildSettings) -> Any:
-    from graders.sandbox import SandboxOptions, SynthPool
+    from iacgrade.graders.sandbox import SandboxOptions, SynthPool
 
     check_node()
     pool = SynthPool(
@@ -98,8 +98,8 @@ MIN_NODE_MAJOR = 18
 
 def check_node() -> None:
     """Node.js runs aws-cdk-lib's jsii runtime: say so plainly when it is missing or too old."""
-    from graders.sandbox import SandboxUnavailable
-    from graders.sandbox.launcher import sandbox_env
+    from iacgrade.graders.sandbox import SandboxUnavailable
+    from iacgrade.graders.sandbox.launcher import sandbox_env
 
     path = sandbox_env(None)["PATH"]  # where the sandboxed workers look for it
     node = shutil.which("node", path=path)

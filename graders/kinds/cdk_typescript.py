@@ -30,12 +30,12 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from graders.analysis.context import SourceFile
-from graders.extract import default_node_path
-from graders.kinds.base import BuildSettings, Built, Kind, Services
-from graders.models import ExtractedFile, Extraction, FileMove, Sample, SynthResult, Workspace
-from graders.sandbox.classify import without_token_numbers
-from graders.workspace import assemble
+from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.extract import default_node_path
+from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
+from iacgrade.graders.models import ExtractedFile, Extraction, FileMove, Sample, SynthResult, Workspace
+from iacgrade.graders.sandbox.classify import without_token_numbers
+from iacgrade.graders.workspace import assemble
 
 NODE_LANGS = ("typescript", "javascript")
 WORKER_JS = Path(__file__).with_name("cdk_node_worker.js")
@@ -245,7 +245,7 @@ def lint_templates(
     synth: SynthResult, out_dir: Path, sample: Sample, services: Services, notes: list[str]
 ) -> None:
     """cfn-lint each synthesized template in the bounded parse workers of the CloudFormation kind."""
-    from graders.kinds.cloudformation import start_parse_pool, task_region
+    from iacgrade.graders.kinds.cloudformation import start_parse_pool, task_region
 
     pool = services.get("cfn-parse", start_parse_pool)
     region = task_region(sample)
@@ -258,21 +258,21 @@ def lint_templates(
 
 
 def start_node_pool(settings: BuildSettings) -> NodePool:
-    from graders.kinds.cdk_python import check_node
+    from iacgrade.graders.kinds.cdk_python import check_node
 
     check_node()
     if not (NODE_TOOLCHAIN / "node_modules" / "aws-cdk-lib").is_dir():
-        from graders.sandbox import SandboxUnavailable
+        from iacgrade.graders.sandbox import SandboxUnavailable
 
         raise SandboxUnavailable(
-            f"the Node toolchain is not installed in {NODE_TOOLCHAIN}: run `make install` "
-            "(npm ci there), or grade with --no-synth"
+            f"the Node toolchain is not installed in {NODE_TOOLCHAIN}: run `iacgrade setup-node` "
+            "(in a checkout, `make install`), or grade with --no-synth"
         )
     return NodePool(settings).__enter__()
 
 
-from graders.sandbox.launcher import NODE_TOOLCHAIN  # noqa: E402 - after the kind, which needs none of it
-from graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout  # noqa: E402
+from iacgrade.graders.sandbox.launcher import NODE_TOOLCHAIN  # noqa: E402 - after the kind, which needs none of it
+from iacgrade.graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout  # noqa: E402
 
 
 class NodeWorker(WorkerProcess):
@@ -291,7 +291,7 @@ class NodeWorker(WorkerProcess):
 
 
 def _sandbox_path() -> str:
-    from graders.sandbox.launcher import sandbox_env
+    from iacgrade.graders.sandbox.launcher import sandbox_env
 
     return sandbox_env(None)["PATH"]
 
@@ -303,7 +303,7 @@ class NodePool:
     def __init__(self, settings: BuildSettings) -> None:
         import tempfile
 
-        from graders.sandbox import SandboxOptions, SandboxUnavailable, launcher
+        from iacgrade.graders.sandbox import SandboxOptions, SandboxUnavailable, launcher
 
         self.opts = SandboxOptions(
             workers=settings.workers,
@@ -340,7 +340,7 @@ class NodePool:
 
     def synthesize(self, root: Path, job: dict[str, Any], out_dir: Path) -> SynthResult:
         """Run one job; never raises for what the answer does."""
-        from graders.sandbox.collect import from_frame, read_log, write_outputs
+        from iacgrade.graders.sandbox.collect import from_frame, read_log, write_outputs
 
         t0 = time.monotonic()
         result = SynthResult(isolation=self.iso.kind)

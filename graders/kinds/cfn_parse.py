@@ -112,7 +112,7 @@ class ParsePool:
 class _Worker:
     def __init__(self, memory_mb: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "graders.kinds.cfn_parse", str(memory_mb)],
+            [sys.executable, "-m", "iacgrade.graders.kinds.cfn_parse", str(memory_mb)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -337,7 +337,7 @@ def entry_lines(template: dict[str, Any]) -> dict[str, int]:
 
 def lint_text(text: str, region: str) -> list[dict[str, Any]]:
     """cfn-lint on the template's own text (so each match's line is the answer's), warm per region."""
-    from graders.lint import _linter
+    from iacgrade.graders.lint import _linter
 
     return _linter((region,)).lint(text)
 

@@ -19,12 +19,12 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
-from graders.analysis.cfn import DEFAULTED
-from graders.analysis.context import SourceFile
-from graders.extract import template_format
-from graders.kinds.base import BuildSettings, Built, Kind, Services
-from graders.kinds.cfn_parse import ParseOutcome, ParsePool
-from graders.models import ExtractedFile, Extraction, Sample, SynthResult, Workspace
+from iacgrade.graders.analysis.cfn import DEFAULTED
+from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.extract import template_format
+from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
+from iacgrade.graders.kinds.cfn_parse import ParseOutcome, ParsePool
+from iacgrade.graders.models import ExtractedFile, Extraction, Sample, SynthResult, Workspace
 
 _RESOURCE_TYPE = re.compile(r"[\"']?Type[\"']?\s*:\s*[\"']?AWS::\w+::\w+")
 _NESTED = re.compile(r"AWS::CloudFormation::Stack\b")

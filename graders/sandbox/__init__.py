@@ -7,7 +7,7 @@ Public API::
     doctor_report()
 
 Imports are lazy so that the worker (which runs inside the sandbox and imports
-``graders.sandbox.worker``) does not load the grader-side modules.
+``iacgrade.graders.sandbox.worker``) does not load the grader-side modules.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from graders.sandbox.doctor import doctor_report
-    from graders.sandbox.options import SandboxOptions, SandboxUnavailable
-    from graders.sandbox.pool import SynthPool
+    from iacgrade.graders.sandbox.doctor import doctor_report
+    from iacgrade.graders.sandbox.options import SandboxOptions, SandboxUnavailable
+    from iacgrade.graders.sandbox.pool import SynthPool
 
 __all__ = ["SynthPool", "SandboxOptions", "SandboxUnavailable", "doctor_report"]
 
 _WHERE = {
-    "SynthPool": "graders.sandbox.pool",
-    "SandboxOptions": "graders.sandbox.options",
-    "SandboxUnavailable": "graders.sandbox.options",
-    "doctor_report": "graders.sandbox.doctor",
+    "SynthPool": "iacgrade.graders.sandbox.pool",
+    "SandboxOptions": "iacgrade.graders.sandbox.options",
+    "SandboxUnavailable": "iacgrade.graders.sandbox.options",
+    "doctor_report": "iacgrade.graders.sandbox.doctor",
 }
 
 

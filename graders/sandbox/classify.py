@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from graders.models import SYNTH_CAUSES
+from iacgrade.graders.models import SYNTH_CAUSES
 
 _INVALID_API_TYPE = re.compile(
     r"unexpected keyword argument|required (positional|keyword-only) argument|positional argument|"

@@ -8,7 +8,7 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.sandbox.launcher import detect_isolation
 
 
 def _version(pkg: str) -> str | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from graders.paths import is_test_file
+from iacgrade.graders.paths import is_test_file
 
 DRIVER_FILE = "_iacgrade_driver.py"
 _PREFERRED = ("app.py", "main.py", "tap.py", "cdk_app.py", "bin/app.py", "bin/tap.py", "bin/main.py")

@@ -15,10 +15,10 @@ from operator import is_not
 from typing import Any
 
 # Modules whose attributes and classes a job must leave alone; aws_cdk submodules are added.
-_WATCHED_PREFIXES = ("aws_cdk", "constructs", "jsii", "cfnlint", "graders.lint")
+_WATCHED_PREFIXES = ("aws_cdk", "constructs", "jsii", "cfnlint", "iacgrade.graders.lint")
 # Modules the grader itself changes while it works (cfn-lint fills caches as it lints): their
 # baseline is taken again after each lint, so a job is compared with the state the grader left.
-GRADER_MUTATED = ("cfnlint", "graders.lint")
+GRADER_MUTATED = ("cfnlint", "iacgrade.graders.lint")
 _WATCHED_EXACT = (
     "builtins",
     "os",
@@ -34,7 +34,7 @@ _WATCHED_EXACT = (
     "io",
     "sys",
     # The worker's own frame writer: its captured encoder must stay the one it started with.
-    "graders.sandbox.protocol",
+    "iacgrade.graders.sandbox.protocol",
 )
 _TRUSTED_PREFIXES: tuple[str, ...] = ()
 

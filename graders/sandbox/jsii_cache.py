@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from graders.sandbox.launcher import sandbox_env
+from iacgrade.graders.sandbox.launcher import sandbox_env
 
 
 def _cache_root() -> Path:

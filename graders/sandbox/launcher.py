@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.defaults import SCRATCH_MB
-from graders.sandbox.options import SandboxOptions
+from iacgrade.graders.defaults import SCRATCH_MB
+from iacgrade.graders.locations import GRADERS_DIR, IMPORT_ROOT, PACKAGE_DIR, node_toolchain
+from iacgrade.graders.sandbox.options import SandboxOptions
 
 JOB_DIR = "/job"
 OUT_DIR = "/out"
@@ -32,8 +33,7 @@ OUT_FILES = ("synth.log", "worker.log")
 # The jsii package cache is extracted once by the grader and mounted read-only, so that no
 # answer can rewrite aws-cdk-lib's JavaScript that later answers lazily load.
 JSII_CACHE_DIR = "/jsii-cache"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-NODE_TOOLCHAIN = REPO_ROOT / "toolchain" / "node"
+NODE_TOOLCHAIN = node_toolchain()
 # Each pool gets its own uid range, and every worker start a fresh uid from it: a killed
 # sandbox's processes may take a moment to die and must not count against its successor's NPROC.
 BASE_UID = 100000 + (os.getpid() % 20000) * 4096
@@ -87,7 +87,7 @@ def sandbox_env(jsii_cache: str | None, extra: dict[str, str] | None = None) -> 
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONPATH": str(IMPORT_ROOT),
         "PYTHONUNBUFFERED": "1",
         "PYTHONHASHSEED": "0",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
@@ -112,10 +112,19 @@ def sandbox_env(jsii_cache: str | None, extra: dict[str, str] | None = None) -> 
 
 
 def _ro_paths() -> list[str]:
-    """Host paths the sandbox needs to read: system, Python, the venv, this project's code."""
+    """Host paths the sandbox needs to read: system, Python, the venv and the site-packages folders
+    the grader imports from, this project's code (the iacgrade package, and graders/ where a
+    checkout's package links to it), and the Node toolchain of the CDK TypeScript/JavaScript kinds."""
     paths = ["/usr", "/etc"]
-    # toolchain/node: aws-cdk-lib and typescript of the CDK TypeScript/JavaScript kinds (read-only).
-    for p in (sys.base_prefix, sys.prefix, str(REPO_ROOT / "graders"), str(NODE_TOOLCHAIN)):
+    code = (
+        sys.base_prefix,
+        sys.prefix,
+        *_site_dirs(),
+        str(PACKAGE_DIR),
+        str(GRADERS_DIR),
+        str(NODE_TOOLCHAIN),
+    )
+    for p in code:
         real = os.path.realpath(p)
         if not any(real == q or real.startswith(q + "/") for q in paths):
             paths.append(real)
@@ -127,6 +136,14 @@ def _ro_paths() -> list[str]:
         if not any(nd.startswith(q + "/") for q in paths):
             paths.append(os.path.dirname(nd))
     return paths
+
+
+def _site_dirs() -> list[str]:
+    """site-packages folders on the grader's sys.path outside its prefixes (a `.pth` file or
+    PYTHONPATH can add them): the sandboxed worker imports aws_cdk and cfnlint from the same places."""
+    return [
+        p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages")) and os.path.isdir(p)
+    ]
 
 
 def _parents_args(path: str, made: set[str]) -> list[str]:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from graders.defaults import SCRATCH_MB, TIMEOUT_S
+from iacgrade.graders.defaults import SCRATCH_MB, TIMEOUT_S
 
 
 class SandboxUnavailable(RuntimeError):

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.models import Sample, SynthResult, Workspace
-from graders.sandbox import classify as cls_
-from graders.sandbox import launcher
-from graders.sandbox.collect import Outputs, deprecations, from_frame, read_log, write_outputs
-from graders.sandbox.entry import (
+from iacgrade.graders.models import Sample, SynthResult, Workspace
+from iacgrade.graders.sandbox import classify as cls_
+from iacgrade.graders.sandbox import launcher
+from iacgrade.graders.sandbox.collect import Outputs, deprecations, from_frame, read_log, write_outputs
+from iacgrade.graders.sandbox.entry import (
     DRIVER_FILE,
     EntryPlan,
     make_driver_plan,
@@ -27,9 +27,9 @@ from graders.sandbox.entry import (
     scaffold_entry,
     scaffold_mismatch,
 )
-from graders.sandbox.jsii_cache import prepare_jsii_cache
-from graders.sandbox.options import SandboxOptions, SandboxUnavailable
-from graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout
+from iacgrade.graders.sandbox.jsii_cache import prepare_jsii_cache
+from iacgrade.graders.sandbox.options import SandboxOptions, SandboxUnavailable
+from iacgrade.graders.sandbox.process import WorkerDied, WorkerProcess, WorkerTimeout
 
 log = logging.getLogger(__name__)
 

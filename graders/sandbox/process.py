@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.sandbox import launcher
-from graders.sandbox.options import SandboxOptions
-from graders.sandbox.protocol import _HEADER, MAX_FRAME, ProtocolError, decode_body, write_frame
+from iacgrade.graders.sandbox import launcher
+from iacgrade.graders.sandbox.options import SandboxOptions
+from iacgrade.graders.sandbox.protocol import _HEADER, MAX_FRAME, ProtocolError, decode_body, write_frame
 
 STARTUP_TIMEOUT = 180.0
 
@@ -166,7 +166,7 @@ class WorkerProcess:
 
     def command(self) -> list[str]:
         """The worker program (the CDK TypeScript kind's Node worker overrides this)."""
-        return [sys.executable, "-m", "graders.sandbox.worker"]
+        return [sys.executable, "-m", "iacgrade.graders.sandbox.worker"]
 
     def extra_env(self) -> dict[str, str]:
         """Environment the worker program needs beyond the sandbox's own."""

@@ -36,11 +36,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from graders.lint import WarmLinter
-from graders.sandbox import integrity
-from graders.sandbox.collect import collect_assembly, to_frame
-from graders.sandbox.entry import DRIVER_FILE
-from graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
+from iacgrade.graders.lint import WarmLinter
+from iacgrade.graders.sandbox import integrity
+from iacgrade.graders.sandbox.collect import collect_assembly, to_frame
+from iacgrade.graders.sandbox.entry import DRIVER_FILE
+from iacgrade.graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
 
 JOB = os.environ.get("IACGRADE_JOB_DIR", "/job")
 OUT = os.environ.get("IACGRADE_OUT_DIR", "/out")
@@ -205,10 +205,17 @@ class Worker:
         if lint:
             self.linter = WarmLinter()
         _install_hooks()
-        import graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
+        import iacgrade.graders.sandbox.driver_runtime  # noqa: F401 - part of the clean baseline
+        from iacgrade.graders.locations import GRADERS_DIR, PACKAGE_DIR
 
         trusted = tuple(
-            {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), str(Path(__file__).parents[2])}
+            {
+                sys.prefix,
+                sys.base_prefix,
+                os.path.realpath(sys.base_prefix),
+                str(PACKAGE_DIR),
+                str(GRADERS_DIR),
+            }
         )
         integrity.set_trusted_prefixes(trusted)
         self.baseline_modules = set(sys.modules)

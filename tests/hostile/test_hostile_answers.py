@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from graders.sandbox.launcher import detect_isolation
-from graders.sandbox.options import SandboxOptions
+from iacgrade.graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.sandbox.options import SandboxOptions
 from tests.hostile import harness as h
 from tests.run_factory import dev_rubric
 
@@ -83,7 +83,7 @@ class Outcome:
 
 def _protected(canaries: h.Canaries) -> dict[str, Any]:
     venv_site = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
-    from graders.sandbox.jsii_cache import cache_path
+    from iacgrade.graders.sandbox.jsii_cache import cache_path
 
     jsii = cache_path()  # the one the pool mounts (other versions' caches may sit beside it)
     state: dict[str, Any] = {}
@@ -238,7 +238,7 @@ EXPECTED: dict[str, tuple[str, str | None, str | None]] = {
 
 
 def test_uid_range_matches_the_launcher() -> None:
-    from graders.sandbox import launcher
+    from iacgrade.graders.sandbox import launcher
 
     assert launcher.BASE_UID in h.sandbox_uids(os.getpid())
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from graders.kinds.cdk_typescript import NODE_TOOLCHAIN
-from graders.sandbox.launcher import detect_isolation
+from iacgrade.graders.kinds.cdk_typescript import NODE_TOOLCHAIN
+from iacgrade.graders.sandbox.launcher import detect_isolation
 from tests.hostile import harness as h
 
 pytestmark = [

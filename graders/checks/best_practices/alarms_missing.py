@@ -6,17 +6,17 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     SourceIndex,
     names_list,
     template_key,
 )
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.functions import FUNCTION_CALLS
-from graders.analysis.pyast import call_name, dotted, walk
-from graders.analysis.stacks import stack_class_evidence
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.functions import FUNCTION_CALLS
+from iacgrade.graders.analysis.pyast import call_name, dotted, walk
+from iacgrade.graders.analysis.stacks import stack_class_evidence
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("alarms-missing", lenses=("source", "template"), kinds=("cdk-python",))

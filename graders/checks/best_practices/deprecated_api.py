@@ -6,10 +6,10 @@ import ast
 import re
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.synth_failure import cdk_use
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.synth_failure import cdk_use
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("deprecated-api", lenses=("source", "synth"), kinds=("cdk-python",))

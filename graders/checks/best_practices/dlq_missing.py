@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Instance,
     SourceIndex,
     key_matches,
@@ -20,13 +20,13 @@ from graders.analysis._copies import (
     template_key,
     text_of,
 )
-from graders.analysis.cfn import ref_target, refs_within
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.functions import FUNCTION_CALLS, workload_functions
-from graders.analysis.pyast import call_name, dotted, kwarg, walk
-from graders.analysis.stacks import string_values, truthy_kw
-from graders.checks import CheckOptions, check
-from graders.models import Evidence
+from iacgrade.graders.analysis.cfn import ref_target, refs_within
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.functions import FUNCTION_CALLS, workload_functions
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, walk
+from iacgrade.graders.analysis.stacks import string_values, truthy_kw
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.models import Evidence
 
 
 class DlqMissingOptions(CheckOptions):

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Instance,
     Item,
     SourceIndex,
@@ -17,12 +17,12 @@ from graders.analysis._copies import (
     template_key,
     text_of,
 )
-from graders.analysis.cfn import refs_within
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.functions import FUNCTION_CALLS, workload_functions
-from graders.analysis.pyast import call_name, dotted, kwarg, str_literal
-from graders.analysis.stacks import string_values
-from graders.checks import check
+from iacgrade.graders.analysis.cfn import refs_within
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.functions import FUNCTION_CALLS, workload_functions
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal
+from iacgrade.graders.analysis.stacks import string_values
+from iacgrade.graders.checks import check
 
 
 @check("log-retention-missing", lenses=("source", "template"), kinds=("cdk-python",))

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Instance,
     Item,
     SourceIndex,
@@ -16,10 +16,10 @@ from graders.analysis._copies import (
     resource_label,
     template_key,
 )
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.pyast import call_name, kwarg, literal, str_literal
-from graders.analysis.stacks import assigned_call, truthy_kw
-from graders.checks import check
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.pyast import call_name, kwarg, literal, str_literal
+from iacgrade.graders.analysis.stacks import assigned_call, truthy_kw
+from iacgrade.graders.checks import check
 
 
 @check("pitr-disabled", lenses=("source", "template"), kinds=("cdk-python",))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     SourceIndex,
     names_list,
     ref_name,
@@ -17,11 +17,11 @@ from graders.analysis._copies import (
     substitute,
     text_of,
 )
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
-from graders.analysis.stacks import stack_class_evidence
-from graders.checks import CheckOptions, check
-from graders.prompt import tag_keys
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
+from iacgrade.graders.analysis.stacks import stack_class_evidence
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.prompt import tag_keys
 
 
 class TagsMissingOptions(CheckOptions):

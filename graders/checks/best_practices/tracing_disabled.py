@@ -6,7 +6,7 @@ import ast
 import re
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Instance,
     Item,
     SourceIndex,
@@ -16,11 +16,11 @@ from graders.analysis._copies import (
     template_key,
     text_of,
 )
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.functions import FUNCTION_CALLS, workload_functions
-from graders.analysis.pyast import call_name, dotted, kwarg, str_literal
-from graders.analysis.stacks import assigned_call, truthy_kw
-from graders.checks import check
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.functions import FUNCTION_CALLS, workload_functions
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal
+from iacgrade.graders.analysis.stacks import assigned_call, truthy_kw
+from iacgrade.graders.checks import check
 
 
 @check("tracing-disabled", lenses=("source", "template"), kinds=("cdk-python",))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graders.analysis._scope import describe
-from graders.analysis.cfn import literal_choices, stateful_types, written_attribute
-from graders.analysis.context import CheckContext, Hit
-from graders.checks import check
+from iacgrade.graders.analysis._scope import describe
+from iacgrade.graders.analysis.cfn import literal_choices, stateful_types, written_attribute
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.checks import check
 
 
 @check("update-replace-policy-missing", lenses=("template",))

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
-from graders.analysis.inline import resource_matches
-from graders.analysis.pyast import construct_id, walk
-from graders.checks import CheckOptions, check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
+from iacgrade.graders.analysis.inline import resource_matches
+from iacgrade.graders.analysis.pyast import construct_id, walk
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.models import Evidence
 
 
 # ---- cfn-lint-error ------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def _lint_target(ctx: CheckContext, res: Resource | None, logical: str) -> str:
 
 @lru_cache(maxsize=32)
 def _lint(template_json: str) -> list[dict[str, Any]]:
-    from graders.lint import lint_template
+    from iacgrade.graders.lint import lint_template
 
     return lint_template(json.loads(template_json))
 

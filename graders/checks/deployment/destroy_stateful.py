@@ -9,21 +9,21 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     SourceIndex,
     best_matches,
     describe,
     index_sources,
     method_receiver,
 )
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.names import (
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.names import (
     id_text,
 )
-from graders.analysis.pyast import call_name, construct_id, dotted, iter_calls, kwarg, walk
-from graders.checks import CheckOptions, check
-from graders.models import Evidence
-from graders.prompt import asks_destroyable
+from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, iter_calls, kwarg, walk
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.models import Evidence
+from iacgrade.graders.prompt import asks_destroyable
 
 
 class DestroyStatefulOptions(CheckOptions):

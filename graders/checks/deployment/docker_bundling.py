@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.pyast import call_name, dotted, kwarg, walk
-from graders.analysis.synth_failure import is_cdk_call
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, walk
+from iacgrade.graders.analysis.synth_failure import is_cdk_call
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("docker-bundling", lenses=("source", "synth"), kinds=("cdk-python",))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from graders.analysis._scope import describe
-from graders.analysis.cfn import literal_choices, values_at_key
-from graders.analysis.context import CheckContext, Hit
-from graders.checks import check
+from iacgrade.graders.analysis._scope import describe
+from iacgrade.graders.analysis.cfn import literal_choices, values_at_key
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.checks import check
 
 
 @check("hardcoded-ami-id", lenses=("template",))

@@ -10,23 +10,23 @@ from typing import Any
 
 from pydantic import Field
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     SourceIndex,
     describe,
     id_regex,
     index_sources,
 )
-from graders.analysis.cfn import sub_text
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.names import (
+from iacgrade.graders.analysis.cfn import sub_text
+from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.names import (
     ACCOUNT_REGION,
     Part,
     id_text,
     name_parts,
 )
-from graders.analysis.pyast import call_name, construct_id, iter_calls, walk
-from graders.checks import CheckOptions, check
-from graders.models import Evidence
+from iacgrade.graders.analysis.pyast import call_name, construct_id, iter_calls, walk
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.models import Evidence
 
 
 class HardcodedNameOptions(CheckOptions):

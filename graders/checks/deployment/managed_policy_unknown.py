@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import describe
-from graders.analysis.cfn import as_list, sub_text
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.iam_statements import texts
-from graders.analysis.managed_policies import aws_policy_part, managed_policies, same_name
-from graders.checks import check
+from iacgrade.graders.analysis._scope import describe
+from iacgrade.graders.analysis.cfn import as_list, sub_text
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.iam_statements import texts
+from iacgrade.graders.analysis.managed_policies import aws_policy_part, managed_policies, same_name
+from iacgrade.graders.checks import check
 
 # Where a resource lists the managed policies it attaches.
 _ATTACHING = {

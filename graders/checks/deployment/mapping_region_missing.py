@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import describe
-from graders.analysis.cfn import intrinsic_calls
-from graders.analysis.context import CheckContext, Hit
-from graders.checks import check
-from graders.kinds.cloudformation import task_region
+from iacgrade.graders.analysis._scope import describe
+from iacgrade.graders.analysis.cfn import intrinsic_calls
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.checks import check
+from iacgrade.graders.kinds.cloudformation import task_region
 
 _REGION = {"Ref": "AWS::Region"}
 

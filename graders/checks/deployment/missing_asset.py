@@ -6,12 +6,12 @@ import ast
 import posixpath
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.inline import single_binding
-from graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
-from graders.analysis.synth_failure import is_cdk_call
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.inline import single_binding
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
+from iacgrade.graders.analysis.synth_failure import is_cdk_call
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("missing-asset", lenses=("source", "synth"), kinds=("cdk-python",))

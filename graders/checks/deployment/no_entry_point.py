@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.synth_failure import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.synth_failure import (
     current_failure,
     has_own_app,
     no_entry_reason,
     one_line,
     stack_classes_of,
 )
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 # ---- no-entry-point ------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit, is_cdk_parameter
-from graders.checks import check
+from iacgrade.graders.analysis.context import CheckContext, Hit, is_cdk_parameter
+from iacgrade.graders.checks import check
 
 
 @check("parameter-no-default", lenses=("template",))

@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis.cfn import REF_NOT_ARN, as_list, sub_text
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.iam_statements import template_statements
-from graders.checks import check
+from iacgrade.graders.analysis.cfn import REF_NOT_ARN, as_list, sub_text
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.iam_statements import template_statements
+from iacgrade.graders.checks import check
 
 
 @check("policy-resource-not-arn", lenses=("template",))

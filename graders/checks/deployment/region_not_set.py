@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     SourceIndex,
     index_sources,
 )
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, walk
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, walk
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("region-not-set", lenses=("source", "synth"), kinds=("cdk-python",))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.synth_failure import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.synth_failure import (
     attempt_failures,
     current_failure,
     failure_where,
@@ -15,8 +15,8 @@ from graders.analysis.synth_failure import (
     one_line,
     stack_classes_of,
 )
-from graders.checks import check
-from graders.models import SYNTH_CAUSES
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import SYNTH_CAUSES
 
 
 # ---- synth-failed --------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.synth_failure import failure_where
-from graders.checks import check
-from graders.kinds.cdk_typescript import diagnostic_category
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.synth_failure import failure_where
+from iacgrade.graders.checks import check
+from iacgrade.graders.kinds.cdk_typescript import diagnostic_category
 
 _WHAT = {
     "invalid-api": "wrong use of the aws-cdk-lib API",

@@ -6,17 +6,17 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import reconcile
-from graders.analysis.apigw import (
+from iacgrade.graders.analysis._constructs import reconcile
+from iacgrade.graders.analysis.apigw import (
     Template,
     api_label,
     options_of,
     source_view,
 )
-from graders.analysis.cfn import as_list, ref_target
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.pyast import iter_calls, kwarg, literal, str_literal
-from graders.checks import check
+from iacgrade.graders.analysis.cfn import as_list, ref_target
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.pyast import iter_calls, kwarg, literal, str_literal
+from iacgrade.graders.checks import check
 
 # ==== api-throttling-missing ================================================================
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Item,
     items_hit,
     names_list,
     resource_label,
     template_key,
 )
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.functions import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.functions import (
     DEFAULT_CONFIG,
     function_instances,
     source_config,
@@ -20,7 +20,7 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
-from graders.checks import check
+from iacgrade.graders.checks import check
 
 
 @check("lambda-default-config", lenses=("source", "template"), kinds=("cdk-python",))

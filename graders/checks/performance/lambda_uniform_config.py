@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graders.analysis._copies import (
+from iacgrade.graders.analysis._copies import (
     Item,
     items_hit,
     names_list,
     resource_label,
     template_key,
 )
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.functions import (
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.functions import (
     DEFAULT_CONFIG,
     Config,
     function_instances,
@@ -22,8 +22,8 @@ from graders.analysis.functions import (
     template_config,
     workload_functions,
 )
-from graders.checks import CheckOptions, check
-from graders.prompt import asks_function_size
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.prompt import asks_function_size
 
 
 # ---- checks ------------------------------------------------------------------------------

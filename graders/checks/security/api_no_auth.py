@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from graders.analysis._constructs import (
+from iacgrade.graders.analysis._constructs import (
     Bindings,
     construct_call_id,
     display_name,
@@ -13,7 +13,7 @@ from graders.analysis._constructs import (
     reconcile,
     template_key,
 )
-from graders.analysis.apigw import (
+from iacgrade.graders.analysis.apigw import (
     NETWORK_KEYS,
     Api,
     Template,
@@ -23,11 +23,11 @@ from graders.analysis.apigw import (
     elements_of,
     source_view,
 )
-from graders.analysis.cfn import is_intrinsic, policy_statements
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.cfn import is_intrinsic, policy_statements
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 # ==== api-no-auth ===========================================================================
 

@@ -7,15 +7,15 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     SourceIndex,
     describe,
     index_sources,
     method_receiver,
 )
-from graders.analysis.cfn import as_list, is_intrinsic, plain_strings
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.iam_statements import (
+from iacgrade.graders.analysis.cfn import as_list, is_intrinsic, plain_strings
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.iam_statements import (
     INLINE_HOLDERS,
     Group,
     SrcStatement,
@@ -24,8 +24,8 @@ from graders.analysis.iam_statements import (
     owner_call_of,
     texts,
 )
-from graders.analysis.pyast import call_name, construct_id, kwarg, walk
-from graders.checks import CheckOptions, check
+from iacgrade.graders.analysis.pyast import call_name, construct_id, kwarg, walk
+from iacgrade.graders.checks import CheckOptions, check
 
 
 class BroadManagedPolicyOptions(CheckOptions):

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import (
+from iacgrade.graders.analysis._constructs import (
     Bindings,
     construct_call_id,
     construct_label,
@@ -17,7 +17,7 @@ from graders.analysis._constructs import (
     reconcile,
     template_key,
 )
-from graders.analysis.apigw import (
+from iacgrade.graders.analysis.apigw import (
     HTTP_API_CLASSES,
     REST_API_CLASSES,
     Template,
@@ -25,13 +25,13 @@ from graders.analysis.apigw import (
     elements_of,
     source_view,
 )
-from graders.analysis.cfn import as_list
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.inline import source_inline_code
-from graders.analysis.pyast import call_name, dotted, iter_calls, literal, parents, str_literal, walk
-from graders.checks import check
-from graders.models import Evidence
-from graders.paths import is_test_file
+from iacgrade.graders.analysis.cfn import as_list
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.inline import source_inline_code
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, literal, parents, str_literal, walk
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
+from iacgrade.graders.paths import is_test_file
 
 # ==== cors-allow-all ========================================================================
 

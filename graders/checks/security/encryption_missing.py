@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from graders.analysis._constructs import (
+from iacgrade.graders.analysis._constructs import (
     construct_call_id,
     construct_label,
     display_name,
@@ -16,10 +16,10 @@ from graders.analysis._constructs import (
     reconcile,
     template_key,
 )
-from graders.analysis.cfn import as_list, is_intrinsic
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
-from graders.checks import CheckOptions, check
+from iacgrade.graders.analysis.cfn import as_list, is_intrinsic
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
+from iacgrade.graders.checks import CheckOptions, check
 
 
 class EncryptionMissingOptions(CheckOptions):

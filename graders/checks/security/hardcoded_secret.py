@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graders.analysis._constructs import (
+from iacgrade.graders.analysis._constructs import (
     Bindings,
     construct_call_id,
     display_name,
@@ -18,13 +18,13 @@ from graders.analysis._constructs import (
     reconcile,
     template_key,
 )
-from graders.analysis.cfn import is_intrinsic
-from graders.analysis.context import CheckContext, Hit, Resource, SourceFile
-from graders.analysis.inline import source_inline_code
-from graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
-from graders.analysis.secret_names import SECRET_WORDS, is_secret_name
-from graders.checks import CheckOptions, check
-from graders.paths import is_test_file
+from iacgrade.graders.analysis.cfn import is_intrinsic
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.inline import source_inline_code
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
+from iacgrade.graders.analysis.secret_names import SECRET_WORDS, is_secret_name
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.paths import is_test_file
 
 
 class HardcodedSecretOptions(CheckOptions):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._scope import (
+from iacgrade.graders.analysis._scope import (
     index_sources,
 )
-from graders.analysis.cfn import as_list
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.iam_statements import (
+from iacgrade.graders.analysis.cfn import as_list
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.iam_statements import (
     WILDCARD_ACTION,
     Group,
     SrcStatement,
@@ -22,7 +22,7 @@ from graders.analysis.iam_statements import (
     template_statements,
     texts,
 )
-from graders.checks import check
+from iacgrade.graders.checks import check
 
 # =====================================================================================
 # iam-wildcard-action

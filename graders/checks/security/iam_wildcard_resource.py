@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.iam_statements import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.iam_statements import (
     Group,
     SrcStatement,
     answer_strings,
@@ -16,7 +16,7 @@ from graders.analysis.iam_statements import (
     source_where,
     template_statements,
 )
-from graders.checks import check
+from iacgrade.graders.checks import check
 
 # =====================================================================================
 # iam-wildcard-resource

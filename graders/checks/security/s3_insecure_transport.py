@@ -6,11 +6,18 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._copies import Item, SourceIndex, items_hit, names_list, resource_label, template_key
-from graders.analysis.cfn import as_list, policy_statements, ref_target
-from graders.analysis.context import CheckContext, Hit, Resource
-from graders.analysis.stacks import truthy_kw
-from graders.checks import check
+from iacgrade.graders.analysis._copies import (
+    Item,
+    SourceIndex,
+    items_hit,
+    names_list,
+    resource_label,
+    template_key,
+)
+from iacgrade.graders.analysis.cfn import as_list, policy_statements, ref_target
+from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.stacks import truthy_kw
+from iacgrade.graders.checks import check
 
 
 @check("s3-insecure-transport", lenses=("source", "template"), kinds=("cdk-python",))

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from graders.analysis._constructs import (
+from iacgrade.graders.analysis._constructs import (
     Bindings,
     construct_call_id,
     construct_label,
@@ -16,10 +16,10 @@ from graders.analysis._constructs import (
     reconcile,
     template_key,
 )
-from graders.analysis.cfn import as_list, is_intrinsic, policy_statements, ref_target
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
-from graders.checks import check
+from iacgrade.graders.analysis.cfn import as_list, is_intrinsic, policy_statements, ref_target
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
+from iacgrade.graders.checks import check
 
 
 @check("s3-public-access", lenses=("source", "template"), kinds=("cdk-python",))

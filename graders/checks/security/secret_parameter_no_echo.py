@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit, is_cdk_parameter
-from graders.analysis.secret_names import SECRET_WORDS, is_secret_name
-from graders.checks import CheckOptions, check
+from iacgrade.graders.analysis.context import CheckContext, Hit, is_cdk_parameter
+from iacgrade.graders.analysis.secret_names import SECRET_WORDS, is_secret_name
+from iacgrade.graders.checks import CheckOptions, check
 
 
 class SecretParameterNoEchoOptions(CheckOptions):

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import pyflakes.checker
 import pyflakes.messages
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.inline import InlineCode, pair_inline_code
-from graders.analysis.pyflakes_run import flakes
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.inline import InlineCode, pair_inline_code
+from iacgrade.graders.analysis.pyflakes_run import flakes
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 @check("inline-code-error", lenses=("source", "template"), kinds=("cdk-python",))

@@ -6,9 +6,9 @@ import ast
 import re
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit
-from graders.analysis.pyast import walk
-from graders.analysis.synth_failure import (
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.pyast import walk
+from iacgrade.graders.analysis.synth_failure import (
     Failure,
     attempt_failures,
     cdk_use,
@@ -17,7 +17,7 @@ from graders.analysis.synth_failure import (
     failure_where,
     one_line,
 )
-from graders.checks import check
+from iacgrade.graders.checks import check
 
 
 # ---- invalid-api ---------------------------------------------------------------------------------

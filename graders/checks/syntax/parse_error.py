@@ -6,10 +6,10 @@ import io
 import tokenize
 from collections.abc import Iterator
 
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.pyast import parse_module
-from graders.checks import check
-from graders.models import Evidence
+from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.checks import check
+from iacgrade.graders.models import Evidence
 
 
 # ---- parse-error ---------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pyflakes.checker
 import pyflakes.messages
 
-from graders.analysis.context import CheckContext, Hit, SourceFile
-from graders.analysis.pyast import walk
-from graders.analysis.pyflakes_run import flakes
-from graders.checks import check
+from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.pyast import walk
+from iacgrade.graders.analysis.pyflakes_run import flakes
+from iacgrade.graders.checks import check
 
 
 # ---- undefined-name ------------------------------------------------------------------------------
