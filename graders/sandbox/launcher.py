@@ -123,8 +123,11 @@ def _ro_paths() -> list[str]:
         str(PACKAGE_DIR),
         str(GRADERS_DIR),
         str(NODE_TOOLCHAIN),
+        str(NODE_TOOLCHAIN / "node_modules"),  # may be a link to a shared install
     )
     for p in code:
+        if not os.path.exists(p):
+            continue  # e.g. no Node toolchain installed: bwrap refuses to bind a missing path
         real = os.path.realpath(p)
         if not any(real == q or real.startswith(q + "/") for q in paths):
             paths.append(real)
