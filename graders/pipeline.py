@@ -14,12 +14,12 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, overload
 
 from iacgrade.graders import __version__
 from iacgrade.graders.analysis.context import load_templates
@@ -38,10 +38,9 @@ from iacgrade.graders.scoring import reward_of, score_findings
 from iacgrade.graders.store import (
     RunJournal,
     read_json_object,
-    tables_from_journal,
+    read_result,
     write_json_atomic,
-    write_run_tables,
-    write_tables,
+    write_tables_from_journal,
     write_text_atomic,
 )
 
@@ -95,13 +94,39 @@ class Writers:
     nothing itself and never imports reports/, which reads graders' models. None: not written."""
 
     report: RenderReport | None = None
-    formats: Callable[[GradeOptions, Rubric, list[SampleResult]], None] | None = None
+    formats: Callable[[GradeOptions, Rubric, Sequence[SampleResult]], None] | None = None
+
+
+class RunResults(Sequence[SampleResult]):
+    """A run's results in sample-id order, each read from its result.json when asked for: a run
+    of any size hands them back without holding them."""
+
+    def __init__(self, out: Path, sample_ids: list[str]) -> None:
+        self.out, self.sample_ids = out, sample_ids
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> SampleResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SampleResult]: ...
+    def __getitem__(self, index: int | slice) -> SampleResult | list[SampleResult]:
+        if isinstance(index, slice):
+            return [self._load(i) for i in self.sample_ids[index]]
+        return self._load(self.sample_ids[index])
+
+    def _load(self, sample_id: str) -> SampleResult:
+        result = read_result(self.out / sample_id / "result.json")
+        if result is None:
+            raise FileNotFoundError(f"{self.out / sample_id / 'result.json'}: missing or not a result")
+        return result
 
 
 @dataclass
 class RunOutcome:
     manifest: RunManifest
-    results: list[SampleResult]
+    results: RunResults
 
 
 def grade(
@@ -171,12 +196,12 @@ def grade(
     except KeyboardInterrupt:
         # Keep what was graded: the journal, the tables and the reports; run.json stays unfinished.
         run.interrupted(seen_ids)
-        raise RunInterrupted(len(run.results), max(len(seen_ids), len(run.results))) from None
+        raise RunInterrupted(len(run.kept_ids), max(len(seen_ids), len(run.kept_ids))) from None
     results = run.finish()
 
     manifest.finished = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.counts = {
-        **_counts(results),
+        **run.counts,
         "cache_hits": reuse.count("cache"),
         "resumed": reuse.count("resume"),
     }
@@ -243,8 +268,12 @@ class _RunWriter:
         self.out, self.reuse, self.on_result = out, reuse, on_result
         self.reports = _ReportWriter(out, rubric, samples, render)
         self.journal = RunJournal(out)
-        self.results: list[SampleResult] = []
+        # Only ids and counts stay in memory: a result lives in its folder and its journal line,
+        # so a dataset of any number of rows is graded in flat memory.
+        self.kept_ids: set[str] = set()
+        self.counts = _counts([])
         self.tables_written = time.monotonic()
+        self.tables_seconds = 0.0
 
     def announce(self, stream: Iterator[Sample]) -> Iterator[Sample]:
         """The stream of samples, each made known to the reports as it enters the run."""
@@ -253,12 +282,17 @@ class _RunWriter:
             yield sample
 
     def keep(self, result: SampleResult) -> None:
-        self.results.append(result)
+        _count(self.counts, result)
+        self.kept_ids.add(result.sample_id)
         self.reports.done(result)  # before the journal line: a journaled answer has its report
         self.journal.append(result, self.reuse.how.get(result.sample_id, "graded"))
-        if time.monotonic() - self.tables_written > _TABLES_EVERY_S:  # a killed run keeps recent tables
-            write_run_tables(self.out, self.results)
+        # A killed run keeps recent tables; writing them costs time that grows with the run, so
+        # they are written at most once per _TABLES_EVERY_S and at most a twentieth of the time.
+        now = time.monotonic()
+        if now - self.tables_written > max(_TABLES_EVERY_S, 20 * self.tables_seconds):
+            write_tables_from_journal(self.out, self.kept_ids)
             self.tables_written = time.monotonic()
+            self.tables_seconds = self.tables_written - now
         if self.on_result:
             self.on_result(result)
 
@@ -267,14 +301,13 @@ class _RunWriter:
         # appends, and the journal is what a re-run trusts.
         self.reports.flush()
         self.journal.close()
-        _write_tables_from_journal(self.out, seen_ids)
+        write_tables_from_journal(self.out, seen_ids)
 
-    def finish(self) -> list[SampleResult]:
+    def finish(self) -> RunResults:
         self.reports.flush()
         self.journal.close()
-        self.results.sort(key=lambda r: r.sample_id)
-        write_run_tables(self.out, self.results)
-        return self.results
+        write_tables_from_journal(self.out, self.kept_ids)
+        return RunResults(self.out, sorted(self.kept_ids))
 
 
 def _dataset_samples(path: Path, options: GradeOptions) -> Iterator[Sample]:
@@ -318,15 +351,6 @@ def _take(stream: Iterator[Sample], n: int) -> list[Sample]:
         if len(out) >= n:
             break
     return out
-
-
-def _write_tables_from_journal(out: Path, sample_ids: set[str]) -> None:
-    results_df, findings_df = tables_from_journal(out)
-    write_tables(
-        out,
-        results_df[results_df["sample_id"].isin(sample_ids)],
-        findings_df[findings_df["sample_id"].isin(sample_ids)],
-    )
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -657,9 +681,9 @@ def _reuse(options: GradeOptions, manifest: RunManifest) -> Reuse:
     )
 
 
-def _counts(results: list[SampleResult]) -> dict[str, int]:
+def _counts(results: Iterable[SampleResult]) -> dict[str, int]:
     counts = {
-        "samples": len(results),
+        "samples": 0,
         "graded": 0,
         "error": 0,
         "infra_error": 0,
@@ -670,10 +694,15 @@ def _counts(results: list[SampleResult]) -> dict[str, int]:
         "findings": 0,
     }
     for r in results:
-        counts[r.status] += 1
-        counts[f"synth_{r.synth.status}"] += 1
-        counts["findings"] += len(r.findings)
+        _count(counts, r)
     return counts
+
+
+def _count(counts: dict[str, int], result: SampleResult) -> None:
+    counts["samples"] += 1
+    counts[result.status] += 1
+    counts[f"synth_{result.synth.status}"] += 1
+    counts["findings"] += len(result.findings)
 
 
 def _cdk_version() -> str | None:

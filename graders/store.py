@@ -9,12 +9,13 @@ file; the tables are rebuilt from the result.json files whenever the run is resu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -149,12 +150,20 @@ def finding_rows(r: SampleResult) -> list[dict[str, Any]]:
     return rows
 
 
-def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The results table with stable dtypes (scores are floats, NaN when unscored)."""
-    extra = list(dict.fromkeys(k for row in rows for k in row if k not in _RESULT_COLUMN_SET))
+def results_frame(
+    rows: list[dict[str, Any]], *, extra: list[str] | None = None, rules: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """The results table with stable dtypes (scores are floats, NaN when unscored).
+
+    ``extra`` (the kept columns, in order) and ``rules`` (how each kept column and ``row_id`` is
+    typed, see ``column_rule``) default to what ``rows`` hold; a table written in batches passes the
+    whole run's, so every batch has the same columns and types."""
+    if extra is None:
+        extra = list(dict.fromkeys(k for row in rows for k in row if k not in _RESULT_COLUMN_SET))
     df = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *extra])
     for col in ["row_id", *extra]:
-        df[col] = _one_type(df[col])
+        rule = (rules or {}).get(col) or column_rule({_value_kind(v) for v in df[col]})
+        df[col] = _apply_rule(df[col], rule)
     for col in _FLOAT_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     df["files"] = pd.to_numeric(df["files"]).astype("int64")
@@ -162,15 +171,38 @@ def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def _one_type(column: pd.Series) -> pd.Series:
-    """A row id or kept column Parquet can hold: integers stay integers (nullable), numbers
-    numbers, and a column of mixed values becomes text (None stays missing)."""
-    values = [v for v in column if v is not None and not (isinstance(v, float) and v != v)]
-    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+def _value_kind(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "missing"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str" if isinstance(value, str) else "other"
+
+
+def column_rule(kinds: set[str]) -> str:
+    """How a row id or kept column is typed so Parquet can hold it, from the kinds of its values:
+    integers stay integers (nullable), numbers numbers, all-bool or all-text stay as they are, and
+    a column of mixed values becomes text (missing stays missing)."""
+    present = kinds - {"missing"}
+    if present and present <= {"int"}:
+        return "int"
+    if present and present <= {"int", "float"}:
+        return "float"
+    if present <= {"bool"} or present <= {"str"}:
+        return "keep"
+    return "text"
+
+
+def _apply_rule(column: pd.Series, rule: str) -> pd.Series:
+    if rule == "int":
         return column.astype("Int64")
-    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if rule == "float":
         return pd.to_numeric(column, errors="coerce").astype("float64")
-    if all(isinstance(v, bool) for v in values) or all(isinstance(v, str) for v in values):
+    if rule == "keep":
         return column.astype("object")
     return column.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
 
@@ -197,6 +229,111 @@ def write_tables(out: Path, results_df: pd.DataFrame, findings_df: pd.DataFrame)
     write_text_atomic(out / "findings.csv", findings_df.to_csv(index=False))
     _write_atomic(out / "results.parquet", lambda fh: results_df.to_parquet(fh, index=False))
     _write_atomic(out / "findings.parquet", lambda fh: findings_df.to_parquet(fh, index=False))
+
+
+_TABLE_BATCH = 5000
+
+
+def write_tables_from_journal(out: Path, sample_ids: Collection[str] | None = None) -> int:
+    """Both tables (CSV and Parquet) from the run's journal, in sample-id order, the last entry of
+    each sample winning, only ``sample_ids`` when given; returns the number of result rows.
+
+    Written in batches: the journal is read twice (where each sample's last line starts and how its
+    kept columns are typed, then those lines in order), so memory holds one batch and an offset per
+    sample, never the run, however many rows a dataset has."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    offsets: dict[str, int] = {}
+    extra: dict[str, None] = {}
+    kinds: dict[str, set[str]] = {"row_id": set()}
+    for offset, entry in _journal_entries(out):
+        if sample_ids is None or entry["sample_id"] in sample_ids:
+            offsets[entry["sample_id"]] = offset
+            for key, value in entry.get("row", {}).items():
+                if key not in _RESULT_COLUMN_SET:
+                    extra.setdefault(key)
+                if key == "row_id" or key not in _RESULT_COLUMN_SET:
+                    kinds.setdefault(key, set()).add(_value_kind(value))
+    columns, rules = list(extra), {k: column_rule(v) for k, v in kinds.items()}
+    ids = sorted(offsets)
+    with contextlib.ExitStack() as stack:
+        results = stack.enter_context(_TableFiles(out, "results"))
+        findings = stack.enter_context(_TableFiles(out, "findings"))
+        journal = stack.enter_context(open(out / JOURNAL, "rb")) if ids else None
+        for start in range(0, max(len(ids), 1), _TABLE_BATCH):
+            entries = []
+            for sample_id in ids[start : start + _TABLE_BATCH]:
+                assert journal is not None
+                journal.seek(offsets[sample_id])
+                entries.append(json.loads(journal.readline()))
+            results.add(results_frame([e["row"] for e in entries], extra=columns, rules=rules), pa, pq)
+            findings.add(findings_frame([r for e in entries for r in e.get("findings", [])]), pa, pq)
+    return len(ids)
+
+
+def _journal_entries(out: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(offset, entry) of each journal line that is a whole entry; a torn last line is skipped."""
+    try:
+        fh = open(out / JOURNAL, "rb")
+    except OSError:
+        return
+    with fh:
+        while True:
+            offset = fh.tell()
+            line = fh.readline()
+            if not line:
+                return
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and "sample_id" in entry:
+                yield offset, entry
+
+
+class _TableFiles:
+    """One table written batch by batch to NAME.csv and NAME.parquet, each renamed into place at
+    the end (a reader never sees half a table; a failure leaves the previous one)."""
+
+    def __init__(self, out: Path, name: str) -> None:
+        self.out, self.name = out, name
+        self.tmp: list[Path] = []
+        self.csv: IO[bytes] | None = None
+        self.parquet: Any = None
+        self.schema: Any = None
+
+    def __enter__(self) -> _TableFiles:
+        for suffix in ("csv", "parquet"):
+            fd, tmp = tempfile.mkstemp(dir=self.out, prefix=f".{self.name}.{suffix}.", suffix=".tmp")
+            os.close(fd)
+            os.chmod(tmp, 0o644)
+            self.tmp.append(Path(tmp))
+        self.csv = open(self.tmp[0], "wb")
+        return self
+
+    def add(self, df: pd.DataFrame, pa: Any, pq: Any) -> None:
+        assert self.csv is not None
+        self.csv.write(df.to_csv(index=False, header=self.schema is None).encode("utf-8"))
+        if self.schema is None:
+            inferred = pa.Schema.from_pandas(df, preserve_index=False)
+            # A column with no value in the first batch is text, not Arrow's null type, so later
+            # batches that have values still fit the schema.
+            fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in inferred]
+            self.schema = pa.schema(fields, metadata=inferred.metadata)
+            self.parquet = pq.ParquetWriter(self.tmp[1], self.schema)
+        self.parquet.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False))
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self.csv is not None:
+            self.csv.close()
+        if self.parquet is not None:
+            self.parquet.close()
+        if exc_type is None:
+            os.replace(self.tmp[0], self.out / f"{self.name}.csv")
+            os.replace(self.tmp[1], self.out / f"{self.name}.parquet")
+        for tmp in self.tmp:
+            tmp.unlink(missing_ok=True)
 
 
 def read_result(path: Path) -> SampleResult | None:

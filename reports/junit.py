@@ -7,6 +7,7 @@ its findings), is an error when it could not be graded, and is skipped when it h
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 from iacgrade.graders.models import CATEGORIES, SampleResult
@@ -15,12 +16,12 @@ from iacgrade.graders.store import write_text_atomic
 __all__ = ["junit_xml", "write_junit"]
 
 
-def write_junit(path: Path, results: list[SampleResult], *, min_score: float) -> None:
+def write_junit(path: Path, results: Sequence[SampleResult], *, min_score: float) -> None:
     """Write ``junit.xml`` atomically."""
     write_text_atomic(path, junit_xml(results, min_score=min_score))
 
 
-def junit_xml(results: list[SampleResult], *, min_score: float) -> str:
+def junit_xml(results: Sequence[SampleResult], *, min_score: float) -> str:
     """The JUnit XML document of a run, deterministic (sorted, no timestamps)."""
     ordered = sorted(results, key=lambda r: r.sample_id)
     suite = ET.Element("testsuite", name="iacgrade")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,12 +31,12 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 __all__ = ["sarif_log", "write_sarif"]
 
 
-def write_sarif(path: Path, results: list[SampleResult], rubric: Rubric) -> None:
+def write_sarif(path: Path, results: Sequence[SampleResult], rubric: Rubric) -> None:
     """Write ``results.sarif`` atomically."""
     write_text_atomic(path, json.dumps(sarif_log(results, rubric), indent=2, ensure_ascii=False) + "\n")
 
 
-def sarif_log(results: list[SampleResult], rubric: Rubric) -> dict[str, Any]:
+def sarif_log(results: Sequence[SampleResult], rubric: Rubric) -> dict[str, Any]:
     """The SARIF log of a run: one run, its rules, its results and unreadable answers as notifications."""
     ordered = sorted(results, key=lambda r: r.sample_id)
     rule_ids = sorted(set(rubric.checks) | {f.check for r in ordered for f in r.findings})

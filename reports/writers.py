@@ -7,6 +7,8 @@ the renderers as `iacgrade.graders.pipeline.Writers` from its caller (the CLI, t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from iacgrade.graders.models import SampleResult
 from iacgrade.graders.pipeline import GradeOptions, Writers
 from iacgrade.graders.rubric import Rubric
@@ -20,7 +22,7 @@ def run_writers() -> Writers:
     return Writers(report=render_report, formats=write_formats)
 
 
-def write_formats(options: GradeOptions, rubric: Rubric, results: list[SampleResult]) -> None:
+def write_formats(options: GradeOptions, rubric: Rubric, results: Sequence[SampleResult]) -> None:
     """The CI outputs asked for with --format: results.sarif, junit.xml."""
     if "sarif" in options.formats:
         from iacgrade.reports.sarif import write_sarif

@@ -1,6 +1,6 @@
 """Grade a corpus as answer files and as a dataset of the same answers, and list the differences.
 
-    .venv/bin/python scripts/datasets_vs_files.py [--corpus ../shared/corpus/cdk-py] [--format jsonl]
+    .venv/bin/python scripts/datasets_vs_files.py [--corpus ../shared/corpus/cdk-py] [--format jsonl|parquet|hf]
         [--synth] [--out .bench/datasets-vs-files]
 
 The dataset has one row per answer file: its id (task.role), its prompt (lib/PROMPT.md), its text
@@ -63,8 +63,12 @@ def scaffold_digest(task: Path) -> str:
 def write_dataset(rows: list[dict[str, str | None]], path: Path) -> None:
     if path.suffix == ".jsonl":
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    else:
+    elif path.suffix == ".parquet":
         pd.DataFrame(rows).to_parquet(path)
+    else:  # a Hugging Face dataset folder, as `save_to_disk` writes it
+        import datasets
+
+        datasets.Dataset.from_list(rows).save_to_disk(str(path))
 
 
 def by_answer(run: Path) -> dict[str, dict]:
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "cdk-py")
-    parser.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    parser.add_argument("--format", choices=("jsonl", "parquet", "hf"), default="jsonl")
     parser.add_argument("--synth", action="store_true", help="build templates too (slow)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "datasets-vs-files")
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         task = args.corpus / str(row["id"]).split(".", 1)[0]
         groups.setdefault(scaffold_digest(task), (task, []))[1].append(row)
     for n, (scaffold, group) in enumerate(groups.values()):
-        dataset = args.out / f"answers-{n}.{args.format}"
+        dataset = args.out / (f"answers-{n}" if args.format == "hf" else f"answers-{n}.{args.format}")
         write_dataset(group, dataset)
         fields = DatasetFields(kind="kind")
         options = GradeOptions(out=args.out / "rows" / str(n), fields=fields, scaffold=scaffold, **common)  # type: ignore[arg-type]
