@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from iacgrade.graders.kinds.cfn_parse import MAX_DEPTH, MAX_RESOURCES, MAX_TEMPLATE_BYTES
 
+from iacgrade.graders.kinds.cfn_parse import MAX_DEPTH, MAX_RESOURCES, MAX_TEMPLATE_BYTES
 from tests.hostile import harness as h
 
 ANSWERS = Path(__file__).resolve().parent / "cfn_answers"
