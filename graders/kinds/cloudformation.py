@@ -81,16 +81,7 @@ class CloudFormation(Kind):
         (out_dir / "templates").mkdir(parents=True, exist_ok=True)
         for f in graded:
             outcome = outcomes[f.path]
-            stack = _stack_name(f.path, synth.stacks)
-            rel = f"templates/{stack}.template.json"
-            (out_dir / rel).write_text(with_defaults(outcome.template_json or "{}"), encoding="utf-8")
-            synth.stacks.append(stack)
-            synth.templates[stack] = rel
-            # Resources by logical id; parameters, mappings and outputs as "Section/Name".
-            written = {**outcome.entries, **outcome.marks}
-            synth.marks[stack] = {
-                key: (f.path, line, f.md_line(line)) for key, line in sorted(written.items())
-            }
+            stack = _add_stack(synth, out_dir, _stack_name(f.path, synth.stacks), outcome, f, lambda n: n)
             if outcome.lint is not None:
                 synth.lint[stack] = outcome.lint
             if outcome.note:
@@ -105,14 +96,7 @@ class CloudFormation(Kind):
                     )
                     continue
                 nested = _stack_name(f"{stack}-{logical_id}", synth.stacks)
-                rel = f"templates/{nested}.template.json"
-                (out_dir / rel).write_text(with_defaults(inner.template_json or "{}"), encoding="utf-8")
-                synth.stacks.append(nested)
-                synth.templates[nested] = rel
-                at = {**inner.entries, **inner.marks}
-                synth.marks[nested] = {
-                    key: (f.path, offset(line), f.md_line(offset(line))) for key, line in sorted(at.items())
-                }
+                _add_stack(synth, out_dir, nested, inner, f, offset)
                 if inner.lint is not None:
                     synth.lint[nested] = inner.lint
                 notes.append(
@@ -197,6 +181,28 @@ def with_defaults(template_json: str) -> str:
 
 
 _BLOCK_KEY = re.compile(r"^\s*[\"']?TemplateBody[\"']?\s*:\s*[|>]")
+
+
+def _add_stack(
+    synth: SynthResult,
+    out_dir: Path,
+    stack: str,
+    outcome: ParseOutcome,
+    f: ExtractedFile,
+    line_of: Callable[[int], int],
+) -> str:
+    """Write a parsed template as the stack ``stack`` and keep its marks: resources by logical id,
+    parameters, mappings and outputs as "Section/Name", each at its line in ``f`` (``line_of`` maps
+    a line of the parsed text to the file's: the identity for a file, a shift for an inline body)."""
+    rel = f"templates/{stack}.template.json"
+    (out_dir / rel).write_text(with_defaults(outcome.template_json or "{}"), encoding="utf-8")
+    synth.stacks.append(stack)
+    synth.templates[stack] = rel
+    written = {**outcome.entries, **outcome.marks}
+    synth.marks[stack] = {
+        key: (f.path, line_of(line), f.md_line(line_of(line))) for key, line in sorted(written.items())
+    }
+    return stack
 
 
 def inline_templates(text: str, outcome: ParseOutcome) -> list[tuple[str, str, Callable[[int], int]]]:

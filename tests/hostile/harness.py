@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,17 @@ def process_table() -> dict[tuple[int, int], Proc]:
         p = Proc(int(entry), uid, int(stat[1]), int(stat[19]), cmd.strip())
         table[(p.pid, p.start)] = p
     return table
+
+
+def worker_uids(runs: Iterable[Run]) -> set[int]:
+    """The sandbox uids the runs' answers were graded under (from each result.json), so that
+    ``leftovers`` can look for processes those uids left behind."""
+    return {
+        int(uid)
+        for run in runs
+        for p in run.out.glob("*/result.json")
+        if (uid := (json.loads(p.read_text())["synth"].get("worker") or {}).get("uid")) is not None
+    }
 
 
 def leftovers(

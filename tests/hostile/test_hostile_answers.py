@@ -138,12 +138,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         ).start(env)
         for run in runs.values():
             run.wait(timeout=900)
-        seen_uids = {
-            int(uid)
-            for run in runs.values()
-            for p in run.out.glob("*/result.json")
-            if (uid := (json.loads(p.read_text())["synth"].get("worker") or {}).get("uid")) is not None
-        }
+        seen_uids = h.worker_uids(runs.values())
         left = h.leftovers(procs_before, [r.pid for r in runs.values()], canaries.tag, seen_uids)
         pwned = h.pwned_files(
             canaries.tag, [Path("/tmp"), Path.home(), Path("/"), h.ROOT, tmp, *canaries.dirs]

@@ -150,12 +150,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     try:
         for run in runs.values():
             run.wait(timeout=1500)
-        seen_uids = {
-            int(uid)
-            for run in runs.values()
-            for p in run.out.glob("*/result.json")
-            if (uid := (json.loads(p.read_text())["synth"].get("worker") or {}).get("uid")) is not None
-        }
+        seen_uids = h.worker_uids(runs.values())
         left = h.leftovers(procs_before, [r.pid for r in runs.values()], canaries.tag, seen_uids)
         pwned = h.pwned_files(canaries.tag, [*canaries.dirs, NODE_TOOLCHAIN, Path("/etc"), Path("/tmp")])
         yield Outcome(runs["sequence"], runs["fresh"], canaries, pwned, left)
