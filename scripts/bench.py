@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     kinds = {kind_of_metadata(s.metadata) for s in samples}
     if kinds and all(k is not None and isinstance(KINDS.get(k), CloudFormation) for k in kinds):
         return bench_cloudformation(args, tasks, samples, work)
-    if kinds and all(type(KINDS.get(k or "")) is CdkTypeScript for k in kinds):
+    # An answer whose task has no metadata (a stray folder) is graded as its corpus's kind.
+    named = kinds - {None}
+    if named and all(type(KINDS.get(k or "")) is CdkTypeScript for k in named):
         return bench_typescript(args, tasks, samples, work)
     prepared = _prepare(samples, work)
     n, w = len(prepared), args.workers
@@ -733,6 +735,13 @@ def bench_typescript(args: argparse.Namespace, tasks: list[Path], samples: list[
         f" {len(ran)} jobs ran on a worker, {len(ran) - len(warm)} of them the first on a fresh worker"
         f" (left out of the medians below)"
     )
+    recycled: dict[str, int] = {}
+    for a in ran:
+        if a.synth is not None and a.synth.worker.get("recycled"):
+            why = str(a.synth.worker["recycled"]).split(":")[0][:40]
+            recycled[why] = recycled.get(why, 0) + 1
+    if recycled:
+        print("workers recycled after a job: " + ", ".join(f"{k} {v}" for k, v in sorted(recycled.items())))
     print(
         f"naive subset: {len(picked)} of {len(runnable)} answers with {_TS_ENTRY};"
         f" {sum(r.warm_ok for r in rows.values())} ok in the warm run, {sum(not r.warm_ok for r in rows.values())}"
