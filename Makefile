@@ -72,7 +72,8 @@ test: install $(RAY_STAMP) lint
 	$(VENV)/bin/pytest -q
 
 # make bench: each kind's corpus apart (BENCH_KINDS), one after another; make bench KIND=cfn-yaml
-# (or CORPUS=...): that one alone. CloudFormation kinds print their own phases and target.
+# (or CORPUS=...): that one alone. CloudFormation and CDK TypeScript (cdk-ts) print their own phases
+# and targets.
 BENCH_KINDS ?= cdk-py cfn-yaml cfn-json
 bench: install
 ifeq ($(origin KIND)$(origin CORPUS),filefile)
