@@ -74,7 +74,7 @@ test: install $(RAY_STAMP) lint
 # make bench: each kind's corpus apart (BENCH_KINDS), one after another; make bench KIND=cfn-yaml
 # (or CORPUS=...): that one alone. CloudFormation and CDK TypeScript (cdk-ts) print their own phases
 # and targets.
-BENCH_KINDS ?= cdk-py cfn-yaml cfn-json
+BENCH_KINDS ?= cdk-py cdk-ts cfn-yaml cfn-json
 bench: install
 ifeq ($(origin KIND)$(origin CORPUS),filefile)
 	@for k in $(BENCH_KINDS); do \
