@@ -668,7 +668,7 @@ def _ts_naive(answer: _TsAnswer, work: Path, row: _Naive) -> None:
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
-            ["npx", "--no", "ts-node", "--prefer-ts-exts", _TS_ENTRY],
+            ["npx", "--no", "--", "ts-node", "--prefer-ts-exts", _TS_ENTRY],
             cwd=project,
             env=env,
             capture_output=True,
@@ -738,10 +738,11 @@ def bench_typescript(args: argparse.Namespace, tasks: list[Path], samples: list[
     recycled: dict[str, int] = {}
     for a in ran:
         if a.synth is not None and a.synth.worker.get("recycled"):
-            why = str(a.synth.worker["recycled"]).split(":")[0][:40]
+            why = a.synth.worker["recycled"]
+            why = str(why[0] if isinstance(why, list) and why else why)[:90]
             recycled[why] = recycled.get(why, 0) + 1
     if recycled:
-        print("workers recycled after a job: " + ", ".join(f"{k} {v}" for k, v in sorted(recycled.items())))
+        print("workers recycled after a job: " + "; ".join(f"{v} x {k}" for k, v in sorted(recycled.items())))
     print(
         f"naive subset: {len(picked)} of {len(runnable)} answers with {_TS_ENTRY};"
         f" {sum(r.warm_ok for r in rows.values())} ok in the warm run, {sum(not r.warm_ok for r in rows.values())}"
