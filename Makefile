@@ -72,8 +72,9 @@ test: install $(RAY_STAMP) lint
 	$(VENV)/bin/pytest -q
 
 # make bench: each kind's corpus apart (BENCH_KINDS), one after another; make bench KIND=cfn-yaml
-# (or CORPUS=...): that one alone. CloudFormation kinds print their own phases and target.
-BENCH_KINDS ?= cdk-py cfn-yaml cfn-json
+# (or CORPUS=...): that one alone. CloudFormation and CDK TypeScript (cdk-ts) print their own phases
+# and targets.
+BENCH_KINDS ?= cdk-py cdk-ts cfn-yaml cfn-json
 bench: install
 ifeq ($(origin KIND)$(origin CORPUS),filefile)
 	@for k in $(BENCH_KINDS); do \
