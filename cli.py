@@ -255,7 +255,7 @@ def doctor() -> None:
 @app.command("setup-node")
 def setup_node() -> None:
     """Install the Node toolchain of the CDK TypeScript/JavaScript kinds (aws-cdk-lib, constructs,
-    typescript) with `npm ci` from the lock file the package ships; once per installed version."""
+    typescript; not the bench's dev dependencies) with `npm ci` from the lock file the package ships."""
     import subprocess
 
     from iacgrade.graders.locations import install_node_toolchain
