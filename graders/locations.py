@@ -58,7 +58,16 @@ def install_node_toolchain(target: Path | None = None) -> Path:
         if source.resolve() != (target / name).resolve():
             shutil.copyfile(source, target / name)
     subprocess.run(
-        [npm, "ci", "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+        [
+            npm,
+            "ci",
+            "--omit=dev",
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--loglevel=error",
+        ],
         cwd=target,
         check=True,
     )
