@@ -164,6 +164,17 @@ req('source-map-support').install({
     return map ? { url: file, map } : null;
   },
 });
+// `cdk init` apps begin with `import 'source-map-support/register'`. Support is installed above;
+// running `register` again would install it with its defaults, which wrap process.emit, and the
+// tamper check would then recycle the worker after every such answer. Its cache entry is an empty
+// module, so the import is what it means here: nothing more to do.
+{
+  const registerPath = require.resolve('source-map-support/register', { paths: [path.join(TOOLCHAIN, 'node_modules')] });
+  const registered = new Module(registerPath, null);
+  registered.filename = registerPath;
+  registered.loaded = true;
+  Module._cache[registerPath] = registered;
+}
 const PRELOAD = [
   'aws-s3', 'aws-lambda', 'aws-iam', 'aws-ec2', 'aws-dynamodb', 'aws-apigateway', 'aws-logs',
   'aws-sqs', 'aws-sns', 'aws-sns-subscriptions', 'aws-cloudwatch', 'aws-cloudwatch-actions',
