@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -272,7 +272,7 @@ class _RunWriter:
         # Only ids and counts stay in memory: a result lives in its folder and its journal line,
         # so a dataset of any number of rows is graded in flat memory.
         self.kept_ids: set[str] = set()
-        self.counts = _counts([])
+        self.counts = _no_counts()
         self.tables_written = time.monotonic()
         self.tables_seconds = 0.0
 
@@ -694,8 +694,9 @@ def _reuse(options: GradeOptions, manifest: RunManifest) -> Reuse:
     )
 
 
-def _counts(results: Iterable[SampleResult]) -> dict[str, int]:
-    counts = {
+def _no_counts() -> dict[str, int]:
+    """A run's counts before its first result (``_count`` adds each result)."""
+    return {
         "samples": 0,
         "graded": 0,
         "error": 0,
@@ -706,9 +707,6 @@ def _counts(results: Iterable[SampleResult]) -> dict[str, int]:
         "synth_skipped": 0,
         "findings": 0,
     }
-    for r in results:
-        _count(counts, r)
-    return counts
 
 
 def _count(counts: dict[str, int], result: SampleResult) -> None:
