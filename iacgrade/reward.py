@@ -9,7 +9,12 @@ The reward is the one every result carries (``result.reward``, also a column of 
 answer's total / 100, in [0, 1], with a floor the rubric's ``reward`` section sets (default 0.0)
 for an answer with no code, one that could not be read or graded, and one whose build failed or
 timed out, so a policy cannot collect the categories it can still pass by writing code that never
-builds. ``ground_truth`` is not used for the score (a reference
+builds. An answer the grader's own infrastructure failed on (``status: "infra_error"``: a sandbox
+worker that died twice under it, say) says nothing about the answer: the adapters grade it once
+more, and if it fails again ``reward_fn`` gives ``None`` for it (TRL leaves a None reward out of
+the sample's sum), ``compute_score`` gives the floor with ``infra_error: 1.0`` in its dict (verl has
+no way to leave a sample out: mask it with that key), and ``/get_reward`` lists it in
+``infra_error``. ``ground_truth`` is not used for the score (a reference
 answer only feeds the comparison section of a report). Settings come from environment variables
 read when the Grader starts: ``IACGRADE_REWARD_WORKERS`` (default 2), ``IACGRADE_REWARD_SYNTH``
 (``0`` grades the source only). ``close()`` stops it; the next reward starts a new one.
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
     from iacgrade.grader import Grader
     from iacgrade.graders.models import SampleResult
 
-__all__ = ["FLOOR", "close", "compute_score", "reward_fn", "score_of"]
+__all__ = ["FLOOR", "close", "compute_score", "grade_for_reward", "reward_fn", "score_of"]
 
 FLOOR = 0.0
 _grader: Grader | None = None
@@ -81,24 +86,41 @@ def compute_score(
 ) -> float | dict[str, Any]:
     """verl's custom reward: the answer's reward in [0, 1]; with ``return_dict``, also its category
     scores in [0, 1] (0.0 when a category could not be assessed) and whether it built."""
-    result = _shared_grader().grade(solution_str, prompt=_prompt_of(extra_info))
+    grader = _shared_grader()
+    (result,) = grade_for_reward(grader, [{"response": solution_str, "prompt": _prompt_of(extra_info)}])
     score = score_of(result)
     if not return_dict:
         return score
     from iacgrade.graders.models import CATEGORIES
 
     categories = {c: (result.scores.get(c) or 0.0) / 100.0 for c in CATEGORIES}
-    return {"score": score, **categories, "synth_ok": 1.0 if result.synth.status == "ok" else 0.0}
+    return {
+        "score": score,
+        **categories,
+        "synth_ok": 1.0 if result.synth.status == "ok" else 0.0,
+        "infra_error": 1.0 if result.status == "infra_error" else 0.0,
+    }
 
 
-def reward_fn(completions: list[Any], prompts: list[Any] | None = None, **kw: Any) -> list[float]:
+def reward_fn(completions: list[Any], prompts: list[Any] | None = None, **kw: Any) -> list[float | None]:
     """TRL's reward function: one reward per completion (a string, or a chat message list whose
     last assistant turn is the answer), graded in parallel on the shared Grader."""
     rows = []
     for i, completion in enumerate(completions):
         prompt = prompts[i] if prompts is not None and i < len(prompts) else None
         rows.append({"response": _text(completion), "prompt": _text(prompt)})
-    return [score_of(r) for r in _shared_grader().grade_many(rows)]
+    results = grade_for_reward(_shared_grader(), rows)
+    return [None if r.status == "infra_error" else score_of(r) for r in results]
+
+
+def grade_for_reward(grader: Grader, rows: list[dict[str, Any]]) -> list[SampleResult]:
+    """``rows`` graded on ``grader`` in order, each answer the infrastructure failed on graded once
+    more (a worker that died under it is replaced by then): what every reward adapter sends back."""
+    results = list(grader.grade_many(rows))
+    again = [i for i, r in enumerate(results) if r.status == "infra_error"]
+    for i, result in zip(again, grader.grade_many([rows[i] for i in again]), strict=True):
+        results[i] = result
+    return results
 
 
 def _text(value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 - ``POST /grade`` ``{"response", "prompt"?, "kind"?, "id"?}`` → the SampleResult, as result.json has it.
 - ``POST /get_reward`` ``{"query": [...], "prompts": [...]?, "labels": [...]?}`` → ``{"rewards": [...],
-  "scores": [...]}``, OpenRLHF's remote reward shape. A query that starts with its prompt is graded
+  "scores": [...], "infra_error": [...]}``, OpenRLHF's remote reward shape (``infra_error``: the
+  indices of answers the grader's infrastructure failed on twice, whose reward is the floor and says
+  nothing of the answer: mask them). A query that starts with its prompt is graded
   without it (OpenRLHF sends prompt + response); the reward is ``iacgrade.reward.score_of``, the
   number ``compute_score`` gives; labels are accepted and not used (as ``ground_truth`` there).
 - ``GET /health`` → the server's state: workers, queue, counts.
@@ -224,15 +226,22 @@ class GradingService:
 
     # -- grading --------------------------------------------------------------------------
 
-    async def grade(self, answers: list[_Answer]) -> list[SampleResult]:
-        """Grade answers on the pool's threads; 503 if shutdown began before one of them started."""
+    async def grade(self, answers: list[_Answer], *, retry_infra: bool = False) -> list[SampleResult]:
+        """Grade answers on the pool's threads; 503 if shutdown began before one of them started.
+
+        ``retry_infra``: an answer the infrastructure failed on is graded once more (rewards)."""
         assert self._executor is not None
         loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(self._executor, self._grade_one, a) for a in answers]
+        grade_one = self._grade_retrying if retry_infra else self._grade_one
+        futures = [loop.run_in_executor(self._executor, grade_one, a) for a in answers]
         try:
             return list(await asyncio.gather(*futures))
         except _Draining:
             raise _HttpError(503, "the server is shutting down", {"Retry-After": "5"}) from None
+
+    def _grade_retrying(self, answer: _Answer) -> SampleResult:
+        result = self._grade_one(answer)
+        return self._grade_one(answer) if result.status == "infra_error" else result
 
     def _grade_one(self, answer: _Answer) -> SampleResult:
         if self.draining:
@@ -355,10 +364,12 @@ def build_app(settings: ServeSettings) -> Starlette:
         try:
             prompts: list[str | None] = [None] * len(body.query) if body.prompts is None else [*body.prompts]
             results = await service.grade(
-                [_answer_of(q, p) for q, p in zip(body.query, prompts, strict=True)]
+                [_answer_of(q, p) for q, p in zip(body.query, prompts, strict=True)], retry_infra=True
             )
             rewards = [score_of(r) for r in results]
-            return JSONResponse({"rewards": rewards, "scores": rewards})
+            # An answer the grader failed on twice has the floor: its index is listed, to be masked.
+            failed = [i for i, r in enumerate(results) if r.status == "infra_error"]
+            return JSONResponse({"rewards": rewards, "scores": rewards, "infra_error": failed})
         except _HttpError as exc:
             return _error(exc)
         except Exception as exc:

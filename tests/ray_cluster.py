@@ -8,6 +8,7 @@ left alone (``ray stop`` would stop them too).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -41,14 +42,20 @@ def _ports() -> list[str]:
 class LocalCluster:
     """``ray start --head`` and ``ray start --address`` on this machine; `stop` ends both."""
 
-    def __init__(self, cpus_per_node: int = 1) -> None:
+    def __init__(self, cpus_per_node: int = 1, *, dashboard: bool = False) -> None:
         # Short: Ray puts unix sockets under it, and their paths are limited to ~107 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="iqr", dir="/tmp"))
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.cpus = cpus_per_node
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-        self.ray = str(Path(sys.executable).parent / "ray")
+        # Started from this Python's folder, as from an activated venv: a job's ``python`` is it.
+        bin_dir = str(Path(sys.executable).parent)
+        path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PATH": path}
+        self.ray = str(Path(bin_dir) / "ray")
+        # The head's dashboard serves job submission (``ray job submit``); off unless asked for.
+        self.dashboard_port = _free_port() if dashboard else None
+        self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}" if dashboard else None
 
     def start(self, timeout: float = 120.0) -> LocalCluster:
         common = [f"--num-cpus={self.cpus}", "--disable-usage-stats", *_ports()]
@@ -57,7 +64,15 @@ class LocalCluster:
             "--head",
             f"--port={self.port}",
             f"--temp-dir={self.root / 'head'}",
-            "--include-dashboard=false",
+            *(
+                [
+                    "--include-dashboard=true",
+                    "--dashboard-host=127.0.0.1",
+                    f"--dashboard-port={self.dashboard_port}",
+                ]
+                if self.dashboard_port
+                else ["--include-dashboard=false"]
+            ),
             '--resources={"head_node": 1}',
             *common,
         )
@@ -122,6 +137,36 @@ class LocalCluster:
             if marker in cmd:
                 found.append((int(entry.name), cmd.decode(errors="replace")))
         return found
+
+    def submit_job(
+        self, runtime_env: dict[str, object], entrypoint: list[str], cwd: Path, timeout: float
+    ) -> str:
+        """``ray job submit`` to the head's dashboard from ``cwd``, waiting for the job; its output.
+
+        Raises when the job fails (its output in the message)."""
+        if self.dashboard_url is None:
+            raise RuntimeError("this cluster was started without a dashboard: no job submission")
+        done = subprocess.run(
+            [
+                self.ray,
+                "job",
+                "submit",
+                f"--address={self.dashboard_url}",
+                f"--runtime-env-json={json.dumps(runtime_env)}",
+                "--",
+                *entrypoint,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=cwd,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"ray job submit failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}"
+            )
+        return done.stdout
 
     def _ray(self, *args: str) -> None:
         done = subprocess.run([self.ray, *args], capture_output=True, text=True, env=self.env, timeout=180)

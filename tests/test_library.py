@@ -6,7 +6,9 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +82,40 @@ def test_reward_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
         assert reward.reward_fn([GOOD, NO_CODE, chat]) == [good, reward.FLOOR, good]
     finally:
         reward.close()
+
+
+class _FlakyGrader:
+    """A grader whose infrastructure fails on an answer a given number of times, then grades it."""
+
+    def __init__(self, graded: SampleResult, failures: dict[str, int]) -> None:
+        self.graded, self.failures, self.calls = graded, dict(failures), 0
+
+    def grade_many(self, rows: list[dict[str, Any]]) -> Iterator[SampleResult]:
+        self.calls += 1
+        for row in rows:
+            if self.failures.get(row["response"], 0) > 0:
+                self.failures[row["response"]] -= 1
+                yield self.graded.model_copy(update={"status": "infra_error", "reward": None, "total": None})
+            else:
+                yield self.graded
+
+
+def test_an_infra_error_is_graded_again_then_left_out_of_the_reward(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iacgrade import reward
+
+    with Grader(workers=1, out=tmp_path, cache=False, synth=False) as g:
+        graded = g.grade(GOOD, id="good")
+    assert graded.status == "graded" and graded.reward is not None
+    flaky = _FlakyGrader(graded, {"once": 1, "always": 9})
+    monkeypatch.setattr(reward, "_shared_grader", lambda: flaky)
+    # "once" fails, is graded again and gets its reward; "always" fails twice and is left out.
+    assert reward.reward_fn(["fine", "once", "always"]) == [graded.reward, graded.reward, None]
+    assert flaky.calls == 2 and flaky.failures == {"once": 0, "always": 7}
+    detail = reward.compute_score("iac", "always", None, return_dict=True)
+    assert isinstance(detail, dict) and detail["infra_error"] == 1.0 and detail["score"] == reward.FLOOR
+    assert reward.compute_score("iac", "fine", None, return_dict=True)["infra_error"] == 0.0  # type: ignore[index]
 
 
 def test_the_reward_is_the_same_through_the_cli_the_api_and_compute_score(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from iacgrade.graders.locations import node_toolchain
 from iacgrade.graders.runs import result_differences
 from iacgrade.graders.store import read_journal
 from tests.ray_cluster import LocalCluster
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.skipif(not HAVE_RAY, reason="ray is not installed (pip 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    c = LocalCluster(cpus_per_node=1)
+    c = LocalCluster(cpus_per_node=1, dashboard=True)  # the dashboard: for the ray job test
     try:
         yield c.start()
     finally:
@@ -51,10 +53,10 @@ def _inputs() -> list[str]:
     return [str(ROOT / "samples"), *tasks]
 
 
-def _grade(out: Path, *args: str, cache: Path) -> subprocess.Popen[str]:
+def _grade(out: Path, *args: str, cache: Path, cwd: Path = ROOT) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "cli.py"), "grade", *args, "--out", str(out), "--quiet", "--json"],
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT), "IACGRADE_CACHE_DIR": str(cache)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -131,6 +133,46 @@ def test_ray_run_is_the_local_run_with_synth(cluster: LocalCluster, tmp_path: Pa
     assert result_differences(tmp_path / "local", tmp_path / "ray") == []
     # The templates came back from the actors into the run folder.
     assert list((tmp_path / "ray" / "good_api_RESPONSE" / "templates").glob("*.template.json"))
+
+
+def _checkout_copy(dest: Path) -> None:
+    """The repository's tracked files copied to ``dest`` (symlinks as links): a fresh clone."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source, target = ROOT / name, dest / name
+        if source.is_symlink() or source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target, follow_symlinks=False)
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout: no tracked files to ship")
+def test_ray_job_submit_as_the_readme_shows(cluster: LocalCluster, tmp_path: Path) -> None:
+    """README's recipe: `ray job submit` ships a checkout as the working dir; the job's driver
+    grades on the cluster's actors and writes the same run folder as a local run."""
+    work = tmp_path / "checkout"
+    _checkout_copy(work)
+    answers = work / "answers"
+    answers.mkdir()
+    for name in ("flawed_api_RESPONSE.md", "cfn_json_queue_RESPONSE.md", "ts_good_queue_RESPONSE.md"):
+        shutil.copy(ROOT / "samples" / name, answers / name)
+    runtime_env = {
+        "working_dir": ".",
+        "excludes": ["out", ".venv", "node_modules"],
+        "env_vars": {
+            "IACGRADE_NODE_TOOLCHAIN": str(node_toolchain()),
+            "IACGRADE_CACHE_DIR": str(tmp_path / "c2"),
+        },
+    }
+    entry = ["python", "cli.py", "grade", "answers", "--out", str(tmp_path / "job"), "--executor", "ray"]
+    output = cluster.submit_job(runtime_env, entry, cwd=work, timeout=600)
+    assert "graded 3 of 3 answers" in output, output[-3000:]
+    manifest = json.loads((tmp_path / "job" / "run.json").read_text())
+    assert manifest["options"]["executor"] == "ray" and manifest["finished"]
+
+    # The same command run locally in the checkout (a result names its answer as the command did).
+    local = _grade(tmp_path / "local", "answers", "--workers", "2", cache=tmp_path / "c1", cwd=work)
+    assert _finish(local)["synth_ok"] == 3
+    assert result_differences(tmp_path / "local", tmp_path / "job") == []
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")

@@ -132,7 +132,7 @@ def test_reward_equals_compute_score(server: Server, monkeypatch: pytest.MonkeyP
         {"query": [PROMPT + t for t in texts], "prompts": [PROMPT] * 3, "labels": [None] * 3, "extra": 1},
     )
     assert reply.status == 200, reply.body
-    assert reply.json() == {"rewards": expected, "scores": expected}
+    assert reply.json() == {"rewards": expected, "scores": expected, "infra_error": []}
     assert expected[0] > expected[1] and expected[2] == reward.FLOOR
 
 
