@@ -283,8 +283,14 @@ def test_grade_a_cloudformation_task(tmp_path: Path) -> None:
     (broken / "lib").mkdir(parents=True)
     (broken / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
     (broken / "lib" / "MODEL_RESPONSE.md").write_text("```yaml\n" + _TEMPLATE + "  Bad: [\n")
+    twice = task.parent / "twice"  # a key given twice: the decoder's message names the line
+    (twice / "lib").mkdir(parents=True)
+    (twice / "metadata.json").write_text(json.dumps({"platform": "cfn", "language": "yaml"}))
+    (twice / "lib" / "MODEL_RESPONSE.md").write_text("```yaml\n" + _TEMPLATE + "Parameters: {}\n```\n")
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["grade", str(task), str(broken), "--out", str(out), "-q", "--no-cache"])
+    result = CliRunner().invoke(
+        app, ["grade", str(task), str(broken), str(twice), "--out", str(out), "-q", "--no-cache"]
+    )
     assert result.exit_code == 0, result.output
     good = json.loads((out / "task" / "lib" / "MODEL_RESPONSE" / "result.json").read_text())
     assert (good["kind"], good["status"], good["synth"]["status"]) == ("cloudformation-yaml", "graded", "ok")
@@ -303,6 +309,10 @@ def test_grade_a_cloudformation_task(tmp_path: Path) -> None:
     assert (bad["status"], bad["synth"]["status"], bad["synth"]["cause"]) == ("graded", "failed", "syntax")
     assert {"synth-failed", "parse-error"} <= {f["check"] for f in bad["findings"]}
     assert bad["scores"]["syntax"] < 100 and bad["scores"]["security"] is None
+    dup = json.loads((out / "twice" / "lib" / "MODEL_RESPONSE" / "result.json").read_text())
+    (parse,) = [f for f in dup["findings"] if f["check"] == "parse-error"]
+    assert "Duplicate" in parse["message"] and parse["message"].count("(line ") == 1, parse["message"]
+    assert parse["title"] == "Code that does not parse"
 
 
 def test_the_archive_s_long_platform_name_is_cloudformation_too() -> None:

@@ -53,7 +53,9 @@ def parse_error(ctx: CheckContext) -> Iterator[Hit]:
         lines = src.text.splitlines()
         text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
         cut_off = _looks_cut_off(src, err)
-        message = f"`{src.path}` does not parse: {err.msg} (line {line})"
+        # A decoder's message may name the line itself (cfn-lint's "Duplicate found 'X' (line 52)").
+        where = "" if (err.msg or "").endswith(f"(line {line})") else f" (line {line})"
+        message = f"`{src.path}` does not parse: {err.msg}{where}"
         if cut_off:
             message += "; the file ends in the middle of a statement, the answer looks cut off"
         yield Hit(message, [ctx.at(src, line, value=text or None)], key=src.path, lens="source")
