@@ -136,7 +136,7 @@ def _template_log_items(ctx: CheckContext) -> list[Item]:
         items.append(
             Item(
                 template_key(fn),
-                f"function {resource_label(fn)} has no log group of its own and no log_retention "
+                f"function {resource_label(fn)} has no log group of its own and no log retention set "
                 "(/aws/lambda/<name> never expires)",
                 fn.evidence(value="no LoggingConfig.LogGroup, LogGroup or LogRetention for /aws/lambda/<fn>"),
             )
