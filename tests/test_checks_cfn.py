@@ -151,7 +151,9 @@ def test_a_deletion_cloudformation_applies_by_default_is_not_called_the_answer_s
     assert found["Uploads"].evidence[0].value == "no DeletionPolicy (CloudFormation's default: Delete)"
     assert found["Uploads"].evidence[0].line == 2
     assert found["Scratch"].evidence[0].value == "DeletionPolicy: Delete"
-    assert "removal policy" in found["Scratch"].message
+    # Written in the template: the message says so and names no CDK removal policy.
+    assert "has DeletionPolicy Delete:" in found["Scratch"].message
+    assert "removal policy" not in found["Scratch"].message
 
 
 def test_encryption_an_answer_turned_off_reads_false_not_unset() -> None:

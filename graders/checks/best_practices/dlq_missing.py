@@ -255,7 +255,7 @@ def _template_async_functions(
         fn = fns[key]
         text = (
             f"function {resource_label(fn)} is invoked asynchronously by {names_list(bare)} with no "
-            "dead_letter_queue or on_failure destination: events that fail their retries are dropped"
+            "dead-letter queue or on-failure destination: events that fail their retries are dropped"
         )
         out.append(
             _Consumer(
@@ -512,7 +512,7 @@ def _source_async(ctx: CheckContext, index: AnswerModel, model: _SourceModel) ->
     for fn, labels, evidence in found.values():
         text = (
             f"function {fn.label} is invoked asynchronously by {names_list(labels)} with no "
-            "dead_letter_queue or on_failure destination: events that fail their retries are dropped"
+            "dead-letter queue or on-failure destination: events that fail their retries are dropped"
         )
         out.append(
             _Consumer("async", fn.cid, text, fn.evidence(ctx, value="no dead_letter_queue / on_failure"))

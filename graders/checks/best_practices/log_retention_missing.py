@@ -155,7 +155,7 @@ def _template_log_items(ctx: CheckContext) -> list[Item]:
             Item(
                 template_key(db),
                 f"{'cluster' if db.type.endswith('Cluster') else 'DB instance'} {resource_label(db)} exports "
-                f"{shown} logs with no cloudwatch_logs_retention (RDS creates those groups with no expiry)",
+                f"{shown} logs with no log retention (RDS creates those groups with no expiry)",
                 db.evidence(value=f"EnableCloudwatchLogsExports {shown}; no LogRetention"),
             )
         )

@@ -192,11 +192,11 @@ def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
         key = res.logical_id  # the same construct in a dev and a prod stack is one finding
         label = _TYPE_LABELS.get(res.type, res.type)
         sources = matched.get(key, [])
-        how = "; ".join(dict.fromkeys(f"`{d.code}`" for d in sources)) or "its removal policy"
+        how = "; ".join(dict.fromkeys(f"`{d.code}`" for d in sources))
         auto = res.logical_id in auto_deleted or any(d.auto_delete for d in sources)
         written = written_attribute(res.raw, "DeletionPolicy") is not None
         policy = (
-            f"has DeletionPolicy Delete from {how}"
+            f"has DeletionPolicy Delete{f' from {how}' if how else ''}"
             if written
             else "has no DeletionPolicy, so CloudFormation deletes it with the stack"
         )

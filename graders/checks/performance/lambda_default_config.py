@@ -55,7 +55,7 @@ def lambda_default_config(ctx: CheckContext) -> Iterable[Hit]:
     def message(items: list[Item]) -> str:
         names = names_list(i.text for i in items)
         if len(items) == 1:
-            return f"Function {names} sets neither memory_size nor timeout: it runs with the 128 MB / 3 s defaults"
-        return f"{len(items)} functions set neither memory_size nor timeout and run with the 128 MB / 3 s defaults: {names}"
+            return f"Function {names} sets neither memory size nor timeout: it runs with the 128 MB / 3 s defaults"
+        return f"{len(items)} functions set neither memory size nor timeout and run with the 128 MB / 3 s defaults: {names}"
 
     return one_finding(ctx, "lambda-default-config", template_items, source_items, message)
