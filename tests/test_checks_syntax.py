@@ -271,3 +271,39 @@ def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() ->
         update={"file": "bin/tap.ts", "attempts": [{**failure, "file": "bin/tap.ts"}]}
     )
     assert run_checks(ctx) == []
+
+
+def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_type() -> None:
+    from iacgrade.graders.checks import run_checks
+    from iacgrade.graders.models import SynthResult
+    from iacgrade.graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = (
+        "import * as s3 from 'aws-cdk-lib/aws-s3';\n"
+        "export interface TapStackProps { environmentSuffix: string }\n"
+        "export class DatabaseStack { securityGroup = 1 }\n"
+    ) + "// body\n" * 10
+    where = {"file": "lib/tap-stack.ts"}
+    diagnostics = [
+        {**where, "line": 5, "code": 2353, "message": "Object literal may only specify known properties, and "
+         "'versioning' does not exist in type 'BucketProps'."},
+        {**where, "line": 6, "code": 2339, "message": "Property 'VpcEndpointAwsService' does not exist on type "
+         "'typeof import(\"/job/node_modules/aws-cdk-lib/aws-ec2/index\")'."},
+        {**where, "line": 7, "code": 2339, "message": "Property 'databaseSecurityGroup' does not exist on type "
+         "'DatabaseStack'."},
+        {**where, "line": 8, "code": 2353, "message": "Object literal may only specify known properties, and "
+         "'stage' does not exist in type 'TapStackProps'."},
+        {**where, "line": 9, "code": 2554, "message": "Expected 2 arguments, but got 1."},
+        {**where, "line": 10, "code": 2304, "message": "Cannot find name 'kms'."},
+    ]  # fmt: skip
+    synth = SynthResult(status="ok", stacks=["S"], diagnostics=diagnostics)
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "invalid-api"
+    ctx = make_context({"lib/tap-stack.ts": text}, synth=synth, rubric=rubric)
+    ctx.kind = "cdk-typescript"
+    found = run_checks(ctx)
+    assert sorted(e.line for f in found for e in f.evidence) == [5, 6]
+    assert all(f.check == "invalid-api" and f.category == "syntax" for f in found)
+    assert any("TS2353" in f.message and "BucketProps" in f.message for f in found)
