@@ -84,7 +84,8 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
     """A typed answer's compiler errors on aws-cdk-lib's API (CDK TypeScript: an unknown prop or
     member, a wrong type for a prop, a missing required prop), with the compiler's file:line.
 
-    Only an error that names a type, none of them the answer's own (a property missing on its own
+    Only an error that names a type or an aws-cdk-lib module (`Namespace '"aws-cdk-lib"' has no
+    exported member 'Construct'`: a CDK v1 name), none of them the answer's own (a property missing on its own
     `DatabaseStack`, a prop its own `TapStackProps` does not declare, is a mistake in the answer's
     wiring, reported by type-error and synth-failed, not a misuse of the CDK API)."""
     from iacgrade.graders.kinds.cdk_typescript import diagnostic_category
@@ -97,7 +98,7 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
         if not isinstance(code, int) or diagnostic_category(code) != "invalid-api":
             continue
         types = [re.sub(r"<.*", "", t).removeprefix("typeof ").strip() for t in _TS_TYPE.findall(message)]
-        if not types or any(t in own for t in types):
+        if any(t in own for t in types) or not (types or "aws-cdk-lib" in message):
             continue
         file = str(diag["file"]) if diag.get("file") else None
         line = diag.get("line") if isinstance(diag.get("line"), int) else None
