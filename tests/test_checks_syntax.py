@@ -296,6 +296,8 @@ def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_ty
          "'stage' does not exist in type 'TapStackProps'."},
         {**where, "line": 9, "code": 2554, "message": "Expected 2 arguments, but got 1."},
         {**where, "line": 10, "code": 2304, "message": "Cannot find name 'kms'."},
+        {**where, "line": 12, "code": 2353, "message": "Object literal may only specify known properties, and "
+         "'versioning' does not exist in type 'BucketProps'."},
         {**where, "line": 11, "code": 2694, "message": "Namespace '\"/job/node_modules/aws-cdk-lib/index\"' has "
          "no exported member 'Construct'."},
     ]  # fmt: skip
@@ -306,6 +308,7 @@ def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_ty
     ctx = make_context({"lib/tap-stack.ts": text}, synth=synth, rubric=rubric)
     ctx.kind = "cdk-typescript"
     found = run_checks(ctx)
-    assert sorted(e.line for f in found for e in f.evidence) == [5, 6, 11]
+    assert sorted(e.line for f in found for e in f.evidence) == [5, 6, 11, 12]
+    assert len(found) == 3  # the same mistake on lines 5 and 12 is one finding
     assert all(f.check == "invalid-api" and f.category == "syntax" for f in found)
     assert any("TS2353" in f.message and "BucketProps" in f.message for f in found)

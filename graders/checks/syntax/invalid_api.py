@@ -102,7 +102,7 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
             continue
         file = str(diag["file"]) if diag.get("file") else None
         line = diag.get("line") if isinstance(diag.get("line"), int) else None
-        key = f"tsc:{file}:{line}"
+        key = f"tsc:{code}:{message}"  # one mistake repeated on several lines is one finding
         if file is not None and line is not None:
             spans.append((file, line, line, key))
         where = f" at {file}:{line}" if file else ""
