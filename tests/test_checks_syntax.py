@@ -312,3 +312,33 @@ def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_ty
     assert len(found) == 3  # the same mistake on lines 5 and 12 is one finding
     assert all(f.check == "invalid-api" and f.category == "syntax" for f in found)
     assert any("TS2353" in f.message and "BucketProps" in f.message for f in found)
+
+
+def test_a_typescript_name_the_compiler_cannot_find_is_an_undefined_name_per_file() -> None:
+    from iacgrade.graders.checks import run_checks
+    from iacgrade.graders.models import SynthResult
+    from iacgrade.graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = "import * as cdk from 'aws-cdk-lib';\n" * 50
+    diagnostics = [
+        {"file": "lib/db.ts", "line": 46, "code": 2304, "message": "Cannot find name 'kms'."},
+        {"file": "lib/db.ts", "line": 48, "code": 2304, "message": "Cannot find name 'kms'."},
+        {"file": "lib/db.ts", "line": 9, "code": 2552, "message": "Cannot find name 'bukcet'. Did you mean 'bucket'?"},
+        {"file": "lib/db.ts", "line": 3, "code": 2584, "message": "Cannot find name 'console'. Do you need to "
+         "change your target library?"},
+        {"file": "lib/db.ts", "line": 5, "code": 2339, "message": "Property 'x' does not exist on type 'Y'."},
+    ]  # fmt: skip
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "undefined-name"
+    ctx = make_context(
+        {"lib/db.ts": text}, synth=SynthResult(status="failed", diagnostics=diagnostics), rubric=rubric
+    )
+    ctx.kind = "cdk-typescript"
+    (finding,) = run_checks(ctx)
+    assert (
+        finding.message
+        == "`lib/db.ts` uses `kms` (line 46), `bukcet` (line 9) without importing or defining them"
+    )
+    assert [(e.file, e.line) for e in finding.evidence] == [("lib/db.ts", 46), ("lib/db.ts", 9)]

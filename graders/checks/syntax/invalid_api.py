@@ -33,7 +33,9 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
     (`from aws_cdk import core`, `node.apply_aspect`); variables assigned one CDK construct are
     followed, so `self.asg.metric_cpu_utilization()` is checked too. Through the synth lens, the
     error synth raised from such a use (also when a fallback got past it). The source lens
-    finds the errors masked behind the first one synth stops at.
+    finds the errors masked behind the first one synth stops at. For CDK TypeScript, the
+    compiler's errors on aws-cdk-lib's types (an unknown prop or member, a value of the wrong
+    type) with their file:line; not those on the answer's own classes and interfaces.
 
     Why it matters: each of these raises at synth time (TypeError, AttributeError, jsii
     "Unable to deserialize value"), so the app never produces a template.
