@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iacgrade.graders.kinds import cdk_python  # noqa: E402
+from iacgrade.graders.kinds import cdk_python, cdk_typescript  # noqa: E402
 from iacgrade.graders.models import Sample, SynthResult, Workspace  # noqa: E402
 from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
 from iacgrade.reports.writers import run_writers  # noqa: E402
@@ -34,8 +34,9 @@ _KEPT = ("templates", "lint.json", "manifest.json", "synth.log")
 class ReplayPool:
     """Stands in for the synth pool: hands back what an earlier run synthesized."""
 
-    def __init__(self, run: Path) -> None:
+    def __init__(self, run: Path, out: Path) -> None:
         self.run = run
+        self.out = out
 
     def synthesize(self, workspace: Workspace, sample: Sample, out_dir: str | Path) -> SynthResult:
         old = self.run / sample.sample_id
@@ -52,13 +53,41 @@ class ReplayPool:
         lint = old / "lint.json"
         if lint.is_file():
             synth.lint = json.loads(lint.read_text())
+        synth.diagnostics = _diagnostics(data)
         return synth
+
+    def synthesize_node(self, root: Path, job: dict[str, Any], out_dir: str | Path) -> SynthResult:
+        """The Node pool's call (a TypeScript/JavaScript answer): the sample is the output folder's."""
+        sample_id = Path(out_dir).resolve().relative_to(self.out.resolve()).as_posix()
+        return self.synthesize(None, Sample.model_construct(sample_id=sample_id), out_dir)  # type: ignore[arg-type]
 
     def __enter__(self) -> ReplayPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _diagnostics(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A TypeScript answer's compiler diagnostics, which result.json does not keep, as far as its
+    type-error findings show them (their evidence: file, line, `TS<code>: message`; the first 8
+    of each kind), so that the checks reading them see them again."""
+    out = []
+    for f in data.get("findings", []):
+        if f["check"] != "type-error":
+            continue
+        for ev in f.get("evidence", []):
+            code, _, message = str(ev.get("value") or "").partition(": ")
+            if code.startswith("TS") and code[2:].isdigit():
+                out.append(
+                    {
+                        "code": int(code[2:]),
+                        "file": ev.get("file"),
+                        "line": ev.get("line"),
+                        "message": message,
+                    }
+                )
+    return out
 
 
 def _findings(run: Path) -> Counter[tuple[str, str]]:
@@ -82,8 +111,10 @@ def main() -> int:
         return 2
     if args.out.exists():
         shutil.rmtree(args.out)
-    replay = ReplayPool(args.run)
+    replay = ReplayPool(args.run, args.out)
     cdk_python.start_pool = lambda settings: replay  # type: ignore[assignment,return-value]
+    node = type("NodeReplay", (), {"synthesize": lambda _self, *a: replay.synthesize_node(*a)})()
+    cdk_typescript.start_node_pool = lambda settings: node  # type: ignore[assignment]
     grade(
         args.paths, GradeOptions(out=args.out, workers=args.workers, use_cache=False), writers=run_writers()
     )

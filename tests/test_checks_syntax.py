@@ -271,3 +271,74 @@ def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() ->
         update={"file": "bin/tap.ts", "attempts": [{**failure, "file": "bin/tap.ts"}]}
     )
     assert run_checks(ctx) == []
+
+
+def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_type() -> None:
+    from iacgrade.graders.checks import run_checks
+    from iacgrade.graders.models import SynthResult
+    from iacgrade.graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = (
+        "import * as s3 from 'aws-cdk-lib/aws-s3';\n"
+        "export interface TapStackProps { environmentSuffix: string }\n"
+        "export class DatabaseStack { securityGroup = 1 }\n"
+    ) + "// body\n" * 10
+    where = {"file": "lib/tap-stack.ts"}
+    diagnostics = [
+        {**where, "line": 5, "code": 2353, "message": "Object literal may only specify known properties, and "
+         "'versioning' does not exist in type 'BucketProps'."},
+        {**where, "line": 6, "code": 2339, "message": "Property 'VpcEndpointAwsService' does not exist on type "
+         "'typeof import(\"/job/node_modules/aws-cdk-lib/aws-ec2/index\")'."},
+        {**where, "line": 7, "code": 2339, "message": "Property 'databaseSecurityGroup' does not exist on type "
+         "'DatabaseStack'."},
+        {**where, "line": 8, "code": 2353, "message": "Object literal may only specify known properties, and "
+         "'stage' does not exist in type 'TapStackProps'."},
+        {**where, "line": 9, "code": 2554, "message": "Expected 2 arguments, but got 1."},
+        {**where, "line": 10, "code": 2304, "message": "Cannot find name 'kms'."},
+        {**where, "line": 12, "code": 2353, "message": "Object literal may only specify known properties, and "
+         "'versioning' does not exist in type 'BucketProps'."},
+        {**where, "line": 11, "code": 2694, "message": "Namespace '\"/job/node_modules/aws-cdk-lib/index\"' has "
+         "no exported member 'Construct'."},
+    ]  # fmt: skip
+    synth = SynthResult(status="ok", stacks=["S"], diagnostics=diagnostics)
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "invalid-api"
+    ctx = make_context({"lib/tap-stack.ts": text}, synth=synth, rubric=rubric)
+    ctx.kind = "cdk-typescript"
+    found = run_checks(ctx)
+    assert sorted(e.line for f in found for e in f.evidence) == [5, 6, 11, 12]
+    assert len(found) == 3  # the same mistake on lines 5 and 12 is one finding
+    assert all(f.check == "invalid-api" and f.category == "syntax" for f in found)
+    assert any("TS2353" in f.message and "BucketProps" in f.message for f in found)
+
+
+def test_a_typescript_name_the_compiler_cannot_find_is_an_undefined_name_per_file() -> None:
+    from iacgrade.graders.checks import run_checks
+    from iacgrade.graders.models import SynthResult
+    from iacgrade.graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = "import * as cdk from 'aws-cdk-lib';\n" * 50
+    diagnostics = [
+        {"file": "lib/db.ts", "line": 46, "code": 2304, "message": "Cannot find name 'kms'."},
+        {"file": "lib/db.ts", "line": 48, "code": 2304, "message": "Cannot find name 'kms'."},
+        {"file": "lib/db.ts", "line": 9, "code": 2552, "message": "Cannot find name 'bukcet'. Did you mean 'bucket'?"},
+        {"file": "lib/db.ts", "line": 3, "code": 2584, "message": "Cannot find name 'console'. Do you need to "
+         "change your target library?"},
+        {"file": "lib/db.ts", "line": 5, "code": 2339, "message": "Property 'x' does not exist on type 'Y'."},
+    ]  # fmt: skip
+    rubric = load_rubric()
+    for cid, spec in rubric.checks.items():
+        spec.enabled = cid == "undefined-name"
+    ctx = make_context(
+        {"lib/db.ts": text}, synth=SynthResult(status="failed", diagnostics=diagnostics), rubric=rubric
+    )
+    ctx.kind = "cdk-typescript"
+    (finding,) = run_checks(ctx)
+    assert (
+        finding.message
+        == "`lib/db.ts` uses `kms` (line 46), `bukcet` (line 9) without importing or defining them"
+    )
+    assert [(e.file, e.line) for e in finding.evidence] == [("lib/db.ts", 46), ("lib/db.ts", 9)]

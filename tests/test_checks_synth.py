@@ -376,6 +376,31 @@ def test_cfn_lint_error_skips_major_version_aliases_and_empty_stacks() -> None:
     assert run_check("cfn-lint-error", {"a.py": "x = 1\n"}, templates=templates, lint=lint) == []
 
 
+def test_cfn_lint_error_skips_aurora_instance_classes_given_for_a_non_aurora_engine() -> None:
+    """cfn-lint lists Aurora's classes for RDS PostgreSQL 15.12 (it keys them by version number), so
+    a db.t3.micro there is noise; on Aurora, and db.t2 on MySQL 8.0, still count."""
+
+    def db(engine: str, version: str, cls: str) -> dict:
+        props = {"Engine": engine, "EngineVersion": version, "DBInstanceClass": cls}
+        if not engine.startswith("aurora"):
+            props |= {"AllocatedStorage": "20", "MasterUsername": "a", "MasterUserPassword": "abcdefgh12"}
+        else:
+            props["DBClusterIdentifier"] = "c"
+        return {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Properties": props}}}
+
+    def e3062(template: dict) -> list:
+        lint = {"S": [m for m in lint_template(template) if m["rule"] == "E3062"]}
+        return run_check("cfn-lint-error", {"a.py": "x = 1\n"}, templates={"S": template}, lint=lint)
+
+    assert lint_template(db("postgres", "15.12", "db.t3.micro"))  # cfn-lint does report it
+    assert e3062(db("postgres", "15.12", "db.t3.micro")) == []
+    assert e3062(db("postgres", "15.12", "db.m5.large")) == []
+    [aurora] = e3062(db("aurora-postgresql", "15.12", "db.t3.micro"))
+    assert "E3062" in aurora.message
+    [old] = e3062(db("mysql", "8.0", "db.t2.micro"))
+    assert "db.t2.micro" in old.message
+
+
 @needs_cdk
 def test_api_index_round_trips_through_its_json_cache(tmp_path, monkeypatch) -> None:
     from iacgrade.graders.analysis.cdkapi import CdkApi

@@ -92,7 +92,7 @@ def _lint_groups(
         raw = resources.get(logical) if logical else None
         if isinstance(raw, dict) and is_cdk_helper(logical, raw):
             continue
-        if _lint_noise(rule, text, resources):
+        if _lint_noise(rule, text, resources, raw if isinstance(raw, dict) else None):
             continue
         grouped.setdefault((rule, text), []).append((logical, m))
     return grouped
@@ -101,18 +101,32 @@ def _lint_groups(
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-def _lint_noise(rule: str, message: str, resources: dict[str, Any]) -> bool:
+def _lint_noise(
+    rule: str, message: str, resources: dict[str, Any], resource: dict[str, Any] | None = None
+) -> bool:
     """Errors cfn-lint reports on templates CloudFormation deploys fine.
 
     E3691 on a major-version engine alias (`'8.0' is not one of ['8.0.11', ...]`, what
     `MysqlEngineVersion.VER_8_0` writes): RDS accepts a major version and picks its default minor.
     E1001 "'Resources' is a required property" on a stack with no resources: the CDK CLI skips it.
+    E3062 on an RDS instance of a non-Aurora engine whose allowed classes hold no general-purpose
+    `db.m*` class: cfn-lint keys its instance classes by version number alone, so RDS PostgreSQL
+    15.12 gets Aurora PostgreSQL 15.12's list (memory-optimized, db.t3/t4g medium and up,
+    db.serverless). Every RDS engine version runs on db.m classes, so such a list is not the engine's.
     """
     if rule == "E3691":
         quoted = _QUOTED.findall(message)
         return bool(quoted) and any(v.startswith(quoted[0] + ".") for v in quoted[1:])
     if rule == "E1001" and "'Resources'" in message:
         return not resources
+    if rule == "E3062":
+        props = (resource or {}).get("Properties")
+        engine = props.get("Engine") if isinstance(props, dict) else None
+        return (
+            isinstance(engine, str)
+            and not engine.lower().startswith("aurora")
+            and not any(c.startswith("db.m") for c in _QUOTED.findall(message)[1:])
+        )
     return False
 
 

@@ -33,7 +33,9 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
     (`from aws_cdk import core`, `node.apply_aspect`); variables assigned one CDK construct are
     followed, so `self.asg.metric_cpu_utilization()` is checked too. Through the synth lens, the
     error synth raised from such a use (also when a fallback got past it). The source lens
-    finds the errors masked behind the first one synth stops at.
+    finds the errors masked behind the first one synth stops at. For CDK TypeScript, the
+    compiler's errors on aws-cdk-lib's types (an unknown prop or member, a value of the wrong
+    type) with their file:line; not those on the answer's own classes and interfaces.
 
     Why it matters: each of these raises at synth time (TypeError, AttributeError, jsii
     "Unable to deserialize value"), so the app never produces a template.
@@ -55,6 +57,7 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
             first = getattr(whole, "lineno", line)
             spans.append((src.path, first, getattr(whole, "end_lineno", first) or first, key))
             yield Hit(err.message, [ctx.at(src, err.node, value=err.code)], key=key, lens="source")
+    yield from _compiler_errors(ctx, spans)
     answer_classes = _answer_classes(ctx)
     failures = attempt_failures(ctx) + [f for f in [current_failure(ctx)] if f is not None]
     for failure in failures:
@@ -69,6 +72,45 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
         yield Hit(
             message,
             [failure_where(ctx, failure.file, failure.line, f"{failure.error_type}: {text}")],
+            key=key,
+            lens="synth",
+        )
+
+
+# A type a TypeScript diagnostic names: `type 'BucketProps'`, `type 'typeof import(".../aws-ec2/index")'`.
+_TS_TYPE = re.compile(r"type '([^']+)'")
+_TS_DECLARED = re.compile(r"\b(?:class|interface|type|enum)\s+([A-Za-z_$][\w$]*)")
+
+
+def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) -> Iterator[Hit]:
+    """A typed answer's compiler errors on aws-cdk-lib's API (CDK TypeScript: an unknown prop or
+    member, a wrong type for a prop, a missing required prop), with the compiler's file:line.
+
+    Only an error that names a type or an aws-cdk-lib module (`Namespace '"aws-cdk-lib"' has no
+    exported member 'Construct'`: a CDK v1 name), none of them the answer's own (a property missing on its own
+    `DatabaseStack`, a prop its own `TapStackProps` does not declare, is a mistake in the answer's
+    wiring, reported by type-error and synth-failed, not a misuse of the CDK API)."""
+    from iacgrade.graders.kinds.cdk_typescript import diagnostic_category
+
+    if not ctx.synth.diagnostics:
+        return
+    own = {name for f in ctx.files for name in _TS_DECLARED.findall(f.content)}
+    for diag in ctx.synth.diagnostics:
+        code, message = diag.get("code"), one_line(str(diag.get("message") or ""), "")
+        if not isinstance(code, int) or diagnostic_category(code) != "invalid-api":
+            continue
+        types = [re.sub(r"<.*", "", t).removeprefix("typeof ").strip() for t in _TS_TYPE.findall(message)]
+        if any(t in own for t in types) or not (types or "aws-cdk-lib" in message):
+            continue
+        file = str(diag["file"]) if diag.get("file") else None
+        line = diag.get("line") if isinstance(diag.get("line"), int) else None
+        key = f"tsc:{code}:{message}"  # one mistake repeated on several lines is one finding
+        if file is not None and line is not None:
+            spans.append((file, line, line, key))
+        where = f" at {file}:{line}" if file else ""
+        yield Hit(
+            f"the compiler rejects a use of aws-cdk-lib{where}: TS{code}: {message}",
+            [failure_where(ctx, file, line, f"TS{code}: {message}")],
             key=key,
             lens="synth",
         )

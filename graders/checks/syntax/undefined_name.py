@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 import pyflakes.checker
@@ -11,11 +12,12 @@ import pyflakes.messages
 from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
 from iacgrade.graders.analysis.pyast import walk
 from iacgrade.graders.analysis.pyflakes_run import flakes
+from iacgrade.graders.analysis.synth_failure import failure_where
 from iacgrade.graders.checks import check
 
 
 # ---- undefined-name ------------------------------------------------------------------------------
-@check("undefined-name", kinds=("cdk-python",))
+@check("undefined-name", lenses=("source", "synth"), kinds=("cdk-python",))
 def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
     """Names used but never imported or defined (missing imports).
 
@@ -23,7 +25,8 @@ def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
     one finding per file listing each name and where it is first used. Files with a star import
     are judged by pyflakes' own rules (names that may come from the star are not reported), and
     names used only in annotations that are never evaluated (string annotations, or
-    `from __future__ import annotations`) are left out.
+    `from __future__ import annotations`) are left out. For CDK TypeScript, the compiler's
+    "Cannot find name" errors on the files the app imports, with their file:line.
 
     Why it matters: the first use raises NameError: at synth time for stack code, at run time
     for Lambda handlers.
@@ -50,6 +53,32 @@ def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
         )
         evidence = [ctx.at(src, line, value=name) for name, line in names.items()]
         yield Hit(message, evidence, key=src.path)
+    yield from _compiler_undefined(ctx)
+
+
+# TypeScript: "Cannot find name 'kms'." (2304), "... Did you mean 'x'?" (2552), "Cannot find
+# namespace 'x'." (2503), "... Did you mean the instance member 'this.x'?" (2663). Not 2580/2584
+# (a name from type definitions or a library the project's options leave out: not the answer's).
+_TS_UNDEFINED = frozenset({2304, 2552, 2503, 2663})
+_TS_NAME = re.compile(r"Cannot find (?:name|namespace) '([^']+)'")
+
+
+def _compiler_undefined(ctx: CheckContext) -> Iterator[Hit]:
+    """A typed answer's undefined names as its compiler reports them, one finding per file."""
+    per_file: dict[str, dict[str, int | None]] = {}
+    for diag in ctx.synth.diagnostics:
+        found = _TS_NAME.search(str(diag.get("message") or ""))
+        if diag.get("code") not in _TS_UNDEFINED or not found or not diag.get("file"):
+            continue
+        line = diag.get("line") if isinstance(diag.get("line"), int) else None
+        per_file.setdefault(str(diag["file"]), {}).setdefault(found.group(1), line)
+    for path, names in per_file.items():
+        listed = ", ".join(f"`{n}` (line {line})" for n, line in names.items())
+        message = (
+            f"`{path}` uses {listed} without importing or defining {'it' if len(names) == 1 else 'them'}"
+        )
+        evidence = [failure_where(ctx, path, line, name) for name, line in names.items()]
+        yield Hit(message, evidence, key=path, lens="synth")
 
 
 def _in_lazy_annotation(src: SourceFile, line: int, col: int) -> bool:
