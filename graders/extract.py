@@ -54,6 +54,9 @@ pieces parse better than the whole. A fence with no language that holds a headin
 another opening fence is the trace of a mis-paired fence earlier on; its content is read
 again as markdown. So is a markdown (or language-less) block that nothing names and that holds
 a file label over a fence: the whole answer wrapped in one outer ```` ````markdown ```` fence.
+A markdown block the answer names as a document (``lib/MODEL_RESPONSE.md``, ``README.md``) that
+shows fenced blocks with its own fence runs to the fence that balances them: its templates and
+examples are the document's content, not the answer's files.
 A ``#`` line inside a markdown block is a heading, never a comment naming the block.
 """
 
