@@ -169,9 +169,20 @@ def _python_problems(ic: InlineCode) -> list[_Problem]:
     return problems
 
 
-# What a Lambda Python runtime has besides the standard library: boto3 and its dependencies.
+# What a Lambda Python runtime has besides the standard library: boto3 and its dependencies, and
+# the cfnresponse module CloudFormation adds to ZipFile code.
 _PYTHON_RUNTIME_MODULES = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "awslambdaric"}
+    {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "dateutil",
+        "urllib3",
+        "six",
+        "awslambdaric",
+        "cfnresponse",
+    }
 )
 
 
@@ -300,6 +311,8 @@ def _node_problems(ic: InlineCode) -> list[_Problem]:
             module = m.group(1) or m.group(2)
             if module.startswith((".", "/", "node:")) or module in _NODE_BUILTINS:
                 continue
+            if module == "cfn-response":
+                continue  # CloudFormation adds it to ZipFile code
             if module.startswith("@aws-sdk/") and (major is None or major >= 18):
                 continue
             if module == "aws-sdk" and (major is None or major < 18):
