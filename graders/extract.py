@@ -54,6 +54,9 @@ pieces parse better than the whole. A fence with no language that holds a headin
 another opening fence is the trace of a mis-paired fence earlier on; its content is read
 again as markdown. So is a markdown (or language-less) block that nothing names and that holds
 a file label over a fence: the whole answer wrapped in one outer ```` ````markdown ```` fence.
+A markdown block the answer names as a document (``lib/MODEL_RESPONSE.md``, ``README.md``) that
+shows fenced blocks with its own fence runs to the fence that balances them: its templates and
+examples are the document's content, not the answer's files.
 A ``#`` line inside a markdown block is a heading, never a comment naming the block.
 """
 
@@ -282,6 +285,16 @@ def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> 
             line = tok.map[0] + 1 + offset
             near = [lb for lb in labels if lb.age <= _MAX_LABEL_AGE]
             block = _Block(line, tok.info.strip(), tok.content, _is_closed(lines, tok), near, _sentence(last))
+            end = _document_end(lines, tok, block) if depth < _MAX_CUT_DEPTH else None
+            if end is not None:
+                result.notes.append(
+                    f"markdown document at line {line} shows fenced blocks of its own: read whole"
+                    f" to line {end + 1 + offset} (its code blocks are its content, not files)"
+                )
+                block.content = "\n".join(lines[tok.map[0] + 1 : end]) + "\n"
+                blocks.append(block)
+                blocks.extend(_find_blocks("\n".join(lines[end + 1 :]), offset + end + 1, depth + 1, result))
+                break
             cut = _unclosed_cut(block, tok.markup) if depth < _MAX_CUT_DEPTH else None
             if depth < _MAX_REPARSE_DEPTH and cut is None and _mispaired(block, tok):
                 result.notes.append(
@@ -440,6 +453,60 @@ def _labels_over_fences(content: str) -> Iterator[tuple[int, str]]:
         inner = _OPEN_FENCE.match(lines[j]) if j < len(lines) else None
         if inner is not None:
             yield i, inner.group(1)
+
+
+_BARE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
+
+
+def _document_end(lines: list[str], tok: Token, block: _Block) -> int | None:
+    """Line index of the fence that closes a markdown document the answer names, when the
+    document shows fenced blocks of its own with the outer fence.
+
+    An answer that gives its folder's ``lib/MODEL_RESPONSE.md`` or ``README.md`` in a
+    ```` ```markdown ```` block closes that block, to a markdown reader, at the first bare fence
+    inside it: the end of the document's own first code block. The rest of the document (its
+    templates, its code) would then read as the answer's files. A fence with a language never
+    closes a block, so inside a document named as one such a line opens a nested block: the
+    document ends at the bare fence that balances them; a bare fence in the document's own text
+    opens an inner block unless a new section (heading, label, rule, fence) or the end follows
+    it. None when the document holds no such nesting or never balances, and the markdown
+    reader's end stands."""
+    if _language(block.info, "") != "markdown" or not tok.map:
+        return None
+    named = [
+        p for p in (_info_path(block.info), *(q for lb in block.labels for q in _paths_in(lb.text))) if p
+    ]
+    if not named or not all(p.lower().endswith((".md", ".markdown")) for p in named):
+        return None
+    fence = tok.markup
+    depth, nested = 1, False
+    for j in range(tok.map[0] + 1, len(lines)):
+        opening = _CODE_OPEN.match(lines[j])
+        if opening is not None and opening.group(1)[0] == fence[0]:
+            depth, nested = depth + 1, True
+            continue
+        bare = _BARE_FENCE.match(lines[j])
+        if bare is None or bare.group(1)[0] != fence[0] or len(bare.group(1)) < len(fence):
+            continue
+        if depth == 1 and not _section_ends(lines, j + 1):
+            depth, nested = 2, True  # an inner block opened with a bare fence: text follows it
+            continue
+        depth -= 1
+        if depth == 0:
+            return j if nested and j > tok.map[1] - 1 else None
+    return None
+
+
+_SECTION_START = re.compile(r"^ {0,3}(?:#{1,6}\s|\*\*|<!--|(?:-{3,}|\*{3,}|_{3,})\s*$|`{3,}|~{3,})")
+
+
+def _section_ends(lines: list[str], start: int) -> bool:
+    """Whether the first non-blank line from ``start`` begins a new section (a heading, a label,
+    a rule or a fence) or there is none: what follows a document's closing fence."""
+    for line in lines[start:]:
+        if line.strip():
+            return bool(_SECTION_START.match(line))
+    return True
 
 
 def _wrapped_answer(block: _Block) -> bool:

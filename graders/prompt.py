@@ -93,6 +93,36 @@ def asks_destroyable(prompt: str | None) -> str | None:
     return None
 
 
+# Statements that make a publicly readable bucket (a static website) a requirement of the task.
+_PUBLIC_BUCKET = re.compile(
+    r"\bpublic(?:ly)?[\s-]+read(?:able)?\b|\bpublicly\s+(?:accessible|readable)\b"
+    r"|\bpublic\s+(?:static\s+)?website\b",
+    re.IGNORECASE,
+)
+_BUCKET_WORDS = re.compile(r"\b(?:s3|buckets?|website)\b", re.IGNORECASE)
+_PUBLIC_DENIED = re.compile(
+    r"\b(?:not|never|no|without|block(?:s|ing|ed)?|prevent\w*|den(?:y|ies)|disabl\w*)\b|n't\b", re.I
+)
+# A sentence about finding public buckets (a Config rule, an alarm) asks for none.
+_PUBLIC_WATCHED = re.compile(r"prohibited|\b(?:flag|alert|monitor|detect|check|audit|config)\w*", re.I)
+
+
+def asks_public_bucket(prompt: str | None) -> str | None:
+    """The prompt's words that require a bucket anyone may read (a public static website), else None."""
+    if not prompt:
+        return None
+    for _, sentence in _sentences(prompt):
+        found = _PUBLIC_BUCKET.search(sentence)
+        if (
+            found
+            and _BUCKET_WORDS.search(sentence)
+            and not _PUBLIC_DENIED.search(sentence[: found.start()])
+            and not _PUBLIC_WATCHED.search(sentence)
+        ):
+            return _clip(sentence.strip(" -*#>\t"))
+    return None
+
+
 _FUNCTION_WORDS = re.compile(r"\b(?:lambda|functions?)\b", re.IGNORECASE)
 _SIZE = re.compile(
     r"\b\d{2,5}\s*(?:MB|GB|MiB)\b|\b\d+[- ]?(?:seconds?|secs?|minutes?|mins?)\b", re.IGNORECASE

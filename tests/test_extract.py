@@ -524,3 +524,24 @@ def test_a_typescript_file_shown_in_parts_is_joined_with_its_lines_in_place() ->
     left = extract_files(open_only)
     assert [f.path for f in left.files] == ["lib/tap-stack.ts"] and "versioned" not in left.files[0].content
     assert [s.reason for s in left.skipped] == ["fragment"]
+
+
+def test_a_named_markdown_document_showing_same_fence_blocks_is_read_whole() -> None:
+    """An answer giving its folder's MODEL_RESPONSE.md (or a README) in a ```markdown block: the
+    document's own ```json template and bare ``` output block are its content, not files."""
+    template = '{\n  "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}\n}\n'
+    md = (
+        "## File: lib/MODEL_RESPONSE.md\n\n```markdown\n# Old answer\n\n## File: lib/old.json\n\n"
+        f"```json\n{template}```\n\nIt failed with:\n```\nCircular dependency\n```\n\nThe end.\n```\n\n"
+        f"## File: lib/TapStack.json\n\n```json\n{template}```\n"
+    )
+    extraction = extract_files(md)
+    files = {f.path: f for f in extraction.files}
+    assert set(files) == {"lib/MODEL_RESPONSE.md", "lib/TapStack.json"}
+    doc = files["lib/MODEL_RESPONSE.md"].content
+    assert "lib/old.json" in doc and "Circular dependency" in doc and doc.rstrip().endswith("The end.")
+    assert files["lib/TapStack.json"].line == md.split("\n").index("## File: lib/TapStack.json") + 3
+    assert any("read whole" in n for n in extraction.notes)
+    # the same blocks under a name that is not a markdown document are still cut at the label
+    cut = extract_files(md.replace("lib/MODEL_RESPONSE.md", "lib/notes.txt", 1))
+    assert "lib/old.json" in {f.path for f in cut.files}

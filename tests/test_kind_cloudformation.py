@@ -444,7 +444,25 @@ def test_an_outline_with_elided_entries_is_no_template(tmp_path: Path) -> None:
     built, _ = _build(tmp_path, outline)
     assert (built.synth.status, built.synth.cause) == ("skipped", "no-code")
     assert built.notes == [
-        "template.json is an outline of a template (its entries are elided as {...}), not a template"
+        "template.json is an outline of a template (its entries are elided as {...} or give a type alone),"
+        " not a template"
     ]
     one = _FENCED.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_PER_REQUEST\n      Tags: [...]")
     assert _build(tmp_path / "one", one)[0].synth.status == "ok"  # one elided value: still a template
+
+
+def test_a_structure_listing_resources_by_type_alone_is_no_template(tmp_path: Path) -> None:
+    listed = ",\n".join(f'    "{n}": {{ "Type": "AWS::{t}" }}' for n, t in _TYPES)
+    structure = f'```json\n{{\n  "Resources": {{\n{listed}\n  }}\n}}\n```\n'
+    built, _ = _build(tmp_path, structure)
+    assert (built.synth.status, built.synth.cause) == ("skipped", "no-code")
+    # the same resources with a property somewhere: a (small) template, graded
+    real = structure.replace('{ "Type": "AWS::EC2::VPC" }', '{ "Type": "AWS::EC2::VPC", "Properties": {} }')
+    assert _build(tmp_path / "real", real)[0].synth.status == "ok"
+    # two bare resources are too few to call it an outline
+    two = structure.replace('    "Subnets": { "Type": "AWS::RDS::DBSubnetGroup" },\n', "")
+    assert two != structure
+    assert _build(tmp_path / "two", two)[0].synth.status == "ok"
+
+
+_TYPES = (("VPC", "EC2::VPC"), ("Subnets", "RDS::DBSubnetGroup"), ("Db", "RDS::DBCluster"))

@@ -8,7 +8,13 @@ import pytest
 
 from iacgrade.graders.checks import run_checks
 from iacgrade.graders.models import Sample
-from iacgrade.graders.prompt import asks_destroyable, asks_function_size, read_prompt, tag_keys
+from iacgrade.graders.prompt import (
+    asks_destroyable,
+    asks_function_size,
+    asks_public_bucket,
+    read_prompt,
+    tag_keys,
+)
 from tests.checkkit import make_context
 
 
@@ -186,3 +192,41 @@ def test_uniform_sizes_the_prompt_asked_for_are_a_note() -> None:
     ctx.prompt = "All functions should have 512MB memory allocation and a 30-second timeout.\n"
     asked = [f for f in run_checks(ctx) if f.check == "lambda-uniform-config"]
     assert [f.severity for f in asked] == ["info"] and "prompt sets this size" in asked[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("Create an S3 bucket to host a static website with public read access.", True),
+        ("Host all static assets in an S3 bucket that is publicly readable.", True),
+        ("Buckets aren't publicly accessible, only reachable from EC2 through IAM roles.", False),
+        ("Block public read access on every S3 bucket.", False),
+        ("Add the Config rule s3-bucket-public-read-prohibited to flag public buckets.", False),
+        ("Alert on publicly accessible S3 buckets.", False),
+        ("The API is publicly accessible.", False),  # no bucket in the sentence
+    ],
+)
+def test_prompts_that_ask_for_a_public_bucket(text: str, asked: bool) -> None:
+    assert bool(asks_public_bucket("# Task\n\n" + text + "\n")) is asked
+
+
+def test_a_public_website_bucket_the_prompt_asks_for_is_a_note() -> None:
+    bucket = {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": False,
+                "BlockPublicPolicy": False,
+                "IgnorePublicAcls": False,
+                "RestrictPublicBuckets": False,
+            }
+        },
+    }
+    templates = {"Site": {"Resources": {"Site": bucket}}}
+    ctx = make_context({}, templates)
+    (scored,) = [f for f in run_checks(ctx) if f.check == "s3-public-access"]
+    assert scored.severity == "high"
+    ctx = make_context({}, templates)
+    ctx.prompt = "Create an S3 bucket to host a static website with public read access.\n"
+    (note,) = [f for f in run_checks(ctx) if f.check == "s3-public-access"]
+    assert note.severity == "info" and "as the task's prompt requires" in note.message

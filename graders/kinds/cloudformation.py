@@ -31,6 +31,9 @@ _RESOURCE_TYPE = re.compile(r"[\"']?Type[\"']?\s*:\s*[\"']?AWS::\w+::\w+")
 _NESTED = re.compile(r"AWS::CloudFormation::Stack\b")
 # An entry whose body is elided: ``"VPC": {...}``, ``ParameterGroups: [...]`` (or the ellipsis character).
 _ELIDED = re.compile(r":\s*(?:\{\s*(?:\.\.\.|\u2026)\s*\}|\[\s*(?:\.\.\.|\u2026)\s*\])")
+# A resource written as nothing but its type: ``"VPC": { "Type": "AWS::EC2::VPC" }``.
+_TYPE_ONLY = re.compile(r"\{\s*[\"']?Type[\"']?\s*:\s*[\"']?AWS::\w+::\w+[\"']?\s*\}")
+_PROPERTIES = re.compile(r"[\"']?Properties[\"']?\s*:")
 # This many elided entries make a block an outline of a template (a summary), not a template.
 OUTLINE_ELISIONS = 3
 DEFAULT_REGION = "us-east-1"
@@ -62,7 +65,7 @@ class CloudFormation(Kind):
         )
         if not files:
             outlines = [
-                f"{f.path} is an outline of a template (its entries are elided as {{...}}), not a template"
+                f"{f.path} is an outline of a template (its entries are elided as {{...}} or give a type alone), not a template"
                 for f in extraction.files
                 if f.language in ("yaml", "json") and template_format(f.content) and is_outline(f.content)
             ]
@@ -244,11 +247,22 @@ def _fixed(line: int) -> Callable[[int], int]:
 
 
 def is_outline(content: str) -> bool:
-    """A template-shaped block whose entries are elided (``"VPC": {...}``): a summary, not a template.
+    """A template-shaped block whose entries are elided (``"VPC": {...}``), or whose resources are
+    all listed by type alone with no properties anywhere (``"VPC": { "Type": "AWS::EC2::VPC" }``,
+    "the template's structure"): a summary, not a template.
 
     YAML reads ``{...}`` as a mapping with the key ``...``, so an outline would parse and be linted
-    as a template full of nonsense; it is left out like a prose answer (no template)."""
-    return len(_ELIDED.findall(content, 0, 200_000)) >= OUTLINE_ELISIONS
+    as a template full of nonsense (every required property missing); it is left out like a prose
+    answer (no template)."""
+    if len(_ELIDED.findall(content, 0, 200_000)) >= OUTLINE_ELISIONS:
+        return True
+    head = content[:200_000]
+    typed = len(_RESOURCE_TYPE.findall(head))
+    return (
+        typed >= OUTLINE_ELISIONS
+        and len(_TYPE_ONLY.findall(head)) == typed
+        and _PROPERTIES.search(head) is None
+    )
 
 
 def start_parse_pool(settings: BuildSettings) -> ParsePool:

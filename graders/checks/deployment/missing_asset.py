@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import json
 import posixpath
+import re
 from collections.abc import Iterator
 
 from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
@@ -14,7 +16,7 @@ from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
 
 
-@check("missing-asset", lenses=("source", "synth"), kinds=("cdk-python",))
+@check("missing-asset", lenses=("source", "synth", "template"), kinds=("cdk-python",))
 def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
     """An asset path the answer never provides (`Code.from_asset("lambda")` with no lambda/ folder).
 
@@ -23,9 +25,13 @@ def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
     `PythonFunction(entry=...)`, ...) that resolve (literals, `os.path.join(os.path.dirname(__file__), ...)`,
     `Path(__file__).parent / ...`) to a path under which the answer gives no file, relative to
     the app's directory; and the assets synth could not find (the grader stubbed them to go on).
+    In the template, a nested stack (``AWS::CloudFormation::Stack``) whose ``TemplateURL`` names a
+    template file (``.../network-stack.json``) the answer never gives; an answer that gives
+    templates it does not name is given the benefit of the doubt.
 
     Why it matters: `cdk synth` fails with "Cannot find asset"; the code the function should run
-    is not part of the answer.
+    is not part of the answer. A nested stack's template that is not in the answer cannot be
+    uploaded, and the resources it stands for are not part of the answer either.
 
     Bad example:
 
@@ -54,6 +60,7 @@ def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
                 key=f"asset:{path}",
                 lens="source",
             )
+    yield from _missing_nested_templates(ctx, have)
     for stub in ctx.synth.missing_assets:
         path = _normal(stub)
         if path is None:
@@ -212,3 +219,28 @@ def _short_code(src: SourceFile, call: ast.Call) -> str:
     seg = ast.get_source_segment(src.text, arg) if arg is not None else None
     seg = " ".join((seg or "").split())
     return f"{func}({seg[:60]})"
+
+
+# ---- nested stack templates ------------------------------------------------------------------------
+_TEMPLATE_FILE = re.compile(r"([\w.-]+\.(?:json|ya?ml|template))\W*$", re.IGNORECASE)
+_ASSET_HASH = re.compile(r"[0-9a-f]{40,}\.json", re.IGNORECASE)  # CDK's own nested-stack assets
+_UNNAMED_TEMPLATE = re.compile(r"template(?:-\d+)?\.(?:json|ya?ml)")
+
+
+def _missing_nested_templates(ctx: CheckContext, have: set[str]) -> Iterator[Hit]:
+    given = {posixpath.basename(p).lower() for p in have}
+    for res in ctx.resources("AWS::CloudFormation::Stack"):
+        url = res.properties.get("TemplateURL")
+        match = _TEMPLATE_FILE.search(json.dumps(url)[-300:]) if url is not None else None
+        if match is None or _ASSET_HASH.fullmatch(match.group(1)) or match.group(1).lower() in given:
+            continue
+        unnamed = {p for p in have if _UNNAMED_TEMPLATE.fullmatch(posixpath.basename(p)) and p != res.file}
+        if unnamed:
+            continue  # a template the answer gives without a name may be this one
+        name = match.group(1)
+        yield Hit(
+            f"nested stack {res.logical_id} loads the template `{name}` (TemplateURL), but the answer never gives it",
+            [res.evidence(value=f"TemplateURL .../{name}")],
+            key=f"asset:{name}",
+            lens="template",
+        )

@@ -18,10 +18,18 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
-from iacgrade.graders.checks import check
+from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.prompt import asks_public_bucket
 
 
-@check("s3-public-access", lenses=("source", "template"), kinds=("cdk-python",))
+class S3PublicAccessOptions(CheckOptions):
+    prompt_waives: bool = True
+    """When the task's prompt requires a publicly readable bucket (a static website), report at severity info."""
+
+
+@check(
+    "s3-public-access", lenses=("source", "template"), kinds=("cdk-python",), options=S3PublicAccessOptions
+)
 def s3_public_access(ctx: CheckContext) -> Iterator[Hit]:
     """S3 buckets opened to the public.
 
@@ -39,11 +47,20 @@ def s3_public_access(ctx: CheckContext) -> Iterator[Hit]:
         s3.Bucket(self, "Site", public_read_access=True,
                   block_public_access=s3.BlockPublicAccess.BLOCK_ACLS)
 
+    When the task's prompt itself requires a bucket anyone may read ("an S3 bucket to host a
+    static website with public read access"), the finding is kept as a note at severity info,
+    quoting the prompt: the answer did what it was asked. The rubric option
+    ``prompt_waives: false`` turns that off.
+
     Fix: keep `block_public_access=s3.BlockPublicAccess.BLOCK_ALL` and serve content through
     CloudFront with origin access control, or grant access to named principals only.
     """
     template_hits = list(_public_template(ctx)) if ctx.has_template else []
-    yield from merge_lenses(ctx, template_hits, _public_source(ctx))
+    asked = asks_public_bucket(ctx.prompt) if ctx.options(S3PublicAccessOptions).prompt_waives else None
+    for hit in merge_lenses(ctx, template_hits, _public_source(ctx)):
+        if asked and hit.severity != "info":
+            hit.as_note(f"; as the task's prompt requires (“{asked}”), so not scored")
+        yield hit
 
 
 # ==== s3-public-access ======================================================================

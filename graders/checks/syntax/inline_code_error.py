@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,7 +29,9 @@ def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     imported (`boto3`, `json`, `logging`, ...), a handler whose module is not `index` (inline
     code is always saved as index.py / index.js) or whose function the code does not define, and
     Node.js code that requires modules its runtime does not provide (`aws-sdk` v2 on nodejs18.x
-    and later, which ship only the v3 `@aws-sdk/*` clients; `aws-xray-sdk-core` on any runtime).
+    and later, which ship only the v3 `@aws-sdk/*` clients; `aws-xray-sdk-core` on any runtime),
+    and Python code of a template function with no layers that imports, at its top level,
+    modules beyond the standard library and boto3 (`pymysql`, `requests`).
 
     Why it matters: CloudFormation deploys such a function without complaint; it fails on its
     first invocation (ImportModuleError, NameError, "Cannot find module").
@@ -149,10 +152,57 @@ def _python_problems(ic: InlineCode) -> list[_Problem]:
                 [(line, name) for name, line in undefined.items()],
             )
         )
+    unavailable = _python_unavailable(ic, src.tree)
+    if unavailable:
+        names = ", ".join(f"`{m}`" for m in unavailable)
+        lacks = f"the {ic.runtime} runtime" if ic.runtime else "the Lambda Python runtime"
+        problems.append(
+            _Problem(
+                f"imports {names}, which {lacks} does not provide and inline code cannot bundle"
+                " (only the standard library and boto3 are there)",
+                [(line, f"import {m}") for m, line in unavailable.items()],
+            )
+        )
     handler = _handler_problem(ic, _python_top_level_names(src.tree))
     if handler:
         problems.append(handler)
     return problems
+
+
+# What a Lambda Python runtime has besides the standard library: boto3 and its dependencies, and
+# the cfnresponse module CloudFormation adds to ZipFile code.
+_PYTHON_RUNTIME_MODULES = frozenset(
+    {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "dateutil",
+        "urllib3",
+        "six",
+        "awslambdaric",
+        "cfnresponse",
+    }
+)
+
+
+def _python_unavailable(ic: InlineCode, tree: ast.Module) -> dict[str, int]:
+    """Modules the code imports at its top level (unguarded) that the runtime does not have, with
+    their lines; only for a template function that adds no layers (a layer may provide them)."""
+    if ic.resource is None or ic.resource.properties.get("Layers"):
+        return {}
+    missing: dict[str, int] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            roots = [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            roots = [node.module.split(".")[0]]
+        else:
+            continue  # imports under try/except ImportError or inside functions are left alone
+        for root in roots:
+            if root not in sys.stdlib_module_names and root not in _PYTHON_RUNTIME_MODULES:
+                missing.setdefault(root, node.lineno)
+    return missing
 
 
 def _indented_as_a_whole(code: str) -> bool:
@@ -261,6 +311,8 @@ def _node_problems(ic: InlineCode) -> list[_Problem]:
             module = m.group(1) or m.group(2)
             if module.startswith((".", "/", "node:")) or module in _NODE_BUILTINS:
                 continue
+            if module == "cfn-response":
+                continue  # CloudFormation adds it to ZipFile code
             if module.startswith("@aws-sdk/") and (major is None or major >= 18):
                 continue
             if module == "aws-sdk" and (major is None or major < 18):
