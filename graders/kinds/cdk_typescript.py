@@ -55,7 +55,6 @@ CLI_CONTEXT: dict[str, Any] = {
 _LOOKUP_CACHE = re.compile(r"^[a-z0-9-]+:account=")
 MAX_JOBS_PER_WORKER = 100
 NODE_HEAP_MB = 2048
-NODE_SEMI_SPACE_MB = 64
 
 # TypeScript diagnostics that are a finding, by what they say about the answer. A code that is not
 # listed is reported as a plain type error. Implicit `any` (7005-7053) and unused names
@@ -325,15 +324,7 @@ class NodeWorker(WorkerProcess):
 
     def command(self) -> list[str]:
         node = shutil.which("node", path=_sandbox_path()) or "node"
-        # A young generation larger than V8's default 16 MB: the compiler and a synth allocate short-lived
-        # objects fast, and scavenges were a sixth of a warm job's CPU.
-        return [
-            node,
-            f"--max-old-space-size={NODE_HEAP_MB}",
-            f"--max-semi-space-size={NODE_SEMI_SPACE_MB}",
-            "--stack-size=2000",
-            str(WORKER_JS),
-        ]
+        return [node, f"--max-old-space-size={NODE_HEAP_MB}", "--stack-size=2000", str(WORKER_JS)]
 
     def extra_env(self) -> dict[str, str]:
         # NODE_PATH: the answer's `import 'aws-cdk-lib'` finds the toolchain's, as from a project's node_modules.
