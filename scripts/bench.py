@@ -684,6 +684,32 @@ def _ts_naive(answer: _TsAnswer, work: Path, row: _Naive) -> None:
     row.lint_seconds = _lint_cli(outdir)
 
 
+# A warm job's phases as the Node worker times them (cdk_node_worker.js, `timing`): run includes transpile.
+_TS_PHASES = (
+    ("copy", "copy the job's files in"),
+    ("transpile", "transpile (TypeScript to CommonJS)"),
+    ("run", "run the app (constructs; transpile incl.)"),
+    ("app_synth", "App.synth()"),
+    ("collect", "read the cloud assembly"),
+    ("reset", "forget modules, env, cwd, timers"),
+    ("program", "compiler: create the program"),
+    ("diagnostics", "compiler: diagnostics of the answer"),
+    ("scratch", "empty /tmp and /out"),
+    ("tamper", "tamper check"),
+    ("cpu_synth", "CPU seconds up to the compiler pass"),
+    ("cpu", "CPU seconds of the whole job"),
+)
+
+
+def _print_phases(warm: list[_TsAnswer]) -> None:
+    """Where a warm job's time goes: each phase's median and mean over the jobs that ran it."""
+    print("  where a warm job's time goes (jobs that ran the phase)")
+    for key, label in _TS_PHASES:
+        values = [t for a in warm if (t := a.timing(key)) is not None]
+        if values:
+            print(f"    {label:<44} {_median(values):>8.3f} {_mean(values):>8.3f}  ({len(values)})")
+
+
 def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -758,6 +784,12 @@ def bench_typescript(args: argparse.Namespace, tasks: list[Path], samples: list[
     )
     print(f"  job (copy + synth + compiler pass)             {_median(job_s):>8.3f} {_mean(job_s):>8.3f}")
     print(f"  build (job + cfn-lint), wall                   {_median(build_s):>8.3f} {_mean(build_s):>8.3f}")
+    lint_s = [a.build_seconds - a.synth.seconds for a in warm if a.synth is not None and a.synth.templates]
+    print(
+        f"  cfn-lint and the rest of the build ({len(lint_s)} with templates) {_median(lint_s):>6.3f} {_mean(lint_s):>8.3f}"
+        f"   ({_mean(lint_s) * len(lint_s) / max(1e-9, sum(build_s)):.0%} of all builds' time)"
+    )
+    _print_phases(warm)
     naive_synth = [r.synth_seconds for r in rows.values()]
     naive_lint = [r.lint_seconds for r in rows.values()]
     naive_both = [r.synth_seconds + r.lint_seconds for r in rows.values()]

@@ -129,6 +129,36 @@ def test_a_syntax_error_is_a_parse_failure_with_its_line(services: Services, tmp
     assert any(diagnostic_category(d["code"]) == "syntax" and d["line"] == 9 for d in synth.diagnostics)
 
 
+def test_a_file_run_again_reports_its_syntax_error_again(services: Services, tmp_path: Path) -> None:
+    stack_file = "lib/tap-stack.ts"
+    # the worker keeps what it transpiled for the next job with the same file: its errors too
+    first = _build(services, tmp_path / "a", SYNTAX)
+    again = _build(services, tmp_path / "b", SYNTAX)
+    assert again.worker["warm"]
+    for synth in (first, again):
+        assert (synth.status, synth.cause, synth.file, synth.line) == ("failed", "syntax", stack_file, 9)
+
+
+def test_a_warm_job_says_where_its_time_went_and_records_no_creation_stacks(
+    services: Services, tmp_path: Path
+) -> None:
+    # the app counts the creation stack traces aws-cdk-lib recorded for its bucket (none: the worker's context)
+    traces = APP + _stack(
+        "    const b = new s3.Bucket(this, 'Data');\n"
+        "    const kinds = b.node.defaultChild!.node.metadata.map((m) => m.type);\n"
+        "    new cdk.CfnOutput(this, 'Traces', { value: kinds.filter((k) => k.endsWith('creationStack')).length + '/' + kinds.length });"
+    )
+    _build(services, tmp_path / "a", GOOD)
+    synth = _build(services, tmp_path / "b", traces)
+    assert synth.status == "ok" and synth.diagnostics == [], synth
+    timing = synth.worker["timing"]
+    phases = {"transpile", "run", "app_synth", "collect", "reset", "program", "diagnostics", "tamper"}
+    assert phases <= set(timing)
+    assert 0 < timing["cpu_synth"] <= timing["cpu"]
+    template = json.loads((tmp_path / "b" / "out" / synth.templates["TapStack"]).read_text())
+    assert template["Outputs"]["Traces"]["Value"] == "0/1"  # its logical id's entry only
+
+
 def test_a_javascript_module_answer_runs_as_commonjs(services: Services, tmp_path: Path) -> None:
     md = (
         "```javascript\n// bin/tap.mjs\nimport * as cdk from 'aws-cdk-lib';\n"

@@ -50,6 +50,17 @@ const activeResources = process.getActiveResourcesInfo;
 const eventNames = process.eventNames;
 const listenersOf = process.listeners;
 const HEAP_RECYCLE = 1200 * 1024 * 1024;
+const now = performance.now.bind(performance);
+const cpuUsage = process.cpuUsage.bind(process);
+const cpuSeconds = (a, b) => Math.round((b.user - a.user + b.system - a.system) / 100) / 10000;
+// Seconds a job spent in each phase (the result's `timing`): where a warm job's time goes.
+let spans = {};
+function spent(name, t0) {
+  spans[name] = (spans[name] || 0) + (now() - t0) / 1000;
+}
+// aws-cdk-lib records where each construct was made (a stack trace, through the source maps of the
+// answer's files) for the CLI's deploy errors: a third of a warm synth, in a manifest nothing reads.
+const NO_CREATION_STACKS = { 'aws:cdk:disable-creation-stack-traces': true };
 const DUMMY_ENV = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-east-1' };
 
 function req(name) {
@@ -210,25 +221,42 @@ function inJob(file) {
 }
 
 const syntaxErrors = [];
+// Transpiled files by path and text: the scaffold's bin/tap.ts is the same in most jobs, and a job
+// that is tried again (the dummy env, another entry) runs the same files. Output of a pure function
+// of the text, never of the job: dropped whole when it grows.
+const transpiled = new Map();
+function transpile(filename, text) {
+  const key = filename + '\0' + text;
+  let hit = transpiled.get(key);
+  if (hit === undefined) {
+    // Under its .mjs/.mts name TypeScript would keep an ES module's imports: transpile it as .js/.ts.
+    const asName = filename.replace(/\.[mc]js$/, '.js').replace(/\.[mc]ts$/, '.ts');
+    const out = ts.transpileModule(text, {
+      compilerOptions: TRANSPILE,
+      fileName: asName,
+      reportDiagnostics: true,
+    });
+    let map = null;
+    if (out.sourceMapText) {
+      const parsed = jsonParse(out.sourceMapText);
+      parsed.sources = [filename];
+      map = jsonStringify(parsed);
+    }
+    const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error).map(diagnostic);
+    hit = { code: out.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'), map, errors };
+    if (transpiled.size >= 64) transpiled.clear();
+    transpiled.set(key, hit);
+  }
+  return hit;
+}
+
 function compileJob(module, filename) {
-  const text = fs.readFileSync(filename, 'utf8');
-  // Under its .mjs/.mts name TypeScript would keep an ES module's imports: transpile it as .js/.ts.
-  const asName = filename.replace(/\.[mc]js$/, '.js').replace(/\.[mc]ts$/, '.ts');
-  const out = ts.transpileModule(text, {
-    compilerOptions: TRANSPILE,
-    fileName: asName,
-    reportDiagnostics: true,
-  });
-  for (const d of out.diagnostics || []) {
-    if (d.category === ts.DiagnosticCategory.Error) syntaxErrors.push(diagnostic(d));
-  }
-  if (out.sourceMapText) {
-    const map = jsonParse(out.sourceMapText);
-    map.sources = [filename];
-    sourceMaps.set(filename, jsonStringify(map));
-  }
-  const code = out.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-  module._compile(code, filename, 'commonjs'); // never the ESM loader: it cannot forget a module
+  const t0 = now();
+  const out = transpile(filename, fs.readFileSync(filename, 'utf8'));
+  for (const e of out.errors) syntaxErrors.push(Object.assign({}, e));
+  if (out.map) sourceMaps.set(filename, out.map);
+  spent('transpile', t0);
+  module._compile(out.code, filename, 'commonjs'); // never the ESM loader: it cannot forget a module
 }
 
 const plainJs = Module._extensions['.js'];
@@ -301,15 +329,19 @@ const resolveHost = {
   getCurrentDirectory: () => JOB,
 };
 const libResolved = new Map(); // (folder outside the job, module name) -> resolution, for every job
+const libFileResolved = new Map(); // file outside the job -> [its module names, their resolutions]
 checkHost.resolveModuleNames = function (names, containing) {
-  return names.map((name) => {
-    if (!inJob(containing)) {
-      const key = path.dirname(containing) + '\0' + name;
-      if (!libResolved.has(key)) libResolved.set(key, resolveOne(name, containing));
-      return libResolved.get(key);
-    }
-    return resolveOne(name, containing);
+  if (inJob(containing)) return names.map((name) => resolveOne(name, containing));
+  // A file of the toolchain asks the same names in every program (thousands of files each time).
+  const hit = libFileResolved.get(containing);
+  if (hit !== undefined && hit[0].length === names.length && hit[0].every((n, i) => n === names[i])) return hit[1];
+  const out = names.map((name) => {
+    const key = path.dirname(containing) + '\0' + name;
+    if (!libResolved.has(key)) libResolved.set(key, resolveOne(name, containing));
+    return libResolved.get(key);
   });
+  libFileResolved.set(containing, [names.slice(), out]);
+  return out;
 };
 function resolveOne(name, containing) {
   {
@@ -354,9 +386,11 @@ function diagnostic(d) {
 }
 
 function typeCheck(files) {
-  const t0 = Date.now();
+  const t0 = now();
   const roots = files.map((f) => path.join(JOB, f));
   const program = ts.createProgram({ rootNames: roots, options: CHECK, host: checkHost });
+  spent('program', t0);
+  const t1 = now();
   const out = [];
   for (const sf of program.getSourceFiles()) {
     if (!inJob(sf.fileName) || sf.isDeclarationFile) continue;
@@ -365,7 +399,8 @@ function typeCheck(files) {
       if (d.category === ts.DiagnosticCategory.Error && out.length < 500) out.push(diagnostic(d));
     }
   }
-  return { diagnostics: out, seconds: (Date.now() - t0) / 1000 };
+  spent('diagnostics', t1);
+  return { diagnostics: out, seconds: (now() - t0) / 1000 };
 }
 
 // ---- what a job must not change ----------------------------------------------------------------
@@ -655,10 +690,11 @@ function tick() {
 
 async function runEntry(entry, context, env, outdir, timers) {
   // A fresh module registry for the job's files; the environment as `cdk synth` sets it.
+  const t0 = now();
   forgetJobModules();
   emptyDir(outdir);
   resetEnv(Object.assign({}, env, {
-    CDK_CONTEXT_JSON: jsonStringify(context),
+    CDK_CONTEXT_JSON: jsonStringify(Object.assign({}, context, NO_CREATION_STACKS)),
     CDK_OUTDIR: outdir,
     CDK_CLI_VERSION: '2.1000.0',
   }));
@@ -673,6 +709,8 @@ async function runEntry(entry, context, env, outdir, timers) {
     return capture(event, listener) || realOn.call(process, event, listener);
   };
   const appsBefore = new Set();
+  spent('reset', t0);
+  const t1 = now();
   try {
     if (entry === null) {
       driver(apps);
@@ -681,8 +719,11 @@ async function runEntry(entry, context, env, outdir, timers) {
     }
     // Let an async main() go on: a few turns of the event loop, then its promises have settled.
     for (let i = 0; i < 20; i++) await tick();
+    spent('run', t1);
+    const t2 = now();
     for (const listener of exits) listener();
     for (const app of apps) app.synth();
+    spent('app_synth', t2);
   } finally {
     delete process.once; // back to EventEmitter's own
     delete process.on;
@@ -777,6 +818,8 @@ const MISSING_ASSET = /Cannot find asset at (\S+)|ENOENT: no such file or direct
 async function job(msg) {
   const t0 = Date.now();
   const timing = {};
+  const cpu0 = cpuUsage();
+  spans = {};
   emptyDir(JOB);
   copyTree(IN, JOB);
   // NodejsFunction wants a lock file in the project (bundling itself is off, as under `cdk synth
@@ -830,8 +873,10 @@ async function job(msg) {
       syntaxErrors.length = 0;
       try {
         await runEntry(entry, msg.context || {}, env, outdir, timers);
+        const tc = now();
         const out = { templates: {}, manifest: null, missing: [], docker_images: [] };
         readAssembly(outdir, out, 0);
+        spent('collect', tc);
         if (Object.keys(out.templates).length === 0) {
           throw Object.assign(new Error('the app ran but synthesized no stack'), { code: 'NO_STACKS' });
         }
@@ -874,6 +919,7 @@ async function job(msg) {
       }
     }
   } finally {
+    const tr = now();
     global.setTimeout = realSetTimeout;
     global.setInterval = realSetInterval;
     global.setImmediate = realSetImmediate;
@@ -886,8 +932,10 @@ async function job(msg) {
     try {
       process.chdir(JOB);
     } catch (_) { /* the job removed it */ }
+    spent('reset', tr);
   }
   timing.synth = (Date.now() - t1) / 1000;
+  const cpu1 = cpuUsage();
   if (error && !result.outputs) result.error = pickError(result.attempts);
   if (msg.typecheck) {
     // What `ts-node bin/tap.ts` checks: the entry that ran and what it imports (else the first
@@ -911,15 +959,23 @@ async function job(msg) {
   }
   if (result.outputs) result.fallbacks = result.fallbacks.filter((f) => result.attempts.length || !f.startsWith('entry:'));
   result.stubs = stubs.map((s) => path.relative(JOB, s));
+  const ts0 = now();
   cleanScratch();
+  spent('scratch', ts0);
+  const tt = now();
   const changed = tamperedSince(baseline);
   if (changed.length) result.tampered = ['changed: ' + changed.join(', ')];
   if (SANDBOXED) {
     const stray = strayProcesses();
     if (stray.length) result.tampered = [...(result.tampered || []), `processes left running: ${stray.length}`];
   }
+  spent('tamper', tt);
   const heap = process.memoryUsage().heapUsed;
   if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB`;
+  for (const [name, seconds] of Object.entries(spans)) timing[name] = Math.round(seconds * 10000) / 10000;
+  // CPU seconds (all threads, the garbage collector's included): steadier than wall time on a busy machine.
+  timing.cpu_synth = cpuSeconds(cpu0, cpu1);
+  timing.cpu = cpuSeconds(cpu0, cpuUsage());
   result.timing = timing;
   return result;
 }
