@@ -325,7 +325,10 @@ class Reuse:
         if kept is None:
             return None
         result = rebind(kept, sample, notes)
-        write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
+        if result != kept:
+            # The same answer in the same place has the very result.json it was read from (a
+            # result reads back to the same JSON), so only a moved or renamed answer is written.
+            write_json_atomic(out_dir / "result.json", result.model_dump(mode="json"))
         self._record(sample.sample_id, how)
         if text_key is not None and self.cache is not None:
             self.cache.put_alias(text_key, key, notes)

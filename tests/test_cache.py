@@ -275,3 +275,31 @@ def test_killed_run_resumes_and_grades_every_answer_once(tmp_path: Path) -> None
     assert len(table) == 240 and table["sample_id"].is_unique
     assert json.loads((out / "run.json").read_text())["finished"]
     shutil.rmtree(out)
+
+
+def test_a_hit_writes_result_json_again_only_for_a_moved_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import iacgrade.graders.cache as cache
+
+    rub = str(dev_rubric(tmp_path))
+    common = ["--no-synth", "--rubric", rub, "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
+    first = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "one"), *common])
+    written: list[Path] = []
+    real = cache.write_json_atomic
+
+    def counting(path: Path, data: object) -> None:
+        if path.name == "result.json":
+            written.append(path)
+        real(path, data)
+
+    monkeypatch.setattr(cache, "write_json_atomic", counting)
+    same = _grade([str(ROOT / "samples"), "--out", str(tmp_path / "two"), *common])
+    assert same["cache_hits"] == first["graded"] > 0 and written == []
+    for path in (tmp_path / "one").rglob("result.json"):  # byte for byte the first run's files
+        assert (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes() == path.read_bytes()
+    shutil.copytree(ROOT / "samples", tmp_path / "moved")
+    moved = _grade([str(tmp_path / "moved"), "--out", str(tmp_path / "three"), *common])
+    assert moved["cache_hits"] == first["graded"] and len(written) == first["graded"]
+    sources = {json.loads(p.read_text())["source"] for p in (tmp_path / "three").rglob("result.json")}
+    assert sources and all(s.startswith(str(tmp_path / "moved")) for s in sources)

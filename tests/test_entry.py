@@ -9,6 +9,8 @@ from iacgrade.graders.sandbox.entry import (
     DRIVER_FILE,
     find_answer_entry,
     find_top_stacks,
+    parse_file,
+    parse_scope,
     plan_entry,
     scaffold_mismatch,
 )
@@ -128,3 +130,34 @@ def test_top_stacks_skip_nested_created_and_bases(tmp_path: Path) -> None:
 def test_no_stack_no_entry_is_none(tmp_path: Path) -> None:
     answer = _write(tmp_path, {"handler.py": "def handler(e, c):\n    return 1\n"})
     assert plan_entry(tmp_path, answer, None).kind == "none"
+
+
+def test_parse_scope_parses_each_text_once(tmp_path: Path, monkeypatch) -> None:
+    files = _write(
+        tmp_path,
+        {
+            "lib/tap_stack.py": "import aws_cdk as cdk\nclass TapStack(cdk.Stack):\n    pass\n",
+            "lib/other.py": "class Helper:\n    pass\n",
+        },
+    )
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(text: str, *args: object, **kwargs: object) -> ast.Module:
+        parsed.append(text)
+        return real(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", counting)
+    without = plan_entry(tmp_path, files, None)
+    outside = len(parsed)
+    parsed.clear()
+    with parse_scope():
+        within = plan_entry(tmp_path, files, None)
+        again = parse_file(tmp_path / "lib/tap_stack.py")
+        (tmp_path / "lib/other.py").write_text("class Changed:\n    pass\n")
+        changed = parse_file(tmp_path / "lib/other.py")
+    assert within == without and within.kind == "driver"
+    assert outside > len(files)  # the planner reads a file more than once
+    assert len(parsed) == len(files) + 1  # once per text, and again once a file's text changed
+    assert again is not None and changed is not None
+    assert [n.name for n in changed.body if isinstance(n, ast.ClassDef)] == ["Changed"]

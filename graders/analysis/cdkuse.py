@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iacgrade.graders.analysis.cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
-from iacgrade.graders.analysis.pyast import scope_nodes, walk
+from iacgrade.graders.analysis.pyast import memoised, scope_nodes, walk
 
 # Module names that separate pip packages may add under the aws_cdk namespace: never "missing".
 _OPTIONAL_NAMESPACE_SUFFIXES = ("_alpha",)
@@ -325,35 +325,44 @@ class CdkUse:
 
     def _self_attr_type(self, cls: ast.ClassDef, node: ast.Attribute) -> _Ref | None:
         values: list[ast.expr] = []
-        for sub in walk(cls):
-            if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-                for t in targets:
-                    for leaf in _target_leaves(t):
-                        if (
-                            isinstance(leaf, ast.Attribute)
-                            and self._is_self_attr(leaf)
-                            and leaf.attr == node.attr
-                        ):
-                            if (
-                                isinstance(sub, ast.AugAssign)
-                                or sub.value is None
-                                or len(targets) != 1
-                                or leaf is not t
-                            ):
-                                return None
-                            values.append(sub.value)
-            elif isinstance(sub, (ast.For, ast.With, ast.AsyncFor, ast.AsyncWith, ast.NamedExpr)):
-                for inner in walk(sub):
-                    if (
-                        isinstance(inner, ast.Attribute)
-                        and isinstance(inner.ctx, ast.Store)
-                        and self._is_self_attr(inner)
-                        and inner.attr == node.attr
-                        and not isinstance(self._parents.get(inner), (ast.Assign, ast.AnnAssign))
-                    ):
-                        return None
+        for value in self._self_attr_stores(cls).get(node.attr, []):
+            if value is None:
+                return None
+            values.append(value)
         return self._single_class(values or None)
+
+    def _self_attr_stores(self, cls: ast.ClassDef) -> dict[str, list[ast.expr | None]]:
+        """Per attribute, what the class's code stores into ``self.<attr>``, in the order of
+        `walk`: the value of a plain ``self.x = v``, None for any other store (``+=``, a tuple
+        target, ``self.x: T``, a loop or ``with`` target)."""
+
+        def build() -> dict[str, list[ast.expr | None]]:
+            stores: dict[str, list[ast.expr | None]] = {}
+            for sub in walk(cls):
+                if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                    targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                    for t in targets:
+                        for leaf in _target_leaves(t):
+                            if isinstance(leaf, ast.Attribute) and self._is_self_attr(leaf):
+                                plain = not (
+                                    isinstance(sub, ast.AugAssign)
+                                    or sub.value is None
+                                    or len(targets) != 1
+                                    or leaf is not t
+                                )
+                                stores.setdefault(leaf.attr, []).append(sub.value if plain else None)
+                elif isinstance(sub, (ast.For, ast.With, ast.AsyncFor, ast.AsyncWith, ast.NamedExpr)):
+                    for inner in walk(sub):
+                        if (
+                            isinstance(inner, ast.Attribute)
+                            and isinstance(inner.ctx, ast.Store)
+                            and self._is_self_attr(inner)
+                            and not isinstance(self._parents.get(inner), (ast.Assign, ast.AnnAssign))
+                        ):
+                            stores.setdefault(inner.attr, []).append(None)
+            return stores
+
+        return memoised("cdkuse-self-attrs", cls, build)
 
     def _single_class(self, values: list[ast.expr] | None) -> _Ref | None:
         if not values:
@@ -630,47 +639,61 @@ def _is_parameter(scope: ast.AST, name: str) -> bool:
 
 
 def _binds_anywhere(scope: ast.AST, name: str) -> bool:
-    if _is_parameter(scope, name):
-        return True
-    for node in scope_nodes(scope):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
-            return True
-        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-            return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-            (a.asname or a.name.split(".")[0]) == name for a in node.names
-        ):
-            return True
-    return False
+    return _is_parameter(scope, name) or name in _scope_bindings(scope).bound
 
 
 def _bindings_in_scope(scope: ast.AST, name: str) -> list[ast.expr] | None:
     """The values `name` is assigned in this scope; None when it is bound some other way too."""
     if _is_parameter(scope, name):
         return None
-    values: list[ast.expr] = []
-    plain_assign_targets: set[int] = set()
-    for node in scope_nodes(scope):
+    index = _scope_bindings(scope)
+    if name in index.blocked:
+        return None
+    return index.values.get(name) or None
+
+
+@dataclass(frozen=True)
+class _ScopeBindings:
+    """How each name is bound in one scope, read in one pass over its nodes."""
+
+    values: dict[str, list[ast.expr]]  # `name = v` / `name: T = v`, in `scope_nodes` order
+    blocked: frozenset[str]  # also bound another way: `name: T`, a tuple target, a loop, global, import
+    bound: frozenset[str]  # bound in the scope at all (store or del, global, nonlocal, import)
+
+
+def _scope_bindings(scope: ast.AST) -> _ScopeBindings:
+    return memoised("cdkuse-bindings", scope, lambda: _read_scope_bindings(scope))
+
+
+def _read_scope_bindings(scope: ast.AST) -> _ScopeBindings:
+    values: dict[str, list[ast.expr]] = {}
+    plain_targets: set[int] = set()
+    blocked: set[str] = set()
+    bound: set[str] = set()
+    nodes = scope_nodes(scope)
+    for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id == name:
-                values.append(node.value)
-                plain_assign_targets.add(id(node.targets[0]))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            values.setdefault(node.targets[0].id, []).append(node.value)
+            plain_targets.add(id(node.targets[0]))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             if node.value is None:
-                return None
-            values.append(node.value)
-            plain_assign_targets.add(id(node.target))
-    for node in scope_nodes(scope):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
-            if id(node) not in plain_assign_targets:
-                return None
-        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-            return None
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-            (a.asname or a.name.split(".")[0]) == name for a in node.names
-        ):
-            return None
-    return values or None
+                blocked.add(node.target.id)
+            else:
+                values.setdefault(node.target.id, []).append(node.value)
+                plain_targets.add(id(node.target))
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+            if id(node) not in plain_targets:
+                blocked.add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+            blocked.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = {a.asname or a.name.split(".")[0] for a in node.names}
+            bound.update(names)
+            blocked.update(names)
+    return _ScopeBindings(values, frozenset(blocked), frozenset(bound))
 
 
 _LiteralKind = tuple

@@ -47,7 +47,8 @@ def memo_scope() -> Iterator[None]:
         _local.memo = previous
 
 
-def _memoised(kind: str, node: ast.AST, build: Callable[[], _T]) -> _T:
+def memoised(kind: str, node: ast.AST, build: Callable[[], _T]) -> _T:
+    """``build()``, kept for ``node`` under ``kind`` inside `memo_scope` (built every time outside)."""
     memo: dict[tuple[str, int], tuple[ast.AST, Any]] | None = getattr(_local, "memo", None)
     if memo is None:
         return build()
@@ -61,7 +62,7 @@ def _memoised(kind: str, node: ast.AST, build: Callable[[], _T]) -> _T:
 
 def walk(node: ast.AST) -> Sequence[ast.AST]:
     """``ast.walk(node)`` as a sequence (same order), memoised inside `memo_scope`."""
-    return _memoised("walk", node, lambda: tuple(ast.walk(node)))
+    return memoised("walk", node, lambda: tuple(ast.walk(node)))
 
 
 def dotted(node: ast.AST) -> str:
@@ -95,7 +96,7 @@ def call_name(call: ast.Call) -> str:
 def iter_calls(tree: ast.AST, *names: str) -> Iterator[ast.Call]:
     """Every call in the tree, or those whose last name component is one of ``names``."""
     wanted = set(names)
-    calls: Sequence[ast.Call] = _memoised(
+    calls: Sequence[ast.Call] = memoised(
         "calls", tree, lambda: tuple(n for n in walk(tree) if isinstance(n, ast.Call))
     )
     for node in calls:
@@ -181,11 +182,16 @@ def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
                 out[child] = node
         return out
 
-    return _memoised("parents", tree, build)
+    return memoised("parents", tree, build)
 
 
-def scope_nodes(scope: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a scope without descending into nested functions, lambdas or classes."""
+def scope_nodes(scope: ast.AST) -> Sequence[ast.AST]:
+    """Nodes of a scope without descending into nested functions, lambdas or classes (memoised
+    inside `memo_scope`)."""
+    return memoised("scope", scope, lambda: tuple(_scope_nodes(scope)))
+
+
+def _scope_nodes(scope: ast.AST) -> Iterator[ast.AST]:
     stack = list(ast.iter_child_nodes(scope))
     while stack:
         node = stack.pop()

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import ast
+
 import pyflakes.checker
 import pyflakes.messages
 
 from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.analysis.pyast import memoised
 
 
 def flakes(src: SourceFile) -> list[pyflakes.messages.Message]:
-    assert src.tree is not None
+    """pyflakes' messages on the file's tree, run once per tree inside `memo_scope` (undefined-name
+    and unused-import both read them)."""
+    tree = src.tree
+    assert tree is not None
+    return list(memoised(f"pyflakes:{src.path}", tree, lambda: _run(tree, src.path)))
+
+
+def _run(tree: ast.Module, path: str) -> tuple[pyflakes.messages.Message, ...]:
     try:
-        return list(pyflakes.checker.Checker(src.tree, filename=src.path).messages)
+        return tuple(pyflakes.checker.Checker(tree, filename=path).messages)
     except (RecursionError, ValueError):  # absurd nesting: nothing reliable to say
-        return []
+        return ()

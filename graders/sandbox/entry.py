@@ -8,6 +8,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,11 +34,38 @@ class EntryPlan:
     stacks: list[str] = field(default_factory=list)
 
 
-def _parse(path: Path) -> ast.Module | None:
+_parsed = threading.local()
+
+
+@contextmanager
+def parse_scope() -> Iterator[None]:
+    """Inside the block, a file whose text was parsed once is not parsed again (`parse_file`):
+    choosing an entry reads the answer's files several times. Its trees must not be modified."""
+    previous = getattr(_parsed, "trees", None)
+    _parsed.trees = {}
     try:
-        return ast.parse(path.read_text(errors="replace"))
-    except (SyntaxError, ValueError, OSError):
+        yield
+    finally:
+        _parsed.trees = previous
+
+
+def parse_file(path: Path) -> ast.Module | None:
+    """The file's module, or None when it cannot be read or parsed."""
+    try:
+        text = path.read_text(errors="replace")
+    except (ValueError, OSError):
         return None
+    trees: dict[tuple[str, str], ast.Module | None] | None = getattr(_parsed, "trees", None)
+    key = (str(path), text)
+    if trees is not None and key in trees:
+        return trees[key]
+    try:
+        tree: ast.Module | None = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    if trees is not None:
+        trees[key] = tree
+    return tree
 
 
 def _calls(tree: ast.AST) -> list[ast.Call]:
@@ -73,7 +103,7 @@ def find_answer_entry(root: Path, answer_files: list[str]) -> str | None:
     for rel in answer_files:
         if not rel.endswith(".py") or is_test_file(rel):
             continue
-        tree = _parse(root / rel)
+        tree = parse_file(root / rel)
         if tree is not None and builds_app(tree):
             found.append(rel)
         elif (
@@ -156,7 +186,7 @@ def _accepts(cls: ast.ClassDef, n_pos: int, keywords: list[str]) -> bool:
 
 def scaffold_mismatch(root: Path, entry: str) -> str | None:
     """Why the scaffold entry cannot run this answer (missing module/class/props), or None."""
-    tree = _parse(root / entry)
+    tree = parse_file(root / entry)
     if tree is None:
         return "scaffold entry does not parse"
     imported: dict[str, ast.ClassDef] = {}
@@ -171,7 +201,7 @@ def scaffold_mismatch(root: Path, entry: str) -> str | None:
             if (root / top).exists() or (root / f"{top}.py").exists() or top == "lib":
                 return f"the scaffold imports {node.module}, which the answer does not provide"
             continue
-        mod = _parse(local)
+        mod = parse_file(local)
         if mod is None:
             return None  # a syntax error in the answer's module is the answer's error: run it
         names = _top_names(mod)
@@ -207,7 +237,7 @@ def find_top_stacks(root: Path, answer_files: list[str]) -> list[tuple[str, str]
     for rel in sorted(answer_files):
         if not rel.endswith(".py") or is_test_file(rel) or rel == DRIVER_FILE:
             continue
-        tree = _parse(root / rel)
+        tree = parse_file(root / rel)
         if tree is None:
             continue
         module = rel[:-3].replace("/", ".")

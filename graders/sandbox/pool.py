@@ -23,6 +23,8 @@ from iacgrade.graders.sandbox.entry import (
     DRIVER_FILE,
     EntryPlan,
     make_driver_plan,
+    parse_file,
+    parse_scope,
     plan_entry,
     scaffold_entry,
     scaffold_mismatch,
@@ -148,7 +150,9 @@ class SynthPool:
         t0 = time.monotonic()
         root = Path(workspace.root)
         dest = Path(out_dir)
-        entry = plan_entry(root, workspace.answer_files, sample.entry_file)
+        with parse_scope():  # the answer's files are parsed once for all of the entry's questions
+            entry = plan_entry(root, workspace.answer_files, sample.entry_file)
+            answer_classes = _answer_classes(root, workspace.answer_files)
         result = SynthResult(
             isolation=self.iso.kind,
             entry=entry.path,
@@ -161,7 +165,6 @@ class SynthPool:
             write_outputs(dest, Outputs(log=result.message.encode() + b"\n"), None)
             return result
         plan = _Plan(entry=entry, context={**workspace.context, **CLI_CONTEXT})
-        answer_classes = _answer_classes(root, workspace.answer_files)
         run: _Run | None = None
         for _ in range(self.opts.max_attempts):
             run = self._attempt(root, plan)
@@ -431,11 +434,8 @@ class SynthPool:
 def _answer_classes(root: Path, files: list[str]) -> set[str]:
     names: set[str] = set()
     for rel in files:
-        if rel.endswith(".py"):
-            try:
-                tree = ast.parse((root / rel).read_text(errors="replace"))
-            except (SyntaxError, ValueError, OSError):
-                continue
+        tree = parse_file(root / rel) if rel.endswith(".py") else None
+        if tree is not None:
             names |= {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
     return names
 

@@ -237,9 +237,11 @@ class Worker:
         import aws_cdk
 
         t0 = time.monotonic()
+        spans: dict[str, float] = {}
         _empty(OUT, keep=_OUT_KEEP)
         _empty(JOB)
         _copy_in(self.in_dir, JOB)
+        spans["copy_in"] = time.monotonic() - t0
         entry = os.path.join(JOB, msg["entry"])
         _Job.context = msg.get("context") or {}
         _Job.dummy_env = bool(msg.get("dummy_env"))
@@ -298,7 +300,7 @@ class Worker:
             _restore_output(saved)
         self.jobs += 1
         t_run = time.monotonic()
-        tampered = self._reset()
+        tampered = self._reset(spans)
         t_reset = time.monotonic()
         try:
             outputs = to_frame(collect_assembly(Path(OUT)))
@@ -318,18 +320,27 @@ class Worker:
             "seconds": round(time.monotonic() - t0, 3),
             "lint": {},
         }
+        spans["collect"] = time.monotonic() - t_reset
         if self.linter is not None and msg.get("lint") and not tampered:
+            t_lint = time.monotonic()
             result["lint"] = self._lint_templates(outputs.get("templates") or {})
+            t_rebase = time.monotonic()
+            spans["cfn_lint"] = t_rebase - t_lint
             self.tasks = _tasks()  # threads the linter itself started are ours
             self.snapshot.rebase(integrity.GRADER_MUTATED)  # so are the caches it filled
+            spans["rebase"] = time.monotonic() - t_rebase
         # Give the memory back now rather than at the next job.
+        t_clean = time.monotonic()
         _empty(OUT, keep=_OUT_KEEP)
         _empty(JOB)
-        # Where a warm job's time goes (run = the answer itself), for the benchmark.
+        spans["cleanup"] = time.monotonic() - t_clean
+        # Where a warm job's time goes (run = the answer itself, copy in included; reset = the
+        # checks after it; lint = everything after the reset), then the parts, for the benchmark.
         result["timing"] = {
             "run": round(t_run - t0, 3),
             "reset": round(t_reset - t_run, 3),
             "lint": round(time.monotonic() - t_reset, 3),
+            **{k: round(v, 3) for k, v in spans.items()},
         }
         return result
 
@@ -352,8 +363,12 @@ class Worker:
                 ]
         return out
 
-    def _reset(self) -> list[str]:
-        """Undo what the job left behind; return what cannot be undone (worker must go)."""
+    def _reset(self, spans: dict[str, float] | None = None) -> list[str]:
+        """Undo what the job left behind; return what cannot be undone (worker must go).
+
+        ``spans`` gets the seconds of its parts (modules, integrity, processes)."""
+        spans = {} if spans is None else spans
+        t0 = time.monotonic()
         problems: list[str] = []
         for name in [n for n in sys.modules if n not in self.baseline_modules]:
             mod = sys.modules.get(name)
@@ -387,13 +402,18 @@ class Worker:
         warnings.filters[:] = self.hooks[3]  # type: ignore[index]
         logging.root.setLevel(self.log_state[0])
         logging.root.handlers[:] = self.log_state[1]
+        t1 = time.monotonic()
+        spans["reset_state"] = t1 - t0
         try:
             self.snapshot.refresh()
         except integrity.TamperedError as exc:
             problems.append(f"planted functions: {exc.args[0]}")
         problems += self.snapshot.compare()
+        t2 = time.monotonic()
+        spans["integrity"] = t2 - t1
         problems += _extra_processes(self.node_pids)
         problems += _extra_tasks(self.tasks)
+        spans["processes"] = time.monotonic() - t2
         if self.private_tmp:
             grown = _used("/tmp") - self.tmp_used
             if grown > min(_TMP_SLACK, _size("/tmp") // 8):
