@@ -458,3 +458,21 @@ def test_compiled_search_finds_what_regex_search_finds() -> None:
             pass
         else:
             raise AssertionError(f"{bad!r} compiled")
+
+
+def test_the_parse_hands_the_lint_the_text_it_decoded() -> None:
+    """The parse worker lints the text parse_text decoded (a JSON template cut at its closing brace),
+    not the answer's text again: kept beside the decoded template."""
+    from iacgrade.graders.kinds.cfn_parse import json_object_only, parse_text
+
+    template = _variant("queue-retention-too-short")
+    for text in (template, template + "\n\nThis template creates a queue and a table.\n"):
+        keep: list[Any] = []
+        read: list[str] = []
+        assert parse_text(text, keep, read)["status"] == "ok"
+        (decoded,), (linted,) = keep, read
+        assert linted == json_object_only(text)[0] and linted.startswith(template)
+        assert "This template" not in linted
+        assert decoded == json.loads(template)
+        matches = WarmLinter().lint(linted, decoded)
+        assert any(m["rule"] == "E3034" for m in matches)
