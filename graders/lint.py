@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import json
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -65,8 +66,12 @@ class WarmLinter:
         if template is not None and not errors:
             matches = list(self._api.run_template_by_data(template, self._config, self._rules))
         out = [_as_dict(m) for m in matches]
-        out.sort(key=lambda m: ([str(p) for p in m["path"]], m["rule"], m["message"]))
+        out.sort(key=_sort_key)
         return out
+
+
+def _sort_key(match: dict[str, Any]) -> tuple[list[str], str, str]:
+    return [str(p) for p in match["path"]], match["rule"], match["message"]
 
 
 _SEEN_MAX = 256  # templates remembered per linter; a few hundred KB at most
@@ -109,6 +114,11 @@ _FINGERPRINTS = {
     "cfnlint.jsonschema.validators.create": "2d1dd51fbc7a640b",
     "cfnlint.context.context.Context.evolve": "05aa695393629cc4",
     "cfnlint.context.context.Path.evolve": "a8bbd390c03c955a",
+    "cfnlint.context.context.Path.descend": "9e072b7330800127",
+    "cfnlint.jsonschema._filter.FunctionFilter.evolve": "58dfb27d5ccfea44",
+    # whole modules: the speed-up swaps the module's ``re`` (every function there that uses it)
+    "cfnlint.jsonschema._keywords": "b64d5ac5b5b0d098",
+    "cfnlint.jsonschema._utils": "3dee726dc087cd76",
 }
 _installed: dict[str, bool] = {}
 _install_lock = threading.Lock()
@@ -126,8 +136,11 @@ def install_speedups() -> dict[str, bool]:
 
 
 def _install() -> None:
+    import cfnlint.jsonschema._keywords as keywords
+    import cfnlint.jsonschema._utils as utils
     import cfnlint.jsonschema.validators as validators
     from cfnlint.context import context
+    from cfnlint.jsonschema._filter import FunctionFilter
 
     if _matches("cfnlint.jsonschema.validators.create", validators.create):
         validators.create = _memoized_create(validators.create)  # type: ignore[assignment]
@@ -135,10 +148,28 @@ def _install() -> None:
     for cls in (context.Context, context.Path):
         name = f"cfnlint.context.context.{cls.__name__}.evolve"
         if _matches(name, cls.evolve):
-            cls.evolve = _evolve_with_known_fields(cls, merge_ref_values=cls is context.Context)
+            cls.evolve = _evolve_frozen(cls, cls.evolve, merge_ref_values=cls is context.Context)
             _installed[name] = True
+    if _matches("cfnlint.context.context.Path.descend", context.Path.descend):
+        context.Path.descend = _path_descend(context.Path, context.FUNCTIONS)  # type: ignore[method-assign]
+        _installed["cfnlint.context.context.Path.descend"] = True
+    if _matches("cfnlint.jsonschema._filter.FunctionFilter.evolve", FunctionFilter.evolve):
+        fast = _evolve_with_known_fields(FunctionFilter, merge_ref_values=False)
+        fast.__wrapped__ = FunctionFilter.evolve  # type: ignore[attr-defined]
+        FunctionFilter.evolve = fast  # type: ignore[method-assign]
+        _installed["cfnlint.jsonschema._filter.FunctionFilter.evolve"] = True
+    for module in (keywords, utils):
+        if _matches(module.__name__, module) and module.re is _regex():
+            module.re = _CompiledSearch(module.re)  # type: ignore[attr-defined]
+            _installed[module.__name__] = True
     for name in _FINGERPRINTS:
         _installed.setdefault(name, False)
+
+
+def _regex() -> Any:
+    import regex
+
+    return regex
 
 
 def _matches(name: str, obj: Any) -> bool:
@@ -193,6 +224,92 @@ def _create_key(validators: Any, function_filter: Any, fn_resolvers: Any) -> Has
 
 def _frozen(attrs: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items()))
+
+
+def _evolve_frozen(cls: type, original: Callable[..., Any], merge_ref_values: bool) -> Callable[..., Any]:
+    """``evolve`` for a frozen dataclass with no ``__post_init__`` and only init fields (cfn-lint's
+    Context and Path): the copy's attributes written straight into a new instance.
+
+    Such a class's ``__init__`` does nothing but set each field (through ``object.__setattr__``,
+    as it is frozen), so this is the instance ``cls(**kwargs)`` builds, minus the call overhead.
+    Anything else (a subclass, an argument that is not a field) goes to the original.
+    ``merge_ref_values``: Context.evolve merges new ref_values into the old.
+    """
+    fields = dataclasses.fields(cls)
+    assert cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__")  # type: ignore[attr-defined]
+    assert all(f.init for f in fields)
+    names = tuple(f.name for f in fields)
+    known = frozenset(names)
+    new_object = object.__new__
+
+    def evolve(self: Any, **kwargs: Any) -> Any:
+        if self.__class__ is not cls or not known.issuperset(kwargs):
+            return original(self, **kwargs)
+        if merge_ref_values and "ref_values" in kwargs:
+            ref_values = self.__dict__["ref_values"].copy()
+            ref_values.update(kwargs["ref_values"])
+            kwargs["ref_values"] = ref_values
+        mine = self.__dict__
+        new = new_object(cls)
+        attrs = new.__dict__
+        for name in names:
+            attrs[name] = kwargs[name] if name in kwargs else mine[name]
+        return new
+
+    evolve.__wrapped__ = original  # type: ignore[attr-defined]
+    return evolve
+
+
+def _path_descend(cls: Any, functions: Any) -> Callable[..., Any]:
+    """cfn-lint's ``Path.descend`` (each given part appended to a copy of its deque) with the field
+    names known instead of read from ``dataclasses.fields`` on every call."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    evolve_fields = _evolve_frozen(cls, cls.evolve, merge_ref_values=False)
+
+    def descend(self: Any, **kwargs: Any) -> Any:
+        if kwargs.get("cfn_path") in functions:
+            raise ValueError(f"{kwargs['cfn_path']!r} cannot be in 'cfn_path'")
+        elif isinstance(kwargs.get("cfn_path"), int):
+            raise ValueError(f"{kwargs['cfn_path']!r} cannot be an integer")
+        for name in names:
+            if kwargs.get(name) is not None:
+                kwargs[name] = getattr(self, name) + deque([kwargs[name]])
+            else:
+                kwargs[name] = getattr(self, name)
+        return evolve_fields(self, **kwargs)
+
+    descend.__wrapped__ = cls.descend  # type: ignore[attr-defined]
+    return descend
+
+
+class _CompiledSearch:
+    """The ``regex`` module as a cfn-lint module sees it, with ``search``'s patterns compiled once.
+
+    ``regex.search(p, s)`` is ``regex.compile(p).search(s)`` through regex's own cache, whose look-up
+    (a key built from the pattern, flags, version and locale on each call) cost more than the
+    search itself in a profile of a lint: here a plain dict keyed by the pattern text. Other calls,
+    and searches with flags or options, go to the module unchanged.
+    """
+
+    _MAX = 4096  # distinct patterns kept (the schemas' own are a few hundred)
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._compiled: dict[str, Any] = {}
+
+    def search(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.search(pattern, string, *args, **kwargs)
+        compiled = self._compiled.get(pattern)
+        if compiled is None:
+            compiled = self._module.compile(pattern)
+            if len(self._compiled) >= self._MAX:
+                self._compiled.clear()
+            self._compiled[pattern] = compiled
+        return compiled.search(string)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
 
 
 def _evolve_with_known_fields(cls: type, merge_ref_values: bool) -> Callable[..., Any]:

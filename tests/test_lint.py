@@ -322,6 +322,10 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
         "cfnlint.jsonschema.validators.create": True,
         "cfnlint.context.context.Context.evolve": True,
         "cfnlint.context.context.Path.evolve": True,
+        "cfnlint.context.context.Path.descend": True,
+        "cfnlint.jsonschema._filter.FunctionFilter.evolve": True,
+        "cfnlint.jsonschema._keywords": True,
+        "cfnlint.jsonschema._utils": True,
     }
 
 
@@ -351,3 +355,124 @@ def test_a_repeated_template_gets_the_same_matches_in_fresh_lists() -> None:
     first[0]["path"].append("changed by a caller")
     first.append({"rule": "X"})
     assert linter.lint(text) == expected
+
+
+def _context() -> Any:
+    """cfn-lint's Context for the CDK-like template (parameters, resources, conditions filled in)."""
+    from cfnlint.context import create_context_for_template
+    from cfnlint.template import Template
+
+    return create_context_for_template(Template("t.json", json.loads(_variant("none")), ["us-east-1"]))
+
+
+def test_fast_context_and_path_evolve_build_what_the_originals_build() -> None:
+    WarmLinter()
+    from collections import deque
+
+    from cfnlint.context.context import Context, Path
+
+    context = _context()
+    original = Context.evolve.__wrapped__  # type: ignore[attr-defined]
+    for kwargs in (
+        {},
+        {"functions": ["Ref", "Fn::GetAtt"]},
+        {"ref_values": {"AWS::Region": "eu-west-1"}},
+        {"strict_types": False, "is_resolved_value": True, "parameter_sets": None},
+    ):
+        fast, slow = context.evolve(**kwargs), original(context, **kwargs)
+        assert fast == slow and type(fast) is Context, kwargs
+        assert vars(fast) == vars(slow), kwargs
+        assert fast is not context
+    # ref_values are merged into the old ones, never the old dict changed
+    merged = context.evolve(ref_values={"A": 1}).evolve(ref_values={"B": 2})
+    assert merged.ref_values == {**context.ref_values, "A": 1, "B": 2}
+    assert "A" not in context.ref_values
+    # an argument that is not a field fails as it does in cfn-lint
+    try:
+        context.evolve(no_such_field=1)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("an unknown field was accepted")
+
+    path = Path(deque(["Resources", "Bucket"]), deque(), deque(["Resources", "AWS::S3::Bucket"]))
+    for kwargs in ({}, {"path": "Properties"}, {"path": 0, "cfn_path": "*"}, {"value_path": "Default"}):
+        fast, slow = path.descend(**kwargs), Path.descend.__wrapped__(path, **kwargs)  # type: ignore[attr-defined]
+        assert fast == slow and vars(fast) == vars(slow), kwargs
+        for name in kwargs:  # a part given: a new deque (the old one unchanged); else the same one
+            assert getattr(fast, name) is not getattr(path, name)
+        assert (fast.path is path.path) is (slow.path is path.path)
+        assert Path.evolve(path, **{k: deque([v]) for k, v in kwargs.items()}) == Path.evolve.__wrapped__(  # type: ignore[attr-defined]
+            path, **{k: deque([v]) for k, v in kwargs.items()}
+        )
+    assert list(path.path) == ["Resources", "Bucket"]
+    for bad in ("Fn::Sub", 3):
+        try:
+            path.descend(cfn_path=bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"cfn_path {bad!r} was accepted")
+
+
+def test_fast_function_filter_evolve_builds_what_the_original_builds() -> None:
+    WarmLinter()
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    base = FunctionFilter(validate_dynamic_references=False)
+    for kwargs in ({}, {"add_cfn_lint_keyword": False}, {"validate_dynamic_references": True}):
+        fast, slow = base.evolve(**kwargs), FunctionFilter.evolve.__wrapped__(base, **kwargs)  # type: ignore[attr-defined]
+        assert vars(fast) == vars(slow), kwargs
+        assert fast.group_functions is not base.group_functions  # a fresh default, as cfn-lint makes
+
+
+def test_compiled_search_finds_what_regex_search_finds() -> None:
+    WarmLinter()
+    import cfnlint.jsonschema._keywords as keywords
+    import cfnlint.jsonschema._utils as utils
+    import regex
+
+    from iacgrade.graders.lint import _CompiledSearch
+
+    assert isinstance(keywords.re, _CompiledSearch) and isinstance(utils.re, _CompiledSearch)
+    search = _CompiledSearch(regex)
+    cases = [
+        ("^arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/.+$", "arn:aws:iam::123456789012:role/x"),
+        ("^arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/.+$", "arn:aws:iam::1234:role/x"),
+        ("^[a-z0-9.-]{3,63}$", "my-bucket"),
+        ("^[a-z0-9.-]{3,63}$", "My_Bucket"),
+        ("\\p{L}+", "übung"),  # regex's own syntax, which re lacks
+        ("", "anything"),
+    ]
+    for pattern, text in cases * 2:  # the second round reads compiled patterns back
+        got, want = search.search(pattern, text), regex.search(pattern, text)
+        assert (got and got.span()) == (want and want.span()), (pattern, text)
+    assert len(search._compiled) == len({p for p, _ in cases})  # noqa: SLF001
+    # flags and other calls pass through to the module
+    assert search.search("abc", "ABC", regex.IGNORECASE) is not None
+    assert search.fullmatch("a+", "aaa") is not None
+    for bad in ("(", "[a-"):
+        try:
+            search.search(bad, "x")
+        except regex.error:
+            pass
+        else:
+            raise AssertionError(f"{bad!r} compiled")
+
+
+def test_the_parse_hands_the_lint_the_text_it_decoded() -> None:
+    """The parse worker lints the text parse_text decoded (a JSON template cut at its closing brace),
+    not the answer's text again: kept beside the decoded template."""
+    from iacgrade.graders.kinds.cfn_parse import json_object_only, parse_text
+
+    template = _variant("queue-retention-too-short")
+    for text in (template, template + "\n\nThis template creates a queue and a table.\n"):
+        keep: list[Any] = []
+        read: list[str] = []
+        assert parse_text(text, keep, read)["status"] == "ok"
+        (decoded,), (linted,) = keep, read
+        assert linted == json_object_only(text)[0] and linted.startswith(template)
+        assert "This template" not in linted
+        assert decoded == json.loads(template)
+        matches = WarmLinter().lint(linted, decoded)
+        assert any(m["rule"] == "E3034" for m in matches)

@@ -256,10 +256,11 @@ def serve(memory_mb: int) -> None:
             return
         text, region = str(job.get("text", "")), str(job.get("region", "us-east-1"))
         decoded: list[Any] = []
-        parsed = _guarded(parse_text, text, decoded)
+        read: list[str] = []
+        parsed = _guarded(parse_text, text, decoded, read)
         _write(out, parsed)
         if parsed.get("status") == "ok":  # the parent reads a lint reply only after a good parse
-            _write(out, _guarded(_lint_job, json_object_only(text)[0], region, decoded[0]))
+            _write(out, _guarded(_lint_job, read[0], region, decoded[0]))
 
 
 def _lint_job(text: str, region: str, template: dict[str, Any]) -> dict[str, Any]:
@@ -277,10 +278,11 @@ def _guarded(fn: Any, *args: Any) -> dict[str, Any]:
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "line": None}
 
 
-def parse_text(text: str, keep: list[Any] | None = None) -> dict[str, Any]:
+def parse_text(text: str, keep: list[Any] | None = None, read: list[str] | None = None) -> dict[str, Any]:
     """Decode a template with cfn-lint's decoder: the long-form JSON, and each resource's line.
 
-    ``keep`` receives the decoded template (so the lint that follows does not decode it again)."""
+    ``keep`` receives the decoded template, ``read`` the text it was decoded from (the template
+    alone, when a JSON template is followed by more text): the lint that follows reads neither again."""
     from cfnlint.decode import decode_str
 
     text, note = json_object_only(text)
@@ -297,6 +299,8 @@ def parse_text(text: str, keep: list[Any] | None = None) -> dict[str, Any]:
         return {"status": "failed", "message": "the template is not a mapping", "line": 1}
     if keep is not None:
         keep.append(template)
+    if read is not None:
+        read.append(text)
     return {
         "status": "ok",
         "template_json": json.dumps(template, indent=1, default=str),
