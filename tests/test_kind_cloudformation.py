@@ -172,6 +172,23 @@ def test_a_parse_over_its_time_is_cut_off_and_the_worker_replaced() -> None:
         assert p.parse(_TEMPLATE).status == "ok"
 
 
+def test_a_worker_grown_past_its_share_of_memory_is_replaced_after_its_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from iacgrade.graders.kinds import cfn_parse
+
+    with ParsePool(workers=1, timeout=20) as fresh:
+        assert fresh.parse(_TEMPLATE).status == "ok"
+        assert fresh.recycled == 0 and fresh._idle.qsize() == 1  # small: kept warm
+        monkeypatch.setattr(cfn_parse, "RECYCLE_SHARE", 0.01)  # every worker is now "too big"
+        first = fresh._idle.queue[0].process.pid
+        outcome = fresh.parse(_TEMPLATE)
+        assert outcome.status == "ok" and outcome.lint is not None  # the job itself is finished
+        assert fresh.recycled == 1 and fresh._idle.qsize() == 0  # ... then the worker is let go
+        assert fresh.parse(_TEMPLATE).status == "ok"  # a new worker takes the next template
+        assert first not in [w.process.pid for w in fresh._all]
+
+
 def test_a_worker_that_cannot_run_is_an_exit_not_a_hang() -> None:
     with ParsePool(workers=1, timeout=20, memory_mb=16) as p:  # too little to even start Python
         outcome = p.parse(_TEMPLATE)

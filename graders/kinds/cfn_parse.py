@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 # CloudFormation refuses a template body over 1 MB (from S3); twice that is surely not a template.
@@ -39,6 +40,12 @@ MAX_RESOURCES = 1_000  # CloudFormation accepts at most 500 resources in a templ
 MAX_KEYS = 2_000  # keys of any one mapping (CloudFormation's largest section limit is 500)
 MAX_NODES = 250_000  # values once YAML aliases are expanded (cfn-lint's own alias-bomb limit)
 MEMORY_MB = 2048  # a worker's address space: cfn-lint with its schemas needs ~300 MB
+# A warm worker grows as cfn-lint caches what it has seen (schemas per region and resource type, its
+# own per-template caches): over the 346 cfn-yaml answers one worker went from 0.3 to 2 GB, and
+# the answers after that had their lint fail for want of memory. A worker whose address space has
+# passed this share of its limit is replaced after its job, before the next answer can hit it.
+RECYCLE_SHARE = 0.5
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass
@@ -69,6 +76,7 @@ class ParsePool:
         self._lock = threading.Lock()
         self._closed = False
         self.max_workers = max(1, workers)
+        self.recycled = 0  # workers replaced because they had grown past RECYCLE_SHARE of their memory
 
     def __enter__(self) -> ParsePool:
         return self
@@ -112,6 +120,10 @@ class ParsePool:
             return worker
 
     def _checkin(self, worker: _Worker) -> None:
+        size = worker.address_space_mb()
+        if size is not None and size > self.memory_mb * RECYCLE_SHARE:
+            worker.alive = False  # grown too big to take another template: replaced on next use
+            self.recycled += 1
         with self._lock:
             if worker.alive and not self._closed and self._idle.qsize() < self.max_workers:
                 self._idle.put(worker)
@@ -129,7 +141,8 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             # Parsing needs no credentials; keep them out of a process that reads untrusted data.
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            # PYTHONHASHSEED fixed: cfn-lint prints sets in some messages (E3019), in hash order.
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "PYTHONHASHSEED": "0"},
         )
         self.alive = True
         self.warm = False
@@ -196,6 +209,14 @@ class _Worker:
             status = "memory" if code in (-9, 137) else "exited"  # -9: the kernel's OOM kill
             message = f"the parser exited (code {code}) on this template"
         return ParseOutcome(status, message=message)
+
+    def address_space_mb(self) -> int | None:
+        """The worker's virtual size in MB (what its RLIMIT_AS counts); None if it cannot be read."""
+        try:
+            pages = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pages * _PAGE // 2**20
 
     def stop(self) -> None:
         self.alive = False
