@@ -154,7 +154,7 @@ def _install() -> None:
         context.Path.descend = _path_descend(context.Path, context.FUNCTIONS)  # type: ignore[method-assign]
         _installed["cfnlint.context.context.Path.descend"] = True
     if _matches("cfnlint.jsonschema._filter.FunctionFilter.evolve", FunctionFilter.evolve):
-        fast = _evolve_with_known_fields(FunctionFilter, merge_ref_values=False)
+        fast = _evolve_with_known_fields(FunctionFilter)
         fast.__wrapped__ = FunctionFilter.evolve  # type: ignore[attr-defined]
         FunctionFilter.evolve = fast  # type: ignore[method-assign]
         _installed["cfnlint.jsonschema._filter.FunctionFilter.evolve"] = True
@@ -201,7 +201,7 @@ def _memoized_create(create: Callable[..., type]) -> Callable[..., type]:
         if cls is None:
             cls = create(validators, function_filter, fn_resolvers)
             # Validator.evolve is fields(Validator) + cls(**kwargs): same, with the field names known.
-            cls.evolve = _evolve_with_known_fields(cls, merge_ref_values=False)  # type: ignore[attr-defined]
+            cls.evolve = _evolve_with_known_fields(cls)  # type: ignore[attr-defined]
             classes[key] = cls
         return cls
 
@@ -264,7 +264,6 @@ def _path_descend(cls: Any, functions: Any) -> Callable[..., Any]:
     """cfn-lint's ``Path.descend`` (each given part appended to a copy of its deque) with the field
     names known instead of read from ``dataclasses.fields`` on every call."""
     names = tuple(f.name for f in dataclasses.fields(cls))
-    evolve_fields = _evolve_frozen(cls, cls.evolve, merge_ref_values=False)
 
     def descend(self: Any, **kwargs: Any) -> Any:
         if kwargs.get("cfn_path") in functions:
@@ -276,7 +275,7 @@ def _path_descend(cls: Any, functions: Any) -> Callable[..., Any]:
                 kwargs[name] = getattr(self, name) + deque([kwargs[name]])
             else:
                 kwargs[name] = getattr(self, name)
-        return evolve_fields(self, **kwargs)
+        return self.evolve(**kwargs)  # every field given: the instance the original cls(**kwargs) builds
 
     descend.__wrapped__ = cls.descend  # type: ignore[attr-defined]
     return descend
@@ -312,18 +311,12 @@ class _CompiledSearch:
         return getattr(self._module, name)
 
 
-def _evolve_with_known_fields(cls: type, merge_ref_values: bool) -> Callable[..., Any]:
-    """cfn-lint's ``evolve`` for a dataclass: a copy with ``kwargs`` changed, init fields listed once.
-
-    ``merge_ref_values`` keeps Context.evolve's one twist: new ref_values are merged into the old.
-    """
+def _evolve_with_known_fields(cls: type) -> Callable[..., Any]:
+    """cfn-lint's ``evolve`` for a dataclass: a copy with ``kwargs`` changed, init fields listed once
+    (Context's ref_values merge is `_evolve_frozen`'s)."""
     names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
     def evolve(self: Any, **kwargs: Any) -> Any:
-        if merge_ref_values and "ref_values" in kwargs:
-            ref_values = self.ref_values.copy()
-            ref_values.update(kwargs["ref_values"])
-            kwargs["ref_values"] = ref_values
         for name in names:
             if name not in kwargs:
                 kwargs[name] = getattr(self, name)
