@@ -497,7 +497,7 @@ def _document_end(lines: list[str], tok: Token, block: _Block) -> int | None:
     return None
 
 
-_SECTION_START = re.compile(r"^ {0,3}(?:#{1,6}\s|\*\*|<!--|(?:-{3,}|\*{3,}|_{3,})\s*$|`{3,}|~{3,})")
+_RULE_LINE = re.compile(r"^ {0,3}(?:-{3,}|\*{3,}|_{3,})\s*$")
 
 
 def _section_ends(lines: list[str], start: int) -> bool:
@@ -505,7 +505,7 @@ def _section_ends(lines: list[str], start: int) -> bool:
     a rule or a fence) or there is none: what follows a document's closing fence."""
     for line in lines[start:]:
         if line.strip():
-            return bool(_SECTION_START.match(line))
+            return any(p.match(line) for p in (_LABEL_LINE, _RULE_LINE, _OPEN_FENCE))
     return True
 
 
