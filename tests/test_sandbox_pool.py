@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,6 +222,27 @@ def test_warm_equals_cold(pool: SynthPool, tmp_path: Path) -> None:
             )
             assert r.status == "ok" and r.worker["warm"] is False
             assert (tmp_path / f"co{name}" / r.templates[r.stacks[0]]).read_bytes() == warm[name]
+
+
+def test_a_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
+    # bwrap --die-with-parent kills the sandbox when the *thread* that forked it ends. The pool
+    # warms its workers on threads of their own, and a server grades on threads that come and go.
+    with SynthPool(SandboxOptions(workers=1, timeout=60, lint=False)) as fresh:
+        for t in fresh._starting:
+            t.join()  # the warm-up thread has ended; its worker must still be there
+        ws = make_ws(tmp_path / "ws", {"app.py": APP_CONTEXT}, {"suffix": "One"})
+        first = fresh.synthesize(ws, SAMPLE, tmp_path / "out1")
+        assert first.status == "ok", first.message
+        assert "retried" not in first.worker and first.worker["jobs"] == 1, first.worker
+        # A worker restarted by a short-lived thread (here: after it was killed) survives it too.
+        fresh._workers[0].kill()
+        done: list[object] = []
+        thread = threading.Thread(target=lambda: done.append(fresh.synthesize(ws, SAMPLE, tmp_path / "o2")))
+        thread.start()
+        thread.join()
+        second = fresh.synthesize(ws, SAMPLE, tmp_path / "out3")
+        assert second.status == "ok" and second.worker["warm"] is True, second.worker
+        assert "retried" not in second.worker and second.worker["jobs"] == 2, second.worker
 
 
 def test_every_job_on_a_warm_worker_sees_its_own_deprecation_warnings(

@@ -9,7 +9,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,27 @@ from iacgrade.graders.sandbox.protocol import _HEADER, MAX_FRAME, ProtocolError,
 
 STARTUP_TIMEOUT = 180.0
 PROBE_TIMEOUT = 60.0  # a benign app on a warm worker takes about a second, even on a busy machine
+
+# bwrap's --die-with-parent is PR_SET_PDEATHSIG, whose "parent" is the thread that forked it: a
+# sandbox started from a thread that then ends (a pool's warm-up thread, a server's idle worker
+# thread) is SIGKILLed with it, often mid-job. So every sandbox is forked on one thread that lives
+# as long as the grader's process (one per process: a forked child has none of its parent's threads).
+_spawner: tuple[int, ThreadPoolExecutor] | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawn(cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(cmd, **kwargs)`` forked on this process's long-lived spawner thread."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None or _spawner[0] != os.getpid():
+            _spawner = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner"))
+        executor = _spawner[1]
+
+    def fork() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(cmd, **kwargs)
+
+    return executor.submit(fork).result()
 
 
 class WorkerDied(RuntimeError):
@@ -136,7 +159,7 @@ class WorkerProcess:
                 launcher.bwrap_args(self.iso, self.scratch, self.uid, self.jsii_cache, self.opts.scratch_mb)
                 + cmd
             )
-        self.proc = subprocess.Popen(
+        self.proc = _spawn(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
