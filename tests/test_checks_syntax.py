@@ -314,6 +314,44 @@ def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_ty
     assert any("TS2353" in f.message and "BucketProps" in f.message for f in found)
 
 
+def test_a_typescript_compiler_error_and_the_synth_error_of_its_call_are_one_invalid_api_finding() -> None:
+    from iacgrade.graders.checks import run_checks
+    from iacgrade.graders.models import Finding, SynthResult
+    from iacgrade.graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = (
+        "import * as cw from 'aws-cdk-lib/aws-cloudwatch';\n"  # 1
+        "// a note (with a parenthesis\n"  # 2
+        "const label = 'fn(';\n"  # 3
+        "const both = new cw.CompositeAlarm(this, 'Both', {\n"  # 4: synth raises here
+        "  alarmName: 'both',\n"  # 5: the compiler rejects this prop
+        "  compositeAlarmRule: cw.AlarmRule.anyOf(a, b),\n"  # 6
+        "});\n"  # 7
+        "new cw.Alarm(this, 'Other', { metric, threshold: 1 });\n"  # 8: another call
+    )
+    diagnostics = [
+        {"file": "lib/alarms.ts", "line": 5, "column": 3, "code": 2353, "message": "Object literal may only "
+         "specify known properties, and 'alarmName' does not exist in type 'CompositeAlarmProps'."},
+    ]  # fmt: skip
+
+    def found(line: int) -> list[Finding]:
+        synth = SynthResult(
+            status="failed", cause="invalid-api", error_type="TypeError", file="lib/alarms.ts", line=line,
+            message="Cannot read properties of undefined (reading 'renderAlarmRule')", diagnostics=diagnostics,
+        )  # fmt: skip
+        rubric = load_rubric()
+        for cid, spec in rubric.checks.items():
+            spec.enabled = cid == "invalid-api"
+        ctx = make_context({"lib/alarms.ts": text}, synth=synth, rubric=rubric)
+        ctx.kind = "cdk-typescript"
+        return run_checks(ctx)
+
+    (one,) = found(4)
+    assert [(e.line, (e.value or "")[:6]) for e in one.evidence] == [(5, "TS2353"), (4, "TypeEr")]
+    assert len(found(8)) == 2  # an error raised by another call stays its own finding
+
+
 def test_a_typescript_name_the_compiler_cannot_find_is_an_undefined_name_per_file() -> None:
     from iacgrade.graders.checks import run_checks
     from iacgrade.graders.models import SynthResult
