@@ -340,6 +340,13 @@ def test_a_duplicated_stack_is_penalised_once() -> None:
     )
 
 
+def test_reserved_concurrency_says_what_the_template_tells_of_the_account() -> None:
+    (fits,) = run_check("lambda-reserved-concurrency", make_context({}, {"S": _reserving("S", 100, 50)}))
+    assert fits.severity == "low" and "depends on the account" in fits.message
+    (over,) = run_check("lambda-reserved-concurrency", make_context({}, {"S": _reserving("S", 800, 200)}))
+    assert over.severity == "medium" and "at least 1,100" in over.message
+
+
 def test_unit_tests_are_not_the_answers_infrastructure() -> None:
     body = """
 def test_stack():
