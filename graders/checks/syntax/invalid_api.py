@@ -127,8 +127,11 @@ _TS_SKIP = re.compile(
 
 
 def _call_start(text: str, line: int, column: int) -> int:
-    """The line on which the innermost call holding ``line:column`` (1-based) of TypeScript
-    ``text`` opens its parenthesis; ``line`` itself when no call holds it."""
+    """The line on which the outermost call of the expression holding ``line:column`` (1-based)
+    of TypeScript ``text`` opens its parenthesis; ``line`` itself when no call holds it.
+
+    The expression ends at a block's brace (a function or class body, ``else {``): a call
+    outside the block is another statement's."""
     lines = text.splitlines(keepends=True)
     if not 1 <= line <= len(lines):
         return line
@@ -146,8 +149,18 @@ def _call_start(text: str, line: int, column: int) -> int:
         elif char in ")]}" and opened:
             opened.pop()
         pos += 1
-    call = next((at for at in reversed(opened) if text[at] == "("), None)
+    call = None
+    for at in reversed(opened):
+        if text[at] == "{" and _TS_BLOCK.search(text, 0, at):
+            break
+        if text[at] == "(":
+            call = at
     return line if call is None else text.count("\n", 0, call) + 1
+
+
+# What comes before a brace that opens a block, not an object literal: `) {`, `=> {`, `else {`,
+# `class Name {`, `): Type {` (a word other than those that precede a value).
+_TS_BLOCK = re.compile(r"(?:\)|=>|(?<![\w$])(?!(?:return|yield|await|typeof|case)\s*$)[\w$]+)\s*$")
 
 
 def _answer_classes(ctx: CheckContext) -> set[str]:
