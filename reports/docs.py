@@ -77,6 +77,9 @@ def checks_markdown(rubric: Rubric) -> str:
         "",
         "Generated from the checks' docstrings by `make docs`; do not edit by hand.",
         "",
+        "A finding that several stacks repeat word for word (an app that deploys one stack class twice,"
+        " for two environments or regions) is reported once, its evidence naming every stack.",
+        "",
         "| id | category | severity | lenses | summary |",
         "|---|---|---|---|---|",
     ]

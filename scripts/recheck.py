@@ -113,7 +113,11 @@ def main() -> int:
         shutil.rmtree(args.out)
     replay = ReplayPool(args.run, args.out)
     cdk_python.start_pool = lambda settings: replay  # type: ignore[assignment,return-value]
-    node = type("NodeReplay", (), {"synthesize": lambda _self, *a: replay.synthesize_node(*a)})()
+    node = type(
+        "NodeReplay",
+        (),
+        {"synthesize": lambda _self, *a: replay.synthesize_node(*a), "__exit__": lambda _self, *exc: None},
+    )()
     cdk_typescript.start_node_pool = lambda settings: node  # type: ignore[assignment]
     grade(
         args.paths, GradeOptions(out=args.out, workers=args.workers, use_cache=False), writers=run_writers()

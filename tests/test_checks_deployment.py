@@ -293,6 +293,60 @@ class S(Stack):
     assert "log data only" in found[0].message
 
 
+def _reserving(stack: str, *reserved: int) -> dict[str, Any]:
+    """A stack of functions with the given reserved concurrency, as CDK synthesizes it under ``stack``."""
+    resources = {
+        f"Fn{n}A1B2C3D4": _resource(
+            "AWS::Lambda::Function",
+            {"Runtime": "python3.12", "Handler": "index.handler", "ReservedConcurrentExecutions": r},
+            Metadata={"aws:cdk:path": f"{stack}/Fn{n}/Resource"},
+        )
+        for n, r in enumerate(reserved)
+    }
+    return {"Resources": resources}
+
+
+def test_a_stack_class_deployed_twice_is_one_finding_naming_both_stacks() -> None:
+    templates = {
+        "TapStackDev": _reserving("TapStackDev", 100, 50),
+        "TapStackProd": _reserving("TapStackProd", 100, 50),
+    }
+    (found,) = run_check("lambda-reserved-concurrency", make_context({}, templates))
+    assert {e.stack for e in found.evidence} == {"TapStackDev", "TapStackProd"}
+    assert len(found.evidence) == 4
+
+
+def test_what_differs_between_the_two_stacks_stays_apart() -> None:
+    templates = {
+        "TapStackDev": _reserving("TapStackDev", 100),
+        "TapStackProd": _reserving("TapStackProd", 200),
+    }
+    found = run_check("lambda-reserved-concurrency", make_context({}, templates))
+    assert [{e.stack for e in f.evidence} for f in found] == [{"TapStackDev"}, {"TapStackProd"}]
+
+
+def test_a_duplicated_stack_is_penalised_once() -> None:
+    from iacgrade.graders.rubric import load_rubric
+    from iacgrade.graders.scoring import score_findings
+
+    one = run_check("lambda-reserved-concurrency", make_context({}, {"Dev": _reserving("Dev", 150)}))
+    two = run_check(
+        "lambda-reserved-concurrency",
+        make_context({}, {"Dev": _reserving("Dev", 150), "Prod": _reserving("Prod", 150)}),
+    )
+    rubric = load_rubric()
+    assert score_findings(two, rubric, has_source=False, has_template=True) == score_findings(
+        one, rubric, has_source=False, has_template=True
+    )
+
+
+def test_reserved_concurrency_says_what_the_template_tells_of_the_account() -> None:
+    (fits,) = run_check("lambda-reserved-concurrency", make_context({}, {"S": _reserving("S", 100, 50)}))
+    assert fits.severity == "low" and "depends on the account" in fits.message
+    (over,) = run_check("lambda-reserved-concurrency", make_context({}, {"S": _reserving("S", 800, 200)}))
+    assert over.severity == "medium" and "at least 1,100" in over.message
+
+
 def test_unit_tests_are_not_the_answers_infrastructure() -> None:
     body = """
 def test_stack():

@@ -314,6 +314,52 @@ def test_a_compiler_error_on_the_cdk_api_is_invalid_api_but_not_one_on_an_own_ty
     assert any("TS2353" in f.message and "BucketProps" in f.message for f in found)
 
 
+def test_a_typescript_compiler_error_and_the_synth_error_of_its_call_are_one_invalid_api_finding() -> None:
+    from iacgrade.graders.checks import run_checks
+    from iacgrade.graders.models import SynthResult
+    from iacgrade.graders.rubric import load_rubric
+    from tests.checkkit import make_context
+
+    text = (
+        "import * as cw from 'aws-cdk-lib/aws-cloudwatch';\n"  # 1
+        "// a note (with a parenthesis\n"  # 2
+        "const label = 'fn(';\n"  # 3
+        "const both = new cw.CompositeAlarm(this, 'Both', {\n"  # 4: synth raises here
+        "  alarmName: 'both',\n"  # 5: the compiler rejects this prop
+        "  compositeAlarmRule: cw.AlarmRule.anyOf(a, b),\n"  # 6
+        "});\n"  # 7
+        "names.forEach((name) => {\n"  # 8: synth raises here, outside the block
+        "  new cw.Alarm(this, name, {\n"  # 9: synth raises here
+        "    metric: cw.Metric.of({\n"  # 10
+        "      namespace: 1,\n"  # 11: the compiler rejects this value, in the inner call
+        "    }),\n"  # 12
+        "  });\n"  # 13
+        "});\n"  # 14
+    )
+    prop = "Object literal may only specify known properties, and 'alarmName' does not exist in type 'CompositeAlarmProps'."
+    value = "Type 'number' is not assignable to type 'string'."
+    diagnostics = [
+        {"file": "lib/alarms.ts", "line": 5, "column": 3, "code": 2353, "message": prop},
+        {"file": "lib/alarms.ts", "line": 11, "column": 7, "code": 2322, "message": value},
+    ]
+
+    def found(line: int) -> list[tuple[int | None, ...]]:
+        synth = SynthResult(
+            status="failed", cause="invalid-api", error_type="TypeError", file="lib/alarms.ts", line=line,
+            message="Cannot read properties of undefined (reading 'x')", diagnostics=diagnostics,
+        )  # fmt: skip
+        rubric = load_rubric()
+        for cid, spec in rubric.checks.items():
+            spec.enabled = cid == "invalid-api"
+        ctx = make_context({"lib/alarms.ts": text}, synth=synth, rubric=rubric)
+        ctx.kind = "cdk-typescript"
+        return [tuple(e.line for e in f.evidence) for f in run_checks(ctx)]
+
+    assert found(4) == [(5, 4), (11,)]  # the prop's call
+    assert found(9) == [(5,), (11, 9)]  # the call whose argument the inner call builds
+    assert found(8) == [(5,), (11,), (8,)]  # another statement stays its own finding
+
+
 def test_a_typescript_name_the_compiler_cannot_find_is_an_undefined_name_per_file() -> None:
     from iacgrade.graders.checks import run_checks
     from iacgrade.graders.models import SynthResult

@@ -146,6 +146,8 @@ class Hit:
 
     Hits of one check with the same ``key`` are merged into one finding (that is how a problem
     seen by both lenses becomes one finding with both pieces of evidence); the first message wins.
+    Findings that repeat word for word in several stacks (one stack class deployed twice) are
+    then merged too, their evidence naming every stack (graders.checks._merge_across_stacks).
     """
 
     message: str

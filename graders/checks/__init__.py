@@ -140,19 +140,57 @@ def _to_findings(ctx: CheckContext, check_id: str, hits: list[Hit]) -> list[Find
                 evidence.append(ev)
         if hit.lens not in lenses:
             lenses.append(hit.lens)
-    return [
-        Finding(
-            check=check_id,
-            category=spec.category,
-            severity=_severity(ctx, merged[key][0], spec.severity),
-            title=spec.title,
-            message=merged[key][0].message,
-            evidence=merged[key][1],
-            fix=spec.fix,
-            lenses=sorted(merged[key][2]),
-        )
-        for key in order
-    ]
+    return _merge_across_stacks(
+        [
+            Finding(
+                check=check_id,
+                category=spec.category,
+                severity=_severity(ctx, merged[key][0], spec.severity),
+                title=spec.title,
+                message=merged[key][0].message,
+                evidence=merged[key][1],
+                fix=spec.fix,
+                lenses=sorted(merged[key][2]),
+            )
+            for key in order
+        ]
+    )
+
+
+def _merge_across_stacks(findings: list[Finding]) -> list[Finding]:
+    """One finding for a problem that several stacks repeat word for word.
+
+    An app that deploys one stack class twice (dev and prod, a primary and a secondary region)
+    synthesizes the same resources twice; a check keyed by stack then reports each problem once per
+    stack. Findings of one check with the same message, severity and evidence but for the stack
+    become one, whose evidence names every stack: a reviewer reads one problem, and the score
+    counts it once. A resource that differs between the stacks (another value, another line)
+    keeps its own finding.
+    """
+    out: list[Finding] = []
+    first: dict[tuple[object, ...], int] = {}
+    for finding in findings:
+        stacks = {ev.stack for ev in finding.evidence if ev.stack}
+        shape = (finding.message, finding.severity, frozenset(_stackless(ev) for ev in finding.evidence))
+        at = first.get(shape)
+        if at is None or not stacks:
+            first.setdefault(shape, len(out))
+            out.append(finding)
+            continue
+        kept = out[at]
+        if stacks & {ev.stack for ev in kept.evidence if ev.stack}:
+            out.append(finding)  # the same stack twice: two resources, not one repeated
+            continue
+        evidence = kept.evidence + [ev for ev in finding.evidence if ev not in kept.evidence]
+        lenses = sorted(set(kept.lenses) | set(finding.lenses))
+        out[at] = kept.model_copy(update={"evidence": evidence, "lenses": lenses})
+    return out
+
+
+def _stackless(ev: Evidence) -> tuple[object, ...]:
+    """An evidence item without the stack it was found in (a CDK path loses its stack part)."""
+    path = ev.cdk_path.split("/", 1)[-1] if ev.cdk_path else None
+    return (ev.file, ev.line, ev.md_line, ev.resource, path, ev.value)
 
 
 def _severity(ctx: CheckContext, hit: Hit, default: str) -> str:

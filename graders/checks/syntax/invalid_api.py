@@ -95,6 +95,7 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
     if not ctx.synth.diagnostics:
         return
     own = {name for f in ctx.files for name in _TS_DECLARED.findall(f.content)}
+    texts = {f.path: f.content for f in ctx.files}
     for diag in ctx.synth.diagnostics:
         code, message = diag.get("code"), one_line(str(diag.get("message") or ""), "")
         if not isinstance(code, int) or diagnostic_category(code) != "invalid-api":
@@ -106,7 +107,10 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
         line = diag.get("line") if isinstance(diag.get("line"), int) else None
         key = f"tsc:{code}:{message}"  # one mistake repeated on several lines is one finding
         if file is not None and line is not None:
-            spans.append((file, line, line, key))
+            # The compiler points at the wrong prop; synth's error at the line the call starts on.
+            column = diag.get("column")
+            opened = _call_start(texts.get(file, ""), line, column if isinstance(column, int) else 1)
+            spans.append((file, opened, line, key))
         where = f" at {file}:{line}" if file else ""
         yield Hit(
             f"the compiler rejects a use of aws-cdk-lib{where}: TS{code}: {message}",
@@ -114,6 +118,49 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
             key=key,
             lens="synth",
         )
+
+
+# What the scan of TypeScript text below skips: a comment or a string literal.
+_TS_SKIP = re.compile(
+    r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`", re.S
+)
+
+
+def _call_start(text: str, line: int, column: int) -> int:
+    """The line on which the outermost call of the expression holding ``line:column`` (1-based)
+    of TypeScript ``text`` opens its parenthesis; ``line`` itself when no call holds it.
+
+    The expression ends at a block's brace (a function or class body, ``else {``): a call
+    outside the block is another statement's."""
+    lines = text.splitlines(keepends=True)
+    if not 1 <= line <= len(lines):
+        return line
+    end = sum(len(x) for x in lines[: line - 1]) + max(column - 1, 0)
+    opened: list[int] = []  # offsets of the brackets open at the scan's position
+    pos = 0
+    while pos < end:
+        skip = _TS_SKIP.match(text, pos)
+        if skip is not None and skip.end() > pos:
+            pos = skip.end()
+            continue
+        char = text[pos]
+        if char in "([{":
+            opened.append(pos)
+        elif char in ")]}" and opened:
+            opened.pop()
+        pos += 1
+    call = None
+    for at in reversed(opened):
+        if text[at] == "{" and _TS_BLOCK.search(text, 0, at):
+            break
+        if text[at] == "(":
+            call = at
+    return line if call is None else text.count("\n", 0, call) + 1
+
+
+# What comes before a brace that opens a block, not an object literal: `) {`, `=> {`, `else {`,
+# `class Name {`, `): Type {` (a word other than those that precede a value).
+_TS_BLOCK = re.compile(r"(?:\)|=>|(?<![\w$])(?!(?:return|yield|await|typeof|case)\s*$)[\w$]+)\s*$")
 
 
 def _answer_classes(ctx: CheckContext) -> set[str]:
