@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,12 @@ def test_a_task_folder_is_read_once_for_all_its_answers(tmp_path: Path, monkeypa
     (task / "lib" / "MODEL_RESPONSE2.md").write_text("## File: lib/tap_stack.py\n")
     reads: list[str] = []
     real = ingest._read_metadata
-    monkeypatch.setattr(ingest, "_read_metadata", lambda root, *a: reads.append(root.name) or real(root, *a))
+
+    def counted(root: Path, *args: Any) -> Any:
+        reads.append(root.name)
+        return real(root, *args)
+
+    monkeypatch.setattr(ingest, "_read_metadata", counted)
     samples = discover([tmp_path])
     assert len(samples) == 3 and reads == ["Pr1"]
     for s in samples:
