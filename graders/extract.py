@@ -62,16 +62,19 @@ A ``#`` line inside a markdown block is a heading, never a comment naming the bl
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from typing import TYPE_CHECKING
 
 from iacgrade.graders.analysis.pyast import parse_module
 from iacgrade.graders.models import ExtractedFile, Extraction, SkippedBlock
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 __all__ = ["extract_files", "safe_relpath", "template_format"]
 
@@ -192,7 +195,16 @@ _PY_KEYWORDS = frozenset(
     "for from global if import in is lambda nonlocal not or pass raise return try while with yield".split()
 )
 
-_MD = MarkdownIt("commonmark")
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """The CommonMark parser, made on the first extraction (a run whose answers all come from
+    the cache, or a module that only wants ``safe_relpath``, never loads markdown-it)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
+
+
 _MAX_REPARSE_DEPTH = 3
 # Each never-closed fence re-reads the rest of the answer one level deeper.
 _MAX_CUT_DEPTH = 64
@@ -255,7 +267,7 @@ class _Block:
 def _find_blocks(markdown: str, offset: int, depth: int, result: Extraction) -> list[_Block]:
     """Fenced blocks with the labels above them; ``offset`` shifts lines of re-read content."""
     try:
-        tokens = _MD.parse(markdown)
+        tokens = _markdown().parse(markdown)
     except (RecursionError, MemoryError, ValueError) as exc:
         result.notes.append(f"markdown could not be parsed ({type(exc).__name__}); no files extracted")
         return []

@@ -25,11 +25,13 @@ These checks are made by ``discover``; ``read_answer`` reads the path it was giv
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import os
 import shlex
 import stat
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Literal
@@ -82,13 +84,14 @@ def discover(paths: list[Path], *, pattern: str = ANSWER_PATTERN, strict: bool =
             errors.append(_error_sample(arg, f"{_missing_reason(arg)}: {arg}"))
     ids = _unique_ids(found)
     by_path = {_key(f): sid for (f, _, _), sid in zip(found, ids, strict=True)}
+    tasks: dict[Path, _Task] = {}  # a task folder is described once for all its answers
     samples = []
     for (f, arg, _), sid in zip(found, ids, strict=True):
         refusal = None if f == arg else _link_refusal(f, named_dirs, named_files)
         if refusal:
             samples.append(_refused_link_sample(f, sid, refusal))
         else:
-            sample = _build_sample(f, sid, by_path)
+            sample = _build_sample(f, sid, by_path, tasks)
             # Found by a folder search as a plain file: it must still be one when it is read.
             sample.follow_link = f == arg or f.is_symlink()
             samples.append(sample)
@@ -236,7 +239,9 @@ def _error_sample(path: Path, message: str) -> Sample:
     )
 
 
-def _build_sample(path: Path, sample_id: str, by_path: dict[str, str]) -> Sample:
+def _build_sample(
+    path: Path, sample_id: str, by_path: dict[str, str], tasks: dict[Path, _Task] | None = None
+) -> Sample:
     sample = Sample(sample_id=sample_id, source=str(path), role=_role(path.name))
     try:
         sample.size_bytes = path.stat().st_size
@@ -244,7 +249,12 @@ def _build_sample(path: Path, sample_id: str, by_path: dict[str, str]) -> Sample
         pass
     root = _task_root(path)
     if root is not None:
-        _describe_task(sample, root)
+        task = tasks.get(root) if tasks is not None else None
+        if task is None:
+            task = _describe_task(root)
+            if tasks is not None:
+                tasks[root] = task
+        task.apply(sample)
         _link_reference(sample, path, by_path)
     return sample
 
@@ -280,25 +290,44 @@ def _task_root(path: Path) -> Path | None:
     return None
 
 
-def _describe_task(sample: Sample, root: Path) -> None:
-    sample.task_root = str(root.resolve())
-    sample.task_id = root.resolve().name
-    sample.metadata = _read_metadata(root, sample)
-    sample.entry_file = _entry_from_cdk_json(root)
-    entry = sample.entry_file
+@dataclass(frozen=True)
+class _Task:
+    """What a task folder gives each of its answers (read once per folder in a discovery)."""
+
+    root: str
+    task_id: str
+    metadata: dict[str, Any]
+    entry_file: str | None
+    scaffold_files: list[str]
+    warnings: list[str]
+
+    def apply(self, sample: Sample) -> None:
+        sample.task_root, sample.task_id = self.root, self.task_id
+        sample.metadata = copy.deepcopy(self.metadata)  # each answer its own, as if read for it
+        sample.entry_file = self.entry_file
+        sample.scaffold_files = list(self.scaffold_files)
+        sample.warnings.extend(self.warnings)
+
+
+def _describe_task(root: Path) -> _Task:
+    warnings: list[str] = []
+    resolved = root.resolve()
+    metadata = _read_metadata(root, warnings)
+    entry = _entry_from_cdk_json(root)
     if entry and _linked_part(root, entry) is None and not _task_file(root, entry):
-        sample.warnings.append(f"cdk.json names {entry}, which the task folder does not have")
-    sample.scaffold_files = _scaffold_files(root, entry)
-    sample.warnings.extend(_linked_task_files(root, entry))
+        warnings.append(f"cdk.json names {entry}, which the task folder does not have")
+    scaffold_files = _scaffold_files(root, entry)
+    warnings.extend(_linked_task_files(root, entry))
+    return _Task(str(resolved), resolved.name, metadata, entry, scaffold_files, warnings)
 
 
-def _read_metadata(root: Path, sample: Sample) -> dict[str, Any]:
+def _read_metadata(root: Path, warnings: list[str]) -> dict[str, Any]:
     if not _task_file(root, "metadata.json"):
         return {}
     try:
         data = json.loads((root / "metadata.json").read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError) as exc:
-        sample.warnings.append(f"metadata.json could not be read: {exc}")
+        warnings.append(f"metadata.json could not be read: {exc}")
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -436,5 +465,9 @@ def _mostly_binary(head: bytes) -> bool:
     """More than 10% control bytes (other than whitespace) means it is not text."""
     if not head:
         return False
-    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return control / len(head) > 0.10
+
+
+# Bytes under 32 but tab, newline, form feed and carriage return.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))

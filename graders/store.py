@@ -17,12 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import ValidationError
 
 from iacgrade.graders.models import CATEGORIES, SampleResult
+
+if TYPE_CHECKING:
+    import pandas as pd  # the tables only: imported when one is built (it costs ~0.3 s to load)
 
 RESULT_COLUMNS = [
     "sample_id",
@@ -158,6 +160,8 @@ def results_frame(
     ``extra`` (the kept columns, in order) and ``rules`` (how each kept column and ``row_id`` is
     typed, see ``column_rule``) default to what ``rows`` hold; a table written in batches passes the
     whole run's, so every batch has the same columns and types."""
+    import pandas as pd
+
     if extra is None:
         extra = list(dict.fromkeys(k for row in rows for k in row if k not in _RESULT_COLUMN_SET))
     df = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *extra])
@@ -198,6 +202,8 @@ def column_rule(kinds: set[str]) -> str:
 
 
 def _apply_rule(column: pd.Series, rule: str) -> pd.Series:
+    import pandas as pd
+
     if rule == "int":
         return column.astype("Int64")
     if rule == "float":
@@ -209,6 +215,8 @@ def _apply_rule(column: pd.Series, rule: str) -> pd.Series:
 
 def findings_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The findings table with stable dtypes (line numbers are nullable integers)."""
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     for col in _INT_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")

@@ -18,4 +18,7 @@ def markdown_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        # The templates ship with the package: a template once compiled is used as is, not
+        # stat-ed again before each of a run's reports.
+        auto_reload=False,
     )

@@ -45,6 +45,24 @@ def test_secret_names(name: str, secret: bool) -> None:
     assert _env_var_is_a_secret(name, "Tr0ub4dor&3") is secret
 
 
+def test_a_secret_name_question_tokenizes_each_word_once() -> None:
+    """A template asks about every property name against the same words: the words and the
+    names are tokenized once per process, and a caller still gets a list of its own."""
+    from iacgrade.graders.analysis import secret_names
+
+    secret_names._tokens.cache_clear()
+    secret_names._is_secret_name.cache_clear()
+    words = list(secret_names.SECRET_WORDS)
+    for _ in range(3):
+        assert secret_names.is_secret_name("MasterUserPassword", words)
+        assert not secret_names.is_secret_name("BucketName", words)
+        assert secret_names.is_secret_name("apiKey", ("api_key",))
+    assert secret_names._tokens.cache_info().misses == len(words) + 3  # each word, each name once
+    tokens = secret_names.name_tokens("DbPassword")
+    tokens.append("x")
+    assert secret_names.name_tokens("DbPassword") == ["db", "password"]
+
+
 @pytest.mark.parametrize(
     ("value", "secret"),
     [

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,42 @@ def test_discover_folder_finds_task_answers(tmp_path: Path) -> None:
     assert model.reference_id == "Pr1/lib/IDEAL_RESPONSE"
     assert model.reference_path == str(tmp_path / "Pr1" / "lib" / "IDEAL_RESPONSE.md")
     assert samples[0].reference_id is None
+
+
+def test_a_task_folder_is_read_once_for_all_its_answers(tmp_path: Path, monkeypatch) -> None:
+    """Every answer of a task gets the folder's description (the same values, its own copies),
+    read from the folder once per discovery, not once per answer."""
+    from iacgrade.graders import ingest
+
+    task = _task(tmp_path)
+    (task / "metadata.json").write_text("{not json")  # a warning each answer must still carry
+    (task / "lib" / "MODEL_RESPONSE2.md").write_text("## File: lib/tap_stack.py\n")
+    reads: list[str] = []
+    real = ingest._read_metadata
+
+    def counted(root: Path, *args: Any) -> Any:
+        reads.append(root.name)
+        return real(root, *args)
+
+    monkeypatch.setattr(ingest, "_read_metadata", counted)
+    samples = discover([tmp_path])
+    assert len(samples) == 3 and reads == ["Pr1"]
+    for s in samples:
+        assert (s.task_id, s.entry_file, s.scaffold_files) == ("Pr1", "tap.py", ["cdk.json", "tap.py"])
+        assert sum("metadata.json" in w for w in s.warnings) == 1
+    samples[0].scaffold_files.append("x")
+    samples[0].metadata["y"] = 1
+    assert samples[1].scaffold_files == ["cdk.json", "tap.py"] and samples[1].metadata == {}
+
+
+def test_control_bytes_are_counted_as_before(tmp_path: Path) -> None:
+    """Tab, newline, form feed and carriage return are text; 10% other control bytes is binary."""
+    from iacgrade.graders.ingest import _mostly_binary
+
+    assert not _mostly_binary(b"\t\n\x0c\r" * 100)
+    assert not _mostly_binary(b"\x01" + b"a" * 10)  # 1 in 11: just under 10%
+    assert _mostly_binary(b"\x01\x1f" + b"a" * 10)
+    assert _mostly_binary(bytes([11, 27, 0]) + b"ab")
 
 
 def test_entry_in_bin_and_scaffold_lib_python(tmp_path: Path) -> None:

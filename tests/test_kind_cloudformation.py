@@ -225,6 +225,20 @@ def test_the_kind_builds_a_template_with_marks_and_cloudformation_defaults(tmp_p
     assert [m["rule"] for m in synth.lint["template"]] == ["W2001"]
 
 
+def test_a_written_template_is_laid_out_the_same_whatever_the_worker_sends(tmp_path: Path) -> None:
+    """The worker sends compact JSON (json's C encoder); the template file is indented JSON, with
+    or without a Resources section to add defaults to."""
+    from iacgrade.graders.kinds.cloudformation import with_defaults
+
+    parsed = parse_text(_TEMPLATE)
+    assert "\n" not in parsed["template_json"]  # compact: no pure-Python indenting in the worker
+    built, _ = _build(tmp_path, _FENCED)
+    written = (tmp_path / "out" / built.synth.templates["template"]).read_text()
+    assert written == json.dumps(json.loads(written), indent=1)
+    no_resources = {"AWSTemplateFormatVersion": "2010-09-09", "Outputs": {"A": {"Value": 1.5}}}
+    assert with_defaults(json.dumps(no_resources)) == json.dumps(no_resources, indent=1)
+
+
 def test_a_template_that_does_not_parse_is_a_failed_build_with_file_and_line(tmp_path: Path) -> None:
     built, _ = _build(tmp_path, "```yaml\n" + _TEMPLATE + "  Bad: [\n")
     synth = built.synth

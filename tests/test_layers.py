@@ -93,3 +93,19 @@ def test_a_report_that_cannot_be_rendered_does_not_end_the_run(tmp_path: Path) -
     broken = (tmp_path / "good_api_RESPONSE" / "report.md").read_text()
     assert "could not be rendered" in broken and "KeyError" in broken
     assert "could not be rendered" not in (tmp_path / "no_code_RESPONSE" / "report.md").read_text()
+
+
+def test_the_pipeline_loads_no_table_or_markdown_library_until_it_needs_one() -> None:
+    """pandas (~0.3 s to import) is for the tables and markdown-it for extraction: the library's
+    Session, serve and a run whose answers all come from the cache start without them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, iacgrade.graders.pipeline, iacgrade.graders.cache;"
+        "print(sorted(m for m in ('pandas', 'markdown_it') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

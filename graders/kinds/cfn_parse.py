@@ -324,7 +324,9 @@ def parse_text(text: str, keep: list[Any] | None = None, read: list[str] | None 
         read.append(text)
     return {
         "status": "ok",
-        "template_json": json.dumps(template, indent=1, default=str),
+        # Compact: json's C encoder (an indent runs the pure-Python one, several times slower on a
+        # large template); the parent lays the template out once, when it writes it (with_defaults).
+        "template_json": json.dumps(template, default=str),
         "marks": resource_lines(template),
         "entries": entry_lines(template),
         "note": note,

@@ -167,7 +167,7 @@ def with_defaults(template_json: str) -> str:
     template = json.loads(template_json)
     resources = template.get("Resources") if isinstance(template, dict) else None
     if not isinstance(resources, dict):
-        return template_json
+        return json.dumps(template, indent=1)
     for raw in resources.values():
         if not isinstance(raw, dict) or "DeletionPolicy" in raw or not isinstance(raw.get("Type"), str):
             continue
