@@ -290,7 +290,7 @@ def _validator_evolve(cls: type) -> Callable[..., Any]:
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     assert "__setattr__" not in vars(cls) and not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
     assert all(f.init or f.default_factory is not dataclasses.MISSING for f in fields)
-    plan = tuple((f.name, f.init, f.default_factory) for f in fields)
+    plan: tuple[tuple[str, bool, Any], ...] = tuple((f.name, f.init, f.default_factory) for f in fields)
     init_names = frozenset(f.name for f in fields if f.init)
     new_object = object.__new__
     post_init = cls.__post_init__  # type: ignore[attr-defined]
@@ -313,6 +313,7 @@ def _validator_evolve(cls: type) -> Callable[..., Any]:
         post_init(new)
         return new
 
+    evolve.__wrapped__ = cls.evolve  # type: ignore[attr-defined]
     return evolve
 
 
