@@ -122,6 +122,8 @@ _FINGERPRINTS = {
     "cfnlint.schema.resolver._resolver": "b0a4bf119e37225d",
     "cfnlint.jsonschema._keywords": "b64d5ac5b5b0d098",
     "cfnlint.jsonschema._utils": "3dee726dc087cd76",
+    "cfnlint.schema._getatts": "2ffbd68edcb3cf1d",
+    "cfnlint.template.template": "27cdecd5767e1ba4",
 }
 _installed: dict[str, bool] = {}
 _install_lock = threading.Lock()
@@ -142,6 +144,8 @@ def _install() -> None:
     import cfnlint.jsonschema._keywords as keywords
     import cfnlint.jsonschema._utils as utils
     import cfnlint.jsonschema.validators as validators
+    import cfnlint.schema._getatts as getatts
+    import cfnlint.template.template as template
     from cfnlint.context import context
     from cfnlint.jsonschema._filter import FunctionFilter
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
@@ -173,7 +177,7 @@ def _install() -> None:
         RefResolver.resolve_fragment = _resolve_fragment(RefResolver.resolve_fragment, search)  # type: ignore[method-assign]
         RefResolver._get_subschemas_cache = _subschemas_cache(RefResolver._get_subschemas_cache, search)  # type: ignore[method-assign]
         _installed[resolver_module.__name__] = True
-    for module in (keywords, utils):
+    for module in (keywords, utils, getatts, template):
         if _matches(module.__name__, module) and module.re is _regex():
             module.re = _CompiledSearch(module.re)  # type: ignore[attr-defined]
             _installed[module.__name__] = True
@@ -459,12 +463,14 @@ def _subschemas_cache(original: Callable[..., Any], search: _SchemaSearch) -> Ca
 
 
 class _CompiledSearch:
-    """The ``regex`` module as a cfn-lint module sees it, with ``search``'s patterns compiled once.
+    """The ``regex`` module as a cfn-lint module sees it, with the patterns of ``search``, ``match``,
+    ``fullmatch`` and ``findall`` compiled once.
 
     ``regex.search(p, s)`` is ``regex.compile(p).search(s)`` through regex's own cache, whose look-up
     (a key built from the pattern, flags, version and locale on each call) cost more than the
-    search itself in a profile of a lint: here a plain dict keyed by the pattern text. Other calls,
-    and searches with flags or options, go to the module unchanged.
+    search itself in a profile of a lint: here a plain dict keyed by the pattern text (``match``,
+    ``fullmatch`` and ``findall`` likewise). Other calls, and calls with flags or options or a pattern
+    that is not text, go to the module unchanged.
     """
 
     _MAX = 4096  # distinct patterns kept (the schemas' own are a few hundred)
@@ -473,16 +479,34 @@ class _CompiledSearch:
         self._module = module
         self._compiled: dict[str, Any] = {}
 
-    def search(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs or type(pattern) is not str:
-            return self._module.search(pattern, string, *args, **kwargs)
+    def _pattern(self, pattern: str) -> Any:
         compiled = self._compiled.get(pattern)
         if compiled is None:
             compiled = self._module.compile(pattern)
             if len(self._compiled) >= self._MAX:
                 self._compiled.clear()
             self._compiled[pattern] = compiled
-        return compiled.search(string)
+        return compiled
+
+    def search(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.search(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).search(string)
+
+    def match(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.match(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).match(string)
+
+    def fullmatch(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.fullmatch(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).fullmatch(string)
+
+    def findall(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.findall(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).findall(string)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)

@@ -328,6 +328,8 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
         "cfnlint.schema.resolver._resolver": True,
         "cfnlint.jsonschema._keywords": True,
         "cfnlint.jsonschema._utils": True,
+        "cfnlint.schema._getatts": True,
+        "cfnlint.template.template": True,
     }
 
 
@@ -533,11 +535,13 @@ def test_compiled_search_finds_what_regex_search_finds() -> None:
     WarmLinter()
     import cfnlint.jsonschema._keywords as keywords
     import cfnlint.jsonschema._utils as utils
+    import cfnlint.schema._getatts as getatts
+    import cfnlint.template.template as template
     import regex
 
     from iacgrade.graders.lint import _CompiledSearch
 
-    assert isinstance(keywords.re, _CompiledSearch) and isinstance(utils.re, _CompiledSearch)
+    assert all(isinstance(m.re, _CompiledSearch) for m in (keywords, utils, getatts, template))
     search = _CompiledSearch(regex)
     cases = [
         ("^arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/.+$", "arn:aws:iam::123456789012:role/x"),
@@ -547,13 +551,21 @@ def test_compiled_search_finds_what_regex_search_finds() -> None:
         ("\\p{L}+", "übung"),  # regex's own syntax, which re lacks
         ("", "anything"),
     ]
+    cases += [("(a)(b)?", "ab a aab"), ("[A-Z]", "ABC"), ("\\d+", "12 and 345"), ("x?", "")]
     for pattern, text in cases * 2:  # the second round reads compiled patterns back
-        got, want = search.search(pattern, text), regex.search(pattern, text)
-        assert (got and got.span()) == (want and want.span()), (pattern, text)
+        for name in ("search", "match", "fullmatch"):
+            got, want = getattr(search, name)(pattern, text), getattr(regex, name)(pattern, text)
+            assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (
+                name,
+                pattern,
+                text,
+            )
+        assert search.findall(pattern, text) == regex.findall(pattern, text), (pattern, text)
     assert len(search._compiled) == len({p for p, _ in cases})  # noqa: SLF001
     # flags and other calls pass through to the module
     assert search.search("abc", "ABC", regex.IGNORECASE) is not None
-    assert search.fullmatch("a+", "aaa") is not None
+    assert search.fullmatch("a+", "AAA", regex.IGNORECASE) is not None
+    assert search.findall(regex.compile("a"), "aXa") == ["a", "a"]
     for bad in ("(", "[a-"):
         try:
             search.search(bad, "x")
