@@ -116,9 +116,14 @@ _FINGERPRINTS = {
     "cfnlint.context.context.Path.evolve": "a8bbd390c03c955a",
     "cfnlint.context.context.Path.descend": "9e072b7330800127",
     "cfnlint.jsonschema._filter.FunctionFilter.evolve": "58dfb27d5ccfea44",
-    # whole modules: the speed-up swaps the module's ``re`` (every function there that uses it)
+    "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator": "512d7e20846250f7",
+    # whole modules: the speed-up swaps the module's ``re`` (every function there that uses it), or
+    # (the resolver) two methods that use the module's schema search
+    "cfnlint.schema.resolver._resolver": "b0a4bf119e37225d",
     "cfnlint.jsonschema._keywords": "b64d5ac5b5b0d098",
     "cfnlint.jsonschema._utils": "3dee726dc087cd76",
+    "cfnlint.schema._getatts": "2ffbd68edcb3cf1d",
+    "cfnlint.template.template": "27cdecd5767e1ba4",
 }
 _installed: dict[str, bool] = {}
 _install_lock = threading.Lock()
@@ -139,8 +144,13 @@ def _install() -> None:
     import cfnlint.jsonschema._keywords as keywords
     import cfnlint.jsonschema._utils as utils
     import cfnlint.jsonschema.validators as validators
+    import cfnlint.schema._getatts as getatts
+    import cfnlint.template.template as template
     from cfnlint.context import context
     from cfnlint.jsonschema._filter import FunctionFilter
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+    from cfnlint.schema.resolver import _resolver as resolver_module
+    from cfnlint.schema.resolver._resolver import RefResolver
 
     if _matches("cfnlint.jsonschema.validators.create", validators.create):
         validators.create = _memoized_create(validators.create)  # type: ignore[assignment]
@@ -158,7 +168,16 @@ def _install() -> None:
         fast.__wrapped__ = FunctionFilter.evolve  # type: ignore[attr-defined]
         FunctionFilter.evolve = fast  # type: ignore[method-assign]
         _installed["cfnlint.jsonschema._filter.FunctionFilter.evolve"] = True
-    for module in (keywords, utils):
+    name = "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator"
+    if _matches(name, BaseJsonSchema.extend_validator):
+        BaseJsonSchema.extend_validator = _extend_validator(BaseJsonSchema.extend_validator)  # type: ignore[method-assign]
+        _installed[name] = True
+    if _matches(resolver_module.__name__, resolver_module):
+        search = _SchemaSearch(resolver_module)
+        RefResolver.resolve_fragment = _resolve_fragment(RefResolver.resolve_fragment, search)  # type: ignore[method-assign]
+        RefResolver._get_subschemas_cache = _subschemas_cache(RefResolver._get_subschemas_cache, search)  # type: ignore[method-assign]
+        _installed[resolver_module.__name__] = True
+    for module in (keywords, utils, getatts, template):
         if _matches(module.__name__, module) and module.re is _regex():
             module.re = _CompiledSearch(module.re)  # type: ignore[attr-defined]
             _installed[module.__name__] = True
@@ -200,8 +219,8 @@ def _memoized_create(create: Callable[..., type]) -> Callable[..., type]:
         cls = classes.get(key)
         if cls is None:
             cls = create(validators, function_filter, fn_resolvers)
-            # Validator.evolve is fields(Validator) + cls(**kwargs): same, with the field names known.
-            cls.evolve = _evolve_with_known_fields(cls)  # type: ignore[attr-defined]
+            # Validator.evolve is fields(Validator) + cls(**kwargs): the same instance, built directly.
+            cls.evolve = _validator_evolve(cls)  # type: ignore[attr-defined]
             classes[key] = cls
         return cls
 
@@ -260,6 +279,48 @@ def _evolve_frozen(cls: type, original: Callable[..., Any], merge_ref_values: bo
     return evolve
 
 
+def _validator_evolve(cls: type) -> Callable[..., Any]:
+    """cfn-lint's ``Validator.evolve`` (``cls(**kwargs)`` with every init field not given copied from
+    ``self``) for one class ``create`` made, without the keyword call into the generated ``__init__``.
+
+    That ``__init__`` (the class is a plain, not frozen, dataclass with no ``__setattr__``) sets each
+    field in declaration order: an init field from its argument, an ``init=False`` one from its
+    default factory (the arguments ``create`` closed over, the same objects on every call, so a
+    validator whose ``validators`` a rule replaced, as GetAtt's does, gets the class's back), then
+    runs ``__post_init__``. This does the same writes in the same order and calls the same
+    ``__post_init__``. Anything else (a subclass, an argument that is not an init field) goes to the
+    generated ``__init__`` as before.
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    assert "__setattr__" not in vars(cls) and not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    assert all(f.init or f.default_factory is not dataclasses.MISSING for f in fields)
+    plan: tuple[tuple[str, bool, Any], ...] = tuple((f.name, f.init, f.default_factory) for f in fields)
+    init_names = frozenset(f.name for f in fields if f.init)
+    new_object = object.__new__
+    post_init = cls.__post_init__  # type: ignore[attr-defined]
+
+    def evolve(self: Any, **kwargs: Any) -> Any:
+        if self.__class__ is not cls or not init_names.issuperset(kwargs):
+            for name in init_names:
+                if name not in kwargs:
+                    kwargs[name] = getattr(self, name)
+            return self.__class__(**kwargs)
+        new = new_object(cls)
+        attrs = new.__dict__
+        for name, init, factory in plan:
+            if not init:
+                attrs[name] = factory()
+            elif name in kwargs:
+                attrs[name] = kwargs[name]
+            else:
+                attrs[name] = getattr(self, name)
+        post_init(new)
+        return new
+
+    evolve.__wrapped__ = cls.evolve  # type: ignore[attr-defined]
+    return evolve
+
+
 def _path_descend(cls: Any, functions: Any) -> Callable[..., Any]:
     """cfn-lint's ``Path.descend`` (each given part appended to a copy of its deque) with the field
     names known instead of read from ``dataclasses.fields`` on every call."""
@@ -281,13 +342,135 @@ def _path_descend(cls: Any, functions: Any) -> Callable[..., Any]:
     return descend
 
 
+def _extend_validator(original: Callable[..., Any]) -> Callable[..., Any]:
+    """cfn-lint's ``BaseJsonSchema.extend_validator`` without its throwaway validator.
+
+    cfn-lint builds ``cls(schema=schema)`` and at once evolves it with the template, context and a
+    new resolver. That first instance costs a ``Template(None, {})`` (an empty template's graph,
+    conditions and context: about 4% of a lint) and a resolver, and nothing of it is kept but its
+    ``schema`` (the one given) and ``function_filter`` (the class's default). Building the final
+    validator directly with the same four arguments is the same instance.
+    """
+    from cfnlint.schema.resolver import RefResolver
+
+    def extend_validator(
+        self: Any, validator: Any, schema: Any, context: Any, validators: dict[str, Any] | None = None
+    ) -> Any:
+        all_validators = self._get_validators()
+        if validators:
+            all_validators.update(validators)
+        cls = validator.extend(validators=all_validators)
+        return cls(
+            schema=schema, cfn=validator.cfn, context=context, resolver=RefResolver.from_schema(schema)
+        )
+
+    extend_validator.__wrapped__ = original  # type: ignore[attr-defined]
+    return extend_validator
+
+
+class _SchemaSearch:
+    """cfn-lint's schema search (``_search_schema``: every dict in a schema that holds a key) run once
+    per schema document and key instead of on every look-up.
+
+    cfn-lint gives each validator of each resource a fresh ``RefResolver``, and a resolver searches
+    the whole schema for ``id``/``$id`` on each ``$ref`` it resolves (its own caches die with it):
+    about 9% of a lint. The search's result depends only on the document, which cfn-lint never
+    changes once loaded (schemas are read-only after load; a patch, which iacgrade does not use,
+    comes before any lint), so it is kept here, the document held so that its id is not reused.
+    """
+
+    _MAX = 4096  # (document, key) pairs kept; resource schemas of a run are a few hundred
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._found: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+    def _remember(self, document: Any, key: str, compute: Callable[[], Any]) -> Any:
+        entry = self._found.get((id(document), key))
+        if entry is None or entry[0] is not document:
+            if len(self._found) >= self._MAX:
+                self._found.clear()
+            entry = self._found[(id(document), key)] = (document, compute())
+        return entry[1]
+
+    def holding(self, document: Any, key: str) -> tuple[dict[str, Any], ...]:
+        """The dicts in ``document`` that hold ``key``, in the order cfn-lint's search yields them."""
+        module = self._module
+        return self._remember(  # type: ignore[no-any-return]
+            document, key, lambda: tuple(module._search_schema(document, module._match_keyword(key)))
+        )
+
+    def subschemas(self, document: Any) -> dict[str, tuple[dict[str, Any], ...]]:
+        """``RefResolver._get_subschemas_cache``'s table for ``document``: keyword -> dicts holding it."""
+        module = self._module
+
+        def compute() -> dict[str, tuple[dict[str, Any], ...]]:
+            table: dict[str, list[dict[str, Any]]] = {key: [] for key in module._SUBSCHEMAS_KEYWORDS}
+            for keyword, subschema in module._search_schema(document, module._match_subschema_keywords):
+                table[keyword].append(subschema)
+            return {key: tuple(found) for key, found in table.items()}
+
+        return self._remember(document, "\0subschemas", compute)  # type: ignore[no-any-return]
+
+
+def _resolve_fragment(original: Callable[..., Any], search: _SchemaSearch) -> Callable[..., Any]:
+    """``RefResolver.resolve_fragment`` with the ``id``/``$id`` search read from ``search``: the first
+    dict whose ``id`` (then ``$id``) is ``#fragment``, else the fragment walked as a JSON pointer,
+    failing with cfn-lint's own error and message."""
+    from collections.abc import Sequence
+    from urllib.parse import unquote
+
+    from cfnlint.schema.resolver._exceptions import RefResolutionError
+
+    def resolve_fragment(self: Any, document: Any, fragment: str) -> Any:
+        fragment = fragment.lstrip("/")
+        if not fragment:
+            return document
+        target = "#" + fragment
+        for keyword in ("id", "$id"):
+            for subschema in search.holding(document, keyword):
+                if target == subschema[keyword]:
+                    return subschema
+        for part in unquote(fragment).split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            key: str | int = part
+            if isinstance(document, Sequence):  # an array index is a number
+                try:
+                    key = int(part)
+                except ValueError:
+                    pass
+            try:
+                document = document[key]
+            except (TypeError, LookupError) as e:
+                raise RefResolutionError(f"Unresolvable JSON pointer: {fragment!r}") from e
+        return document
+
+    resolve_fragment.__wrapped__ = original  # type: ignore[attr-defined]
+    return resolve_fragment
+
+
+def _subschemas_cache(original: Callable[..., Any], search: _SchemaSearch) -> Callable[..., Any]:
+    """``RefResolver._get_subschemas_cache`` (kept on the resolver once built) with the search of the
+    resolver's schema read from ``search``; each resolver gets its own lists, as before."""
+
+    def get_subschemas_cache(self: Any) -> dict[str, list[dict[str, Any]]]:
+        if self._subschemas_cache is None:
+            self._subschemas_cache = {k: list(v) for k, v in search.subschemas(self.referrer).items()}
+        return self._subschemas_cache  # type: ignore[no-any-return]
+
+    get_subschemas_cache.__wrapped__ = original  # type: ignore[attr-defined]
+    return get_subschemas_cache
+
+
 class _CompiledSearch:
-    """The ``regex`` module as a cfn-lint module sees it, with ``search``'s patterns compiled once.
+    """The ``regex`` module as a cfn-lint module sees it, with the patterns of ``search``, ``match``,
+    ``fullmatch`` and ``findall`` compiled once.
 
     ``regex.search(p, s)`` is ``regex.compile(p).search(s)`` through regex's own cache, whose look-up
     (a key built from the pattern, flags, version and locale on each call) cost more than the
-    search itself in a profile of a lint: here a plain dict keyed by the pattern text. Other calls,
-    and searches with flags or options, go to the module unchanged.
+    search itself in a profile of a lint: here a plain dict keyed by the pattern text (``match``,
+    ``fullmatch`` and ``findall`` likewise). Other calls, and calls with flags or options or a pattern
+    that is not text, go to the module unchanged.
     """
 
     _MAX = 4096  # distinct patterns kept (the schemas' own are a few hundred)
@@ -296,16 +479,34 @@ class _CompiledSearch:
         self._module = module
         self._compiled: dict[str, Any] = {}
 
-    def search(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs or type(pattern) is not str:
-            return self._module.search(pattern, string, *args, **kwargs)
+    def _pattern(self, pattern: str) -> Any:
         compiled = self._compiled.get(pattern)
         if compiled is None:
             compiled = self._module.compile(pattern)
             if len(self._compiled) >= self._MAX:
                 self._compiled.clear()
             self._compiled[pattern] = compiled
-        return compiled.search(string)
+        return compiled
+
+    def search(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.search(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).search(string)
+
+    def match(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.match(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).match(string)
+
+    def fullmatch(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.fullmatch(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).fullmatch(string)
+
+    def findall(self, pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(pattern) is not str:
+            return self._module.findall(pattern, string, *args, **kwargs)
+        return self._pattern(pattern).findall(string)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)

@@ -121,6 +121,7 @@ _WARM = textwrap.dedent("""
     from iacgrade.graders.lint import WarmLinter, install_speedups
     templates = json.load(open(sys.argv[1]))
     linters = {region: WarmLinter([region]) for region in sorted({t["region"] for t in templates})}
+    times = []  # CPU seconds of each template's lint (its decode left out, as the parse worker's)
     def run():
         out = []
         for t in templates:
@@ -130,7 +131,9 @@ _WARM = textwrap.dedent("""
                 if t["decode"]:
                     decoded, errors = decode_str(t["text"])
                     decoded = decoded if isinstance(decoded, dict) and not errors else None
+                t1 = time.process_time()
                 found = linter.lint(t["text"], decoded)
+                times.append(time.process_time() - t1)
             except Exception as exc:
                 found = f"{type(exc).__name__}: {exc}"
             out.append(found)
@@ -146,6 +149,12 @@ _WARM = textwrap.dedent("""
     else:
         out = run()
         print(f"warm: {time.process_time() - t0:.2f} s CPU for {len(out)} templates", file=sys.stderr)
+        times = sorted(times) or [0.0]
+        print(
+            f"warm lint per template (CPU): median {times[len(times) // 2] * 1000:.1f} ms,"
+            f" mean {sum(times) / len(times) * 1000:.1f} ms, total {sum(times):.2f} s",
+            file=sys.stderr,
+        )
         assert all(install_speedups().values()), install_speedups()
         print(json.dumps(out))
 """)

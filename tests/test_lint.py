@@ -324,8 +324,12 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
         "cfnlint.context.context.Path.evolve": True,
         "cfnlint.context.context.Path.descend": True,
         "cfnlint.jsonschema._filter.FunctionFilter.evolve": True,
+        "cfnlint.rules.jsonschema.Base.BaseJsonSchema.extend_validator": True,
+        "cfnlint.schema.resolver._resolver": True,
         "cfnlint.jsonschema._keywords": True,
         "cfnlint.jsonschema._utils": True,
+        "cfnlint.schema._getatts": True,
+        "cfnlint.template.template": True,
     }
 
 
@@ -426,15 +430,118 @@ def test_fast_function_filter_evolve_builds_what_the_original_builds() -> None:
         assert fast.group_functions is not base.group_functions  # a fresh default, as cfn-lint makes
 
 
+def _validator() -> Any:
+    """A validator of the kind cfn-lint's rules evolve: the template's, with a resource schema."""
+    from cfnlint.jsonschema.validators import CfnTemplateValidator
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    from cfnlint.template import Template
+
+    cfn = Template("t.json", json.loads(_variant("none")), ["us-east-1"])
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::S3::Bucket").schema
+    return CfnTemplateValidator(schema=schema, cfn=cfn, context=cfn.context)
+
+
+def test_fast_validator_evolve_builds_what_the_original_builds() -> None:
+    WarmLinter()
+    validator = _validator()
+    cls = type(validator).extend(validator, validators={"x": lambda *_: None})
+    base = cls(schema=validator.schema, cfn=validator.cfn, context=validator.context)
+    original = cls.evolve.__wrapped__  # type: ignore[attr-defined]
+    base.validators = {"type": None}  # as GetAtt does: an evolved copy gets the class's validators back
+    for kwargs in (
+        {},
+        {"schema": {"type": "string"}},
+        {"context": validator.context.evolve(strict_types=False)},
+    ):
+        fast, slow = base.evolve(**kwargs), original(base, **kwargs)
+        assert type(fast) is type(slow) is cls
+        assert list(vars(fast)) == list(vars(slow))  # same fields, written in the same order
+        assert vars(fast) == vars(slow), kwargs
+        assert fast.validators is cls().validators and fast is not base
+    try:
+        base.evolve(no_such_field=1)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("an unknown field was accepted")
+
+
+def test_fast_extend_validator_builds_what_the_original_builds() -> None:
+    WarmLinter()
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+
+    validator = _validator()
+    rule = BaseJsonSchema()
+    rule.validators = {"x": lambda *_: None}  # type: ignore[dict-item]
+    schema = {"type": "object", "properties": {"A": {"$ref": "#/definitions/B"}}, "definitions": {"B": {}}}
+    context = validator.context.evolve(strict_types=False)
+    fast = rule.extend_validator(validator, schema, context)
+    slow = BaseJsonSchema.extend_validator.__wrapped__(rule, validator, schema, context)  # type: ignore[attr-defined]
+    assert type(fast) is type(slow)
+    assert fast.cfn is slow.cfn is validator.cfn and fast.context is slow.context is context
+    assert fast.resolver is not slow.resolver and vars(fast.resolver).keys() == vars(slow.resolver).keys()
+    assert fast.resolver.referrer is slow.resolver.referrer is schema
+    same = ("schema", "validators", "function_filter", "fn_resolvers", "_type_checker", "format_checker")
+    assert all(getattr(fast, name) is getattr(slow, name) for name in same)
+    assert list(vars(fast)) == list(vars(slow))
+
+
+def test_cached_schema_search_resolves_what_the_original_resolves() -> None:
+    WarmLinter()
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    from cfnlint.schema.resolver import RefResolver
+    from cfnlint.schema.resolver._exceptions import RefResolutionError
+
+    bucket = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::S3::Bucket").schema
+    with_ids: dict[str, Any] = {
+        "$id": "https://example.com/root",
+        "definitions": {"A": {"id": "#named", "type": "string"}, "B": {"$id": "#other", "items": [{"x": 1}]}},
+    }
+    cases: list[tuple[Any, str]] = [
+        (bucket, "/definitions/Tag"),
+        (bucket, "definitions/LifecycleConfiguration/properties/Rules"),
+        (bucket, ""),
+        (with_ids, "named"),
+        (with_ids, "other"),
+        (with_ids, "/definitions/B/items/0"),
+        (with_ids, "/definitions/B/items/x"),
+        (with_ids, "/definitions/a~1b"),
+        (bucket, "/definitions/NoSuchThing"),
+    ]
+    resolver = RefResolver.from_schema(bucket)
+    original = RefResolver.resolve_fragment.__wrapped__  # type: ignore[attr-defined]
+    for _ in range(2):  # the second round reads the cache
+        for document, fragment in cases:
+            outcomes: list[tuple[str, object]] = []
+            for resolve in (resolver.resolve_fragment, lambda d, f: original(resolver, d, f)):
+                try:
+                    outcomes.append(("ok", id(resolve(document, fragment))))
+                except RefResolutionError as e:
+                    outcomes.append(("error", str(e)))
+            assert outcomes[0] == outcomes[1], (fragment, outcomes)
+    assert resolver.resolve_fragment(with_ids, "named") is with_ids["definitions"]["A"]
+    for document in (bucket, with_ids):
+        fast = RefResolver.from_schema(document)
+        slow_table = RefResolver._get_subschemas_cache.__wrapped__(RefResolver.from_schema(document))  # type: ignore[attr-defined]
+        assert fast._get_subschemas_cache() == slow_table
+        assert fast._get_subschemas_cache() is fast._get_subschemas_cache()  # kept on the resolver
+        assert (
+            RefResolver.from_schema(document)._get_subschemas_cache()["$id"]
+            is not fast._get_subschemas_cache()["$id"]
+        )
+
+
 def test_compiled_search_finds_what_regex_search_finds() -> None:
     WarmLinter()
     import cfnlint.jsonschema._keywords as keywords
     import cfnlint.jsonschema._utils as utils
+    import cfnlint.schema._getatts as getatts
+    import cfnlint.template.template as template
     import regex
 
     from iacgrade.graders.lint import _CompiledSearch
 
-    assert isinstance(keywords.re, _CompiledSearch) and isinstance(utils.re, _CompiledSearch)
+    assert all(isinstance(m.re, _CompiledSearch) for m in (keywords, utils, getatts, template))
     search = _CompiledSearch(regex)
     cases = [
         ("^arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/.+$", "arn:aws:iam::123456789012:role/x"),
@@ -444,13 +551,21 @@ def test_compiled_search_finds_what_regex_search_finds() -> None:
         ("\\p{L}+", "übung"),  # regex's own syntax, which re lacks
         ("", "anything"),
     ]
+    cases += [("(a)(b)?", "ab a aab"), ("[A-Z]", "ABC"), ("\\d+", "12 and 345"), ("x?", "")]
     for pattern, text in cases * 2:  # the second round reads compiled patterns back
-        got, want = search.search(pattern, text), regex.search(pattern, text)
-        assert (got and got.span()) == (want and want.span()), (pattern, text)
+        for name in ("search", "match", "fullmatch"):
+            got, want = getattr(search, name)(pattern, text), getattr(regex, name)(pattern, text)
+            assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (
+                name,
+                pattern,
+                text,
+            )
+        assert search.findall(pattern, text) == regex.findall(pattern, text), (pattern, text)
     assert len(search._compiled) == len({p for p, _ in cases})  # noqa: SLF001
     # flags and other calls pass through to the module
     assert search.search("abc", "ABC", regex.IGNORECASE) is not None
-    assert search.fullmatch("a+", "aaa") is not None
+    assert search.fullmatch("a+", "AAA", regex.IGNORECASE) is not None
+    assert search.findall(regex.compile("a"), "aXa") == ["a", "a"]
     for bad in ("(", "[a-"):
         try:
             search.search(bad, "x")
