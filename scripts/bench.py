@@ -23,8 +23,8 @@ over each group in sample-id order: same corpus, same subset, every run.
 
 4. the command: ``iacgrade grade <corpus>`` on ``--workers`` workers into an empty cache (cold,
    the whole pipeline: synth, lint, checks, scoring, reports, tables), then the same command again
-   into a new output folder (every answer from the cache), and ``iacgrade --help`` (the start-up
-   floor of any run).
+   three times, each into a new output folder (every answer from the cache; the median counts),
+   and ``iacgrade --help`` (the start-up floor of any run, best of 3).
 
 At the end the issue's three targets, each a ratio or a mean of this one run, with PASS or MISS:
 (a) warm pool + cfn-lint vs the naive way per answer (>= 20x), (b) seconds per answer of the cold
@@ -247,6 +247,16 @@ def _command(args: list[str]) -> tuple[float, dict[str, Any]]:
     return wall, summary
 
 
+def _cached_command(grade: list[str], work: Path) -> tuple[float, dict[str, Any]]:
+    """The cached re-grade, three times into fresh folders: its median wall time and a summary.
+
+    One run takes about a second, so a single sample on a busy machine says as much about the
+    machine as about the command; the cold run it is compared with is long enough to be run once."""
+    runs = [_command([*grade, "--out", str(work / f"cached-{i}")]) for i in range(3)]
+    walls = sorted(wall for wall, _ in runs)
+    return walls[1], runs[-1][1]
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -318,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         str(work / "cache"),
     ]
     cold_wall, cold = _command([*grade, "--out", str(work / "cold")])
-    cached_wall, cached = _command([*grade, "--out", str(work / "cached")])
+    cached_wall, cached = _cached_command(grade, work)
     help_wall = min(_command(["--help"])[0] for _ in range(3))
     print(f"done ({_load()})\n")
 
@@ -390,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     speedup = cold_wall / cached_wall if cached_wall else float("nan")
     print(
         f"\ncommand: cold {cold_wall:.1f} s for {graded} answers ({cold.get('synth_ok', '?')} synth ok),"
-        f" cached {cached_wall:.2f} s ({cached.get('cache_hits', '?')} cache hits),"
+        f" cached {cached_wall:.2f} s (median of 3; {cached.get('cache_hits', '?')} cache hits),"
         f" iacgrade --help {help_wall:.2f} s (best of 3: the start-up floor)"
     )
     print("\ntargets (issue 14), all from this run:")
@@ -515,7 +525,7 @@ def bench_cloudformation(
     cpu0 = _children_cpu()
     cold_wall, cold = _command([*grade, "--out", str(work / "cold")])
     cold_cpu = _children_cpu() - cpu0
-    cached_wall, cached = _command([*grade, "--out", str(work / "cached")])
+    cached_wall, cached = _cached_command(grade, work)
     help_wall = min(_command(["--help"])[0] for _ in range(3))
     print(f"done ({_load()})\n")
 
@@ -552,7 +562,7 @@ def bench_cloudformation(
     speedup = cold_wall / cached_wall if cached_wall else float("nan")
     print(
         f"\ncommand: cold {cold_wall:.1f} s for {graded} answers ({cold.get('synth_ok', '?')} parsed),"
-        f" cached {cached_wall:.2f} s ({cached.get('cache_hits', '?')} cache hits),"
+        f" cached {cached_wall:.2f} s (median of 3; {cached.get('cache_hits', '?')} cache hits),"
         f" iacgrade --help {help_wall:.2f} s (best of 3: the start-up floor)"
     )
     cpu_per = cold_cpu / graded if graded else float("nan")
