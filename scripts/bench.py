@@ -108,7 +108,8 @@ class _Naive:
     lint_seconds: float = 0.0
 
 
-def _prepare(samples: list[Sample], work: Path) -> list[tuple[Sample, Workspace]]:
+def prepare_workspaces(samples: list[Sample], work: Path) -> list[tuple[Sample, Workspace]]:
+    """Each answer's workspace under ``work/ws`` (ingest, extract, assemble), answers that cannot be read left out."""
     out = []
     for s in samples:
         text = read_answer(s)
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     named = kinds - {None}
     if named and all(type(KINDS.get(k or "")) is CdkTypeScript for k in named):
         return bench_typescript(args, tasks, samples, work)
-    prepared = _prepare(samples, work)
+    prepared = prepare_workspaces(samples, work)
     n, w = len(prepared), args.workers
     print(f"corpus: {n} answers ({len(tasks)} tasks, ideal + model), {w} workers, cpus {os.cpu_count()}")
 

@@ -37,12 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from iacgrade.graders.extract import extract_files  # noqa: E402
-from iacgrade.graders.ingest import discover, read_answer  # noqa: E402
-from iacgrade.graders.models import Sample, Workspace  # noqa: E402
+from bench import prepare_workspaces  # noqa: E402
+
+from iacgrade.graders.ingest import discover  # noqa: E402
 from iacgrade.graders.sandbox import SandboxOptions, SynthPool  # noqa: E402
-from iacgrade.graders.workspace import assemble  # noqa: E402
 
 _MARKS = (1, 10, 50, 100, 150, 200)
 _FIELDS = ("VmRSS", "VmData", "VmHWM")
@@ -56,16 +56,6 @@ class _Sample:
     node: dict[str, int]
     status: str
     sample_id: str
-
-
-def _prepare(samples: list[Sample], work: Path) -> list[tuple[Sample, Workspace]]:
-    out = []
-    for s in samples:
-        text = read_answer(s)
-        if text is None:
-            continue
-        out.append((s, assemble(s, extract_files(text), work / "ws" / s.sample_id.replace("/", "__"))))
-    return out
 
 
 def _children() -> dict[int, list[int]]:
@@ -182,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         samples = [s for s in samples if s.sample_id == args.only]
     work = Path(tempfile.mkdtemp(prefix="iacgrade-wmem-"))
-    prepared = _prepare(samples, work)
+    prepared = prepare_workspaces(samples, work)
     if not prepared:
         print("no answers found", file=sys.stderr)
         return 2
