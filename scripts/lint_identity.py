@@ -189,6 +189,12 @@ def _plain(templates: list[dict[str, Any]], listing: Path, cache: Path | None) -
         saved = json.loads(cache.read_text(encoding="utf-8"))
         if saved.get("key") == key:
             return saved["matches"], f"read from {cache}"
+        print(
+            f"{cache} holds the plain side of another template set (or cfn-lint version):"
+            " linting the plain side again and replacing it",
+            file=sys.stderr,
+            flush=True,
+        )
     plain, note = _side(_PLAIN, listing)
     if cache is not None:
         cache.write_text(json.dumps({"key": key, "matches": plain}), encoding="utf-8")
