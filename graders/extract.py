@@ -69,6 +69,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from iacgrade.graders.analysis.jstext import COMMENT_OR_STRING
 from iacgrade.graders.analysis.pyast import parse_module
 from iacgrade.graders.models import ExtractedFile, Extraction, SkippedBlock
 
@@ -1114,9 +1115,7 @@ def _join_parts(entries: list[_Entry], result: Extraction) -> list[_Entry]:
     return out
 
 
-_JS_TOKEN = re.compile(
-    r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`|[{}]", re.S
-)
+_JS_TOKEN = re.compile(COMMENT_OR_STRING + r"|[{}]", re.S)
 
 
 def _brace_depth(code: str) -> int:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.jstext import COMMENT_OR_STRING
 from iacgrade.graders.analysis.pyast import walk
 from iacgrade.graders.analysis.synth_failure import (
     Failure,
@@ -121,9 +122,7 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
 
 
 # What the scan of TypeScript text below skips: a comment or a string literal.
-_TS_SKIP = re.compile(
-    r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`", re.S
-)
+_TS_SKIP = re.compile(COMMENT_OR_STRING, re.S)
 
 
 def _call_start(text: str, line: int, column: int) -> int:
