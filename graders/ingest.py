@@ -239,9 +239,7 @@ def _error_sample(path: Path, message: str) -> Sample:
     )
 
 
-def _build_sample(
-    path: Path, sample_id: str, by_path: dict[str, str], tasks: dict[Path, _Task] | None = None
-) -> Sample:
+def _build_sample(path: Path, sample_id: str, by_path: dict[str, str], tasks: dict[Path, _Task]) -> Sample:
     sample = Sample(sample_id=sample_id, source=str(path), role=_role(path.name))
     try:
         sample.size_bytes = path.stat().st_size
@@ -249,11 +247,9 @@ def _build_sample(
         pass
     root = _task_root(path)
     if root is not None:
-        task = tasks.get(root) if tasks is not None else None
+        task = tasks.get(root)
         if task is None:
-            task = _describe_task(root)
-            if tasks is not None:
-                tasks[root] = task
+            task = tasks[root] = _describe_task(root)
         task.apply(sample)
         _link_reference(sample, path, by_path)
     return sample
