@@ -1,8 +1,8 @@
 """cfn-lint on a synthesized template, in-process, as plain match dicts.
 
 The sandbox worker holds one :class:`WarmLinter` for its life and lints every template it
-synthesizes with it; the results reach ``CheckContext.lint`` (template -> matches) and the
-``cfn-lint-error`` check reads them. Each match is ``{"rule": "E3012", "level": "error",
+synthesizes with it; the results cross to the parent as JSON, become the template model's
+``lint`` (template -> ``LintMatch`` list) and the ``cfn-lint-error`` check reads them. Each match is ``{"rule": "E3012", "level": "error",
 "message": "...", "path": ["Resources", "X", "Properties", ...], "resource": "X"}``
 (``resource`` is None for matches outside the Resources section; ``line`` is the match's
 line in the text linted, which for a CloudFormation answer is the answer's own template file).

@@ -6,9 +6,9 @@ Fields that downstream tools read (see DESIGN.md, "Contracts") are only ever add
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CATEGORIES: tuple[str, ...] = ("syntax", "deployment", "security", "performance", "best_practices")
 
@@ -23,6 +23,9 @@ Lens = Literal["source", "template", "synth"]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_M = TypeVar("_M", bound=_Model)
 
 
 class Sample(_Model):
@@ -140,6 +143,54 @@ SYNTH_CAUSES: dict[str, str] = {
 }
 
 
+class LintMatch(_Model):
+    """One cfn-lint match on a template (graders.lint makes them; cfn-lint-error reads them)."""
+
+    rule: str = ""
+    level: str = "error"
+    message: str = ""
+    path: list[str | int] = Field(
+        default_factory=list, description="where in the template: Resources, X, ..."
+    )
+    resource: str | None = Field(default=None, description="logical id, for a match in Resources")
+    line: int | None = Field(default=None, description="1-based, in the text that was linted")
+
+    @property
+    def logical_id(self) -> str | None:
+        """The resource the match is on: its ``resource``, else the one its path names."""
+        if self.resource:
+            return self.resource
+        path = self.path
+        return str(path[1]) if len(path) >= 2 and path[0] == "Resources" else None
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        """A path sent as one string (``"Resources/X/Properties"``) becomes its parts."""
+        return [p for p in value.split("/") if p] if isinstance(value, str) else value
+
+
+class Diagnostic(_Model):
+    """One compiler error on a typed answer's file (CDK TypeScript), as the build's type check reports it."""
+
+    code: int | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    message: str = ""
+
+
+def typed_list(model: type[_M], raw: object) -> list[_M]:
+    """``raw`` (a list a worker sent as JSON) as ``model``s; an item that is not one is left out."""
+    out: list[_M] = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError:
+            continue
+    return out
+
+
 class SynthResult(_Model):
     status: SynthStatus = "skipped"
     error_type: str | None = None
@@ -165,12 +216,12 @@ class SynthResult(_Model):
     missing_assets: list[str] = Field(default_factory=list)
     isolation: str | None = None
     worker: dict[str, Any] = Field(default_factory=dict)
-    lint: dict[str, list[dict[str, Any]]] = Field(
+    lint: dict[str, list[LintMatch]] = Field(
         default_factory=dict,
         exclude=True,
         description="stack -> cfn-lint matches (rule, level, message, path, resource, line)",
     )
-    diagnostics: list[dict[str, Any]] = Field(
+    diagnostics: list[Diagnostic] = Field(
         default_factory=list,
         exclude=True,
         description="compiler diagnostics of a typed answer (CDK TypeScript): code, file, line, column, message",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from iacgrade.graders import __version__
-from iacgrade.graders.analysis.context import load_templates
+from iacgrade.graders.analysis.template import TemplateModel
 from iacgrade.graders.cache import ResultCache, Reuse, default_cache_dir
 from iacgrade.graders.checks import CheckContext, load_checked_rubric, run_checks
 from iacgrade.graders.datasets import DatasetFields, is_dataset, iter_dataset
@@ -553,21 +553,18 @@ def _grade_into(
     with tempfile.TemporaryDirectory(prefix="iacgrade-ws-") as tmp:
         built = kind.build(sample, extraction, Path(tmp) / "ws", out_dir, services)
         _save_files(extraction, out_dir / "files")
-    templates = load_templates(built.synth.templates, out_dir)
+    source = kind.source_model(extraction.files, built.synth)
     ctx = CheckContext(
         sample=sample,
         files=extraction.files,
         workspace=built.workspace,
-        synth=built.synth,
+        synth=kind.judged(built.synth, source),
         rubric=rubric,
-        templates=templates,
-        lint=getattr(built.synth, "lint", {}) or {},
-        marks=built.synth.marks,
+        template=TemplateModel.of(built.synth, out_dir),
+        _source=source,
         prompt=read_prompt(sample),
         kind=kind.name,
-        _sources=kind.sources(extraction.files),
     )
-    ctx.synth = kind.judged(ctx.synth, ctx.sources)
     findings = run_checks(ctx)
     findings.sort(
         key=lambda f: (_CATEGORY_ORDER.get(f.category, 9), -rubric.severities.get(f.severity, 0), f.check)
@@ -578,8 +575,8 @@ def _grade_into(
         has_source=bool(kind.code_files(extraction)),
         no_code=kind.no_code,
         unreadable_note=kind.unreadable_note,
-        has_template=bool(templates),
-        source_readable=kind.source_readable(ctx.sources),
+        has_template=ctx.template.present,
+        source_readable=source.readable(),
     )
     return SampleResult(
         sample_id=sample.sample_id,

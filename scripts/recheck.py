@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from iacgrade.graders.kinds import cdk_python, cdk_typescript  # noqa: E402
-from iacgrade.graders.models import Sample, SynthResult, Workspace  # noqa: E402
+from iacgrade.graders.models import Diagnostic, LintMatch, Sample, SynthResult, Workspace, typed_list  # noqa: E402
 from iacgrade.graders.pipeline import GradeOptions, grade  # noqa: E402
 from iacgrade.reports.writers import run_writers  # noqa: E402
 
@@ -52,7 +52,7 @@ class ReplayPool:
                 shutil.copy2(src, dest / name)
         lint = old / "lint.json"
         if lint.is_file():
-            synth.lint = json.loads(lint.read_text())
+            synth.lint = {s: typed_list(LintMatch, m) for s, m in json.loads(lint.read_text()).items()}
         synth.diagnostics = _diagnostics(data)
         return synth
 
@@ -68,7 +68,7 @@ class ReplayPool:
         return None
 
 
-def _diagnostics(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _diagnostics(data: dict[str, Any]) -> list[Diagnostic]:
     """A TypeScript answer's compiler diagnostics, which result.json does not keep, as far as its
     type-error findings show them (their evidence: file, line, `TS<code>: message`; the first 8
     of each kind), so that the checks reading them see them again."""
@@ -80,12 +80,7 @@ def _diagnostics(data: dict[str, Any]) -> list[dict[str, Any]]:
             code, _, message = str(ev.get("value") or "").partition(": ")
             if code.startswith("TS") and code[2:].isdigit():
                 out.append(
-                    {
-                        "code": int(code[2:]),
-                        "file": ev.get("file"),
-                        "line": ev.get("line"),
-                        "message": message,
-                    }
+                    Diagnostic(code=int(code[2:]), file=ev.get("file"), line=ev.get("line"), message=message)
                 )
     return out
 

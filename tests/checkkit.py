@@ -25,8 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iacgrade.graders.analysis.template import TemplateModel
 from iacgrade.graders.checks import GRADER_ERROR, CheckContext, run_checks
-from iacgrade.graders.models import ExtractedFile, Finding, Sample, SynthResult, Workspace
+from iacgrade.graders.models import (
+    ExtractedFile,
+    Finding,
+    LintMatch,
+    Sample,
+    SynthResult,
+    Workspace,
+    typed_list,
+)
 from iacgrade.graders.rubric import Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,9 +160,9 @@ def make_context(
         workspace=None,
         synth=synth,
         rubric=rubric or load_rubric(),
-        templates=templates or {},
-        lint=lint or {},
-        marks=marks or {},
+        template=TemplateModel(
+            templates or {}, marks or {}, {s: typed_list(LintMatch, m) for s, m in (lint or {}).items()}
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from iacgrade.cli import app
 from iacgrade.graders.analysis.cfn import DEFAULTED, written_attribute
+from iacgrade.graders.analysis.template import TemplateModel
 from iacgrade.graders.checks import CheckContext, run_checks
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.kinds import KINDS, BuildSettings, Built, Services, kind_of_metadata
@@ -120,13 +121,13 @@ def test_a_template_parses_to_long_form_json_with_lines_and_lint(pool: ParsePool
     assert template["Resources"]["Data"]["Properties"]["BucketName"] == {"Fn::Sub": "${AWS::StackName}-data"}
     assert outcome.marks == {"Data": 6, "Table": 10}
     assert outcome.entries == {"Parameters/Env": 3}
-    assert [m["rule"] for m in outcome.lint or []] == ["W2001"]  # Env is never used
+    assert [m.rule for m in outcome.lint or []] == ["W2001"]  # Env is never used
 
 
 def test_lint_matches_carry_the_template_line(pool: ParsePool) -> None:
     outcome = pool.parse(_TEMPLATE.replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE"))
     assert outcome.lint is not None
-    lines = {m["path"][-1]: m["line"] for m in outcome.lint if m["resource"] == "Table"}
+    lines = {m.path[-1]: m.line for m in outcome.lint if m.resource == "Table"}
     assert lines["BillingMode"] == 13 and lines["Properties"] == 12
 
 
@@ -222,7 +223,7 @@ def test_the_kind_builds_a_template_with_marks_and_cloudformation_defaults(tmp_p
     assert written_attribute(template["Resources"]["Data"], "DeletionPolicy") is None
     assert synth.marks["template"]["Table"] == ("template.yaml", 10, 13)
     assert synth.marks["template"]["Parameters/Env"] == ("template.yaml", 3, 6)
-    assert [m["rule"] for m in synth.lint["template"]] == ["W2001"]
+    assert [m.rule for m in synth.lint["template"]] == ["W2001"]
 
 
 def test_a_written_template_is_laid_out_the_same_whatever_the_worker_sends(tmp_path: Path) -> None:
@@ -368,9 +369,8 @@ def test_template_lens_checks_take_intrinsics_where_cdk_writes_literals() -> Non
         workspace=None,
         synth=SynthResult(status="ok"),
         rubric=load_rubric(),
-        templates={"t": template},
+        template=TemplateModel({"t": template}),
         kind="cloudformation-yaml",
-        _sources=[],
     )
     found = {f.check for f in run_checks(ctx)}
     assert "grader-error" not in found and "api-throttling-missing" in found

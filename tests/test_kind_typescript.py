@@ -93,7 +93,7 @@ def test_a_good_answer_synthesizes_warm_with_no_diagnostics(services: Services, 
 def test_type_errors_are_reported_and_the_template_still_built(services: Services, tmp_path: Path) -> None:
     synth = _build(services, tmp_path, TYPE_ERROR)
     assert synth.status == "ok"  # transpile-only: the bucket is built without versioning
-    found = {(d["code"], d["file"], d["line"]) for d in synth.diagnostics}
+    found = {(d.code, d.file, d.line) for d in synth.diagnostics}
     assert (2353, "lib/tap-stack.ts", 9) in found  # 'versioning' is not a BucketProps prop
     assert (2322, "lib/tap-stack.ts", 10) in found  # string into number
     assert {diagnostic_category(code) for code, _, _ in found} == {"invalid-api"}
@@ -118,7 +118,7 @@ def test_a_package_the_harness_lacks_is_a_missing_module(services: Services, tmp
     assert synth.status == "failed" and synth.cause == "missing-module"
     assert "@acme/cdk-things" in (synth.message or "")
     assert synth.file == "lib/tap-stack.ts"
-    assert any(d["code"] == 2307 for d in synth.diagnostics)
+    assert any(d.code == 2307 for d in synth.diagnostics)
 
 
 def test_a_syntax_error_is_a_parse_failure_with_its_line(services: Services, tmp_path: Path) -> None:
@@ -126,7 +126,10 @@ def test_a_syntax_error_is_a_parse_failure_with_its_line(services: Services, tmp
     assert synth.status == "failed" and synth.cause == "syntax", synth
     assert (synth.file, synth.line) == ("lib/tap-stack.ts", 9)
     assert synth.stacks == ["TapStack"]  # what the recovered transpile built still feeds the template lens
-    assert any(diagnostic_category(d["code"]) == "syntax" and d["line"] == 9 for d in synth.diagnostics)
+    assert any(
+        d.code is not None and diagnostic_category(d.code) == "syntax" and d.line == 9
+        for d in synth.diagnostics
+    )
 
 
 def test_a_file_run_again_reports_its_syntax_error_again(services: Services, tmp_path: Path) -> None:
@@ -222,9 +225,9 @@ def test_when_the_scaffold_cannot_import_the_answer_its_own_files_are_type_check
     )
     synth = built.synth
     assert synth.status == "failed" and synth.cause == "invalid-api", synth
-    found = {(d["code"], d["file"]) for d in synth.diagnostics}
+    found = {(d.code, d.file) for d in synth.diagnostics}
     assert (2353, "lib/web-stack.ts") in found  # the answer's own misuse, not the scaffold's import
-    assert not [d for d in synth.diagnostics if d["file"] == "bin/tap.ts"]
+    assert not [d for d in synth.diagnostics if d.file == "bin/tap.ts"]
 
 
 def test_an_app_that_requires_the_pipelines_environment_suffix_gets_it(

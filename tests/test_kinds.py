@@ -130,3 +130,34 @@ def test_cli_refuses_an_unknown_kind(tmp_path: Path) -> None:
         app, ["grade", str(ROOT / "samples"), "--out", str(tmp_path), "--kind", "terraform"]
     )
     assert result.exit_code == 2 and "terraform" in result.output
+
+
+def test_each_kind_gives_its_own_source_model() -> None:
+    """Python: parsed files the lens can read; TypeScript: text and the compiler's errors; a
+    CloudFormation template: its text, with the parser's error on a template that did not parse."""
+    python = KINDS["cdk-python"].source_model(extract_files(_CDK).files, SynthResult())
+    assert [s.tree is not None for s in python.files] == [True] and python.readable()
+
+    failed = SynthResult(
+        diagnostics=[{"code": 2304, "file": "lib/a.ts", "line": 3, "message": "Cannot find name 'x'."}]
+    )
+    typed = KINDS["cdk-typescript"].source_model(extract_files(_TS).files, failed)
+    assert [d.code for d in typed.diagnostics] == [2304] and not typed.readable()
+
+    files = extract_files(_YAML).files
+    broken = SynthResult(status="failed", cause="syntax", file=files[0].path, line=4, message="bad indent")
+    template = KINDS["cloudformation-yaml"].source_model(files, broken).files
+    assert (
+        len(template) == 1 and template[0].syntax_error is not None and template[0].syntax_error.lineno == 4
+    )
+    assert (
+        KINDS["cloudformation-yaml"].source_model(files, SynthResult(status="ok")).files[0].syntax_error
+        is None
+    )
+
+
+def test_a_view_of_the_sources_is_built_once_per_answer() -> None:
+    source = KINDS["cdk-python"].source_model(extract_files(_CDK).files, SynthResult())
+    built: list[int] = []
+    first = source.view("v", lambda: built.append(1) or ["x"])
+    assert source.view("v", lambda: built.append(2) or ["y"]) is first and built == [1]

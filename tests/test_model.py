@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iacgrade.graders.analysis.context import Hit, Resource
+from iacgrade.graders.analysis.context import Hit
 from iacgrade.graders.analysis.model import (
     AnswerModel,
     Item,
@@ -15,6 +15,7 @@ from iacgrade.graders.analysis.model import (
     resource_label,
     template_key,
 )
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.models import Evidence
 from tests.checkkit import make_context
 
@@ -134,3 +135,36 @@ def test_the_answer_model_is_built_once_per_answer() -> None:
     assert model.stack_classes() == {"AppStack"}
     bare = ctx.without_sources()
     assert AnswerModel.of(bare) is not model and list(AnswerModel.of(bare).instances("Queue")) == []
+
+
+def test_the_template_model_reads_the_templates_a_build_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from iacgrade.graders.analysis.template import TemplateModel
+    from iacgrade.graders.models import LintMatch, SynthResult
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "S.json").write_text(
+        json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})
+    )
+    (tmp_path / "templates" / "Bad.json").write_text("{not json")
+    synth = SynthResult(
+        status="ok",
+        templates={"S": "templates/S.json", "Bad": "templates/Bad.json", "Gone": "templates/Gone.json"},
+        lint={"S": [{"rule": "E3012", "message": "m", "path": "Resources/B/Properties"}]},
+    )
+    model = TemplateModel.of(synth, tmp_path)
+    assert model.present and list(model.templates) == ["S"]  # unreadable templates are left out
+    assert [(r.stack, r.logical_id) for r in model.resources("AWS::S3::Bucket")] == [("S", "B")]
+    (match,) = model.lint["S"]
+    assert isinstance(match, LintMatch) and match.path == ["Resources", "B", "Properties"]
+    assert match.logical_id == "B" and match.level == "error"
+    assert not TemplateModel().present
+
+
+def test_a_worker_item_that_is_not_a_lint_match_is_left_out() -> None:
+    from iacgrade.graders.models import LintMatch, typed_list
+
+    got = typed_list(LintMatch, [{"rule": "W1", "line": 3}, "junk", {"rule": "E1", "line": "x"}, None])
+    assert [(m.rule, m.line) for m in got] == [("W1", 3)]
+    assert typed_list(LintMatch, {"not": "a list"}) == []

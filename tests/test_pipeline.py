@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from iacgrade.graders.analysis.context import SourceFile, parse_source
-from iacgrade.graders.kinds.cdk_python import CdkPython
+from iacgrade.graders.analysis.source import SourceFile, parse_source
+from iacgrade.graders.kinds.cdk_python import CdkPython, PythonSource
 from iacgrade.graders.models import SynthResult
 
 _KIND = CdkPython()
@@ -22,9 +22,13 @@ def _file(path: str, content: str) -> SourceFile:
     return parse_source(path, content)
 
 
+def _source(*files: SourceFile) -> PythonSource:
+    return PythonSource(list(files))
+
+
 def test_no_entry_because_the_stack_does_not_parse_becomes_a_syntax_failure() -> None:
     skipped = SynthResult(status="skipped", cause="no-entry", message="nothing to synthesize: no Stack class")
-    blamed = _KIND.judged(skipped, [_file("lib/migration_stack.py", _CUT_OFF)])
+    blamed = _KIND.judged(skipped, _source(_file("lib/migration_stack.py", _CUT_OFF)))
     assert blamed.status == "failed" and blamed.cause == "syntax"
     assert blamed.error_type == "SyntaxError" and blamed.file == "lib/migration_stack.py"
     assert blamed.line is not None and blamed.line >= 7
@@ -34,17 +38,19 @@ def test_no_entry_because_the_stack_does_not_parse_becomes_a_syntax_failure() ->
 def test_other_outcomes_are_left_alone() -> None:
     ok_code = [_file("app.py", "import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n")]
     skipped = SynthResult(status="skipped", cause="no-entry", message="no stack")
-    assert _KIND.judged(skipped, ok_code) == skipped  # nothing fails to parse: still a no-entry skip
+    assert (
+        _KIND.judged(skipped, _source(*ok_code)) == skipped
+    )  # nothing fails to parse: still a no-entry skip
     failed = SynthResult(status="failed", cause="undefined-name", message="NameError")
-    assert _KIND.judged(failed, [_file("lib/x.py", _CUT_OFF)]) == failed
+    assert _KIND.judged(failed, _source(_file("lib/x.py", _CUT_OFF))) == failed
 
 
 def test_source_readable_needs_parsed_cdk_code() -> None:
-    assert _KIND.source_readable([_file("a.py", "from aws_cdk import Stack\n")])
-    assert not _KIND.source_readable([_file("b.py", _CUT_OFF)])
-    assert not _KIND.source_readable(
-        [_file("c.py", "import boto3\n\ndef handler(event, context):\n    return 1\n")]
-    )
+    assert _source(_file("a.py", "from aws_cdk import Stack\n")).readable()
+    assert not _source(_file("b.py", _CUT_OFF)).readable()
+    assert not _source(
+        _file("c.py", "import boto3\n\ndef handler(event, context):\n    return 1\n")
+    ).readable()
 
 
 def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

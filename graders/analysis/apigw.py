@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import ref_target
-from iacgrade.graders.analysis.context import CheckContext, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext
 from iacgrade.graders.analysis.model import (
     SourceIndex,
     construct_call_id,
@@ -17,6 +17,8 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 
 REST_API_CLASSES = frozenset({"RestApi", "LambdaRestApi", "SpecRestApi", "StepFunctionsRestApi"})
 
@@ -40,7 +42,7 @@ class Template:
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.by_id: dict[tuple[str, str], Resource] = {
-            (r.stack, r.logical_id): r for r in ctx.resources(include_helpers=True)
+            (r.stack, r.logical_id): r for r in ctx.template.resources(include_helpers=True)
         }
 
     def target(self, res: Resource, value: Any) -> Resource | None:
@@ -112,6 +114,11 @@ class SourceView:
 
 
 def source_view(ctx: CheckContext) -> SourceView:
+    """The API constructs of the answer's infrastructure files, found once per answer."""
+    return ctx.source.view("apigw", lambda: _source_view(ctx))
+
+
+def _source_view(ctx: CheckContext) -> SourceView:
     view = SourceView()
     for bindings in infrastructure_files(ctx):
         src = bindings.src

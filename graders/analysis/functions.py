@@ -6,9 +6,10 @@ import ast
 import json
 from typing import Any
 
-from iacgrade.graders.analysis.context import CheckContext, Resource
+from iacgrade.graders.analysis.context import CheckContext
 from iacgrade.graders.analysis.model import AnswerModel, Instance, Item, text_of
 from iacgrade.graders.analysis.pyast import call_name
+from iacgrade.graders.analysis.template import Resource
 
 FUNCTION_CALLS = (
     "Function",
@@ -97,7 +98,7 @@ DEFAULT_CONFIG: Config = (str(DEFAULT_MEMORY), str(DEFAULT_TIMEOUT))
 
 def workload_functions(ctx: CheckContext) -> list[Resource]:
     """The answer's Lambda functions (CDK's provider / log-retention functions left out)."""
-    return list(ctx.resources("AWS::Lambda::Function"))
+    return list(ctx.template.resources("AWS::Lambda::Function"))
 
 
 def function_instances(ctx: CheckContext) -> list[Instance]:

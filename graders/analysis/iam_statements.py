@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import as_list, policy_statements, sub_text
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     SourceIndex,
     best_matches,
@@ -21,6 +21,8 @@ from iacgrade.graders.analysis.model import (
     method_receiver,
 )
 from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.models import Evidence
 
 # Where policy documents sit in a template: (resource type, property path, identity policy?).
@@ -141,8 +143,8 @@ def token(value: Any) -> str:
 
 
 def template_statements(ctx: CheckContext) -> Iterator[CfnStatement]:
-    by_id = {(r.stack, r.logical_id): r for r in ctx.resources()}
-    for res in ctx.resources():
+    by_id = {(r.stack, r.logical_id): r for r in ctx.template.resources()}
+    for res in ctx.template.resources():
         if res.type in IDENTITY_DOCS:
             owners = [res, *attached_policies(res, by_id)]
             for stmt in policy_statements(policy_document(res.properties, IDENTITY_DOCS[res.type])):
@@ -203,8 +205,13 @@ class SrcStatement:
 
 
 def source_statements(ctx: CheckContext) -> list[SrcStatement]:
+    """The IAM statements the answer's CDK files write, found once per answer."""
+    return ctx.source.view("iam", lambda: _source_statements(ctx))
+
+
+def _source_statements(ctx: CheckContext) -> list[SrcStatement]:
     out: list[SrcStatement] = []
-    for idx in index_sources(ctx.parsed()):
+    for idx in index_sources(ctx.source.parsed()):
         if not idx.imports_cdk:
             continue  # Lambda handlers build policy-shaped dicts (authorizer responses) too
         for call in idx.calls("PolicyStatement"):
@@ -416,7 +423,7 @@ def merge(
     statements of its own (ECS Exec, tracing, VPC access) that are not the answer's choice.
     Without a template, source statements are grouped by owner and reported on their own.
     """
-    if ctx.has_template:
+    if ctx.template.present:
         statements: dict[int, tuple[SrcStatement, list[str]]] = {}
         source_hits = []
         for stmt, flagged in src_items:
@@ -460,8 +467,10 @@ def holder_hits(
 
 def statement_evidence(ctx: CheckContext, items: list[tuple[SrcStatement, list[str]]]) -> list[Evidence]:
     """Where source statements grant their flagged actions (or the statements, when none is shown)."""
-    evidence = [ctx.at(s.src, n, value=a) for s, flagged in items for a, n in s.actions if a in flagged]
-    return evidence or [ctx.at(s.src, s.node) for s, _ in items]
+    evidence = [
+        ctx.source.at(s.src, n, value=a) for s, flagged in items for a, n in s.actions if a in flagged
+    ]
+    return evidence or [ctx.source.at(s.src, s.node) for s, _ in items]
 
 
 def answer_strings(ctx: CheckContext) -> set[str]:
@@ -469,7 +478,7 @@ def answer_strings(ctx: CheckContext) -> set[str]:
     JavaScript, which have no syntax tree here, the quoted literals of their text; for YAML and
     JSON, a CloudFormation template's own text, its scalars: a template the answer wrote is
     the answer's code, where a synthesized one is not)."""
-    found = {text.lower() for idx in index_sources(ctx.parsed()) for text in idx.strings}
+    found = {text.lower() for idx in index_sources(ctx.source.parsed()) for text in idx.strings}
     for f in ctx.files:
         if f.language in ("typescript", "javascript"):
             found |= {

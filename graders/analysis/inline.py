@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from iacgrade.graders.analysis.context import CheckContext, Resource, SourceFile, parse_source
+from iacgrade.graders.analysis.context import CheckContext
 from iacgrade.graders.analysis.model import names, template_key
 from iacgrade.graders.analysis.pyast import (
     call_name,
@@ -34,6 +34,8 @@ from iacgrade.graders.analysis.pyast import (
     segment,
     walk,
 )
+from iacgrade.graders.analysis.source import SourceFile, parse_source
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.models import Evidence
 
 PLACEHOLDER = "0"  # stands for an f-string's {...}: a valid expression inside or outside quotes
@@ -325,7 +327,7 @@ def _language(runtime: str | None, text: str) -> str | None:
 # ---- template lens -------------------------------------------------------------------------------
 def template_inline_code(ctx: CheckContext) -> Iterator[InlineCode]:
     """`Code.ZipFile` of the answer's Lambda functions (CDK helper functions excluded)."""
-    for res in ctx.resources("AWS::Lambda::Function"):
+    for res in ctx.template.resources("AWS::Lambda::Function"):
         code = res.properties.get("Code")
         if not isinstance(code, dict) or "ZipFile" not in code:
             continue
@@ -368,7 +370,7 @@ def pair_inline_code(ctx: CheckContext) -> list[tuple[InlineCode | None, InlineC
     A source piece whose function is not in any template (never instantiated, or no template at
     all) stands alone; so does a template piece the source lens could not resolve.
     """
-    sources = [ic for src in ctx.parsed() for ic in source_inline_code(src)]
+    sources = [ic for src in ctx.source.parsed() for ic in source_inline_code(src)]
     templates = list(template_inline_code(ctx))
     pairs: list[tuple[InlineCode | None, InlineCode | None]] = []
     used: set[int] = set()

@@ -35,8 +35,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, parents, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.models import Evidence, Lens
 from iacgrade.graders.paths import is_test_file
 
@@ -167,7 +169,7 @@ def merge_lenses(
     source hit that joins nothing is dropped (the template saw the construct and found it fine,
     or it is never instantiated) unless ``keep_unmatched``.
     """
-    if not ctx.has_template:
+    if not ctx.template.present:
         return list(source_hits)
     template = list(template_hits)
     keys = list(dict.fromkeys(h.key for h in template if h.key))
@@ -201,12 +203,12 @@ def one_finding(
     when there is one and the source adds file:line evidence for the items it also sees;
     without a template the source judges alone. ``message`` builds the message from the judged
     items."""
-    judged = template_items if ctx.has_template else source_items
+    judged = template_items if ctx.template.present else source_items
     if not judged:
         return []
-    lens: Lens = "template" if ctx.has_template else "source"
+    lens: Lens = "template" if ctx.template.present else "source"
     hits = [Hit(message(judged), [i.evidence for i in judged], key=key, lens=lens)]
-    if ctx.has_template:
+    if ctx.template.present:
         merged = merge_lenses(
             ctx,
             [Hit("", [], key=i.key, lens="template") for i in template_items],
@@ -497,7 +499,7 @@ def subclasses(
 def infrastructure_files(ctx: CheckContext) -> list[SourceIndex]:
     """The answer's infrastructure code, the one rule: parsed files that import CDK (aws_cdk or
     constructs), neither tests nor inline Lambda code."""
-    return [idx for idx in index_sources(ctx.parsed()) if idx.imports_cdk]
+    return [idx for idx in index_sources(ctx.source.parsed()) if idx.imports_cdk]
 
 
 def index_of(src: SourceFile) -> SourceIndex:
@@ -680,7 +682,7 @@ class Instance:
         return self.index.has_opaque_splat(self.src, self.call)
 
     def evidence(self, ctx: CheckContext, value: str | None = None, node: ast.AST | None = None) -> Evidence:
-        return ctx.at(self.src, node if node is not None else self.call, value=value)
+        return ctx.source.at(self.src, node if node is not None else self.call, value=value)
 
     @property
     def label(self) -> str:
@@ -773,9 +775,9 @@ class AnswerModel:
     @classmethod
     def of(cls, ctx: CheckContext) -> AnswerModel:
         """The answer's model, built on first use and kept on the context for every check."""
-        if not isinstance(ctx.model, cls):
-            ctx.model = cls(ctx)
-        return ctx.model
+        if not isinstance(ctx.source.analysis, cls):
+            ctx.source.analysis = cls(ctx)
+        return ctx.source.analysis
 
     # ---- structure -----------------------------------------------------------------------
     def parent(self, src: SourceFile, node: ast.AST) -> ast.AST | None:

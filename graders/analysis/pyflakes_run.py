@@ -7,8 +7,8 @@ import ast
 import pyflakes.checker
 import pyflakes.messages
 
-from iacgrade.graders.analysis.context import SourceFile
 from iacgrade.graders.analysis.pyast import memoised
+from iacgrade.graders.analysis.source import SourceFile
 
 
 def flakes(src: SourceFile) -> list[pyflakes.messages.Message]:

@@ -18,7 +18,7 @@ def stack_class_evidence(ctx: CheckContext, index: AnswerModel, value: str) -> l
     for src in index.sources:
         for node in walk(src.tree) if src.tree else ():
             if isinstance(node, ast.ClassDef) and node.name in stacks:
-                out.append(ctx.at(src, node, value=f"class {node.name}: {value}"))
+                out.append(ctx.source.at(src, node, value=f"class {node.name}: {value}"))
     return out
 
 

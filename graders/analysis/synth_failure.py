@@ -10,8 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from iacgrade.graders.analysis.cdkuse import CdkUse
-from iacgrade.graders.analysis.context import CheckContext, SourceFile
+from iacgrade.graders.analysis.context import CheckContext
 from iacgrade.graders.analysis.pyast import call_name, dotted, parse_module, walk
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.models import Evidence
 
 LOCATION = re.compile(r"\(([^()\s]+\.py):(\d+)\)\s*$")
@@ -63,7 +64,7 @@ def one_line(message: str, error_type: str) -> str:
 
 
 def failure_source(ctx: CheckContext, path: str | None) -> SourceFile | None:
-    return next((s for s in ctx.sources if s.path == path), None) if path else None
+    return next((s for s in ctx.source.files if s.path == path), None) if path else None
 
 
 def failure_where(ctx: CheckContext, file: str | None, line: int | None, value: str | None) -> Evidence:
@@ -101,7 +102,7 @@ def scaffold_import_mismatch(ctx: CheckContext) -> str | None:
         tree = parse_module(entry.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return None
-    answer = {src.path: src for src in ctx.sources}
+    answer = {src.path: src for src in ctx.source.files}
     for node in walk(tree):
         if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
             continue
@@ -139,14 +140,14 @@ def top_level_names(tree: ast.Module) -> set[str]:
 def has_own_app(ctx: CheckContext) -> bool:
     """The answer builds an App (cdk.App or its own subclass of it) and calls `.synth()`."""
     app_classes = {"App"}
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for node in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(node, ast.ClassDef) and any(
                 dotted(b).rsplit(".", 1)[-1] == "App" for b in node.bases
             ):
                 app_classes.add(node.name)
     app = synth = False
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for call in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(call, ast.Call):
                 name = call_name(call)
@@ -156,7 +157,7 @@ def has_own_app(ctx: CheckContext) -> bool:
 
 
 def stack_classes_of(ctx: CheckContext) -> Iterator[tuple[SourceFile, ast.ClassDef]]:
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for node in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(node, ast.ClassDef) and any(dotted(b).endswith("Stack") for b in node.bases):
                 yield src, node

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile, parse_source
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.pyast import memo_scope
+from iacgrade.graders.analysis.source import SourceFile, parse_source
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.models import Evidence, Finding, Lens
 from iacgrade.graders.rubric import CheckOptions, Rubric, load_rubric
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.analysis.source import SourceModel
 from iacgrade.graders.models import ExtractedFile, Extraction, Sample, SynthResult, Workspace
 
 
@@ -112,13 +112,9 @@ class Kind(ABC):
         """Lay the project out under ``workdir`` and build its templates into ``out_dir``."""
 
     @abstractmethod
-    def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
-        """The source model the kind's source-lens checks read (empty when there is none)."""
+    def source_model(self, files: list[ExtractedFile], synth: SynthResult) -> SourceModel:
+        """The source model the kind's source-lens checks read, given the build's outcome."""
 
-    def judged(self, synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
+    def judged(self, synth: SynthResult, source: SourceModel) -> SynthResult:
         """The build outcome as graded, given what the source model saw (default: as built)."""
         return synth
-
-    def source_readable(self, sources: list[SourceFile]) -> bool:
-        """Whether the source lens has anything to judge (a category can be scored from it)."""
-        return any(src.tree is not None for src in sources)

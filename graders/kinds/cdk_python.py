@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, ClassVar
 
-from iacgrade.graders.analysis.context import SourceFile, parse_source
+from iacgrade.graders.analysis.source import SourceModel, parse_source
 from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
 from iacgrade.graders.models import ExtractedFile, Extraction, Sample, SynthResult
 from iacgrade.graders.workspace import assemble
@@ -40,10 +40,10 @@ class CdkPython(Kind):
         pool = services.get("python-synth", start_pool)
         return Built(pool.synthesize(workspace, sample, out_dir), workspace)
 
-    def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
-        return [parse_source(f.path, f.content, f) for f in files if f.language == "python"]
+    def source_model(self, files: list[ExtractedFile], synth: SynthResult) -> SourceModel:
+        return PythonSource([parse_source(f.path, f.content, f) for f in files if f.language == "python"])
 
-    def judged(self, synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
+    def judged(self, synth: SynthResult, source: SourceModel) -> SynthResult:
         """An answer with nothing to run *because* its code does not parse failed synth; it was not skipped.
 
         The entry planner reads the answer's files with ``ast``: when the only stack module is cut
@@ -52,7 +52,7 @@ class CdkPython(Kind):
         """
         if synth.status != "skipped" or synth.cause != "no-entry":
             return synth
-        for src in sources:
+        for src in source.files:
             exc = src.syntax_error
             if exc is None:
                 continue
@@ -70,11 +70,13 @@ class CdkPython(Kind):
             )
         return synth
 
-    def source_readable(self, sources: list[SourceFile]) -> bool:
+
+class PythonSource(SourceModel):
+    """The answer's Python files, each parsed with ``ast`` (its syntax error kept when it does not parse)."""
+
+    def readable(self) -> bool:
         """A Python file that parses and uses the CDK: what the source lens of a category can judge."""
-        return any(
-            src.tree is not None and ("aws_cdk" in src.text or "constructs" in src.text) for src in sources
-        )
+        return any("aws_cdk" in src.text or "constructs" in src.text for src in self.parsed())
 
 
 def start_pool(settings: BuildSettings) -> Any:

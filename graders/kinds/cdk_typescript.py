@@ -30,10 +30,19 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.analysis.source import SourceFile, SourceModel
 from iacgrade.graders.extract import default_node_path
 from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
-from iacgrade.graders.models import ExtractedFile, Extraction, FileMove, Sample, SynthResult, Workspace
+from iacgrade.graders.models import (
+    Diagnostic,
+    ExtractedFile,
+    Extraction,
+    FileMove,
+    Sample,
+    SynthResult,
+    Workspace,
+    typed_list,
+)
 from iacgrade.graders.sandbox.classify import without_token_numbers
 from iacgrade.graders.workspace import assemble
 
@@ -151,12 +160,13 @@ class CdkTypeScript(Kind):
             "typecheck": self.typecheck,
         }
 
-    def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
-        """The answer's TypeScript/JavaScript text (no syntax tree: the compiler reads it in the build)."""
-        return [SourceFile(f.path, f.content, None, None, f) for f in files if f.language in NODE_LANGS]
-
-    def source_readable(self, sources: list[SourceFile]) -> bool:
-        return False
+    def source_model(self, files: list[ExtractedFile], synth: SynthResult) -> SourceModel:
+        """The answer's TypeScript/JavaScript text (no syntax tree: the compiler reads it in the build)
+        and the compiler's errors on it."""
+        return SourceModel(
+            [SourceFile(f.path, f.content, None, None, f) for f in files if f.language in NODE_LANGS],
+            diagnostics=synth.diagnostics,
+        )
 
 
 class CdkJavaScript(CdkTypeScript):
@@ -492,7 +502,7 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
         result.worker["timing"] = raw["timing"]
     if raw.get("tampered"):
         result.worker["tampered"] = raw["tampered"]
-    result.diagnostics = [d for d in raw.get("diagnostics") or [] if isinstance(d, dict)][:200]
+    result.diagnostics = typed_list(Diagnostic, raw.get("diagnostics"))[:200]
     error = raw.get("error")
     if result.templates and not error:
         result.status = "ok"

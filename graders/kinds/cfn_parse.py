@@ -28,7 +28,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from iacgrade.graders.models import LintMatch
 
 # CloudFormation refuses a template body over 1 MB (from S3); twice that is surely not a template.
 MAX_TEMPLATE_BYTES = 2_000_000
@@ -59,7 +62,7 @@ class ParseOutcome:
     marks: dict[str, int] = field(default_factory=dict)  # logical id -> 1-based line of its key
     # "Parameters/Name", "Mappings/Name", "Outputs/Name" -> 1-based line of its key
     entries: dict[str, int] = field(default_factory=dict)
-    lint: list[dict[str, Any]] | None = None  # None: cfn-lint did not finish
+    lint: list[LintMatch] | None = None  # None: cfn-lint did not finish
     lint_note: str | None = None
     note: str | None = None  # what the parse left out of the text, when it did
     seconds: float = 0.0
@@ -182,7 +185,12 @@ class _Worker:
         elif linted.get("status") != "ok":
             outcome.lint_note = f"cfn-lint failed on this template: {linted.get('message')}"
         else:
-            outcome.lint = list(linted.get("lint") or [])
+            from iacgrade.graders.models import (  # the parent's: the worker never needs it
+                LintMatch,
+                typed_list,
+            )
+
+            outcome.lint = typed_list(LintMatch, linted.get("lint"))
             self.warm = True
         return outcome
 

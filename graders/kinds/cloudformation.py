@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from iacgrade.graders.analysis.cfn import DEFAULTED
-from iacgrade.graders.analysis.context import SourceFile
+from iacgrade.graders.analysis.source import SourceFile, SourceModel
 from iacgrade.graders.extract import template_format
 from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
 from iacgrade.graders.kinds.cfn_parse import ParseOutcome, ParsePool
@@ -107,29 +107,23 @@ class CloudFormation(Kind):
                 )
         return Built(synth, workspace, notes)
 
-    def sources(self, files: list[ExtractedFile]) -> list[SourceFile]:
-        """The template text of each template file (no syntax tree: its parse is the build's)."""
-        return [
-            SourceFile(f.path, f.content, None, None, f)
-            for f in files
-            if f.language in ("yaml", "json") and template_format(f.content) and not is_outline(f.content)
-        ]
+    def source_model(self, files: list[ExtractedFile], synth: SynthResult) -> SourceModel:
+        """The text of each template file (no syntax tree: its parse is the build's). A template that
+        does not parse carries the parser's error as its syntax error (parse-error reads it).
 
-    def judged(self, synth: SynthResult, sources: list[SourceFile]) -> SynthResult:
-        """A template that does not parse is the source model's syntax error too (parse-error reads it)."""
-        if synth.status != "failed" or synth.cause != "syntax" or synth.file is None:
-            return synth
-        for src in sources:
-            if src.path == synth.file and src.syntax_error is None:
-                err = SyntaxError(synth.message or "the template does not parse")
-                err.lineno = synth.line or 1
-                src.syntax_error = err
-        return synth
-
-    def source_readable(self, sources: list[SourceFile]) -> bool:
-        """Nothing but the parsed template can be judged: a template that does not parse leaves the
-        security, performance and best-practice categories unscored."""
-        return False
+        Nothing but the parsed template can be judged (``readable`` stays False): a template that does
+        not parse leaves the security, performance and best-practice categories unscored."""
+        failed = synth.status == "failed" and synth.cause == "syntax"
+        model = SourceModel()
+        for f in files:
+            if f.language not in ("yaml", "json") or not template_format(f.content) or is_outline(f.content):
+                continue
+            error = None
+            if failed and f.path == synth.file:
+                error = SyntaxError(synth.message or "the template does not parse")
+                error.lineno = synth.line or 1
+            model.files.append(SourceFile(f.path, f.content, None, error, f))
+        return model
 
 
 class CloudFormationYaml(CloudFormation):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.models import Sample, SynthResult, Workspace
+from iacgrade.graders.models import LintMatch, Sample, SynthResult, Workspace, typed_list
 from iacgrade.graders.sandbox import classify as cls_
 from iacgrade.graders.sandbox import launcher
 from iacgrade.graders.sandbox.collect import Outputs, deprecations, from_frame, read_log, write_outputs
@@ -413,7 +413,7 @@ class SynthPool:
         result.docker_bundling = sorted(set(raw.get("bundling") or []) | set(run.outputs.docker_images))
         result.deprecations = deprecations(run.outputs.log)
         if lint:
-            result.lint = lint
+            result.lint = {stack: typed_list(LintMatch, matches) for stack, matches in lint.items()}
         if raw.get("implicit_synth"):
             result.fallbacks.append("implicit-synth")
         if raw.get("tampered"):

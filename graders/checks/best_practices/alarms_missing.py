@@ -6,11 +6,12 @@ import ast
 import re
 from collections.abc import Iterable
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.functions import FUNCTION_CALLS
 from iacgrade.graders.analysis.model import AnswerModel, construct_name, names_list
 from iacgrade.graders.analysis.pyast import call_name, dotted, walk
 from iacgrade.graders.analysis.stacks import stack_class_evidence
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
 
@@ -38,7 +39,7 @@ def alarms_missing(ctx: CheckContext) -> Iterable[Hit]:
     send them to an SNS topic.
     """
     index = AnswerModel.of(ctx)
-    if ctx.has_template:
+    if ctx.template.present:
         return _alarms_template(ctx, index)
     if any(call_name(c) in _ALARM_CALLS for _, c in index.calls):
         return []
@@ -116,9 +117,11 @@ _ALARM_CALLS = (
 def _modules_never_given(ctx: CheckContext, index: AnswerModel) -> list[str]:
     """When a file of the answer is cut off mid-statement: the modules of its own package that
     the answer imports but never gives (the part the answer did not reach)."""
-    if not any(src.tree is None for src in ctx.sources):
+    if not any(src.tree is None for src in ctx.source.files):
         return []
-    given = {src.path[: -len(".py")].replace("/", ".") for src in ctx.sources if src.path.endswith(".py")}
+    given = {
+        src.path[: -len(".py")].replace("/", ".") for src in ctx.source.files if src.path.endswith(".py")
+    }
     given |= {g.rsplit(".", 1)[-1] for g in given}
     packages = {g.split(".", 1)[0] for g in given if "." in g}
     missing: list[str] = []
@@ -134,7 +137,7 @@ def _modules_never_given(ctx: CheckContext, index: AnswerModel) -> list[str]:
 def _alarms_in_unparsed(ctx: CheckContext) -> bool:
     """Whether a Python file that does not parse creates alarms, read as text."""
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(c) for c in _ALARM_CALLS) + r")\s*\(")
-    return any(src.tree is None and pattern.search(src.text) for src in ctx.sources)
+    return any(src.tree is None and pattern.search(src.text) for src in ctx.source.files)
 
 
 def _is_workload_call(call: ast.Call) -> bool:
@@ -153,10 +156,10 @@ def _is_workload_call(call: ast.Call) -> bool:
 
 
 def _alarms_template(ctx: CheckContext, index: AnswerModel) -> list[Hit]:
-    if any(True for _ in ctx.resources(*_ALARM_TYPES, include_helpers=True)):
+    if any(True for _ in ctx.template.resources(*_ALARM_TYPES, include_helpers=True)):
         return []
     by_stack: dict[str, list[Resource]] = {}
-    for res in ctx.resources(*_WORKLOAD_TYPES):
+    for res in ctx.template.resources(*_WORKLOAD_TYPES):
         by_stack.setdefault(res.stack, []).append(res)
     if not by_stack:
         return []

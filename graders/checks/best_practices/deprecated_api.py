@@ -6,7 +6,8 @@ import ast
 import re
 from collections.abc import Iterator
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.synth_failure import cdk_use
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
@@ -36,7 +37,7 @@ def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
     `point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)`.
     """
     groups: dict[str, list[tuple[SourceFile, ast.AST, str, str]]] = {}
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for dep in cdk_use(src.path, src.text).deprecations:
             groups.setdefault(dep.key, []).append((src, dep.node, dep.fqn, dep.code))
     warnings: dict[str, str] = {}
@@ -69,11 +70,13 @@ def deprecated_api(ctx: CheckContext) -> Iterator[Hit]:
         if lines:
             message += f"; used at {lines}"
         for src, node, _, code in uses:
-            yield Hit(message, [ctx.at(src, node, value=code)], key=f"dep:{key}", lens="source")
+            yield Hit(message, [ctx.source.at(src, node, value=code)], key=f"dep:{key}", lens="source")
         if jsii:
             evidence = [Evidence(value=f"{jsii} is deprecated")]
             if not uses:  # the source lens could not follow the call: point at lines that name it
-                evidence += [ctx.at(src, line, value=text) for src, line, text in _lines_naming(ctx, key)]
+                evidence += [
+                    ctx.source.at(src, line, value=text) for src, line, text in _lines_naming(ctx, key)
+                ]
             yield Hit(message, evidence, key=f"dep:{key}", lens="synth")
 
 
@@ -123,7 +126,7 @@ def _lines_naming(ctx: CheckContext, name: str, limit: int = 5) -> list[tuple[So
     """Answer lines that pass `name=`, call `.name(` or mention the member `Name.MEMBER`."""
     pattern = re.compile(rf"\b{re.escape(name)}\s*=(?!=)|\.{re.escape(name)}\s*\(|\.{re.escape(name)}\b")
     out: list[tuple[SourceFile, int, str]] = []
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for n, text in enumerate(src.text.splitlines(), 1):
             if pattern.search(text) and not text.lstrip().startswith("#"):
                 out.append((src, n, text.strip()[:80]))

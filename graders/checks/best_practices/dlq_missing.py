@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import ref_target, refs_within
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from iacgrade.graders.analysis.model import (
     AnswerModel,
@@ -25,7 +25,9 @@ from iacgrade.graders.analysis.model import (
     text_of,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, walk
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.stacks import string_values, truthy_kw
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
 
@@ -61,9 +63,9 @@ def dlq_missing(ctx: CheckContext) -> Iterable[Hit]:
     async-invoked functions (or `dead_letter_queue=`).
     """
     index = AnswerModel.of(ctx)
-    template = _template_consumers(ctx) if ctx.has_template else []
+    template = _template_consumers(ctx) if ctx.template.present else []
     source = _source_consumers(ctx, index)
-    if not ctx.has_template:
+    if not ctx.template.present:
         return [Hit(s.text, [s.evidence], key=f"{s.group}:{s.key or s.text}", lens="source") for s in source]
     hits = [Hit(t.text, [t.evidence], key=f"{t.group}:{t.key}", lens="template") for t in template]
     # A queue and a function may share a construct id: source consumers join only their own group.
@@ -108,7 +110,7 @@ def _dlq_refs(value: Any) -> set[str]:
 
 
 def _template_consumers(ctx: CheckContext) -> list[_Consumer]:
-    everything = list(ctx.resources(include_helpers=True))
+    everything = list(ctx.template.resources(include_helpers=True))
     by_id = {(r.stack, r.logical_id): r for r in everything}
     dlqs = {(r.stack, t) for r in everything for t in _dlq_refs(r.properties)}
     fns = {(f.stack, f.logical_id): f for f in workload_functions(ctx)}
@@ -136,7 +138,7 @@ def _template_queues(
 ) -> list[_Consumer]:
     everything = list(by_id.values())
     out = []
-    for q in ctx.resources("AWS::SQS::Queue"):
+    for q in ctx.template.resources("AWS::SQS::Queue"):
         if (q.stack, q.logical_id) in dlqs or q.properties.get("RedrivePolicy") is not None:
             continue
         qname = q.properties.get("QueueName")
@@ -507,7 +509,7 @@ def _source_async(ctx: CheckContext, index: AnswerModel, model: _SourceModel) ->
             continue
         entry = found.setdefault(id(fn), (fn, [], []))
         entry[1].append(label)
-        entry[2].append(ctx.at(src, call, value=text_of(call, 80)))
+        entry[2].append(ctx.source.at(src, call, value=text_of(call, 80)))
     out = []
     for fn, labels, evidence in found.values():
         text = (
@@ -546,5 +548,5 @@ def _source_streams(ctx: CheckContext, index: AnswerModel, model: _SourceModel) 
             f"function {fn.label} consumes {what.strip()} with no on_failure destination: a failing batch is "
             "retried until the records expire and blocks its shard"
         )
-        out.append(_Consumer("stream", fn.cid, text, ctx.at(src, call, value="no on_failure")))
+        out.append(_Consumer("stream", fn.cid, text, ctx.source.at(src, call, value="no on_failure")))
     return out

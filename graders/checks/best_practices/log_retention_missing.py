@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import refs_within, sub_text
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from iacgrade.graders.analysis.model import (
     AnswerModel,
@@ -22,6 +22,7 @@ from iacgrade.graders.analysis.model import (
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal
 from iacgrade.graders.analysis.stacks import string_values
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 
 
@@ -50,7 +51,7 @@ def log_retention_missing(ctx: CheckContext) -> Iterable[Hit]:
     `cloudwatch_logs_exports`.
     """
     index = AnswerModel.of(ctx)
-    template_items = _template_log_items(ctx) if ctx.has_template else []
+    template_items = _template_log_items(ctx) if ctx.template.present else []
     source_items = _source_log_items(ctx, index)
 
     def message(items: list[Item]) -> str:
@@ -87,8 +88,8 @@ _LOG_DRIVER_CALLS = ("aws_logs", "AwsLogDriver")
 
 def _log_groups(ctx: CheckContext) -> list[Resource]:
     """Log groups and CDK LogRetention resources: both give a named group a retention."""
-    return list(ctx.resources("AWS::Logs::LogGroup")) + list(
-        ctx.resources("Custom::LogRetention", include_helpers=True)
+    return list(ctx.template.resources("AWS::Logs::LogGroup")) + list(
+        ctx.template.resources("Custom::LogRetention", include_helpers=True)
     )
 
 
@@ -116,7 +117,7 @@ def _sub_map(value: Any) -> Any:
 def _template_log_items(ctx: CheckContext) -> list[Item]:
     groups = _log_groups(ctx)
     items: list[Item] = []
-    for res in ctx.resources("AWS::Logs::LogGroup"):
+    for res in ctx.template.resources("AWS::Logs::LogGroup"):
         if "RetentionInDays" not in res.properties:
             name = res.properties.get("LogGroupName")
             shown = f" ({name})" if isinstance(name, str) else ""
@@ -141,7 +142,7 @@ def _template_log_items(ctx: CheckContext) -> list[Item]:
                 fn.evidence(value="no LoggingConfig.LogGroup, LogGroup or LogRetention for /aws/lambda/<fn>"),
             )
         )
-    for db in ctx.resources(*_RDS_TYPES):
+    for db in ctx.template.resources(*_RDS_TYPES):
         exports = db.properties.get("EnableCloudwatchLogsExports")
         if not isinstance(exports, list) or not exports:
             continue
@@ -219,7 +220,7 @@ def _source_log_items(ctx: CheckContext, index: AnswerModel) -> list[Item]:
                 Item(
                     None,
                     f"container log driver {text_of(call, 60)} has no log_retention",
-                    ctx.at(src, call, value="no log_retention / log_group"),
+                    ctx.source.at(src, call, value="no log_retention / log_group"),
                 )
             )
     return items
@@ -243,7 +244,7 @@ def _named_log_groups(index: AnswerModel, prefix: str) -> list[Instance]:
 
 def _source_function_log_items(ctx: CheckContext, index: AnswerModel) -> list[Item]:
     managed = _managed_log_groups(ctx)
-    if managed or (managed is None and not ctx.has_template):
+    if managed or (managed is None and not ctx.template.present):
         return []  # CDK-managed groups with retention, or we cannot know the flag
     lambda_groups = _named_log_groups(index, "/aws/lambda/")
     covered_refs: set[str] = set()

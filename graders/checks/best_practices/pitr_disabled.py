@@ -46,7 +46,7 @@ def pitr_disabled(ctx: CheckContext) -> Iterable[Hit]:
     point_in_time_recovery_enabled=True)`.
     """
     index = AnswerModel.of(ctx)
-    template_items = _template_pitr_items(ctx) if ctx.has_template else []
+    template_items = _template_pitr_items(ctx) if ctx.template.present else []
     source_items = []
     off = gated = 0
     for inst in index.instances(*_TABLE_CALLS):
@@ -87,7 +87,7 @@ def _pitr_on(spec: Any) -> bool | None:
 
 def _template_pitr_items(ctx: CheckContext) -> list[Item]:
     items = []
-    for table in ctx.resources("AWS::DynamoDB::Table"):
+    for table in ctx.template.resources("AWS::DynamoDB::Table"):
         state = _pitr_on(table.properties.get("PointInTimeRecoverySpecification"))
         if state is False:
             items.append(
@@ -97,7 +97,7 @@ def _template_pitr_items(ctx: CheckContext) -> list[Item]:
                     table.evidence(value="PointInTimeRecoverySpecification not enabled"),
                 )
             )
-    for table in ctx.resources("AWS::DynamoDB::GlobalTable"):
+    for table in ctx.template.resources("AWS::DynamoDB::GlobalTable"):
         replicas = table.properties.get("Replicas")
         states = (
             [_pitr_on(r.get("PointInTimeRecoverySpecification")) for r in replicas if isinstance(r, dict)]

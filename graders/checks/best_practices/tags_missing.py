@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     AnswerModel,
     names_list,
@@ -19,7 +19,9 @@ from iacgrade.graders.analysis.model import (
     text_of,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parse_module, str_literal, walk
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.stacks import stack_class_evidence
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.prompt import tag_keys
 
@@ -68,7 +70,7 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     index = AnswerModel.of(ctx)
     uses = _tag_uses(ctx, index)
     whose = "Tags the prompt asks for" if asked else "Required tags"
-    if ctx.has_template:
+    if ctx.template.present:
         return _tags_template(ctx, index, required, uses, whose)
     return _tags_source(ctx, index, required, uses, whose)
 
@@ -255,7 +257,7 @@ def _is_wide_scope(
 
 
 def _answer_has_entry(ctx: CheckContext) -> bool:
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for node in walk(src.tree) if src.tree else ():
             if (
                 isinstance(node, ast.Call)
@@ -292,7 +294,7 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
 def _tags_template(
     ctx: CheckContext, index: AnswerModel, required: list[str], uses: list[_TagUse], whose: str
 ) -> list[Hit]:
-    taggable = [r for r in ctx.resources() if _taggable(r.type)]
+    taggable = [r for r in ctx.template.resources() if _taggable(r.type)]
     if not taggable:
         return []
     # Stack tags live in the cloud assembly manifest, not in the template: read them from the source.
@@ -319,7 +321,7 @@ def _tags_template(
     )
     evidence = [r.evidence(value="no " + ", ".join(absent) + " tag") for r, absent in lacking[:5]]
     hits = [Hit(message, evidence, key="tags-missing", lens="template")]
-    src_ev = [ctx.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources]
+    src_ev = [ctx.source.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources]
     if not src_ev:
         src_ev = stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(missing))
     if src_ev:
@@ -358,7 +360,7 @@ def _tags_source(
         message += " (the answer applies no tags at all)"
     elif partial:
         message += f"; {', '.join(partial)} only on some constructs"
-    evidence = [ctx.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources][:5]
+    evidence = [ctx.source.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources][:5]
     if not evidence:
         evidence = stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(never))
     if not evidence:

@@ -6,7 +6,7 @@ import ast
 import re
 from collections.abc import Iterable
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.functions import FUNCTION_CALLS, workload_functions
 from iacgrade.graders.analysis.model import (
     AnswerModel,
@@ -21,6 +21,7 @@ from iacgrade.graders.analysis.model import (
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal
 from iacgrade.graders.analysis.stacks import assigned_call, truthy_kw
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 
 
@@ -44,7 +45,7 @@ def tracing_disabled(ctx: CheckContext) -> Iterable[Hit]:
     `deploy_options=apigw.StageOptions(tracing_enabled=True)` on the API.
     """
     index = AnswerModel.of(ctx)
-    template_items = _template_tracing_items(ctx) if ctx.has_template else []
+    template_items = _template_tracing_items(ctx) if ctx.template.present else []
     source_items = _source_tracing_items(ctx, index)
 
     def message(items: list[Item]) -> str:
@@ -90,7 +91,7 @@ def _template_tracing_items(ctx: CheckContext) -> list[Item]:
                     fn.evidence(value=f"TracingConfig {'Mode ' + str(mode) if mode else 'not set'}"),
                 )
             )
-    for stage in ctx.resources("AWS::ApiGateway::Stage"):
+    for stage in ctx.template.resources("AWS::ApiGateway::Stage"):
         enabled = stage.properties.get("TracingEnabled")
         if enabled is True or enabled == "true" or isinstance(enabled, dict):
             continue

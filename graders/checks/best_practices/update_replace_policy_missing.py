@@ -37,7 +37,7 @@ def update_replace_policy_missing(ctx: CheckContext) -> Iterator[Hit]:
     ``UpdateReplacePolicy: Snapshot`` (``Retain`` for resources that cannot be snapshotted).
     """
     stateful = stateful_types()
-    for res in ctx.resources():
+    for res in ctx.template.resources():
         if res.type not in stateful or "UpdateReplacePolicy" in res.raw:
             continue
         written = written_attribute(res.raw, "DeletionPolicy")

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile, is_cdk_helper
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import names, template_key
 from iacgrade.graders.analysis.pyast import construct_id, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource, is_cdk_helper
 from iacgrade.graders.checks import CheckOptions, check
-from iacgrade.graders.models import Evidence
+from iacgrade.graders.models import Evidence, LintMatch, typed_list
 
 
 # ---- cfn-lint-error ------------------------------------------------------------------------------
@@ -44,7 +46,7 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
     """
     ignore = set(ctx.options(CfnLintErrorOptions).ignore_rules)
     for stack, matches in sorted(_lint_by_stack(ctx).items()):
-        by_id = {r.logical_id: r for r in ctx.resources(include_helpers=True) if r.stack == stack}
+        by_id = {r.logical_id: r for r in ctx.template.resources(include_helpers=True) if r.stack == stack}
         for (rule, text), located in sorted(_lint_groups(ctx, stack, matches, ignore).items()):
             targets = [
                 _lint_target(ctx, by_id.get(lid), lid) for lid in dict.fromkeys(lid for lid, _ in located)
@@ -53,7 +55,7 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
             key = f"lint:{stack}:{rule}:{text}"
             for lid, match in located:
                 res = by_id.get(lid)
-                value = f"{rule} {'/'.join(_path_parts_of(match.get('path')))}"
+                value = f"{rule} {'/'.join(str(p) for p in match.path)}"
                 evidence = (
                     res.evidence(value=value)
                     if res
@@ -61,34 +63,36 @@ def cfn_lint_error(ctx: CheckContext) -> Iterator[Hit]:
                 )
                 yield Hit(message, [evidence], key=key, lens="template")
                 for src, call in _construct_calls(ctx, res) if res is not None else []:
-                    yield Hit(message, [ctx.at(src, call, value=construct_id(call))], key=key, lens="source")
+                    yield Hit(
+                        message, [ctx.source.at(src, call, value=construct_id(call))], key=key, lens="source"
+                    )
 
 
-def _lint_by_stack(ctx: CheckContext) -> dict[str, list[dict[str, Any]]]:
+def _lint_by_stack(ctx: CheckContext) -> dict[str, list[LintMatch]]:
     """The sandbox's lint results per template, and a lint of our own for any template it did not lint."""
-    lint: dict[str, list[dict[str, Any]]] = {}
-    for key, matches in ctx.lint.items():
+    lint: dict[str, list[LintMatch]] = {}
+    for key, matches in ctx.template.lint.items():
         lint.setdefault(_stack_of_lint(ctx, key, matches), []).extend(matches)
-    for stack, template in ctx.templates.items():
+    for stack, template in ctx.template.templates.items():
         if stack not in lint:  # lint switched off in the sandbox, or an older worker
             lint[stack] = _lint(json.dumps(template, sort_keys=True))
     return lint
 
 
 def _lint_groups(
-    ctx: CheckContext, stack: str, matches: list[dict[str, Any]], ignore: set[str]
-) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    ctx: CheckContext, stack: str, matches: list[LintMatch], ignore: set[str]
+) -> dict[tuple[str, str], list[tuple[str, LintMatch]]]:
     """Error matches on the answer's resources by (rule, message): E3019 names both resources of one
     conflict with the same text, and one mistake on several resources reads best as one finding."""
-    template = ctx.templates.get(stack, {})
+    template = ctx.template.templates.get(stack, {})
     resources = template.get("Resources") if isinstance(template, dict) else None
     resources = resources if isinstance(resources, dict) else {}
-    grouped: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    grouped: dict[tuple[str, str], list[tuple[str, LintMatch]]] = {}
     for m in matches:
-        rule, text = str(m.get("rule") or ""), str(m.get("message") or "")
-        if not rule.startswith("E") or m.get("level", "error") != "error" or rule in ignore:
+        rule, text = m.rule, m.message
+        if not rule.startswith("E") or m.level != "error" or rule in ignore:
             continue
-        logical = str(m.get("resource") or _resource_of(m.get("path")) or "")
+        logical = m.logical_id or ""
         raw = resources.get(logical) if logical else None
         if isinstance(raw, dict) and is_cdk_helper(logical, raw):
             continue
@@ -140,10 +144,10 @@ def _lint_target(ctx: CheckContext, res: Resource | None, logical: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def _lint(template_json: str) -> list[dict[str, Any]]:
+def _lint(template_json: str) -> list[LintMatch]:
     from iacgrade.graders.lint import lint_template
 
-    return lint_template(json.loads(template_json))
+    return typed_list(LintMatch, lint_template(json.loads(template_json)))
 
 
 def _source_construct(ctx: CheckContext, res: Resource) -> str | None:
@@ -151,29 +155,15 @@ def _source_construct(ctx: CheckContext, res: Resource) -> str | None:
     return construct_id(found[0][1]) if found else None
 
 
-def _path_parts_of(path: object) -> list[str]:
-    """A match's path as a list (the sandbox may send "Resources/X/Properties" as one string)."""
-    if isinstance(path, str):
-        return [p for p in path.split("/") if p]
-    if isinstance(path, list):
-        return [str(p) for p in path]
-    return []
-
-
-def _resource_of(path: object) -> str | None:
-    parts = _path_parts_of(path)
-    return parts[1] if len(parts) >= 2 and parts[0] == "Resources" else None
-
-
-def _stack_of_lint(ctx: CheckContext, key: str, matches: list[dict]) -> str:
+def _stack_of_lint(ctx: CheckContext, key: str, matches: list[LintMatch]) -> str:
     """The template a lint result belongs to: by name, else the one template holding all its resources
     (lint may be keyed by the cloud-assembly artifact id where templates are keyed by stack name)."""
-    if key in ctx.templates:
+    if key in ctx.template.templates:
         return key
-    ids = {str(m.get("resource") or _resource_of(m.get("path")) or "") for m in matches} - {""}
+    ids = {m.logical_id for m in matches} - {None}
     owners = [
         stack
-        for stack, template in ctx.templates.items()
+        for stack, template in ctx.template.templates.items()
         if ids and isinstance(template.get("Resources"), dict) and ids <= set(template["Resources"])
     ]
     return owners[0] if len(owners) == 1 else key
@@ -183,7 +173,7 @@ def _construct_calls(ctx: CheckContext, res: Resource) -> Iterator[tuple[SourceF
     """The one call that creates the resource's construct (none when several could)."""
     found = [
         (src, call)
-        for src in ctx.parsed()
+        for src in ctx.source.parsed()
         for call in walk(src.tree)  # type: ignore[arg-type]
         if isinstance(call, ast.Call) and len(call.args) >= 2 and names(construct_id(call), template_key(res))
     ]

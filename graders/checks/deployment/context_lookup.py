@@ -33,7 +33,7 @@ def context_lookup(ctx: CheckContext) -> Iterator[Hit]:
     cdk.context.json.
     """
     keys: list[tuple[str, str]] = []  # (call text, key)
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for call in walk(src.tree):  # type: ignore[arg-type]
             if not isinstance(call, ast.Call):
                 continue
@@ -50,7 +50,7 @@ def context_lookup(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(
                 f"`{code}` is a context lookup: synth needs AWS credentials and an explicit account/region "
                 "(or a committed cdk.context.json)",
-                [ctx.at(src, call, value=code)],
+                [ctx.source.at(src, call, value=code)],
                 key=key,
                 lens="source",
             )

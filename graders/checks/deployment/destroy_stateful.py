@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from iacgrade.graders.analysis.cfn import written_attribute
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     SourceIndex,
     best_matches,
@@ -22,6 +22,8 @@ from iacgrade.graders.analysis.names import (
     id_text,
 )
 from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, iter_calls, kwarg, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
 from iacgrade.graders.prompt import asks_destroyable
@@ -172,14 +174,14 @@ class _Destroy:
 
 def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
     stateful = set(ctx.options(DestroyStatefulOptions).stateful_types)
-    destroys = [d for idx in index_sources(ctx.parsed()) for d in _source_destroys(idx)]
-    if not ctx.has_template:
+    destroys = [d for idx in index_sources(ctx.source.parsed()) for d in _source_destroys(idx)]
+    if not ctx.template.present:
         yield from _source_only_destroys(ctx, destroys)
         return
     auto_deleted = _auto_deleted_buckets(ctx)
     deleted = [
         r
-        for r in ctx.resources(*stateful)
+        for r in ctx.template.resources(*stateful)
         if r.raw.get("DeletionPolicy") == "Delete" and not _cdk_default(r) and not _cfn_default_log_group(r)
     ]
     matched: dict[str, list[_Destroy]] = {}
@@ -250,7 +252,7 @@ def _cfn_default_log_group(res: Resource) -> bool:
 
 def _auto_deleted_buckets(ctx: CheckContext) -> set[str]:
     out: set[str] = set()
-    for res in ctx.resources("Custom::S3AutoDeleteObjects", include_helpers=True):
+    for res in ctx.template.resources("Custom::S3AutoDeleteObjects", include_helpers=True):
         ref = res.properties.get("BucketName")
         if isinstance(ref, dict) and isinstance(ref.get("Ref"), str):
             out.add(ref["Ref"])
@@ -273,8 +275,8 @@ def _source_only_destroys(ctx: CheckContext, destroys: list[_Destroy]) -> Iterat
 
 
 def _destroy_evidence(ctx: CheckContext, d: _Destroy) -> list[Evidence]:
-    out = [ctx.at(d.src, d.node, value=d.code)]
-    out += [ctx.at(src, node, value=code) for src, node, code in d.extra]
+    out = [ctx.source.at(d.src, d.node, value=d.code)]
+    out += [ctx.source.at(src, node, value=code) for src, node, code in d.extra]
     return out
 
 

@@ -36,13 +36,13 @@ def docker_bundling(ctx: CheckContext) -> Iterator[Hit]:
     """
     # one finding per answer: "needs Docker" is one requirement, every call that causes it is evidence
     uses: list[tuple[str, str, Evidence]] = []  # (call, reason, where)
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for call in walk(src.tree):  # type: ignore[arg-type]
             if isinstance(call, ast.Call):
                 reason = _docker_reason(call)
                 if reason is not None and is_cdk_call(call, src):
                     func = dotted(call.func) or call_name(call)
-                    uses.append((func, reason, ctx.at(src, call, value=func)))
+                    uses.append((func, reason, ctx.source.at(src, call, value=func)))
     entries = list(ctx.synth.docker_bundling)
     if uses:
         kinds = list(dict.fromkeys(f"`{func}(...)` {reason}" for func, reason, _ in uses))

@@ -41,7 +41,7 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
     ``/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64``, or
     ``{{resolve:ssm:/aws/service/ami-amazon-linux-latest/...}}``.
     """
-    for res in ctx.resources():
+    for res in ctx.template.resources():
         for value in values_at_key(res.properties, "ImageId"):
             for ami in dict.fromkeys(a for a in literal_choices(value) if _AMI.match(a) and ctx.wrote(a)):
                 message = f"{describe(res)} ({res.type}) launches the literal AMI id {ami}{_placeholder(ami)}"
@@ -52,7 +52,7 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
                     lens="template",
                     severity=_severity(ami),
                 )
-    for stack, name, entry in ctx.entries("Parameters"):
+    for stack, name, entry in ctx.template.entries("Parameters"):
         default = entry.get("Default")
         if isinstance(default, str) and _AMI.match(default) and ctx.wrote(default):
             message = (
@@ -61,18 +61,18 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
             )
             yield Hit(
                 message,
-                [ctx.entry_evidence(stack, "Parameters", name, f"Default: {default}")],
+                [ctx.template.entry_evidence(stack, "Parameters", name, f"Default: {default}")],
                 key=f"{stack}:{name}",
                 lens="template",
                 severity=_severity(default),
             )
-    for stack, name, entry in ctx.entries("Mappings"):
+    for stack, name, entry in ctx.template.entries("Mappings"):
         for ami in dict.fromkeys(_strings(entry)):
             if _AMI.match(ami) and _PLACEHOLDER.match(ami) and ctx.wrote(ami):
                 yield Hit(
                     f"mapping {name} holds the AMI id {ami}{_placeholder(ami)}: the instances that look it up"
                     " cannot launch",
-                    [ctx.entry_evidence(stack, "Mappings", name, ami)],
+                    [ctx.template.entry_evidence(stack, "Mappings", name, ami)],
                     key=f"{stack}:Mappings/{name}",
                     lens="template",
                 )

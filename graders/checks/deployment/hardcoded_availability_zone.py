@@ -37,7 +37,7 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
     Fix: ``AvailabilityZone: !Select [0, !GetAZs '']`` (and ``[1, ...]`` for the second subnet),
     or a parameter of type ``AWS::EC2::AvailabilityZone::Name`` with no region-bound default.
     """
-    for res in ctx.resources():
+    for res in ctx.template.resources():
         zones = [
             zone
             for key in ("AvailabilityZone", "AvailabilityZones")
@@ -54,7 +54,7 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(
                 message, [res.evidence(value=shown)], key=f"{res.stack}:{res.logical_id}", lens="template"
             )
-    for stack, name, entry in ctx.entries("Parameters"):
+    for stack, name, entry in ctx.template.entries("Parameters"):
         zones = [
             z
             for z in literal_choices(_default_items(entry.get("Default")))
@@ -65,7 +65,7 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
             message = f"parameter {name} defaults to the availability zone {shown}: a deploy in another region fails"
             yield Hit(
                 message,
-                [ctx.entry_evidence(stack, "Parameters", name, f"Default: {shown}")],
+                [ctx.template.entry_evidence(stack, "Parameters", name, f"Default: {shown}")],
                 key=f"{stack}:{name}",
                 lens="template",
             )

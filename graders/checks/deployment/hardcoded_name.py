@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from iacgrade.graders.analysis.cfn import sub_text
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import SourceIndex, describe, index_sources, match_level
 from iacgrade.graders.analysis.names import (
     ACCOUNT_REGION,
@@ -20,6 +20,8 @@ from iacgrade.graders.analysis.names import (
     name_parts,
 )
 from iacgrade.graders.analysis.pyast import call_name, construct_id, iter_calls, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
 
@@ -62,7 +64,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     Fix: leave the name to CloudFormation, or build it from the stack name or an environment
     suffix: ``table_name=f"user-data-{environment_suffix}"``.
     """
-    indexes = index_sources(ctx.parsed())
+    indexes = index_sources(ctx.source.parsed())
     allowed = set(ctx.options(HardcodedNameOptions).name_properties)
     prompt = ctx.prompt or ""
     answer_classes = {n.name for idx in indexes for n in idx.classes}
@@ -88,7 +90,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
         else:
             shown += "`"
         message = f"`{use.keyword}={shown}{where} ({use.cls}) {why}"
-        yield Hit(message, [ctx.at(use.src, use.node, value=use.text)], key=key, lens="source")
+        yield Hit(message, [ctx.source.at(use.src, use.node, value=use.text)], key=key, lens="source")
         for n in _matching_names(use, named):
             claimed.add(n)
             yield Hit(message, [named[n].evidence], key=key, lens="template")
@@ -306,12 +308,12 @@ def _template_names(ctx: CheckContext) -> Iterator[_TemplateName]:
 
     Intrinsics in a Fn::Join become ``\\x00`` so that an account/region part still matches.
     """
-    for res in ctx.resources(*_CFN_NAME_PROPS):
+    for res in ctx.template.resources(*_CFN_NAME_PROPS):
         prop = _CFN_NAME_PROPS[res.type]
         text = _cfn_text(res.properties.get(prop))
         if text is not None:
             yield _TemplateName(res.evidence(value=text), text, prop, describe(res), res)
-    for stack, template in sorted(ctx.templates.items()):
+    for stack, template in sorted(ctx.template.templates.items()):
         outputs = template.get("Outputs")
         for out_id, out in outputs.items() if isinstance(outputs, dict) else []:
             export = out.get("Export") if isinstance(out, dict) else None
@@ -373,7 +375,7 @@ def _template_only_names(
             " (passed in through a variable or props): nothing in it varies per environment"
         )
         key = f"template:{name.evidence.stack}:{name.evidence.resource}"
-        yield Hit(message, [name.evidence, ctx.at(src, node, value=text)], key=key, lens="template")
+        yield Hit(message, [name.evidence, ctx.source.at(src, node, value=text)], key=key, lens="template")
 
 
 # Pseudo parameters that vary with the account or region only, not per environment or stack.
@@ -383,7 +385,7 @@ _ACCOUNT_REGION_VARS = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS:
 def _written_names(ctx: CheckContext, prompt: str) -> Iterator[Hit]:
     """Names in a template the answer wrote itself (a CloudFormation answer: the template is the
     source): a literal, or an ``Fn::Sub`` whose only variables are the account and region."""
-    for res in ctx.resources(*_CFN_NAME_PROPS):
+    for res in ctx.template.resources(*_CFN_NAME_PROPS):
         if res.file is None:
             continue
         prop = _CFN_NAME_PROPS[res.type]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import describe, names_list
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 
 # An account's default Lambda concurrency quota, and what AWS keeps unreserved at that quota.
@@ -46,7 +47,7 @@ def lambda_reserved_concurrency(ctx: CheckContext) -> Iterator[Hit]:
     """
     floor = ctx.options(LambdaReservedConcurrencyOptions).min_total
     by_stack: dict[str, list[tuple[Resource, int]]] = {}
-    for res in ctx.resources("AWS::Lambda::Function"):
+    for res in ctx.template.resources("AWS::Lambda::Function"):
         reserved = _literal_int(res.properties.get("ReservedConcurrentExecutions"))
         if reserved:
             by_stack.setdefault(res.stack, []).append((res, reserved))

@@ -47,7 +47,7 @@ def managed_policy_unknown(ctx: CheckContext) -> Iterator[Hit]:
     ``arn:aws:iam::aws:policy/service-role/AWS_ConfigRole``), or write the permissions inline.
     """
     known = managed_policies()
-    for res in ctx.resources(*_ATTACHING):
+    for res in ctx.template.resources(*_ATTACHING):
         for value in as_list(res.properties.get(_ATTACHING[res.type])):
             arn = _arn_text(value)
             policy = aws_policy_part(arn) if arn else None

@@ -39,7 +39,7 @@ def mapping_region_missing(ctx: CheckContext) -> Iterator[Hit]:
     region (an SSM parameter for AMIs, ``!GetAZs`` for zones).
     """
     region = task_region(ctx.sample)
-    for res in ctx.resources():
+    for res in ctx.template.resources():
         for name, where in _missing(ctx, res.stack, res.raw, region):
             message = f"{describe(res)} ({res.type}) looks up mapping {name} {where}, which has no entry for {region}"
             yield Hit(
@@ -48,12 +48,12 @@ def mapping_region_missing(ctx: CheckContext) -> Iterator[Hit]:
                 key=f"{res.stack}:{name}",
                 lens="template",
             )
-    for stack, out_id, entry in ctx.entries("Outputs"):
+    for stack, out_id, entry in ctx.template.entries("Outputs"):
         for name, where in _missing(ctx, stack, entry, region):
             message = f"output {out_id} looks up mapping {name} {where}, which has no entry for {region}"
             yield Hit(
                 message,
-                [ctx.entry_evidence(stack, "Outputs", out_id, f"FindInMap {name} {region}")],
+                [ctx.template.entry_evidence(stack, "Outputs", out_id, f"FindInMap {name} {region}")],
                 key=f"{stack}:{name}",
                 lens="template",
             )
@@ -61,7 +61,7 @@ def mapping_region_missing(ctx: CheckContext) -> Iterator[Hit]:
 
 def _missing(ctx: CheckContext, stack: str, value: Any, region: str) -> Iterator[tuple[str, str]]:
     """(mapping name, which key) for each region lookup inside ``value`` that finds nothing."""
-    mappings = ctx.templates.get(stack, {}).get("Mappings")
+    mappings = ctx.template.templates.get(stack, {}).get("Mappings")
     if not isinstance(mappings, dict):
         return
     for args in intrinsic_calls(value, "Fn::FindInMap"):

@@ -8,9 +8,10 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.inline import single_binding
 from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.synth_failure import is_cdk_call
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
@@ -42,7 +43,7 @@ def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
     """
     have = _answer_paths(ctx)
     seen: set[str] = set()
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for call in walk(src.tree):  # type: ignore[arg-type]
             if not isinstance(call, ast.Call) or call_name(call) not in _ASSET_CALLS:
                 continue
@@ -56,7 +57,7 @@ def missing_asset(ctx: CheckContext) -> Iterator[Hit]:
             code = _short_code(src, call)
             yield Hit(
                 f"`{code}` points at `{path}`, but the answer gives no file there",
-                [ctx.at(src, call, value=code)],
+                [ctx.source.at(src, call, value=code)],
                 key=f"asset:{path}",
                 lens="source",
             )
@@ -229,7 +230,7 @@ _UNNAMED_TEMPLATE = re.compile(r"template(?:-\d+)?\.(?:json|ya?ml)")
 
 def _missing_nested_templates(ctx: CheckContext, have: set[str]) -> Iterator[Hit]:
     given = {posixpath.basename(p).lower() for p in have}
-    for res in ctx.resources("AWS::CloudFormation::Stack"):
+    for res in ctx.template.resources("AWS::CloudFormation::Stack"):
         url = res.properties.get("TemplateURL")
         match = _TEMPLATE_FILE.search(json.dumps(url)[-300:]) if url is not None else None
         if match is None or _ASSET_HASH.fullmatch(match.group(1)) or match.group(1).lower() in given:

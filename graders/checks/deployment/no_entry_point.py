@@ -57,7 +57,7 @@ def no_entry_point(ctx: CheckContext) -> Iterator[Hit]:
         )
     else:
         return
-    evidence = [ctx.at(src, node, value=f"class {node.name}") for src, node in stack_classes_of(ctx)]
+    evidence = [ctx.source.at(src, node, value=f"class {node.name}") for src, node in stack_classes_of(ctx)]
     yield Hit(
         message, evidence or [Evidence(file=s.entry, value="generated driver")], key="entry", lens="synth"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, is_cdk_parameter
+from iacgrade.graders.analysis.context import CheckContext, Hit
+from iacgrade.graders.analysis.template import is_cdk_parameter
 from iacgrade.graders.checks import check
 
 
@@ -38,10 +39,10 @@ def parameter_no_default(ctx: CheckContext) -> Iterator[Hit]:
     needs instead of asking for it (a VPC, a Secrets Manager secret instead of a password
     parameter), or take values from SSM parameters that have a default path.
     """
-    nesting = {stack for stack, t in ctx.templates.items() if _nests(t)}
+    nesting = {stack for stack, t in ctx.template.templates.items() if _nests(t)}
     suffix_asked = bool(ctx.prompt) and bool(_SUFFIX_ASKED.search(ctx.prompt or ""))
     missing: dict[str, list[str]] = {}
-    for stack, name, entry in ctx.entries("Parameters"):
+    for stack, name, entry in ctx.template.entries("Parameters"):
         if nesting and stack not in nesting:
             continue
         if suffix_asked and name.lower().endswith("suffix"):
@@ -50,11 +51,11 @@ def parameter_no_default(ctx: CheckContext) -> Iterator[Hit]:
             missing.setdefault(stack, []).append(name)
     for stack, names in missing.items():
         what = "parameter has" if len(names) == 1 else f"{len(names)} parameters have"
-        where = f" in template {stack}" if len(ctx.templates) > 1 else ""
+        where = f" in template {stack}" if len(ctx.template.templates) > 1 else ""
         message = (
             f"{what} no default{where}, so the stack cannot be deployed without input: {', '.join(names)}"
         )
-        evidence = [ctx.entry_evidence(stack, "Parameters", n, "no Default") for n in names]
+        evidence = [ctx.template.entry_evidence(stack, "Parameters", n, "no Default") for n in names]
         yield Hit(message, evidence, key=stack, lens="template")
 
 

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import REF_NOT_ARN, as_list, sub_text
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.iam_statements import template_statements
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 
 
@@ -46,7 +47,7 @@ def policy_resource_not_arn(ctx: CheckContext) -> Iterator[Hit]:
                 named = _named_not_arn(value, by_id)
                 if named is not None and (key, named[1], named[0]) not in found.get(holder, []):
                     found.setdefault(holder, []).append((key, named[1], named[0]))
-    by_holder = {(r.stack, r.logical_id): r for r in ctx.resources()}
+    by_holder = {(r.stack, r.logical_id): r for r in ctx.template.resources()}
     for holder, values in found.items():
         shown = "; ".join(
             f"{key} {text} ({REF_NOT_ARN[target.type]} of {target.logical_id})"
@@ -59,7 +60,7 @@ def policy_resource_not_arn(ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _resources_of(ctx: CheckContext, stack: str) -> dict[str, Resource]:
-    return {r.logical_id: r for r in ctx.resources(include_helpers=True) if r.stack == stack}
+    return {r.logical_id: r for r in ctx.template.resources(include_helpers=True) if r.stack == stack}
 
 
 _SUB_HEAD = re.compile(r"^\$\{([A-Za-z0-9]+)\}")

@@ -36,7 +36,7 @@ def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
     Fix: pass ``env=cdk.Environment(account=os.getenv("CDK_DEFAULT_ACCOUNT"),
     region=os.getenv("CDK_DEFAULT_REGION", "us-east-1"))`` (or the region the task names).
     """
-    indexes = index_sources(ctx.parsed())
+    indexes = index_sources(ctx.source.parsed())
     stack_classes = _stack_classes(indexes)
     for idx in indexes:
         for call in iter_calls(idx.tree):
@@ -48,7 +48,7 @@ def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
             label = idx.segment(call.args[1] if len(call.args) > 1 else call, 60)
             message = f"stack {call_name(call)}({label}) is created by the answer's app {problem}"
             key = f"{idx.src.path}:{call.lineno}"
-            yield Hit(message, [ctx.at(idx.src, call, value=idx.segment(call, 100))], key=key)
+            yield Hit(message, [ctx.source.at(idx.src, call, value=idx.segment(call, 100))], key=key)
             stack = _synthesized_stack(ctx, call)
             if stack:
                 yield Hit(

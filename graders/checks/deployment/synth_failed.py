@@ -91,7 +91,9 @@ def synth_failed(ctx: CheckContext) -> Iterator[Hit]:
             f"the answer as written does not synthesize: {no_entry_reason(ctx)}; a template was "
             "produced only by a driver the grader generated"
         )
-        evidence = [ctx.at(src, node, value=f"class {node.name}") for src, node in stack_classes_of(ctx)]
+        evidence = [
+            ctx.source.at(src, node, value=f"class {node.name}") for src, node in stack_classes_of(ctx)
+        ]
         yield Hit(message, evidence[:3], key="synth", lens="synth")
         return
     if not counted or first is None:

@@ -8,6 +8,7 @@ from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.synth_failure import failure_where
 from iacgrade.graders.checks import check
 from iacgrade.graders.kinds.cdk_typescript import diagnostic_category
+from iacgrade.graders.models import Diagnostic
 
 _WHAT = {
     "invalid-api": "wrong use of the aws-cdk-lib API",
@@ -43,10 +44,9 @@ def type_error(ctx: CheckContext) -> Iterator[Hit]:
     Fix: Use the props, members and types the installed aws-cdk-lib v2 declares, and declare or
     import every name.
     """
-    groups: dict[str, list[dict[str, object]]] = {}
+    groups: dict[str, list[Diagnostic]] = {}
     for diag in ctx.synth.diagnostics:
-        code = diag.get("code")
-        category = diagnostic_category(code) if isinstance(code, int) else "type"
+        category = diagnostic_category(diag.code) if diag.code is not None else "type"
         if category == "syntax" and ctx.synth.cause == "syntax":
             continue  # the file does not parse: parse-error (syntax) and synth-failed report it
         if category is not None:
@@ -54,17 +54,12 @@ def type_error(ctx: CheckContext) -> Iterator[Hit]:
     for category, diags in groups.items():
         first = diags[0]
         more = f" (and {len(diags) - 1} more)" if len(diags) > 1 else ""
-        where = f" at {first.get('file')}:{first.get('line')}" if first.get("file") else ""
+        where = f" at {first.file}:{first.line}" if first.file else ""
         yield Hit(
-            f"{len(diags)} compiler error(s), {_WHAT[category]}: TS{first.get('code')}{where}: "
-            f"{_one_line(first.get('message'))}{more}",
+            f"{len(diags)} compiler error(s), {_WHAT[category]}: TS{first.code}{where}: "
+            f"{_one_line(first.message)}{more}",
             [
-                failure_where(
-                    ctx,
-                    str(d["file"]) if d.get("file") else None,
-                    int(d["line"]) if isinstance(d.get("line"), int) else None,  # type: ignore[call-overload]
-                    f"TS{d.get('code')}: {_one_line(d.get('message'))}",
-                )
+                failure_where(ctx, d.file or None, d.line, f"TS{d.code}: {_one_line(d.message)}")
                 for d in diags[:_MAX_EVIDENCE]
             ],
             key=f"type-error:{category}",

@@ -13,9 +13,10 @@ from iacgrade.graders.analysis.apigw import (
     source_view,
 )
 from iacgrade.graders.analysis.cfn import as_list, ref_target
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import merge_lenses
 from iacgrade.graders.analysis.pyast import iter_calls, kwarg, literal, str_literal
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 
 # ==== api-throttling-missing ================================================================
@@ -41,7 +42,7 @@ def api_throttling_missing(ctx: CheckContext) -> Iterator[Hit]:
     Fix: set `deploy_options=apigw.StageOptions(throttling_rate_limit=100,
     throttling_burst_limit=200)` or attach a usage plan with a `throttle` to the stage.
     """
-    template_hits = list(_throttle_template(ctx)) if ctx.has_template else []
+    template_hits = list(_throttle_template(ctx)) if ctx.template.present else []
     yield from merge_lenses(ctx, template_hits, _throttle_source(ctx))
 
 
@@ -56,7 +57,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
     plan_stages = _usage_plan_throttled_stages(ctx, tpl)
     per_api: dict[str, list[tuple[Resource, str]]] = {}
     apis: dict[str, Resource | None] = {}
-    for stage in ctx.resources("AWS::ApiGateway::Stage"):
+    for stage in ctx.template.resources("AWS::ApiGateway::Stage"):
         name = stage.properties.get("StageName")
         name = name if isinstance(name, str) else None  # a hand-written template may use !Ref / !Sub
         if any(_throttled_settings(m) for m in as_list(stage.properties.get("MethodSettings"))):
@@ -67,7 +68,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
         key, api = tpl.api_key(stage, "RestApiId")
         apis[key] = api
         per_api.setdefault(key, []).append((stage, _stage_label(stage, name)))
-    for dep in ctx.resources("AWS::ApiGateway::Deployment"):
+    for dep in ctx.template.resources("AWS::ApiGateway::Deployment"):
         desc = dep.properties.get("StageDescription")
         name = dep.properties.get("StageName")
         if not isinstance(name, str) or _throttled_settings(desc):
@@ -82,7 +83,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
         key, api = tpl.api_key(dep, "RestApiId")
         apis[key] = api
         per_api.setdefault(key, []).append((dep, f"stage {name} (from the deployment)"))
-    for stage in ctx.resources("AWS::ApiGatewayV2::Stage"):
+    for stage in ctx.template.resources("AWS::ApiGatewayV2::Stage"):
         props = stage.properties
         if _throttled_settings(props.get("DefaultRouteSettings")):
             continue
@@ -106,7 +107,7 @@ def _throttle_template(ctx: CheckContext) -> Iterator[Hit]:
 def _usage_plan_throttled_stages(ctx: CheckContext, tpl: Template) -> set[tuple[Any, ...]]:
     """Stages (as (stack, stage id) or (stack, api id, stage name)) covered by a throttled usage plan."""
     out: set[tuple[Any, ...]] = set()
-    for plan in ctx.resources("AWS::ApiGateway::UsagePlan"):
+    for plan in ctx.template.resources("AWS::ApiGateway::UsagePlan"):
         plan_throttled = _plan_throttle(plan.properties.get("Throttle"))
         for entry in as_list(plan.properties.get("ApiStages")):
             if not isinstance(entry, dict):
@@ -165,7 +166,7 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
             where = "deploy_options without throttling" if options is not None else "no deploy_options"
             yield Hit(
                 f"RestApi {api.label}: {stage} without throttling ({where}, no usage plan with a throttle)",
-                [ctx.at(api.src, options if options is not None else api.call, value=where)],
+                [ctx.source.at(api.src, options if options is not None else api.call, value=where)],
                 key=api.key,
             )
         elif api.kind == "http":
@@ -175,7 +176,7 @@ def _throttle_source(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             yield Hit(
                 f"API {api.label}: default stage without throttling (HttpApi sets no route throttling by default)",
-                [ctx.at(api.src, api.call, value="HttpApi default stage")],
+                [ctx.source.at(api.src, api.call, value="HttpApi default stage")],
                 key=api.key,
             )
 

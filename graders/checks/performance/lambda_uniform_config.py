@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.functions import (
     DEFAULT_CONFIG,
     Config,
@@ -16,6 +16,7 @@ from iacgrade.graders.analysis.functions import (
     workload_functions,
 )
 from iacgrade.graders.analysis.model import Item, names_list, one_finding, resource_label, template_key
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.prompt import asks_function_size
 
@@ -61,7 +62,7 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
     instances = function_instances(ctx)
     template_items: list[Item] = []
     shared: list[Config] = []
-    if ctx.has_template:
+    if ctx.template.present:
         configs = {template_config(r) for r in fns}
         if len(fns) >= 2 and len(configs) == 1 and DEFAULT_CONFIG not in configs:
             shared = list(configs)
@@ -77,8 +78,8 @@ def lambda_uniform_config(ctx: CheckContext) -> Iterable[Hit]:
         and DEFAULT_CONFIG not in src_configs
         and not any(i.opaque for i in instances)
     )
-    if ctx.has_template or decides:
-        if not ctx.has_template:
+    if ctx.template.present or decides:
+        if not ctx.template.present:
             shared = list(src_configs)
         source_items = [source_item(ctx, i, source_config(i)) for i in instances]
 

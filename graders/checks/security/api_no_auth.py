@@ -16,7 +16,7 @@ from iacgrade.graders.analysis.apigw import (
     source_view,
 )
 from iacgrade.graders.analysis.cfn import is_intrinsic, policy_statements
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     SourceIndex,
     construct_call_id,
@@ -26,6 +26,8 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
 
@@ -54,7 +56,7 @@ def api_no_auth(ctx: CheckContext) -> Iterator[Hit]:
     Fix: give the method (or the API's `default_method_options`) an authorizer (Cognito, Lambda
     or IAM) or require an API key with a usage plan.
     """
-    template_hits = list(_no_auth_template(ctx)) if ctx.has_template else []
+    template_hits = list(_no_auth_template(ctx)) if ctx.template.present else []
     yield from merge_lenses(ctx, template_hits, _no_auth_source(ctx))
 
 
@@ -124,7 +126,7 @@ def _no_auth_template(ctx: CheckContext) -> Iterator[Hit]:
     tpl = Template(ctx)
     open_methods: dict[str, list[tuple[Resource, str]]] = {}
     apis: dict[str, Resource | None] = {}
-    for method in ctx.resources("AWS::ApiGateway::Method"):
+    for method in ctx.template.resources("AWS::ApiGateway::Method"):
         props = method.properties
         verb = props.get("HttpMethod")
         if not isinstance(verb, str) or verb.upper() == "OPTIONS":
@@ -140,7 +142,7 @@ def _no_auth_template(ctx: CheckContext) -> Iterator[Hit]:
         key, api = tpl.api_key(method, "RestApiId")
         apis[key] = api
         open_methods.setdefault(key, []).append((method, f"{verb} {tpl.resource_path(method)}"))
-    for route in ctx.resources("AWS::ApiGatewayV2::Route"):
+    for route in ctx.template.resources("AWS::ApiGatewayV2::Route"):
         props = route.properties
         route_key = props.get("RouteKey")
         auth = props.get("AuthorizationType", "NONE")
@@ -164,7 +166,7 @@ def _no_auth_template(ctx: CheckContext) -> Iterator[Hit]:
             key=key,
             lens="template",
         )
-    for url in ctx.resources("AWS::Lambda::Url"):
+    for url in ctx.template.resources("AWS::Lambda::Url"):
         if url.properties.get("AuthType") != "NONE":
             continue
         fn = tpl.target(url, url.properties.get("TargetFunctionArn"))
@@ -212,7 +214,7 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
         if api.kind == "rest" and call_name(api.call) == "LambdaRestApi" and api.default_auth == "no":
             if literal(kwarg(api.call, "proxy"), True) is not False:
                 for name in ("ANY /", "ANY /{proxy+}"):
-                    add(api, name, ctx.at(api.src, api.call, value=f"{name} (LambdaRestApi proxy)"))
+                    add(api, name, ctx.source.at(api.src, api.call, value=f"{name} (LambdaRestApi proxy)"))
     for src, bindings in view.files:
         assert src.tree is not None
         for call in iter_calls(src.tree, "add_method", "add_proxy", "add_routes"):
@@ -236,7 +238,7 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
                     "ANY"
                 ]
                 for verb in methods:
-                    add(http_api, f"{verb} {route}", ctx.at(src, call, value=f"{verb} {route}"))
+                    add(http_api, f"{verb} {route}", ctx.source.at(src, call, value=f"{verb} {route}"))
                 continue
             rest_api = view.api_for(bindings, receiver, ("rest",))
             if rest_api is None or rest_api.restricted:
@@ -257,7 +259,7 @@ def _no_auth_source(ctx: CheckContext) -> Iterator[Hit]:
             if own != "no" or rest_api.default_auth != "no":
                 continue
             for verb in verbs:
-                add(rest_api, f"{verb} {path}", ctx.at(src, call, value=f"{verb} {path}"))
+                add(rest_api, f"{verb} {path}", ctx.source.at(src, call, value=f"{verb} {path}"))
         yield from _function_url_source(ctx, src, bindings)
     for key, items in found.items():
         names = [name for name, _ in items]
@@ -283,6 +285,6 @@ def _function_url_source(ctx: CheckContext, src: SourceFile, bindings: SourceInd
             continue
         yield Hit(
             f"Function URL of {pretty(key)} has auth_type=FunctionUrlAuthType.NONE: anyone with the URL can invoke the function",
-            [ctx.at(src, call, value="auth_type=FunctionUrlAuthType.NONE")],
+            [ctx.source.at(src, call, value="auth_type=FunctionUrlAuthType.NONE")],
             key=key,
         )

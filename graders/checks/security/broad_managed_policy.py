@@ -65,7 +65,7 @@ def broad_managed_policy(ctx: CheckContext) -> Iterator[Hit]:
         return base in exact or base.endswith(suffixes)
 
     cfn: dict[str, Group] = {}
-    for res in ctx.resources(*INLINE_HOLDERS):
+    for res in ctx.template.resources(*INLINE_HOLDERS):
         for arn in as_list(res.properties.get("ManagedPolicyArns")):
             name = _managed_name(arn)
             if name is None or not broad(name):
@@ -113,7 +113,7 @@ def _managed_name(arn: Any) -> str | None:
 
 def _source_managed(ctx: CheckContext) -> Iterator[tuple[SrcStatement, str]]:
     """(statement-like record, policy name) for each AWS managed policy the source names."""
-    for idx in index_sources(ctx.parsed()):
+    for idx in index_sources(ctx.source.parsed()):
         for call in idx.calls("from_aws_managed_policy_name", "from_managed_policy_arn"):
             args = list(call.args)
             arg = (
@@ -161,12 +161,12 @@ def _merge_managed(
     # Managed policies CDK attaches itself (a construct's default service role) are not the
     # answer's choice: a template finding needs the policy name somewhere in the answer's code.
     strings = " ".join(answer_strings(ctx))
-    if ctx.has_template:
+    if ctx.template.present:
         records: dict[int, tuple[SrcStatement, str]] = {}
         source_hits = []
         for record, name in items:
             value = record.idx.segment(record.node, 100)
-            hit = Hit("", [ctx.at(record.src, record.node, value=value)], key=record.owner)
+            hit = Hit("", [ctx.source.at(record.src, record.node, value=value)], key=record.owner)
             records[id(hit)] = (record, name)
             source_hits.append(hit)
 
@@ -186,7 +186,7 @@ def _merge_managed(
         value = record.idx.segment(record.node, 100)
         yield Hit(
             f"{holder} gets the AWS managed policy {name}",
-            [ctx.at(record.src, record.node, value=value)],
+            [ctx.source.at(record.src, record.node, value=value)],
             key=key,
             lens="source",
         )

@@ -16,7 +16,7 @@ from iacgrade.graders.analysis.apigw import (
     source_view,
 )
 from iacgrade.graders.analysis.cfn import as_list
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.inline import source_inline_code
 from iacgrade.graders.analysis.model import (
     SourceIndex,
@@ -29,6 +29,8 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, literal, parents, str_literal, walk
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
 from iacgrade.graders.paths import is_test_file
@@ -57,7 +59,7 @@ def cors_allow_all(ctx: CheckContext) -> Iterator[Hit]:
     Fix: list the origins that may call the API (`allow_origins=["https://app.example.com"]`)
     and return the matching origin from the handler.
     """
-    template_hits = list(_cors_template(ctx)) if ctx.has_template else []
+    template_hits = list(_cors_template(ctx)) if ctx.template.present else []
     source_hits, handler_evidence = _cors_source(ctx)
     hits = merge_lenses(ctx, template_hits, source_hits)
     yield from hits
@@ -84,14 +86,14 @@ _ACAO = "access-control-allow-origin"
 
 def _has_http_front_door(ctx: CheckContext) -> bool:
     """An API Gateway API or a function URL in the template or the source."""
-    if ctx.has_template:
+    if ctx.template.present:
         kinds = ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api", "AWS::Lambda::Url")
-        return any(True for _ in ctx.resources(*kinds))
+        return any(True for _ in ctx.template.resources(*kinds))
     if source_view(ctx).apis:
         return True
     return any(
         next(iter_calls(src.tree, "add_function_url", "FunctionUrl"), None) is not None
-        for src in ctx.parsed()
+        for src in ctx.source.parsed()
         if src.tree is not None
     )
 
@@ -100,7 +102,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
     tpl = Template(ctx)
     per_api: dict[str, list[tuple[Resource, str]]] = {}
     apis: dict[str, Resource | None] = {}
-    for method in ctx.resources("AWS::ApiGateway::Method"):
+    for method in ctx.template.resources("AWS::ApiGateway::Method"):
         integration = method.properties.get("Integration")
         responses = integration.get("IntegrationResponses") if isinstance(integration, dict) else None
         if not any(
@@ -111,7 +113,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
         apis[key] = api
         verb = method.properties.get("HttpMethod", "?")
         per_api.setdefault(key, []).append((method, f"{verb} {tpl.resource_path(method)}"))
-    for resp in ctx.resources("AWS::ApiGateway::GatewayResponse"):
+    for resp in ctx.template.resources("AWS::ApiGateway::GatewayResponse"):
         if _star_header(resp.properties.get("ResponseParameters")):
             key, api = tpl.api_key(resp, "RestApiId")
             apis[key] = api
@@ -127,7 +129,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
             key=key,
             lens="template",
         )
-    for api in ctx.resources("AWS::ApiGatewayV2::Api"):
+    for api in ctx.template.resources("AWS::ApiGatewayV2::Api"):
         cors = api.properties.get("CorsConfiguration")
         if isinstance(cors, dict) and "*" in as_list(cors.get("AllowOrigins")):
             key = template_key(api)
@@ -137,7 +139,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
                 key=key,
                 lens="template",
             )
-    for url in ctx.resources("AWS::Lambda::Url"):
+    for url in ctx.template.resources("AWS::Lambda::Url"):
         cors = url.properties.get("Cors")
         if isinstance(cors, dict) and "*" in as_list(cors.get("AllowOrigins")):
             fn = tpl.target(url, url.properties.get("TargetFunctionArn"))
@@ -148,7 +150,7 @@ def _cors_template(ctx: CheckContext) -> Iterator[Hit]:
                 key=key,
                 lens="template",
             )
-    for bucket in ctx.resources("AWS::S3::Bucket"):
+    for bucket in ctx.template.resources("AWS::S3::Bucket"):
         cors = bucket.properties.get("CorsConfiguration")
         rules = cors.get("CorsRules") if isinstance(cors, dict) else None
         if any(isinstance(r, dict) and "*" in as_list(r.get("AllowedOrigins")) for r in as_list(rules)):
@@ -179,7 +181,7 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
     hits: list[Hit] = []
     handler: list[Evidence] = []
     view = source_view(ctx)
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         if src.tree is None or is_test_file(src.path):
             continue
         if src.inline_of is not None or not index_of(src).imports_cdk:
@@ -204,7 +206,7 @@ def _cors_source(ctx: CheckContext) -> tuple[list[Hit], list[Evidence]]:
                 text = f"{'RestApi' if owner_name in REST_API_CLASSES else 'API'} {label} allows CORS from every origin ({what})"
             else:
                 text = f"{kinds.get(key, 'API')} {label} allows CORS from every origin ({what})"
-            hits.append(Hit(text, [ctx.at(src, value_node, value=what)], key=key))
+            hits.append(Hit(text, [ctx.source.at(src, value_node, value=what)], key=key))
     return hits, handler
 
 
@@ -287,7 +289,7 @@ def _handler_star_origin(ctx: CheckContext, src: SourceFile) -> Iterator[Evidenc
             for k, v in zip(node.keys, node.values, strict=False):
                 name = str_literal(k)
                 if name and name.lower() == _ACAO and str_literal(v) == "*" and _reachable(node, up, used):
-                    yield ctx.at(src, v, value="'Access-Control-Allow-Origin': '*'")
+                    yield ctx.source.at(src, v, value="'Access-Control-Allow-Origin': '*'")
 
 
 def _reachable(node: ast.AST, up: dict[ast.AST, ast.AST], used: set[str]) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import as_list, is_intrinsic
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     construct_call_id,
     construct_label,
@@ -19,6 +19,7 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, iter_calls, kwarg, literal, str_literal, walk
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 
 
@@ -61,7 +62,7 @@ def encryption_missing(ctx: CheckContext) -> Iterator[Hit]:
     customer-managed KMS key where the requirement asks for one.
     """
     cmk, sns = _requirements(ctx)
-    template_hits = list(_encryption_template(ctx, cmk, sns)) if ctx.has_template else []
+    template_hits = list(_encryption_template(ctx, cmk, sns)) if ctx.template.present else []
     yield from merge_lenses(ctx, template_hits, _encryption_source(ctx, cmk, sns))
 
 
@@ -123,7 +124,7 @@ def _truthy(value: Any) -> bool | None:
 
 
 def _encryption_template(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[Hit]:
-    for res in ctx.resources():
+    for res in ctx.template.resources():
         problems = _template_problems(res, cmk, sns)
         if problems:
             key = template_key(res)
@@ -275,7 +276,7 @@ def _encryption_source(ctx: CheckContext, cmk: set[str], sns: bool) -> Iterator[
             if problems:
                 yield Hit(
                     f"{call_name(call)} {construct_label(call) or key}: {'; '.join(problems)}",
-                    [ctx.at(src, call, value=p) for p in problems],
+                    [ctx.source.at(src, call, value=p) for p in problems],
                     key=key,
                 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import is_intrinsic
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.inline import source_inline_code
 from iacgrade.graders.analysis.model import (
     construct_call_id,
@@ -22,6 +22,8 @@ from iacgrade.graders.analysis.model import (
 )
 from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
 from iacgrade.graders.analysis.secret_names import SECRET_WORDS, is_secret_name
+from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.paths import is_test_file
 
@@ -58,7 +60,7 @@ def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     ARN and read it at run time, or let CDK generate it (`Credentials.from_generated_secret`).
     """
     names = list(ctx.options(HardcodedSecretOptions).secret_names)
-    template_hits = list(_secret_template(ctx, names)) if ctx.has_template else []
+    template_hits = list(_secret_template(ctx, names)) if ctx.template.present else []
     # A literal credential in the code counts whether or not it reaches a template; hits share
     # the value as key, so the code line and the template resource of one secret merge.
     yield from merge_lenses(ctx, template_hits, _secret_source(ctx, names), keep_unmatched=True)
@@ -155,7 +157,7 @@ def _secret_message(secret: _Secret, where: str) -> str:
 
 
 def _secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         if src.tree is None or is_test_file(src.path):
             continue
         bindings = index_of(src)
@@ -172,7 +174,7 @@ def _secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                 where = f"in application code {src.path}"
             yield Hit(
                 _secret_message(secret, where),
-                [ctx.at(src, node, value=f"{secret.name}={_mask(secret.value)}")],
+                [ctx.source.at(src, node, value=f"{secret.name}={_mask(secret.value)}")],
                 key="secret:" + secret.value,
             )
         if infra:
@@ -276,7 +278,7 @@ def _context_name(node: ast.AST, parent: dict[ast.AST, ast.AST]) -> str:
 
 
 def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
-    for res in ctx.resources():
+    for res in ctx.template.resources():
         label = f"{key_text(template_key(res))} ({res.type})"
         for secret in _resource_secrets(res, names):
             yield Hit(
@@ -285,7 +287,7 @@ def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                 key="secret:" + secret.value,
                 lens="template",
             )
-    for stack, template in sorted(ctx.templates.items()):
+    for stack, template in sorted(ctx.template.templates.items()):
         for section, field_name in (("Parameters", "Default"), ("Outputs", "Value")):
             entries = template.get(section)
             if not isinstance(entries, dict):
@@ -299,7 +301,11 @@ def _secret_template(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                         _secret_message(
                             found, f"as the {field_name.lower()} of {section[:-1].lower()} {lid}"
                         ),
-                        [ctx.entry_evidence(stack, section, lid, f"{field_name}={_mask(found.value)}")],
+                        [
+                            ctx.template.entry_evidence(
+                                stack, section, lid, f"{field_name}={_mask(found.value)}"
+                            )
+                        ],
                         key="secret:" + found.value,
                         lens="template",
                     )

@@ -88,7 +88,7 @@ def iam_wildcard_action(ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _answer_calls(ctx: CheckContext, *names: str) -> bool:
-    return any(idx.calls(*names) for idx in index_sources(ctx.parsed()))
+    return any(idx.calls(*names) for idx in index_sources(ctx.source.parsed()))
 
 
 def _show(values: list[Any], limit: int = 2) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from iacgrade.graders.analysis.cfn import as_list, policy_statements, ref_target
-from iacgrade.graders.analysis.context import CheckContext, Hit, Resource
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     AnswerModel,
     Item,
@@ -17,6 +17,7 @@ from iacgrade.graders.analysis.model import (
     template_key,
 )
 from iacgrade.graders.analysis.stacks import truthy_kw
+from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.checks import check
 
 
@@ -47,7 +48,7 @@ def s3_insecure_transport(ctx: CheckContext) -> Iterator[Hit]:
         for b in _buckets_without_tls_policy(ctx)
     ]
     source_items: list[Item] = []
-    if not any("aws:SecureTransport" in src.text for src in ctx.sources):
+    if not any("aws:SecureTransport" in src.text for src in ctx.source.files):
         index = AnswerModel.of(ctx)
         for inst in index.instances("Bucket"):
             flag = inst.kw("enforce_ssl")
@@ -62,16 +63,16 @@ def s3_insecure_transport(ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _buckets_without_tls_policy(ctx: CheckContext) -> list[Resource]:
-    if not ctx.has_template:
+    if not ctx.template.present:
         return []
     guarded: set[tuple[str, str]] = set()
-    buckets = list(ctx.resources("AWS::S3::Bucket"))
+    buckets = list(ctx.template.resources("AWS::S3::Bucket"))
     names = {
         (b.stack, b.properties["BucketName"]): b.logical_id
         for b in buckets
         if isinstance(b.properties.get("BucketName"), str)  # a !Sub name is matched by Ref only
     }
-    for policy in ctx.resources("AWS::S3::BucketPolicy"):
+    for policy in ctx.template.resources("AWS::S3::BucketPolicy"):
         target = policy.properties.get("Bucket")
         lid = ref_target(target) or (names.get((policy.stack, target)) if isinstance(target, str) else None)
         if lid and any(

@@ -55,7 +55,7 @@ def s3_public_access(ctx: CheckContext) -> Iterator[Hit]:
     Fix: keep `block_public_access=s3.BlockPublicAccess.BLOCK_ALL` and serve content through
     CloudFront with origin access control, or grant access to named principals only.
     """
-    template_hits = list(_public_template(ctx)) if ctx.has_template else []
+    template_hits = list(_public_template(ctx)) if ctx.template.present else []
     asked = asks_public_bucket(ctx.prompt) if ctx.options(S3PublicAccessOptions).prompt_waives else None
     for hit in merge_lenses(ctx, template_hits, _public_source(ctx)):
         if asked and hit.severity != "info":
@@ -134,7 +134,7 @@ def _public_statements(document: Any) -> list[str]:
 
 
 def _public_template(ctx: CheckContext) -> Iterator[Hit]:
-    buckets = {(b.stack, b.logical_id): b for b in ctx.resources("AWS::S3::Bucket")}
+    buckets = {(b.stack, b.logical_id): b for b in ctx.template.resources("AWS::S3::Bucket")}
     reasons: dict[tuple[str, str], list[str]] = {}
     evidence: dict[tuple[str, str], list[Any]] = {}
     opened: set[tuple[str, str]] = set()  # buckets with an actual public grant (or BPA fully off)
@@ -155,7 +155,7 @@ def _public_template(ctx: CheckContext) -> Iterator[Hit]:
             reasons.setdefault(ref, []).append(f"AccessControl {acl}")
             evidence.setdefault(ref, []).append(bucket.evidence(value=f"AccessControl: {acl}"))
             opened.add(ref)
-    for policy in ctx.resources("AWS::S3::BucketPolicy"):
+    for policy in ctx.template.resources("AWS::S3::BucketPolicy"):
         public = _public_statements(policy.properties.get("PolicyDocument"))
         if not public:
             continue
@@ -223,7 +223,7 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             labels[key] = construct_label(call) or key
             for why, node, grant in _bucket_reasons(call):
-                found.setdefault(key, []).append((why, ctx.at(src, node, value=why)))
+                found.setdefault(key, []).append((why, ctx.source.at(src, node, value=why)))
                 if grant:
                     opened.add(key)
         for call in iter_calls(bindings.tree, "grant_public_access", "add_to_resource_policy"):
@@ -234,7 +234,7 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             if call.func.attr == "grant_public_access":
                 found.setdefault(owner, []).append(
-                    ("grant_public_access()", ctx.at(src, call, value="grant_public_access()"))
+                    ("grant_public_access()", ctx.source.at(src, call, value="grant_public_access()"))
                 )
                 opened.add(owner)
                 continue
@@ -243,7 +243,7 @@ def _public_source(ctx: CheckContext) -> Iterator[Hit]:
                 stmt = bindings.value_of(stmt)
             public = _public_statement_source(stmt)
             if public:
-                found.setdefault(owner, []).append((public, ctx.at(src, call, value=public)))
+                found.setdefault(owner, []).append((public, ctx.source.at(src, call, value=public)))
                 opened.add(owner)
         for key, items in found.items():
             if key not in opened:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, is_cdk_parameter
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.secret_names import SECRET_WORDS, is_secret_name
+from iacgrade.graders.analysis.template import is_cdk_parameter
 from iacgrade.graders.checks import CheckOptions, check
 
 
@@ -44,7 +45,7 @@ def secret_parameter_no_echo(ctx: CheckContext) -> Iterator[Hit]:
     default.
     """
     words = list(ctx.options(SecretParameterNoEchoOptions).secret_names)
-    for stack, name, entry in ctx.entries("Parameters"):
+    for stack, name, entry in ctx.template.entries("Parameters"):
         if is_cdk_parameter(name, entry) or not is_secret_name(name, words):
             continue
         if str(entry.get("Type", "String")).startswith(("AWS::SSM::", "List<AWS::")):
@@ -52,7 +53,7 @@ def secret_parameter_no_echo(ctx: CheckContext) -> Iterator[Hit]:
         if str(entry.get("NoEcho", "")).lower() != "true":
             yield Hit(
                 f"secret parameter {name} has no `NoEcho: true`: its value is shown in clear in the console and API",
-                [ctx.entry_evidence(stack, "Parameters", name, "NoEcho missing")],
+                [ctx.template.entry_evidence(stack, "Parameters", name, "NoEcho missing")],
                 key=f"{stack}:{name}",
                 lens="template",
             )

@@ -22,7 +22,7 @@ from iacgrade.graders.checks import check
 
 
 # ---- invalid-api ---------------------------------------------------------------------------------
-@check("invalid-api", lenses=("source", "synth"), kinds=("cdk-python",))
+@check("invalid-api", lenses=("source", "synth"), kinds=("cdk-python", "cdk-typescript", "cdk-javascript"))
 def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
     """Wrong use of the CDK API: attributes, members, keywords or types aws-cdk-lib v2 does not have.
 
@@ -50,14 +50,14 @@ def invalid_api(ctx: CheckContext) -> Iterator[Hit]:
     (`RetentionDays.ONE_MONTH`, `Duration.days(1)`, `Aspects.of(app).add(...)`).
     """
     spans: list[tuple[str, int, int, str]] = []  # file, first line, last line, key
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         for err in cdk_use(src.path, src.text).errors:
             line = getattr(err.node, "lineno", 1)
             key = f"api:{err.code}:{err.message}"  # one mistake repeated on several lines is one finding
             whole = err.call or err.node  # synth reports the line the call starts on
             first = getattr(whole, "lineno", line)
             spans.append((src.path, first, getattr(whole, "end_lineno", first) or first, key))
-            yield Hit(err.message, [ctx.at(src, err.node, value=err.code)], key=key, lens="source")
+            yield Hit(err.message, [ctx.source.at(src, err.node, value=err.code)], key=key, lens="source")
     yield from _compiler_errors(ctx, spans)
     answer_classes = _answer_classes(ctx)
     failures = attempt_failures(ctx) + [f for f in [current_failure(ctx)] if f is not None]
@@ -93,31 +93,28 @@ def _compiler_errors(ctx: CheckContext, spans: list[tuple[str, int, int, str]]) 
     wiring, reported by type-error and synth-failed, not a misuse of the CDK API)."""
     from iacgrade.graders.kinds.cdk_typescript import diagnostic_category
 
-    if not ctx.synth.diagnostics:
+    if not ctx.source.diagnostics:
         return
     own = {name for f in ctx.files for name in _TS_DECLARED.findall(f.content)}
     texts = {f.path: f.content for f in ctx.files}
-    for diag in ctx.synth.diagnostics:
-        code, message = diag.get("code"), one_line(str(diag.get("message") or ""), "")
-        if not isinstance(code, int) or diagnostic_category(code) != "invalid-api":
+    for diag in ctx.source.diagnostics:
+        code, message = diag.code, one_line(diag.message, "")
+        if code is None or diagnostic_category(code) != "invalid-api":
             continue
         types = [re.sub(r"<.*", "", t).removeprefix("typeof ").strip() for t in _TS_TYPE.findall(message)]
         if any(t in own for t in types) or not (types or "aws-cdk-lib" in message):
             continue
-        file = str(diag["file"]) if diag.get("file") else None
-        line = diag.get("line") if isinstance(diag.get("line"), int) else None
+        file, line = diag.file or None, diag.line
         key = f"tsc:{code}:{message}"  # one mistake repeated on several lines is one finding
         if file is not None and line is not None:
             # The compiler points at the wrong prop; synth's error at the line the call starts on.
-            column = diag.get("column")
-            opened = _call_start(texts.get(file, ""), line, column if isinstance(column, int) else 1)
+            opened = _call_start(texts.get(file, ""), line, diag.column or 1)
             spans.append((file, opened, line, key))
         where = f" at {file}:{line}" if file else ""
         yield Hit(
             f"the compiler rejects a use of aws-cdk-lib{where}: TS{code}: {message}",
             [failure_where(ctx, file, line, f"TS{code}: {message}")],
             key=key,
-            lens="synth",
         )
 
 
@@ -163,7 +160,7 @@ _TS_BLOCK = re.compile(r"(?:\)|=>|(?<![\w$])(?!(?:return|yield|await|typeof|case
 
 
 def _answer_classes(ctx: CheckContext) -> set[str]:
-    return {n.name for src in ctx.parsed() for n in walk(src.tree) if isinstance(n, ast.ClassDef)}  # type: ignore[arg-type]
+    return {n.name for src in ctx.source.parsed() for n in walk(src.tree) if isinstance(n, ast.ClassDef)}  # type: ignore[arg-type]
 
 
 def _answer_api_use(ctx: CheckContext, failure: Failure, classes: set[str]) -> bool:

@@ -6,8 +6,9 @@ import io
 import tokenize
 from collections.abc import Iterator
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.synth_failure import failure_where
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
@@ -45,7 +46,7 @@ def parse_error(ctx: CheckContext) -> Iterator[Hit]:
     if ctx.kind in ("cdk-typescript", "cdk-javascript"):
         yield from _node_parse_error(ctx)
         return
-    for src in ctx.sources:
+    for src in ctx.source.files:
         err = src.syntax_error
         if err is None:
             continue
@@ -58,7 +59,7 @@ def parse_error(ctx: CheckContext) -> Iterator[Hit]:
         message = f"`{src.path}` does not parse: {err.msg}{where}"
         if cut_off:
             message += "; the file ends in the middle of a statement, the answer looks cut off"
-        yield Hit(message, [ctx.at(src, line, value=text or None)], key=src.path, lens="source")
+        yield Hit(message, [ctx.source.at(src, line, value=text or None)], key=src.path, lens="source")
         synth = ctx.synth
         if synth.cause == "syntax" and synth.file == src.path:
             value = f"{synth.error_type or 'SyntaxError'}: {synth.message or err.msg}"

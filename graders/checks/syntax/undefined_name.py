@@ -9,15 +9,16 @@ from collections.abc import Iterator
 import pyflakes.checker
 import pyflakes.messages
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.pyast import walk
 from iacgrade.graders.analysis.pyflakes_run import flakes
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.synth_failure import failure_where
 from iacgrade.graders.checks import check
 
 
 # ---- undefined-name ------------------------------------------------------------------------------
-@check("undefined-name", lenses=("source", "synth"), kinds=("cdk-python",))
+@check("undefined-name", lenses=("source",), kinds=("cdk-python", "cdk-typescript", "cdk-javascript"))
 def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
     """Names used but never imported or defined (missing imports).
 
@@ -38,7 +39,7 @@ def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
 
     Fix: Import every module and name the code uses (`from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions`).
     """
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         names: dict[str, int] = {}
         for msg in flakes(src):
             if isinstance(msg, pyflakes.messages.UndefinedName):
@@ -51,7 +52,7 @@ def undefined_name(ctx: CheckContext) -> Iterator[Hit]:
         message = (
             f"`{src.path}` uses {listed} without importing or defining {'it' if len(names) == 1 else 'them'}"
         )
-        evidence = [ctx.at(src, line, value=name) for name, line in names.items()]
+        evidence = [ctx.source.at(src, line, value=name) for name, line in names.items()]
         yield Hit(message, evidence, key=src.path)
     yield from _compiler_undefined(ctx)
 
@@ -66,19 +67,18 @@ _TS_NAME = re.compile(r"Cannot find (?:name|namespace) '([^']+)'")
 def _compiler_undefined(ctx: CheckContext) -> Iterator[Hit]:
     """A typed answer's undefined names as its compiler reports them, one finding per file."""
     per_file: dict[str, dict[str, int | None]] = {}
-    for diag in ctx.synth.diagnostics:
-        found = _TS_NAME.search(str(diag.get("message") or ""))
-        if diag.get("code") not in _TS_UNDEFINED or not found or not diag.get("file"):
+    for diag in ctx.source.diagnostics:
+        found = _TS_NAME.search(diag.message)
+        if diag.code not in _TS_UNDEFINED or not found or not diag.file:
             continue
-        line = diag.get("line") if isinstance(diag.get("line"), int) else None
-        per_file.setdefault(str(diag["file"]), {}).setdefault(found.group(1), line)
+        per_file.setdefault(diag.file, {}).setdefault(found.group(1), diag.line)
     for path, names in per_file.items():
         listed = ", ".join(f"`{n}` (line {line})" for n, line in names.items())
         message = (
             f"`{path}` uses {listed} without importing or defining {'it' if len(names) == 1 else 'them'}"
         )
         evidence = [failure_where(ctx, path, line, name) for name, line in names.items()]
-        yield Hit(message, evidence, key=path, lens="synth")
+        yield Hit(message, evidence, key=path)
 
 
 def _in_lazy_annotation(src: SourceFile, line: int, col: int) -> bool:

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pyflakes.checker
 import pyflakes.messages
 
-from iacgrade.graders.analysis.context import CheckContext, Hit, SourceFile
+from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.inline import pair_inline_code
 from iacgrade.graders.analysis.pyast import walk
 from iacgrade.graders.analysis.pyflakes_run import flakes
+from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.checks import check
 
 
@@ -36,7 +37,7 @@ def unused_import(ctx: CheckContext) -> Iterator[Hit]:
 
     Fix: Remove the imports the code does not use.
     """
-    for src in ctx.parsed():
+    for src in ctx.source.parsed():
         if src.path.rsplit("/", 1)[-1] == "__init__.py" or _imports_only(src):
             continue
         found = list(_unused_imports(src))
@@ -44,7 +45,7 @@ def unused_import(ctx: CheckContext) -> Iterator[Hit]:
             names = ", ".join(f"`{text}` (line {line})" for text, line in found)
             yield Hit(
                 f"`{src.path}` imports {names} but never uses {'it' if len(found) == 1 else 'them'}",
-                [ctx.at(src, line, value=text) for text, line in found],
+                [ctx.source.at(src, line, value=text) for text, line in found],
                 key=src.path,
             )
     for s, t in pair_inline_code(ctx):
