@@ -180,6 +180,20 @@ class Diagnostic(_Model):
     message: str = ""
 
 
+class Attempt(_Model):
+    """A build attempt that failed before a fallback got past it (graders.sandbox: stub an asset,
+    a dummy environment, the scaffold's entry ...)."""
+
+    # Runs written before this model existed may carry other keys (a "seconds"): read, not kept.
+    model_config = ConfigDict(extra="ignore")
+
+    error_type: str | None = None
+    message: str | None = None
+    cause: str | None = Field(default=None, description=" | ".join(SYNTH_CAUSES))
+    file: str | None = Field(default=None, description="the answer's file the error points at, when known")
+    line: int | None = None
+
+
 def typed_list(model: type[_M], raw: object) -> list[_M]:
     """``raw`` (a list a worker sent as JSON) as ``model``s; an item that is not one is left out."""
     out: list[_M] = []
@@ -206,9 +220,7 @@ class SynthResult(_Model):
     entry: str | None = None
     entry_kind: Literal["answer", "scaffold", "driver", "none"] | None = None
     fallbacks: list[str] = Field(default_factory=list)
-    attempts: list[dict[str, Any]] = Field(
-        default_factory=list, description="failed attempts before a fallback"
-    )
+    attempts: list[Attempt] = Field(default_factory=list, description="failed attempts before a fallback")
     dummy_env: bool = False
     deprecations: list[str] = Field(default_factory=list)
     lookups: list[str] = Field(default_factory=list)

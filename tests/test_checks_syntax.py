@@ -244,7 +244,7 @@ def test_a_typescript_file_the_build_cannot_parse_is_a_parse_error_in_syntax() -
 
 def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() -> None:
     from iacgrade.graders.checks import run_checks
-    from iacgrade.graders.models import SynthResult
+    from iacgrade.graders.models import Attempt, SynthResult
     from iacgrade.graders.rubric import load_rubric
     from tests.checkkit import make_context
 
@@ -262,13 +262,13 @@ def test_a_typescript_synth_error_of_the_cdk_api_is_invalid_api_at_its_line() ->
     for cid, spec in rubric.checks.items():
         spec.enabled = cid == "invalid-api"
     ctx = make_context({"lib/monitoring-stack.ts": text}, synth=synth, rubric=rubric)
-    ctx.kind = "cdk-typescript"  # no source model: the synth lens alone
+    ctx.kind = "cdk-typescript"  # no compiler errors in the source model: the synth lens alone
     (finding,) = run_checks(ctx)
     assert finding.check == "invalid-api" and "not a constructor" in finding.message
     assert (finding.evidence[0].file, finding.evidence[0].line) == ("lib/monitoring-stack.ts", 43)
     # raised in a file the answer never gave (the scaffold's): not the answer's API misuse
     ctx.synth = synth.model_copy(
-        update={"file": "bin/tap.ts", "attempts": [{**failure, "file": "bin/tap.ts"}]}
+        update={"file": "bin/tap.ts", "attempts": [Attempt.model_validate({**failure, "file": "bin/tap.ts"})]}
     )
     assert run_checks(ctx) == []
 

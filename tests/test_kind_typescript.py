@@ -108,9 +108,7 @@ def test_an_error_line_is_the_jobs_own_when_an_earlier_job_had_the_same_file(
     assert (first.file, first.line) == ("lib/tap-stack.ts", 9), first
     assert (second.file, second.line) == ("lib/tap-stack.ts", 29), second  # not the first job's map
     # each failed attempt keeps its place too (the invalid-api finding's evidence is read from them)
-    assert second.attempts and all(
-        (a["file"], a["line"]) == ("lib/tap-stack.ts", 29) for a in second.attempts
-    )
+    assert second.attempts and all((a.file, a.line) == ("lib/tap-stack.ts", 29) for a in second.attempts)
 
 
 def test_a_package_the_harness_lacks_is_a_missing_module(services: Services, tmp_path: Path) -> None:

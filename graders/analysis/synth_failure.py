@@ -37,21 +37,13 @@ def current_failure(ctx: CheckContext) -> Failure | None:
 def attempt_failures(ctx: CheckContext) -> list[Failure]:
     out: list[Failure] = []
     for attempt in ctx.synth.attempts:
-        message = str(attempt.get("message") or "")
-        file, line = attempt.get("file"), attempt.get("line")
+        message = attempt.message or ""
+        file, line = attempt.file, attempt.line
         if not file:
             found = LOCATION.search(message)
             if found:
                 file, line = found.group(1), int(found.group(2))
-        out.append(
-            Failure(
-                str(attempt.get("error_type") or "Error"),
-                message,
-                str(attempt.get("cause") or "other"),
-                file if isinstance(file, str) else None,
-                line if isinstance(line, int) else None,
-            )
-        )
+        out.append(Failure(attempt.error_type or "Error", message, attempt.cause or "other", file, line))
     return out
 
 

@@ -34,6 +34,7 @@ from iacgrade.graders.analysis.source import SourceFile, SourceModel
 from iacgrade.graders.extract import default_node_path
 from iacgrade.graders.kinds.base import BuildSettings, Built, Kind, Services
 from iacgrade.graders.models import (
+    Attempt,
     Diagnostic,
     ExtractedFile,
     Extraction,
@@ -487,13 +488,13 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
     result.dummy_env = bool(raw.get("dummy_env"))
     result.missing_assets = [str(s) for s in raw.get("stubs") or []][:5]
     result.attempts = [
-        {
-            "error_type": a.get("type"),
-            "message": without_token_numbers(str(a.get("message")))[:500],
-            "cause": cause,
-            "file": file,
-            "line": line,
-        }
+        Attempt(
+            error_type=str(a["type"]) if a.get("type") is not None else None,
+            message=without_token_numbers(str(a.get("message")))[:500],
+            cause=cause,
+            file=file,
+            line=line,
+        )
         for a in (raw.get("attempts") or [])[:6]
         if isinstance(a, dict)
         for cause, file, line in [classify(a)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.models import LintMatch, Sample, SynthResult, Workspace, typed_list
+from iacgrade.graders.models import Attempt, LintMatch, Sample, SynthResult, Workspace, typed_list
 from iacgrade.graders.sandbox import classify as cls_
 from iacgrade.graders.sandbox import launcher
 from iacgrade.graders.sandbox.collect import Outputs, deprecations, from_frame, read_log, write_outputs
@@ -176,7 +176,7 @@ class SynthPool:
             if nxt is None:
                 break
             result.attempts.append(
-                {"error_type": failure.error_type, "message": failure.message, "cause": failure.cause}
+                Attempt(error_type=failure.error_type, message=failure.message, cause=failure.cause)
             )
             result.fallbacks.append(nxt)
         assert run is not None
