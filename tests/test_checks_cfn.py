@@ -6,24 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.analysis.context import CheckContext
 from iacgrade.graders.analysis.managed_policies import aws_policy_part, managed_policies, same_name
-from iacgrade.graders.checks import run_checks
-from iacgrade.graders.models import Finding, Sample
-from iacgrade.graders.rubric import load_rubric
-from tests.checkkit import make_context, parse_template_fixture
+from iacgrade.graders.models import Sample
+from tests.checkkit import make_context, parse_template_fixture, run_check
 
 CDK_APP = "import aws_cdk as cdk\nfrom aws_cdk import aws_ec2 as ec2\n# ec2.Vpc(self, 'Vpc', max_azs=2)\n"
-
-
-def _run(check_id: str, ctx: CheckContext) -> list[Finding]:
-    rubric = load_rubric()
-    for cid, spec in rubric.checks.items():
-        spec.enabled = cid == check_id
-    ctx.rubric = rubric
-    found = run_checks(ctx)
-    assert not [f for f in found if f.check == "grader-error"], [f.message for f in found]
-    return found
 
 
 def _cdk_template(resources: dict[str, Any], **sections: Any) -> dict[str, Any]:
@@ -46,8 +33,8 @@ def test_zones_and_images_from_a_cdk_lookup_are_not_the_answer_s() -> None:
         }
     )
     ctx = make_context({"lib/tap_stack.py": CDK_APP}, template)
-    assert _run("hardcoded-availability-zone", ctx) == []
-    assert _run("hardcoded-ami-id", ctx) == []
+    assert run_check("hardcoded-availability-zone", ctx) == []
+    assert run_check("hardcoded-ami-id", ctx) == []
 
 
 def test_zones_the_cdk_answer_wrote_are_reported() -> None:
@@ -55,7 +42,7 @@ def test_zones_the_cdk_answer_wrote_are_reported() -> None:
     ctx = make_context(
         {"lib/tap_stack.py": app}, _cdk_template({"VpcPublicSubnet1Subnet": _subnet("us-east-1a")})
     )
-    [found] = _run("hardcoded-availability-zone", ctx)
+    [found] = run_check("hardcoded-availability-zone", ctx)
     assert "us-east-1a" in found.message
 
 
@@ -75,13 +62,15 @@ def test_cdk_s_own_parameters_and_paired_policies_are_not_reported() -> None:
     template = _cdk_template({"Table": table}, Parameters={"BootstrapVersion": bootstrap})
     ctx = make_context({"lib/tap_stack.py": CDK_APP}, template)
     for check_id in ("parameter-no-default", "secret-parameter-no-echo", "update-replace-policy-missing"):
-        assert _run(check_id, ctx) == [], check_id
+        assert run_check(check_id, ctx) == [], check_id
 
 
 def test_a_cdk_template_that_keeps_only_on_delete_is_reported() -> None:
     table = {"Type": "AWS::DynamoDB::Table", "Properties": {}, "DeletionPolicy": "Retain"}
     ctx = make_context({"lib/tap_stack.py": CDK_APP}, _cdk_template({"Table": table}))
-    assert [f.check for f in _run("update-replace-policy-missing", ctx)] == ["update-replace-policy-missing"]
+    assert [f.check for f in run_check("update-replace-policy-missing", ctx)] == [
+        "update-replace-policy-missing"
+    ]
 
 
 def test_parameters_of_nested_templates_are_their_parent_s_to_give() -> None:
@@ -99,7 +88,7 @@ def test_parameters_of_nested_templates_are_their_parent_s_to_give() -> None:
     }
     child = {"Parameters": {"Cidr": {"Type": "String"}}, "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
     ctx = make_context({}, {"main": parent, "network": child})
-    [found] = _run("parameter-no-default", ctx)
+    [found] = run_check("parameter-no-default", ctx)
     assert found.message.endswith(": Env") and found.evidence[0].stack == "main"
 
 
@@ -111,11 +100,11 @@ def test_the_mapping_lookup_uses_the_task_s_region(tmp_path: Path) -> None:
     )
     templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
     ctx = make_context({"lib/TapStack.yml": text}, templates, marks=marks)
-    assert _run("mapping-region-missing", ctx) == []  # no region given: us-east-1
+    assert run_check("mapping-region-missing", ctx) == []  # no region given: us-east-1
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "AWS_REGION").write_text("eu-central-1\n")
     ctx.sample = Sample(sample_id="t", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"))
-    [found] = _run("mapping-region-missing", ctx)
+    [found] = run_check("mapping-region-missing", ctx)
     assert "eu-central-1" in found.message and found.evidence[0].line == 5
 
 
@@ -132,10 +121,10 @@ def test_the_environment_suffix_the_prompt_asks_for_is_the_deployment_s_to_pass(
         "main": {"Parameters": {"EnvironmentSuffix": {"Type": "String"}, "AlertEmail": {"Type": "String"}}}
     }
     ctx = make_context({}, template)
-    [found] = _run("parameter-no-default", ctx)
+    [found] = run_check("parameter-no-default", ctx)
     assert "EnvironmentSuffix" in found.message
     ctx.prompt = "Resource names must include environmentSuffix for uniqueness."
-    [found] = _run("parameter-no-default", ctx)
+    [found] = run_check("parameter-no-default", ctx)
     assert found.message.endswith(": AlertEmail")
 
 
@@ -146,7 +135,7 @@ def test_a_deletion_cloudformation_applies_by_default_is_not_called_the_answer_s
     )
     templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
     ctx = make_context({"lib/TapStack.yml": text}, templates, marks=marks)
-    found = {f.evidence[0].resource: f for f in _run("destroy-stateful", ctx)}
+    found = {f.evidence[0].resource: f for f in run_check("destroy-stateful", ctx)}
     assert "has no DeletionPolicy" in found["Uploads"].message
     assert found["Uploads"].evidence[0].value == "no DeletionPolicy (CloudFormation's default: Delete)"
     assert found["Uploads"].evidence[0].line == 2
@@ -163,7 +152,9 @@ def test_encryption_an_answer_turned_off_reads_false_not_unset() -> None:
         "      AtRestEncryptionEnabled: true\n      TransitEncryptionEnabled: false\n"
     )
     templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
-    [found] = _run("encryption-missing", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
+    [found] = run_check(
+        "encryption-missing", make_context({"lib/TapStack.yml": text}, templates, marks=marks)
+    )
     assert "TransitEncryptionEnabled is false" in found.message and "AtRest" not in found.message
 
 
@@ -174,5 +165,5 @@ def test_a_placeholder_ami_blocks_the_deploy_and_a_real_one_only_ties_it_to_a_re
         "  Real:\n    Type: AWS::EC2::Instance\n    Properties:\n      ImageId: ami-0c02fb55956c7d316\n"
     )
     templates, marks = parse_template_fixture(text, "lib/TapStack.yml")
-    found = _run("hardcoded-ami-id", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
+    found = run_check("hardcoded-ami-id", make_context({"lib/TapStack.yml": text}, templates, marks=marks))
     assert {f.evidence[0].resource: f.severity for f in found} == {"Fake": "high", "Real": "medium"}
