@@ -8,7 +8,6 @@ of answer; cfn-lint's matches on each template (``lint``) travel with it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from iacgrade.graders.models import Evidence, LintMatch, SynthResult
+from iacgrade.graders.store import read_json_object
 
 # stack -> logical id (or "Parameters/Name", ...) -> (answer file, line, markdown line)
 Marks = dict[str, dict[str, tuple[str, int, int | None]]]
@@ -132,15 +132,8 @@ class TemplateModel:
     @classmethod
     def of(cls, synth: SynthResult, base: Path) -> TemplateModel:
         """The model of a build: the template files ``synth`` names (relative to ``base``), read."""
-        templates: dict[str, dict[str, Any]] = {}
-        for stack, rel in synth.templates.items():
-            try:
-                data = json.loads((base / rel).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict):
-                templates[stack] = data
-        return cls(templates, synth.marks, synth.lint)
+        read = {stack: read_json_object(base / rel) for stack, rel in synth.templates.items()}
+        return cls({stack: data for stack, data in read.items() if data is not None}, synth.marks, synth.lint)
 
     @property
     def present(self) -> bool:
