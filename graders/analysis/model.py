@@ -775,9 +775,7 @@ class AnswerModel:
     @classmethod
     def of(cls, ctx: CheckContext) -> AnswerModel:
         """The answer's model, built on first use and kept on the context for every check."""
-        if not isinstance(ctx.source.analysis, cls):
-            ctx.source.analysis = cls(ctx)
-        return ctx.source.analysis
+        return ctx.source.view("answer-model", lambda: cls(ctx))
 
     # ---- structure -----------------------------------------------------------------------
     def parent(self, src: SourceFile, node: ast.AST) -> ast.AST | None:

@@ -1,7 +1,7 @@
 """The source model: the answer's own code as its kind reads it.
 
 Each kind of answer gives one (graders.kinds): CDK Python its files parsed with ``ast`` (the
-per-answer analysis of graders.analysis.model is built on it, once, on first use); CDK
+analysis model of graders.analysis.model is built on it once per answer, a ``view``); CDK
 TypeScript its files' text and the compiler's diagnostics against aws-cdk-lib's types; a
 CloudFormation answer its template text. Source-lens checks read it, and say which kinds they
 can read; on any other kind they are handed an empty one.
@@ -22,7 +22,7 @@ _T = TypeVar("_T")
 
 @dataclass
 class SourceFile:
-    """One Python file of the answer (or an inline Lambda body) with its parse."""
+    """One file of the answer's code (or an inline Lambda body): its text and, for Python, its parse."""
 
     path: str
     text: str
@@ -45,13 +45,13 @@ class SourceModel:
     files: list[SourceFile] = field(default_factory=list)
     # The compiler's errors on the files (a typed kind: CDK TypeScript), from the build's type check.
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    # The per-answer analysis over the files (graders.analysis.model.AnswerModel), built on first use.
-    analysis: Any = field(default=None, repr=False, compare=False)
+    # What several checks derive from the files, built once per answer (see ``view``).
     _views: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def view(self, name: str, build: Callable[[], _T]) -> _T:
-        """A view of the files that several checks read (the IAM statements, the API constructs),
-        built by ``build`` on first use and kept for every check of this answer. Checks only read it."""
+        """A view of the files that several checks read (the Python analysis model of
+        graders.analysis.model, the IAM statements, the API constructs), built by ``build`` on
+        first use and kept for every check of this answer. Checks only read it."""
         if name not in self._views:
             self._views[name] = build()
         return cast(_T, self._views[name])
