@@ -194,6 +194,53 @@ class Attempt(_Model):
     line: int | None = None
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
+class WorkerInfo(_Model):
+    """The sandbox worker that built an answer and what became of it (result.json ``synth.worker``).
+    Only what is known is written: an answer built without a worker has ``{}``."""
+
+    # Runs written before this model existed may carry other keys: read, not kept.
+    model_config = ConfigDict(extra="ignore")
+
+    id: int | None = Field(default=None, exclude_if=_unset, description="the worker's slot in its pool")
+    jobs: int | None = Field(
+        default=None, exclude_if=_unset, description="jobs the worker has run, this one included"
+    )
+    warm: bool | None = Field(default=None, exclude_if=_unset, description="whether it had run a job before")
+    uid: int | None = Field(default=None, exclude_if=_unset, description="the user id the sandbox ran as")
+    retried: str | None = Field(
+        default=None, exclude_if=_unset, description="why the job ran again on a fresh worker"
+    )
+    recycled: str | list[str] | None = Field(
+        default=None, exclude_if=_unset, description="why the worker was replaced after the job"
+    )
+    tampered: list[str] | None = Field(
+        default=None, exclude_if=_unset, description="what the job changed in the worker (it is replaced)"
+    )
+    timing: dict[str, float | int] | None = Field(
+        default=None, exclude_if=_unset, description="seconds by phase of the job"
+    )
+
+    @staticmethod
+    def reason(value: object) -> str | list[str]:
+        """A reason a worker's reply gives (text, or a list of texts), as text: a reply comes out of the sandbox."""
+        return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+    def note_reply(self, raw: dict[str, Any]) -> None:
+        """Keep what a worker's reply says of its job: what it tampered with and its time by phase."""
+        if raw.get("tampered"):
+            reason = self.reason(raw["tampered"])
+            self.tampered = reason if isinstance(reason, list) else [reason]
+        timing = raw.get("timing")
+        if isinstance(timing, dict) and timing:
+            self.timing = {
+                str(k): v for k, v in timing.items() if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+
+
 def typed_list(model: type[_M], raw: object) -> list[_M]:
     """``raw`` (a list a worker sent as JSON) as ``model``s; an item that is not one is left out."""
     out: list[_M] = []
@@ -227,7 +274,7 @@ class SynthResult(_Model):
     docker_bundling: list[str] = Field(default_factory=list)
     missing_assets: list[str] = Field(default_factory=list)
     isolation: str | None = None
-    worker: dict[str, Any] = Field(default_factory=dict)
+    worker: WorkerInfo = Field(default_factory=WorkerInfo)
     lint: dict[str, list[LintMatch]] = Field(
         default_factory=dict,
         exclude=True,

@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     same = [
         (warm_lint.results[i], warm_nolint.results[i], rows[i])
         for i in picked
-        if warm_lint.results[i].worker.get("warm") and warm_nolint.results[i].worker.get("warm")
+        if warm_lint.results[i].worker.warm and warm_nolint.results[i].worker.warm
     ]
     if same:
         jl = _mean([a.seconds for a, _, _ in same])
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(i)  synth + cfn-lint                   {jl:>9.2f} s {nl:>7.2f} s {nl / jl:>6.1f}x")
         print(f"(ii) synth only                         {jn:>9.2f} s {ns:>7.2f} s {ns / jn:>6.1f}x")
     lint_job = sorted(
-        r.worker["timing"]["lint"] for r in warm_lint.results if r.status == "ok" and "timing" in r.worker
+        r.worker.timing["lint"] for r in warm_lint.results if r.status == "ok" and r.worker.timing is not None
     )
     if lint_job:
         print(
@@ -530,7 +530,9 @@ def bench_cloudformation(
     help_wall = min(_command(["--help"])[0] for _ in range(3))
     print(f"done ({_load()})\n")
 
-    sandboxed = sum(1 for a in answers if a.synth is not None and (a.synth.isolation or a.synth.worker))
+    sandboxed = sum(
+        1 for a in answers if a.synth is not None and (a.synth.isolation or a.synth.worker.id is not None)
+    )
     per_build = build_wall / max(1, n)
     naive_per = naive_wall / max(1, len(picked))
     warm_same = _mean([a.synth.seconds for i in picked if (a := answers[i]).synth is not None])
@@ -627,7 +629,7 @@ class _TsAnswer:
 
     def timing(self, key: str) -> float | None:
         """A phase's seconds inside the worker (``synth``, ``typecheck``), if the job ran one."""
-        value = (self.synth.worker.get("timing") or {}).get(key) if self.synth else None
+        value = (self.synth.worker.timing or {}).get(key) if self.synth else None
         return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -756,8 +758,8 @@ def bench_typescript(args: argparse.Namespace, tasks: list[Path], samples: list[
     naive_wall = _parallel(lambda i: _ts_naive(answers[i], work, rows[i]), picked, w)
     print(f"done ({_load()})\n")
 
-    ran = [a for a in answers if a.synth is not None and a.synth.worker.get("timing")]
-    warm = [a for a in ran if a.synth is not None and a.synth.worker.get("warm")]
+    ran = [a for a in answers if a.synth is not None and a.synth.worker.timing]
+    warm = [a for a in ran if a.synth is not None and a.synth.worker.warm]
     synth_s = [t for a in warm if (t := a.timing("synth")) is not None]
     check_s = [t for a in warm if (t := a.timing("typecheck")) is not None]
     job_s = [a.synth.seconds for a in warm if a.synth is not None]
@@ -774,8 +776,8 @@ def bench_typescript(args: argparse.Namespace, tasks: list[Path], samples: list[
     )
     recycled: dict[str, int] = {}
     for a in ran:
-        if a.synth is not None and a.synth.worker.get("recycled"):
-            why = a.synth.worker["recycled"]
+        if a.synth is not None and a.synth.worker.recycled:
+            why = a.synth.worker.recycled
             why = str(why[0] if isinstance(why, list) and why else why)[:90]
             recycled[why] = recycled.get(why, 0) + 1
     if recycled:
@@ -824,9 +826,7 @@ def bench_typescript(args: argparse.Namespace, tasks: list[Path], samples: list[
     print(
         f"(i)  synth + compiler + cfn-lint        {warm_per:>9.3f} s {naive_per:>7.2f} s {naive_per / warm_per:>6.1f}x"
     )
-    same = [
-        (answers[i], rows[i]) for i in picked if (r := answers[i].synth) is not None and r.worker.get("warm")
-    ]
+    same = [(answers[i], rows[i]) for i in picked if (r := answers[i].synth) is not None and r.worker.warm]
     if same:
         jw = _mean([a.build_seconds for a, _ in same])
         jn = _mean([r.synth_seconds + r.lint_seconds for _, r in same])

@@ -143,7 +143,7 @@ def test_worker_killed_mid_job_is_retried_once_then_reported(tmp_path: Path) -> 
         [(r.sample_id, r.synth.message) for r in outcome.results],
     )
     once = by_id["once_RESPONSE"].synth
-    assert once.status == "ok" and once.worker["warm"] is False, once  # the retry ran on a fresh worker
+    assert once.status == "ok" and once.worker.warm is False, once  # the retry ran on a fresh worker
     always = by_id["always_RESPONSE"].synth
     assert always.status == "failed" and always.cause == "exited", always
     assert "WorkerDied" in (always.message or "") and "killed by SIGKILL" in (always.message or ""), always

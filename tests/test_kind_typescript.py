@@ -83,7 +83,7 @@ def test_a_good_answer_synthesizes_warm_with_no_diagnostics(services: Services, 
     assert first.status == "ok", first.message
     assert first.stacks == ["TapStack"] and first.entry == "bin/tap.ts"
     assert first.diagnostics == []
-    assert again.worker["warm"] and again.status == "ok"
+    assert again.worker.warm and again.status == "ok"
     template = (tmp_path / "b" / "out" / again.templates["TapStack"]).read_text()
     assert "AWS::S3::Bucket" in template and '"Status": "Enabled"' in template
     assert (tmp_path / "a" / "out" / first.templates["TapStack"]).read_text() == template
@@ -135,7 +135,7 @@ def test_a_file_run_again_reports_its_syntax_error_again(services: Services, tmp
     # the worker keeps what it transpiled for the next job with the same file: its errors too
     first = _build(services, tmp_path / "a", SYNTAX)
     again = _build(services, tmp_path / "b", SYNTAX)
-    assert again.worker["warm"]
+    assert again.worker.warm
     for synth in (first, again):
         assert (synth.status, synth.cause, synth.file, synth.line) == ("failed", "syntax", stack_file, 9)
 
@@ -152,7 +152,7 @@ def test_a_warm_job_says_where_its_time_went_and_records_no_creation_stacks(
     _build(services, tmp_path / "a", GOOD)
     synth = _build(services, tmp_path / "b", traces)
     assert synth.status == "ok" and synth.diagnostics == [], synth
-    timing = synth.worker["timing"]
+    timing = synth.worker.timing
     phases = {"transpile", "run", "app_synth", "collect", "reset", "program", "diagnostics", "tamper"}
     assert phases <= set(timing)
     assert 0 < timing["cpu_synth"] <= timing["cpu"]

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iacgrade.cli import app
+from iacgrade.graders.models import WorkerInfo
 from iacgrade.graders.runs import RunError, find_runs, load_run, result_differences, run_summary
 from tests.run_factory import corpus_like, rubric, write_run
 
@@ -69,7 +70,7 @@ def test_result_differences_ignores_timings_and_names_what_differs(tmp_path: Pat
     slower = [r.model_copy(deep=True) for r in results]
     for r in slower:
         r.synth.seconds += 3.0
-        r.synth.worker = {"id": 7, "jobs": 40}
+        r.synth.worker = WorkerInfo(id=7, jobs=40)
     b = write_run(tmp_path / "b", slower)
     assert result_differences(a, b) == []
 

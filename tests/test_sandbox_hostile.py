@@ -113,14 +113,14 @@ def test_hostile_gets_clear_status_and_next_answer_is_clean(
         assert r.status in ("failed", "timeout") and r.message
     assert (tmp_path / "h" / "out" / "synth.log").stat().st_size <= 70 * 1024
     assert _victim(pool, tmp_path / "v") == victim_alone
-    if r.worker.get("recycled") or r.status == "timeout" or r.error_type == "WorkerDied":
-        assert not _sandbox_processes(r.worker.get("uid"))
+    if r.worker.recycled or r.status == "timeout" or r.error_type == "WorkerDied":
+        assert not _sandbox_processes(r.worker.uid)
 
 
 def test_spawned_process_does_not_outlive_job(pool: SynthPool, victim_alone: bytes, tmp_path: Path) -> None:
     r = _run(pool, "spawn_sleeper", tmp_path / "h")
     assert r.status == "ok"  # the answer itself synthesizes; its worker is recycled
-    assert "processes left running" in json.dumps(r.worker)
+    assert "processes left running" in r.worker.model_dump_json()
     assert not _sandbox_processes()
     assert _victim(pool, tmp_path / "v") == victim_alone
 
@@ -129,7 +129,7 @@ def test_monkeypatching_cdk_does_not_spoil_next_answer(
     pool: SynthPool, victim_alone: bytes, tmp_path: Path
 ) -> None:
     r = _run(pool, "monkeypatch_cdk", tmp_path / "h")
-    assert r.worker.get("tampered"), r.worker
+    assert r.worker.tampered, r.worker
     assert _victim(pool, tmp_path / "v") == victim_alone
 
 
@@ -179,8 +179,8 @@ def test_forged_result_carrying_the_nonce_is_not_taken(
     """The job reads its nonce from the worker's frames: the worker's own result still wins."""
     r = _run(pool, "forge_with_nonce", tmp_path / "h")
     assert r.status == "ok" and r.stacks == ["Real"], (r.stacks, r.message)
-    assert "forged frames on the protocol channel" in json.dumps(r.worker.get("tampered")), r.worker
-    assert r.worker.get("recycled"), r.worker
+    assert "forged frames on the protocol channel" in json.dumps(r.worker.tampered), r.worker
+    assert r.worker.recycled, r.worker
     assert _victim(pool, tmp_path / "v") == victim_alone
 
 
@@ -192,7 +192,7 @@ def test_stolen_acknowledgement_never_reaches_the_next_job(
     assert r.stacks in (["Forged"], ["Real"]), r.stacks
     victim = _run(pool, "victim", tmp_path / "v")
     assert victim.status == "ok", victim.message
-    assert victim.worker["warm"] is False, victim.worker  # the forger's worker ran nothing more
+    assert victim.worker.warm is False, victim.worker  # the forger's worker ran nothing more
     assert (tmp_path / "v" / "out" / victim.templates["Victim"]).read_bytes() == victim_alone
 
 
@@ -213,5 +213,5 @@ def test_scratch_folders_are_bounded(tmp_path: Path) -> None:
     for folder, (files, written, error) in report.items():
         assert error == "ENOSPC" and 3 <= files < 200 and written <= 24 * 1024 * 1024, (folder, report)
     assert host_bytes < 1024 * 1024, host_bytes  # nothing of it on the host disk
-    assert "/tmp holds" in json.dumps(r.worker.get("tampered")), r.worker
+    assert "/tmp holds" in json.dumps(r.worker.tampered), r.worker
     assert after.status == "ok", after.message  # the run goes on

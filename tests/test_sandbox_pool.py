@@ -110,7 +110,7 @@ def test_context_changes_between_jobs_on_one_worker(pool: SynthPool, tmp_path: P
         assert ("VersioningConfiguration" in bucket.get("Properties", {})) == (i == 1)
         assert r.isolation == "bwrap" and r.entry_kind == "answer"
     assert names == ["CtxOne", "CtxTwo"]
-    assert r.worker["warm"] is True
+    assert r.worker.warm is True
 
 
 def test_relative_asset_resolves_in_job_folder(pool: SynthPool, tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_missing_asset_is_stubbed_and_recorded(pool: SynthPool, tmp_path: Path) 
     r = pool.synthesize(ws, SAMPLE, tmp_path / "out")
     assert r.status == "ok", r.message
     assert r.missing_assets == ["lambda"] and r.fallbacks == ["stub-asset:lambda"]
-    assert r.attempts[0]["cause"] == "missing-asset"
+    assert r.attempts[0].cause == "missing-asset"
     assert not (Path(ws.root) / "lambda").exists()  # the workspace itself is never changed
 
 
@@ -187,7 +187,7 @@ def test_unsupported_flag_falls_back_to_scaffold_context(pool: SynthPool, tmp_pa
     r = pool.synthesize(ws, sample, tmp_path / "out")
     assert r.status == "ok", r.message
     assert r.fallbacks == ["scaffold-context"]
-    assert r.attempts[0]["cause"] == "unsupported-feature-flag"
+    assert r.attempts[0].cause == "unsupported-feature-flag"
 
 
 def test_driver_for_answer_without_entry(pool: SynthPool, tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ def test_warm_equals_cold(pool: SynthPool, tmp_path: Path) -> None:
             r = cold_pool.synthesize(
                 make_ws(tmp_path / f"c{name}", files, ctx), SAMPLE, tmp_path / f"co{name}"
             )
-            assert r.status == "ok" and r.worker["warm"] is False
+            assert r.status == "ok" and r.worker.warm is False
             assert (tmp_path / f"co{name}" / r.templates[r.stacks[0]]).read_bytes() == warm[name]
 
 
@@ -233,7 +233,7 @@ def test_a_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
         ws = make_ws(tmp_path / "ws", {"app.py": APP_CONTEXT}, {"suffix": "One"})
         first = fresh.synthesize(ws, SAMPLE, tmp_path / "out1")
         assert first.status == "ok", first.message
-        assert "retried" not in first.worker and first.worker["jobs"] == 1, first.worker
+        assert first.worker.retried is None and first.worker.jobs == 1, first.worker
         # A worker restarted by a short-lived thread (here: after it was killed) survives it too.
         fresh._workers[0].kill()
         done: list[object] = []
@@ -241,8 +241,8 @@ def test_a_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
         thread.start()
         thread.join()
         second = fresh.synthesize(ws, SAMPLE, tmp_path / "out3")
-        assert second.status == "ok" and second.worker["warm"] is True, second.worker
-        assert "retried" not in second.worker and second.worker["jobs"] == 2, second.worker
+        assert second.status == "ok" and second.worker.warm is True, second.worker
+        assert second.worker.retried is None and second.worker.jobs == 2, second.worker
 
 
 def test_every_job_on_a_warm_worker_sees_its_own_deprecation_warnings(

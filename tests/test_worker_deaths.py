@@ -126,8 +126,8 @@ def test_a_worker_killed_from_outside_mid_job_is_graded_as_if_nothing_happened(
         thread.join()
     normal = _build(services, tmp_path / "normal", answer)
     assert len(killed) == 1
-    assert "killed by SIGKILL" in hit.worker.get("retried", ""), hit.worker
-    assert hit.worker["warm"] is False and hit.worker["jobs"] == 1  # the retry ran on a fresh worker
+    assert "killed by SIGKILL" in (hit.worker.retried or ""), hit.worker
+    assert hit.worker.warm is False and hit.worker.jobs == 1  # the retry ran on a fresh worker
     assert runs == ["(driver)"] * 3  # killed, retried, then the normal grade: no probe
     assert hit.status == normal.status == "ok", (hit, normal)
     assert (hit.cause, hit.message, hit.stacks, hit.diagnostics) == (
@@ -149,11 +149,11 @@ def test_an_answer_that_kills_its_own_worker_is_its_fault_after_one_retry(
     assert synth.status == "failed" and synth.error_type == "WorkerDied", synth
     assert "killed by SIGKILL" in (synth.message or ""), synth
     assert synth.cause == "memory", synth  # what a SIGKILLed Node worker is taken for: its memory
-    assert "killed by SIGKILL" in synth.worker.get("retried", ""), synth.worker
+    assert "killed by SIGKILL" in (synth.worker.retried or ""), synth.worker
     # The answer ran twice (once retried), then a benign app on a fresh worker said the sandbox works.
     assert runs == ["(driver)", "(driver)", "bin/probe.js"], runs
     after = _build(services, tmp_path / "after", _answer(""))
-    assert after.status == "ok" and after.worker["warm"] is True, after  # the probe left it warm
+    assert after.status == "ok" and after.worker.warm is True, after  # the probe left it warm
 
 
 # -- a sandbox that kills every worker ----------------------------------------------------------

@@ -41,6 +41,7 @@ from iacgrade.graders.models import (
     FileMove,
     Sample,
     SynthResult,
+    WorkerInfo,
     Workspace,
     typed_list,
 )
@@ -418,9 +419,9 @@ class NodePool:
                 shutil.copytree(root, w.in_dir, dirs_exist_ok=True, symlinks=False,
                                 ignore=shutil.ignore_patterns("cdk.out", "node_modules", ".git"))  # fmt: skip
                 w.own_tree(w.in_dir)
-                result.worker = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm, "uid": w.uid}
+                result.worker = WorkerInfo(id=w.slot, jobs=w.jobs + 1, warm=warm, uid=w.uid)
                 if deaths:
-                    result.worker["retried"] = f"the worker died under the first run: {deaths[0]}"
+                    result.worker.retried = f"the worker died under the first run: {deaths[0]}"
                 try:
                     raw = w.run(job, self.opts.timeout)
                 except WorkerTimeout:
@@ -438,7 +439,7 @@ class NodePool:
                         w.jobs >= self.opts.max_jobs_per_worker and "job limit"
                     ) or (self.opts.isolation == "process" and "process isolation")  # fmt: skip
                     if recycle:
-                        result.worker["recycled"] = recycle
+                        result.worker.recycled = WorkerInfo.reason(recycle)
                         w.kill()
                     break
                 if not deaths or failure is None or failure["type"] != "WorkerDied":
@@ -499,10 +500,7 @@ def _read_raw(result: SynthResult, raw: dict[str, Any], job: dict[str, Any]) -> 
         if isinstance(a, dict)
         for cause, file, line in [classify(a)]
     ]
-    if raw.get("timing"):
-        result.worker["timing"] = raw["timing"]
-    if raw.get("tampered"):
-        result.worker["tampered"] = raw["tampered"]
+    result.worker.note_reply(raw)
     result.diagnostics = typed_list(Diagnostic, raw.get("diagnostics"))[:200]
     error = raw.get("error")
     if result.templates and not error:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.models import Attempt, LintMatch, Sample, SynthResult, Workspace, typed_list
+from iacgrade.graders.models import Attempt, LintMatch, Sample, SynthResult, WorkerInfo, Workspace, typed_list
 from iacgrade.graders.sandbox import classify as cls_
 from iacgrade.graders.sandbox import launcher
 from iacgrade.graders.sandbox.collect import Outputs, deprecations, from_frame, read_log, write_outputs
@@ -75,7 +75,7 @@ class _Run:
     outputs: Outputs
     timeout: bool = False
     died: str | None = None
-    worker: dict[str, Any] = field(default_factory=dict)
+    worker: WorkerInfo = field(default_factory=WorkerInfo)
     job_dir: str = launcher.JOB_DIR
 
 
@@ -192,12 +192,12 @@ class SynthPool:
         an operator's kill) is not the answer's. A second death is the answer's own, unless a
         benign app then dies too (`SandboxBroken`: the answer's result is infra_error)."""
         deaths: list[str] = []
-        info: dict[str, Any] = {}
+        info = WorkerInfo()
         outputs = Outputs()
         job_dir = launcher.JOB_DIR
         for _try in range(2):
             w = self._acquire()
-            info = {"id": w.slot, "jobs": 0, "warm": False}
+            info = WorkerInfo(id=w.slot, jobs=0, warm=False)
             job_dir = w.job_dir_inside
             try:
                 if not w.alive():
@@ -214,9 +214,9 @@ class SynthPool:
                     "timeout": self.opts.timeout,
                     "lint": self.opts.lint,
                 }
-                info = {"id": w.slot, "jobs": w.jobs + 1, "warm": warm, "uid": w.uid}
+                info = WorkerInfo(id=w.slot, jobs=w.jobs + 1, warm=warm, uid=w.uid)
                 if deaths:
-                    info["retried"] = f"the worker died under the first run: {deaths[0]}"
+                    info.retried = f"the worker died under the first run: {deaths[0]}"
                 try:
                     raw = w.run(job, self.opts.timeout)
                 except WorkerTimeout:
@@ -236,7 +236,7 @@ class SynthPool:
                     or w.jobs >= self.opts.max_jobs_per_worker
                     or self.opts.isolation == "process"
                 ):
-                    info["recycled"] = raw.get("tampered") or "job limit"
+                    info.recycled = WorkerInfo.reason(raw.get("tampered") or "job limit")
                     w.kill()
                 return _Run(raw, outputs, worker=info, job_dir=job_dir)
             finally:
@@ -416,10 +416,7 @@ class SynthPool:
             result.lint = {stack: typed_list(LintMatch, matches) for stack, matches in lint.items()}
         if raw.get("implicit_synth"):
             result.fallbacks.append("implicit-synth")
-        if raw.get("tampered"):
-            result.worker["tampered"] = raw["tampered"]
-        if raw.get("timing"):
-            result.worker["timing"] = raw["timing"]
+        result.worker.note_reply(raw)
         if failure is None:
             result.status = "ok"
             return
