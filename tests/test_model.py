@@ -168,3 +168,16 @@ def test_a_worker_item_that_is_not_a_lint_match_is_left_out() -> None:
     got = typed_list(LintMatch, [{"rule": "W1", "line": 3}, "junk", {"rule": "E1", "line": "x"}, None])
     assert [(m.rule, m.line) for m in got] == [("W1", 3)]
     assert typed_list(LintMatch, {"not": "a list"}) == []
+
+
+def test_an_attempt_of_an_older_run_still_loads() -> None:
+    from iacgrade.graders.models import SynthResult
+
+    old = {"attempts": [{"error_type": "TypeError", "message": "m", "cause": "invalid-api", "seconds": 1.5}]}
+    (attempt,) = SynthResult.model_validate(old).attempts
+    assert (attempt.error_type, attempt.cause, attempt.file, attempt.line) == (
+        "TypeError",
+        "invalid-api",
+        None,
+        None,
+    )

@@ -313,3 +313,20 @@ def test_a_venv_under_tmp_is_bound_on_top_of_the_private_tmp(
     assert tmpfs < args.index("/tmp/tmp.abc/main/.venv")
     # /tmp keeps its 1777 tmpfs: the venv's parent folders never re-make it 0755
     assert "/tmp" not in [args[i + 1] for i, a in enumerate(args) if a == "--dir"]
+
+
+def test_a_workers_reply_is_kept_as_text_and_numbers_only() -> None:
+    """A reply comes out of the sandbox: what it says of the job is kept in the shapes result.json promises."""
+    from iacgrade.graders.models import SynthResult, WorkerInfo
+
+    info = WorkerInfo(id=1, jobs=3, warm=True)
+    info.note_reply(
+        {"tampered": [{"forged": 1}, 7], "timing": {"run": 0.25, "lint": 2, "evil": "x", "b": True}}
+    )
+    info.recycled = WorkerInfo.reason({"not": "text"})
+    assert info.tampered == ["{'forged': 1}", "7"] and info.recycled == "{'not': 'text'}"
+    assert info.timing == {"run": 0.25, "lint": 2}
+    dumped = SynthResult(worker=info).model_dump(mode="json")["worker"]
+    assert list(dumped) == ["id", "jobs", "warm", "recycled", "tampered", "timing"]  # unknown ones left out
+    assert SynthResult().model_dump(mode="json")["worker"] == {}
+    assert SynthResult.model_validate({"worker": {"id": 2, "from_an_older_run": 1}}).worker.id == 2
