@@ -40,6 +40,7 @@ from iacgrade.graders.store import (
     RunJournal,
     read_json_object,
     read_result,
+    remove_partial_writes,
     write_json_atomic,
     write_tables_from_journal,
     write_text_atomic,
@@ -272,6 +273,7 @@ class _RunWriter:
         # Only ids and counts stay in memory: a result lives in its folder and its journal line,
         # so a dataset of any number of rows is graded in flat memory.
         self.kept_ids: set[str] = set()
+        self.keeping: str | None = None
         self.counts = _no_counts()
         self.tables_written = time.monotonic()
         self.tables_seconds = 0.0
@@ -283,6 +285,7 @@ class _RunWriter:
             yield sample
 
     def keep(self, result: SampleResult) -> None:
+        self.keeping = result.sample_id  # the folder a Ctrl-C may catch half written (see interrupted)
         _count(self.counts, result)
         self.kept_ids.add(result.sample_id)
         self.reports.done(result)  # before the journal line: a journaled answer has its report
@@ -296,6 +299,7 @@ class _RunWriter:
             self.tables_seconds = self.tables_written - now
         if self.on_result:
             self.on_result(result)
+        self.keeping = None
 
     def interrupted(self, seen_ids: set[str]) -> None:
         # The tables come from the journal, not from `results`: Ctrl-C can land between the two
@@ -303,6 +307,9 @@ class _RunWriter:
         self.reports.flush()
         self.journal.close()
         write_tables_from_journal(self.out, seen_ids)
+        # A write the Ctrl-C cut short leaves a temporary file in the answer's folder or beside the tables.
+        for folder in [self.out] + ([self.out / self.keeping] if self.keeping else []):
+            remove_partial_writes(folder)
 
     def finish(self) -> RunResults:
         self.reports.flush()

@@ -89,6 +89,16 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
+def remove_partial_writes(folder: Path) -> None:
+    """Delete the temporary files of atomic writes that never finished in ``folder``.
+
+    ``_write_atomic`` removes its temporary file when it fails, but a Ctrl-C can land where no
+    handler runs yet (inside ``mkstemp``, just after it returns); only the run that was
+    interrupted knows which folder it was writing in."""
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder and rename, so readers never see half a file."""
     data = text.encode("utf-8")

@@ -204,6 +204,27 @@ def _graded_once(out: Path, total: int) -> None:
     assert total - len(done) <= 2, f"{total - len(done)} answers only resumed"
 
 
+def test_a_write_the_ctrl_c_cut_short_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """Ctrl-C can land inside ``mkstemp``, where no handler can remove the file yet: the run that
+    was interrupted sweeps the folder it was writing in (seen as a stray report.md temp file)."""
+    from iacgrade.graders.pipeline import GradeOptions, RunInterrupted, Writers, grade
+
+    answers = _answers(tmp_path / "answers", 3)
+    out = tmp_path / "out"
+
+    def render(result, rubric, **_kw):  # type: ignore[no-untyped-def]
+        if result.sample_id == "a001_RESPONSE":
+            (out / result.sample_id / ".report.md.cut.tmp").write_text("half")  # what mkstemp had made
+            raise KeyboardInterrupt
+        return "# report\n"
+
+    options = GradeOptions(out=out, workers=1, synth=False, rubric=dev_rubric(tmp_path))
+    with pytest.raises(RunInterrupted):
+        grade([answers], options, writers=Writers(report=render))
+    assert (out / "a000_RESPONSE" / "report.md").is_file()
+    _no_corrupt_files(out)
+
+
 def test_ctrl_c_flushes_results_and_a_rerun_completes(tmp_path: Path) -> None:
     answers = _answers(tmp_path / "answers", 300)
     out = tmp_path / "out"
