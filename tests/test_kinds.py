@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iacgrade.cli import app
+from iacgrade.graders.analysis.source import SourceModel
 from iacgrade.graders.checks import CheckContext, registry, run_checks
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.kinds import KIND_NAMES, KINDS, kind_of_metadata, resolve_kind
@@ -161,3 +162,32 @@ def test_a_view_of_the_sources_is_built_once_per_answer() -> None:
     built: list[int] = []
     first = source.view("v", lambda: built.append(1) or ["x"])
     assert source.view("v", lambda: built.append(2) or ["y"]) is first and built == [1]
+
+
+class _UnreadableSource(SourceModel):
+    """A source model that fails the check that reads it."""
+
+    def __getattribute__(self, name: str) -> object:
+        raise AssertionError(f"a template-lens check read the source model ({name})")
+
+
+def test_template_lens_checks_read_only_the_template_model() -> None:
+    """The seam for a new kind: a check whose lenses are all template never reads the source model,
+    so it runs unchanged on a kind whose source model it knows nothing of."""
+    from tests.checkkit import FIXTURES, make_context, parse_fixture, parse_template_fixture, run_check
+
+    checked = 0
+    for cid, info in registry().items():
+        if not set(info.lenses) <= {"template"}:
+            continue
+        for path in sorted((FIXTURES / cid).glob("bad*.yaml")):
+            fx, text = parse_fixture(path), path.read_text()
+            templates, marks = parse_template_fixture(text, fx.answer_path)
+            synth = SynthResult(status="ok", stacks=sorted(templates), **fx.synth_fields)
+            normal = make_context({fx.answer_path: text}, templates, synth=synth, marks=marks)
+            blind = make_context({fx.answer_path: text}, templates, synth=synth, marks=marks)
+            blind._source = _UnreadableSource()
+            found = run_check(cid, blind)  # a grader error (the AssertionError above) fails here
+            assert found and [f.message for f in found] == [f.message for f in run_check(cid, normal)], path
+            checked += 1
+    assert checked >= 9
