@@ -117,7 +117,7 @@ def read_answer(sample: Sample, *, max_bytes: int = MAX_ANSWER_BYTES) -> str | N
     data = read
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if b"\x00" in data[:_BINARY_SAMPLE] or _mostly_binary(data[:_BINARY_SAMPLE]):
+    if b"\x00" in data[:_BINARY_SAMPLE] or mostly_binary(data[:_BINARY_SAMPLE]):
         _fail(sample, f"binary file, not markdown: {sample.source}")
         return None
     try:
@@ -457,7 +457,7 @@ def _sized(sample: Sample, data: bytes, max_bytes: int, too_large: str) -> bytes
     return data
 
 
-def _mostly_binary(head: bytes) -> bool:
+def mostly_binary(head: bytes) -> bool:
     """More than 10% control bytes (other than whitespace) means it is not text."""
     if not head:
         return False

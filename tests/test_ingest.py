@@ -80,12 +80,12 @@ def test_a_task_folder_is_read_once_for_all_its_answers(tmp_path: Path, monkeypa
 
 def test_control_bytes_are_counted_as_before(tmp_path: Path) -> None:
     """Tab, newline, form feed and carriage return are text; 10% other control bytes is binary."""
-    from iacgrade.graders.ingest import _mostly_binary
+    from iacgrade.graders.ingest import mostly_binary
 
-    assert not _mostly_binary(b"\t\n\x0c\r" * 100)
-    assert not _mostly_binary(b"\x01" + b"a" * 10)  # 1 in 11: just under 10%
-    assert _mostly_binary(b"\x01\x1f" + b"a" * 10)
-    assert _mostly_binary(bytes([11, 27, 0]) + b"ab")
+    assert not mostly_binary(b"\t\n\x0c\r" * 100)
+    assert not mostly_binary(b"\x01" + b"a" * 10)  # 1 in 11: just under 10%
+    assert mostly_binary(b"\x01\x1f" + b"a" * 10)
+    assert mostly_binary(bytes([11, 27, 0]) + b"ab")
 
 
 def test_entry_in_bin_and_scaffold_lib_python(tmp_path: Path) -> None:
