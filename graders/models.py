@@ -252,6 +252,11 @@ def typed_list(model: type[_M], raw: object) -> list[_M]:
     return out
 
 
+# stack -> logical id (or "Parameters/Name", ...) -> (answer file, line, markdown line): where a
+# template that is the answer's own text writes each entry
+Marks = dict[str, dict[str, tuple[str, int, int | None]]]
+
+
 class SynthResult(_Model):
     status: SynthStatus = "skipped"
     error_type: str | None = None
@@ -285,7 +290,7 @@ class SynthResult(_Model):
         exclude=True,
         description="compiler diagnostics of a typed answer (CDK TypeScript): code, file, line, column, message",
     )
-    marks: dict[str, dict[str, tuple[str, int, int | None]]] = Field(
+    marks: Marks = Field(
         default_factory=dict,
         exclude=True,
         description="stack -> logical id -> (answer file, line, markdown line) where the template "

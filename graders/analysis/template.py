@@ -14,16 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.models import Evidence, LintMatch, SynthResult
+from iacgrade.graders.models import Evidence, LintMatch, Marks, SynthResult
 from iacgrade.graders.store import read_json_object
-
-# stack -> logical id (or "Parameters/Name", ...) -> (answer file, line, markdown line)
-Marks = dict[str, dict[str, tuple[str, int, int | None]]]
 
 
 @dataclass
 class Resource:
-    """A resource of a synthesized template."""
+    """A resource of one of the answer's templates (synthesized, or written by hand)."""
 
     stack: str
     logical_id: str
