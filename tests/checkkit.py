@@ -2,7 +2,9 @@
 
 Fixtures live in ``tests/fixtures/checks/<check-id>/{bad,good}*.py`` (a CDK app, synthesized) or
 ``{bad,good}*.yaml`` (a CloudFormation template, parsed as the cloudformation-yaml kind parses it,
-with its line marks). Header comments say what the fixture must produce:
+with its line marks) or ``{bad,good}*.ts`` (a CDK TypeScript file, read by the source lens alone,
+as when its synth failed; its header comments start with ``//``). Header comments say what the
+fixture must produce:
 
     # expect: iam-wildcard-action lens=source,template construct=HandlerRole
     # expect: none
@@ -68,10 +70,14 @@ def parse_fixture(path: Path) -> Fixture:
     text = path.read_text()
     expects: list[Expect] = []
     template = path.suffix == ".yaml"
-    answer_path = "lib/TapStack.yml" if template else "lib/tap_stack.py"
+    typescript = path.suffix == ".ts"
+    answer_path = {".yaml": "lib/TapStack.yml", ".ts": "lib/tap-stack.ts"}.get(
+        path.suffix, "lib/tap_stack.py"
+    )
     synth_fields: dict[str, Any] = {}
-    synthesize = not template
+    synthesize = not (template or typescript)
     for line in text.splitlines()[:40]:
+        line = "# " + line[3:] if typescript and line.startswith("// ") else line
         if line.startswith("# expect:"):
             words = line.split(":", 1)[1].split()
             if words == ["none"]:
@@ -94,7 +100,8 @@ def parse_fixture(path: Path) -> Fixture:
 
 
 def all_fixtures() -> list[Fixture]:
-    return [parse_fixture(p) for p in sorted([*FIXTURES.glob("*/*.py"), *FIXTURES.glob("*/*.yaml")])]
+    found = [*FIXTURES.glob("*/*.py"), *FIXTURES.glob("*/*.yaml"), *FIXTURES.glob("*/*.ts")]
+    return [parse_fixture(p) for p in sorted(found)]
 
 
 def parse_template_fixture(text: str, answer_path: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -140,12 +147,13 @@ def make_context(
     rubric: Rubric | None = None,
     lint: dict[str, list[dict[str, Any]]] | None = None,
     marks: dict[str, Any] | None = None,
+    kind: str = "cdk-python",
 ) -> CheckContext:
     """A CheckContext over the given files (path -> text) and templates (stack -> template)."""
     extracted = [
         ExtractedFile(
             path=p,
-            language="python" if p.endswith(".py") else "yaml" if p.endswith((".yml", ".yaml")) else "text",
+            language=_LANGUAGES.get(Path(p).suffix, "text"),
             line=10 * n + 1,
             path_source="heading",
             content=text,
@@ -163,7 +171,11 @@ def make_context(
         template=TemplateModel(
             templates or {}, marks or {}, {s: typed_list(LintMatch, m) for s, m in (lint or {}).items()}
         ),
+        kind=kind,
     )
+
+
+_LANGUAGES = {".py": "python", ".yml": "yaml", ".yaml": "yaml", ".ts": "typescript", ".js": "javascript"}
 
 
 def only(check_id: str, options: dict[str, Any] | None = None) -> Rubric:

@@ -71,6 +71,23 @@ def test_template_fixture(fx: Fixture) -> None:
         assert any(e.file == fx.answer_path and e.line for e in f.evidence), f"no file:line in {f.evidence}"
 
 
+TS_APPS = [fx for fx in FIXTURES if fx.path.suffix == ".ts"]
+
+
+@pytest.mark.parametrize("fx", TS_APPS, ids=[f.id for f in TS_APPS])
+def test_typescript_fixture(fx: Fixture) -> None:
+    """A CDK TypeScript fixture, read by the source lens alone (its synth failed): findings carry its lines."""
+    assert fx.check in registry(), f"fixture folder {fx.check} names no registered check"
+    synth = SynthResult(**({"status": "failed", "cause": "type-error"} | fx.synth_fields))
+    ctx = make_context(
+        {fx.answer_path: fx.path.read_text()}, synth=synth, rubric=only(fx.check), kind="cdk-typescript"
+    )
+    findings = run_checks(ctx)
+    _assert_findings(fx, findings)
+    for f in findings:
+        assert any(e.file == fx.answer_path and e.line for e in f.evidence), f"no file:line in {f.evidence}"
+
+
 def _assert_findings(fx: Fixture, all_findings: list) -> None:
     findings = [f for f in all_findings if f.check != "grader-error" or pytest.fail(f.message)]
     declared = set(registry()[fx.check].lenses)

@@ -6,7 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -22,8 +22,12 @@ from iacgrade.graders.analysis.names import (
 from iacgrade.graders.analysis.pyast import call_name, construct_id, iter_calls, walk
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.template import Resource
+from iacgrade.graders.analysis.tsast import TsFile, camel, ts_files
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 
 class HardcodedNameOptions(CheckOptions):
@@ -36,7 +40,12 @@ class HardcodedNameOptions(CheckOptions):
     instance_name, file_system_name)."""
 
 
-@check("hardcoded-name", lenses=("source", "template"), kinds=("cdk-python",), options=HardcodedNameOptions)
+@check(
+    "hardcoded-name",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+    options=HardcodedNameOptions,
+)
 def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     """Physical resource names written as literals, with nothing that varies per environment.
 
@@ -77,20 +86,26 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     ]
     named = list(_template_names(ctx))
     claimed: set[int] = set()
+    uses += [
+        use
+        for tsf in ts_files(ctx.source)
+        if tsf.imports_cdk()
+        for use in _ts_name_uses(tsf, allowed)
+        if not (not use.account_region and _prompt_mentions(prompt, use.text))
+    ]
     for use in uses:
-        key = f"{use.src.path}:{use.construct or use.call.lineno}"
+        key = f"{use.src.path}:{use.construct or use.line}"
         where = f" on {use.label or use.construct}" if use.construct else ""
         if use.account_region:
             why = "varies only with the account/region, not per environment or stack"
         else:
             why = "has no environment, stack-name or parameter component"
-        shown = use.idx.segment(use.node, 80)
-        if not isinstance(use.node, ast.Constant | ast.JoinedStr):
-            shown += f'` (= "{use.text}")'  # reached through a variable: show what it holds
-        else:
-            shown += "`"
-        message = f"`{use.keyword}={shown}{where} ({use.cls}) {why}"
-        yield Hit(message, [ctx.source.at(use.src, use.node, value=use.text)], key=key, lens="source")
+        code = f"{use.keyword}{use.assign}{use.shown}"
+        shown = f"`` {code} ``" if "`" in code else f"`{code}`"  # a TypeScript template string
+        if not use.literal:
+            shown += f' (= "{use.text}")'  # reached through a variable: show what it holds
+        message = f"{shown}{where} ({use.cls}) {why}"
+        yield Hit(message, [ctx.source.at(use.src, use.line, value=use.text)], key=key, lens="source")
         for n in _matching_names(use, named):
             claimed.add(n)
             yield Hit(message, [named[n].evidence], key=key, lens="template")
@@ -231,18 +246,16 @@ _DEFAULT_GIVERS = {"get", "getenv", "try_get_context", "get_context", "setdefaul
 class _NameUse:
     """A physical-name keyword the source sets to a value that does not vary per environment."""
 
-    idx: SourceIndex
-    call: ast.Call
+    src: SourceFile
+    line: int
     keyword: str
-    node: ast.expr
+    shown: str  # the value as written, on one line
+    literal: bool  # written in place (not reached through a variable)
     parts: list[Part]
     construct: str | None
     cls: str
     label: str | None = None
-
-    @property
-    def src(self) -> SourceFile:
-        return self.idx.src
+    assign: str = "="  # `keyword=value` in Python, `keyword: value` in TypeScript
 
     @property
     def account_region(self) -> bool:
@@ -279,7 +292,70 @@ def _name_uses(idx: SourceIndex, allowed: set[str], answer_classes: set[str]) ->
             owner = _construct_call(idx, call)
             cid = construct_id(owner) if owner is not None else None
             label = id_text(idx, owner) if owner is not None else None
-            yield _NameUse(idx, call, kw.arg, kw.value, parts, cid, cls, label)
+            literal = isinstance(kw.value, ast.Constant | ast.JoinedStr)
+            shown = idx.segment(kw.value, 80)
+            yield _NameUse(idx.src, kw.value.lineno, kw.arg, shown, literal, parts, cid, cls, label)
+
+
+# The same keywords as TypeScript spells them (`tableName`), and its factories (`createAlarm`).
+_TS_NAME_PROPS = {camel(k): v for k, v in _NAME_KWARGS.items()}
+_TS_NAMING_FACTORIES = {camel(f) for f in _NAMING_FACTORIES}
+
+
+def _ts_name_uses(tsf: TsFile, allowed: set[str]) -> Iterator[_NameUse]:
+    """Physical-name properties of the CDK constructs a TypeScript/JavaScript file creates."""
+    answer_classes = {
+        tsf.text(n) for c in tsf.nodes("class_declaration") if (n := c.child_by_field_name("name"))
+    }
+    allowed_ts = {camel(k) for k in allowed}
+    made: list[tuple[Node, str, Node | None]] = []  # (call, class or factory, props)
+    for new in tsf.news():
+        if new.cls[:1].isupper() and new.cls not in answer_classes:
+            made.append((new.node, new.cls, new.args[-1] if new.args else None))
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        method = (
+            func.child_by_field_name("property")
+            if func is not None and func.type == "member_expression"
+            else None
+        )
+        if (
+            method is not None
+            and args is not None
+            and args.named_children
+            and tsf.text(method) in _TS_NAMING_FACTORIES
+        ):
+            made.append((call, tsf.text(method), args.named_children[-1]))
+    for call, cls, props in made:
+        for prop, value in tsf.props(props).items():
+            if prop not in allowed_ts or not re.search(_TS_NAME_PROPS.get(prop, ".*"), cls):
+                continue
+            parts = tsf.name_parts(value)
+            if parts is None or not any(isinstance(p, str) and p for p in parts):
+                continue
+            if prop == "aliasName" and not "".join(p for p in parts if isinstance(p, str)).startswith(
+                "alias/"
+            ):
+                continue  # new lambda.Alias(..., { aliasName: "live" }) names a version alias
+            cid = _ts_construct(tsf, call)
+            literal = value.type in ("string", "template_string")
+            yield _NameUse(
+                tsf.src, tsf.line(value), prop, tsf.segment(value), literal, parts, cid, cls, cid, ": "
+            )
+
+
+def _ts_construct(tsf: TsFile, call: Node) -> str | None:
+    """The id of the construct a name belongs to: the call's own (`new Bucket(this, "Id", ...)`,
+    `metric.createAlarm(this, "Id", ...)`), or that of the `new` a factory call sits in."""
+    args = call.child_by_field_name("arguments")
+    own = args.named_children if call.type == "call_expression" and args is not None else []
+    if len(own) >= 3 and (cid := tsf.construct_id(own[1])) is not None:
+        return cid
+    for node in [call, *tsf.ancestors(call)]:
+        new = tsf.new_call(node)
+        if new is not None and new.arg(1) is not None and (cid := tsf.construct_id(new.arg(1))) is not None:
+            return cid
+    return None
 
 
 def _construct_call(idx: SourceIndex, call: ast.Call) -> ast.Call | None:

@@ -1,0 +1,333 @@
+"""The syntax tree of a CDK TypeScript or JavaScript answer, for the source lens.
+
+The files are parsed with tree-sitter's TypeScript grammar (it reads JavaScript too), which
+keeps a tree for code that is cut off or does not compile: the source lens must judge exactly
+the answers whose synth failed. :class:`TsFile` is one file's index, built once per answer
+(:func:`ts_files`, a view of the source model): the nodes by type, the names declared once
+(``const bucketName = "orders"``) and what a value is made of. :class:`NewCall` is one
+``new Cls(scope, id, props)``, the shape every construct of an answer has.
+
+Only reading is done here: no code of the answer runs. Walks are iterative, so a deeply nested
+file cannot exhaust the interpreter's stack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING
+
+from iacgrade.graders.analysis.names import ACCOUNT_REGION, AR_ENV, Part
+from iacgrade.graders.analysis.source import SourceFile
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser
+
+    from iacgrade.graders.analysis.source import SourceModel
+
+# Nodes that only wrap a value: `(x)`, `x as T`, `x!`, `x satisfies T`, `<T>x`.
+_WRAPPERS = {
+    "parenthesized_expression",
+    "as_expression",
+    "non_null_expression",
+    "satisfies_expression",
+    "type_assertion",
+}
+# Properties that vary only with the account or region (`this.region`, `cdk.Aws.ACCOUNT_ID`).
+_AR_PROPS = {"account", "region", "ACCOUNT_ID", "REGION", "URL_SUFFIX", "PARTITION", "partition"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+_MAX_DEPTH = 8
+
+
+@cache
+def _parser() -> Parser:
+    import tree_sitter_typescript
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_typescript.language_typescript()))
+
+
+@dataclass
+class NewCall:
+    """``new Cls(scope, id, props)``: the class as written and its arguments."""
+
+    node: Node
+    qualified: str  # the constructor as written: `s3.Bucket`, `cdk.aws_s3.Bucket`, `Bucket`
+    args: list[Node]
+
+    @property
+    def cls(self) -> str:
+        """The class name without its module: `Bucket`."""
+        return self.qualified.rsplit(".", 1)[-1]
+
+    def arg(self, n: int) -> Node | None:
+        return self.args[n] if n < len(self.args) else None
+
+
+@dataclass
+class TsFile:
+    """One TypeScript/JavaScript file of the answer: its tree, nodes by type and single bindings."""
+
+    src: SourceFile
+    root: Node
+    by_type: dict[str, list[Node]] = field(default_factory=dict)
+    bindings: dict[str, Node] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, src: SourceFile) -> TsFile:
+        tree = _parser().parse(src.text.encode("utf-8", "replace"))
+        out = cls(src, tree.root_node)
+        stack = [tree.root_node]
+        while stack:
+            node = stack.pop()
+            out.by_type.setdefault(node.type, []).append(node)
+            stack.extend(reversed(node.named_children))
+        declared: dict[str, int] = {}
+        for decl in out.nodes("variable_declarator"):
+            name, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+            if name is None or name.type != "identifier":
+                continue
+            key = out.text(name)
+            declared[key] = declared.get(key, 0) + 1
+            if value is not None:
+                out.bindings[key] = value
+        for name, count in declared.items():
+            if count > 1:  # declared twice (two scopes): which one a use means is not known here
+                out.bindings.pop(name, None)
+        return out
+
+    # ---- reading nodes ----------------------------------------------------------------------
+    def nodes(self, *types: str) -> Iterator[Node]:
+        """The nodes of these types, in source order within each type."""
+        for t in types:
+            yield from self.by_type.get(t, ())
+
+    def text(self, node: Node) -> str:
+        return (node.text or b"").decode("utf-8", "replace")
+
+    @staticmethod
+    def line(node: Node) -> int:
+        return node.start_point[0] + 1
+
+    def segment(self, node: Node, limit: int = 80) -> str:
+        """The node's text on one line, shortened to ``limit`` characters."""
+        flat = re.sub(r"\s+", " ", self.text(node)).strip()
+        return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+    def news(self) -> Iterator[NewCall]:
+        """Every ``new Cls(...)`` of the file whose class is a name (`s3.Bucket`, `Bucket`)."""
+        for node in self.nodes("new_expression"):
+            new = self.new_call(node)
+            if new is not None:
+                yield new
+
+    def new_call(self, node: Node) -> NewCall | None:
+        ctor = node.child_by_field_name("constructor")
+        args = node.child_by_field_name("arguments")
+        qualified = self.dotted(ctor) if ctor is not None and node.type == "new_expression" else None
+        if qualified is None:
+            return None
+        return NewCall(node, qualified, list(args.named_children) if args is not None else [])
+
+    def dotted(self, node: Node) -> str | None:
+        """`a.b.C` for an identifier or a chain of property accesses; None for anything else."""
+        parts: list[str] = []
+        while node.type == "member_expression":
+            prop = node.child_by_field_name("property")
+            obj = node.child_by_field_name("object")
+            if prop is None or obj is None:
+                return None
+            parts.append(self.text(prop))
+            node = obj
+        if node.type in ("identifier", "this", "property_identifier"):
+            parts.append(self.text(node))
+            return ".".join(reversed(parts))
+        return None
+
+    def unwrap(self, node: Node) -> Node:
+        while node.type in _WRAPPERS and node.named_children:
+            node = node.named_children[0]
+        return node
+
+    def resolve(self, node: Node) -> Node:
+        """The value a name stands for when it is declared once in the file (a few steps deep)."""
+        for _ in range(_MAX_DEPTH):
+            node = self.unwrap(node)
+            if node.type != "identifier" or self.text(node) not in self.bindings:
+                return node
+            node = self.bindings[self.text(node)]
+        return node
+
+    def props(self, node: Node | None) -> dict[str, Node]:
+        """The properties of an object literal (or a name bound to one): key -> value node.
+
+        A shorthand ``{ bucketName }`` maps to the identifier itself; spreads are left out.
+        """
+        if node is None:
+            return {}
+        node = self.resolve(node)
+        if node.type != "object":
+            return {}
+        out: dict[str, Node] = {}
+        for child in node.named_children:
+            if child.type == "pair":
+                key, value = child.child_by_field_name("key"), child.child_by_field_name("value")
+                if key is None or value is None:
+                    continue
+                name = self.string(key) if key.type == "string" else self.text(key)
+                if name is not None:
+                    out[name] = value
+            elif child.type == "shorthand_property_identifier":
+                out[self.text(child)] = child
+        return out
+
+    def has_spread(self, node: Node | None) -> bool:
+        node = self.resolve(node) if node is not None else None
+        return node is not None and any(c.type == "spread_element" for c in node.named_children)
+
+    def string(self, node: Node) -> str | None:
+        """The value of a string literal (or a template string with no substitution)."""
+        if node.type not in ("string", "template_string"):
+            return None
+        out: list[str] = []
+        for child in node.named_children:
+            if child.type == "string_fragment":
+                out.append(self.text(child))
+            elif child.type == "escape_sequence":
+                raw = self.text(child)[1:]
+                out.append(_ESCAPES.get(raw, raw))
+            else:  # a template substitution
+                return None
+        return "".join(out)
+
+    def construct_id(self, node: Node) -> str | None:
+        """A construct id as written: the literal, ``{}`` standing for each `${...}` part."""
+        node = self.resolve(node)
+        if node.type == "string":
+            return self.string(node)
+        if node.type != "template_string":
+            return None
+        return "".join(
+            "{}" if c.type == "template_substitution" else self.text(c)
+            for c in node.named_children
+            if c.type in ("template_substitution", "string_fragment")
+        )
+
+    def literal(self, node: Node) -> str | None:
+        """A string the node holds for certain: a literal, or a name declared once as one."""
+        return self.string(self.resolve(node))
+
+    def member(self, node: Node) -> str | None:
+        """`RemovalPolicy.DESTROY` for `cdk.RemovalPolicy.DESTROY` (the last two parts)."""
+        name = self.dotted(self.resolve(node))
+        if name is None:
+            return None
+        return ".".join(name.split(".")[-2:])
+
+    def is_true(self, node: Node) -> bool:
+        return self.resolve(node).type == "true"
+
+    def ancestors(self, node: Node) -> Iterator[Node]:
+        parent = node.parent
+        while parent is not None:
+            yield parent
+            parent = parent.parent
+
+    # ---- names --------------------------------------------------------------------------------
+    def name_parts(self, node: Node, depth: int = 0) -> list[Part] | None:
+        """The pieces of a name: literal strings and account/region markers; None if it varies."""
+        if depth > _MAX_DEPTH:
+            return None
+        node = self.resolve(node)
+        if node.type == "string":
+            value = self.string(node)
+            return None if value is None else [value]
+        if node.type == "template_string":
+            parts: list[Part] = []
+            for child in node.named_children:
+                if child.type == "template_substitution":
+                    inner = child.named_children[0] if child.named_children else None
+                    sub = self.name_parts(inner, depth + 1) if inner is not None else None
+                    if sub is None:
+                        return None
+                    parts += sub
+                elif child.type == "string_fragment":
+                    parts.append(self.text(child))
+                elif child.type == "escape_sequence":
+                    raw = self.text(child)[1:]
+                    parts.append(_ESCAPES.get(raw, raw))
+            return parts
+        if node.type == "binary_expression":
+            op = node.child_by_field_name("operator")
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if op is None or self.text(op) != "+" or left is None or right is None:
+                return None
+            lparts, rparts = self.name_parts(left, depth + 1), self.name_parts(right, depth + 1)
+            return None if lparts is None or rparts is None else lparts + rparts
+        if self.is_account_region(node):
+            return [ACCOUNT_REGION]
+        if node.type == "call_expression":
+            func = node.child_by_field_name("function")
+            args = node.child_by_field_name("arguments")
+            if (
+                func is not None
+                and func.type == "member_expression"
+                and args is not None
+                and not args.named_children
+            ):
+                method = func.child_by_field_name("property")
+                obj = func.child_by_field_name("object")
+                name = self.text(method) if method is not None else ""
+                if obj is not None and name in ("toLowerCase", "toUpperCase", "trim"):
+                    inner = self.name_parts(obj, depth + 1)
+                    if inner is None:
+                        return None
+                    change = {"toLowerCase": str.lower, "toUpperCase": str.upper, "trim": str.strip}[name]
+                    return [change(p) if isinstance(p, str) else p for p in inner]
+        return None
+
+    def is_account_region(self, node: Node) -> bool:
+        """`this.region`, `Stack.of(this).account`, `cdk.Aws.REGION`, `process.env.CDK_DEFAULT_REGION`."""
+        node = self.unwrap(node)
+        if node.type == "member_expression":
+            prop = node.child_by_field_name("property")
+            name = self.text(prop) if prop is not None else ""
+            if name in _AR_PROPS:
+                return True
+            obj = node.child_by_field_name("object")
+            return obj is not None and self.dotted(obj) == "process.env" and bool(AR_ENV.search(name))
+        if node.type == "subscript_expression":
+            obj, index = node.child_by_field_name("object"), node.child_by_field_name("index")
+            key = self.string(index) if index is not None else None
+            return obj is not None and self.dotted(obj) == "process.env" and bool(key and AR_ENV.search(key))
+        return False
+
+    def imports_cdk(self) -> bool:
+        return any(
+            "aws-cdk-lib" in self.text(node) or "constructs" in self.text(node)
+            for node in self.nodes("import_statement")
+        ) or bool(re.search(r"require\(\s*['\"](aws-cdk-lib|constructs)", self.src.text))
+
+
+_SUFFIXES = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs")
+
+
+def ts_files(source: SourceModel) -> list[TsFile]:
+    """The answer's TypeScript/JavaScript files as syntax trees, parsed once per answer (none for
+    an answer of another kind)."""
+    return source.view(
+        "ts-files",
+        lambda: [
+            TsFile.parse(src)
+            for src in source.files
+            if src.inline_of is None and src.path.endswith(_SUFFIXES)
+        ],
+    )
+
+
+def camel(snake: str) -> str:
+    """`table_name` -> `tableName`: a Python keyword of the CDK as TypeScript spells it."""
+    head, *rest = snake.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
