@@ -229,6 +229,22 @@ class TsFile:
     def is_true(self, node: Node) -> bool:
         return self.resolve(node).type == "true"
 
+    def constructed(self, node: Node) -> NewCall | None:
+        """The `new` a name stands for: `const t = new Table(...)`, or `this.t = new Table(...)`
+        assigned once in the file."""
+        value = self.resolve(node)
+        if value.type == "member_expression":
+            target = self.text(value)
+            found = [
+                right
+                for a in self.nodes("assignment_expression")
+                if (left := a.child_by_field_name("left")) is not None
+                and self.text(left) == target
+                and (right := a.child_by_field_name("right")) is not None
+            ]
+            value = self.unwrap(found[0]) if len(found) == 1 else value
+        return self.new_call(value)
+
     def ancestors(self, node: Node) -> Iterator[Node]:
         parent = node.parent
         while parent is not None:

@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -24,9 +25,13 @@ from iacgrade.graders.analysis.names import (
 from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, iter_calls, kwarg, walk
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.template import Resource
+from iacgrade.graders.analysis.tsast import NewCall, TsFile, ts_files
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
 from iacgrade.graders.prompt import asks_destroyable
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 
 class DestroyStatefulOptions(CheckOptions):
@@ -39,7 +44,10 @@ class DestroyStatefulOptions(CheckOptions):
 
 
 @check(
-    "destroy-stateful", lenses=("source", "template"), kinds=("cdk-python",), options=DestroyStatefulOptions
+    "destroy-stateful",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+    options=DestroyStatefulOptions,
 )
 def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     """Stateful resources (tables, buckets, databases, keys, log groups) deleted with the stack.
@@ -162,19 +170,20 @@ class _Destroy:
     """A DESTROY (or auto-delete) the source sets on a stateful construct."""
 
     src: SourceFile
-    node: ast.AST
+    node: ast.AST | int  # a Python node, or the line (TypeScript)
     construct: str | None
     label: str
     code: str
     gate: str | None = None
     auto_delete: bool = False
-    extra: list[tuple[SourceFile, ast.AST, str]] = field(default_factory=list)
+    extra: list[tuple[SourceFile, ast.AST | int, str]] = field(default_factory=list)
     shown: str | None = None  # the construct id as a reader sees it
 
 
 def _destroy_hits(ctx: CheckContext) -> Iterator[Hit]:
     stateful = set(ctx.options(DestroyStatefulOptions).stateful_types)
     destroys = [d for idx in index_sources(ctx.source.parsed()) for d in _source_destroys(idx)]
+    destroys += [d for tsf in ts_files(ctx.source) for d in _ts_destroys(tsf)]
     if not ctx.template.present:
         yield from _source_only_destroys(ctx, destroys)
         return
@@ -221,13 +230,14 @@ _GATED_NOTE = "; only outside production (the condition keeps production's data)
 
 
 # Conditions under which DESTROY applies that leave production out: `stage != "prod"`,
-# `not (stage == "production")`, `not is_prod`, `env not in ("prod", ...)`, `env == "dev"`.
+# `not (stage == "production")`, `not is_prod`, `env not in ("prod", ...)`, `env == "dev"`, and
+# TypeScript's `stage !== 'prod'`, `!(stage === 'prod')`, `!isProd`.
 _SPARES_PRODUCTION = re.compile(
-    r"!=\s*['\"]prod(?:uction)?['\"]"
-    r"|^not\s*\(.*==\s*['\"]prod(?:uction)?['\"]\s*\)$"
-    r"|^not\s+[\w.]*prod(?:uction)?\w*$"
+    r"!==?\s*['\"]prod(?:uction)?['\"]"
+    r"|^(?:not\s*|!\s*)\(.*===?\s*['\"]prod(?:uction)?['\"]\s*\)$"
+    r"|^(?:not\s+|!\s*)[\w.]*prod(?:uction)?\w*$"
     r"|\bnot\s+in\s*[(\[{].*['\"]prod(?:uction)?['\"]"
-    r"|==\s*['\"](?:dev|development|test|testing|sandbox|qa|local|ci)['\"]",
+    r"|===?\s*['\"](?:dev|development|test|testing|sandbox|qa|local|ci)['\"]",
     re.IGNORECASE,
 )
 
@@ -261,13 +271,15 @@ def _auto_deleted_buckets(ctx: CheckContext) -> set[str]:
 
 def _source_only_destroys(ctx: CheckContext, destroys: list[_Destroy]) -> Iterator[Hit]:
     for d in destroys:
-        name = d.shown or d.construct or f"line {getattr(d.node, 'lineno', '?')}"
+        line = d.node if isinstance(d.node, int) else getattr(d.node, "lineno", "?")
+        name = d.shown or d.construct or f"line {line}"
         if d.gate:
             message = f"{d.label} {name} is deleted with the stack whenever `{d.gate}`: `{d.code}`"
         else:
             message = f"{d.label} {name} is deleted with the stack: `{d.code}`"
-        if d.auto_delete and "auto_delete" not in d.code:
-            message += " (auto_delete_objects=True as well)"
+        if d.auto_delete and not re.search("auto_?delete", d.code, re.IGNORECASE):
+            also = "auto_delete_objects=True" if d.src.path.endswith(".py") else "autoDeleteObjects: true"
+            message += f" ({also} as well)"
         if d.label == "log group":
             message += _LOG_NOTE
         hit = Hit(message, _destroy_evidence(ctx, d), key=f"{d.src.path}:{name}")
@@ -324,6 +336,73 @@ def _source_destroys(idx: SourceIndex) -> list[_Destroy]:
             if target is not None:
                 add(target, node, idx.segment(node, 90), None)
     return order
+
+
+def _ts_destroys(tsf: TsFile) -> list[_Destroy]:
+    """The same in a TypeScript/JavaScript file: `removalPolicy: RemovalPolicy.DESTROY` and
+    `autoDeleteObjects: true` in a stateful construct's props, `x.applyRemovalPolicy(DESTROY)`
+    on one, a DESTROY branch of a `?:` reported with its condition."""
+    by_node: dict[int, _Destroy] = {}
+
+    def add(new: NewCall, line: int, code: str, gate: str | None, auto: bool = False) -> None:
+        label = _STATEFUL_CLASSES.get(new.cls)
+        if label is None or _NOT_STATEFUL_MODULES.search(new.qualified):
+            return
+        d = by_node.get(new.node.id)
+        if d is not None:
+            d.extra.append((tsf.src, line, code))
+            d.auto_delete = d.auto_delete or auto
+            if not auto and gate is None:
+                d.gate = None  # an unconditional DESTROY wins over a gated one
+            return
+        id_node = new.arg(1)
+        cid = tsf.construct_id(id_node) if id_node is not None else None
+        by_node[new.node.id] = _Destroy(tsf.src, line, cid, label, code, gate, auto, shown=cid)
+
+    for new in tsf.news():
+        props = tsf.props(new.arg(2))
+        policy = props.get("removalPolicy")
+        if policy is not None and (kind := _ts_destroy_kind(tsf, policy)) is not None:
+            add(new, tsf.line(policy), f"removalPolicy: {_ts_shown(tsf, policy)}", kind[1])
+        auto = props.get("autoDeleteObjects")
+        if auto is not None and tsf.is_true(auto):
+            add(new, tsf.line(auto), f"autoDeleteObjects: {tsf.segment(auto, 60)}", None, auto=True)
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        if func is None or func.type != "member_expression" or args is None or not args.named_children:
+            continue
+        method, receiver = func.child_by_field_name("property"), func.child_by_field_name("object")
+        if method is None or receiver is None or tsf.text(method) != "applyRemovalPolicy":
+            continue
+        kind = _ts_destroy_kind(tsf, args.named_children[0])
+        target = tsf.constructed(receiver)
+        if kind is not None and target is not None:
+            add(target, tsf.line(call), tsf.segment(call, 90), kind[1])
+    return sorted(by_node.values(), key=lambda d: d.node if isinstance(d.node, int) else 0)
+
+
+def _ts_destroy_kind(tsf: TsFile, node: Node) -> tuple[str, str | None] | None:
+    """("always", None) for DESTROY, ("gated", condition) for a DESTROY branch of `c ? a : b`."""
+    value = tsf.resolve(node)
+    if tsf.member(value) in ("RemovalPolicy.DESTROY", "DESTROY"):
+        return "always", None
+    if value.type != "ternary_expression":
+        return None
+    test = value.child_by_field_name("condition")
+    branches = [value.child_by_field_name(f) for f in ("consequence", "alternative")]
+    body, orelse = (b is not None and tsf.member(tsf.resolve(b)) == "RemovalPolicy.DESTROY" for b in branches)
+    if body and orelse:
+        return "always", None
+    if not (body or orelse) or test is None:
+        return None
+    shown = tsf.segment(test, 60)
+    return "gated", shown if body else f"!({shown})"
+
+
+def _ts_shown(tsf: TsFile, node: Node) -> str:
+    text = tsf.segment(node, 90)
+    value = tsf.resolve(node)
+    return text if value == node else f"{text} (= {tsf.segment(value, 90)})"
 
 
 def _shown(idx: SourceIndex, expr: ast.expr) -> str:

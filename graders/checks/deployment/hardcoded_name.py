@@ -337,24 +337,27 @@ def _ts_name_uses(tsf: TsFile, allowed: set[str]) -> Iterator[_NameUse]:
                 "alias/"
             ):
                 continue  # new lambda.Alias(..., { aliasName: "live" }) names a version alias
-            cid = _ts_construct(tsf, call)
+            id_node = _ts_construct(tsf, call)
+            cid = tsf.construct_id(id_node) if id_node is not None else None
+            id_parts = tsf.name_parts(id_node) if id_node is not None else None
+            label = "".join(p for p in id_parts if isinstance(p, str)) if id_parts else cid
             literal = value.type in ("string", "template_string")
             yield _NameUse(
-                tsf.src, tsf.line(value), prop, tsf.segment(value), literal, parts, cid, cls, cid, ": "
+                tsf.src, tsf.line(value), prop, tsf.segment(value), literal, parts, cid, cls, label, ": "
             )
 
 
-def _ts_construct(tsf: TsFile, call: Node) -> str | None:
-    """The id of the construct a name belongs to: the call's own (`new Bucket(this, "Id", ...)`,
-    `metric.createAlarm(this, "Id", ...)`), or that of the `new` a factory call sits in."""
+def _ts_construct(tsf: TsFile, call: Node) -> Node | None:
+    """The id argument of the construct a name belongs to: the call's own (`new Bucket(this,
+    "Id", ...)`, `metric.createAlarm(this, "Id", ...)`), or that of the `new` a factory call sits in."""
     args = call.child_by_field_name("arguments")
     own = args.named_children if call.type == "call_expression" and args is not None else []
-    if len(own) >= 3 and (cid := tsf.construct_id(own[1])) is not None:
-        return cid
+    if len(own) >= 3 and tsf.construct_id(own[1]) is not None:
+        return own[1]
     for node in [call, *tsf.ancestors(call)]:
         new = tsf.new_call(node)
-        if new is not None and new.arg(1) is not None and (cid := tsf.construct_id(new.arg(1))) is not None:
-            return cid
+        if new is not None and (id_node := new.arg(1)) is not None and tsf.construct_id(id_node) is not None:
+            return id_node
     return None
 
 
