@@ -14,13 +14,14 @@ file cannot exhaust the interpreter's stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
 from iacgrade.graders.analysis.names import ACCOUNT_REGION, AR_ENV, Part
 from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.paths import is_test_file
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
@@ -37,6 +38,7 @@ _WRAPPERS = {
 }
 # Properties that vary only with the account or region (`this.region`, `cdk.Aws.ACCOUNT_ID`).
 _AR_PROPS = {"account", "region", "ACCOUNT_ID", "REGION", "URL_SUFFIX", "PARTITION", "partition"}
+_STRING_METHODS: dict[str, Callable[[str], str]] = {"toLowerCase": str.lower, "toUpperCase": str.upper, "trim": str.strip}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 _MAX_DEPTH = 8
 
@@ -93,9 +95,8 @@ class TsFile:
             declared[key] = declared.get(key, 0) + 1
             if value is not None:
                 out.bindings[key] = value
-        for name, count in declared.items():
-            if count > 1:  # declared twice (two scopes): which one a use means is not known here
-                out.bindings.pop(name, None)
+        for twice in [k for k, count in declared.items() if count > 1]:
+            out.bindings.pop(twice, None)  # declared in two scopes: which one a use means is not known
         return out
 
     # ---- reading nodes ----------------------------------------------------------------------
@@ -295,13 +296,11 @@ class TsFile:
             ):
                 method = func.child_by_field_name("property")
                 obj = func.child_by_field_name("object")
-                name = self.text(method) if method is not None else ""
-                if obj is not None and name in ("toLowerCase", "toUpperCase", "trim"):
-                    inner = self.name_parts(obj, depth + 1)
-                    if inner is None:
-                        return None
-                    change = {"toLowerCase": str.lower, "toUpperCase": str.upper, "trim": str.strip}[name]
-                    return [change(p) if isinstance(p, str) else p for p in inner]
+                called = self.text(method) if method is not None else ""
+                change = _STRING_METHODS.get(called)
+                if obj is not None and change is not None:
+                    base = self.name_parts(obj, depth + 1)
+                    return None if base is None else [change(p) if isinstance(p, str) else p for p in base]
         return None
 
     def is_account_region(self, node: Node) -> bool:
@@ -331,14 +330,14 @@ _SUFFIXES = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs")
 
 
 def ts_files(source: SourceModel) -> list[TsFile]:
-    """The answer's TypeScript/JavaScript files as syntax trees, parsed once per answer (none for
-    an answer of another kind)."""
+    """The answer's TypeScript/JavaScript files as syntax trees, parsed once per answer; its tests
+    are not the app and are left out (none for an answer of another kind)."""
     return source.view(
         "ts-files",
         lambda: [
             TsFile.parse(src)
             for src in source.files
-            if src.inline_of is None and src.path.endswith(_SUFFIXES)
+            if src.inline_of is None and src.path.endswith(_SUFFIXES) and not is_test_file(src.path)
         ],
     )
 

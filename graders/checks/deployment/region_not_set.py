@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import SourceIndex, index_sources, subclasses
 from iacgrade.graders.analysis.pyast import call_name, iter_calls, kwarg, walk
+from iacgrade.graders.analysis.tsast import NewCall, TsFile, ts_files
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
 
 
-@check("region-not-set", lenses=("source", "synth"), kinds=("cdk-python",))
+@check("region-not-set", lenses=("source", "synth"), kinds=("cdk-python", "cdk-typescript", "cdk-javascript"))
 def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
     """A stack the answer's own app creates without an environment region.
 
     What it finds: ``MyStack(app, "Id")`` calls in the answer's own app code (the scope is an
     ``App()``) with no ``env``, or an ``env`` whose region is missing or None. An env taken from
-    ``CDK_DEFAULT_REGION`` counts as set. Answers that never instantiate a stack themselves (the
+    ``CDK_DEFAULT_REGION`` counts as set. In TypeScript and JavaScript the same holds for
+    ``new TapStack(app, "Id", { env: { account } })``: no props, props with no ``env``, an env
+    with no ``region`` (or ``region: undefined``); props built elsewhere or spread in are assumed
+    to carry one. Answers that never instantiate a stack themselves (the
     scaffold or a generated driver does it) are not reported; env passed through ``**kwargs`` or
     a props object is assumed set. The synth lens adds the stack name when the answer's own entry
     produced that stack.
@@ -49,14 +54,82 @@ def region_not_set(ctx: CheckContext) -> Iterator[Hit]:
             message = f"stack {call_name(call)}({label}) is created by the answer's app {problem}"
             key = f"{idx.src.path}:{call.lineno}"
             yield Hit(message, [ctx.source.at(idx.src, call, value=idx.segment(call, 100))], key=key)
-            stack = _synthesized_stack(ctx, call)
-            if stack:
-                yield Hit(
-                    message,
-                    [Evidence(stack=stack, value="synthesized with no region")],
-                    key=key,
-                    lens="synth",
-                )
+            name_node = kwarg(call, "stack_name") or (call.args[1] if len(call.args) > 1 else None)
+            name = name_node.value if isinstance(name_node, ast.Constant) else None
+            yield from _synth_hit(ctx, name, message, key)
+    for tsf in ts_files(ctx.source):
+        for new in tsf.news():
+            problem = _ts_missing_region(tsf, new)
+            if problem is None:
+                continue
+            label = tsf.segment(new.args[1], 60) if len(new.args) > 1 else new.cls
+            message = f"stack {new.cls}({label}) is created by the answer's app {problem}"
+            key = f"{tsf.src.path}:{tsf.line(new.node)}"
+            yield Hit(
+                message,
+                [ctx.source.at(tsf.src, tsf.line(new.node), value=tsf.segment(new.node, 100))],
+                key=key,
+            )
+            id_node = tsf.props(new.arg(2)).get("stackName") or new.arg(1)
+            stack = tsf.literal(id_node) if id_node is not None else None
+            yield from _synth_hit(ctx, stack, message, key)
+
+
+def _synth_hit(ctx: CheckContext, name: object, message: str, key: str) -> Iterator[Hit]:
+    """The synth lens: the stack, when the answer's own entry synthesized it."""
+    if ctx.synth.entry_kind == "answer" and isinstance(name, str) and name in ctx.synth.stacks:
+        yield Hit(message, [Evidence(stack=name, value="synthesized with no region")], key=key, lens="synth")
+
+
+def _ts_missing_region(tsf: TsFile, new: NewCall) -> str | None:
+    """Why a stack a TypeScript/JavaScript app creates has no region, or None when it has one
+    (or it is not a stack of the app, or we cannot tell)."""
+    scope = tsf.constructed(new.args[0]) if new.args else None
+    if scope is None or scope.cls != "App" or not _ts_is_stack(tsf, new):
+        return None
+    if len(new.args) < 3:
+        return None if _ts_class_sets_env(tsf, new.cls) else "with no props, so it has no env and no region"
+    props_node = tsf.resolve(new.args[2])
+    if props_node.type != "object" or tsf.has_spread(props_node):
+        return None  # props built elsewhere, or spread in: env may be in them
+    props = tsf.props(props_node)
+    if "env" not in props:
+        return None if _ts_class_sets_env(tsf, new.cls) else "with no env, so it has no region"
+    env = tsf.resolve(props["env"])
+    if env.type != "object" or tsf.has_spread(env):
+        return None
+    fields = tsf.props(env)
+    if "region" not in fields:
+        return "with an env that gives no region"
+    return "with region undefined" if tsf.resolve(fields["region"]).type in ("undefined", "null") else None
+
+
+def _ts_is_stack(tsf: TsFile, new: NewCall) -> bool:
+    if new.cls in _STACK_BASES:
+        return True
+    bases = {
+        tsf.text(n): tsf.text(h)
+        for c in tsf.nodes("class_declaration")
+        if (n := c.child_by_field_name("name")) is not None
+        for h in c.named_children
+        if h.type == "class_heritage"
+    }
+    if new.cls in bases:
+        return bool(re.search(r"extends\s+[\w.]*\b(Stack|Stage)\b", bases[new.cls]))
+    return new.cls.endswith("Stack") and new.cls != "NestedStack" and len(new.args) >= 2
+
+
+def _ts_class_sets_env(tsf: TsFile, cls: str) -> bool:
+    """The stack class, when this file declares it, passes an env to `super(...)` itself."""
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        if func is None or func.type != "super" or args is None or len(args.named_children) < 3:
+            continue
+        owner = next((a for a in tsf.ancestors(call) if a.type == "class_declaration"), None)
+        name = owner.child_by_field_name("name") if owner is not None else None
+        if name is not None and tsf.text(name) == cls and "env" in tsf.props(args.named_children[2]):
+            return True
+    return False
 
 
 # =====================================================================================
@@ -151,13 +224,3 @@ def _mentions_env(idx: SourceIndex, node: ast.expr) -> bool:
         ):
             return True
     return False
-
-
-def _synthesized_stack(ctx: CheckContext, call: ast.Call) -> str | None:
-    """The stack name, when the answer's own entry synthesized this stack."""
-    if ctx.synth.entry_kind != "answer":
-        return None
-    name_node = kwarg(call, "stack_name") or (call.args[1] if len(call.args) > 1 else None)
-    if isinstance(name_node, ast.Constant) and name_node.value in ctx.synth.stacks:
-        return str(name_node.value)
-    return None
