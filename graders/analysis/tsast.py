@@ -38,7 +38,11 @@ _WRAPPERS = {
 }
 # Properties that vary only with the account or region (`this.region`, `cdk.Aws.ACCOUNT_ID`).
 _AR_PROPS = {"account", "region", "ACCOUNT_ID", "REGION", "URL_SUFFIX", "PARTITION", "partition"}
-_STRING_METHODS: dict[str, Callable[[str], str]] = {"toLowerCase": str.lower, "toUpperCase": str.upper, "trim": str.strip}
+_STRING_METHODS: dict[str, Callable[[str], str]] = {
+    "toLowerCase": str.lower,
+    "toUpperCase": str.upper,
+    "trim": str.strip,
+}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 _MAX_DEPTH = 8
 

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iacgrade.graders.analysis.cfn import is_intrinsic
 from iacgrade.graders.analysis.context import CheckContext, Hit
@@ -24,8 +24,12 @@ from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_litera
 from iacgrade.graders.analysis.secret_names import SECRET_WORDS, is_secret_name
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.template import Resource
+from iacgrade.graders.analysis.tsast import TsFile, ts_files
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.paths import is_test_file
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 
 class HardcodedSecretOptions(CheckOptions):
@@ -34,7 +38,10 @@ class HardcodedSecretOptions(CheckOptions):
 
 
 @check(
-    "hardcoded-secret", lenses=("source", "template"), kinds=("cdk-python",), options=HardcodedSecretOptions
+    "hardcoded-secret",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+    options=HardcodedSecretOptions,
 )
 def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     """Passwords, API keys and tokens written into the code or the template as literals.
@@ -63,7 +70,8 @@ def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     template_hits = list(_secret_template(ctx, names)) if ctx.template.present else []
     # A literal credential in the code counts whether or not it reaches a template; hits share
     # the value as key, so the code line and the template resource of one secret merge.
-    yield from merge_lenses(ctx, template_hits, _secret_source(ctx, names), keep_unmatched=True)
+    source_hits = [*_secret_source(ctx, names), *_ts_secret_source(ctx, names)]
+    yield from merge_lenses(ctx, template_hits, source_hits, keep_unmatched=True)
 
 
 # ==== hardcoded-secret ======================================================================
@@ -258,6 +266,90 @@ def _call_secrets(
         found = _judge(f"{cid}.{key}" if cid else key, str_literal(value_node), names, named_secret=named)
         if found and value_node is not None:
             yield value_node, found
+
+
+def _ts_secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
+    """The same in TypeScript/JavaScript files: a secret-named property, variable or assignment
+    holding a literal, `SecretValue.unsafePlainText("...")`, `process.env.X || "literal"`, a
+    secret-named CfnParameter's default, and recognisable tokens in any string."""
+    for tsf in ts_files(ctx.source):
+        infra = tsf.imports_cdk()
+        seen: set[int] = set()
+        for node, secret in _ts_secrets(tsf, names):
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            if infra:
+                construct = _ts_enclosing_construct(tsf, node)
+                where = f"on {pretty(construct)}" if construct else f"in {tsf.src.path}"
+            else:
+                where = f"in application code {tsf.src.path}"
+            yield Hit(
+                _secret_message(secret, where),
+                [ctx.source.at(tsf.src, tsf.line(node), value=f"{secret.name}={_mask(secret.value)}")],
+                key="secret:" + secret.value,
+            )
+
+
+def _ts_secrets(tsf: TsFile, names: list[str]) -> Iterator[tuple[Node, _Secret]]:
+    def judged(name: str | None, value: Node | None, named: bool = False) -> Iterator[tuple[Node, _Secret]]:
+        text = tsf.string(tsf.unwrap(value)) if value is not None else None
+        found = _judge(name, text, names, named_secret=named) if name else None
+        if found and value is not None:
+            yield value, found
+
+    for pair in tsf.nodes("pair"):
+        key = pair.child_by_field_name("key")
+        name = (tsf.string(key) if key.type == "string" else tsf.text(key)) if key is not None else None
+        yield from judged(name, pair.child_by_field_name("value"))
+    for decl in tsf.nodes("variable_declarator"):
+        name_node = decl.child_by_field_name("name")
+        yield from judged(
+            tsf.text(name_node) if name_node is not None else None, decl.child_by_field_name("value")
+        )
+    for assign in tsf.nodes("assignment_expression"):
+        left = assign.child_by_field_name("left")
+        target = tsf.dotted(left) if left is not None else None
+        yield from judged(target.rsplit(".", 1)[-1] if target else None, assign.child_by_field_name("right"))
+    for binary in tsf.nodes("binary_expression"):
+        op, left = binary.child_by_field_name("operator"), binary.child_by_field_name("left")
+        var = (
+            tsf.dotted(left) if left is not None and op is not None and tsf.text(op) in ("||", "??") else None
+        )
+        if var is not None and var.startswith("process.env."):
+            yield from judged(var.removeprefix("process.env."), binary.child_by_field_name("right"))
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        called = tsf.dotted(func) if func is not None else None
+        if called and called.split(".")[-1] in ("unsafePlainText", "plainText") and "SecretValue" in called:
+            first = args.named_children[0] if args is not None and args.named_children else None
+            owner = next((a for a in tsf.ancestors(call) if a.type == "pair"), None)
+            key = owner.child_by_field_name("key") if owner is not None else None
+            yield from judged(tsf.text(key) if key is not None else "SecretValue", first, named=True)
+    for new in tsf.news():
+        field = {"CfnParameter": "default", "StringParameter": "stringValue", "CfnApiKey": "value"}.get(
+            new.cls
+        )
+        cid = tsf.literal(new.args[1]) if len(new.args) > 1 else None
+        if field is None or cid is None:
+            continue
+        named = new.cls == "CfnApiKey" or is_secret_name(cid, names)
+        yield from judged(f"{cid}.{field}", tsf.props(new.arg(2)).get(field), named=named)
+    for node in tsf.nodes("string", "template_string"):
+        text = tsf.string(node)
+        kind = _token_kind(text) if text else None
+        if kind and text:
+            yield node, _Secret("string", text, kind)
+
+
+def _ts_enclosing_construct(tsf: TsFile, node: Node) -> str | None:
+    for anc in tsf.ancestors(node):
+        new = tsf.new_call(anc)
+        if new is not None and (id_node := new.arg(1)) is not None:
+            cid = tsf.construct_id(id_node)
+            if cid is not None:
+                return cid
+    return None
 
 
 def _context_name(node: ast.AST, parent: dict[ast.AST, ast.AST]) -> str:
