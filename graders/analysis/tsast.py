@@ -250,6 +250,33 @@ class TsFile:
             value = self.unwrap(found[0]) if len(found) == 1 else value
         return self.new_call(value)
 
+    def classes(self) -> dict[str, str]:
+        """The file's classes: name -> what they extend, as written (`cdk.Stack`; "" for none)."""
+        out: dict[str, str] = {}
+        for cls in self.nodes("class_declaration", "class"):
+            name = cls.child_by_field_name("name")
+            if name is None:
+                continue
+            heritage = next((h for h in cls.named_children if h.type == "class_heritage"), None)
+            base = heritage.named_children[0] if heritage is not None and heritage.named_children else None
+            value = base.named_children[0] if base is not None and base.named_children else None
+            out[self.text(name)] = (self.dotted(value) or "") if value is not None else ""
+        return out
+
+    def stack_classes(self) -> set[str]:
+        """The file's classes that extend a Stack or Stage (NestedStack included)."""
+        return {
+            name
+            for name, base in self.classes().items()
+            if base.rsplit(".", 1)[-1] in ("Stack", "Stage", "NestedStack")
+        }
+
+    def enclosing_class(self, node: Node) -> str | None:
+        for anc in self.ancestors(node):
+            if anc.type in ("class_declaration", "class") and (name := anc.child_by_field_name("name")):
+                return self.text(name)
+        return None
+
     def ancestors(self, node: Node) -> Iterator[Node]:
         parent = node.parent
         while parent is not None:

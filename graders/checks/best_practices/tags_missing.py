@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
@@ -22,8 +22,13 @@ from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parse_modu
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.stacks import stack_class_evidence
 from iacgrade.graders.analysis.template import Resource
+from iacgrade.graders.analysis.tsast import TsFile, ts_files
 from iacgrade.graders.checks import CheckOptions, check
+from iacgrade.graders.models import Evidence
 from iacgrade.graders.prompt import tag_keys
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 
 class TagsMissingOptions(CheckOptions):
@@ -33,7 +38,12 @@ class TagsMissingOptions(CheckOptions):
     """When the task's prompt names the tags to apply, those keys replace ``required_tags``."""
 
 
-@check("tags-missing", lenses=("source", "template"), kinds=("cdk-python",), options=TagsMissingOptions)
+@check(
+    "tags-missing",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+    options=TagsMissingOptions,
+)
 def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     """Resources without the tags the rubric requires (default Environment, Owner, Project).
 
@@ -122,9 +132,10 @@ class _TagUse:
     key: str | None  # None: a key the source lens cannot read
     wide: bool  # applied to an app or stack, not one construct
     src: SourceFile
-    node: ast.AST
+    node: ast.AST | int  # a Python node, or the line (TypeScript)
     text: str
     stack_tags: bool = False  # a Stack's tags= prop: CloudFormation tags the resources at deploy time
+    answer: bool = True  # in the answer's own code (False: the scaffold's entry)
 
 
 def _tag_uses(ctx: CheckContext, index: AnswerModel) -> list[_TagUse]:
@@ -136,8 +147,111 @@ def _tag_uses(ctx: CheckContext, index: AnswerModel) -> list[_TagUse]:
         stack_vars = _stack_vars(src, stacks)
         for call in (n for n in walk(src.tree) if isinstance(n, ast.Call)) if src.tree else ():
             uses.extend(_tag_uses_of_call(index, src, call, stacks, app_names | stack_vars))
+    for tsf in ts_files(ctx.source):
+        uses.extend(_ts_tag_uses(tsf))
     uses.extend(_scaffold_tag_uses(ctx))
     return uses
+
+
+def _ts_tag_uses(tsf: TsFile, answer: bool = True) -> Iterator[_TagUse]:
+    """Tags a TypeScript/JavaScript file applies: `Tags.of(scope).add("Key", v)`,
+    `Aspects.of(scope).add(new Tag("Key", v))`, and a stack's `tags: {...}` prop."""
+    stacks = tsf.stack_classes()
+
+    def wide(scope: Node) -> bool:
+        scope = tsf.resolve(scope)
+        if scope.type == "this":
+            return tsf.enclosing_class(scope) in stacks
+        made = tsf.constructed(scope)
+        if made is not None:
+            return made.cls == "App" or made.cls in stacks or made.cls.endswith("Stack")
+        func = scope.child_by_field_name("function") if scope.type == "call_expression" else None
+        return func is not None and (tsf.dotted(func) or "").endswith("Stack.of")
+
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        if func is None or func.type != "member_expression" or args is None or not args.named_children:
+            continue
+        method, of = func.child_by_field_name("property"), func.child_by_field_name("object")
+        if method is None or tsf.text(method) != "add" or of is None or of.type != "call_expression":
+            continue
+        of_func, of_args = of.child_by_field_name("function"), of.child_by_field_name("arguments")
+        of_name = (tsf.dotted(of_func) if of_func is not None else None) or ""
+        scope = of_args.named_children[0] if of_args is not None and of_args.named_children else None
+        if scope is None:
+            continue
+        key_node: Node | None = None
+        if of_name.endswith("Tags.of"):
+            key_node = args.named_children[0]
+        elif (
+            of_name.endswith("Aspects.of")
+            and (tag := tsf.new_call(args.named_children[0]))
+            and tag.cls == "Tag"
+        ):
+            key_node = tag.arg(0)
+        if key_node is not None:
+            text = tsf.segment(call, 100)
+            for key in _ts_keys(tsf, key_node):
+                yield _TagUse(key, wide(scope), tsf.src, tsf.line(call), text, answer=answer)
+    stack_props = [new.arg(2) for new in tsf.news() if new.cls in stacks or new.cls.endswith("Stack")]
+    for props in [*stack_props, *_ts_super_props(tsf)]:
+        tags = tsf.props(props).get("tags")
+        if tags is None:
+            continue
+        keys: list[str | None] = list(tsf.props(tags))
+        if not keys or tsf.has_spread(tags):
+            keys.append(None)
+        shown = f"tags: {tsf.segment(tags, 60)}: keys {', '.join(k or '?' for k in keys)}"
+        for key in keys:
+            yield _TagUse(key, True, tsf.src, tsf.line(tags), shown, stack_tags=True, answer=answer)
+
+
+def _ts_keys(tsf: TsFile, key: Node) -> list[str | None]:
+    """The tag key(s) of a `Tags.of(x).add(key, ...)`: a literal, or each key of the object a loop
+    walks (`Object.entries(tags).forEach(([key, value]) => ...)`, `for (const [key, v] of
+    Object.entries(tags))`); None for a key that cannot be read."""
+    literal = tsf.literal(key)
+    if literal is not None or key.type != "identifier":
+        return [literal]
+    name = tsf.text(key)
+    for anc in tsf.ancestors(key):
+        walked: Node | None = None
+        if anc.type == "arrow_function" and anc.parent is not None and anc.parent.type == "arguments":
+            params = anc.child_by_field_name("parameters")
+            call = anc.parent.parent
+            func = call.child_by_field_name("function") if call is not None else None
+            if params is not None and _first_of_pair(tsf, params) == name and func is not None:
+                walked = func.child_by_field_name("object") if func.type == "member_expression" else None
+        elif anc.type == "for_in_statement" and _first_of_pair(tsf, anc.child_by_field_name("left")) == name:
+            walked = anc.child_by_field_name("right")
+        if walked is None:
+            continue
+        func = walked.child_by_field_name("function") if walked.type == "call_expression" else None
+        args = walked.child_by_field_name("arguments")
+        if func is None or tsf.dotted(func) != "Object.entries" or args is None or not args.named_children:
+            return [None]
+        source = args.named_children[0]
+        keys: list[str | None] = list(tsf.props(source))
+        return keys + [None] if not keys or tsf.has_spread(source) else keys
+    return [None]
+
+
+def _first_of_pair(tsf: TsFile, node: Node | None) -> str | None:
+    """`key` in `([key, value])` or `const [key, value]`."""
+    while node is not None and node.type != "array_pattern":
+        node = node.named_children[0] if node.named_children else None
+    first = node.named_children[0] if node is not None and node.named_children else None
+    return tsf.text(first) if first is not None and first.type == "identifier" else None
+
+
+def _ts_super_props(tsf: TsFile) -> Iterator[Node]:
+    """The props a stack class passes to `super(scope, id, props)`."""
+    stacks = tsf.stack_classes()
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        if func is not None and func.type == "super" and args is not None and len(args.named_children) >= 3:
+            if tsf.enclosing_class(call) in stacks:
+                yield args.named_children[2]
 
 
 def _tag_uses_of_call(
@@ -276,6 +390,12 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
     entry = ctx.synth.entry or ctx.sample.entry_file
     if not entry or entry not in ws.scaffold_files:
         return []
+    if entry.endswith((".ts", ".js", ".mjs", ".cjs")):
+        try:
+            text = (Path(ws.root) / entry).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return []
+        return list(_ts_tag_uses(TsFile.parse(SourceFile(entry, text, None, None)), answer=False))
     try:
         text = (Path(ws.root) / entry).read_text(encoding="utf-8")
         tree = parse_module(text)
@@ -287,7 +407,9 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr == "add" and isinstance(func.value, ast.Call):
             if dotted(func.value.func).endswith("Tags.of") and call.args:
-                out.append(_TagUse(str_literal(call.args[0]), True, src, call, text_of(call, 100)))
+                out.append(
+                    _TagUse(str_literal(call.args[0]), True, src, call, text_of(call, 100), answer=False)
+                )
     return out
 
 
@@ -321,9 +443,9 @@ def _tags_template(
     )
     evidence = [r.evidence(value="no " + ", ".join(absent) + " tag") for r, absent in lacking[:5]]
     hits = [Hit(message, evidence, key="tags-missing", lens="template")]
-    src_ev = [ctx.source.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources]
+    src_ev = [ctx.source.at(u.src, u.node, value=u.text) for u in uses if u.answer]
     if not src_ev:
-        src_ev = stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(missing))
+        src_ev = _stack_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(missing))
     if src_ev:
         hits.append(Hit(message, src_ev[:5], key="tags-missing", lens="source"))
     return hits
@@ -341,7 +463,8 @@ def _share(n: int, total: int) -> str:
 def _tags_source(
     ctx: CheckContext, index: AnswerModel, required: list[str], uses: list[_TagUse], whose: str
 ) -> list[Hit]:
-    if not index.sources or any(u.key is None and u.wide for u in uses):
+    has_code = bool(index.sources) or any(tsf.imports_cdk() for tsf in ts_files(ctx.source))
+    if not has_code or any(u.key is None and u.wide for u in uses):
         return []  # no CDK code, or app/stack tags whose keys we cannot read: stay silent
     applied = {u.key.lower() for u in uses if u.key}
     never = [k for k in required if k.lower() not in applied]
@@ -360,9 +483,20 @@ def _tags_source(
         message += " (the answer applies no tags at all)"
     elif partial:
         message += f"; {', '.join(partial)} only on some constructs"
-    evidence = [ctx.source.at(u.src, u.node, value=u.text) for u in uses if u.src in index.sources][:5]
+    evidence = [ctx.source.at(u.src, u.node, value=u.text) for u in uses if u.answer][:5]
     if not evidence:
-        evidence = stack_class_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(never))
+        evidence = _stack_evidence(ctx, index, "no Tags.of(...).add or tags= for " + ", ".join(never))
     if not evidence:
         return []  # no stack and no tag anywhere: an answer with nothing to tag is not judged
     return [Hit(message, evidence, key="tags-missing", lens="source")]
+
+
+def _stack_evidence(ctx: CheckContext, index: AnswerModel, value: str) -> list[Evidence]:
+    """The answer's stack classes, Python or TypeScript, as the place the tags belong."""
+    out = stack_class_evidence(ctx, index, value)
+    for tsf in ts_files(ctx.source):
+        for cls in tsf.nodes("class_declaration"):
+            name = cls.child_by_field_name("name")
+            if name is not None and tsf.text(name) in tsf.stack_classes():
+                out.append(ctx.source.at(tsf.src, tsf.line(cls), value=f"class {tsf.text(name)}: {value}"))
+    return out

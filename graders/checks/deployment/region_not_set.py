@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 
 from iacgrade.graders.analysis.context import CheckContext, Hit
@@ -107,15 +106,9 @@ def _ts_missing_region(tsf: TsFile, new: NewCall) -> str | None:
 def _ts_is_stack(tsf: TsFile, new: NewCall) -> bool:
     if new.cls in _STACK_BASES:
         return True
-    bases = {
-        tsf.text(n): tsf.text(h)
-        for c in tsf.nodes("class_declaration")
-        if (n := c.child_by_field_name("name")) is not None
-        for h in c.named_children
-        if h.type == "class_heritage"
-    }
-    if new.cls in bases:
-        return bool(re.search(r"extends\s+[\w.]*\b(Stack|Stage)\b", bases[new.cls]))
+    classes = tsf.classes()
+    if new.cls in classes:
+        return new.cls in tsf.stack_classes() and classes[new.cls].rsplit(".", 1)[-1] != "NestedStack"
     return new.cls.endswith("Stack") and new.cls != "NestedStack" and len(new.args) >= 2
 
 
@@ -125,9 +118,7 @@ def _ts_class_sets_env(tsf: TsFile, cls: str) -> bool:
         func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
         if func is None or func.type != "super" or args is None or len(args.named_children) < 3:
             continue
-        owner = next((a for a in tsf.ancestors(call) if a.type == "class_declaration"), None)
-        name = owner.child_by_field_name("name") if owner is not None else None
-        if name is not None and tsf.text(name) == cls and "env" in tsf.props(args.named_children[2]):
+        if tsf.enclosing_class(call) == cls and "env" in tsf.props(args.named_children[2]):
             return True
     return False
 
