@@ -20,6 +20,7 @@ import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from iacgrade.graders.analysis.context import CheckContext
 from iacgrade.graders.analysis.model import names, template_key
@@ -36,7 +37,11 @@ from iacgrade.graders.analysis.pyast import (
 )
 from iacgrade.graders.analysis.source import SourceFile, parse_source
 from iacgrade.graders.analysis.template import Resource
+from iacgrade.graders.analysis.tsast import TsFile, ts_files
 from iacgrade.graders.models import Evidence
+
+if TYPE_CHECKING:
+    from tree_sitter import Node as TsNode
 
 PLACEHOLDER = "0"  # stands for an f-string's {...}: a valid expression inside or outside quotes
 
@@ -52,8 +57,8 @@ class InlineCode:
     construct_text: str | None = None  # the id as written when it is not a plain string: f"{name}-fn"
     # source lens
     src: SourceFile | None = None
-    call: ast.Call | None = None
-    string_node: ast.expr | None = None  # the literal, when code line k is at its line + k - 1
+    call_line: int | None = None  # the line of the call that gives the code
+    string_line: int | None = None  # the literal's line, when code line k is at that line + k - 1
     # template lens
     resource: Resource | None = None
 
@@ -67,18 +72,18 @@ class InlineCode:
         """The code as a SourceFile of its own (``inline_of`` points at the outer file and call line)."""
         path = self.src.path if self.src else (self.resource.logical_id if self.resource else "inline")
         parsed = parse_source(f"{path} (inline code)", self.code)
-        if self.src is not None and self.call is not None:
-            parsed.inline_of = (self.src.path, self.call.lineno)
+        if self.src is not None and self.call_line is not None:
+            parsed.inline_of = (self.src.path, self.call_line)
         return parsed
 
     def evidence(self, ctx: CheckContext, code_line: int | None = None, value: str | None = None) -> Evidence:
         """file:line of the outer file: the exact line when the literal maps 1:1, else the call line."""
         if self.resource is not None and self.src is None:
             return self.resource.evidence(value=value)
-        assert self.src is not None and self.call is not None
-        line = self.call.lineno
-        if code_line is not None and self.string_node is not None:
-            line = self.string_node.lineno + code_line - 1
+        assert self.src is not None and self.call_line is not None
+        line = self.call_line
+        if code_line is not None and self.string_line is not None:
+            line = self.string_line + code_line - 1
         return Evidence(file=self.src.path, line=line, md_line=self.src.md_line(line), value=value)
 
 
@@ -111,9 +116,68 @@ def source_inline_code(src: SourceFile) -> Iterator[InlineCode]:
                 cid,
                 cid_text,
                 src=src,
-                call=call,
-                string_node=literal if exact and literal is not None else None,
+                call_line=call.lineno,
+                string_line=literal.lineno if exact and literal is not None else None,
             )
+
+
+def typescript_inline_code(tsf: TsFile) -> Iterator[InlineCode]:
+    """Inline Lambda code in a TypeScript/JavaScript file: `Code.fromInline(...)` and
+    `new InlineCode(...)`, with the runtime and handler of the function it is given to."""
+    for node in tsf.nodes("call_expression", "new_expression"):
+        func = node.child_by_field_name("function" if node.type == "call_expression" else "constructor")
+        args = node.child_by_field_name("arguments")
+        name = (tsf.dotted(func) if func is not None else None) or ""
+        if (
+            not args
+            or not args.named_children
+            or not re.search(r"(^|\.)(Code\.fromInline|InlineCode)$", name)
+        ):
+            continue
+        owner = next((n for a in tsf.ancestors(node) if (n := tsf.new_call(a)) and len(n.args) >= 3), None)
+        props = tsf.props(owner.arg(2)) if owner is not None else {}
+        runtime_node, handler_node = props.get("runtime"), props.get("handler")
+        runtime = _runtime_name(tsf.dotted(runtime_node) or "") if runtime_node is not None else None
+        handler = tsf.literal(handler_node) if handler_node is not None else None
+        id_node = owner.arg(1) if owner is not None else None
+        cid = tsf.construct_id(id_node) if id_node is not None else None
+        cid_text = tsf.segment(id_node, 60) if id_node is not None and cid and "{}" in cid else None
+        code, string_line = _ts_code_text(tsf, args.named_children[0])
+        if code is None:
+            continue
+        yield InlineCode(
+            code,
+            string_line is not None,
+            _language(runtime, code),
+            runtime,
+            handler,
+            cid,
+            cid_text,
+            src=tsf.src,
+            call_line=tsf.line(node),
+            string_line=string_line,
+        )
+
+
+def _ts_code_text(tsf: TsFile, node: TsNode) -> tuple[str | None, int | None]:
+    """The code a string gives, `${...}` parts as PLACEHOLDER, and the line its first line is on
+    when the code maps line for line onto the file (a template string with no substitution)."""
+    value = tsf.resolve(node)
+    exact = tsf.string(value)
+    if exact is not None:
+        return exact, tsf.line(value) if value.type == "template_string" else None
+    if value.type == "template_string":
+        parts = [
+            PLACEHOLDER if c.type == "template_substitution" else tsf.string_piece(c)
+            for c in value.named_children
+        ]
+        return "".join(parts), None
+    if value.type == "binary_expression":  # 'line 1\n' + 'line 2\n'
+        left, right = value.child_by_field_name("left"), value.child_by_field_name("right")
+        lt = _ts_code_text(tsf, left)[0] if left is not None else None
+        rt = _ts_code_text(tsf, right)[0] if right is not None else None
+        return (lt + rt if lt is not None and rt is not None else None), None
+    return None, None
 
 
 def _is_lambda_inline(call: ast.Call, tree: ast.Module) -> bool:
@@ -183,9 +247,12 @@ _RUNTIME_RE = re.compile(r"^(PYTHON|NODEJS)_(\d+)_(\d+|X)$")
 
 def _runtime(owner: ast.Call) -> str | None:
     node = kwarg(owner, "runtime")
-    if node is None:
-        return None
-    name = dotted(node).rsplit(".", 1)[-1]
+    return None if node is None else _runtime_name(dotted(node))
+
+
+def _runtime_name(written: str) -> str | None:
+    """`python3.12` for `lambda.Runtime.PYTHON_3_12`, `nodejs20.x` for `Runtime.NODEJS_20_X`."""
+    name = written.rsplit(".", 1)[-1]
     m = _RUNTIME_RE.match(name)
     if not m:
         return None
@@ -371,6 +438,7 @@ def pair_inline_code(ctx: CheckContext) -> list[tuple[InlineCode | None, InlineC
     all) stands alone; so does a template piece the source lens could not resolve.
     """
     sources = [ic for src in ctx.source.parsed() for ic in source_inline_code(src)]
+    sources += [ic for tsf in ts_files(ctx.source) for ic in typescript_inline_code(tsf)]
     templates = list(template_inline_code(ctx))
     pairs: list[tuple[InlineCode | None, InlineCode | None]] = []
     used: set[int] = set()

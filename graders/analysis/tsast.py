@@ -198,13 +198,9 @@ class TsFile:
             return None
         out: list[str] = []
         for child in node.named_children:
-            if child.type == "string_fragment":
-                out.append(self.text(child))
-            elif child.type == "escape_sequence":
-                raw = self.text(child)[1:]
-                out.append(_ESCAPES.get(raw, raw))
-            else:  # a template substitution
+            if child.type == "template_substitution":
                 return None
+            out.append(self.string_piece(child))
         return "".join(out)
 
     def construct_id(self, node: Node) -> str | None:
@@ -219,6 +215,13 @@ class TsFile:
             for c in node.named_children
             if c.type in ("template_substitution", "string_fragment")
         )
+
+    def string_piece(self, node: Node) -> str:
+        """The text of one piece of a string: a fragment, or an escape sequence decoded."""
+        if node.type == "escape_sequence":
+            raw = self.text(node)[1:]
+            return _ESCAPES.get(raw, raw)
+        return self.text(node)
 
     def literal(self, node: Node) -> str | None:
         """A string the node holds for certain: a literal, or a name declared once as one."""
@@ -301,11 +304,8 @@ class TsFile:
                     if sub is None:
                         return None
                     parts += sub
-                elif child.type == "string_fragment":
-                    parts.append(self.text(child))
-                elif child.type == "escape_sequence":
-                    raw = self.text(child)[1:]
-                    parts.append(_ESCAPES.get(raw, raw))
+                else:
+                    parts.append(self.string_piece(child))
             return parts
         if node.type == "binary_expression":
             op = node.child_by_field_name("operator")

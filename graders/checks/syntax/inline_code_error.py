@@ -18,7 +18,11 @@ from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
 
 
-@check("inline-code-error", lenses=("source", "template"), kinds=("cdk-python",))
+@check(
+    "inline-code-error",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+)
 def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     """Inline Lambda code that cannot run: unparsable, missing imports, unavailable modules or a wrong handler.
 
@@ -101,8 +105,8 @@ class _InlineUnit:
 def _inline_key(s: InlineCode | None, t: InlineCode | None) -> str:
     if t is not None:
         return f"inline:{t.resource.logical_id if t.resource else t.label}"
-    assert s is not None and s.src is not None and s.call is not None
-    return f"inline:{s.src.path}:{s.call.lineno}"
+    assert s is not None and s.src is not None and s.call_line is not None
+    return f"inline:{s.src.path}:{s.call_line}"
 
 
 def _unique(evidence: list[Evidence]) -> list[Evidence]:
