@@ -52,7 +52,8 @@ def tags_missing(ctx: CheckContext) -> Iterable[Hit]:
     Stack's own `tags=` prop is applied by CloudFormation at deploy time, so it is read from the
     source); one finding names the missing keys, how many resources lack each and a few of
     them. Keys match case-insensitively. Without a template, the source lens reports only keys
-    that no `Tags.of(...).add`, `tags=` or scaffold app tag ever applies.
+    that no `Tags.of(...).add`, `tags=` or scaffold app tag ever applies. In TypeScript and
+    JavaScript the keys of an `Object.entries(tags).forEach(...)` loop are read too.
 
     Why it matters: without owner, project and environment tags nobody can allocate cost,
     find who to page or clean up a forgotten stack.

@@ -58,7 +58,9 @@ def destroy_stateful(ctx: CheckContext) -> Iterator[Hit]:
     only the answer's own ``RemovalPolicy.DESTROY`` / ``apply_removal_policy`` puts it there
     (instances of an Aurora cluster are Delete by CDK's default and are skipped). In the source,
     ``removal_policy=RemovalPolicy.DESTROY``, ``apply_removal_policy(DESTROY)``,
-    ``cfn_options.deletion_policy = DELETE`` and ``auto_delete_objects=True`` on those constructs.
+    ``cfn_options.deletion_policy = DELETE`` and ``auto_delete_objects=True`` on those constructs
+    (in TypeScript and JavaScript: ``removalPolicy: RemovalPolicy.DESTROY``,
+    ``applyRemovalPolicy(...)``, ``autoDeleteObjects: true``).
     When a template exists it decides (a DESTROY gated to non-production stages counts only if
     it applies to the stage that synthesized); without one, the source reports unconditional and
     gated DESTROY alike and names the gate. Queues and secrets are not reported: CDK deletes them

@@ -60,7 +60,9 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     in through props from app.py, say). In a template the answer wrote itself (a CloudFormation
     answer) the template is the source: a literal ``BucketName: my-bucket`` counts, and so does
     an ``!Sub`` whose only variables are the account and region; an ``!Sub`` with
-    ``${AWS::StackName}`` or a parameter (an environment suffix) varies and does not.
+    ``${AWS::StackName}`` or a parameter (an environment suffix) varies and does not. In CDK
+    TypeScript and JavaScript the same props are read in their own spelling (``tableName:
+    "orders"``, a template string with only ``${this.account}``/``${this.region}`` parts).
 
     Why it matters: a fixed physical name can exist only once per account (and region, or
     globally for buckets), so a second environment or a second copy of the stack fails to

@@ -53,7 +53,9 @@ def hardcoded_secret(ctx: CheckContext) -> Iterator[Hit]:
     and AWS access key ids or other recognisable tokens anywhere, including the answer's
     application code (Lambda handlers, scripts). Placeholders (`CHANGE_ME`, `<your-key>`),
     references (ARNs, `{{resolve:...}}`) and the names of secrets (`DB_SECRET_NAME: "prod/db"`)
-    are not secrets. Unit tests are not read.
+    are not secrets. Unit tests are not read. CDK TypeScript and JavaScript are read the same
+    way (secret-named properties and variables, ``SecretValue.unsafePlainText("...")``,
+    ``process.env.X || "literal"``).
 
     Why it matters: a literal credential ends up in the repository, the synthesized template,
     the Lambda console and every log that prints the configuration; it cannot be rotated

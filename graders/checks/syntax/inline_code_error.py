@@ -35,7 +35,9 @@ def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     Node.js code that requires modules its runtime does not provide (`aws-sdk` v2 on nodejs18.x
     and later, which ship only the v3 `@aws-sdk/*` clients; `aws-xray-sdk-core` on any runtime),
     and Python code of a template function with no layers that imports, at its top level,
-    modules beyond the standard library and boto3 (`pymysql`, `requests`).
+    modules beyond the standard library and boto3 (`pymysql`, `requests`). In CDK TypeScript and
+    JavaScript the code of `Code.fromInline(...)` / `new InlineCode(...)` is read (a template
+    string's `${...}` parts stand for a value).
 
     Why it matters: CloudFormation deploys such a function without complaint; it fails on its
     first invocation (ImportModuleError, NameError, "Cannot find module").
