@@ -70,7 +70,14 @@ def tool_versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("constructs", "cfn-lint", "pyflakes", "markdown-it-py"):
+    for name in (
+        "constructs",
+        "cfn-lint",
+        "pyflakes",
+        "markdown-it-py",
+        "tree-sitter",
+        "tree-sitter-typescript",
+    ):
         try:
             found[name] = version(name)
         except PackageNotFoundError:

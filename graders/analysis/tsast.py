@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from iacgrade.graders.analysis.names import ACCOUNT_REGION, AR_ENV, Part
 from iacgrade.graders.analysis.source import SourceFile
+from iacgrade.graders.ingest import mostly_binary
 from iacgrade.graders.paths import is_test_file
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ _WRAPPERS = {
 }
 # Properties that vary only with the account or region (`this.region`, `cdk.Aws.ACCOUNT_ID`).
 _AR_PROPS = {"account", "region", "ACCOUNT_ID", "REGION", "URL_SUFFIX", "PARTITION", "partition"}
+_CLASS_RE = re.compile(
+    r"^[ \t]*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+(\w+)(?:\s+extends\s+([\w.]+))?", re.M
+)
 _STRING_METHODS: dict[str, Callable[[str], str]] = {
     "toLowerCase": str.lower,
     "toUpperCase": str.upper,
@@ -254,7 +258,10 @@ class TsFile:
         return self.new_call(value)
 
     def classes(self) -> dict[str, str]:
-        """The file's classes: name -> what they extend, as written (`cdk.Stack`; "" for none)."""
+        """The file's classes: name -> what they extend, as written (`cdk.Stack`; "" for none).
+
+        A class the parser could not close (the file is cut off inside it) is found in the text.
+        """
         out: dict[str, str] = {}
         for cls in self.nodes("class_declaration", "class"):
             name = cls.child_by_field_name("name")
@@ -264,7 +271,16 @@ class TsFile:
             base = heritage.named_children[0] if heritage is not None and heritage.named_children else None
             value = base.named_children[0] if base is not None and base.named_children else None
             out[self.text(name)] = (self.dotted(value) or "") if value is not None else ""
+        for _, written, extends in self._written_classes():
+            out.setdefault(written, extends)
         return out
+
+    def _written_classes(self) -> list[tuple[int, str, str]]:
+        """(line, name, base) of every `class Name extends Base` in the text."""
+        return [
+            (self.src.text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2) or "")
+            for m in _CLASS_RE.finditer(self.src.text)
+        ]
 
     def stack_classes(self) -> set[str]:
         """The file's classes that extend a Stack or Stage (NestedStack included)."""
@@ -275,9 +291,14 @@ class TsFile:
         }
 
     def enclosing_class(self, node: Node) -> str | None:
+        """The class a node is written in (in a file cut off inside a class: the last one
+        declared above it)."""
         for anc in self.ancestors(node):
             if anc.type in ("class_declaration", "class") and (name := anc.child_by_field_name("name")):
                 return self.text(name)
+        if self.root.has_error:
+            above = [name for line, name, _ in self._written_classes() if line <= self.line(node)]
+            return above[-1] if above else None
         return None
 
     def ancestors(self, node: Node) -> Iterator[Node]:
@@ -368,9 +389,24 @@ def ts_files(source: SourceModel) -> list[TsFile]:
         lambda: [
             TsFile.parse(src)
             for src in source.files
-            if src.inline_of is None and src.path.endswith(_SUFFIXES) and not is_test_file(src.path)
+            if src.inline_of is None
+            and src.path.endswith(_SUFFIXES)
+            and not is_test_file(src.path)
+            and _readable(src.text)
         ],
     )
+
+
+# A file the source lens reads at most: real CDK files are under 100 KB; a bigger one is junk, and
+# parsing it in the grading process (a few seconds per MB) is time no answer deserves.
+MAX_SOURCE_BYTES = 256_000
+
+
+def _readable(text: str) -> bool:
+    """Worth a syntax tree: not too big, not binary."""
+    if len(text) > MAX_SOURCE_BYTES:
+        return False
+    return not mostly_binary(text[:4096].encode("utf-8", "replace"))
 
 
 def camel(snake: str) -> str:
