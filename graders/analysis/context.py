@@ -1,7 +1,8 @@
 """What a check sees: the answer, its build's outcome, and the two models built from them.
 
 Checks read through two lenses. The source lens reads the source model of the answer's kind
-(graders.analysis.source: Python's AST, TypeScript's compiler diagnostics, a template's text;
+(graders.analysis.source: Python's AST, TypeScript's syntax tree and compiler diagnostics, a
+template's text;
 it works when the build fails and gives file:line). The template lens reads the template model
 (graders.analysis.template: the CloudFormation the build gave, the same for every kind; exact,
 sees CDK's defaults, gives stack + logical id + CDK path).

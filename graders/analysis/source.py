@@ -2,7 +2,8 @@
 
 Each kind of answer gives one (graders.kinds): CDK Python its files parsed with ``ast`` (the
 analysis model of graders.analysis.model is built on it once per answer, a ``view``); CDK
-TypeScript its files' text and the compiler's diagnostics against aws-cdk-lib's types; a
+TypeScript its files' text (with their tree-sitter syntax trees as a view, graders.analysis.tsast)
+and the compiler's diagnostics against aws-cdk-lib's types; a
 CloudFormation answer its template text. Source-lens checks read it, and say which kinds they
 can read; on any other kind they are handed an empty one.
 """

@@ -105,8 +105,11 @@ class CdkTypeScript(Kind):
     language: ClassVar[str] = "typescript"
     entry_names: ClassVar[tuple[str, ...]] = ("bin/tap.ts",)
     typecheck: ClassVar[bool] = True
+    # The source lens reads few checks of these categories in TypeScript/JavaScript (secrets,
+    # DESTROY, names, tags, inline code, region): a category none of them hit is left unscored.
     unreadable_note: ClassVar[str] = (
-        "no template was synthesized, and these checks do not read TypeScript/JavaScript source"
+        "no template was synthesized, and most of these checks read only the template of a "
+        "TypeScript/JavaScript answer"
     )
 
     def recognises(self, extraction: Extraction) -> bool:
@@ -163,8 +166,8 @@ class CdkTypeScript(Kind):
         }
 
     def source_model(self, files: list[ExtractedFile], synth: SynthResult) -> SourceModel:
-        """The answer's TypeScript/JavaScript text (no syntax tree: the compiler reads it in the build)
-        and the compiler's errors on it."""
+        """The answer's TypeScript/JavaScript text and the compiler's errors on it; the source-lens
+        checks read the files' syntax trees (graders.analysis.tsast), parsed on first use."""
         return SourceModel(
             [SourceFile(f.path, f.content, None, None, f) for f in files if f.language in NODE_LANGS],
             diagnostics=synth.diagnostics,
