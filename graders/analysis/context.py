@@ -3,9 +3,8 @@
 Checks read through two lenses. The source lens reads the source model of the answer's kind
 (graders.analysis.source: Python's AST, TypeScript's syntax tree and compiler diagnostics, a
 template's text; it works when the build fails and gives file:line). The template lens reads the
-template model
-(graders.analysis.template: the CloudFormation the build gave, the same for every kind; exact,
-sees CDK's defaults, gives stack + logical id + CDK path).
+template model (graders.analysis.template: the CloudFormation the build gave, the same for every
+kind; exact, sees CDK's defaults, gives stack + logical id + CDK path).
 """
 
 from __future__ import annotations
