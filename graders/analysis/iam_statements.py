@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iacgrade.graders.analysis.cfn import as_list, policy_statements, sub_text
 from iacgrade.graders.analysis.context import CheckContext, Hit
@@ -23,7 +23,11 @@ from iacgrade.graders.analysis.model import (
 from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.template import Resource
+from iacgrade.graders.analysis.tsast import NewCall, TsFile, ts_files
 from iacgrade.graders.models import Evidence
+
+if TYPE_CHECKING:
+    from tree_sitter import Node as TsNode
 
 # Where policy documents sit in a template: (resource type, property path, identity policy?).
 # Identity policies are attached to principals; resource policies carry their own Principal.
@@ -187,21 +191,41 @@ def attached_policies(res: Resource, by_id: dict[tuple[str, str], Resource]) -> 
 
 @dataclass
 class SrcStatement:
-    """A policy statement the source writes (PolicyStatement call or a JSON-shaped dict)."""
+    """A policy statement the source writes (PolicyStatement call or a JSON-shaped dict).
 
-    idx: SourceIndex
-    node: ast.AST
+    For Python, ``idx`` is the file's index and the nodes are its AST; for TypeScript and
+    JavaScript, ``file`` is the file and the "nodes" are line numbers.
+    """
+
+    idx: SourceIndex | None
+    node: ast.AST | int
     deny: bool = False
-    actions: list[tuple[str, ast.AST]] = field(default_factory=list)
-    star_resource: ast.AST | None = None
+    actions: list[tuple[str, ast.AST | int]] = field(default_factory=list)
+    star_resource: ast.AST | int | None = None
     principals: bool = False
     account_root: bool = False
     conditions: bool = False
     owner: str | None = None
+    file: SourceFile | None = None
 
     @property
     def src(self) -> SourceFile:
-        return self.idx.src
+        if self.idx is not None:
+            return self.idx.src
+        assert self.file is not None
+        return self.file
+
+    @property
+    def line(self) -> int:
+        return self.node if isinstance(self.node, int) else getattr(self.node, "lineno", 0)
+
+    def shown(self, limit: int = 100) -> str:
+        """The statement as written (its first line, for TypeScript), on one line."""
+        if self.idx is not None and not isinstance(self.node, int):
+            return self.idx.segment(self.node, limit)
+        lines = self.src.text.splitlines()
+        text = lines[self.line - 1].strip() if 0 < self.line <= len(lines) else ""
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def source_statements(ctx: CheckContext) -> list[SrcStatement]:
@@ -224,6 +248,7 @@ def _source_statements(ctx: CheckContext) -> list[SrcStatement]:
                 out.append(from_dict(idx, node))
     kept = []
     for stmt in out:
+        assert stmt.idx is not None and not isinstance(stmt.node, int)
         if is_dead(stmt.idx, stmt.node):
             continue  # built but never attached to anything: it grants nothing
         owner = owner_call_of(stmt.idx, stmt.node)
@@ -232,10 +257,134 @@ def _source_statements(ctx: CheckContext) -> list[SrcStatement]:
         if stmt.owner is None:
             stmt.owner = construct_id(owner) if owner is not None else None
         kept.append(stmt)
+    for tsf in ts_files(ctx.source):
+        if tsf.imports_cdk():
+            kept += ts_statements(tsf)
     return kept
 
 
-def statement_strings(idx: SourceIndex, node: ast.AST | None) -> list[tuple[str, ast.AST]]:
+# ---- TypeScript / JavaScript ---------------------------------------------------------------------
+# Calls that attach a statement to the construct they are called on (`fn.addToRolePolicy(s)`).
+_TS_ATTACH = re.compile(r"^addTo\w*Policy$|^addStatements$")
+
+
+def ts_statements(tsf: TsFile) -> list[SrcStatement]:
+    """The IAM statements a TypeScript/JavaScript file writes: `new PolicyStatement({...})` (with
+    its later `addActions`/`addResources`/... calls), `PolicyStatement.fromJson({...})` and
+    JSON-shaped statement objects (`{ Effect, Action, Resource }`), each with the construct it
+    is attached to; statements of VPC endpoint policies are left out."""
+    out: list[tuple[SrcStatement, TsNode]] = []
+    for new in tsf.news():
+        if new.cls == "PolicyStatement":
+            stmt = _ts_from_props(tsf, new.node, tsf.props(new.arg(0)), _TS_STATEMENT_KEYS)
+            _ts_steps(tsf, new.node, stmt)
+            out.append((stmt, new.node))
+    for obj in tsf.nodes("object"):
+        props = tsf.props(obj)
+        if "Action" in props and props.keys() & {"Effect", "Resource"}:
+            out.append((_ts_from_props(tsf, obj, props, _JSON_STATEMENT_KEYS), obj))
+    kept = []
+    for stmt, node in out:
+        owner = _ts_owner(tsf, node)
+        if owner is not None and ENDPOINT.search(owner.qualified):
+            continue  # a VPC endpoint policy filters traffic; AWS's default one allows "*"
+        id_node = owner.arg(1) if owner is not None else None
+        if id_node is not None:
+            stmt.owner = tsf.construct_id(id_node)
+        kept.append(stmt)
+    return kept
+
+
+# (effect, actions, resources, conditions, principals) as each shape spells them
+_TS_STATEMENT_KEYS = ("effect", "actions", "resources", "conditions", "principals")
+_JSON_STATEMENT_KEYS = ("Effect", "Action", "Resource", "Condition", "Principal")
+
+
+def _ts_from_props(
+    tsf: TsFile, node: TsNode, props: dict[str, TsNode], keys: tuple[str, ...]
+) -> SrcStatement:
+    effect, actions, resources, conditions, principals = (props.get(k) for k in keys)
+    stmt = SrcStatement(None, tsf.line(node), file=tsf.src)
+    if effect is not None:
+        stmt.deny = (tsf.member(effect) or "").endswith("DENY") or tsf.literal(effect) == "Deny"
+    stmt.actions = _ts_strings(tsf, actions)
+    stmt.star_resource = next((line for text, line in _ts_strings(tsf, resources) if text == "*"), None)
+    stmt.conditions = conditions is not None
+    stmt.principals = principals is not None
+    stmt.account_root = principals is not None and bool(
+        re.search(r"AccountRootPrincipal|AccountPrincipal|:root['\"`]", tsf.text(principals))
+    )
+    return stmt
+
+
+def _ts_strings(tsf: TsFile, node: TsNode | None) -> list[tuple[str, ast.AST | int]]:
+    """Literal strings of a string or array value (names resolved), with their lines."""
+    if node is None:
+        return []
+    value = tsf.resolve(node)
+    text = tsf.string(value)
+    if text is not None:
+        return [(text, tsf.line(node))]
+    if value.type == "array":
+        return [pair for item in value.named_children for pair in _ts_strings(tsf, item)]
+    return []
+
+
+def _ts_steps(tsf: TsFile, new: TsNode, stmt: SrcStatement) -> None:
+    """A statement built step by step: `const s = new PolicyStatement(); s.addActions("s3:*")`."""
+    for call in tsf.nodes("call_expression"):
+        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        receiver = (
+            func.child_by_field_name("object")
+            if func is not None and func.type == "member_expression"
+            else None
+        )
+        made = tsf.constructed(receiver) if receiver is not None else None
+        if made is None or made.node != new or func is None or args is None:
+            continue
+        method = tsf.text(func.child_by_field_name("property") or func)
+        items = args.named_children
+        if method == "addActions":
+            stmt.actions += [pair for item in items for pair in _ts_strings(tsf, item)]
+        elif method == "addResources":
+            star = [line for item in items for text, line in _ts_strings(tsf, item) if text == "*"]
+            stmt.star_resource = stmt.star_resource or (star[0] if star else None)
+        elif method == "addAllResources":
+            stmt.star_resource = stmt.star_resource or tsf.line(call)
+        elif method in ("addCondition", "addConditions"):
+            stmt.conditions = True
+        elif method.startswith("add") and "Principal" in method:
+            stmt.principals = True
+            stmt.account_root = stmt.account_root or method == "addAccountRootPrincipal"
+
+
+def _ts_owner(tsf: TsFile, node: TsNode) -> NewCall | None:
+    """The construct a statement is attached to: the receiver of `x.addToRolePolicy(stmt)` (the
+    statement written there or through a name), else the construct whose props hold it."""
+    uses = [node]
+    decl = node.parent
+    if decl is not None and decl.type == "variable_declarator" and (name := decl.child_by_field_name("name")):
+        uses += [i for i in tsf.nodes("identifier") if tsf.text(i) == tsf.text(name) and i != name]
+    for use in uses:
+        args = use.parent
+        call = args.parent if args is not None and args.type == "arguments" else None
+        func = call.child_by_field_name("function") if call is not None else None
+        if func is None or func.type != "member_expression":
+            continue
+        method = func.child_by_field_name("property")
+        receiver = func.child_by_field_name("object")
+        if method is not None and receiver is not None and _TS_ATTACH.match(tsf.text(method)):
+            made = tsf.constructed(receiver)
+            if made is not None:
+                return made
+    for anc in tsf.ancestors(node):
+        made = tsf.new_call(anc)
+        if made is not None and made.cls != "PolicyStatement" and made.arg(1) is not None:
+            return made
+    return None
+
+
+def statement_strings(idx: SourceIndex, node: ast.AST | None) -> list[tuple[str, ast.AST | int]]:
     """Literal strings of a str / list / tuple value (names resolved), with their nodes."""
     if node is None:
         return []
@@ -243,7 +392,7 @@ def statement_strings(idx: SourceIndex, node: ast.AST | None) -> list[tuple[str,
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         return [(value.value, node)]
     if isinstance(value, ast.List | ast.Tuple):
-        out: list[tuple[str, ast.AST]] = []
+        out: list[tuple[str, ast.AST | int]] = []
         for elt in value.elts:
             out += statement_strings(idx, elt)
         return out
@@ -439,7 +588,7 @@ def merge(
         return
     by_key: dict[str, list[tuple[SrcStatement, list[str]]]] = {}
     for stmt, flagged in src_items:
-        where = stmt.owner or f"{stmt.src.path}:{getattr(stmt.node, 'lineno', 0)}"
+        where = stmt.owner or f"{stmt.src.path}:{stmt.line}"
         by_key.setdefault(f"{lens_check}:{where}", []).append((stmt, flagged))
     for key, items in by_key.items():
         yield Hit(describe_source(key, items), statement_evidence(ctx, items), key=key, lens="source")
@@ -515,6 +664,6 @@ def quote(actions: list[str] | set[str]) -> str:
 
 def source_where(key: str, items: list[tuple[SrcStatement, list[str]]]) -> str:
     owner = items[0][0].owner
-    lines = sorted({getattr(s.node, "lineno", 0) for s, _ in items})
+    lines = sorted({s.line for s, _ in items})
     at = f"{items[0][0].src.path}:{','.join(map(str, lines))}"
     return f"the statement{'s' if len(lines) > 1 else ''} at {at}" + (f" (added to {owner})" if owner else "")

@@ -165,7 +165,7 @@ def _merge_managed(
         records: dict[int, tuple[SrcStatement, str]] = {}
         source_hits = []
         for record, name in items:
-            value = record.idx.segment(record.node, 100)
+            value = record.shown(100)
             hit = Hit("", [ctx.source.at(record.src, record.node, value=value)], key=record.owner)
             records[id(hit)] = (record, name)
             source_hits.append(hit)
@@ -181,9 +181,8 @@ def _merge_managed(
         return
     for record, name in items:
         key = f"managed:{record.owner or record.src.path}:{name}"
-        line = getattr(record.node, "lineno", 0)
-        holder = record.owner or f"a role at {record.src.path}:{line}"
-        value = record.idx.segment(record.node, 100)
+        holder = record.owner or f"a role at {record.src.path}:{record.line}"
+        value = record.shown(100)
         yield Hit(
             f"{holder} gets the AWS managed policy {name}",
             [ctx.source.at(record.src, record.node, value=value)],

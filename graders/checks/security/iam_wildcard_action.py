@@ -20,6 +20,7 @@ from iacgrade.graders.analysis.iam_statements import (
     texts,
 )
 from iacgrade.graders.analysis.model import index_sources
+from iacgrade.graders.analysis.tsast import camel, ts_files
 from iacgrade.graders.checks import check
 
 # =====================================================================================
@@ -27,7 +28,11 @@ from iacgrade.graders.checks import check
 # =====================================================================================
 
 
-@check("iam-wildcard-action", lenses=("source", "template"), kinds=("cdk-python",))
+@check(
+    "iam-wildcard-action",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+)
 def iam_wildcard_action(ctx: CheckContext) -> Iterator[Hit]:
     """IAM Allow statements that grant every action (``*``) or every action of a service (``s3:*``).
 
@@ -36,7 +41,9 @@ def iam_wildcard_action(ctx: CheckContext) -> Iterator[Hit]:
     resource policies (bucket, queue, topic, key, secret, repository, domain, API policies).
     The template decides when there is one, including ``*`` actions that grants such as
     ``grant_full_access`` produce; the source gives file:line for ``PolicyStatement(actions=...)``,
-    ``add_actions``, ``Grant.add_to_principal`` and JSON-shaped policy dicts. Partial wildcards
+    ``add_actions``, ``Grant.add_to_principal`` and JSON-shaped policy dicts (in TypeScript and
+    JavaScript: ``new PolicyStatement({ actions })``, ``addActions`` and ``{ Effect, Action }``
+    objects, with the construct they are added to). Partial wildcards
     (``s3:Get*``, CDK's ``s3:List*`` grants), Deny statements and the standard key-policy
     statement that gives the account root ``kms:*`` are not reported.
 
@@ -88,7 +95,17 @@ def iam_wildcard_action(ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _answer_calls(ctx: CheckContext, *names: str) -> bool:
-    return any(idx.calls(*names) for idx in index_sources(ctx.source.parsed()))
+    """Whether the answer calls a method of one of these (Python) names, in either language."""
+    if any(idx.calls(*names) for idx in index_sources(ctx.source.parsed())):
+        return True
+    methods = {camel(n) for n in names}
+    return any(
+        (prop := call.child_by_field_name("function")) is not None
+        and prop.type == "member_expression"
+        and tsf.text(prop.child_by_field_name("property") or prop) in methods
+        for tsf in ts_files(ctx.source)
+        for call in tsf.nodes("call_expression")
+    )
 
 
 def _show(values: list[Any], limit: int = 2) -> str:

@@ -23,13 +23,18 @@ from iacgrade.graders.checks import check
 # =====================================================================================
 
 
-@check("iam-wildcard-resource", lenses=("source", "template"), kinds=("cdk-python",))
+@check(
+    "iam-wildcard-resource",
+    lenses=("source", "template"),
+    kinds=("cdk-python", "cdk-typescript", "cdk-javascript"),
+)
 def iam_wildcard_resource(ctx: CheckContext) -> Iterator[Hit]:
     """IAM Allow statements on ``Resource: "*"`` for actions that could be scoped to ARNs.
 
     What it finds: Allow statements in identity policies (role/user/group policies) whose
     Resource is ``*`` and that include at least one action that supports resource-level
-    permissions. Actions that only work with ``*`` (``xray:PutTraceSegments``,
+    permissions, in the template and in the source (CDK Python, TypeScript and JavaScript
+    statements, as for iam-wildcard-action). Actions that only work with ``*`` (``xray:PutTraceSegments``,
     ``cloudwatch:PutMetricData``, ``ecr:GetAuthorizationToken``, ``ec2:Describe*``, ... — the
     documented UNSCOPED_ACTIONS list in this module, from the AWS Service Authorization
     Reference) are not reported, so CDK's own tracing statements never are. Resource policies
@@ -72,7 +77,8 @@ def iam_wildcard_resource(ctx: CheckContext) -> Iterator[Hit]:
 
     def describe(key: str, group: list[tuple[SrcStatement, list[str]]]) -> str:
         actions = {a for _, flagged in group for a in flagged}
-        return f'{quote(actions)} allowed on `resources=["*"]` by {source_where(key, group)}'
+        written = 'resources=["*"]' if group[0][0].src.path.endswith(".py") else 'resources: ["*"]'
+        return f"{quote(actions)} allowed on `{written}` by {source_where(key, group)}"
 
     strings = answer_strings(ctx)
 
