@@ -63,9 +63,10 @@ def score_findings(
     """Score each category from its findings; return the category scores and the total.
 
     ``no_code`` is the note of a category left unscored because the answer has no code of its
-    kind. ``source_readable`` is False when no code file of the answer parses: without a template
-    there is then nothing for the security, performance and best-practice checks to read,
-    and those categories are unscored rather than a clean 100.
+    kind. ``source_readable`` is False when the source lens cannot judge the security,
+    performance and best-practice categories (no code file of the answer parses, or the kind's
+    source lens reads only some of their checks): without a template those categories are then
+    unscored rather than a clean 100, their findings listed but not scored.
     """
     basis = category_basis(has_source=has_source, has_template=has_template)
     scores: list[CategoryScore] = []
@@ -73,17 +74,24 @@ def score_findings(
         mine = [f for f in findings if f.category == category]
         # Deployment is always judged: an answer with no code at all has failed to deploy.
         assessed = basis != "none" or (category == "deployment" and bool(mine))
-        unreadable = (
-            basis == "source" and not source_readable and category in _NEEDS_READABLE_CODE and not mine
-        )
+        # Without a template and with a source lens that cannot read these categories (no code
+        # parses, or a kind whose source lens covers only some of their checks), they stay
+        # unscored even when one of those checks found something: a category scored from its one
+        # finding would raise the total of an answer that has more problems, and make the totals
+        # of two answers judged from different categories incomparable. Its findings are listed.
+        unreadable = basis == "source" and not source_readable and category in _NEEDS_READABLE_CODE
         if not assessed or unreadable:
+            note = unreadable_note if unreadable else no_code
+            if unreadable and mine:
+                note += f" ({len(mine)} finding{'s' if len(mine) > 1 else ''} listed, not scored)"
             scores.append(
                 CategoryScore(
                     category=category,
                     score=None,
                     assessed=False,
                     basis="none",
-                    note=unreadable_note if unreadable else no_code,
+                    findings=len(mine),
+                    note=note,
                 )
             )
             continue

@@ -109,3 +109,18 @@ def test_a_kind_says_why_its_infrastructure_categories_are_unscored() -> None:
     )  # fmt: skip
     security = {c.category: c for c in cats}["security"]
     assert security.score is None and security.note == note and "parses" not in note
+
+
+def test_a_finding_in_a_category_the_source_cannot_judge_lists_but_does_not_score_it() -> None:
+    """Without a template, a TypeScript answer's tags finding must not make best practices a
+    scored 96: that would raise the total of the answer with more problems."""
+    rubric = load_rubric()
+    failed = [_finding("synth-failed"), _finding("hardcoded-name")]
+    _, fewer = score_findings(failed, rubric, has_source=True, has_template=False, source_readable=False)
+    cats, more = score_findings(
+        [*failed, _finding("tags-missing")], rubric, has_source=True, has_template=False, source_readable=False
+    )
+    best = {c.category: c for c in cats}["best_practices"]
+    assert best.score is None and not best.assessed and best.findings == 1
+    assert "1 finding listed, not scored" in best.note
+    assert more == fewer
