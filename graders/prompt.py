@@ -178,8 +178,12 @@ def tag_keys(prompt: str | None) -> list[str]:
 
 
 def _looks_like_prose(key: str) -> bool:
-    # "Note: ...", "Example: ..." inside a tag sentence are not tag keys.
-    return key.lower() in {"note", "example", "e.g", "i.e", "http", "https", "value", "key", "tag", "tags"}
+    # "Note: ...", "Example: ..." inside a tag sentence are not tag keys, nor is the "any" of
+    # "Project, Team, and any other necessary tags".
+    return key.lower() in {
+        "note", "example", "e.g", "i.e", "http", "https", "value", "key", "tag", "tags",
+        "any", "all", "other", "others", "more", "etc", "additional",
+    }  # fmt: skip
 
 
 def _clip(text: str, limit: int = 140) -> str:

@@ -70,6 +70,11 @@ def test_other_prompts_do_not_ask_for_destroyable_resources(text: str) -> None:
         ),  # fmt: skip
         ("Tag all resources with 'DR-Role' tag set to either 'primary' or 'secondary'", ["DR-Role"]),
         ("Tag everything with Environment=dev or Environment=prod so we can track cost.", ["Environment"]),
+        (
+            "Tag every resource with cost allocation tags: Project, Service, Environment, Team, and any other"
+            " necessary tags.",
+            ["Project", "Service", "Environment", "Team"],
+        ),
     ],
 )
 def test_tag_keys_named_by_the_prompt(text: str, keys: list[str]) -> None:

@@ -118,7 +118,11 @@ def test_a_finding_in_a_category_the_source_cannot_judge_lists_but_does_not_scor
     failed = [_finding("synth-failed"), _finding("hardcoded-name")]
     _, fewer = score_findings(failed, rubric, has_source=True, has_template=False, source_readable=False)
     cats, more = score_findings(
-        [*failed, _finding("tags-missing")], rubric, has_source=True, has_template=False, source_readable=False
+        [*failed, _finding("tags-missing")],
+        rubric,
+        has_source=True,
+        has_template=False,
+        source_readable=False,
     )
     best = {c.category: c for c in cats}["best_practices"]
     assert best.score is None and not best.assessed and best.findings == 1
