@@ -332,25 +332,18 @@ def _ts_strings(tsf: TsFile, node: TsNode | None) -> list[tuple[str, ast.AST | i
 
 def _ts_steps(tsf: TsFile, new: TsNode, stmt: SrcStatement) -> None:
     """A statement built step by step: `const s = new PolicyStatement(); s.addActions("s3:*")`."""
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        receiver = (
-            func.child_by_field_name("object")
-            if func is not None and func.type == "member_expression"
-            else None
-        )
-        made = tsf.constructed(receiver) if receiver is not None else None
-        if made is None or made.node != new or func is None or args is None:
+    for call in tsf.calls():
+        made = tsf.constructed(call.receiver) if call.receiver is not None else None
+        if made is None or made.node != new or call.method is None:
             continue
-        method = tsf.text(func.child_by_field_name("property") or func)
-        items = args.named_children
+        method, items = call.method, call.args
         if method == "addActions":
             stmt.actions += [pair for item in items for pair in _ts_strings(tsf, item)]
         elif method == "addResources":
             star = [line for item in items for text, line in _ts_strings(tsf, item) if text == "*"]
             stmt.star_resource = stmt.star_resource or (star[0] if star else None)
         elif method == "addAllResources":
-            stmt.star_resource = stmt.star_resource or tsf.line(call)
+            stmt.star_resource = stmt.star_resource or tsf.line(call.node)
         elif method in ("addCondition", "addConditions"):
             stmt.conditions = True
         elif method.startswith("add") and "Principal" in method:
@@ -367,14 +360,11 @@ def _ts_owner(tsf: TsFile, node: TsNode) -> NewCall | None:
         uses += [i for i in tsf.nodes("identifier") if tsf.text(i) == tsf.text(name) and i != name]
     for use in uses:
         args = use.parent
-        call = args.parent if args is not None and args.type == "arguments" else None
-        func = call.child_by_field_name("function") if call is not None else None
-        if func is None or func.type != "member_expression":
-            continue
-        method = func.child_by_field_name("property")
-        receiver = func.child_by_field_name("object")
-        if method is not None and receiver is not None and _TS_ATTACH.match(tsf.text(method)):
-            made = tsf.constructed(receiver)
+        call = (
+            tsf.call(args.parent) if args is not None and args.type == "arguments" and args.parent else None
+        )
+        if call is not None and call.receiver is not None and _TS_ATTACH.match(call.method or ""):
+            made = tsf.constructed(call.receiver)
             if made is not None:
                 return made
     for anc in tsf.ancestors(node):

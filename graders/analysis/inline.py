@@ -124,15 +124,12 @@ def source_inline_code(src: SourceFile) -> Iterator[InlineCode]:
 def typescript_inline_code(tsf: TsFile) -> Iterator[InlineCode]:
     """Inline Lambda code in a TypeScript/JavaScript file: `Code.fromInline(...)` and
     `new InlineCode(...)`, with the runtime and handler of the function it is given to."""
-    for node in tsf.nodes("call_expression", "new_expression"):
-        func = node.child_by_field_name("function" if node.type == "call_expression" else "constructor")
-        args = node.child_by_field_name("arguments")
-        name = (tsf.dotted(func) if func is not None else None) or ""
-        if (
-            not args
-            or not args.named_children
-            or not re.search(r"(^|\.)(Code\.fromInline|InlineCode)$", name)
-        ):
+    given = [
+        (c.node, c.args) for c in tsf.calls("fromInline") if (c.callee or "").endswith("Code.fromInline")
+    ]
+    given += [(n.node, n.args) for n in tsf.news() if n.cls == "InlineCode"]
+    for node, args in sorted(given, key=lambda pair: pair[0].start_byte):
+        if not args:
             continue
         owner = next((n for a in tsf.ancestors(node) if (n := tsf.new_call(a)) and len(n.args) >= 3), None)
         props = tsf.props(owner.arg(2)) if owner is not None else {}
@@ -142,7 +139,7 @@ def typescript_inline_code(tsf: TsFile) -> Iterator[InlineCode]:
         id_node = owner.arg(1) if owner is not None else None
         cid = tsf.construct_id(id_node) if id_node is not None else None
         cid_text = tsf.segment(id_node, 60) if id_node is not None and cid and "{}" in cid else None
-        code, string_line = _ts_code_text(tsf, args.named_children[0])
+        code, string_line = _ts_code_text(tsf, args[0])
         if code is None:
             continue
         yield InlineCode(

@@ -77,6 +77,17 @@ class NewCall:
 
 
 @dataclass
+class Call:
+    """A call `f(...)` or `x.method(...)`: the callee as written and its arguments."""
+
+    node: Node
+    callee: str | None  # `cdk.Tags.of`, `fn.addToRolePolicy`; None when not a chain of names
+    method: str | None  # the name called: `addToRolePolicy`, `of`, `super`
+    receiver: Node | None  # what the method is called on (`fn`), for a property access
+    args: list[Node]
+
+
+@dataclass
 class TsFile:
     """One TypeScript/JavaScript file of the answer: its tree, nodes by type and single bindings."""
 
@@ -139,6 +150,29 @@ class TsFile:
         if qualified is None:
             return None
         return NewCall(node, qualified, list(args.named_children) if args is not None else [])
+
+    def calls(self, *methods: str) -> Iterator[Call]:
+        """Every call of the file, or only those of these method or function names."""
+        for node in self.nodes("call_expression"):
+            call = self.call(node)
+            if call is not None and (not methods or call.method in methods):
+                yield call
+
+    def call(self, node: Node) -> Call | None:
+        """The node as a call (after unwrapping), or None when it is not one."""
+        node = self.unwrap(node)
+        func = node.child_by_field_name("function") if node.type == "call_expression" else None
+        if func is None:
+            return None
+        args = node.child_by_field_name("arguments")
+        method: str | None = None
+        receiver: Node | None = None
+        if func.type == "member_expression":
+            prop, receiver = func.child_by_field_name("property"), func.child_by_field_name("object")
+            method = self.text(prop) if prop is not None else None
+        elif func.type in ("identifier", "super"):
+            method = self.text(func)
+        return Call(node, self.dotted(func), method, receiver, list(args.named_children) if args else [])
 
     def dotted(self, node: Node) -> str | None:
         """`a.b.C` for an identifier or a chain of property accesses; None for anything else."""

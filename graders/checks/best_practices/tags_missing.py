@@ -166,34 +166,23 @@ def _ts_tag_uses(tsf: TsFile, answer: bool = True) -> Iterator[_TagUse]:
         made = tsf.constructed(scope)
         if made is not None:
             return made.cls == "App" or made.cls in stacks or made.cls.endswith("Stack")
-        func = scope.child_by_field_name("function") if scope.type == "call_expression" else None
-        return func is not None and (tsf.dotted(func) or "").endswith("Stack.of")
+        of = tsf.call(scope)
+        return of is not None and (of.callee or "").endswith("Stack.of")
 
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        if func is None or func.type != "member_expression" or args is None or not args.named_children:
+    for call in tsf.calls("add"):
+        of = tsf.call(call.receiver) if call.receiver is not None else None
+        if of is None or not of.args or not call.args:
             continue
-        method, of = func.child_by_field_name("property"), func.child_by_field_name("object")
-        if method is None or tsf.text(method) != "add" or of is None or of.type != "call_expression":
-            continue
-        of_func, of_args = of.child_by_field_name("function"), of.child_by_field_name("arguments")
-        of_name = (tsf.dotted(of_func) if of_func is not None else None) or ""
-        scope = of_args.named_children[0] if of_args is not None and of_args.named_children else None
-        if scope is None:
-            continue
+        scope, of_name = of.args[0], of.callee or ""
         key_node: Node | None = None
         if of_name.endswith("Tags.of"):
-            key_node = args.named_children[0]
-        elif (
-            of_name.endswith("Aspects.of")
-            and (tag := tsf.new_call(args.named_children[0]))
-            and tag.cls == "Tag"
-        ):
+            key_node = call.args[0]
+        elif of_name.endswith("Aspects.of") and (tag := tsf.new_call(call.args[0])) and tag.cls == "Tag":
             key_node = tag.arg(0)
         if key_node is not None:
-            text = tsf.segment(call, 100)
+            text = tsf.segment(call.node, 100)
             for key in _ts_keys(tsf, key_node):
-                yield _TagUse(key, wide(scope), tsf.src, tsf.line(call), text, answer=answer)
+                yield _TagUse(key, wide(scope), tsf.src, tsf.line(call.node), text, answer=answer)
     stack_props = [new.arg(2) for new in tsf.news() if new.cls in stacks or new.cls.endswith("Stack")]
     for props in [*stack_props, *_ts_super_props(tsf)]:
         tags = tsf.props(props).get("tags")
@@ -219,19 +208,17 @@ def _ts_keys(tsf: TsFile, key: Node) -> list[str | None]:
         walked: Node | None = None
         if anc.type == "arrow_function" and anc.parent is not None and anc.parent.type == "arguments":
             params = anc.child_by_field_name("parameters")
-            call = anc.parent.parent
-            func = call.child_by_field_name("function") if call is not None else None
-            if params is not None and _first_of_pair(tsf, params) == name and func is not None:
-                walked = func.child_by_field_name("object") if func.type == "member_expression" else None
+            call = tsf.call(anc.parent.parent) if anc.parent.parent is not None else None
+            if params is not None and _first_of_pair(tsf, params) == name and call is not None:
+                walked = call.receiver
         elif anc.type == "for_in_statement" and _first_of_pair(tsf, anc.child_by_field_name("left")) == name:
             walked = anc.child_by_field_name("right")
         if walked is None:
             continue
-        func = walked.child_by_field_name("function") if walked.type == "call_expression" else None
-        args = walked.child_by_field_name("arguments")
-        if func is None or tsf.dotted(func) != "Object.entries" or args is None or not args.named_children:
+        entries = tsf.call(walked)
+        if entries is None or entries.callee != "Object.entries" or not entries.args:
             return [None]
-        source = args.named_children[0]
+        source = entries.args[0]
         keys: list[str | None] = list(tsf.props(source))
         return keys + [None] if not keys or tsf.has_spread(source) else keys
     return [None]
@@ -248,11 +235,9 @@ def _first_of_pair(tsf: TsFile, node: Node | None) -> str | None:
 def _ts_super_props(tsf: TsFile) -> Iterator[Node]:
     """The props a stack class passes to `super(scope, id, props)`."""
     stacks = tsf.stack_classes()
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        if func is not None and func.type == "super" and args is not None and len(args.named_children) >= 3:
-            if tsf.enclosing_class(call) in stacks:
-                yield args.named_children[2]
+    for call in tsf.calls("super"):
+        if len(call.args) >= 3 and tsf.enclosing_class(call.node) in stacks:
+            yield call.args[2]
 
 
 def _tag_uses_of_call(

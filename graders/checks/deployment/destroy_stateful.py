@@ -369,17 +369,13 @@ def _ts_destroys(tsf: TsFile) -> list[_Destroy]:
         auto = props.get("autoDeleteObjects")
         if auto is not None and tsf.is_true(auto):
             add(new, tsf.line(auto), f"autoDeleteObjects: {tsf.segment(auto, 60)}", None, auto=True)
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        if func is None or func.type != "member_expression" or args is None or not args.named_children:
+    for call in tsf.calls("applyRemovalPolicy"):
+        if call.receiver is None or not call.args:
             continue
-        method, receiver = func.child_by_field_name("property"), func.child_by_field_name("object")
-        if method is None or receiver is None or tsf.text(method) != "applyRemovalPolicy":
-            continue
-        kind = _ts_destroy_kind(tsf, args.named_children[0])
-        target = tsf.constructed(receiver)
+        kind = _ts_destroy_kind(tsf, call.args[0])
+        target = tsf.constructed(call.receiver)
         if kind is not None and target is not None:
-            add(target, tsf.line(call), tsf.segment(call, 90), kind[1])
+            add(target, tsf.line(call.node), tsf.segment(call.node, 90), kind[1])
     return sorted(by_node.values(), key=lambda d: d.node if isinstance(d.node, int) else 0)
 
 

@@ -314,20 +314,9 @@ def _ts_name_uses(tsf: TsFile, allowed: set[str]) -> Iterator[_NameUse]:
     for new in tsf.news():
         if new.cls[:1].isupper() and new.cls not in answer_classes:
             made.append((new.node, new.cls, new.args[-1] if new.args else None))
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        method = (
-            func.child_by_field_name("property")
-            if func is not None and func.type == "member_expression"
-            else None
-        )
-        if (
-            method is not None
-            and args is not None
-            and args.named_children
-            and tsf.text(method) in _TS_NAMING_FACTORIES
-        ):
-            made.append((call, tsf.text(method), args.named_children[-1]))
+    for factory in tsf.calls(*_TS_NAMING_FACTORIES):
+        if factory.receiver is not None and factory.args and factory.method:
+            made.append((factory.node, factory.method, factory.args[-1]))
     for call, cls, props in made:
         for prop, value in tsf.props(props).items():
             if prop not in allowed_ts or not re.search(_TS_NAME_PROPS.get(prop, ".*"), cls):
@@ -352,8 +341,8 @@ def _ts_name_uses(tsf: TsFile, allowed: set[str]) -> Iterator[_NameUse]:
 def _ts_construct(tsf: TsFile, call: Node) -> Node | None:
     """The id argument of the construct a name belongs to: the call's own (`new Bucket(this,
     "Id", ...)`, `metric.createAlarm(this, "Id", ...)`), or that of the `new` a factory call sits in."""
-    args = call.child_by_field_name("arguments")
-    own = args.named_children if call.type == "call_expression" and args is not None else []
+    factory = tsf.call(call)
+    own = factory.args if factory is not None else []
     if len(own) >= 3 and tsf.construct_id(own[1]) is not None:
         return own[1]
     for node in [call, *tsf.ancestors(call)]:

@@ -114,13 +114,10 @@ def _ts_is_stack(tsf: TsFile, new: NewCall) -> bool:
 
 def _ts_class_sets_env(tsf: TsFile, cls: str) -> bool:
     """The stack class, when this file declares it, passes an env to `super(...)` itself."""
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        if func is None or func.type != "super" or args is None or len(args.named_children) < 3:
-            continue
-        if tsf.enclosing_class(call) == cls and "env" in tsf.props(args.named_children[2]):
-            return True
-    return False
+    return any(
+        len(call.args) >= 3 and tsf.enclosing_class(call.node) == cls and "env" in tsf.props(call.args[2])
+        for call in tsf.calls("super")
+    )
 
 
 # =====================================================================================

@@ -320,13 +320,11 @@ def _ts_secrets(tsf: TsFile, names: list[str]) -> Iterator[tuple[Node, _Secret]]
         )
         if var is not None and var.startswith("process.env."):
             yield from judged(var.removeprefix("process.env."), binary.child_by_field_name("right"))
-    for call in tsf.nodes("call_expression"):
-        func, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
-        called = tsf.dotted(func) if func is not None else None
-        if called and called.split(".")[-1] in ("unsafePlainText", "plainText") and "SecretValue" in called:
-            first = args.named_children[0] if args is not None and args.named_children else None
-            owner = next((a for a in tsf.ancestors(call) if a.type == "pair"), None)
+    for call in tsf.calls("unsafePlainText", "plainText"):
+        if "SecretValue" in (call.callee or ""):
+            owner = next((a for a in tsf.ancestors(call.node) if a.type == "pair"), None)
             key = owner.child_by_field_name("key") if owner is not None else None
+            first = call.args[0] if call.args else None
             yield from judged(tsf.text(key) if key is not None else "SecretValue", first, named=True)
     for new in tsf.news():
         field = {"CfnParameter": "default", "StringParameter": "stringValue", "CfnApiKey": "value"}.get(

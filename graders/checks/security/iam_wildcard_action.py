@@ -98,14 +98,8 @@ def _answer_calls(ctx: CheckContext, *names: str) -> bool:
     """Whether the answer calls a method of one of these (Python) names, in either language."""
     if any(idx.calls(*names) for idx in index_sources(ctx.source.parsed())):
         return True
-    methods = {camel(n) for n in names}
-    return any(
-        (prop := call.child_by_field_name("function")) is not None
-        and prop.type == "member_expression"
-        and tsf.text(prop.child_by_field_name("property") or prop) in methods
-        for tsf in ts_files(ctx.source)
-        for call in tsf.nodes("call_expression")
-    )
+    methods = [camel(n) for n in names]
+    return any(call.receiver is not None for tsf in ts_files(ctx.source) for call in tsf.calls(*methods))
 
 
 def _show(values: list[Any], limit: int = 2) -> str:
