@@ -139,7 +139,7 @@ _NAME_KWARGS: dict[str, str] = {
     "state_machine_name": r"StateMachine$",
     "trail_name": r"Trail$",
     "dashboard_name": r"Dashboard$",
-    "alarm_name": r"(Alarm|create_alarm)$",
+    "alarm_name": r"((?<!Composite)Alarm|CfnCompositeAlarm|create_alarm)$",  # L2 CompositeAlarm: composite_alarm_name
     "composite_alarm_name": r"CompositeAlarm$",
     "instance_identifier": r"(DatabaseInstance\w*|provisioned|serverless_v2)$",
     "db_instance_identifier": r"CfnDBInstance$",
