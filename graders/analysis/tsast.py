@@ -95,6 +95,8 @@ class TsFile:
     root: Node
     by_type: dict[str, list[Node]] = field(default_factory=dict)
     bindings: dict[str, Node] = field(default_factory=dict)
+    _classes: dict[str, str] | None = field(default=None, repr=False)
+    _written: list[tuple[int, str, str]] | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, src: SourceFile) -> TsFile:
@@ -296,6 +298,8 @@ class TsFile:
 
         A class the parser could not close (the file is cut off inside it) is found in the text.
         """
+        if self._classes is not None:
+            return self._classes
         out: dict[str, str] = {}
         for cls in self.nodes("class_declaration", "class"):
             name = cls.child_by_field_name("name")
@@ -307,14 +311,17 @@ class TsFile:
             out[self.text(name)] = (self.dotted(value) or "") if value is not None else ""
         for _, written, extends in self._written_classes():
             out.setdefault(written, extends)
+        self._classes = out
         return out
 
     def _written_classes(self) -> list[tuple[int, str, str]]:
         """(line, name, base) of every `class Name extends Base` in the text."""
-        return [
-            (self.src.text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2) or "")
-            for m in _CLASS_RE.finditer(self.src.text)
-        ]
+        if self._written is None:
+            self._written = [
+                (self.src.text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2) or "")
+                for m in _CLASS_RE.finditer(self.src.text)
+            ]
+        return self._written
 
     def stack_classes(self) -> set[str]:
         """The file's classes that extend a Stack or Stage (NestedStack included)."""
@@ -371,22 +378,11 @@ class TsFile:
             return None if lparts is None or rparts is None else lparts + rparts
         if self.is_account_region(node):
             return [ACCOUNT_REGION]
-        if node.type == "call_expression":
-            func = node.child_by_field_name("function")
-            args = node.child_by_field_name("arguments")
-            if (
-                func is not None
-                and func.type == "member_expression"
-                and args is not None
-                and not args.named_children
-            ):
-                method = func.child_by_field_name("property")
-                obj = func.child_by_field_name("object")
-                called = self.text(method) if method is not None else ""
-                change = _STRING_METHODS.get(called)
-                if obj is not None and change is not None:
-                    base = self.name_parts(obj, depth + 1)
-                    return None if base is None else [change(p) if isinstance(p, str) else p for p in base]
+        call = self.call(node)
+        change = _STRING_METHODS.get(call.method or "") if call is not None else None
+        if call is not None and change is not None and call.receiver is not None and not call.args:
+            base = self.name_parts(call.receiver, depth + 1)  # `'Orders'.toLowerCase()`
+            return None if base is None else [change(p) if isinstance(p, str) else p for p in base]
         return None
 
     def is_account_region(self, node: Node) -> bool:
