@@ -382,3 +382,27 @@ def test_destroy_gated_to_non_production_stages_is_a_note() -> None:
     assert found["Gated"].severity == "info" and "only outside production" in found["Gated"].message
     assert found["Always"].severity == "medium"
     assert found["WrongWay"].severity == "medium"  # DESTROY exactly in production
+
+
+def test_a_typescript_name_passed_in_through_props_is_found_in_the_template() -> None:
+    """`tableName: 'orders-table'` written in bin/tap.ts reaches the table through props: the
+    construct's own prop is a variable, so only the template shows the fixed name."""
+    files = {
+        "bin/tap.ts": "const app = new cdk.App();\nnew TapStack(app, 'TapStack', { tableName: 'orders-table' });\n",
+        "lib/tap-stack.ts": (
+            "import * as cdk from 'aws-cdk-lib';\nimport * as dynamodb from 'aws-cdk-lib/aws-dynamodb';\n"
+            "export class TapStack extends cdk.Stack {\n  constructor(scope, id, props) {\n"
+            "    super(scope, id, props);\n"
+            "    new dynamodb.Table(this, 'Orders', { tableName: props.tableName });\n  }\n}\n"
+        ),
+    }
+    table = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {"TableName": "orders-table"},
+        "Metadata": {"aws:cdk:path": "TapStack/Orders/Resource"},
+    }
+    ctx = make_context(files, {"TapStack": {"Resources": {"Orders1234ABCD": table}}}, kind="cdk-typescript")
+    (finding,) = run_check("hardcoded-name", ctx)
+    assert "bin/tap.ts:2" in finding.message
+    assert {(e.file, e.line) for e in finding.evidence if e.file} == {("bin/tap.ts", 2)}
+    assert any(e.resource == "Orders1234ABCD" for e in finding.evidence)

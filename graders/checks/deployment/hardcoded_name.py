@@ -57,7 +57,7 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     The source decides: a template cannot tell ``f"orders-{env}"`` from ``"orders-dev"`` because
     synth resolves the suffix. The template adds the logical id of the named resource, and on its
     own reports a template name that equals a literal the answer wrote elsewhere (a name passed
-    in through props from app.py, say). In a template the answer wrote itself (a CloudFormation
+    in through props from app.py or bin/tap.ts, say). In a template the answer wrote itself (a CloudFormation
     answer) the template is the source: a literal ``BucketName: my-bucket`` counts, and so does
     an ``!Sub`` whose only variables are the account and region; an ``!Sub`` with
     ``${AWS::StackName}`` or a parameter (an environment suffix) varies and does not. In CDK
@@ -435,17 +435,20 @@ def _template_only_names(
     if not named:
         return
     literals = _fixed_literals(indexes)
+    for tsf in ts_files(ctx.source):
+        for text, line in _ts_fixed_literals(tsf):
+            literals.setdefault(text, (tsf.src, line))
     for n, name in enumerate(named):
         text = name.text
         if n in claimed or "\x00" in text or text not in literals or _prompt_mentions(prompt, text):
             continue
-        src, node = literals[text]
+        src, line = literals[text]
         message = (
-            f'{name.prop} "{text}" of {name.owner} is the literal written at {src.path}:{node.lineno}'
+            f'{name.prop} "{text}" of {name.owner} is the literal written at {src.path}:{line}'
             " (passed in through a variable or props): nothing in it varies per environment"
         )
         key = f"template:{name.evidence.stack}:{name.evidence.resource}"
-        yield Hit(message, [name.evidence, ctx.source.at(src, node, value=text)], key=key, lens="template")
+        yield Hit(message, [name.evidence, ctx.source.at(src, line, value=text)], key=key, lens="template")
 
 
 # Pseudo parameters that vary with the account or region only, not per environment or stack.
@@ -479,20 +482,39 @@ def _written_names(ctx: CheckContext, prompt: str) -> Iterator[Hit]:
         )
 
 
-def _fixed_literals(indexes: list[SourceIndex]) -> dict[str, tuple[SourceFile, ast.Constant]]:
+def _fixed_literals(indexes: list[SourceIndex]) -> dict[str, tuple[SourceFile, int]]:
     """String literals assigned or passed as values, not given as a default or fallback.
 
     ``table_name="orders"`` passed to the answer's own stack, ``TABLE = "orders"`` or a props
     dict value count; ``get("name", "orders")``, ``x or "orders"``, parameter defaults and
     per-environment config maps (a dict inside a dict) are configurable and do not.
     """
-    out: dict[str, tuple[SourceFile, ast.Constant]] = {}
+    out: dict[str, tuple[SourceFile, int]] = {}
     for idx in indexes:
         for node in walk(idx.tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) >= 3:
                 if _is_fixed_position(idx, node):
-                    out.setdefault(node.value, (idx.src, node))
+                    out.setdefault(node.value, (idx.src, node.lineno))
     return out
+
+
+def _ts_fixed_literals(tsf: TsFile) -> Iterator[tuple[str, int]]:
+    """The same in a TypeScript/JavaScript file: a string that is the value of a `const` or of an
+    object's property. A fallback (`props.name ?? "orders"`) is not, and neither is a property of
+    an object that is itself the value of another's property (a per-environment config map) or a
+    class field's initial value."""
+    for node in tsf.nodes("string"):
+        text = tsf.string(node)
+        parent = node.parent
+        if text is None or len(text) < 3 or parent is None:
+            continue
+        if parent.type == "variable_declarator" and parent.child_by_field_name("value") == node:
+            yield text, tsf.line(node)
+        elif parent.type == "pair" and parent.child_by_field_name("value") == node:
+            obj = parent.parent
+            outer = obj.parent if obj is not None else None
+            if outer is None or outer.type != "pair":
+                yield text, tsf.line(node)
 
 
 def _is_fixed_position(idx: SourceIndex, node: ast.AST) -> bool:
