@@ -12,7 +12,9 @@ warns on every use; ``collect.deprecations`` keeps one line per API and answer.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +28,21 @@ def _cache_root() -> Path:
 
 
 def _version_tag() -> str:
+    """aws-cdk-lib's and jsii's versions, and a digest of every jsii package aws-cdk-lib loads
+    (constructs, aws-cdk.cloud-assembly-schema, the asset packages). Two environments whose
+    dependencies differ in any of them get caches of their own: one that found its version of a
+    package missing from a shared cache would extract it there while grading."""
     try:
-        from importlib.metadata import version
+        from importlib.metadata import requires, version
 
-        return f"cdk{version('aws-cdk-lib')}-jsii{version('jsii')}-{_PATCH_TAG}"
+        names = {"constructs", "jsii"}
+        for req in requires("aws-cdk-lib") or []:
+            name = re.split(r"[\s<>=!~;\[(]", req, maxsplit=1)[0]
+            if name.startswith("aws-cdk.") or name == "constructs":
+                names.add(name)
+        pinned = ",".join(f"{n}={version(n)}" for n in sorted(names))
+        digest = hashlib.sha256(pinned.encode()).hexdigest()[:10]
+        return f"cdk{version('aws-cdk-lib')}-jsii{version('jsii')}-{digest}-{_PATCH_TAG}"
     except Exception:  # noqa: BLE001 - any tag is fine, it only separates caches
         return "unknown"
 

@@ -126,6 +126,11 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
                 h.prepare_answers(folder, names, subs)
             else:
                 h.prepare_answers(folder, ["zz_victim_1=victim"], subs)
+        # The pool prepares the jsii cache on first use; on a machine that has none yet (or none for
+        # these package versions) that must happen before the snapshot, not count as a write.
+        from iacgrade.graders.sandbox.jsii_cache import prepare_jsii_cache
+
+        assert prepare_jsii_cache() is not None, "the jsii package cache could not be prepared"
         before = _protected(canaries)
         procs_before = h.process_table()
         env = h.grader_env()
