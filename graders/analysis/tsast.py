@@ -218,15 +218,19 @@ class TsFile:
         out: dict[str, Node] = {}
         for child in node.named_children:
             if child.type == "pair":
-                key, value = child.child_by_field_name("key"), child.child_by_field_name("value")
-                if key is None or value is None:
-                    continue
-                name = self.string(key) if key.type == "string" else self.text(key)
-                if name is not None:
+                name, value = self.pair_key(child), child.child_by_field_name("value")
+                if name is not None and value is not None:
                     out[name] = value
             elif child.type == "shorthand_property_identifier":
                 out[self.text(child)] = child
         return out
+
+    def pair_key(self, pair: Node) -> str | None:
+        """The property name of a `key: value` pair (`tableName`, `"DB_PASSWORD"`)."""
+        key = pair.child_by_field_name("key")
+        if key is None:
+            return None
+        return self.string(key) if key.type == "string" else self.text(key)
 
     def has_spread(self, node: Node | None) -> bool:
         node = self.resolve(node) if node is not None else None
@@ -292,6 +296,19 @@ class TsFile:
             ]
             value = self.unwrap(found[0]) if len(found) == 1 else value
         return self.new_call(value)
+
+    def enclosing_construct(self, node: Node) -> NewCall | None:
+        """The `new Cls(scope, "Id", ...)` the node is or sits in: the nearest whose id argument is
+        a construct id."""
+        for candidate in [node, *self.ancestors(node)]:
+            new = self.new_call(candidate)
+            if (
+                new is not None
+                and (id_node := new.arg(1)) is not None
+                and self.construct_id(id_node) is not None
+            ):
+                return new
+        return None
 
     def classes(self) -> dict[str, str]:
         """The file's classes: name -> what they extend, as written (`cdk.Stack`; "" for none).

@@ -376,16 +376,15 @@ def _scaffold_tag_uses(ctx: CheckContext) -> list[_TagUse]:
     entry = ctx.synth.entry or ctx.sample.entry_file
     if not entry or entry not in ws.scaffold_files:
         return []
-    if entry.endswith((".ts", ".js", ".mjs", ".cjs")):
-        try:
-            text = (Path(ws.root) / entry).read_text(encoding="utf-8")
-        except (OSError, ValueError):
-            return []
-        return list(_ts_tag_uses(TsFile.parse(SourceFile(entry, text, None, None)), answer=False))
     try:
         text = (Path(ws.root) / entry).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return []
+    if entry.endswith((".ts", ".js", ".mjs", ".cjs")):
+        return list(_ts_tag_uses(TsFile.parse(SourceFile(entry, text, None, None)), answer=False))
+    try:
         tree = parse_module(text)
-    except (OSError, SyntaxError, ValueError):
+    except (SyntaxError, ValueError):
         return []
     src = SourceFile(entry, text, tree, None)
     out = []

@@ -345,11 +345,8 @@ def _ts_construct(tsf: TsFile, call: Node) -> Node | None:
     own = factory.args if factory is not None else []
     if len(own) >= 3 and tsf.construct_id(own[1]) is not None:
         return own[1]
-    for node in [call, *tsf.ancestors(call)]:
-        new = tsf.new_call(node)
-        if new is not None and (id_node := new.arg(1)) is not None and tsf.construct_id(id_node) is not None:
-            return id_node
-    return None
+    owner = tsf.enclosing_construct(call)
+    return owner.arg(1) if owner is not None else None
 
 
 def _construct_call(idx: SourceIndex, call: ast.Call) -> ast.Call | None:

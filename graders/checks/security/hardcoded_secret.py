@@ -282,7 +282,8 @@ def _ts_secret_source(ctx: CheckContext, names: list[str]) -> Iterator[Hit]:
                 continue
             seen.add(node.id)
             if infra:
-                construct = _ts_enclosing_construct(tsf, node)
+                owner = tsf.enclosing_construct(node)
+                construct = tsf.construct_id(owner.args[1]) if owner is not None else None
                 where = f"on {pretty(construct)}" if construct else f"in {tsf.src.path}"
             else:
                 where = f"in application code {tsf.src.path}"
@@ -301,9 +302,7 @@ def _ts_secrets(tsf: TsFile, names: list[str]) -> Iterator[tuple[Node, _Secret]]
             yield value, found
 
     for pair in tsf.nodes("pair"):
-        key = pair.child_by_field_name("key")
-        name = (tsf.string(key) if key.type == "string" else tsf.text(key)) if key is not None else None
-        yield from judged(name, pair.child_by_field_name("value"))
+        yield from judged(tsf.pair_key(pair), pair.child_by_field_name("value"))
     for decl in tsf.nodes("variable_declarator"):
         name_node = decl.child_by_field_name("name")
         yield from judged(
@@ -340,16 +339,6 @@ def _ts_secrets(tsf: TsFile, names: list[str]) -> Iterator[tuple[Node, _Secret]]
         kind = _token_kind(text) if text else None
         if kind and text:
             yield node, _Secret("string", text, kind)
-
-
-def _ts_enclosing_construct(tsf: TsFile, node: Node) -> str | None:
-    for anc in tsf.ancestors(node):
-        new = tsf.new_call(anc)
-        if new is not None and (id_node := new.arg(1)) is not None:
-            cid = tsf.construct_id(id_node)
-            if cid is not None:
-                return cid
-    return None
 
 
 def _context_name(node: ast.AST, parent: dict[ast.AST, ast.AST]) -> str:
