@@ -709,6 +709,7 @@ _TS_PHASES = (
     ("diagnostics", "compiler: diagnostics of the answer"),
     ("scratch", "empty /tmp and /out"),
     ("tamper", "tamper check"),
+    ("gc", "full collection (heap past the recycle mark)"),
     ("cpu_synth", "CPU seconds up to the compiler pass"),
     ("cpu", "CPU seconds of the whole job"),
 )

@@ -50,6 +50,12 @@ const activeResources = process.getActiveResourcesInfo;
 const eventNames = process.eventNames;
 const listenersOf = process.listeners;
 const HEAP_RECYCLE = 1200 * 1024 * 1024;
+// A full collection on demand, for the heap check only (not exposed to the answer's globals).
+let collectGarbage = null;
+try {
+  require('v8').setFlagsFromString('--expose-gc');
+  collectGarbage = require('vm').runInNewContext('gc');
+} catch (_) { /* without it the check reads the heap as it is */ }
 const now = performance.now.bind(performance);
 const cpuUsage = process.cpuUsage.bind(process);
 const cpuSeconds = (a, b) => Math.round((b.user - a.user + b.system - a.system) / 100) / 10000;
@@ -663,7 +669,9 @@ function forgetJobModules() {
 function frames(err) {
   const stack = String((err && err.stack) || '');
   const out = [];
-  const re = /\(?((?:\/[^\s():]+)+):(\d+):(\d+)\)?/g;
+  // One character class for the whole path: `(?:\/[^...]+)+` splits a path of n slashes 2^n ways
+  // before it gives up, and aws-cdk-lib's circular-reference error quotes a path of hundreds.
+  const re = /\(?(\/[^\s():]+):(\d+):(\d+)\)?/g;
   let m;
   while ((m = re.exec(stack)) && out.length < 30) {
     const file = m[1];
@@ -970,8 +978,17 @@ async function job(msg) {
     if (stray.length) result.tampered = [...(result.tampered || []), `processes left running: ${stray.length}`];
   }
   spent('tamper', tt);
-  const heap = process.memoryUsage().heapUsed;
-  if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB`;
+  // heapUsed counts garbage V8 has not collected yet (it collects lazily under a 2 GB limit): past
+  // the mark, one full collection (~0.3 s) says whether the heap really holds that much. Measured on
+  // the cdk-ts corpus: 1.2 GB used was ~0.67 GB live, and a new worker costs ~6 s to warm.
+  let heap = process.memoryUsage().heapUsed;
+  if (heap > HEAP_RECYCLE && collectGarbage) {
+    const tg = now();
+    collectGarbage();
+    spent('gc', tg);
+    heap = process.memoryUsage().heapUsed;
+  }
+  if (heap > HEAP_RECYCLE) result.recycle = `heap ${Math.round(heap / 1048576)} MB live`;
   for (const [name, seconds] of Object.entries(spans)) timing[name] = Math.round(seconds * 10000) / 10000;
   // CPU seconds (all threads, the garbage collector's included): steadier than wall time on a busy machine.
   timing.cpu_synth = cpuSeconds(cpu0, cpu1);

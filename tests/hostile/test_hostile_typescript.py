@@ -6,13 +6,13 @@ Two grading processes run at once:
 - ``fresh``: the victim alone in a fresh process (``--isolation process``): the reference every
   victim's template must equal byte for byte.
 
-The classes: an endless loop, a memory bomb, a 1 GB string, printing without end, every way out
-of the process (and a kill from a shell), a fork storm, forged protocol frames, writes outside,
-the network, the environment and /proc, filling the scratch folders, and patches for the next
-answer: aws-cdk-lib's core and a submodule, Object.prototype, Array.prototype.push, require.cache,
-the process's events, and a patch armed on a timer. Each is contained: a clear status with the
-right cause, nothing written outside, no secret seen, no process left, and the victim after it
-graded exactly as on a fresh worker.
+The classes: an endless loop, a memory bomb, a 1 GB string, printing without end, every way out of
+the process (and a kill from a shell), an error quoting a path of hundreds of segments, a fork
+storm, forged protocol frames, writes outside, the network, the environment and /proc, filling the
+scratch folders, and patches for the next answer: aws-cdk-lib's core and a submodule,
+Object.prototype, Array.prototype.push, require.cache, the process's events, and a patch armed on a
+timer. Each is contained: a clear status with the right cause, nothing written outside, no secret
+seen, no process left, and the victim after it graded exactly as on a fresh worker.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ EXPECTED: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
     "huge_string": ("failed", "memory", "Invalid string length", None),
     "endless_output": ("failed", "other", "output limit exceeded", None),
     "exits": ("failed", "exited", "the app called process.exit(5)", None),
+    "long_error_path": ("failed", None, "circular reference. Path: /Resources/Group", None),
     "shell_kill": ("failed", None, "killed by SIGKILL", None),
     "fork_storm": ("ok", None, None, "processes left running"),
     "forge_frames": ("ok", None, None, "forged frames on the protocol channel"),
