@@ -382,19 +382,24 @@ def _ts_destroys(tsf: TsFile) -> list[_Destroy]:
 def _ts_destroy_kind(tsf: TsFile, node: Node) -> tuple[str, str | None] | None:
     """("always", None) for DESTROY, ("gated", condition) for a DESTROY branch of `c ? a : b`."""
     value = tsf.resolve(node)
-    if tsf.member(value) in ("RemovalPolicy.DESTROY", "DESTROY"):
+    if _ts_is_destroy(tsf, value):
         return "always", None
     if value.type != "ternary_expression":
         return None
     test = value.child_by_field_name("condition")
     branches = [value.child_by_field_name(f) for f in ("consequence", "alternative")]
-    body, orelse = (b is not None and tsf.member(tsf.resolve(b)) == "RemovalPolicy.DESTROY" for b in branches)
+    body, orelse = (b is not None and _ts_is_destroy(tsf, tsf.resolve(b)) for b in branches)
     if body and orelse:
         return "always", None
     if not (body or orelse) or test is None:
         return None
     shown = tsf.segment(test, 60)
     return "gated", shown if body else f"!({shown})"
+
+
+def _ts_is_destroy(tsf: TsFile, node: Node) -> bool:
+    """`RemovalPolicy.DESTROY` (through any namespace) or a bare `DESTROY`, as ``_is_destroy``."""
+    return tsf.member(node) in ("RemovalPolicy.DESTROY", "DESTROY")
 
 
 def _ts_shown(tsf: TsFile, node: Node) -> str:
