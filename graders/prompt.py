@@ -148,6 +148,29 @@ def asks_function_size(prompt: str | None) -> str | None:
     return None
 
 
+# A requirement that every resource name carry the environment suffix ("Resource names must include
+# **environmentSuffix** for uniqueness", "All resources must use the environmentSuffix variable in
+# their names"): a sentence about resources and their names, the suffix, and a word that asks.
+_ENV_SUFFIX = re.compile(r"environment[\s_-]?suffix", re.IGNORECASE)
+_RESOURCE_NAMES = re.compile(
+    r"\bresources?\b[^.]*\bnam(?:e|es|ed|ing)\b|\bnamed\s+resources\b", re.IGNORECASE
+)
+_ASKS = re.compile(
+    r"\b(?:must|should|shall|needs?\s+to|required?|includ\w*|contain\w*|append\w*|suffix(?:ed)?|use)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_suffixed_names(prompt: str | None) -> str | None:
+    """The prompt's sentence that asks every resource name to include the environment suffix, else None."""
+    if not prompt:
+        return None
+    for _, sentence in _sentences(prompt):
+        if _ENV_SUFFIX.search(sentence) and _RESOURCE_NAMES.search(sentence) and _ASKS.search(sentence):
+            return _clip(sentence.strip(" -*#>\t"))
+    return None
+
+
 def _sentences(prompt: str) -> Iterator[tuple[int, str]]:
     """(line index, sentence) for every sentence of the prompt, line by line."""
     for at, line in enumerate(prompt.splitlines()):

@@ -132,6 +132,29 @@ class S(Stack):
     assert [f.message.split("`")[1] for f in found] == ['table_name="orders"']
 
 
+def test_a_prompt_name_is_a_base_when_the_prompt_asks_names_to_carry_the_suffix(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "PROMPT.md").write_text(
+        "- Create a CodeCommit repository named 'nodejs-webapp'\n"
+        "- Resource names must include **environmentSuffix** for uniqueness\n"
+    )
+    body = """
+class S(Stack):
+    def __init__(self, scope, cid, *, environment_suffix, **kw):
+        super().__init__(scope, cid, **kw)
+        codecommit.Repository(self, "Repo", repository_name="nodejs-webapp")
+        codecommit.Repository(self, "Mirror", repository_name=f"nodejs-webapp-{environment_suffix}")
+"""
+    ctx = make_context({"lib/stack.py": HEADER + "from aws_cdk import aws_codecommit as codecommit\n" + body})
+    ctx.sample = Sample(
+        sample_id="t", source=str(tmp_path / "lib" / "MODEL_RESPONSE.md"), task_root=str(tmp_path)
+    )
+    ctx.prompt = read_prompt(ctx.sample)
+    found = run_check("hardcoded-name", ctx)
+    # the prompt's own name, without the suffix the same prompt asks every name to carry
+    assert [f.message.split("`")[1] for f in found] == ['repository_name="nodejs-webapp"']
+
+
 def test_template_evidence_joins_through_intrinsics_and_kms_alias_prefix() -> None:
     body = """
 class S(Stack):

@@ -12,6 +12,7 @@ from iacgrade.graders.prompt import (
     asks_destroyable,
     asks_function_size,
     asks_public_bucket,
+    asks_suffixed_names,
     read_prompt,
     tag_keys,
 )
@@ -235,3 +236,31 @@ def test_a_public_website_bucket_the_prompt_asks_for_is_a_note() -> None:
     ctx.prompt = "Create an S3 bucket to host a static website with public read access.\n"
     (note,) = [f for f in run_checks(ctx) if f.check == "s3-public-access"]
     assert note.severity == "info" and "as the task's prompt requires" in note.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- Resource names must include **environmentSuffix** for uniqueness",
+        "All resources must use the `environmentSuffix` variable in their names to support PR environments.",
+        "MANDATORY: All named resources MUST include `EnvironmentSuffix` in their names",
+        "Every resource name must include the ENVIRONMENT_SUFFIX interpolated into the name.",
+        "Use EnvironmentSuffix in resource names and tags.",
+    ],
+)
+def test_suffixed_name_requirements_are_recognised(text: str) -> None:
+    assert asks_suffixed_names("# Task\n\nBuild an API.\n" + text + "\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Parameterize domain name, certificate ARN, and environment suffix (e.g., dev, stage, prod).",
+        "There should be ONLY ONE CloudFormation stack named `TapStack{environmentSuffix}`.",
+        "We need the stack name to include the environment suffix so stacks can coexist.",
+        "Create a bucket named `orders-data` for the reports.",
+        "",
+    ],
+)
+def test_other_prompts_do_not_ask_for_suffixed_names(text: str) -> None:
+    assert asks_suffixed_names(text) is None

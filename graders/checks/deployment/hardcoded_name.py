@@ -25,6 +25,7 @@ from iacgrade.graders.analysis.template import Resource
 from iacgrade.graders.analysis.tsast import TsFile, camel, ts_files
 from iacgrade.graders.checks import CheckOptions, check
 from iacgrade.graders.models import Evidence
+from iacgrade.graders.prompt import asks_suffixed_names
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -53,7 +54,9 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     ``log_group_name``, export names, ...) set to a literal, or to an f-string whose only variable
     parts are the account or region. A name with an environment suffix, the stack name, a stack
     parameter or any other variable part varies and is not reported; names the task's prompt
-    itself mandates and display names (API names, topic display names) are not reported either.
+    itself mandates and display names (API names, topic display names) are not reported either,
+    unless the prompt also asks every resource name to include the environment suffix (the name it
+    gives is then the base of one).
     The source decides: a template cannot tell ``f"orders-{env}"`` from ``"orders-dev"`` because
     synth resolves the suffix. The template adds the logical id of the named resource, and on its
     own reports a template name that equals a literal the answer wrote elsewhere (a name passed
@@ -77,7 +80,9 @@ def hardcoded_name(ctx: CheckContext) -> Iterator[Hit]:
     """
     indexes = index_sources(ctx.source.parsed())
     allowed = set(ctx.options(HardcodedNameOptions).name_properties)
-    prompt = ctx.prompt or ""
+    # Names the prompt gives are its own, unless it also asks every resource name to carry the
+    # environment suffix: then "a repository named 'nodejs-webapp'" names the base, not the literal.
+    prompt = "" if asks_suffixed_names(ctx.prompt) else ctx.prompt or ""
     answer_classes = {n.name for idx in indexes for n in idx.classes}
     uses = [
         use
