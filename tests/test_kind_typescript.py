@@ -90,6 +90,19 @@ def test_a_good_answer_synthesizes_warm_with_no_diagnostics(services: Services, 
     assert "TapStack" in first.lint  # cfn-lint ran on the template
 
 
+def test_math_random_gives_the_same_template_on_every_run(services: Services, tmp_path: Path) -> None:
+    # Pr2411's IDEAL names its resources with Math.random(): each synth used to give other names.
+    body = (
+        "    new s3.Bucket(this, 'Data', { bucketName: 'data-' + Math.random().toString(36).slice(2, 10) });"
+    )
+    runs = [_build(services, tmp_path / d, APP + _stack(body)) for d in "ab"]
+    assert [r.status for r in runs] == ["ok", "ok"] and runs[1].worker.warm
+    first, again = (
+        (tmp_path / d / "out" / r.templates["TapStack"]).read_text() for d, r in zip("ab", runs, strict=True)
+    )
+    assert first == again and '"BucketName": "data-' in first
+
+
 def test_type_errors_are_reported_and_the_template_still_built(services: Services, tmp_path: Path) -> None:
     synth = _build(services, tmp_path, TYPE_ERROR)
     assert synth.status == "ok"  # transpile-only: the bucket is built without versioning

@@ -633,6 +633,22 @@ const realOn = process.on;
 const realSetTimeout = global.setTimeout;
 const realSetInterval = global.setInterval;
 const realSetImmediate = global.setImmediate;
+const realRandom = Math.random;
+const imul = Math.imul;
+
+// Math.random while an app runs: the same sequence on every run (mulberry32 from a fixed seed,
+// started afresh for each attempt), so an answer that names its resources with it gets the same
+// template, and the same grade, warm or cold, today or next release.
+function seededRandom() {
+  let state = 0x1acc6ade;
+  return function random() {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 class ExitCalled extends Error {}
 
@@ -707,6 +723,7 @@ async function runEntry(entry, context, env, outdir, timers) {
     CDK_CLI_VERSION: '2.1000.0',
   }));
   process.chdir(JOB);
+  Math.random = seededRandom();
   const apps = [];
   const exits = [];
   const capture = (event, listener) => event === 'beforeExit' ? (exits.push(listener), process) : null;
@@ -935,6 +952,7 @@ async function job(msg) {
     process.reallyExit = realReallyExitOwn;
     process.abort = realAbort;
     process.kill = realKill;
+    Math.random = realRandom;
     forgetJobModules();
     resetEnv({});
     try {
