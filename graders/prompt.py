@@ -153,7 +153,7 @@ def asks_function_size(prompt: str | None) -> str | None:
 # their names"): a sentence about resources and their names, the suffix, and a word that asks.
 _ENV_SUFFIX = re.compile(r"environment[\s_-]?suffix", re.IGNORECASE)
 _RESOURCE_NAMES = re.compile(
-    r"\bresources?\b[^.]*\bnam(?:e|es|ed|ing)\b|\bnamed\s+resources\b", re.IGNORECASE
+    r"\bresources?\b[^.]{0,200}?\bnam(?:e|es|ed|ing)\b|\bnamed\s+resources\b", re.IGNORECASE
 )
 _ASKS = re.compile(
     r"\b(?:must|should|shall|needs?\s+to|required?|includ\w*|contain\w*|append\w*|suffix(?:ed)?|use)\b",
