@@ -23,7 +23,7 @@ from iacgrade.graders.analysis.model import (
 from iacgrade.graders.analysis.pyast import call_name, construct_id, dotted, kwarg, walk
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.template import Resource
-from iacgrade.graders.analysis.tsast import NewCall, TsFile, ts_files
+from iacgrade.graders.analysis.tsast import Call, NewCall, TsFile, ts_files
 from iacgrade.graders.models import Evidence
 
 if TYPE_CHECKING:
@@ -274,11 +274,12 @@ def ts_statements(tsf: TsFile) -> list[SrcStatement]:
     JSON-shaped statement objects (`{ Effect, Action, Resource }`), each with the construct it
     is attached to; statements of VPC endpoint policies are left out."""
     out: list[tuple[SrcStatement, TsNode]] = []
-    for new in tsf.news():
-        if new.cls == "PolicyStatement":
-            stmt = _ts_from_props(tsf, new.node, tsf.props(new.arg(0)), _TS_STATEMENT_KEYS)
-            _ts_steps(tsf, new.node, stmt)
-            out.append((stmt, new.node))
+    statements = [new for new in tsf.news() if new.cls == "PolicyStatement"]
+    steps = _ts_calls_on_made(tsf) if statements else {}
+    for new in statements:
+        stmt = _ts_from_props(tsf, new.node, tsf.props(new.arg(0)), _TS_STATEMENT_KEYS)
+        _ts_steps(tsf, steps.get(new.node.id, []), stmt)
+        out.append((stmt, new.node))
     for obj in tsf.nodes("object"):
         props = tsf.props(obj)
         if "Action" in props and props.keys() & {"Effect", "Resource"}:
@@ -330,13 +331,22 @@ def _ts_strings(tsf: TsFile, node: TsNode | None) -> list[tuple[str, ast.AST | i
     return []
 
 
-def _ts_steps(tsf: TsFile, new: TsNode, stmt: SrcStatement) -> None:
-    """A statement built step by step: `const s = new PolicyStatement(); s.addActions("s3:*")`."""
+def _ts_calls_on_made(tsf: TsFile) -> dict[int, list[Call]]:
+    """The method calls of the file by the `new` their receiver stands for (its node's id), read
+    once for all of the file's statements."""
+    out: dict[int, list[Call]] = {}
     for call in tsf.calls():
         made = tsf.constructed(call.receiver) if call.receiver is not None else None
-        if made is None or made.node != new or call.method is None:
-            continue
-        method, items = call.method, call.args
+        if made is not None and call.method is not None:
+            out.setdefault(made.node.id, []).append(call)
+    return out
+
+
+def _ts_steps(tsf: TsFile, calls: list[Call], stmt: SrcStatement) -> None:
+    """A statement built step by step: `const s = new PolicyStatement(); s.addActions("s3:*")`;
+    ``calls`` are the method calls on that statement."""
+    for call in calls:
+        method, items = call.method or "", call.args
         if method == "addActions":
             stmt.actions += [pair for item in items for pair in _ts_strings(tsf, item)]
         elif method == "addResources":
