@@ -527,7 +527,7 @@ def keep(
 
 def _grader_error(sample: Sample, rubric: Rubric, exc: Exception) -> SampleResult:
     result = _error_result(sample, rubric, f"grader error: {type(exc).__name__}: {exc}")
-    result.warnings.append(traceback.format_exc(limit=4))
+    result.warnings.append(traceback.format_exc(limit=-8))  # the innermost frames: where it raised
     return result
 
 

@@ -200,10 +200,12 @@ class SynthPool:
             info = WorkerInfo(id=w.slot, jobs=0, warm=False)
             job_dir = w.job_dir_inside
             try:
-                if not w.alive():
-                    with self._lock_for(w):
-                        if not w.alive():
-                            start_or_broken(w)
+                # Always under the start lock: a warm-up thread may be inside ``start`` (its
+                # process is alive, its "ready" not read yet); two readers on one pipe steal each
+                # other's frames.
+                with self._lock_for(w):
+                    if not w.alive():
+                        start_or_broken(w)
                 warm = w.jobs > 0
                 self._prepare(w, root, plan)
                 job = {

@@ -185,7 +185,7 @@ class WorkerProcess:
         if msg.get("op") != "ready":
             err = (msg.get("error") or {}).get("message", msg)
             self.kill()
-            raise WorkerDied(f"worker failed to start: {err}")
+            raise WorkerDied(f"worker failed to start: {str(err)[:300]}")
         self.info = msg
 
     def command(self) -> list[str]:
