@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import json
 import threading
+import types
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from functools import lru_cache
@@ -42,6 +43,8 @@ class WarmLinter:
         self._api = api
         self._config = api.ConfigMixIn(regions=regions or ["us-east-1"])
         self._rules = Runner(self._config).rules
+        if speedups:
+            _narrow_rds_rule(self._rules)
         # Template text -> its matches: the same template (an answer graded twice, two answers that
         # synthesize alike) is linted once. Sound because a lint depends on nothing but the text.
         self._seen: dict[str, list[dict[str, Any]]] = {}
@@ -124,6 +127,9 @@ _FINGERPRINTS = {
     "cfnlint.jsonschema._utils": "3dee726dc087cd76",
     "cfnlint.schema._getatts": "2ffbd68edcb3cf1d",
     "cfnlint.template.template": "27cdecd5767e1ba4",
+    # the RDS instance-class rule (E3062) and the base class whose schema choice it relies on
+    "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate": "151287fd5b22e376",
+    "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate": "3878814cd909086e",
 }
 _installed: dict[str, bool] = {}
 _install_lock = threading.Lock()
@@ -181,6 +187,7 @@ def _install() -> None:
         if _matches(module.__name__, module) and module.re is _regex():
             module.re = _CompiledSearch(module.re)  # type: ignore[attr-defined]
             _installed[module.__name__] = True
+    _install_rds_engine_tables()
     for name in _FINGERPRINTS:
         _installed.setdefault(name, False)
 
@@ -524,6 +531,87 @@ def _evolve_with_known_fields(cls: type) -> Callable[..., Any]:
         return self.__class__(**kwargs)
 
     return evolve
+
+
+_RDS_RULE = "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate"
+_RDS_BASE = "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate"
+
+
+def _install_rds_engine_tables() -> None:
+    """Whether E3062's code is what `_narrow_rds_rule` was checked against (it patches each
+    linter's own rule object: cfn-lint loads its rule files as top-level modules of their own, so
+    the package's class is not the one it runs)."""
+    from cfnlint.rules.jsonschema.CfnLintJsonSchema import CfnLintJsonSchema
+    from cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine import (
+        DbInstanceDbInstanceClassWithEngine as rule,
+    )
+
+    if _matches(_RDS_RULE, rule.validate) and _matches(_RDS_BASE, CfnLintJsonSchema.validate):
+        _installed[_RDS_RULE] = _installed[_RDS_BASE] = True
+
+
+def _narrow_rds_rule(rules: Any) -> None:
+    """E3062 with the instance's engine's part of its schema only.
+
+    The rule checks an ``AWS::RDS::DBInstance``'s class against a 5 MB schema: an ``allOf`` of 980
+    ``if``/``then`` pairs, one per engine and version, each ``if`` requiring its engine as a
+    ``const``. It ran all 980 on every instance, about a fifth of the whole lint of a template with
+    one. When the instance's ``Engine`` is a string, the ``if`` of another engine's pair fails
+    (its error, when unknown, is dropped by the rule like every unknown error) and its ``then`` never
+    runs, so only the pairs of that engine can report: those alone are validated. Any other
+    ``Engine`` (absent, a function) gets the whole schema, as before.
+    """
+    from cfnlint.rules.jsonschema.CfnLintJsonSchema import CfnLintJsonSchema
+
+    rule = rules.get("E3062") if _installed.get(_RDS_RULE) else None
+    if (
+        rule is None
+        or not isinstance(rule, CfnLintJsonSchema)
+        or not _matches(_RDS_RULE, type(rule).validate)
+    ):
+        return
+    tables = _engine_tables(rule._schema)
+    if tables is None:  # not the shape the narrowing relies on: leave the rule alone
+        return
+    original = type(rule).validate
+    # The base class validates against the schema it is given once this is set (the rule's own
+    # schema otherwise); every schema given below is the rule's own or a part of it.
+    rule._use_schema_arg = True
+
+    def validate(self: Any, validator: Any, keywords: Any, instance: Any, schema: Any) -> Any:
+        chosen = self._schema
+        engine = instance.get("Engine") if isinstance(instance, dict) else None
+        if isinstance(engine, str):
+            chosen = tables.by_engine.get(engine.lower(), tables.none)
+        return original(self, validator, keywords, instance, chosen)
+
+    rule.validate = types.MethodType(validate, rule)
+
+
+@dataclasses.dataclass(frozen=True)
+class _EngineTables:
+    by_engine: dict[str, dict[str, Any]]
+    none: dict[str, Any]  # an engine no pair names: nothing to validate
+
+
+def _engine_tables(schema: Any) -> _EngineTables | None:
+    """The schema's ``allOf`` pairs grouped by the engine their ``if`` requires, or None when a pair
+    is not an ``if`` (requiring ``Engine`` as a string ``const``) with a ``then`` and nothing else."""
+    pairs = schema.get("allOf") if isinstance(schema, dict) else None
+    if not isinstance(pairs, list):
+        return None
+    rest = {k: v for k, v in schema.items() if k != "allOf"}
+    grouped: dict[str, list[Any]] = {}
+    for pair in pairs:
+        if not isinstance(pair, dict) or set(pair) != {"if", "then"}:
+            return None
+        cond = pair["if"]
+        engine = (cond.get("properties") or {}).get("Engine") or {}
+        if not isinstance(engine.get("const"), str) or "Engine" not in (cond.get("required") or []):
+            return None
+        grouped.setdefault(engine["const"], []).append(pair)
+    by_engine = {name: {**rest, "allOf": group} for name, group in grouped.items()}
+    return _EngineTables(by_engine, {**rest, "allOf": []})
 
 
 __all__ = ["WarmLinter", "install_speedups", "lint_template"]
