@@ -12,7 +12,9 @@ same answer every time: ``cfnlint.jsonschema.validators.create`` builds and ``ex
 dataclass on every ``extend_validator`` call (once per resource per schema rule, ~16 distinct
 argument sets over a whole corpus), and every ``evolve`` (hundreds of thousands per template)
 calls ``dataclasses.fields()``. :func:`install_speedups` memoizes the first and precomputes the
-field names for the second. It changes only that code, only when the code is the exact version the
+field names for the second. Two rules get the same treatment on each linter's own rule objects:
+E1101 finds the rules of a schema keyword in a table instead of a walk over all of them, and E3062
+validates an RDS instance against its engine's part of a 5 MB schema. It changes only that code, only when the code is the exact version the
 speed-ups were checked against (a source fingerprint), so every rule still runs and the matches
 are the ones plain ``cfnlint.api.lint`` gives (tests/test_lint.py compares them).
 """
@@ -45,6 +47,7 @@ class WarmLinter:
         self._rules = Runner(self._config).rules
         if speedups:
             _narrow_rds_rule(self._rules)
+            _index_keyword_rules(self._rules)
         # Template text -> its matches: the same template (an answer graded twice, two answers that
         # synthesize alike) is linted once. Sound because a lint depends on nothing but the text.
         self._seen: dict[str, list[dict[str, Any]]] = {}
@@ -130,6 +133,8 @@ _FINGERPRINTS = {
     # the RDS instance-class rule (E3062) and the base class whose schema choice it relies on
     "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate": "151287fd5b22e376",
     "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate": "3878814cd909086e",
+    # E1101, the rule that hands each schema keyword to the rules that check it
+    "cfnlint.rules.jsonschema.CfnLint.CfnLint.cfnLint": "23947c8987cd5a17",
 }
 _installed: dict[str, bool] = {}
 _install_lock = threading.Lock()
@@ -188,6 +193,9 @@ def _install() -> None:
             module.re = _CompiledSearch(module.re)  # type: ignore[attr-defined]
             _installed[module.__name__] = True
     _install_rds_engine_tables()
+    from cfnlint.rules.jsonschema.CfnLint import CfnLint
+
+    _installed[_CFN_LINT] = _matches(_CFN_LINT, CfnLint.cfnLint)
     for name in _FINGERPRINTS:
         _installed.setdefault(name, False)
 
@@ -586,6 +594,59 @@ def _narrow_rds_rule(rules: Any) -> None:
         return original(self, validator, keywords, instance, chosen)
 
     rule.validate = types.MethodType(validate, rule)
+
+
+_CFN_LINT = "cfnlint.rules.jsonschema.CfnLint.CfnLint.cfnLint"
+
+
+def _index_keyword_rules(rules: Any) -> None:
+    """E1101's ``cfnLint`` with its rules looked up by keyword.
+
+    At every node of a template the schemas mark, ``cfnLint`` runs the rules registered for the
+    node's keywords: cfn-lint finds them by walking every child rule and each of its keywords, a
+    few hundred comparisons per node and tens of thousands of nodes per template (a tenth of a
+    lint's time in a profile). Here the rules of each keyword are listed once per template run, in
+    the order that walk meets them, and each is run as cfn-lint runs it. The list is rebuilt after
+    each ``initialize`` (``Rules.run`` calls it on every rule, then wires the child rules anew)."""
+    from cfnlint.jsonschema._utils import Unset
+
+    rule = rules.get("E1101") if _installed.get(_CFN_LINT) else None
+    if rule is None or not _matches(_CFN_LINT, type(rule).cfnLint):
+        return
+    initialize = rule.initialize
+    built: dict[str, dict[str, list[Any]]] = {}
+
+    def reset(self: Any, cfn: Any) -> Any:
+        built.clear()
+        return initialize(cfn)
+
+    def cfn_lint(self: Any, validator: Any, keywords: Any, instance: Any, schema: Any) -> Any:
+        index = built.get("index")
+        if index is None:
+            index = built["index"] = _rules_by_keyword(self.child_rules)
+        validator = validator.evolve(
+            function_filter=validator.function_filter.evolve(add_cfn_lint_keyword=False)
+        )
+        for keyword in keywords:
+            for child in index.get(keyword, ()):
+                for err in child.validate(validator, keyword, instance, schema):
+                    if err.rule is None and isinstance(err.validator, Unset):
+                        err.rule = child
+                    yield err
+
+    rule.initialize = types.MethodType(reset, rule)
+    rule.cfnLint = types.MethodType(cfn_lint, rule)
+
+
+def _rules_by_keyword(child_rules: dict[str, Any]) -> dict[str, list[Any]]:
+    """keyword -> the child rules that check it, in child-rule order, once per time a rule lists it."""
+    index: dict[str, list[Any]] = {}
+    for child in child_rules.values():
+        if child is None or not child.id:
+            continue
+        for keyword in child.keywords:
+            index.setdefault(keyword, []).append(child)
+    return index
 
 
 @dataclasses.dataclass(frozen=True)

@@ -330,6 +330,7 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
     linter = WarmLinter()
     # cfn-lint loads each rule file as a module of its own: the narrowing sits on this linter's rule.
     assert "validate" in vars(linter._rules.get("E3062"))
+    assert "cfnLint" in vars(linter._rules.get("E1101"))
     assert install_speedups() == {
         "cfnlint.jsonschema.validators.create": True,
         "cfnlint.context.context.Context.evolve": True,
@@ -344,6 +345,7 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
         "cfnlint.template.template": True,
         "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate": True,
         "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate": True,
+        "cfnlint.rules.jsonschema.CfnLint.CfnLint.cfnLint": True,
     }
 
 
