@@ -14,9 +14,10 @@ argument sets over a whole corpus), and every ``evolve`` (hundreds of thousands 
 calls ``dataclasses.fields()``. :func:`install_speedups` memoizes the first and precomputes the
 field names for the second. Two rules get the same treatment on each linter's own rule objects:
 E1101 finds the rules of a schema keyword in a table instead of a walk over all of them, and E3062
-validates an RDS instance against its engine's part of a 5 MB schema. It changes only that code, only when the code is the exact version the
-speed-ups were checked against (a source fingerprint), so every rule still runs and the matches
-are the ones plain ``cfnlint.api.lint`` gives (tests/test_lint.py compares them).
+validates an RDS instance against its engine's part of a 5 MB schema. It changes only that code,
+only when the code is the exact version the speed-ups were checked against (a source
+fingerprint), so every rule still runs and the matches are the ones plain ``cfnlint.api.lint``
+gives (tests/test_lint.py compares them).
 """
 
 from __future__ import annotations
