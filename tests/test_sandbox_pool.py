@@ -347,3 +347,23 @@ def test_a_job_sent_during_warm_up_waits_for_the_worker(tmp_path: Path) -> None:
             first = fresh.synthesize(ws, SAMPLE, tmp_path / f"out{n}")
             assert first.status == "ok", first.message
             assert first.worker.retried is None and first.worker.jobs == 1, first.worker
+
+
+APP_RANDOM = """\
+import random
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+app = cdk.App()
+stack = cdk.Stack(app, "Random")
+s3.Bucket(stack, "B", bucket_name=f"data-{random.randint(0, 10**12)}")
+app.synth()
+"""
+
+
+def test_random_gives_the_same_template_on_every_run(pool: SynthPool, tmp_path: Path) -> None:
+    texts = []
+    for n in range(2):  # the second job runs on the same warm worker
+        r = pool.synthesize(make_ws(tmp_path / f"w{n}", {"app.py": APP_RANDOM}), SAMPLE, tmp_path / f"o{n}")
+        assert r.status == "ok", r.message
+        texts.append((tmp_path / f"o{n}" / r.templates["Random"]).read_text())
+    assert texts[0] == texts[1] and '"BucketName": "data-' in texts[0]

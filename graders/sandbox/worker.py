@@ -23,6 +23,7 @@ import importlib
 import io
 import logging
 import os
+import random
 import re
 import resource
 import runpy
@@ -43,6 +44,7 @@ from iacgrade.graders.sandbox.entry import DRIVER_FILE
 from iacgrade.graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
 
 JOB = os.environ.get("IACGRADE_JOB_DIR", "/job")
+_RANDOM_SEED = 20240229
 OUT = os.environ.get("IACGRADE_OUT_DIR", "/out")
 # Files of OUT that are not the job's: bound in from the host (see launcher.OUT_FILES).
 _OUT_KEEP = ("synth.log", "worker.log")
@@ -274,6 +276,9 @@ class Worker:
         aws_cdk.AssetStaging.clear_asset_hash_cache()
         saved = _redirect_output(f"{OUT}/synth.log")
         _Job.active = True
+        # The answer's `random` draws the same numbers on every run, on a warm worker or a fresh one
+        # (a bucket named with random.randint gets one name), as Math.random does in the Node worker.
+        random.seed(_RANDOM_SEED)
         try:
             try:
                 runpy.run_path(entry, run_name="__main__")
@@ -294,6 +299,7 @@ class Worker:
             error = _describe(exc)
         finally:
             _Job.active = False
+            random.seed()  # the worker's own draws, if any, are not the answer's sequence
             apps = len(_Job.apps)
             _Job.apps = []
             _flush_jsii_output()
