@@ -364,6 +364,6 @@ def test_random_gives_the_same_template_on_every_run(pool: SynthPool, tmp_path: 
     texts = []
     for n in range(2):  # the second job runs on the same warm worker
         r = pool.synthesize(make_ws(tmp_path / f"w{n}", {"app.py": APP_RANDOM}), SAMPLE, tmp_path / f"o{n}")
-        assert r.status == "ok", r.message
+        assert r.status == "ok" and r.worker.recycled is None, (r.message, r.worker)
         texts.append((tmp_path / f"o{n}" / r.templates["Random"]).read_text())
     assert texts[0] == texts[1] and '"BucketName": "data-' in texts[0]
