@@ -105,19 +105,22 @@ def sub_refs(value: Any) -> set[str]:
     return {name for name in _SUB_VARIABLE.findall(text) if name not in local}
 
 
-def refs_within(value: Any) -> set[str]:
-    """Every logical id referenced (Ref, GetAtt, ``${X}`` in an Fn::Sub) anywhere inside a value."""
+def refs_within(value: Any, conditional: bool = True) -> set[str]:
+    """Every logical id referenced (Ref, GetAtt, ``${X}`` in an Fn::Sub) anywhere inside a value;
+    with ``conditional=False``, none inside an ``Fn::If`` (references a branch may not make)."""
     out: set[str] = set()
+    if not conditional and isinstance(value, dict) and "Fn::If" in value:
+        return out
     target = ref_target(value)
     if target:
         out.add(target)
     out |= sub_refs(value)
     if isinstance(value, dict):
         for v in value.values():
-            out |= refs_within(v)
+            out |= refs_within(v, conditional)
     elif isinstance(value, list):
         for v in value:
-            out |= refs_within(v)
+            out |= refs_within(v, conditional)
     return out
 
 
