@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from iacgrade.graders.analysis.source import SourceModel
-from iacgrade.graders.analysis.template import TemplateModel
+from iacgrade.graders.analysis.template import Resource, TemplateModel
 from iacgrade.graders.models import Evidence, ExtractedFile, Lens, Sample, SynthResult, Workspace
 from iacgrade.graders.rubric import CheckOptions, Rubric
 
@@ -36,6 +36,17 @@ class Hit:
     lens: Lens = "source"
     # Overrides the rubric's severity for this finding, e.g. "info" when the prompt asked for it.
     severity: str | None = None
+
+    @classmethod
+    def on_resource(cls, message: str, res: Resource, value: str, severity: str | None = None) -> Hit:
+        """A template-lens hit on one resource, keyed by it (one finding per resource)."""
+        return cls(
+            message,
+            [res.evidence(value=value)],
+            key=f"{res.stack}:{res.logical_id}",
+            lens="template",
+            severity=severity,
+        )
 
     def as_note(self, why: str) -> Hit:
         """Keep the finding but unscored (severity info), ``why`` appended to its message."""

@@ -52,9 +52,4 @@ def redundant_depends_on(ctx: CheckContext) -> Iterator[Hit]:
             f"{describe(res)} ({res.type}) depends on {names} through DependsOn, which its properties "
             "already reference (CloudFormation orders a resource after what it references)"
         )
-        yield Hit(
-            message,
-            [res.evidence(value=f"DependsOn: {names}")],
-            key=f"{res.stack}:{res.logical_id}",
-            lens="template",
-        )
+        yield Hit.on_resource(message, res, f"DependsOn: {names}")

@@ -50,9 +50,4 @@ def update_replace_policy_missing(ctx: CheckContext) -> Iterator[Hit]:
             f"{describe(res)} ({res.type}) has DeletionPolicy {policy}{when} but no UpdateReplacePolicy:"
             " an update that replaces it deletes the old resource and its data"
         )
-        yield Hit(
-            message,
-            [res.evidence(value=f"DeletionPolicy: {policy}")],
-            key=f"{res.stack}:{res.logical_id}",
-            lens="template",
-        )
+        yield Hit.on_resource(message, res, f"DeletionPolicy: {policy}")

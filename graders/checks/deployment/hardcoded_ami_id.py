@@ -45,13 +45,7 @@ def hardcoded_ami_id(ctx: CheckContext) -> Iterator[Hit]:
         for value in values_at_key(res.properties, "ImageId"):
             for ami in dict.fromkeys(a for a in literal_choices(value) if _AMI.match(a) and ctx.wrote(a)):
                 message = f"{describe(res)} ({res.type}) launches the literal AMI id {ami}{_placeholder(ami)}"
-                yield Hit(
-                    message,
-                    [res.evidence(value=f"ImageId: {ami}")],
-                    key=f"{res.stack}:{res.logical_id}",
-                    lens="template",
-                    severity=_severity(ami),
-                )
+                yield Hit.on_resource(message, res, f"ImageId: {ami}", severity=_severity(ami))
     for stack, name, entry in ctx.template.entries("Parameters"):
         default = entry.get("Default")
         if isinstance(default, str) and _AMI.match(default) and ctx.wrote(default):

@@ -51,9 +51,7 @@ def hardcoded_availability_zone(ctx: CheckContext) -> Iterator[Hit]:
                 "a zone letter on the region" if shown.startswith("${") else "the literal availability zone"
             )
             message = f"{describe(res)} ({res.type}) is pinned to {what} {shown}"
-            yield Hit(
-                message, [res.evidence(value=shown)], key=f"{res.stack}:{res.logical_id}", lens="template"
-            )
+            yield Hit.on_resource(message, res, shown)
     for stack, name, entry in ctx.template.entries("Parameters"):
         zones = [
             z
