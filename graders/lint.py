@@ -12,9 +12,10 @@ same answer every time: ``cfnlint.jsonschema.validators.create`` builds and ``ex
 dataclass on every ``extend_validator`` call (once per resource per schema rule, ~16 distinct
 argument sets over a whole corpus), and every ``evolve`` (hundreds of thousands per template)
 calls ``dataclasses.fields()``. :func:`install_speedups` memoizes the first and precomputes the
-field names for the second. Two rules get the same treatment on each linter's own rule objects:
-E1101 finds the rules of a schema keyword in a table instead of a walk over all of them, and E3062
-validates an RDS instance against its engine's part of a 5 MB schema. It changes only that code,
+field names for the second. Three rules get the same treatment on each linter's own rule objects:
+E1101 finds the rules of a schema keyword in a table instead of a walk over all of them, E3062
+validates an RDS instance against its engine's part of a 5 MB schema, and E3016 skips resources
+with no ``UpdatePolicy``. It changes only that code,
 only when the code is the exact version the speed-ups were checked against (a source
 fingerprint), so every rule still runs and the matches are the ones plain ``cfnlint.api.lint``
 gives (tests/test_lint.py compares them).
@@ -49,6 +50,7 @@ class WarmLinter:
         if speedups:
             _narrow_rds_rule(self._rules)
             _index_keyword_rules(self._rules)
+            _skip_absent_update_policy(self._rules)
         # Template text -> its matches: the same template (an answer graded twice, two answers that
         # synthesize alike) is linted once. Sound because a lint depends on nothing but the text.
         self._seen: dict[str, list[dict[str, Any]]] = {}
@@ -136,6 +138,9 @@ _FINGERPRINTS = {
     "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate": "3878814cd909086e",
     # E1101, the rule that hands each schema keyword to the rules that check it
     "cfnlint.rules.jsonschema.CfnLint.CfnLint.cfnLint": "23947c8987cd5a17",
+    # E3016, a resource's UpdatePolicy: which schema it loads, and its validate
+    "cfnlint.rules.resources.updatepolicy.Configuration.Configuration.__init__": "ca3a7014e9d00401",
+    "cfnlint.rules.resources.updatepolicy.Configuration.Configuration.validate": "6914525244580fc5",
 }
 _installed: dict[str, bool] = {}
 _install_lock = threading.Lock()
@@ -197,6 +202,11 @@ def _install() -> None:
     from cfnlint.rules.jsonschema.CfnLint import CfnLint
 
     _installed[_CFN_LINT] = _matches(_CFN_LINT, CfnLint.cfnLint)
+    from cfnlint.rules.resources.updatepolicy.Configuration import Configuration
+
+    _installed[_UPDATE_POLICY] = _installed[_UPDATE_POLICY_INIT] = _matches(
+        _UPDATE_POLICY, Configuration.validate
+    ) and _matches(_UPDATE_POLICY_INIT, Configuration.__init__)
     for name in _FINGERPRINTS:
         _installed.setdefault(name, False)
 
@@ -637,6 +647,53 @@ def _index_keyword_rules(rules: Any) -> None:
 
     rule.initialize = types.MethodType(reset, rule)
     rule.cfnLint = types.MethodType(cfn_lint, rule)
+
+
+_UPDATE_POLICY = "cfnlint.rules.resources.updatepolicy.Configuration.Configuration.validate"
+_UPDATE_POLICY_INIT = "cfnlint.rules.resources.updatepolicy.Configuration.Configuration.__init__"
+
+
+def _skip_absent_update_policy(rules: Any) -> None:
+    """E3016 only on resources that have an ``UpdatePolicy``.
+
+    The rule validates every resource against its schema: an ``if`` per resource type whose
+    ``then`` (or, for the other types, ``else``) says what ``UpdatePolicy`` may be. Each branch
+    constrains that one property and allows any other, so a resource without it passes them all
+    (an ``if`` that cannot be decided gives only an unknown error, which the rule drops). Yet each
+    resource cost a new validator and schema resolver, about a tenth of a CDK template's lint in
+    a profile. The schema is checked for that shape before the rule is changed."""
+    rule = rules.get("E3016") if _installed.get(_UPDATE_POLICY) else None
+    if (
+        rule is None
+        or not _matches(_UPDATE_POLICY, type(rule).validate)
+        or not _only_update_policy(rule._schema)
+    ):
+        return
+    original = type(rule).validate
+
+    def validate(self: Any, validator: Any, keywords: Any, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, dict) and "UpdatePolicy" not in instance:
+            return iter(())
+        return original(self, validator, keywords, instance, schema)
+
+    rule.validate = types.MethodType(validate, rule)
+
+
+def _only_update_policy(schema: Any) -> bool:
+    """Whether every branch of the schema's ``allOf`` constrains ``UpdatePolicy`` alone."""
+    if not isinstance(schema, dict) or not set(schema) <= {"allOf", "definitions"}:
+        return False
+    for entry in schema.get("allOf") or []:
+        if not isinstance(entry, dict) or not set(entry) <= {"if", "then", "else"}:
+            return False
+        for branch in (entry.get("then"), entry.get("else")):
+            if branch is None:
+                continue
+            if not isinstance(branch, dict) or set(branch) != {"additionalProperties", "properties"}:
+                return False
+            if branch["additionalProperties"] is not True or set(branch["properties"]) != {"UpdatePolicy"}:
+                return False
+    return True
 
 
 def _rules_by_keyword(child_rules: dict[str, Any]) -> dict[str, list[Any]]:

@@ -240,6 +240,8 @@ def _variant(change: str) -> str:
     elif change == "engine-from-parameter":  # E3062's whole schema: the engine is not a string
         t["Parameters"]["DbEngine"] = {"Type": "String", "Default": "mysql", "AllowedValues": ["mysql"]}
         res["Db"]["Properties"].update(Engine={"Ref": "DbEngine"}, DBInstanceClass="db.m1.small")
+    elif change == "update-policy-on-table":  # E3016: a table takes no UpdatePolicy
+        res["Table"]["UpdatePolicy"] = {"AutoScalingRollingUpdate": {"MinInstancesInService": 1}}
     elif change == "no-resources":  # E1001
         t = {"Parameters": t["Parameters"]}
     elif change == "not-json":  # E0000
@@ -269,6 +271,7 @@ CHANGES = [
     "class-for-engine",
     "class-for-engine-version",
     "engine-from-parameter",
+    "update-policy-on-table",
     "no-resources",
     "not-json",
 ]
@@ -322,7 +325,7 @@ def test_warm_linter_with_speedups_reports_what_plain_cfn_lint_reports() -> None
     # The comparison means something only if the variants do trip error rules.
     errors = {m[0] for matches in plain for m in matches if m[0].startswith("E")}
     assert errors >= {"E0000", "E1001", "E1010", "E1019", "E1020", "E3002", "E3003", "E3004", "E3006"}
-    assert errors >= {"E3012", "E3015", "E3019", "E3020", "E3030", "E3034", "E3062", "E3691"}
+    assert errors >= {"E3012", "E3015", "E3019", "E3020", "E3030", "E3016", "E3034", "E3062", "E3691"}
 
 
 def test_speedups_match_the_installed_cfn_lint() -> None:
@@ -331,6 +334,7 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
     # cfn-lint loads each rule file as a module of its own: the narrowing sits on this linter's rule.
     assert "validate" in vars(linter._rules.get("E3062"))
     assert "cfnLint" in vars(linter._rules.get("E1101"))
+    assert "validate" in vars(linter._rules.get("E3016"))
     assert install_speedups() == {
         "cfnlint.jsonschema.validators.create": True,
         "cfnlint.context.context.Context.evolve": True,
@@ -346,6 +350,8 @@ def test_speedups_match_the_installed_cfn_lint() -> None:
         "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate": True,
         "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate": True,
         "cfnlint.rules.jsonschema.CfnLint.CfnLint.cfnLint": True,
+        "cfnlint.rules.resources.updatepolicy.Configuration.Configuration.__init__": True,
+        "cfnlint.rules.resources.updatepolicy.Configuration.Configuration.validate": True,
     }
 
 
