@@ -15,10 +15,9 @@ calls ``dataclasses.fields()``. :func:`install_speedups` memoizes the first and 
 field names for the second. Three rules get the same treatment on each linter's own rule objects:
 E1101 finds the rules of a schema keyword in a table instead of a walk over all of them, E3062
 validates an RDS instance against its engine's part of a 5 MB schema, and E3016 skips resources
-with no ``UpdatePolicy``. It changes only that code,
-only when the code is the exact version the speed-ups were checked against (a source
-fingerprint), so every rule still runs and the matches are the ones plain ``cfnlint.api.lint``
-gives (tests/test_lint.py compares them).
+with no ``UpdatePolicy``. It changes only that code, only when the code is the exact version the
+speed-ups were checked against (a source fingerprint), so every rule still runs and the matches
+are the ones plain ``cfnlint.api.lint`` gives (tests/test_lint.py compares them).
 """
 
 from __future__ import annotations
@@ -198,12 +197,20 @@ def _install() -> None:
         if _matches(module.__name__, module) and module.re is _regex():
             module.re = _CompiledSearch(module.re)  # type: ignore[attr-defined]
             _installed[module.__name__] = True
-    _install_rds_engine_tables()
+    # The rule-level speed-ups patch each linter's own rule objects (cfn-lint loads its rule files
+    # as top-level modules of their own, so the package's classes are not the ones it runs); here
+    # only whether the rules' code is the code they were checked against.
     from cfnlint.rules.jsonschema.CfnLint import CfnLint
-
-    _installed[_CFN_LINT] = _matches(_CFN_LINT, CfnLint.cfnLint)
+    from cfnlint.rules.jsonschema.CfnLintJsonSchema import CfnLintJsonSchema
+    from cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine import (
+        DbInstanceDbInstanceClassWithEngine,
+    )
     from cfnlint.rules.resources.updatepolicy.Configuration import Configuration
 
+    _installed[_RDS_RULE] = _installed[_RDS_BASE] = _matches(
+        _RDS_RULE, DbInstanceDbInstanceClassWithEngine.validate
+    ) and _matches(_RDS_BASE, CfnLintJsonSchema.validate)
+    _installed[_CFN_LINT] = _matches(_CFN_LINT, CfnLint.cfnLint)
     _installed[_UPDATE_POLICY] = _installed[_UPDATE_POLICY_INIT] = _matches(
         _UPDATE_POLICY, Configuration.validate
     ) and _matches(_UPDATE_POLICY_INIT, Configuration.__init__)
@@ -554,19 +561,6 @@ def _evolve_with_known_fields(cls: type) -> Callable[..., Any]:
 
 _RDS_RULE = "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate"
 _RDS_BASE = "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate"
-
-
-def _install_rds_engine_tables() -> None:
-    """Whether E3062's code is what `_narrow_rds_rule` was checked against (it patches each
-    linter's own rule object: cfn-lint loads its rule files as top-level modules of their own, so
-    the package's class is not the one it runs)."""
-    from cfnlint.rules.jsonschema.CfnLintJsonSchema import CfnLintJsonSchema
-    from cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine import (
-        DbInstanceDbInstanceClassWithEngine as rule,
-    )
-
-    if _matches(_RDS_RULE, rule.validate) and _matches(_RDS_BASE, CfnLintJsonSchema.validate):
-        _installed[_RDS_RULE] = _installed[_RDS_BASE] = True
 
 
 def _narrow_rds_rule(rules: Any) -> None:
