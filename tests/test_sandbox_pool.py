@@ -336,6 +336,7 @@ def test_a_workers_reply_is_kept_as_text_and_numbers_only() -> None:
 def test_a_job_sent_during_warm_up_waits_for_the_worker(tmp_path: Path) -> None:
     # The pool warms its workers on threads of their own while jobs may already come in. A job
     # must wait for its worker's start to end: the two must never read its pipe at the same time.
+    in_flight = 0
     for n in range(3):
         with SynthPool(SandboxOptions(workers=1, timeout=60, lint=False)) as fresh:
             ws = make_ws(tmp_path / f"ws{n}", {"app.py": APP_CONTEXT}, {"suffix": "Early"})
@@ -343,10 +344,11 @@ def test_a_job_sent_during_warm_up_waits_for_the_worker(tmp_path: Path) -> None:
             deadline = time.monotonic() + 30
             while worker.proc is None and time.monotonic() < deadline:
                 time.sleep(0.005)  # the worker's process is there; its start has not ended yet
-            assert fresh._starting[0].is_alive()
+            in_flight += fresh._starting[0].is_alive()
             first = fresh.synthesize(ws, SAMPLE, tmp_path / f"out{n}")
             assert first.status == "ok", first.message
             assert first.worker.retried is None and first.worker.jobs == 1, first.worker
+    assert in_flight, "no job was sent while its worker was starting: the test tried nothing"
 
 
 APP_RANDOM = """\
