@@ -44,10 +44,11 @@ from iacgrade.graders.sandbox.entry import DRIVER_FILE
 from iacgrade.graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
 
 JOB = os.environ.get("IACGRADE_JOB_DIR", "/job")
-_RANDOM_SEED = 20240229
 OUT = os.environ.get("IACGRADE_OUT_DIR", "/out")
 # Files of OUT that are not the job's: bound in from the host (see launcher.OUT_FILES).
 _OUT_KEEP = ("synth.log", "worker.log")
+# What `random` is seeded with at the start of every job (see Worker.run).
+_RANDOM_SEED = 20240229
 # What a job may leave in the private /tmp before the worker is replaced (at most 1/8 of it).
 _TMP_SLACK = 16 * 1024 * 1024
 # How long threads a job started get to end after it, before they count as left running.
