@@ -44,8 +44,14 @@ class WarmLinter:
         if speedups:
             install_speedups()
         self._api = api
-        self._config = api.ConfigMixIn(regions=regions or ["us-east-1"])
-        self._rules = Runner(self._config).rules
+        self._regions = tuple(regions or ["us-east-1"])
+        # One rule set serves every region: cfn-lint builds its rules from the config's rule
+        # options alone, and the regions reach a run through the config it is given (its Template).
+        # A config per region list is kept (``set_template_args`` rewrites it for each template).
+        self._configs: dict[tuple[str, ...], Any] = {
+            self._regions: api.ConfigMixIn(regions=list(self._regions))
+        }
+        self._rules = Runner(self._configs[self._regions]).rules
         if speedups:
             _narrow_rds_rule(self._rules)
             _index_keyword_rules(self._rules)
@@ -54,25 +60,34 @@ class WarmLinter:
         # synthesize alike) is linted once. Sound because a lint depends on nothing but the text.
         self._seen: dict[str, list[dict[str, Any]]] = {}
 
-    def lint(self, text: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def lint(
+        self, text: str, template: dict[str, Any] | None = None, regions: tuple[str, ...] | None = None
+    ) -> list[dict[str, Any]]:
         """Lint one template given as JSON or YAML text; matches sorted by path, then rule.
 
         ``template``: ``text`` as ``cfnlint.decode.decode_str`` already decoded it, when the caller
-        has it (the CloudFormation parse worker): the same template, not decoded twice."""
-        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        has it (the CloudFormation parse worker): the same template, not decoded twice. ``regions``:
+        the regions to lint for (default: the linter's own)."""
+        regions = tuple(regions or self._regions)
+        key = hashlib.sha256("\0".join((*regions, text)).encode("utf-8", "surrogatepass")).hexdigest()
         out = self._seen.get(key)
         if out is None:
-            out = self._lint(text, template)
+            out = self._lint(text, template, regions)
             if len(self._seen) >= _SEEN_MAX:
                 self._seen.pop(next(iter(self._seen)))
             self._seen[key] = out
         return [{**m, "path": list(m["path"])} for m in out]
 
-    def _lint(self, text: str, decoded: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _lint(
+        self, text: str, decoded: dict[str, Any] | None, regions: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
         template, errors = (decoded, []) if decoded is not None else self._api.decode_str(text)
         matches = list(errors or [])
         if template is not None and not errors:
-            matches = list(self._api.run_template_by_data(template, self._config, self._rules))
+            config = self._configs.get(regions)
+            if config is None:
+                config = self._configs[regions] = self._api.ConfigMixIn(regions=list(regions))
+            matches = list(self._api.run_template_by_data(template, config, self._rules))
         out = [_as_dict(m) for m in matches]
         out.sort(key=_sort_key)
         return out
@@ -85,14 +100,15 @@ def _sort_key(match: dict[str, Any]) -> tuple[list[str], str, str]:
 _SEEN_MAX = 256  # templates remembered per linter; a few hundred KB at most
 
 
-@lru_cache(maxsize=4)
-def _linter(regions: tuple[str, ...]) -> WarmLinter:
-    return WarmLinter(list(regions))
+@lru_cache(maxsize=1)
+def _linter() -> WarmLinter:
+    """The process's linter, for every region (its rules are built once)."""
+    return WarmLinter()
 
 
 def lint_template(template: dict[str, Any], regions: list[str] | None = None) -> list[dict[str, Any]]:
     """Run cfn-lint on ``template`` (a parsed template) with a linter kept for the process."""
-    return _linter(tuple(regions or ["us-east-1"])).lint(json.dumps(template))
+    return _linter().lint(json.dumps(template), regions=tuple(regions or ["us-east-1"]))
 
 
 def _as_dict(match: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ us-east-1). Both sides run in fresh interpreters with one hash seed:
 
 - plain: cfn-lint with none of iacgrade's speed-ups, as its own CLI lints several files: one
   ``Runner`` per region, ``decode_str`` then ``run_template_by_data`` per template;
-- warm: one :class:`WarmLinter` per region, speed-ups installed, every template in turn, a CloudFormation
+- warm: one :class:`WarmLinter` for every region, speed-ups installed, every template in turn, a CloudFormation
   answer's template decoded first and handed over as the parse worker does.
 
 Every match is compared whole (rule, level, message, path, resource, line) and in order. Prints
@@ -120,19 +120,18 @@ _WARM = textwrap.dedent("""
     from cfnlint.api import decode_str
     from iacgrade.graders.lint import WarmLinter, install_speedups
     templates = json.load(open(sys.argv[1]))
-    linters = {region: WarmLinter([region]) for region in sorted({t["region"] for t in templates})}
+    linter = WarmLinter()  # one for every region, as in the parse worker
     times = []  # CPU seconds of each template's lint (its decode left out, as the parse worker's)
     def run():
         out = []
         for t in templates:
-            linter = linters[t["region"]]
             try:
                 decoded = None
                 if t["decode"]:
                     decoded, errors = decode_str(t["text"])
                     decoded = decoded if isinstance(decoded, dict) and not errors else None
                 t1 = time.process_time()
-                found = linter.lint(t["text"], decoded)
+                found = linter.lint(t["text"], decoded, (t["region"],))
                 times.append(time.process_time() - t1)
             except Exception as exc:
                 found = f"{type(exc).__name__}: {exc}"

@@ -282,8 +282,8 @@ _PLAIN = textwrap.dedent("""
     import json, sys
     import cfnlint.api as api
     out = []
-    for text in json.load(sys.stdin):
-        matches = api.lint(text, regions=["us-east-1"])
+    for text, region in json.load(sys.stdin):
+        matches = api.lint(text, regions=[region])
         out.append(sorted([m.rule.id, str(m.message), [str(p) for p in getattr(m, "path", None) or []]] for m in matches))
     print(json.dumps(out))
 """)
@@ -293,13 +293,15 @@ _WARM = textwrap.dedent("""
     linter = WarmLinter()
     assert all(install_speedups().values()), install_speedups()
     out = []
-    for text in json.load(sys.stdin):
-        out.append(sorted([m["rule"], m["message"], [str(p) for p in m["path"]]] for m in linter.lint(text)))
+    for text, region in json.load(sys.stdin):
+        matches = linter.lint(text, regions=(region,))
+        out.append(sorted([m["rule"], m["message"], [str(p) for p in m["path"]]] for m in matches))
     print(json.dumps(out))
 """)
 
 
-def _run(script: str, texts: list[str]) -> list[list[list[Any]]]:
+def _run(script: str, texts: list[tuple[str, str]]) -> list[list[list[Any]]]:
+    """Each (template text, region) linted by ``script`` in a fresh interpreter: its matches."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", script],
@@ -317,7 +319,7 @@ def _run(script: str, texts: list[str]) -> list[list[list[Any]]]:
 
 
 def test_warm_linter_with_speedups_reports_what_plain_cfn_lint_reports() -> None:
-    texts = [_variant(c) for c in CHANGES]
+    texts = [(_variant(c), "us-east-1") for c in CHANGES]
     plain = _run(_PLAIN, texts)
     warm = _run(_WARM, texts)
     for change, p, w in zip(CHANGES, plain, warm, strict=True):
@@ -326,6 +328,45 @@ def test_warm_linter_with_speedups_reports_what_plain_cfn_lint_reports() -> None
     errors = {m[0] for matches in plain for m in matches if m[0].startswith("E")}
     assert errors >= {"E0000", "E1001", "E1010", "E1019", "E1020", "E3002", "E3003", "E3004", "E3006"}
     assert errors >= {"E3012", "E3015", "E3019", "E3020", "E3030", "E3016", "E3034", "E3062", "E3691"}
+
+
+def _regional() -> str:
+    """A template whose matches depend on the region: an agent type some regions lack (E3006), an
+    instance class some regions do not offer (E3025)."""
+    t = _cdk_like()
+    t["Resources"]["Agent"] = {"Type": "AWS::Bedrock::Agent", "Properties": {"AgentName": "a"}}
+    t["Resources"]["Db"] = {
+        "Type": "AWS::RDS::DBInstance",
+        "Properties": {
+            "Engine": "mysql",
+            "DBInstanceClass": "db.r7g.large",
+            "AllocatedStorage": "20",
+            "MasterUsername": "admin",
+            "ManageMasterUserPassword": True,
+        },
+    }
+    return json.dumps(t)
+
+
+def test_one_warm_linter_lints_each_template_for_its_own_region() -> None:
+    """The parse worker keeps one linter for every region: a template linted for one region, then
+    another, then the first again gets each region's matches, as a fresh cfn-lint for it gives."""
+    regional, plain_text = _regional(), _variant("none")
+    pairs = [
+        (regional, "us-east-1"),
+        (regional, "af-south-1"),
+        (plain_text, "af-south-1"),
+        (regional, "us-east-1"),
+        (regional, "us-west-1"),
+        (regional, "af-south-1"),
+    ]
+    plain = _run(_PLAIN, pairs)
+    warm = _run(_WARM, pairs)
+    assert warm == plain
+    # Only meaningful if the regions do differ: af-south-1 lacks the agent and the instance class.
+    rules = [{m[0] for m in matches} for matches in plain]
+    assert {"E3006", "E3025"} <= rules[1] - rules[0]
+    assert "E3006" in rules[4] - rules[0]
 
 
 def test_speedups_match_the_installed_cfn_lint() -> None:

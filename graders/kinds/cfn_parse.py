@@ -569,11 +569,11 @@ def entry_lines(template: dict[str, Any]) -> dict[str, int]:
 
 
 def lint_text(text: str, region: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """cfn-lint on the template's own text (so each match's line is the answer's), warm per region;
+    """cfn-lint on the template's own text (so each match's line is the answer's), one warm linter for every region;
     ``template``: the text as cfn-lint's decoder already read it."""
     from iacgrade.graders.lint import _linter
 
-    return _linter((region,)).lint(text, template)
+    return _linter().lint(text, template, (region,))
 
 
 __all__ = ["MAX_TEMPLATE_BYTES", "ParseOutcome", "ParsePool", "parse_text"]
