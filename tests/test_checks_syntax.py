@@ -140,6 +140,29 @@ def test_inline_fstring_placeholders_do_not_make_parse_errors() -> None:
     assert run_check("inline-code-error", {"lib/tap_stack.py": text}) == []
 
 
+def test_inline_handler_reading_what_the_context_object_lacks() -> None:
+    code = (
+        "import os\n\ndef handler(event, context):\n"
+        "    left = context.get_remaining_time_in_millis()\n"
+        "    return {'id': context.request_id, 'env': context.environment_variables, 'left': left}\n"
+    )
+    [finding] = run_check(
+        "inline-code-error", {"lib/tap_stack.py": _fn(repr(code))}, templates=_template_fn(code)
+    )
+    assert finding.lenses == ["source", "template"]
+    assert (
+        "`context.request_id` (its line 5), `context.environment_variables` (its line 5)" in finding.message
+    )
+    assert "AttributeError" in finding.message and "`aws_request_id`" in finding.message
+    assert "get_remaining_time_in_millis" not in finding.message
+
+
+def test_inline_context_attributes_of_another_function_are_not_the_handler_s() -> None:
+    # the handler is `main`: `handler` and its `context` are a helper's own
+    code = "def handler(event, context):\n    return context.status\n\ndef main(e, c):\n    return handler(e, {})\n"
+    assert run_check("inline-code-error", {}, templates=_template_fn(code, handler="index.main")) == []
+
+
 def test_inline_code_indented_as_a_whole_is_reported() -> None:
     code = '"""\n            import json\n            def handler(e, c):\n                return json.dumps(e)\n            """'
     [finding] = run_check("inline-code-error", {"lib/tap_stack.py": _fn(code)})

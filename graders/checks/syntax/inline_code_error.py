@@ -1,4 +1,4 @@
-"""inline-code-error: inline Lambda code that cannot run: unparsable, missing imports, unavailable modules or a wrong handler."""
+"""inline-code-error: inline Lambda code that cannot run: unparsable, missing imports, unavailable modules, a wrong handler or a context attribute that does not exist."""
 
 from __future__ import annotations
 
@@ -34,13 +34,16 @@ def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     code is always saved as index.py / index.js) or whose function the code does not define, and
     Node.js code that requires modules its runtime does not provide (`aws-sdk` v2 on nodejs18.x
     and later, which ship only the v3 `@aws-sdk/*` clients; `aws-xray-sdk-core` on any runtime),
-    and Python code of a template function with no layers that imports, at its top level,
-    modules beyond the standard library and boto3 (`pymysql`, `requests`). In CDK TypeScript and
+    Python code of a template function with no layers that imports, at its top level,
+    modules beyond the standard library and boto3 (`pymysql`, `requests`), and a Python handler
+    that reads an attribute its context object does not have (`context.environment_variables`,
+    `context.request_id`: the Python runtime's context carries `aws_request_id`, `function_name`,
+    `get_remaining_time_in_millis()` and a few more; environment variables are in `os.environ`). In CDK TypeScript and
     JavaScript the code of `Code.fromInline(...)` / `new InlineCode(...)` is read (a template
     string's `${...}` parts stand for a value).
 
     Why it matters: CloudFormation deploys such a function without complaint; it fails on its
-    first invocation (ImportModuleError, NameError, "Cannot find module").
+    first invocation (ImportModuleError, NameError, "Cannot find module", AttributeError).
 
     Bad example:
 
@@ -172,7 +175,101 @@ def _python_problems(ic: InlineCode) -> list[_Problem]:
     handler = _handler_problem(ic, _python_top_level_names(src.tree))
     if handler:
         problems.append(handler)
+    unknown = _context_attributes(ic, src.tree)
+    if unknown:
+        uses = ", ".join(f"`{text}` (its line {line})" for line, text in unknown)
+        hints = sorted(
+            {
+                _CONTEXT_HINTS[t.rpartition(".")[2]]
+                for _, t in unknown
+                if t.rpartition(".")[2] in _CONTEXT_HINTS
+            }
+        )
+        problems.append(
+            _Problem(
+                f"reads {uses}, which the Lambda context object does not have: the handler raises"
+                " AttributeError there" + (f" ({'; '.join(hints)})" if hints else ""),
+                list(unknown),
+            )
+        )
     return problems
+
+
+# What the Python runtime's context object carries (awslambdaric's LambdaContext, and its
+# tenant_id since 2025): any other attribute read on it raises AttributeError.
+_CONTEXT_ATTRIBUTES = frozenset(
+    {
+        "aws_request_id",
+        "log_group_name",
+        "log_stream_name",
+        "function_name",
+        "function_version",
+        "memory_limit_in_mb",
+        "invoked_function_arn",
+        "client_context",
+        "identity",
+        "tenant_id",
+        "get_remaining_time_in_millis",
+        "log",
+    }
+)
+_CONTEXT_HINTS = {
+    "environment_variables": "environment variables are in `os.environ`",
+    "environment": "environment variables are in `os.environ`",
+    "env": "environment variables are in `os.environ`",
+    "request_id": "the request id is `aws_request_id`",
+    "awsRequestId": "the Python names are snake_case: `aws_request_id`",
+    "functionName": "the Python names are snake_case: `function_name`",
+    "getRemainingTimeInMillis": "the Python names are snake_case: `get_remaining_time_in_millis`",
+}
+
+
+def _context_attributes(ic: InlineCode, tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, `context.attr`) for each attribute the handler reads on its context parameter that
+    the Lambda context object lacks. Only the handler the function names, only its own second
+    parameter, and nothing when the handler rebinds it or a nested function takes the same name."""
+    if not ic.exact or not ic.handler or "." not in ic.handler:
+        return []
+    name = ic.handler.rpartition(".")[2]
+    fn = next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name),
+        None,
+    )
+    params = [*fn.args.posonlyargs, *fn.args.args] if fn is not None else []
+    if fn is None or len(params) < 2:
+        return []
+    param = params[1].arg
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> bool:
+        """False when ``param`` is rebound below ``node`` (its reads then prove nothing)."""
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                inner = child.args
+                if any(a.arg == param for a in [*inner.posonlyargs, *inner.args, *inner.kwonlyargs]):
+                    continue  # a parameter of its own shadows the handler's
+            if isinstance(child, ast.Name) and child.id == param and not isinstance(child.ctx, ast.Load):
+                return False
+            if (
+                isinstance(child, ast.Attribute)
+                and isinstance(child.value, ast.Name)
+                and child.value.id == param
+                and isinstance(child.ctx, ast.Load)
+                and child.attr not in _CONTEXT_ATTRIBUTES
+                and not child.attr.startswith("_")
+            ):
+                found.append((child.lineno, f"{param}.{child.attr}"))
+            if not visit(child):
+                return False
+        return True
+
+    if not visit(fn):
+        return []
+    unique: list[tuple[int, str]] = []
+    for line, text in found:
+        if all(text != t for _, t in unique):
+            unique.append((line, text))
+    return unique
 
 
 # What a Lambda Python runtime has besides the standard library: boto3 and its dependencies, and
