@@ -227,8 +227,9 @@ _CONTEXT_HINTS = {
 def _context_attributes(ic: InlineCode, tree: ast.Module) -> list[tuple[int, str]]:
     """(line, `context.attr`) for each attribute the handler reads on its context parameter that
     the Lambda context object lacks. Only the handler the function names, only its own second
-    parameter, and nothing when the handler rebinds it or a nested function takes the same name."""
-    if not ic.exact or not ic.handler or "." not in ic.handler:
+    parameter, and nothing when the handler rebinds it or a nested function takes the same name;
+    a read the code guards (``hasattr(context, "x")``, ``except AttributeError``) is left alone."""
+    if not ic.handler or "." not in ic.handler:
         return []
     name = ic.handler.rpartition(".")[2]
     fn = next(
@@ -239,10 +240,22 @@ def _context_attributes(ic: InlineCode, tree: ast.Module) -> list[tuple[int, str
     if fn is None or len(params) < 2:
         return []
     param = params[1].arg
+    guarded = {
+        n.args[1].value
+        for n in ast.walk(fn)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Name)
+        and n.func.id == "hasattr"
+        and len(n.args) == 2
+        and isinstance(n.args[0], ast.Name)
+        and n.args[0].id == param
+        and isinstance(n.args[1], ast.Constant)
+    }
     found: list[tuple[int, str]] = []
 
-    def visit(node: ast.AST) -> bool:
-        """False when ``param`` is rebound below ``node`` (its reads then prove nothing)."""
+    def visit(node: ast.AST, caught: bool) -> bool:
+        """False when ``param`` is rebound below ``node`` (its reads then prove nothing);
+        ``caught``: below a ``try`` that catches AttributeError."""
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 inner = child.args
@@ -251,19 +264,29 @@ def _context_attributes(ic: InlineCode, tree: ast.Module) -> list[tuple[int, str
             if isinstance(child, ast.Name) and child.id == param and not isinstance(child.ctx, ast.Load):
                 return False
             if (
-                isinstance(child, ast.Attribute)
+                not caught
+                and isinstance(child, ast.Attribute)
                 and isinstance(child.value, ast.Name)
                 and child.value.id == param
                 and isinstance(child.ctx, ast.Load)
                 and child.attr not in _CONTEXT_ATTRIBUTES
+                and child.attr not in guarded
                 and not child.attr.startswith("_")
             ):
                 found.append((child.lineno, f"{param}.{child.attr}"))
-            if not visit(child):
+            if isinstance(child, ast.Try) and _catches_attribute_error(child):
+                parts: list[ast.AST] = [*child.body]
+                if not all(visit(part, True) for part in parts):
+                    return False
+                rest = [*child.handlers, *child.orelse, *child.finalbody]
+                if not all(visit(part, caught) for part in rest):
+                    return False
+                continue
+            if not visit(child, caught):
                 return False
         return True
 
-    if not visit(fn):
+    if not visit(fn, False):
         return []
     unique: list[tuple[int, str]] = []
     for line, text in found:
@@ -306,6 +329,15 @@ def _python_unavailable(ic: InlineCode, tree: ast.Module) -> dict[str, int]:
             if root not in sys.stdlib_module_names and root not in _PYTHON_RUNTIME_MODULES:
                 missing.setdefault(root, node.lineno)
     return missing
+
+
+def _catches_attribute_error(node: ast.Try) -> bool:
+    """True when one of the handlers of ``node`` names AttributeError (alone or in a tuple)."""
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(isinstance(k, ast.Name) and k.id == "AttributeError" for k in kinds):
+            return True
+    return False
 
 
 def _indented_as_a_whole(code: str) -> bool:
