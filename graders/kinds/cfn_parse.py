@@ -569,8 +569,9 @@ def entry_lines(template: dict[str, Any]) -> dict[str, int]:
 
 
 def lint_text(text: str, region: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """cfn-lint on the template's own text (so each match's line is the answer's), one warm linter for every region;
-    ``template``: the text as cfn-lint's decoder already read it."""
+    """cfn-lint on the template's own text (so each match's line is the answer's), with the
+    process's one warm linter, which serves every region; ``template``: the text as cfn-lint's
+    decoder already read it."""
     from iacgrade.graders.lint import _linter
 
     return _linter().lint(text, template, (region,))

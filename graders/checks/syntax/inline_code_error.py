@@ -34,13 +34,13 @@ def inline_code_error(ctx: CheckContext) -> Iterator[Hit]:
     code is always saved as index.py / index.js) or whose function the code does not define, and
     Node.js code that requires modules its runtime does not provide (`aws-sdk` v2 on nodejs18.x
     and later, which ship only the v3 `@aws-sdk/*` clients; `aws-xray-sdk-core` on any runtime),
-    Python code of a template function with no layers that imports, at its top level,
-    modules beyond the standard library and boto3 (`pymysql`, `requests`), and a Python handler
-    that reads an attribute its context object does not have (`context.environment_variables`,
-    `context.request_id`: the Python runtime's context carries `aws_request_id`, `function_name`,
-    `get_remaining_time_in_millis()` and a few more; environment variables are in `os.environ`). In CDK TypeScript and
-    JavaScript the code of `Code.fromInline(...)` / `new InlineCode(...)` is read (a template
-    string's `${...}` parts stand for a value).
+    Python code of a template function with no layers that imports, at its top level, modules
+    beyond the standard library and boto3 (`pymysql`, `requests`), and a Python handler that
+    reads an attribute its context object does not have (`context.environment_variables`,
+    `context.request_id`: the Python runtime's context carries `aws_request_id`,
+    `function_name`, `get_remaining_time_in_millis()` and a few more; environment variables are
+    in `os.environ`). In CDK TypeScript and JavaScript the code of `Code.fromInline(...)` /
+    `new InlineCode(...)` is read (a template string's `${...}` parts stand for a value).
 
     Why it matters: CloudFormation deploys such a function without complaint; it fails on its
     first invocation (ImportModuleError, NameError, "Cannot find module", AttributeError).
