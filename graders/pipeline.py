@@ -290,8 +290,9 @@ class _RunWriter:
         self.kept_ids.add(result.sample_id)
         self.reports.done(result)  # before the journal line: a journaled answer has its report
         self.journal.append(result, self.reuse.how.get(result.sample_id, "graded"))
-        # A killed run keeps recent tables; writing them costs time that grows with the run, so
-        # they are written at most once per _TABLES_EVERY_S and at most a twentieth of the time.
+        # A killed run keeps recent tables; writing them costs time that grows with the run (and
+        # holds the GIL the grading threads need), so they are written at most once per
+        # _TABLES_EVERY_S and at most a twentieth of the time. The journal is the run's record.
         now = time.monotonic()
         if now - self.tables_written > max(_TABLES_EVERY_S, 20 * self.tables_seconds):
             write_tables_from_journal(self.out, self.kept_ids)
@@ -671,7 +672,7 @@ def _use_scaffold(
             sample.entry_file = entry
 
 
-_TABLES_EVERY_S = 5.0
+_TABLES_EVERY_S = 30.0
 
 
 def _run_identity(out: Path) -> dict[str, str]:
