@@ -48,10 +48,8 @@ class WarmLinter:
         # One rule set serves every region: cfn-lint builds its rules from the config's rule
         # options alone, and the regions reach a run through the config it is given (its Template).
         # A config per region list is kept (``set_template_args`` rewrites it for each template).
-        self._configs: dict[tuple[str, ...], Any] = {
-            self._regions: api.ConfigMixIn(regions=list(self._regions))
-        }
-        self._rules = Runner(self._configs[self._regions]).rules
+        self._configs: dict[tuple[str, ...], Any] = {}
+        self._rules = Runner(self._config(self._regions)).rules
         if speedups:
             _narrow_rds_rule(self._rules)
             _index_keyword_rules(self._rules)
@@ -84,13 +82,16 @@ class WarmLinter:
         template, errors = (decoded, []) if decoded is not None else self._api.decode_str(text)
         matches = list(errors or [])
         if template is not None and not errors:
-            config = self._configs.get(regions)
-            if config is None:
-                config = self._configs[regions] = self._api.ConfigMixIn(regions=list(regions))
-            matches = list(self._api.run_template_by_data(template, config, self._rules))
+            matches = list(self._api.run_template_by_data(template, self._config(regions), self._rules))
         out = [_as_dict(m) for m in matches]
         out.sort(key=_sort_key)
         return out
+
+    def _config(self, regions: tuple[str, ...]) -> Any:
+        config = self._configs.get(regions)
+        if config is None:
+            config = self._configs[regions] = self._api.ConfigMixIn(regions=list(regions))
+        return config
 
 
 def _sort_key(match: dict[str, Any]) -> tuple[list[str], str, str]:
@@ -575,6 +576,15 @@ def _evolve_with_known_fields(cls: type) -> Callable[..., Any]:
     return evolve
 
 
+def _rule_to_patch(rules: Any, rule_id: str, name: str, method: str) -> Any | None:
+    """This linter's rule ``rule_id``, when the speed-up ``name`` is installed and the class the
+    rule was loaded from (its file runs as a module of its own) has ``method`` as fingerprinted."""
+    rule = rules.get(rule_id) if _installed.get(name) else None
+    if rule is None or not _matches(name, getattr(type(rule), method)):
+        return None
+    return rule
+
+
 _RDS_RULE = "cfnlint.rules.resources.rds.DbInstanceDbInstanceClassWithEngine.validate"
 _RDS_BASE = "cfnlint.rules.jsonschema.CfnLintJsonSchema.CfnLintJsonSchema.validate"
 
@@ -592,12 +602,8 @@ def _narrow_rds_rule(rules: Any) -> None:
     """
     from cfnlint.rules.jsonschema.CfnLintJsonSchema import CfnLintJsonSchema
 
-    rule = rules.get("E3062") if _installed.get(_RDS_RULE) else None
-    if (
-        rule is None
-        or not isinstance(rule, CfnLintJsonSchema)
-        or not _matches(_RDS_RULE, type(rule).validate)
-    ):
+    rule = _rule_to_patch(rules, "E3062", _RDS_RULE, "validate")
+    if rule is None or not isinstance(rule, CfnLintJsonSchema):
         return
     tables = _engine_tables(rule._schema)
     if tables is None:  # not the shape the narrowing relies on: leave the rule alone
@@ -631,8 +637,8 @@ def _index_keyword_rules(rules: Any) -> None:
     each ``initialize`` (``Rules.run`` calls it on every rule, then wires the child rules anew)."""
     from cfnlint.jsonschema._utils import Unset
 
-    rule = rules.get("E1101") if _installed.get(_CFN_LINT) else None
-    if rule is None or not _matches(_CFN_LINT, type(rule).cfnLint):
+    rule = _rule_to_patch(rules, "E1101", _CFN_LINT, "cfnLint")
+    if rule is None:
         return
     initialize = rule.initialize
     built: dict[str, dict[str, list[Any]]] = {}
@@ -672,12 +678,8 @@ def _skip_absent_update_policy(rules: Any) -> None:
     (an ``if`` that cannot be decided gives only an unknown error, which the rule drops). Yet each
     resource cost a new validator and schema resolver, about a tenth of a CDK template's lint in
     a profile. The schema is checked for that shape before the rule is changed."""
-    rule = rules.get("E3016") if _installed.get(_UPDATE_POLICY) else None
-    if (
-        rule is None
-        or not _matches(_UPDATE_POLICY, type(rule).validate)
-        or not _only_update_policy(rule._schema)
-    ):
+    rule = _rule_to_patch(rules, "E3016", _UPDATE_POLICY, "validate")
+    if rule is None or not _only_update_policy(rule._schema):
         return
     original = type(rule).validate
 

@@ -275,10 +275,9 @@ def _context_attributes(ic: InlineCode, tree: ast.Module) -> list[tuple[int, str
             ):
                 found.append((child.lineno, f"{param}.{child.attr}"))
             if isinstance(child, ast.Try) and _catches_attribute_error(child):
-                parts: list[ast.AST] = [*child.body]
-                if not all(visit(part, True) for part in parts):
-                    return False
                 rest = [*child.handlers, *child.orelse, *child.finalbody]
+                if not all(visit(part, True) for part in child.body):
+                    return False
                 if not all(visit(part, caught) for part in rest):
                     return False
                 continue
@@ -288,11 +287,10 @@ def _context_attributes(ic: InlineCode, tree: ast.Module) -> list[tuple[int, str
 
     if not visit(fn, False):
         return []
-    unique: list[tuple[int, str]] = []
+    first: dict[str, int] = {}
     for line, text in found:
-        if all(text != t for _, t in unique):
-            unique.append((line, text))
-    return unique
+        first.setdefault(text, line)
+    return [(line, text) for text, line in first.items()]
 
 
 # What a Lambda Python runtime has besides the standard library: boto3 and its dependencies, and
