@@ -9,7 +9,11 @@ isolation mode, which only changes how strongly it is separated).
 An entry is a copy of the answer's whole output folder (result.json, templates, logs, files)
 under ``<cache_dir>/v1/<key[:2]>/<key>/data`` plus an ``entry.json`` that lists its files. It is
 published with one rename, so a reader sees a whole entry or none; an entry that fails its check
-(bad JSON, a missing or truncated file, another key) is deleted and graded again.
+(bad JSON, a missing or truncated file, another key) is deleted and graded again. Its files are
+read-only, and a hit hard-links them into the run folder (a copy when the two folders are on
+different file systems): a cached re-grade of a corpus then writes no file's bytes twice. Every
+file the grader rewrites in a run folder (result.json, report.md) is replaced by a rename, which
+leaves the entry's file as it was.
 
 Finding the key needs the extraction, which is most of the work of a cached run. So each entry
 also gets a small alias under ``<cache_dir>/v1/by-text/``: the hash of the answer's text and the
@@ -161,6 +165,15 @@ def _scaffold_digest(sample: Sample) -> dict[str, str]:
     return digests
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """A cache entry's file into a run folder: a hard link, else (another file system, a link
+    count at its limit) a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def rebind(result: SampleResult, sample: Sample, notes: list[str]) -> SampleResult:
     """A reused result with this run's identity: sample id, source path, task, reference, warnings."""
     return result.model_copy(
@@ -199,7 +212,7 @@ class ResultCache:
         try:
             if dest.exists():
                 shutil.rmtree(dest)
-            shutil.copytree(entry / "data", dest)
+            shutil.copytree(entry / "data", dest, copy_function=_link_or_copy)
         except OSError:
             return None
         return result
@@ -217,11 +230,11 @@ class ResultCache:
             shutil.copytree(
                 src, staging / "data", ignore=lambda _d, names: [n for n in names if n in _NOT_CACHED]
             )
-            files = {
-                p.relative_to(staging / "data").as_posix(): p.stat().st_size
-                for p in sorted((staging / "data").rglob("*"))
-                if p.is_file()
-            }
+            files = {}
+            for p in sorted((staging / "data").rglob("*")):
+                if p.is_file():
+                    p.chmod(0o444)  # a hit links it into a run folder: an edit there must not reach here
+                    files[p.relative_to(staging / "data").as_posix()] = p.stat().st_size
             write_json_atomic(
                 staging / "entry.json",
                 {"format": CACHE_FORMAT, "key": key, "sample_id": result.sample_id, "files": files},
