@@ -165,13 +165,20 @@ def _scaffold_digest(sample: Sample) -> dict[str, str]:
     return digests
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    """A cache entry's file into a run folder: a hard link, else (another file system, a link
-    count at its limit) a copy."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+def _link_files(src: str, dest: str, files: list[str]) -> None:
+    """A cache entry's files (paths relative to ``src``, as its entry.json lists them) into the
+    run folder ``dest``: each a hard link, else (another file system, a link count at its
+    limit) a copy."""
+    made: set[str] = set()
+    for rel in files:
+        folder = os.path.dirname(rel)
+        if folder not in made:
+            os.makedirs(os.path.join(dest, folder), exist_ok=True)
+            made.add(folder)
+        try:
+            os.link(os.path.join(src, rel), os.path.join(dest, rel))
+        except OSError:
+            shutil.copy2(os.path.join(src, rel), os.path.join(dest, rel))
 
 
 def rebind(result: SampleResult, sample: Sample, notes: list[str]) -> SampleResult:
@@ -201,18 +208,19 @@ class ResultCache:
         return self.base / key[:2] / key
 
     def get(self, key: str, dest: Path) -> SampleResult | None:
-        """Copy a valid entry's folder into ``dest`` (replacing it) and return its result, else None."""
+        """Link a valid entry's files into ``dest`` (replacing it) and return its result, else None."""
         entry = self.entry_dir(key)
         if not entry.is_dir():
             return None
-        result = self._validate(entry, key)
-        if result is None:
+        found = self._validate(entry, key)
+        if found is None:
             shutil.rmtree(entry, ignore_errors=True)  # corrupt: drop it so this run rebuilds it
             return None
+        result, files = found
         try:
             if dest.exists():
                 shutil.rmtree(dest)
-            shutil.copytree(entry / "data", dest, copy_function=_link_or_copy)
+            _link_files(str(entry / "data"), str(dest), files)
         except OSError:
             return None
         return result
@@ -275,20 +283,22 @@ class ResultCache:
             pass  # only the shortcut is lost
 
     @staticmethod
-    def _validate(entry: Path, key: str) -> SampleResult | None:
+    def _validate(entry: Path, key: str) -> tuple[SampleResult, list[str]] | None:
+        """The entry's result and files, when it is whole: its files all there at their sizes."""
         try:
             meta = json.loads((entry / "entry.json").read_text(encoding="utf-8"))
             if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
                 return None
+            data = f"{entry}/data/"
             for rel, size in meta["files"].items():
-                if (entry / "data" / rel).stat().st_size != size:
-                    return None
+                if rel.startswith("/") or ".." in rel.split("/") or os.stat(data + rel).st_size != size:
+                    return None  # a path out of the entry is not one this cache wrote
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         result = read_result(entry / "data" / "result.json")
         if result is None or result.content_hash != key:
             return None
-        return result
+        return result, list(meta["files"])
 
 
 @dataclass

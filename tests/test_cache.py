@@ -87,7 +87,25 @@ def test_put_and_get_round_trip(tmp_path: Path) -> None:
     assert cache.get("cd" * 32, dest) is None
 
 
-@pytest.mark.parametrize("damage", ["bad-json", "missing-file", "truncated", "other-key", "no-entry-json"])
+def test_a_hit_links_the_entry_s_read_only_files(tmp_path: Path) -> None:
+    """A hit writes no file's bytes: the run folder's files are hard links to the entry's, which
+    are read-only; the result.json the run rewrites is replaced, never written through."""
+    cache, key = ResultCache(tmp_path / "cache"), "ab" * 32
+    _sample_folder(tmp_path / "src", key)
+    assert cache.put(key, tmp_path / "src", make_result("s", [], rubric()))
+    dest = tmp_path / "out" / "s"
+    assert cache.get(key, dest) is not None
+    stored = cache.entry_dir(key) / "data" / "templates" / "TapStack.template.json"
+    linked = dest / "templates" / "TapStack.template.json"
+    assert os.path.samefile(stored, linked) and stored.stat().st_mode & 0o777 == 0o444
+    write_json_atomic(dest / "result.json", {"rewritten": True})
+    assert json.loads((cache.entry_dir(key) / "data" / "result.json").read_text())["content_hash"] == key
+    assert cache.get(key, tmp_path / "again") is not None
+
+
+@pytest.mark.parametrize(
+    "damage", ["bad-json", "missing-file", "truncated", "other-key", "no-entry-json", "outside"]
+)
 def test_corrupt_entries_are_ignored_and_dropped(tmp_path: Path, damage: str) -> None:
     cache, key = ResultCache(tmp_path / "cache"), "ef" * 32
     _sample_folder(tmp_path / "src", key)
@@ -102,6 +120,11 @@ def test_corrupt_entries_are_ignored_and_dropped(tmp_path: Path, damage: str) ->
     elif damage == "other-key":
         meta = json.loads((entry / "entry.json").read_text())
         meta["key"] = "00" * 32
+        (entry / "entry.json").write_text(json.dumps(meta))
+    elif damage == "outside":  # an entry.json that names a file out of the entry is not ours
+        (tmp_path / "elsewhere.txt").write_text("x")
+        meta = json.loads((entry / "entry.json").read_text())
+        meta["files"]["../../../../../elsewhere.txt"] = 1
         (entry / "entry.json").write_text(json.dumps(meta))
     else:
         (entry / "entry.json").unlink()
