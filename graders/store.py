@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -79,18 +80,47 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write through a temporary file in the same folder and rename it over ``path``.
 
     The rename makes it safe against a killed process; no fsync, which would only add power-loss
-    safety at a cost paid once per file of every answer.
+    safety at a cost paid once per file of every answer. The folder is made only when it is
+    missing, and the file is created 0644 (a team shares the results), so the usual write is
+    four system calls: open, write, close, rename.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make results unreadable to a shared team
+        fd, tmp = _new_temp(path)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _new_temp(path)
+    try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import (setting it is the only way to read it, and it is process-wide).
+_UMASK = _umask()
+
+
+def _new_temp(path: Path) -> tuple[int, str]:
+    """A new file ``.<name>.<random>.tmp`` beside ``path``, open for writing, mode 0644."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileExistsError:
+            continue
+        if _UMASK & 0o644:
+            os.fchmod(fd, 0o644)  # a umask such as 077 would make results unreadable to a team
+        return fd, tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def remove_partial_writes(folder: Path) -> None:

@@ -205,7 +205,7 @@ def _graded_once(out: Path, total: int) -> None:
 
 
 def test_a_write_the_ctrl_c_cut_short_leaves_no_temporary_file(tmp_path: Path) -> None:
-    """Ctrl-C can land inside ``mkstemp``, where no handler can remove the file yet: the run that
+    """Ctrl-C can land inside ``_new_temp``, where no handler can remove the file yet: the run that
     was interrupted sweeps the folder it was writing in (seen as a stray report.md temp file)."""
     from iacgrade.graders.pipeline import GradeOptions, RunInterrupted, Writers, grade
 
@@ -214,7 +214,7 @@ def test_a_write_the_ctrl_c_cut_short_leaves_no_temporary_file(tmp_path: Path) -
 
     def render(result, rubric, **_kw):  # type: ignore[no-untyped-def]
         if result.sample_id == "a001_RESPONSE":
-            (out / result.sample_id / ".report.md.cut.tmp").write_text("half")  # what mkstemp had made
+            (out / result.sample_id / ".report.md.cut.tmp").write_text("half")  # what _new_temp had made
             raise KeyboardInterrupt
         return "# report\n"
 
@@ -310,16 +310,16 @@ def test_disk_full_at_the_store_layer_is_a_clear_error(
 ) -> None:
     import iacgrade.graders.store
 
-    real = iacgrade.graders.store.tempfile.mkstemp
+    real = iacgrade.graders.store._new_temp
     calls = {"n": 0}
 
-    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+    def new_temp(path: Path) -> tuple[int, str]:  # where every atomic write creates its file
         calls["n"] += 1
         if calls["n"] > 6:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+        return real(path)
 
-    monkeypatch.setattr(iacgrade.graders.store.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(iacgrade.graders.store, "_new_temp", new_temp)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["grade", str(ROOT / "samples"), "--out", str(out), "--no-synth", "--no-cache",
                                       "--quiet", "--rubric", str(dev_rubric(tmp_path))])  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,21 @@ def test_writing_the_tables_does_not_load_pandas(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["6", "False"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_an_atomic_write_makes_its_folder_and_a_file_the_team_can_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mask: int
+) -> None:
+    monkeypatch.setattr(store, "_UMASK", mask)
+    before = os.umask(mask)
+    try:
+        write_text_atomic(tmp_path / "new" / "folder" / "report.md", "text")
+    finally:
+        os.umask(before)
+    written = tmp_path / "new" / "folder" / "report.md"
+    assert written.read_text() == "text" and written.stat().st_mode & 0o777 == 0o644
+    assert os.listdir(written.parent) == ["report.md"]  # no temporary file left
 
 
 def test_empty_run_tables(tmp_path: Path) -> None:
