@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from pathlib import Path
 
+import pytest
+
+from iacgrade.graders.analysis import pyast
 from iacgrade.graders.sandbox.entry import (
     DRIVER_FILE,
     find_answer_entry,
@@ -132,7 +136,9 @@ def test_no_stack_no_entry_is_none(tmp_path: Path) -> None:
     assert plan_entry(tmp_path, answer, None).kind == "none"
 
 
-def test_parse_scope_parses_each_text_once(tmp_path: Path, monkeypatch) -> None:
+def test_the_planner_parses_each_text_once(tmp_path: Path, monkeypatch) -> None:
+    """Choosing an entry reads the answer's files several times; each text is parsed once (the
+    parser keeps the trees of the texts it parsed last), and again once a file's text changed."""
     files = _write(
         tmp_path,
         {
@@ -140,6 +146,8 @@ def test_parse_scope_parses_each_text_once(tmp_path: Path, monkeypatch) -> None:
             "lib/other.py": "class Helper:\n    pass\n",
         },
     )
+    monkeypatch.setattr(pyast, "_TREES", OrderedDict())
+    monkeypatch.setattr(pyast, "_trees_size", 0)
     parsed: list[str] = []
     real = ast.parse
 
@@ -148,16 +156,30 @@ def test_parse_scope_parses_each_text_once(tmp_path: Path, monkeypatch) -> None:
         return real(text, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ast, "parse", counting)
-    without = plan_entry(tmp_path, files, None)
-    outside = len(parsed)
-    parsed.clear()
+    first = plan_entry(tmp_path, files, None)
+    assert first.kind == "driver" and len(parsed) == len(files)
     with parse_scope():
-        within = plan_entry(tmp_path, files, None)
-        again = parse_file(tmp_path / "lib/tap_stack.py")
+        again = plan_entry(tmp_path, files, None)
+        same = parse_file(tmp_path / "lib/tap_stack.py")
         (tmp_path / "lib/other.py").write_text("class Changed:\n    pass\n")
         changed = parse_file(tmp_path / "lib/other.py")
-    assert within == without and within.kind == "driver"
-    assert outside > len(files)  # the planner reads a file more than once
-    assert len(parsed) == len(files) + 1  # once per text, and again once a file's text changed
-    assert again is not None and changed is not None
+    assert again == first and len(parsed) == len(files) + 1
+    assert same is not None and changed is not None
     assert [n.name for n in changed.body if isinstance(n, ast.ClassDef)] == ["Changed"]
+
+
+def test_parsed_trees_are_kept_within_their_budget(monkeypatch) -> None:
+    monkeypatch.setattr(pyast, "_TREES", OrderedDict())
+    monkeypatch.setattr(pyast, "_trees_size", 0)
+    monkeypatch.setattr(pyast, "_TREES_BUDGET", 800)
+    texts = [f"x{i} = {i}\n" + "# padding\n" * 8 for i in range(12)]  # ~90 characters each
+    trees = [pyast.parse_module(t) for t in texts]
+    assert pyast.parse_module(texts[-1]) is trees[-1]  # the same tree, not parsed again
+    assert pyast.parse_module(texts[0]) is not trees[0]  # the oldest made room for the newer
+    assert pyast._trees_size <= 800
+    big = "y = 1\n" * 200  # over an eighth of the budget: parsed, never kept
+    assert pyast.parse_module(big) is not pyast.parse_module(big)
+    for _ in range(2):  # a text that does not parse is not kept either: the error, with its file name
+        with pytest.raises(SyntaxError) as err:
+            pyast.parse_module("def broken(:\n", filename="lib/x.py")
+        assert err.value.filename == "lib/x.py"

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ class ClassInfo:
 @dataclass
 class ModuleInfo:
     name: str
-    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    classes: MutableMapping[str, ClassInfo] = field(default_factory=dict)
     functions: dict[str, Signature] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # every other module-level name
     submodules: set[str] = field(default_factory=set)
@@ -336,13 +337,49 @@ def _from_json(data: dict[str, Any]) -> ModuleInfo:
     module = data["name"]
     info = ModuleInfo(module, names=set(data["names"]), submodules=set(data["submodules"]))
     info.functions = {k: s for k, v in data["functions"].items() if (s := _sig_from(v)) is not None}
-    for name, c in data["classes"].items():
-        cls = ClassInfo(module, name, c["kind"], c["fqn"], deprecated=bool(c["deprecated"]))
-        cls.bases = [(b[0], b[1]) if b else None for b in c["bases"]]
-        cls.init = _sig_from(c["init"])
-        cls.members = {n: Member(n, m[0], bool(m[1]), _sig_from(m[2])) for n, m in c["members"].items()}
-        info.classes[name] = cls
+    info.classes = _ClassTable(module, data["classes"])
     return info
+
+
+def _class_from(module: str, name: str, c: dict[str, Any]) -> ClassInfo:
+    cls = ClassInfo(module, name, c["kind"], c["fqn"], deprecated=bool(c["deprecated"]))
+    cls.bases = [(b[0], b[1]) if b else None for b in c["bases"]]
+    cls.init = _sig_from(c["init"])
+    cls.members = {n: Member(n, m[0], bool(m[1]), _sig_from(m[2])) for n, m in c["members"].items()}
+    return cls
+
+
+class _ClassTable(MutableMapping[str, ClassInfo]):
+    """A module's classes as its index file holds them, each made a ClassInfo when first asked
+    for: an answer uses a few of a module's hundreds of classes (aws_ec2 has ~900), and making
+    them all cost more than reading the file."""
+
+    def __init__(self, module: str, raw: dict[str, Any]) -> None:
+        self._module, self._raw = module, raw
+        self._made: dict[str, ClassInfo] = {}
+
+    def __getitem__(self, name: str) -> ClassInfo:
+        made = self._made.get(name)
+        if made is None:
+            made = self._made[name] = _class_from(self._module, name, self._raw[name])
+        return made
+
+    def __setitem__(self, name: str, cls: ClassInfo) -> None:
+        self._raw.setdefault(name, None)
+        self._made[name] = cls
+
+    def __delitem__(self, name: str) -> None:
+        del self._raw[name]
+        self._made.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 # ---- reading one generated module -----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -24,10 +25,34 @@ _local = threading.local()
 _PARSE_LOCK = threading.Lock()
 
 
+# The trees of the texts parsed last, by text (a tree does not depend on the file name, which only
+# a SyntaxError carries): choosing the entry, placing the files, the source model and the CDK use
+# analysis each parse an answer's files, ~4 parses of every file in a cold run of a corpus. The
+# budget counts the texts' characters (a tree takes some 100 times its text): the answers in
+# flight fit, a generated aws-cdk-lib module (megabytes, parsed once) is never kept.
+_TREES: OrderedDict[str, ast.Module] = OrderedDict()
+_TREES_BUDGET = 1 << 20
+_trees_size = 0
+
+
 def parse_module(source: str, filename: str = "<unknown>") -> ast.Module:
-    """``ast.parse`` of a module, safe to call from several threads."""
+    """``ast.parse`` of a module, safe to call from several threads.
+
+    A text parsed a moment ago gives the same tree object again: callers read trees and never
+    modify them (a transform works on a copy)."""
+    global _trees_size
     with _PARSE_LOCK:
-        return ast.parse(source, filename=filename)
+        tree = _TREES.get(source)
+        if tree is not None:
+            _TREES.move_to_end(source)
+            return tree
+        tree = ast.parse(source, filename=filename)
+        if len(source) <= _TREES_BUDGET // 8:
+            _TREES[source] = tree
+            _trees_size += len(source)
+            while _trees_size > _TREES_BUDGET:
+                _trees_size -= len(_TREES.popitem(last=False)[0])
+        return tree
 
 
 def parse_expression(source: str) -> ast.Expression:

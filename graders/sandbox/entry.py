@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from iacgrade.graders.analysis.pyast import parse_module
 from iacgrade.graders.paths import is_test_file
 
 DRIVER_FILE = "_iacgrade_driver.py"
@@ -60,7 +61,7 @@ def parse_file(path: Path) -> ast.Module | None:
     if trees is not None and key in trees:
         return trees[key]
     try:
-        tree: ast.Module | None = ast.parse(text)
+        tree: ast.Module | None = parse_module(text)
     except (SyntaxError, ValueError):
         tree = None
     if trees is not None:
