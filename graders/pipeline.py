@@ -7,6 +7,7 @@ and message. Results are written as each sample finishes, atomically.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import tempfile
@@ -26,7 +27,14 @@ from iacgrade.graders.analysis.template import TemplateModel
 from iacgrade.graders.cache import ResultCache, Reuse, default_cache_dir
 from iacgrade.graders.checks import CheckContext, load_checked_rubric, run_checks
 from iacgrade.graders.datasets import DatasetFields, is_dataset, iter_dataset
-from iacgrade.graders.defaults import ANSWER_PATTERN, MAX_ANSWER_BYTES, MIN_SCORE, SCRATCH_MB, TIMEOUT_S
+from iacgrade.graders.defaults import (
+    ANSWER_PATTERN,
+    GC_THRESHOLDS,
+    MAX_ANSWER_BYTES,
+    MIN_SCORE,
+    SCRATCH_MB,
+    TIMEOUT_S,
+)
 from iacgrade.graders.extract import extract_files
 from iacgrade.graders.ingest import NoAnswersFound, discover, read_answer
 from iacgrade.graders.kinds import BuildSettings, Services, kind_of_metadata, resolve_kind
@@ -187,6 +195,8 @@ def grade(
 
     run = _RunWriter(options.out, rubric, samples, reuse, on_result, writers.report)
     seen_ids: set[str] = set()
+    gc_before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)  # a batch's thresholds for the run, the caller's after it
     stream = run.announce(_all_samples(samples, datasets, options, seen_ids))
     executor = _grade_locally if options.executor == "local" else _ray_executor()
     try:
@@ -199,6 +209,8 @@ def grade(
         # Keep what was graded: the journal, the tables and the reports; run.json stays unfinished.
         run.interrupted(seen_ids)
         raise RunInterrupted(len(run.kept_ids), max(len(seen_ids), len(run.kept_ids))) from None
+    finally:
+        gc.set_threshold(*gc_before)
     results = run.finish()
 
     manifest.finished = datetime.now(UTC).isoformat(timespec="seconds")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import logging
 import shutil
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from iacgrade.graders.cache import Reuse
+from iacgrade.graders.defaults import GC_THRESHOLDS
 from iacgrade.graders.extract import safe_relpath
 from iacgrade.graders.models import Sample, SampleResult
 from iacgrade.graders.pipeline import GradeOptions, Prepared, Session, build, keep, prepare
@@ -319,6 +321,7 @@ class RayGrader:
     Declared with ``ray.remote`` by the driver (so this module imports without ray)."""
 
     def __init__(self, options: GradeOptions, rubric_bytes: bytes) -> None:
+        gc.set_threshold(*GC_THRESHOLDS)  # the actor's process grades, as a local run's does
         self.tmp = Path(tempfile.mkdtemp(prefix="iacgrade-ray-"))
         (self.tmp / "rubric.yaml").write_bytes(rubric_bytes)
         local = dataclasses.replace(

@@ -72,3 +72,32 @@ def test_scratch_limit_reaches_the_sandbox(tmp_path, monkeypatch) -> None:  # ty
     services = pipeline.open_services(pipeline.GradeOptions(out=tmp_path, scratch_mb=64, timeout=9))
     services.get("python-synth", cdk_python.start_pool)
     assert seen["opts"].scratch_mb == 64 and seen["opts"].timeout == 9
+
+
+def test_a_run_grades_with_the_batch_gc_thresholds_and_gives_the_caller_s_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Full collections walk every object a grader holds; a run raises the thresholds while it
+    grades (graders/defaults.py) and leaves the caller's as they were, even when it fails."""
+    import gc
+
+    from iacgrade.graders.defaults import GC_THRESHOLDS
+    from iacgrade.graders.pipeline import GradeOptions, grade
+    from tests.run_factory import ROOT, dev_rubric
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    options = GradeOptions(
+        out=tmp_path / "out", workers=1, synth=False, use_cache=False, rubric=dev_rubric(tmp_path)
+    )
+    grade([ROOT / "samples"], options, on_result=lambda _r: seen.append(gc.get_threshold()))
+    assert seen and set(seen) == {GC_THRESHOLDS} and GC_THRESHOLDS != before
+    assert gc.get_threshold() == before
+
+    def boom(_r: object) -> None:
+        raise RuntimeError("the caller's callback failed")
+
+    options.out = tmp_path / "again"
+    try:
+        grade([ROOT / "samples"], options, on_result=boom)
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before

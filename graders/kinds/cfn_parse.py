@@ -17,6 +17,7 @@ aliases are expanded (an alias bomb), a control character, or a document that is
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -29,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+from iacgrade.graders.defaults import GC_THRESHOLDS
 
 if TYPE_CHECKING:
     from iacgrade.graders.models import LintMatch
@@ -272,6 +275,7 @@ def serve(memory_mb: int) -> None:
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sys.setrecursionlimit(5000)
+    gc.set_threshold(*GC_THRESHOLDS)
     # Replies go to a private copy of stdout; whatever the libraries print goes to stderr.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

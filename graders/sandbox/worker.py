@@ -19,6 +19,7 @@ followed by the acknowledgement of a second nonce (see ``process.WorkerProcess.r
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import io
 import logging
@@ -37,6 +38,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from iacgrade.graders.defaults import GC_THRESHOLDS
 from iacgrade.graders.lint import WarmLinter
 from iacgrade.graders.sandbox import integrity
 from iacgrade.graders.sandbox.collect import collect_assembly, to_frame
@@ -630,6 +632,7 @@ def main() -> None:
     # Endless output must fail a write (EFBIG), not kill the worker with SIGXFSZ.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sys.dont_write_bytecode = True
+    gc.set_threshold(*GC_THRESHOLDS)
     hello = read_frame(proto_in)
     worker = Worker(proto_in, proto_out, str(hello.get("in_dir") or "/in"), bool(hello.get("private_tmp")))
     try:
