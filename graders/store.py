@@ -17,7 +17,6 @@ import json
 import math
 import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -413,9 +412,8 @@ class _TableFiles:
 
         self.out.mkdir(parents=True, exist_ok=True)
         for suffix in ("csv", "parquet"):
-            fd, tmp = tempfile.mkstemp(dir=self.out, prefix=f".{self.name}.{suffix}.", suffix=".tmp")
+            fd, tmp = _new_temp(self.out / f"{self.name}.{suffix}")
             os.close(fd)
-            os.chmod(tmp, 0o644)
             self.tmp.append(Path(tmp))
         self.csv = open(self.tmp[0], "w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.csv, lineterminator="\n")
