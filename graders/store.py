@@ -219,7 +219,7 @@ def results_frame(
 
 
 def _value_kind(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if _missing(value):
         return "missing"
     if isinstance(value, bool):
         return "bool"
@@ -272,14 +272,24 @@ def write_run_tables(out: Path, results: list[SampleResult]) -> None:
     """results.csv|parquet (one row per sample) and findings.csv|parquet (one row per finding)."""
     ordered = sorted(results, key=lambda r: r.sample_id)
     rows = [result_row(r) for r in ordered]
-    extra = list(dict.fromkeys(k for row in rows for k in row if k not in _RESULT_COLUMN_SET))
-    kinds: dict[str, set[str]] = {}
-    for col in ["row_id", *extra]:
-        kinds[col] = {_value_kind(row.get(col)) for row in rows}
-    with _TableFiles(out, "results", _result_columns(extra, kinds)) as results_table:
+    extra: dict[str, None] = {}
+    kinds: dict[str, set[str]] = {"row_id": set()}
+    for row in rows:
+        _note_kept_columns(row, extra, kinds)
+    with _TableFiles(out, "results", _result_columns(list(extra), kinds)) as results_table:
         results_table.add(rows)
     with _TableFiles(out, "findings", _FINDING_TYPES) as findings_table:
         findings_table.add([row for r in ordered for row in finding_rows(r)])
+
+
+def _note_kept_columns(row: dict[str, Any], extra: dict[str, None], kinds: dict[str, set[str]]) -> None:
+    """Add a results row's kept columns to ``extra`` (in order of appearance) and the kinds of value
+    it holds in them and in ``row_id`` to ``kinds``, from which each column's type is ruled."""
+    for key, value in row.items():
+        if key not in _RESULT_COLUMN_SET:
+            extra.setdefault(key)
+        if key == "row_id" or key not in _RESULT_COLUMN_SET:
+            kinds.setdefault(key, set()).add(_value_kind(value))
 
 
 _TABLE_BATCH = 5000
@@ -298,11 +308,7 @@ def write_tables_from_journal(out: Path, sample_ids: Collection[str] | None = No
     for offset, entry in _journal_entries(out):
         if sample_ids is None or entry["sample_id"] in sample_ids:
             offsets[entry["sample_id"]] = offset
-            for key, value in entry.get("row", {}).items():
-                if key not in _RESULT_COLUMN_SET:
-                    extra.setdefault(key)
-                if key == "row_id" or key not in _RESULT_COLUMN_SET:
-                    kinds.setdefault(key, set()).add(_value_kind(value))
+            _note_kept_columns(entry.get("row", {}), extra, kinds)
     ids = sorted(offsets)
     with contextlib.ExitStack() as stack:
         results = stack.enter_context(_TableFiles(out, "results", _result_columns(list(extra), kinds)))

@@ -178,13 +178,8 @@ def _python_problems(ic: InlineCode) -> list[_Problem]:
     unknown = _context_attributes(ic, src.tree)
     if unknown:
         uses = ", ".join(f"`{text}` (its line {line})" for line, text in unknown)
-        hints = sorted(
-            {
-                _CONTEXT_HINTS[t.rpartition(".")[2]]
-                for _, t in unknown
-                if t.rpartition(".")[2] in _CONTEXT_HINTS
-            }
-        )
+        attributes = {text.rpartition(".")[2] for _, text in unknown}
+        hints = sorted({_CONTEXT_HINTS[a] for a in attributes if a in _CONTEXT_HINTS})
         problems.append(
             _Problem(
                 f"reads {uses}, which the Lambda context object does not have: the handler raises"
