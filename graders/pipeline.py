@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from iacgrade.graders import __version__
+from iacgrade.graders.analysis.pyast import memo_scope
 from iacgrade.graders.analysis.template import TemplateModel
 from iacgrade.graders.cache import ResultCache, Reuse, default_cache_dir
 from iacgrade.graders.checks import CheckContext, load_checked_rubric, run_checks
@@ -508,7 +509,8 @@ def build(
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
         assert services is not None or prepared.extraction is None, "building needs the run's services"
-        result = _grade_into(sample, rubric, services, out_dir, prepared.extraction)  # type: ignore[arg-type]
+        with memo_scope():  # its entry, the placing of its files and its checks walk the same trees
+            result = _grade_into(sample, rubric, services, out_dir, prepared.extraction)  # type: ignore[arg-type]
         result.content_hash = prepared.key
     except SandboxBroken as exc:  # the sandbox failed, not the answer: kept out of the scores
         result = infra_error_result(sample, rubric, f"infrastructure failure: {exc}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.analysis.pyast import parse_module, walk
 from iacgrade.graders.extract import safe_relpath
 from iacgrade.graders.models import ExtractedFile, Extraction, FileMove, Sample, Workspace
 from iacgrade.graders.paths import is_test_file
@@ -203,7 +203,7 @@ def _raw_imports(source: str) -> list[tuple[int, str, list[str]]]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _regex_imports(source)  # truncated answers still say what they import
     out: list[tuple[int, str, list[str]]] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom):
             out.append((node.level, node.module or "", [a.name for a in node.names]))
         elif isinstance(node, ast.Import):

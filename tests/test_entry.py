@@ -183,3 +183,30 @@ def test_parsed_trees_are_kept_within_their_budget(monkeypatch) -> None:
         with pytest.raises(SyntaxError) as err:
             pyast.parse_module("def broken(:\n", filename="lib/x.py")
         assert err.value.filename == "lib/x.py"
+
+
+def test_source_segments_are_the_standard_library_s() -> None:
+    """pyast.source_segment splits a text once for all its nodes; every node's segment is the one
+    ast.get_source_segment gives, across Unicode, CRLF, CR, form feeds and multi-line nodes."""
+    texts = [
+        'name = "café ☕"\nbucket = s3.Bucket(\n    self, "B",\n    versioned=True,\n)\n',
+        "a = 1\r\nb = f(\r\n  2)\r\nc = 'x'\rd = 3\n",
+        "x = 1\n\x0cy = g(x,\n      'é')  # ok\n",
+        "def f():\n    return {\n        'k': [1, 2],\n    }\n",
+    ]
+    for text in texts:
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            assert pyast.source_segment(text, node) == ast.get_source_segment(text, node), (text, node)
+
+
+def test_the_planning_and_the_checks_of_one_answer_share_their_walks() -> None:
+    """Inside an open memo scope a nested one reuses it, so a tree walked while the entry is
+    chosen is not walked again by the checks (run_checks opens its own scope)."""
+    tree = pyast.parse_module("import aws_cdk as cdk\napp = cdk.App()\napp.synth()\n")
+    with pyast.memo_scope():
+        first = pyast.walk(tree)
+        with pyast.memo_scope():
+            assert pyast.walk(tree) is first
+        assert pyast.walk(tree) is first
+    assert pyast.walk(tree) is not first  # outside any scope: walked afresh

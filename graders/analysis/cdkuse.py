@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iacgrade.graders.analysis.cdkapi import CdkApi, ClassInfo, Member, Signature, TypeRef, api
-from iacgrade.graders.analysis.pyast import memoised, scope_nodes, walk
+from iacgrade.graders.analysis.pyast import memoised, parents, scope_nodes, segment, walk
 
 # Module names that separate pip packages may add under the aws_cdk namespace: never "missing".
 _OPTIONAL_NAMESPACE_SUFFIXES = ("_alpha",)
@@ -63,14 +63,10 @@ class CdkUse:
 
     def __post_init__(self) -> None:
         self._names: dict[str, _Ref] = {}
-        self._parents: dict[ast.AST, ast.AST] = {}
-        for node in walk(self.tree):
-            for child in ast.iter_child_nodes(node):
-                self._parents[child] = node
+        self._parents = parents(self.tree)
         self._stored_attrs: set[tuple[str, str]] = set()
         self._depth = 0
         self._memo: dict[tuple[int, str], _Ref | None] = {}
-        self._lines = self.text.splitlines(keepends=True)
 
     # ---- entry point ------------------------------------------------------------------------
     def analyse(self) -> CdkUse:
@@ -577,7 +573,7 @@ class CdkUse:
         self.deprecations.append(Deprecation(node, key, fqn, code))
 
     def _seg(self, node: ast.AST, limit: int = 80) -> str:
-        return _segment(self._lines, node, limit)
+        return segment(self.text, node, limit)
 
     def _error(self, node: ast.AST, message: str, code: str, call: ast.AST | None = None) -> None:
         self.errors.append(ApiError(node, message, code, call))
@@ -839,19 +835,3 @@ def _v1_node_hint(attr: str) -> str:
         "add_info": " (CDK v1; v2 uses `Annotations.of(scope).add_info(...)`)",
     }
     return hints.get(attr, "")
-
-
-def _segment(lines: list[str], node: ast.AST, limit: int = 80) -> str:
-    """The source of ``node`` on one line, cut to ``limit`` (ast.get_source_segment re-splits the file each call)."""
-    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
-    col, end_col = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
-    if start is None or end is None or col is None or end_col is None or end > len(lines):
-        return ""
-    if start == end:
-        seg = lines[start - 1].encode()[col:end_col].decode(errors="replace")
-    else:
-        first = lines[start - 1].encode()[col:].decode(errors="replace")
-        last = lines[end - 1].encode()[:end_col].decode(errors="replace")
-        seg = first + "".join(lines[start : end - 1]) + last
-    seg = " ".join(seg.split())
-    return seg if len(seg) <= limit else seg[: limit - 1] + "…"

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
 _MISSING = object()
@@ -63,13 +64,16 @@ def parse_expression(source: str) -> ast.Expression:
 
 @contextmanager
 def memo_scope() -> Iterator[None]:
-    """Memoise tree walks for the duration of the block (one answer's checks)."""
-    previous = getattr(_local, "memo", None)
+    """Memoise tree walks for the duration of the block (one answer's build: choosing its entry,
+    placing its files, its checks). Inside an open scope, the outer one goes on serving."""
+    if getattr(_local, "memo", None) is not None:
+        yield
+        return
     _local.memo = {}
     try:
         yield
     finally:
-        _local.memo = previous
+        _local.memo = None
 
 
 def memoised(kind: str, node: ast.AST, build: Callable[[], _T]) -> _T:
@@ -190,11 +194,34 @@ def construct_id(call: ast.Call) -> str | None:
 def segment(text: str, node: ast.AST, limit: int = 120) -> str:
     """The source text of a node, on one line and cut to ``limit`` characters."""
     try:
-        seg = ast.get_source_segment(text, node) or ""
+        seg = source_segment(text, node) or ""
     except (IndexError, ValueError):
         seg = ""
     seg = " ".join(seg.split())
     return seg if len(seg) <= limit else seg[: limit - 1] + "…"
+
+
+def source_segment(text: str, node: ast.AST) -> str | None:
+    """``ast.get_source_segment(text, node)``, with the text's lines split once for all its nodes
+    (the standard function splits the whole text again for every node it is asked about)."""
+    try:
+        if node.end_lineno is None or node.end_col_offset is None:  # type: ignore[attr-defined]
+            return None
+        first, last = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
+        start, end = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+    except AttributeError:
+        return None
+    lines = _lines(text)
+    if first == last:
+        return lines[first].encode()[start:end].decode()
+    head = lines[first].encode()[start:].decode()
+    tail = lines[last].encode()[:end].decode()
+    return "".join([head, *lines[first + 1 : last], tail])
+
+
+@lru_cache(maxsize=8)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(ast._splitlines_no_ff(text))  # type: ignore[attr-defined]  # the parser's own split
 
 
 def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:

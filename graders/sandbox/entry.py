@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from iacgrade.graders.analysis.pyast import parse_module
+from iacgrade.graders.analysis.pyast import iter_calls, parse_module, walk
 from iacgrade.graders.paths import is_test_file
 
 DRIVER_FILE = "_iacgrade_driver.py"
@@ -70,7 +70,7 @@ def parse_file(path: Path) -> ast.Module | None:
 
 
 def _calls(tree: ast.AST) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    return list(iter_calls(tree))
 
 
 def _call_name(call: ast.Call) -> str | None:
@@ -84,9 +84,7 @@ def _call_name(call: ast.Call) -> str | None:
 
 def builds_app(tree: ast.AST) -> bool:
     """A module that constructs an ``App`` and calls ``synth()``."""
-    apps = {"App"} | {
-        n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and "App" in _base_names(n)
-    }
+    apps = {"App"} | {n.name for n in walk(tree) if isinstance(n, ast.ClassDef) and "App" in _base_names(n)}
     names = {_call_name(c) for c in _calls(tree)}
     return bool(names & apps) and "synth" in names
 
@@ -191,7 +189,7 @@ def scaffold_mismatch(root: Path, entry: str) -> str | None:
     if tree is None:
         return "scaffold entry does not parse"
     imported: dict[str, ast.ClassDef] = {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
             continue
         top = node.module.split(".")[0]

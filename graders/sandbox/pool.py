@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iacgrade.graders.analysis.pyast import walk
 from iacgrade.graders.models import Attempt, LintMatch, Sample, SynthResult, WorkerInfo, Workspace, typed_list
 from iacgrade.graders.sandbox import classify as cls_
 from iacgrade.graders.sandbox import launcher
@@ -435,7 +436,7 @@ def _answer_classes(root: Path, files: list[str]) -> set[str]:
     for rel in files:
         tree = parse_file(root / rel) if rel.endswith(".py") else None
         if tree is not None:
-            names |= {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+            names |= {n.name for n in walk(tree) if isinstance(n, ast.ClassDef)}
     return names
 
 

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from iacgrade.graders.analysis.context import CheckContext, Hit
-from iacgrade.graders.analysis.pyast import call_name, dotted, walk
+from iacgrade.graders.analysis.pyast import call_name, dotted, source_segment, walk
 from iacgrade.graders.analysis.synth_failure import imported_module, is_cdk_call
 from iacgrade.graders.checks import check
 from iacgrade.graders.models import Evidence
@@ -43,7 +43,7 @@ def context_lookup(ctx: CheckContext) -> Iterator[Hit]:
                 continue
             if not is_cdk_call(call, src) or imported_module(func.split(".")[0], src) is None:
                 continue
-            code = " ".join((ast.get_source_segment(src.text, call) or func).split())
+            code = " ".join((source_segment(src.text, call) or func).split())
             code = code if len(code) <= 100 else code[:99] + "…"
             key = f"lookup:{src.path}:{call.lineno}"
             keys.append((func, key))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.inline import single_binding
-from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parents, walk
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parents, source_segment, walk
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.synth_failure import is_cdk_call
 from iacgrade.graders.checks import check
@@ -217,7 +217,7 @@ def _provided(path: str, have: set[str]) -> bool:
 def _short_code(src: SourceFile, call: ast.Call) -> str:
     func = dotted(call.func) or call_name(call)
     arg = _asset_arg(call)
-    seg = ast.get_source_segment(src.text, arg) if arg is not None else None
+    seg = source_segment(src.text, arg) if arg is not None else None
     seg = " ".join((seg or "").split())
     return f"{func}({seg[:60]})"
 

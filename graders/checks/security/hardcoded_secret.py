@@ -20,7 +20,7 @@ from iacgrade.graders.analysis.model import (
     pretty,
     template_key,
 )
-from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, str_literal, walk
+from iacgrade.graders.analysis.pyast import call_name, dotted, kwarg, parents, str_literal, walk
 from iacgrade.graders.analysis.secret_names import SECRET_WORDS, is_secret_name
 from iacgrade.graders.analysis.source import SourceFile
 from iacgrade.graders.analysis.template import Resource
@@ -210,7 +210,7 @@ def _inline_secrets(ctx: CheckContext, src: SourceFile, names: list[str]) -> Ite
 
 def _source_secrets(tree: ast.Module, names: list[str]) -> Iterator[tuple[ast.AST, _Secret]]:
     """(value node, secret) for every literal secret the module writes down."""
-    parent = {child: node for node in walk(tree) for child in ast.iter_child_nodes(node)}
+    parent = parents(tree)
     for node in walk(tree):
         if isinstance(node, ast.keyword) and node.arg:
             found = _judge(node.arg, str_literal(node.value), names)
