@@ -40,7 +40,7 @@ from typing import Any
 
 from iacgrade.graders.defaults import GC_THRESHOLDS
 from iacgrade.graders.lint import WarmLinter
-from iacgrade.graders.sandbox import integrity
+from iacgrade.graders.sandbox import integrity, jsii_console
 from iacgrade.graders.sandbox.collect import collect_assembly, to_frame
 from iacgrade.graders.sandbox.entry import DRIVER_FILE
 from iacgrade.graders.sandbox.protocol import MAX_FRAME, encode_frame, read_frame, write_encoded, write_frame
@@ -193,6 +193,7 @@ class Worker:
         self.linter: WarmLinter | None = None
 
     def warm_up(self, lint: bool) -> None:
+        jsii_console.install()  # before aws_cdk starts jsii's Node process and its console thread
         import aws_cdk
 
         for name in _PRELOAD:
@@ -305,7 +306,7 @@ class Worker:
             random.seed()  # the worker's own draws, if any, are not the answer's sequence
             apps = len(_Job.apps)
             _Job.apps = []
-            _flush_jsii_output()
+            jsii_console.drain()  # the job's console warnings, into its own log
             _restore_output(saved)
         self.jobs += 1
         t_run = time.monotonic()
@@ -551,21 +552,6 @@ def _restore_output(saved: tuple[int, int]) -> None:
     os.dup2(saved[1], 2)
     os.close(saved[0])
     os.close(saved[1])
-
-
-def _flush_jsii_output() -> None:
-    # Node's console output (deprecation warnings) reaches us through a pipe a thread reads;
-    # give it a moment to drain so warnings land in this job's log, not the next one's.
-    try:
-        size = os.fstat(2).st_size
-        for _ in range(10):
-            time.sleep(0.01)
-            now = os.fstat(2).st_size
-            if now == size:
-                break
-            size = now
-    except OSError:
-        pass
 
 
 def _exit_code(code: Any) -> int:
