@@ -210,3 +210,9 @@ def test_the_planning_and_the_checks_of_one_answer_share_their_walks() -> None:
             assert pyast.walk(tree) is first
         assert pyast.walk(tree) is first
     assert pyast.walk(tree) is not first  # outside any scope: walked afresh
+
+
+def test_lines_split_where_the_parser_splits() -> None:
+    texts = ["", "a", "a\n", "a\r\nb\rc\n\nd", "\r\r\n\n", "x\x0cy\x0bz\x1c\x85\u2028w\n", "é\n€"]
+    for text in texts:
+        assert list(pyast._lines(text)) == ast._splitlines_no_ff(text), repr(text)  # type: ignore[attr-defined]

@@ -6,7 +6,8 @@ import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 INTRINSICS = (
@@ -199,8 +200,17 @@ REF_NOT_ARN: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def stateful_types() -> frozenset[str]:
-    """Resource types whose replacement or deletion loses data: cfn-lint's own list (I3011)."""
-    from cfnlint.data import AdditionalSpecs
+    """Resource types whose replacement or deletion loses data: cfn-lint's own list (I3011).
 
-    text = resources.files(AdditionalSpecs).joinpath("StatefulResources.json").read_text(encoding="utf-8")
-    return frozenset(json.loads(text).get("ResourceTypes", {}))
+    Read from cfn-lint's data folder without importing the package (whose __init__ loads its
+    whole API, ~0.45 s of a grading process that needs only this file)."""
+    spec = find_spec("cfnlint")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = (
+        Path(next(iter(spec.submodule_search_locations)))
+        / "data"
+        / "AdditionalSpecs"
+        / "StatefulResources.json"
+    )
+    return frozenset(json.loads(path.read_text(encoding="utf-8")).get("ResourceTypes", {}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -221,7 +222,12 @@ def source_segment(text: str, node: ast.AST) -> str | None:
 
 @lru_cache(maxsize=8)
 def _lines(text: str) -> tuple[str, ...]:
-    return tuple(ast._splitlines_no_ff(text))  # type: ignore[attr-defined]  # the parser's own split
+    """The text's lines with their endings, split where the parser splits (CRLF, CR, LF only):
+    ``ast._splitlines_no_ff``, which does it one character at a time in Python."""
+    return tuple(_LINE.findall(text))
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
