@@ -57,6 +57,21 @@ def default_cache_dir() -> Path:
     return Path(base) / "iacgrade"
 
 
+def build_in_child(module: str, *args: str, timeout: float = 300.0) -> None:
+    """Run ``python -m <module> <args>``, the builder of a file derived from an installed package
+    (kept under `default_cache_dir`, made once per package version), and wait for it. A builder
+    that fails leaves no file: the caller reads none and does the work itself."""
+    import subprocess
+    import sys
+
+    try:
+        subprocess.run(
+            [sys.executable, "-m", module, *args], check=False, timeout=timeout, capture_output=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
 @functools.cache
 def code_digest() -> str:
     """Digest of the grader's own files (checks, sandbox driver...), so a change invalidates cached results."""

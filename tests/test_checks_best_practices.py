@@ -7,6 +7,7 @@ and the scaffold entry.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,37 @@ def test_pitr_turned_on_only_for_production_is_a_note() -> None:
 def test_no_tags_finding_for_an_answer_with_nothing_to_tag() -> None:
     code = "import aws_cdk as cdk\nfrom lib.tap_stack import TapStack\n\napp = cdk.App()\napp.synth()\n"
     assert not [f for f in run_checks(make_context({"app.py": code})) if f.check == "tags-missing"]
+
+
+def test_taggable_types_come_from_a_file_made_once_per_cfn_lint_version(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """tags-missing asks whether a resource type can carry tags; the answer is cfn-lint's schema,
+    read once per cfn-lint version by a child process into a file the grader keeps (so the
+    grading process does not import cfn-lint for it), and it agrees with cfn-lint on every type."""
+    import json
+    import subprocess
+    import sys
+
+    from iacgrade.graders.analysis import cfn
+
+    monkeypatch.setenv("IACGRADE_CACHE_DIR", str(tmp_path))
+    cfn._schema_facts.cache_clear()
+    try:
+        assert cfn.schema_taggable("AWS::S3::Bucket") is True
+        [facts] = (tmp_path / "cfn-schemas").glob("*.json")
+        data = json.loads(facts.read_text())
+        assert len(data["types"]) > 1000 and "AWS::S3::Bucket" in data["taggable"]
+        assert [t for t in data["types"] if (t in data["taggable"]) != cfn._taggable_here(t)] == []
+        assert cfn.schema_taggable("AWS::Lambda::Permission") is False  # no Tags property
+        assert cfn.schema_taggable("AWS::Nothing::Here") is False  # no schema at all
+    finally:
+        cfn._schema_facts.cache_clear()
+    probe = (
+        "import sys\n"
+        "from iacgrade.graders.analysis.cfn import schema_taggable, stateful_types\n"
+        "assert schema_taggable('AWS::DynamoDB::Table') and 'AWS::DynamoDB::Table' in stateful_types()\n"
+        "print('cfnlint' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={**os.environ}
+    )
+    assert out.stdout.strip() == "False"  # the file was there: cfn-lint was not imported

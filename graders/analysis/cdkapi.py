@@ -17,7 +17,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -262,16 +261,13 @@ def _load_module(module: str, path: Path) -> ModuleInfo | None:
 
 
 def _build_in_child(module: str, path: Path, target: Path) -> None:
+    from iacgrade.graders.cache import build_in_child
+
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "iacgrade.graders.analysis.cdkapi", module, str(path), str(target)],
-            check=False,
-            timeout=_BUILD_TIMEOUT,
-            capture_output=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        pass
+    except OSError:
+        return
+    build_in_child("iacgrade.graders.analysis.cdkapi", module, str(path), str(target), timeout=_BUILD_TIMEOUT)
 
 
 def _write_index(module: str, path: Path, target: Path) -> int:

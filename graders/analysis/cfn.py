@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.util import find_spec
@@ -198,6 +200,73 @@ REF_NOT_ARN: dict[str, str] = {
 }
 
 
+def schema_taggable(rtype: str) -> bool:
+    """Whether CloudFormation lets ``rtype`` carry tags, by cfn-lint's schema of it (us-east-1):
+    a ``Tags`` property and no ``tagging.taggable: false``. False for a type it has no schema of.
+
+    The answer comes from a file that lists, per cfn-lint version, the types it has schemas of
+    and the taggable ones (`_schema_facts`); a type not in it is looked up in cfn-lint itself."""
+    facts = _schema_facts()
+    if facts is not None and rtype in facts[0]:
+        return rtype in facts[1]
+    return _taggable_here(rtype)
+
+
+def _taggable_here(rtype: str) -> bool:
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema
+    except Exception:  # noqa: BLE001 - unknown type or schema trouble: not taggable as far as we know
+        return False
+    tagging = schema.get("tagging") or {}
+    return bool(tagging.get("taggable", True)) and "Tags" in (schema.get("properties") or {})
+
+
+_FACTS_FORMAT = 1
+
+
+_FACTS_LOCK = threading.Lock()  # grading threads ask at once: one child builds the file
+
+
+@lru_cache(maxsize=1)
+def _schema_facts() -> tuple[frozenset[str], frozenset[str]] | None:
+    with _FACTS_LOCK:
+        return _read_facts()
+
+
+def _read_facts() -> tuple[frozenset[str], frozenset[str]] | None:
+    """(types cfn-lint has a us-east-1 schema of, the taggable ones), from a file under the grader's
+    cache folder made once per cfn-lint version by a child process (~1.5 s: every schema read). The
+    grading process never imports cfn-lint for it: that import alone is ~0.45 s of every run."""
+    import importlib.metadata
+
+    from iacgrade.graders.cache import build_in_child, default_cache_dir
+
+    try:
+        version = importlib.metadata.version("cfn-lint")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    target = default_cache_dir() / "cfn-schemas" / f"{version}-f{_FACTS_FORMAT}.json"
+    if not target.is_file():
+        build_in_child("iacgrade.graders.analysis.cfn", str(target), timeout=120.0)
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+        return frozenset(data["types"]), frozenset(data["taggable"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_facts(target: Path) -> int:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from iacgrade.graders.store import write_json_atomic
+
+    types = sorted(set(PROVIDER_SCHEMA_MANAGER.get_resource_types("us-east-1")))
+    write_json_atomic(target, {"types": types, "taggable": [t for t in types if _taggable_here(t)]})
+    return 0
+
+
 @lru_cache(maxsize=1)
 def stateful_types() -> frozenset[str]:
     """Resource types whose replacement or deletion loses data: cfn-lint's own list (I3011).
@@ -214,3 +283,7 @@ def stateful_types() -> frozenset[str]:
         / "StatefulResources.json"
     )
     return frozenset(json.loads(path.read_text(encoding="utf-8")).get("ResourceTypes", {}))
+
+
+if __name__ == "__main__":  # python -m iacgrade.graders.analysis.cfn TARGET (see _schema_facts)
+    sys.exit(_write_facts(Path(sys.argv[1])))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iacgrade.graders.analysis.cfn import schema_taggable
 from iacgrade.graders.analysis.context import CheckContext, Hit
 from iacgrade.graders.analysis.model import (
     AnswerModel,
@@ -94,14 +95,7 @@ def _taggable(rtype: str) -> bool:
     """True when CloudFormation lets the resource type carry tags (cfn-lint's schema says)."""
     if rtype.startswith("Custom::") or rtype in _CDK_UNTAGGED:
         return False
-    try:
-        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema
-    except Exception:  # unknown type or schema trouble: do not judge it
-        return False
-    tagging = schema.get("tagging") or {}
-    return bool(tagging.get("taggable", True)) and "Tags" in (schema.get("properties") or {})
+    return schema_taggable(rtype)  # unknown type or schema trouble: False, not judged
 
 
 # Types whose schema has Tags but that CDK's Tags.of() never reaches (no tag manager in the L1).
