@@ -224,8 +224,6 @@ def _taggable_here(rtype: str) -> bool:
 
 
 _FACTS_FORMAT = 1
-
-
 _FACTS_LOCK = threading.Lock()  # grading threads ask at once: one child builds the file
 
 
