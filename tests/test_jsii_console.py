@@ -25,14 +25,12 @@ def test_drain_waits_for_the_sink_to_copy_every_line(monkeypatch: pytest.MonkeyP
     err, out = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(io.BytesIO())
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setattr(sys, "stdout", out)
-    monkeypatch.setattr(jsii_console, "_fd", None)
-    monkeypatch.setattr(jsii_console, "_partial", b"")
-    monkeypatch.setattr(jsii_console, "_lock", threading.Lock())
+    monkeypatch.setattr(jsii_console, "_state", jsii_console._Sink())
     read_end, write_end = os.pipe()
     reader = os.fdopen(read_end, "rb")
     sink = threading.Thread(target=jsii_console._sink, args=(reader,), daemon=True)
     sink.start()
-    while jsii_console._fd is None:
+    while jsii_console._state.fd is None:
         time.sleep(0.001)
 
     # The sink is kept from copying (as a busy machine keeps a thread from running) while Node
@@ -40,7 +38,7 @@ def test_drain_waits_for_the_sink_to_copy_every_line(monkeypatch: pytest.MonkeyP
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with jsii_console._lock:
+        with jsii_console._state.lock:
             held.set()
             release.wait(5)
 
@@ -64,7 +62,23 @@ def test_drain_waits_for_the_sink_to_copy_every_line(monkeypatch: pytest.MonkeyP
 
 
 def test_drain_without_a_sink_returns_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jsii_console, "_fd", None)
+    monkeypatch.setattr(jsii_console, "_state", jsii_console._Sink())
     start = time.monotonic()
     jsii_console.drain()
     assert time.monotonic() - start < 0.5
+
+
+def test_a_sink_a_job_has_changed_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module is watched by the tamper check; the sink's own state is checked after each job:
+    a part line left behind would be written at the head of the next answer's log."""
+    from iacgrade.graders.sandbox import integrity
+
+    assert "iacgrade.graders.sandbox.jsii_console" in integrity._WATCHED_EXACT
+    state = jsii_console._Sink()
+    monkeypatch.setattr(jsii_console, "_state", state)
+    assert jsii_console.problems() == []
+    state.partial = _console("stderr", "[WARNING] forged.")[:-1]
+    assert jsii_console.problems() == ["jsii console sink holds a part line for the next job"]
+    state.partial = b""
+    state.lock = object()  # type: ignore[assignment]
+    assert jsii_console.problems() == ["jsii console sink changed"]

@@ -35,6 +35,8 @@ _WATCHED_EXACT = (
     "sys",
     # The worker's own frame writer: its captured encoder must stay the one it started with.
     "iacgrade.graders.sandbox.protocol",
+    # Copies Node's console into each job's log: patched, it would write into later answers' logs.
+    "iacgrade.graders.sandbox.jsii_console",
 )
 _TRUSTED_PREFIXES: tuple[str, ...] = ()
 

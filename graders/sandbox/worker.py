@@ -419,6 +419,7 @@ class Worker:
         except integrity.TamperedError as exc:
             problems.append(f"planted functions: {exc.args[0]}")
         problems += self.snapshot.compare()
+        problems += jsii_console.problems()
         t2 = time.monotonic()
         spans["integrity"] = t2 - t1
         problems += _extra_processes(self.node_pids)
